@@ -1,0 +1,76 @@
+"""The exceptions qscookies raises, all rooted at :class:`QSCookiesError`."""
+
+from __future__ import annotations
+
+
+class QSCookiesError(Exception):
+    """Base class of every error qscookies raises."""
+
+
+class ConfigurationError(QSCookiesError, ValueError):
+    """A setting of :class:`~qscookies.QSCookies` (or a report) is invalid.
+
+    The message names the setting and what to change.
+    """
+
+
+class CartError(QSCookiesError, ValueError):
+    """A cart operation was given a bad sku or quantity, or would exceed a limit.
+
+    :param message: what was wrong and what is allowed.
+    :param sku: the sku involved, when there is one.
+    """
+
+    def __init__(self, message: str, *, sku: str | None = None) -> None:
+        super().__init__(message)
+        #: The sku the operation was called with, if any.
+        self.sku = sku
+
+
+class StoreError(QSCookiesError):
+    """Redis answered with an error qscookies did not expect.
+
+    :param message: what failed.
+    :param original_error: the redis-py exception behind it.
+    """
+
+    def __init__(
+        self, message: str, *, original_error: BaseException | None = None
+    ) -> None:
+        super().__init__(message)
+        #: The redis-py exception that caused this one.
+        self.original_error = original_error
+
+
+class StoreUnavailable(StoreError):
+    """Redis could not be reached in time, so a write could not be stored.
+
+    Raised by cart operations and :meth:`~qscookies.context.Context.record_purchase`
+    instead of losing data silently. When the application does not catch it, the
+    middleware answers ``503 Service Unavailable`` with a ``Retry-After`` header.
+    Page views never raise it: tracking is skipped while Redis is away.
+    """
+
+
+class CommandRefused(StoreError):
+    """The store refused to send a command outside its allow-list.
+
+    Export-class commands such as ``DUMP``, ``SCAN`` or ``KEYS`` never leave the
+    process; nothing is sent to Redis.
+
+    :param command: the refused command name.
+    """
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"qscookies never sends {command!r} to Redis")
+        #: The command name that was refused, upper case.
+        self.command = command
+
+
+class HeadersSentError(QSCookiesError):
+    """A new cookie was needed after the response headers had been sent.
+
+    Raised when a cart is first written from inside a streamed response body:
+    the browser could never learn the new cart id, so the write would be lost.
+    Write to the cart before calling ``start_response``.
+    """

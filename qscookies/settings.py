@@ -1,0 +1,176 @@
+"""Every option of :class:`~qscookies.QSCookies`, its default and its validation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import fields
+from typing import Any
+
+from .cookies import PROMOTION_CODE
+from .errors import ConfigurationError
+
+DAY = 86400
+
+
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+_REFERRER_POLICIES = frozenset(
+    {
+        "no-referrer",
+        "no-referrer-when-downgrade",
+        "origin",
+        "origin-when-cross-origin",
+        "same-origin",
+        "strict-origin",
+        "strict-origin-when-cross-origin",
+        "unsafe-url",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options of the middleware, checked once when it is built.
+
+    Build one with :meth:`from_options`; every field is also a keyword argument of
+    :class:`~qscookies.QSCookies`. Durations are in seconds.
+    """
+
+    #: Prefix of every Redis key qscookies writes.
+    key_prefix: str = "qs:"
+    #: Inactivity after which the next request starts a new visit.
+    visit_gap: int = 1800
+    #: Lifetime of the cart cookie and its Redis key, renewed on each cart write.
+    cart_max_age: int = 30 * DAY
+    #: Lifetime of the visitor cookie, renewed while the visitor is active.
+    visitor_max_age: int = 365 * DAY
+    #: Attribution window: how long a promotion stays attached to a visitor.
+    promotion_max_age: int = 30 * DAY
+    #: How long per-day promotion counts are kept.
+    aggregate_max_age: int = 800 * DAY
+    #: ``Secure`` cookies with the ``__Host-`` prefix; ``None`` follows the scheme.
+    secure: bool | None = None
+    #: Path prefixes the middleware leaves alone: no Redis, no cookies.
+    excluded_paths: tuple[str, ...] = ("/static/", "/favicon.ico", "/robots.txt")
+    #: Query parameters that carry a promotion code, first match wins.
+    promotion_params: tuple[str, ...] = ("promo", "utm_campaign")
+    #: Codes accepted from links; ``None`` accepts any code matching the pattern.
+    allowed_promotions: frozenset[str] | None = None
+    #: Treat ``DNT: 1`` as an opt-out (``Sec-GPC: 1`` always is one).
+    honor_dnt: bool = True
+    #: ``Referrer-Policy`` sent when the application sets none; ``None`` sends none.
+    referrer_policy: str | None = "same-origin"
+    #: Answer GET/HEAD promotion landings with a ``303`` to the clean URL.
+    strip_promotion_params: bool = True
+    #: Figures resting on fewer visitors than this are suppressed in reports.
+    min_count: int = 0
+    #: Refuse to start when Redis would let this user export the data.
+    strict: bool = False
+    #: Seconds to wait for Redis (connect and each reply) before giving up.
+    socket_timeout: float = 0.25
+    #: After a failed tracking write, seconds to skip tracking before trying again.
+    retry_interval: float = 5.0
+    #: Largest quantity of one cart line.
+    max_quantity: int = 999
+    #: Largest number of distinct lines in one cart.
+    max_cart_lines: int = 200
+    #: ``Retry-After`` seconds on the ``503`` answered when Redis is away.
+    retry_after: int = 30
+    #: Path of the built-in opt-out switch (POST ``choice=out|in``); ``None``: off.
+    privacy_path: str | None = None
+    #: Base names of the cookies (``__Host-`` is prepended on HTTPS).
+    cart_cookie: str = "qs_cart"
+    visitor_cookie: str = "qs_visitor"
+    promotion_cookie: str = "qs_promo"
+    opt_out_cookie: str = "qs_optout"
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Settings:
+        """Build settings from keyword options, rejecting unknown names.
+
+        :raises ConfigurationError: an option is unknown or out of range.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(unknown)}; "
+                f"known options are {', '.join(sorted(known))}"
+            )
+        for name in ("excluded_paths", "promotion_params"):
+            if name in options:
+                options[name] = _as_tuple(name, options[name])
+        allowed = options.get("allowed_promotions")
+        if allowed is not None:
+            options["allowed_promotions"] = frozenset(_as_tuple("allowed", allowed))
+        return cls(**options)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key_prefix, str) or not re.fullmatch(
+            r"[A-Za-z0-9_\-.:]{1,32}", self.key_prefix
+        ):
+            _fail("key_prefix", "1-32 letters, digits or '_-.:', like 'qs:'")
+        for name in (
+            "visit_gap",
+            "cart_max_age",
+            "visitor_max_age",
+            "promotion_max_age",
+            "aggregate_max_age",
+            "max_quantity",
+            "max_cart_lines",
+            "retry_after",
+        ):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                _fail(name, "a whole number of at least 1")
+        if type(self.min_count) is not int or self.min_count < 0:
+            _fail("min_count", "a whole number of at least 0")
+        for name in ("socket_timeout", "retry_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                _fail(name, "a number of seconds")
+            if value <= 0:
+                _fail(name, "more than 0 seconds")
+        if self.secure not in (None, True, False):
+            _fail("secure", "True, False or None (follow the request scheme)")
+        for path in self.excluded_paths:
+            if not path.startswith("/"):
+                _fail("excluded_paths", "path prefixes starting with '/'")
+        if not self.promotion_params or not all(self.promotion_params):
+            _fail("promotion_params", "one or more non-empty parameter names")
+        for code in self.allowed_promotions or ():
+            if not PROMOTION_CODE.fullmatch(code):
+                _fail("allowed_promotions", f"codes matching {PROMOTION_CODE.pattern}")
+        if self.referrer_policy not in _REFERRER_POLICIES | {None}:
+            _fail("referrer_policy", f"one of {', '.join(sorted(_REFERRER_POLICIES))}")
+        if self.privacy_path is not None and not self.privacy_path.startswith("/"):
+            _fail("privacy_path", "a path starting with '/', or None")
+        names = self.cookie_names
+        if len(set(names)) != len(names) or not all(
+            _COOKIE_NAME.fullmatch(n) for n in names
+        ):
+            _fail("*_cookie", "four distinct names of letters, digits, '_' or '-'")
+
+    @property
+    def cookie_names(self) -> tuple[str, str, str, str]:
+        """The base names of the cart, visitor, promotion and opt-out cookies."""
+        return (
+            self.cart_cookie,
+            self.visitor_cookie,
+            self.promotion_cookie,
+            self.opt_out_cookie,
+        )
+
+
+def _as_tuple(name: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        _fail(name, "a list or tuple of strings, not a single string")
+    items = tuple(value)
+    if not all(isinstance(item, str) for item in items):
+        _fail(name, "strings only")
+    return items
+
+
+def _fail(name: str, expected: str) -> None:
+    raise ConfigurationError(f"{name} must be {expected}")

@@ -1,0 +1,461 @@
+"""The only module that talks to Redis.
+
+It owns the key schema, the Lua scripts, the batching of commands into one round
+trip, the command allow-list and the mapping of connection faults to
+:class:`~qscookies.errors.StoreUnavailable`. Business modules say *what* to store by
+calling the methods of :class:`Store`; every public method is one round trip.
+
+Key schema (``qs:`` is the configurable prefix; ``{…}`` is the cluster hash tag, so
+the keys of one visitor, one cart or one promotion share a slot)::
+
+    qs:v:{<visitor id>}             hash  first_seen, visits, last_visit  (TTL)
+    qs:c:{<cart id>}                hash  sku -> quantity                  (TTL)
+    qs:a:{<code>}:d:<YYYYMMDD>      hash  landings, carts, purchases, revenue_cents
+    qs:a:{<code>}:u:<YYYYMMDD>      HyperLogLog of keyed visitor hashes (visitors)
+    qs:a:{<code>}:r:<YYYYMMDD>      HyperLogLog of keyed visitor hashes (returning)
+    qs:a:promotions                 sorted set  code -> last day seen (YYYYMMDD)
+    qs:o:{<code>}:<order hash>      marker that makes a purchase count once (TTL)
+
+Aggregate keys (``qs:a:``) hold counters and sketches only, never an id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .errors import CommandRefused
+from .errors import StoreError
+from .errors import StoreUnavailable
+
+log = logging.getLogger("qscookies")
+
+#: Every command the middleware sends. Anything else is refused before sending.
+APP_COMMANDS = frozenset(
+    {
+        "DEL",
+        "EVAL",
+        "EXPIRE",
+        "HDEL",
+        "HGETALL",
+        "HINCRBY",
+        "HSET",
+        "PEXPIRE",
+        "PFADD",
+        "ZADD",
+    }
+)
+
+#: Every command the promotion report sends.
+REPORT_COMMANDS = frozenset({"HGETALL", "PFCOUNT", "ZRANGE"})
+
+#: Kinds of aggregate counter in the per-day hash.
+COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
+
+#: Faults that mean "Redis is not there right now" rather than "we sent nonsense".
+_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.BusyLoadingError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    OSError,
+)
+
+# KEYS[1] cart; ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines,
+# ttl ms. Returns the new quantity, -1 over the max quantity, -2 over max lines.
+_CART_PUT = """
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local quantity = tonumber(ARGV[2])
+if ARGV[3] == 'add' then quantity = current + quantity end
+if quantity > tonumber(ARGV[4]) then return -1 end
+if quantity <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  return -2
+end
+redis.call('HSET', KEYS[1], ARGV[1], quantity)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return quantity
+"""
+
+# KEYS[1] order marker, KEYS[2] per-day counters; ARGV revenue, marker ttl s,
+# counters ttl s. Counts a purchase once per order id; returns 1 if counted.
+_PURCHASE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[2], 'purchases', 1)
+redis.call('HINCRBY', KEYS[2], 'revenue_cents', ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+#: How long an order id is remembered to keep a purchase from counting twice.
+ORDER_MEMORY = 400 * 86400
+
+
+def connect(url: str, *, socket_timeout: float) -> redis.Redis:
+    """Open a client for *url* that fails fast instead of hanging the shop.
+
+    Connect and reply timeouts are *socket_timeout*; no retries (a retried
+    ``HINCRBY`` could count twice); no client-name handshake.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+        lib_name=None,
+        lib_version=None,
+    )
+
+
+@dataclass
+class Tracking:
+    """The tracking writes of one request, sent together in one round trip.
+
+    Built by the visitor and promotion logic; sent by :meth:`Store.track`.
+    """
+
+    #: Visitor id, visits, first seen, when a new visit starts.
+    visit: tuple[str, int, int] | None = None
+    #: Promotion code whose landing is counted.
+    landing: str | None = None
+    #: Promotion code for which this visitor counts as returning.
+    returning: str | None = None
+    #: Keyed hash of the visitor id, fed to the unique-visitor sketches.
+    visitor_hash: str = ""
+    #: Extra per-day counters to move, such as carts started.
+    counters: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.visit or self.landing or self.returning or self.counters)
+
+
+class Store:
+    """Redis access for qscookies: key schema, scripts, batching, allow-list.
+
+    :param client: a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel-backed
+        client. qscookies does not close a client it was given.
+    :param prefix: prefix of every key.
+    :param allowed: the commands this store may send; others raise
+        :class:`~qscookies.errors.CommandRefused` without touching the socket.
+    :param retry_interval: after a failed tracking write, seconds to skip
+        tracking before trying Redis again (faults are logged once per interval).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "qs:",
+        allowed: frozenset[str] = APP_COMMANDS,
+        retry_interval: float = 5.0,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.allowed = allowed
+        self.retry_interval = retry_interval
+        self._suspended_until = 0.0
+        self._skipped = 0
+
+    # -- keys ------
+
+    def visitor_key(self, visitor_id: str) -> str:
+        """Key of a visitor's record."""
+        return f"{self.prefix}v:{{{visitor_id}}}"
+
+    def cart_key(self, cart_id: str) -> str:
+        """Key of a cart's lines."""
+        return f"{self.prefix}c:{{{cart_id}}}"
+
+    def aggregate_key(self, code: str, kind: str, day: str) -> str:
+        """Key of one promotion's per-day aggregate: ``d``, ``u`` or ``r``."""
+        return f"{self.prefix}a:{{{code}}}:{kind}:{day}"
+
+    @property
+    def index_key(self) -> str:
+        """Key of the sorted set of known promotion codes."""
+        return f"{self.prefix}a:promotions"
+
+    def order_key(self, code: str, order_id: str) -> str:
+        """Key of the marker that counts an order once (hash of the order id)."""
+        digest = hashlib.sha256(order_id.encode()).hexdigest()[:32]
+        return f"{self.prefix}o:{{{code}}}:{digest}"
+
+    # -- the visitor's side -------------------------------------------------------
+
+    def track(
+        self, tracking: Tracking, *, now: int, visitor_ttl: int, aggregate_ttl: int
+    ) -> bool:
+        """Send one request's tracking writes in one round trip.
+
+        Never raises: while Redis is unavailable the writes are skipped, counted
+        and logged once per ``retry_interval``. Commands: ``HSET``, ``PEXPIRE`` on
+        the visitor key; ``HINCRBY``, ``PFADD``, ``EXPIRE`` on aggregate keys;
+        ``ZADD`` on the promotion index.
+
+        :return: whether the writes were stored.
+        """
+        if time.monotonic() < self._suspended_until:
+            self._skipped += 1
+            return False
+        day = utc_day(now)
+        batch = self.batch()
+        if tracking.visit:
+            visitor_id, visits, first_seen = tracking.visit
+            key = self.visitor_key(visitor_id)
+            batch.add(
+                "HSET",
+                key,
+                "first_seen",
+                first_seen,
+                "visits",
+                visits,
+                "last_visit",
+                now,
+            )
+            batch.add("PEXPIRE", key, visitor_ttl * 1000)
+        if tracking.landing:
+            code = tracking.landing
+            self._count(batch, code, day, "landings", 1, aggregate_ttl)
+            self._sketch(batch, code, "u", day, tracking.visitor_hash, aggregate_ttl)
+            batch.add("ZADD", self.index_key, "GT", int(day), code)
+            batch.add("EXPIRE", self.index_key, aggregate_ttl)
+        if tracking.returning:
+            self._sketch(
+                batch,
+                tracking.returning,
+                "r",
+                day,
+                tracking.visitor_hash,
+                aggregate_ttl,
+            )
+        for counter, code in tracking.counters.items():
+            self._count(batch, code, day, counter, 1, aggregate_ttl)
+        try:
+            batch.execute()
+        except StoreError as error:
+            self._suspend(error)
+            return False
+        self._resume()
+        return True
+
+    def _count(
+        self, batch: Batch, code: str, day: str, counter: str, by: int, ttl: int
+    ) -> None:
+        key = self.aggregate_key(code, "d", day)
+        batch.add("HINCRBY", key, counter, by)
+        batch.add("EXPIRE", key, ttl)
+
+    def _sketch(
+        self, batch: Batch, code: str, kind: str, day: str, member: str, ttl: int
+    ) -> None:
+        key = self.aggregate_key(code, kind, day)
+        batch.add("PFADD", key, member)
+        batch.add("EXPIRE", key, ttl)
+
+    def _suspend(self, error: StoreError) -> None:
+        if not self._suspended_until:
+            log.warning(
+                "qscookies: Redis unavailable, tracking paused (%s)",
+                type(error.original_error or error).__name__,
+            )
+        elif self._skipped:
+            log.warning(
+                "qscookies: Redis still unavailable; %d page views not tracked",
+                self._skipped,
+            )
+            self._skipped = 0
+        self._suspended_until = time.monotonic() + self.retry_interval
+
+    def _resume(self) -> None:
+        if self._suspended_until:
+            log.warning(
+                "qscookies: Redis back, tracking resumed; %d page views not tracked",
+                self._skipped,
+            )
+            self._suspended_until = 0.0
+            self._skipped = 0
+
+    # -- carts ------
+
+    def cart_items(self, cart_id: str) -> dict[str, int]:
+        """Return a cart's lines (``HGETALL``)."""
+        raw = self.call("HGETALL", self.cart_key(cart_id))
+        return {_text(sku): int(quantity) for sku, quantity in raw.items()}
+
+    def cart_put(
+        self,
+        cart_id: str,
+        sku: str,
+        quantity: int,
+        *,
+        add: bool,
+        max_quantity: int,
+        max_lines: int,
+        ttl: int,
+        counters: Mapping[str, str] = {},  # noqa: B006 - read only
+        now: int = 0,
+        aggregate_ttl: int = 0,
+    ) -> int:
+        """Add to or set one cart line atomically (a Lua script with ``EVAL``).
+
+        :param counters: aggregate counters to move in the same round trip, such
+            as ``{"carts": code}`` for a cart started under a promotion.
+        :return: the line's new quantity, ``-1`` when it would exceed
+            *max_quantity* (nothing changed), ``-2`` when the cart already holds
+            *max_lines* other lines (nothing changed).
+        """
+        batch = self.batch()
+        batch.add(
+            "EVAL",
+            _CART_PUT,
+            1,
+            self.cart_key(cart_id),
+            sku,
+            quantity,
+            "add" if add else "set",
+            max_quantity,
+            max_lines,
+            ttl * 1000,
+        )
+        for counter, code in counters.items():
+            self._count(batch, code, utc_day(now), counter, 1, aggregate_ttl)
+        return int(batch.execute()[0])
+
+    def cart_remove(self, cart_id: str, sku: str) -> None:
+        """Remove one cart line (``HDEL``)."""
+        self.call("HDEL", self.cart_key(cart_id), sku)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Delete keys (``DEL``), in one round trip per cluster slot."""
+        batch = self.batch()
+        for key in keys:
+            batch.add("DEL", key)
+        if batch:
+            batch.execute()
+
+    def record_purchase(
+        self,
+        *,
+        order_id: str,
+        code: str | None,
+        revenue_cents: int,
+        cart_id: str | None,
+        now: int,
+        aggregate_ttl: int,
+    ) -> bool:
+        """Count a purchase for *code* once per order id and delete the cart.
+
+        One round trip: the purchase script (``SET NX``, ``HINCRBY``, ``EXPIRE``)
+        and ``DEL`` of the cart.
+
+        :return: whether this call counted the purchase.
+        """
+        batch = self.batch()
+        if code:
+            batch.add(
+                "EVAL",
+                _PURCHASE,
+                2,
+                self.order_key(code, order_id),
+                self.aggregate_key(code, "d", utc_day(now)),
+                revenue_cents,
+                ORDER_MEMORY,
+                aggregate_ttl,
+            )
+        if cart_id:
+            batch.add("DEL", self.cart_key(cart_id))
+        if not batch:
+            return False
+        results = batch.execute()
+        return bool(code) and results[0] == 1
+
+    # -- sending ------
+
+    def batch(self) -> Batch:
+        """Start a batch of commands to send in one round trip."""
+        return Batch(self)
+
+    def call(self, *args: Any) -> Any:
+        """Send one allowed command and return its reply."""
+        self.check(args[0])
+        try:
+            return self.client.execute_command(*args)
+        except (redis.RedisError, OSError) as error:
+            raise _translate(error) from error
+
+    def check(self, command: str) -> None:
+        """Refuse a command outside the allow-list, before anything is sent.
+
+        :raises CommandRefused: *command* is not in :attr:`allowed`.
+        """
+        if command.upper() not in self.allowed:
+            raise CommandRefused(command.upper())
+
+
+class Batch:
+    """Commands collected to be sent together: one round trip on one Redis.
+
+    Not a transaction (a cluster cannot run one across slots); the atomic steps
+    are single commands or Lua scripts.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._commands: list[tuple[Any, ...]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._commands)
+
+    def add(self, *args: Any) -> None:
+        """Queue one command; it is checked against the allow-list at once."""
+        self._store.check(args[0])
+        self._commands.append(args)
+
+    def execute(self) -> list[Any]:
+        """Send the queued commands and return their replies in order.
+
+        :raises StoreUnavailable: Redis could not be reached in time.
+        :raises StoreError: Redis answered one of the commands with an error.
+        """
+        try:
+            pipe = self._store.client.pipeline(transaction=False)
+            for args in self._commands:
+                pipe.execute_command(*args)
+            results = pipe.execute(raise_on_error=True)
+        except (redis.RedisError, OSError) as error:
+            raise _translate(error) from error
+        return list(results)
+
+
+def _translate(error: BaseException) -> StoreError:
+    if isinstance(error, _UNAVAILABLE):
+        return StoreUnavailable(
+            f"Redis unavailable: {type(error).__name__}", original_error=error
+        )
+    return StoreError(f"Redis refused a command: {error}", original_error=error)
+
+
+def utc_day(timestamp: float) -> str:
+    """The UTC day of a Unix time, as ``YYYYMMDD``."""
+    return time.strftime("%Y%m%d", time.gmtime(timestamp))
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,75 @@
+"""Return-visitor recognition: where one visit ends and the next begins.
+
+The visitor cookie carries a signed last-seen time, so a page view inside a visit
+is decided here without Redis; only the first request of a visit is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timezone
+
+from .cookies import new_id
+from .cookies import VisitorState
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """What the application may know about the browser making the request.
+
+    Visitors who opted out are anonymous: not returning, ``visits == 0``, no
+    ``first_seen``.
+    """
+
+    #: Seen in an earlier visit.
+    is_returning: bool
+    #: Number of visits, this one included (0 when not tracked).
+    visits: int
+    #: When the first visit began, UTC, or ``None`` when not tracked.
+    first_seen: datetime | None
+
+    @classmethod
+    def from_state(cls, state: VisitorState) -> Visitor:
+        """The application's view of a visitor cookie's state."""
+        return cls(
+            is_returning=state.visits > 1,
+            visits=state.visits,
+            first_seen=datetime.fromtimestamp(state.first_seen, timezone.utc),
+        )
+
+
+#: The visitor of a request that is not tracked.
+ANONYMOUS = Visitor(is_returning=False, visits=0, first_seen=None)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The outcome of one request for the visitor cookie."""
+
+    #: The state after this request.
+    state: VisitorState
+    #: This request starts a visit (a new visitor, or back after the visit gap).
+    new_visit: bool
+    #: The cookie must be sent again (new visit, or the last-seen time moved on).
+    refresh: bool
+
+
+def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
+    """Move a visitor's state to the time of a new request.
+
+    A request more than *visit_gap* seconds after the last one starts a new visit.
+    The last-seen time is renewed at most every ``visit_gap / 30`` seconds (one
+    minute for the default gap), so most page views send no cookie at all.
+    """
+    if state is None:
+        fresh = VisitorState(new_id(), 1, now, now)
+        return Step(fresh, new_visit=True, refresh=True)
+    idle = now - state.last_seen
+    if idle > visit_gap:
+        later = VisitorState(state.visitor_id, state.visits + 1, state.first_seen, now)
+        return Step(later, new_visit=True, refresh=True)
+    if idle >= max(1, visit_gap // 30):
+        touched = VisitorState(state.visitor_id, state.visits, state.first_seen, now)
+        return Step(touched, new_visit=False, refresh=True)
+    return Step(state, new_visit=False, refresh=False)
