@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
-from typing import Any
 from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import parse_qs
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
-from .context import Context
 from .context import ENVIRON_KEY
+from .context import Context
 from .context import Runtime
 from .cookies import CookieCodec
 from .errors import ConfigurationError
@@ -30,8 +30,8 @@ from .errors import StoreUnavailable
 from .privacy import is_same_origin
 from .privacy import scrub_location
 from .settings import Settings
-from .store import connect
 from .store import Store
+from .store import connect
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -133,12 +133,13 @@ class QSCookies:
                 location += "?" + qs.clean_query
             return self._respond(qs, environ, start_response, "303 See Other", location)
 
-        replaced = False
+        replaced = started = False
 
         def qs_start_response(
             status: str, headers: Headers, exc_info: OptExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            nonlocal replaced
+            nonlocal replaced, started
+            started = True
             if qs.store_failed and status.startswith("500"):
                 replaced = True
                 status, headers = self._unavailable_headers()
@@ -150,8 +151,11 @@ class QSCookies:
             body = self.app(environ, qs_start_response)
         except StoreUnavailable:
             status, headers = self._unavailable_headers()
+            # exc_info only when the app had started a response (PEP 3333)
             start_response(
-                status, self._finish(qs, environ, status, headers), sys.exc_info()
+                status,
+                self._finish(qs, environ, status, headers),
+                sys.exc_info() if started else None,
             )
             return [_UNAVAILABLE_BODY]
         if replaced:

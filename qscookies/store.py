@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -119,8 +120,7 @@ def connect(url: str, *, socket_timeout: float) -> redis.Redis:
         socket_connect_timeout=socket_timeout,
         retry=Retry(NoBackoff(), 0),
         decode_responses=True,
-        lib_name=None,
-        lib_version=None,
+        driver_info=None,
     )
 
 
@@ -385,6 +385,80 @@ class Store:
             return False
         results = batch.execute()
         return bool(code) and results[0] == 1
+
+    # -- the report's side (aggregate keys only) ------
+
+    @property
+    def is_cluster(self) -> bool:
+        """The client is a Redis Cluster: one command cannot span promotions."""
+        return isinstance(self.client, redis.RedisCluster)
+
+    def promotion_codes(self) -> list[str]:
+        """Every code in the promotion index, sorted (``ZRANGE``, one round trip)."""
+        codes = self.call("ZRANGE", self.index_key, 0, -1)
+        return sorted(_text(code) for code in codes)
+
+    def read_aggregates(
+        self, spans: Sequence[tuple[str, Sequence[str]]]
+    ) -> list[dict[str, int]]:
+        """Read aggregate figures, all in one pipelined round trip.
+
+        Each span is a promotion code and the days (``YYYYMMDD``) it covers. Its
+        figures are the :data:`COUNTERS` summed over the days' hashes
+        (``HGETALL``), and ``visitors`` and ``returning``: one ``PFCOUNT`` over
+        all the span's sketches, so a visitor seen on several days counts once.
+        The keys of one code share a hash tag, so this works on Redis Cluster.
+
+        :param spans: ``(code, days)`` pairs, each with at least one day.
+        :return: one figures dict per span, in order.
+        """
+        batch = self.batch()
+        for code, days in spans:
+            for day in days:
+                batch.add("HGETALL", self.aggregate_key(code, "d", day))
+            for kind in ("u", "r"):
+                keys = [self.aggregate_key(code, kind, day) for day in days]
+                batch.add("PFCOUNT", *keys)
+        replies = iter(batch.execute() if batch else [])
+        figures = []
+        for _code, days in spans:
+            sums = dict.fromkeys(COUNTERS, 0)
+            for _day in days:
+                for name, value in next(replies).items():
+                    if _text(name) in sums:
+                        sums[_text(name)] += int(value)
+            sums["visitors"] = int(next(replies))
+            sums["returning"] = int(next(replies))
+            figures.append(sums)
+        return figures
+
+    def count_unique(
+        self, spans: Sequence[tuple[str, Sequence[str]]]
+    ) -> tuple[int, int] | None:
+        """Unique ``(visitors, returning)`` over the sketches of every span.
+
+        One round trip, one ``PFCOUNT`` for each. A visitor who landed on two
+        promotions counts once. A cluster cannot do this (the codes live in
+        different slots), so there nothing is sent and ``None`` returned.
+
+        :param spans: ``(code, days)`` pairs, each with at least one day.
+        """
+        if self.is_cluster:
+            return None
+        if not spans:
+            return (0, 0)
+        batch = self.batch()
+        for kind in ("u", "r"):
+            batch.add(
+                "PFCOUNT",
+                *(
+                    self.aggregate_key(code, kind, day)
+                    for code, days in spans
+                    for day in days
+                ),
+            )
+        visitors, returning = batch.execute()
+        return int(visitors), int(returning)
 
     # -- sending ------
 

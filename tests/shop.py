@@ -1,0 +1,101 @@
+"""A tiny storefront and Redis round-trip counter shared by the core tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from werkzeug.test import Client
+from werkzeug.wrappers import Request
+
+from qscookies import QSCookies
+from qscookies import context
+
+SECRET = "test-secret-key-0123456789abcdef"
+
+
+def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """Plain WSGI shop: ``/`` reads visitor and promotion, cart paths use the cart."""
+    if environ["PATH_INFO"].startswith("/static/"):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"static"]
+    qs = context(environ)
+    request = Request(environ)
+    args = request.args
+    path = request.path
+    result: Any = None
+    if path == "/add":
+        result = qs.cart.add(args["sku"], int(args.get("q", "1")))
+    elif path == "/set":
+        result = qs.cart.set(args["sku"], int(args["q"]))
+    elif path == "/remove":
+        qs.cart.remove(args["sku"])
+    elif path == "/clear":
+        qs.cart.clear()
+    elif path == "/cart":
+        result = qs.cart.items()
+    elif path == "/buy":
+        result = qs.record_purchase(args["order"], total_cents=int(args["total"]))
+    elif path == "/forget":
+        qs.forget()
+    else:
+        visitor = qs.visitor
+        result = {
+            "returning": visitor.is_returning,
+            "visits": visitor.visits,
+            "promotion": qs.promotion,
+        }
+    body = json.dumps(result).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def wrap(client: redis.Redis, app: Any = shop, **options: Any) -> QSCookies:
+    """The shop wrapped in the middleware over a test Redis client."""
+    return QSCookies(app, secret_key=SECRET, redis=client, **options)
+
+
+def get_json(client: Client, url: str, **kwargs: Any) -> Any:
+    """GET *url* and decode the JSON body, asserting a 200."""
+    response = client.get(url, **kwargs)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+class CountingConnection(redis.Connection):
+    """A real connection that counts round trips: each send is one."""
+
+    sent: list[int]
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self.sent.append(1)
+        super().send_packed_command(command, check_health)
+
+
+class RoundTrips:
+    """A client on a real server whose round trips can be counted."""
+
+    def __init__(self, url: str) -> None:
+        self.sent: list[int] = []
+        connection_class = type("Counting", (CountingConnection,), {"sent": self.sent})
+        pool = redis.ConnectionPool.from_url(
+            url, connection_class=connection_class, decode_responses=True
+        )
+        self.client = redis.Redis(connection_pool=pool)
+        self.client.ping()  # connect now, so handshakes are not counted later
+
+    @contextmanager
+    def count(self) -> Iterator[list[int]]:
+        """Count the round trips made inside the block (result: ``[n]``)."""
+        before = len(self.sent)
+        result: list[int] = []
+        yield result
+        result.append(len(self.sent) - before)
+
+    def close(self) -> None:
+        self.client.close()
+        self.client.connection_pool.disconnect()

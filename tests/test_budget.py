@@ -1,0 +1,149 @@
+"""The round-trip budget of PRODUCT.md, counted on the wire of a real Redis.
+
+Each send on a connection is one round trip (a pipeline is sent at once); the
+commands that reached Redis are read back from ``INFO commandstats``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from werkzeug.test import Client
+
+from qscookies import QSCookies
+from qscookies.embedded import RedisServer
+
+from shop import RoundTrips
+from shop import get_json
+from shop import wrap
+
+NOW = 1_800_000_000
+
+
+@pytest.fixture
+def wire(redis_server: RedisServer, redis_client: redis.Redis) -> Iterator[RoundTrips]:
+    counter = RoundTrips(redis_server.url)
+    yield counter
+    counter.close()
+
+
+@pytest.fixture
+def app(wire: RoundTrips) -> QSCookies:
+    middleware = wrap(wire.client)
+    middleware.clock = lambda: NOW
+    return middleware
+
+
+def commands(client: redis.Redis) -> int:
+    """Commands Redis has executed so far, not counting INFO itself."""
+    stats = client.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info")
+
+
+def round_trips(wire: RoundTrips, client: Client, url: str) -> int:
+    with wire.count() as counted:
+        client.get(url, follow_redirects=False)
+    return counted[0]
+
+
+def test_known_visitor_page_view_inside_a_visit_is_free(
+    app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    client = Client(app)
+    client.get("/")
+    client.get("/?promo=SUMMER")
+    app.clock = lambda: NOW + 600
+    before = commands(redis_client)
+    # "/" reads qs.visitor and qs.promotion
+    assert round_trips(wire, client, "/") == 0
+    assert get_json(client, "/") == {
+        "returning": False,
+        "visits": 1,
+        "promotion": "SUMMER",
+    }
+    assert commands(redis_client) == before
+
+
+def test_first_request_of_a_visit_is_one_round_trip(
+    app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(app)
+    assert round_trips(wire, client, "/") == 1  # a new visitor
+    app.clock = lambda: NOW + 3600
+    assert round_trips(wire, client, "/") == 1  # a returning visitor's new visit
+
+
+def test_landing_and_visit_start_together_are_one_round_trip(
+    app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    client = Client(app)
+    before = commands(redis_client)
+    assert round_trips(wire, client, "/?promo=SUMMER") == 1
+    assert commands(redis_client) - before >= 5  # visit + counters, one pipeline
+    app.clock = lambda: NOW + 3600  # returning visitor lands again
+    assert round_trips(wire, client, "/?promo=AUTUMN") == 1
+
+
+def test_landing_inside_a_visit_is_one_round_trip(
+    app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(app)
+    client.get("/")
+    assert round_trips(wire, client, "/?promo=SUMMER") == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/add?sku=A",
+        "/add?sku=A&q=3",
+        "/set?sku=A&q=2",
+        "/remove?sku=A",
+        "/cart",
+        "/clear",
+    ],
+)
+def test_each_cart_operation_is_one_round_trip(
+    app: QSCookies, wire: RoundTrips, url: str
+) -> None:
+    client = Client(app)
+    client.get("/add?sku=A")  # a cart exists; the visit has started
+    assert round_trips(wire, client, url) == 1
+
+
+def test_first_add_under_a_promotion_is_still_one_round_trip(
+    app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    client = Client(app)
+    client.get("/?promo=SUMMER")
+    assert round_trips(wire, client, "/add?sku=A") == 1
+    assert redis_client.hget("qs:a:{SUMMER}:d:20270115", "carts") == b"1"
+
+
+def test_reading_an_absent_cart_needs_no_redis(
+    app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(app)
+    client.get("/")
+    assert round_trips(wire, client, "/cart") == 0
+
+
+def test_purchase_is_one_round_trip(app: QSCookies, wire: RoundTrips) -> None:
+    client = Client(app)
+    client.get("/?promo=SUMMER")
+    client.get("/add?sku=A")
+    assert round_trips(wire, client, "/buy?order=o-1&total=100") == 1
+
+
+def test_excluded_path_is_free_and_sets_no_cookie(
+    app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    client = Client(app)
+    before = commands(redis_client)
+    with wire.count() as counted:
+        response = client.get("/static/app.js?promo=SUMMER")
+    assert counted == [0]
+    assert "Set-Cookie" not in response.headers
+    assert commands(redis_client) == before

@@ -1,0 +1,161 @@
+"""The pure cookie codec: signing, verification, expiry, attributes."""
+
+from __future__ import annotations
+
+import pytest
+from itsdangerous import Signer
+
+from qscookies import ConfigurationError
+from qscookies.cookies import Attribution
+from qscookies.cookies import CookieCodec
+from qscookies.cookies import VisitorState
+from qscookies.cookies import cookie_name
+from qscookies.cookies import delete_cookie_header
+from qscookies.cookies import new_id
+from qscookies.cookies import set_cookie_header
+
+OLD = "old-secret-key-0123456789"
+NEW = "new-secret-key-0123456789"
+NOW = 1_800_000_000
+DAY = 86400
+
+
+@pytest.fixture
+def codec() -> CookieCodec:
+    return CookieCodec(NEW)
+
+
+def test_new_ids_are_random_128_bit() -> None:
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 22 for i in ids)  # 22 base64 chars = 132 >= 128 bits
+
+
+def test_cart_round_trip(codec: CookieCodec) -> None:
+    cart_id = new_id()
+    value = codec.dump_cart(cart_id, NOW)
+    assert codec.load_cart(value, NOW + 10, 30 * DAY) == cart_id
+
+
+def test_visitor_round_trip(codec: CookieCodec) -> None:
+    state = VisitorState(new_id(), 3, NOW - 5 * DAY, NOW)
+    assert codec.load_visitor(codec.dump_visitor(state), NOW, DAY) == state
+
+
+def test_promotion_round_trip(codec: CookieCodec) -> None:
+    attribution = Attribution("SUMMER24", NOW)
+    value = codec.dump_promotion(attribution)
+    assert codec.load_promotion(value, NOW + DAY, 30 * DAY) == attribution
+
+
+def test_values_hold_no_cart_contents_or_personal_data(codec: CookieCodec) -> None:
+    cart_id = new_id()
+    value = codec.dump_cart(cart_id, NOW)
+    payload = value.rsplit(".", 1)[0]
+    assert payload == f"{cart_id}.{NOW}"
+
+
+@pytest.mark.parametrize(
+    ("age", "valid"),
+    [
+        pytest.param(0, True, id="new"),
+        pytest.param(30 * DAY, True, id="last-second"),
+        pytest.param(30 * DAY + 1, False, id="expired"),
+        pytest.param(-30, True, id="small-clock-skew"),
+        pytest.param(-3600, False, id="from-the-future"),
+    ],
+)
+def test_expiry_is_enforced_from_the_signed_timestamp(
+    codec: CookieCodec, age: int, valid: bool
+) -> None:
+    cart_id = new_id()
+    value = codec.dump_cart(cart_id, NOW)
+    assert (codec.load_cart(value, NOW + age, 30 * DAY) == cart_id) is valid
+
+
+def test_a_value_never_verifies_as_another_purpose(codec: CookieCodec) -> None:
+    cart_value = codec.dump_cart(new_id(), NOW)
+    visitor_value = codec.dump_visitor(VisitorState(new_id(), 1, NOW, NOW))
+    assert codec.load_visitor(cart_value, NOW, DAY) is None
+    assert codec.load_promotion(cart_value, NOW, DAY) is None
+    assert codec.load_cart(visitor_value, NOW, DAY) is None
+
+
+def _tampered(value: str) -> str:
+    payload, signature = value.rsplit(".", 1)
+    flipped = "A" if payload[0] != "A" else "B"
+    return f"{flipped}{payload[1:]}.{signature}"
+
+
+@pytest.mark.parametrize(
+    "make_bad",
+    [
+        pytest.param(_tampered, id="tampered"),
+        pytest.param(lambda v: v[:-4], id="truncated"),
+        pytest.param(lambda v: v.rsplit(".", 1)[0], id="unsigned"),
+        pytest.param(lambda v: "garbage", id="garbage"),
+        pytest.param(lambda v: "", id="empty"),
+        pytest.param(lambda v: "é" * 40, id="non-ascii"),
+        pytest.param(lambda v: "x" * 5000, id="huge"),
+        pytest.param(
+            lambda v: (
+                Signer("foreign-key-0123456789", salt="qscookies.cart")
+                .sign(v.rsplit(".", 1)[0])
+                .decode()
+            ),
+            id="foreign-key",
+        ),
+    ],
+)
+def test_bad_values_are_absent(codec: CookieCodec, make_bad) -> None:  # type: ignore[no-untyped-def]
+    value = codec.dump_cart(new_id(), NOW)
+    assert codec.load_cart(make_bad(value), NOW, DAY) is None
+
+
+def test_signed_payload_with_bad_fields_is_absent(codec: CookieCodec) -> None:
+    signer = Signer([NEW], salt="qscookies.visitor")
+    for payload in ("short.1.2.3", f"{new_id()}.0.{NOW}.{NOW}", f"{new_id()}.x.1.2"):
+        value = signer.sign(payload).decode()
+        assert codec.load_visitor(value, NOW, DAY) is None
+
+
+def test_rotation_first_key_signs_all_verify() -> None:
+    old = CookieCodec(OLD)
+    rotated = CookieCodec([NEW, OLD])
+    cart_id = new_id()
+    assert rotated.load_cart(old.dump_cart(cart_id, NOW), NOW, DAY) == cart_id
+    fresh = rotated.dump_cart(cart_id, NOW)
+    assert CookieCodec(NEW).load_cart(fresh, NOW, DAY) == cart_id
+    assert old.load_cart(fresh, NOW, DAY) is None
+
+
+@pytest.mark.parametrize(
+    "keys", [pytest.param("short", id="short"), pytest.param([], id="empty-list")]
+)
+def test_weak_secret_keys_are_rejected(keys: object) -> None:
+    with pytest.raises(ConfigurationError, match="secret_key"):
+        CookieCodec(keys)  # type: ignore[arg-type]
+
+
+def test_repr_hides_the_secret() -> None:
+    assert NEW not in repr(CookieCodec(NEW))
+
+
+def test_cookie_name_prefix() -> None:
+    assert cookie_name("qs_cart", secure=False) == "qs_cart"
+    assert cookie_name("qs_cart", secure=True) == "__Host-qs_cart"
+
+
+def test_set_cookie_attributes() -> None:
+    header = set_cookie_header("__Host-qs_cart", "v", max_age=60, secure=True)
+    parts = [part.strip() for part in header.split(";")]
+    assert parts[0] == "__Host-qs_cart=v"
+    assert {"HttpOnly", "Secure", "Path=/", "SameSite=Lax", "Max-Age=60"} <= set(parts)
+    assert not any(part.lower().startswith("domain") for part in parts)
+
+
+def test_delete_cookie_header() -> None:
+    header = delete_cookie_header("qs_visitor", secure=False)
+    assert header.startswith("qs_visitor=;")
+    assert "Max-Age=0" in header
+    assert "Secure" not in header
