@@ -10,4 +10,6 @@ from .errors import QSCookiesError as QSCookiesError
 from .errors import StoreError as StoreError
 from .errors import StoreUnavailable as StoreUnavailable
 from .middleware import QSCookies as QSCookies
+from .report import PromotionCounts as PromotionCounts
+from .report import PromotionReport as PromotionReport
 from .visitors import Visitor as Visitor

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import TypeVar
 
 from werkzeug.http import parse_cookie
 
 from .cart import Cart
 from .cookies import Attribution
-from .cookies import cookie_name
 from .cookies import CookieCodec
+from .cookies import VisitorState
+from .cookies import cookie_name
 from .cookies import delete_cookie_header
 from .cookies import new_id
 from .cookies import set_cookie_header
-from .cookies import VisitorState
 from .errors import HeadersSentError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
@@ -34,9 +34,9 @@ from .promotions import capture
 from .settings import Settings
 from .store import Store
 from .store import Tracking
-from .visitors import advance
 from .visitors import ANONYMOUS
 from .visitors import Visitor
+from .visitors import advance
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

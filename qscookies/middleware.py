@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from urllib.parse import quote
 from urllib.parse import urlsplit
 
+from .acl import enforce
 from .context import ENVIRON_KEY
 from .context import Context
 from .context import Runtime
@@ -65,7 +66,9 @@ class QSCookies:
         or a Sentinel ``master_for`` client); its owner closes it. Set short
         socket timeouts on it: a hung Redis must not hang the shop.
     :param options: the settings, see :class:`~qscookies.settings.Settings`.
-    :raises ConfigurationError: a bad secret key, Redis location or option.
+    :raises ConfigurationError: a bad secret key, Redis location or option; with
+        ``strict=True``, a Redis user who could export the data (see
+        :func:`~qscookies.acl.enforce`; without it, one warning is logged).
     """
 
     def __init__(
@@ -82,6 +85,12 @@ class QSCookies:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
         client = redis or connect(redis_url, socket_timeout=settings.socket_timeout)
+        try:
+            enforce(client, prefix=settings.key_prefix, strict=settings.strict)
+        except ConfigurationError:
+            if redis is None:
+                client.close()  # ours: refusing to start, close the pool
+            raise
         first_key = (
             secret_key if isinstance(secret_key, (str, bytes)) else secret_key[0]
         )

@@ -21,6 +21,7 @@ Aggregate keys (``qs:a:``) hold counters and sketches only, never an id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -33,6 +34,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
 from .errors import CommandRefused
@@ -46,6 +48,7 @@ APP_COMMANDS = frozenset(
     {
         "DEL",
         "EVAL",
+        "EVALSHA",
         "EXPIRE",
         "HDEL",
         "HGETALL",
@@ -59,6 +62,19 @@ APP_COMMANDS = frozenset(
 
 #: Every command the promotion report sends.
 REPORT_COMMANDS = frozenset({"HGETALL", "PFCOUNT", "ZRANGE"})
+
+#: The commands run inside the middleware's Lua scripts (``EVAL``); Redis checks
+#: them against the connection's ACL user too.
+SCRIPT_COMMANDS = frozenset(
+    {"EXPIRE", "HDEL", "HGET", "HINCRBY", "HLEN", "HSET", "PEXPIRE", "SET"}
+)
+
+#: What :meth:`Store.probe` runs: permission questions only. The probed commands
+#: themselves are at most queued inside ``MULTI``, never executed.
+PROBE_COMMANDS = frozenset({"ACL", "DISCARD", "MULTI"})
+
+#: Never queued by a probe: they would run or end the transaction.
+_UNPROBEABLE = frozenset({"DISCARD", "EXEC", "MULTI", "QUIT", "RESET", "WATCH"})
 
 #: Kinds of aggregate counter in the per-day hash.
 COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
@@ -460,6 +476,71 @@ class Store:
         visitors, returning = batch.execute()
         return int(visitors), int(returning)
 
+    # -- permission probes (qscookies check) ------
+
+    def probe(
+        self, commands: Sequence[Sequence[str]]
+    ) -> tuple[str | None, str, list[bool | None]]:
+        """Ask Redis which *commands* this connection's user may run, running none.
+
+        Redis 7 answers ``ACL DRYRUN <user> <command>`` for a user allowed
+        ``acl|whoami`` and ``acl|dryrun``. Otherwise (Redis 6.2, or no such
+        rights) the commands are queued inside ``MULTI``: Redis checks the ACL
+        when it queues a command, and the transaction is then dropped with
+        ``DISCARD``. ``EXEC`` is never sent and the connection is closed after,
+        so no probed command ever runs. The store must allow
+        :data:`PROBE_COMMANDS`.
+
+        :param commands: the commands with harmless arguments of valid arity.
+        :return: the user's name (``None`` when it may not ``ACL WHOAMI``), how
+            Redis was asked (``"ACL DRYRUN"``, ``"MULTI"``, or ``""`` when the
+            user may do neither) and, per command, ``True`` (permitted),
+            ``False`` (refused: ``NOPERM``) or ``None`` (Redis would not say).
+        :raises StoreUnavailable: Redis could not be reached in time.
+        """
+        for command in commands:
+            if command[0].upper() in _UNPROBEABLE:
+                raise CommandRefused(command[0].upper())
+        user = replies = None
+        try:
+            user = _text(self.call("ACL", "WHOAMI"))
+            replies = self._dry_run(user, commands)
+        except StoreUnavailable:
+            raise
+        except StoreError:
+            pass  # no ACL rights: ask with MULTI
+        if replies is not None:
+            return user, "ACL DRYRUN", replies
+        pool = getattr(self.client, "connection_pool", None)
+        if pool is None:  # a cluster client: no single connection to queue on
+            return user, "", [None] * len(commands)
+        self.check("MULTI")
+        self.check("DISCARD")
+        try:
+            return (user, *_queue_and_discard(pool, commands))
+        except (redis.RedisError, OSError) as error:
+            raise _translate(error) from error
+
+    def _dry_run(
+        self, user: str, commands: Sequence[Sequence[str]]
+    ) -> list[bool | None] | None:
+        self.check("ACL")
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command("ACL", "DRYRUN", user, *command)
+            replies = pipe.execute(raise_on_error=False)
+        except (redis.RedisError, OSError) as error:
+            raise _translate(error) from error
+        if any(isinstance(reply, NoPermissionError) for reply in replies):
+            return None  # may not DRYRUN
+        if replies and all(isinstance(reply, redis.ResponseError) for reply in replies):
+            return None  # no DRYRUN on this server
+        return [
+            None if isinstance(reply, Exception) else _text(reply) == "OK"
+            for reply in replies
+        ]
+
     # -- sending ------
 
     def batch(self) -> Batch:
@@ -505,17 +586,78 @@ class Batch:
     def execute(self) -> list[Any]:
         """Send the queued commands and return their replies in order.
 
+        Scripts go by their SHA1 (``EVALSHA``); only a server that has not seen a
+        script yet gets its source, in a second round trip, once.
+
         :raises StoreUnavailable: Redis could not be reached in time.
         :raises StoreError: Redis answered one of the commands with an error.
         """
+        replies = self._send([_by_sha(args) for args in self._commands])
+        unknown = [
+            index
+            for index, reply in enumerate(replies)
+            if isinstance(reply, redis.exceptions.NoScriptError)
+        ]
+        if unknown:  # NOSCRIPT: that script did not run, so sending it is exact
+            resent = self._send([self._commands[index] for index in unknown])
+            for index, reply in zip(unknown, resent, strict=True):
+                replies[index] = reply
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise _translate(reply) from reply
+        return replies
+
+    def _send(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         try:
             pipe = self._store.client.pipeline(transaction=False)
-            for args in self._commands:
+            for args in commands:
                 pipe.execute_command(*args)
-            results = pipe.execute(raise_on_error=True)
+            return list(pipe.execute(raise_on_error=False))
         except (redis.RedisError, OSError) as error:
             raise _translate(error) from error
-        return list(results)
+
+
+@functools.cache
+def _sha1(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
+def _by_sha(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    if args[0] != "EVAL":
+        return args
+    return ("EVALSHA", _sha1(args[1]), *args[2:])
+
+
+def _queue_and_discard(
+    pool: redis.ConnectionPool, commands: Sequence[Sequence[str]]
+) -> tuple[str, list[bool | None]]:
+    """Queue *commands* in ``MULTI`` to learn the ACL verdicts, then discard.
+
+    The commands are sent only after ``MULTI`` was accepted, so a user who may
+    not open a transaction never has them run.
+    """
+    connection = pool.get_connection()
+    try:
+        connection.send_command("MULTI")
+        try:
+            connection.read_response()
+        except redis.ResponseError:
+            return "", [None] * len(commands)
+        connection.send_packed_command(
+            connection.pack_commands([*commands, ("DISCARD",)])
+        )
+        verdicts: list[bool | None] = []
+        for _ in commands:
+            try:
+                verdicts.append(_text(connection.read_response()) == "QUEUED")
+            except NoPermissionError:
+                verdicts.append(False)
+            except redis.ResponseError:
+                verdicts.append(None)
+        return "MULTI", verdicts
+    finally:
+        connection.disconnect()  # whatever was queued dies with the connection
+        pool.release(connection)
 
 
 def _translate(error: BaseException) -> StoreError:

@@ -1,5 +1,8 @@
 """The round-trip budget of PRODUCT.md, counted on the wire of a real Redis.
 
+Scripts are sent by SHA1; the first use of a script on a server costs one more
+round trip, once per server (``NOSCRIPT``, then the source).
+
 Each send on a connection is one round trip (a pipeline is sent at once); the
 commands that reached Redis are read back from ``INFO commandstats``.
 """
@@ -133,6 +136,7 @@ def test_reading_an_absent_cart_needs_no_redis(
 def test_purchase_is_one_round_trip(app: QSCookies, wire: RoundTrips) -> None:
     client = Client(app)
     client.get("/?promo=SUMMER")
+    client.get("/buy?order=o-0&total=100")  # the script's first use on this server
     client.get("/add?sku=A")
     assert round_trips(wire, client, "/buy?order=o-1&total=100") == 1
 
@@ -147,3 +151,14 @@ def test_excluded_path_is_free_and_sets_no_cookie(
     assert counted == [0]
     assert "Set-Cookie" not in response.headers
     assert commands(redis_client) == before
+
+
+def test_a_script_new_to_the_server_is_sent_once(
+    app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    redis_client.script_flush()
+    client = Client(app)
+    client.get("/")
+    assert round_trips(wire, client, "/add?sku=A") == 2  # NOSCRIPT, then EVAL
+    assert round_trips(wire, client, "/add?sku=A") == 1  # EVALSHA from now on
+    assert get_json(client, "/cart") == {"A": 2}  # and the first add counted once

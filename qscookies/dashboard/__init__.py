@@ -1,0 +1,267 @@
+"""The marketing dashboard: a WSGI app of its own, aggregates only.
+
+Mount it in any WSGI server, or run it with ``qscookies dashboard``::
+
+    app = Dashboard(redis_url="redis://localhost/0", token="a long random token")
+
+Every request must come from an allowed network (``REMOTE_ADDR`` only; a
+``X-Forwarded-For`` header is never believed) and carry the token: as
+``Authorization: Bearer <token>``, or once as ``?token=<token>``, which is traded
+for an ``HttpOnly``, ``SameSite=Strict`` cookie holding an HMAC of the token and a
+``303`` to the same URL without it. Anything else gets ``403``.
+
+Routes: ``/`` (the page), ``/static/dashboard.js`` and ``/static/dashboard.css``
+(served from the package, no CDN), ``/api/counts?since=&until=`` and
+``/api/daily?promotion=&since=&until=`` (JSON aggregates; days as ``YYYY-MM-DD``,
+default the last 30 UTC days). Every response carries a ``Content-Security-Policy``
+that lets the page reach its own origin only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date
+from importlib import resources
+from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
+
+from ..errors import ConfigurationError
+from ..errors import StoreError
+from ..report import PromotionReport
+from ..report import parse_day
+from ..report import row_dict
+from ..report import utc_today
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: Client networks allowed by default: loopback and the private ranges.
+DEFAULT_NETWORKS = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+)
+
+#: Headers sent with every response, the 403s included.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+
+#: Name of the cookie the ``?token=`` is traded for.
+COOKIE_NAME = "qs_dashboard"
+
+#: The shortest token accepted.
+MIN_TOKEN_LENGTH = 16
+
+_ASSETS = {
+    "/": ("page.html", "text/html; charset=utf-8"),
+    "/static/dashboard.js": ("static/dashboard.js", "text/javascript; charset=utf-8"),
+    "/static/dashboard.css": ("static/dashboard.css", "text/css; charset=utf-8"),
+}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Dashboard:
+    """The marketing dashboard WSGI app: promotion table and daily chart.
+
+    :param redis_url: where Redis is (the dashboard owns that pool).
+    :param redis: a ready client instead; its owner closes it.
+    :param token: the secret every request must show, at least
+        :data:`MIN_TOKEN_LENGTH` characters. Compared in constant time.
+    :param allowed_networks: client networks (CIDR) that may ask at all,
+        matched against ``REMOTE_ADDR``. Behind a reverse proxy that is the
+        proxy's address: allow only the proxy then.
+    :param key_prefix: the middleware's ``key_prefix``.
+    :param min_count: suppress figures resting on fewer visitors (see
+        :mod:`qscookies.report`).
+    :param socket_timeout: seconds to wait for Redis.
+    :raises ConfigurationError: a short token, a bad network or option.
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        redis: Any = None,
+        *,
+        token: str,
+        allowed_networks: Sequence[str] = DEFAULT_NETWORKS,
+        key_prefix: str = "qs:",
+        min_count: int = 0,
+        socket_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"token must be a string of at least {MIN_TOKEN_LENGTH} characters"
+            )
+        if isinstance(allowed_networks, str):
+            raise ConfigurationError("allowed_networks must be a list of networks")
+        try:
+            networks = [ipaddress.ip_network(net) for net in allowed_networks]
+        except ValueError as error:
+            raise ConfigurationError(f"allowed_networks: {error}") from error
+        #: The networks a client must be in.
+        self.allowed_networks: tuple[Network, ...] = tuple(networks)
+        #: The report the dashboard reads through.
+        self.report = PromotionReport(
+            redis_url,
+            redis,
+            key_prefix=key_prefix,
+            min_count=min_count,
+            socket_timeout=socket_timeout,
+        )
+        self._token = token.encode()
+        self._cookie = hmac.new(
+            self._token, b"qscookies.dashboard.cookie", hashlib.sha256
+        ).hexdigest()
+        package = resources.files(__package__)
+        self._assets = {
+            path: (package.joinpath(name).read_bytes(), mimetype)
+            for path, (name, mimetype) in _ASSETS.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"<Dashboard networks={len(self.allowed_networks)}>"
+
+    def close(self) -> None:
+        """Close the Redis pool, if the dashboard opened it."""
+        self.report.close()
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        response = self._authorize(request) or self._route(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response(environ, start_response)
+
+    # -- access ------
+
+    def _authorize(self, request: Request) -> Response | None:
+        """``None`` when the request may pass, else the response to send."""
+        if not self._address_allowed(request.remote_addr):
+            return _forbidden()
+        offered = request.args.get("token")
+        if offered is not None:
+            if request.method not in ("GET", "HEAD") or not self._token_ok(offered):
+                return _forbidden()
+            return self._trade_token(request)
+        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and self._token_ok(bearer.strip()):
+            return None
+        cookie = request.cookies.get(COOKIE_NAME, "")
+        if hmac.compare_digest(cookie.encode(), self._cookie.encode()):
+            return None
+        return _forbidden()
+
+    def _address_allowed(self, address: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self.allowed_networks)
+
+    def _token_ok(self, offered: str) -> bool:
+        return hmac.compare_digest(offered.encode(), self._token)
+
+    def _trade_token(self, request: Request) -> Response:
+        """Answer ``?token=`` with the cookie and a ``303`` to the clean URL."""
+        query = [
+            (name, value)
+            for name, value in request.args.items(multi=True)
+            if name != "token"
+        ]
+        location = (request.script_root + request.path) or "/"
+        if query:
+            location += "?" + urlencode(query)
+        response = Response(status=303, headers={"Location": location})
+        response.set_cookie(
+            COOKIE_NAME,
+            self._cookie,
+            path=request.script_root or "/",
+            secure=request.scheme == "https",
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
+
+    # -- pages and data ------
+
+    def _route(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return _json({"error": "method not allowed"}, 405)
+        if not request.environ.get("PATH_INFO"):  # mounted, asked without the "/"
+            return Response(status=308, headers={"Location": request.script_root + "/"})
+        asset = self._assets.get(request.path)
+        if asset:
+            body, mimetype = asset
+            return Response(body, content_type=mimetype)
+        handler = {"/api/counts": self._counts, "/api/daily": self._daily}.get(
+            request.path
+        )
+        if handler is None:
+            return _json({"error": "not found"}, 404)
+        try:
+            return _json(handler(request))
+        except ConfigurationError as error:
+            return _json({"error": str(error)}, 400)
+        except StoreError as error:
+            return _json({"error": str(error)}, 503)
+
+    def _counts(self, request: Request) -> dict[str, Any]:
+        since, until = _range(request)
+        summary = self.report.summary(since, until)
+        return {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "rows": [row_dict(row) for row in summary.rows],
+            "totals": asdict(summary.totals),
+        }
+
+    def _daily(self, request: Request) -> dict[str, Any]:
+        since, until = _range(request)
+        promotion = request.args.get("promotion", "")
+        days = self.report.daily(promotion, since, until)
+        return {
+            "promotion": promotion,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "days": [{**asdict(row), "day": row.day.isoformat()} for row in days],
+        }
+
+
+def _range(request: Request) -> tuple[date, date]:
+    today = utc_today()
+    since = parse_day(request.args.get("since") or "30d", today)
+    until = parse_day(request.args.get("until") or "1d", today)
+    return since, until
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, mimetype="application/json")
+
+
+def _forbidden() -> Response:
+    return Response("Forbidden\n", status=403, mimetype="text/plain")

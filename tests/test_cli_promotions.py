@@ -1,0 +1,295 @@
+"""``qscookies promotions``: table, JSON and CSV of the scripted figures; errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import promotion_script
+import pytest
+import redis
+
+from qscookies import cli
+from qscookies.embedded import RedisServer
+from qscookies.report import Summary
+from qscookies.report import Totals
+from qscookies.report import render_table
+from qscookies.report import utc_today
+
+# The script runs on the last three days, so the default range (30d) covers it.
+FIRST = utc_today() - timedelta(days=2)
+
+EXPECTED_ROWS = [
+    {
+        "promotion": "SPRING",
+        "landings": 4,
+        "visitors": 3,
+        "returning": 3,
+        "carts": 2,
+        "purchases": 2,
+        "revenue_cents": 2499,
+        "conversion_rate": 0.6667,
+    },
+    {
+        "promotion": "SUMMER",
+        "landings": 2,
+        "visitors": 1,
+        "returning": 1,
+        "carts": 1,
+        "purchases": 0,
+        "revenue_cents": 0,
+        "conversion_rate": 0.0,
+    },
+    {
+        "promotion": "WINTER",
+        "landings": 1,
+        "visitors": 1,
+        "returning": 0,
+        "carts": 0,
+        "purchases": 0,
+        "revenue_cents": 0,
+        "conversion_rate": 0.0,
+    },
+]
+
+
+@pytest.fixture
+def url(redis_server: RedisServer, redis_client: redis.Redis) -> str:
+    promotion_script.run(redis_client, FIRST)
+    return redis_server.url
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(["promotions", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--redis-url", url)
+    assert (code, err) == (0, "")
+    since = utc_today() - timedelta(days=29)
+    header = (
+        "promotion  landings  visitors  returning  carts  purchases  revenue"
+        "  conversion"
+    )
+    rule = "-" * len(header)
+    assert out.splitlines() == [
+        f"Promotions {since} .. {utc_today()} (UTC days)",
+        "",
+        header,
+        rule,
+        "SPRING            4         3          3      2          2    24.99"
+        "       66.7%",
+        "SUMMER            2         1          1      1          0     0.00"
+        "        0.0%",
+        "WINTER            1         1          0      0          0     0.00"
+        "        0.0%",
+        rule,
+        "TOTAL             7         4          3      3          2    24.99"
+        "       50.0%",
+        "",
+        "TOTAL visitors and returning are unique across promotions, not a sum.",
+    ]
+
+
+def test_table_sorted_by_a_column(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--redis-url", url, "--sort", "promotion")
+    lines = [line.split()[0] for line in out.splitlines()[4:7]]
+    assert (code, lines) == (0, ["SPRING", "SUMMER", "WINTER"])
+    code, out, _ = run(capsys, "--redis-url", url, "--sort", "returning")
+    lines = [line.split()[0] for line in out.splitlines()[4:7]]
+    assert (code, lines) == (0, ["SPRING", "SUMMER", "WINTER"])
+
+
+def test_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--redis-url", url, "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == EXPECTED_ROWS
+
+
+def test_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--redis-url", url, "--csv", "--sort", "visitors")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "promotion,landings,visitors,returning,carts,purchases,revenue_cents,"
+        "conversion_rate"
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows == [{k: str(v) for k, v in row.items()} for row in EXPECTED_ROWS]
+
+
+def test_range_and_min_count(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    day1 = FIRST.isoformat()
+    day2 = (FIRST + timedelta(days=1)).isoformat()
+    code, out, _ = run(
+        capsys, "--redis-url", url, "--since", day1, "--until", day2, "--json"
+    )
+    rows = {row["promotion"]: row for row in json.loads(out)}
+    assert code == 0
+    assert sorted(rows) == ["SPRING", "SUMMER"]  # WINTER landed on day 3
+    assert (rows["SPRING"]["landings"], rows["SPRING"]["visitors"]) == (3, 2)
+    code, out, _ = run(capsys, "--redis-url", url, "--since", "2d", "--json")
+    assert [row["promotion"] for row in json.loads(out)] == [
+        "SPRING",
+        "SUMMER",
+        "WINTER",
+    ]
+    code, out, _ = run(capsys, "--redis-url", url, "--min-count", "2", "--json")
+    assert [row["promotion"] for row in json.loads(out)] == ["SPRING"]
+
+
+def test_no_activity(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "--redis-url", url, "--since", "2001-01-01", "--until", "2001-01-31"
+    )
+    assert (code, out) == (
+        0,
+        "Promotions 2001-01-01 .. 2001-01-31 (UTC days): no promotion activity.\n",
+    )
+    code, out, _ = run(
+        capsys,
+        "--redis-url",
+        url,
+        "--until",
+        "2001-01-01",
+        "--since",
+        "2001-01-01",
+        "--json",
+    )
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_redis_url_from_environment(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QSCOOKIES_REDIS_URL", url)
+    code, out, _ = run(capsys, "--json")
+    assert (code, len(json.loads(out))) == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--since", "yesterday"], "bad day 'yesterday'", id="bad-day"),
+        pytest.param(["--since", "2024-02-30"], "bad day", id="no-such-day"),
+        pytest.param(
+            ["--since", "2024-03-02", "--until", "2024-03-01"],
+            "is after until",
+            id="reversed",
+        ),
+        pytest.param(
+            ["--since", "2020-01-01", "--until", "2024-01-01"],
+            "at most 400",
+            id="too-long",
+        ),
+        pytest.param(["--min-count", "-1"], "min_count", id="min-count"),
+        pytest.param(["--key-prefix", "a b"], "key_prefix", id="prefix"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(
+    url: str, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "--redis-url", url, *args)
+    assert (code, out) == (2, "")
+    assert err.startswith("qscookies promotions: ") and message in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--sort", "ip"], id="bad-sort"),
+        pytest.param(["--json", "--csv"], id="json-and-csv"),
+        pytest.param(["--min-count", "x"], id="min-count-not-int"),
+    ],
+)
+def test_bad_options_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["promotions", "--redis-url", "redis://localhost:1", *args])
+    out, err = capsys.readouterr()
+    assert exit.value.code == 2
+    assert err.count("\n") == 1 and err.startswith("qscookies promotions: ")
+
+
+def test_missing_redis_url(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("QSCOOKIES_REDIS_URL", raising=False)
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["promotions"])
+    assert exit.value.code == 2
+    assert "--redis-url" in capsys.readouterr().err
+
+
+def test_bad_redis_url(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--redis-url", "http://example.invalid/")
+    assert (code, out) == (2, "")
+    assert "bad Redis URL" in err and err.count("\n") == 1
+
+
+def test_unreachable_redis(
+    fresh_redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = fresh_redis_server.url
+    fresh_redis_server.stop()
+    code, out, err = run(capsys, "--redis-url", url)
+    assert (code, out) == (2, "")
+    assert err == "qscookies promotions: Redis unavailable: ConnectionError\n"
+
+
+def test_table_marks_totals_a_cluster_cannot_merge() -> None:
+    # On Redis Cluster the summary's unique totals are None (see test_report).
+    rows = promotion_script.expected_counts()
+    totals = Totals(7, None, None, 3, 2, 2499)
+    summary = Summary(FIRST, FIRST, rows, totals)
+    out = render_table(summary, rows)
+    assert out.splitlines()[-3].split() == [
+        "TOTAL",
+        "7",
+        "n/a",
+        "n/a",
+        "3",
+        "2",
+        "24.99",
+        "n/a",
+    ]
+    assert "n/a, Redis Cluster cannot merge them" in out
+
+
+def test_real_subprocess(url: str) -> None:
+    script = Path(sys.executable).with_name("qscookies")
+    done = subprocess.run(
+        [str(script), "promotions", "--redis-url", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout) == EXPECTED_ROWS
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qscookies",
+            "promotions",
+            "--redis-url",
+            url,
+            "--since",
+            "nope",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,552 @@
+"""The dashboard: access control, headers, JSON, the CLI, and real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import date
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import promotion_script
+import pytest
+import redis
+from browser import served
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client
+
+from qscookies import cli
+from qscookies.dashboard import COOKIE_NAME
+from qscookies.dashboard import SECURITY_HEADERS
+from qscookies.dashboard import Dashboard
+from qscookies.dashboard.server import redact
+from qscookies.embedded import RedisServer
+from qscookies.errors import ConfigurationError
+from qscookies.report import PromotionReport
+
+TOKEN = "marketing-token-0123456789"
+FIRST = date(2024, 2, 28)
+LAST = FIRST + timedelta(days=2)
+RANGE = f"since={FIRST}&until={LAST}"
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+#: URL schemes served from inside the browser, never from the network.
+_LOCAL = {"data", "chrome", "about", "blob"}
+
+
+@pytest.fixture
+def dashboard(redis_client: redis.Redis) -> Dashboard:
+    promotion_script.run(redis_client, FIRST)
+    return Dashboard(redis=redis_client, token=TOKEN)
+
+
+class LocalClient(Client):
+    """werkzeug's test client, asking from ``127.0.0.1`` unless told otherwise."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("environ_base", {"REMOTE_ADDR": "127.0.0.1"})
+        return super().open(*args, **kwargs)
+
+
+def bearer(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# -- access ------
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/api/counts", "/api/daily?promotion=SPRING", "/static/dashboard.js"]
+)
+def test_no_token_is_403(dashboard: Dashboard, path: str) -> None:
+    response = LocalClient(dashboard).get(path)
+    assert response.status_code == 403
+    assert "SPRING" not in response.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(bearer("marketing-token-012345678"), id="wrong-bearer"),
+        pytest.param(bearer(TOKEN + "x"), id="longer-bearer"),
+        pytest.param(bearer("täken-with-non-ascii"), id="non-ascii"),
+        pytest.param({"Authorization": f"Basic {TOKEN}"}, id="basic"),
+        pytest.param({"Authorization": TOKEN}, id="bare"),
+        pytest.param({"Cookie": f"{COOKIE_NAME}={TOKEN}"}, id="raw-token-cookie"),
+        pytest.param({"Cookie": f"{COOKIE_NAME}=0000"}, id="forged-cookie"),
+    ],
+)
+def test_wrong_token_is_403(dashboard: Dashboard, headers: dict[str, str]) -> None:
+    assert LocalClient(dashboard).get("/api/counts", headers=headers).status_code == 403
+
+
+def test_wrong_query_token_is_403_and_sets_no_cookie(dashboard: Dashboard) -> None:
+    response = LocalClient(dashboard).get("/?token=nope")
+    assert response.status_code == 403
+    assert "Set-Cookie" not in response.headers
+
+
+def test_query_token_only_on_get(dashboard: Dashboard) -> None:
+    response = LocalClient(dashboard).post(f"/?token={TOKEN}")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("address", "headers", "status"),
+    [
+        pytest.param("8.8.8.8", {}, 403, id="public"),
+        pytest.param(
+            "203.0.113.9", {"X-Forwarded-For": "127.0.0.1"}, 403, id="forwarded-for"
+        ),
+        pytest.param("", {}, 403, id="no-address"),
+        pytest.param("localhost", {}, 403, id="not-an-address"),
+        pytest.param("127.0.0.1", {}, 200, id="loopback"),
+        pytest.param("::1", {}, 200, id="loopback-v6"),
+        pytest.param("::ffff:192.168.1.7", {}, 200, id="v4-mapped-private"),
+        pytest.param("10.20.30.40", {}, 200, id="private-10"),
+        pytest.param("172.31.0.1", {}, 200, id="private-172"),
+        pytest.param("172.32.0.1", {}, 403, id="outside-172-16"),
+    ],
+)
+def test_client_network_allow_list(
+    dashboard: Dashboard, address: str, headers: dict[str, str], status: int
+) -> None:
+    client = LocalClient(dashboard)
+    response = client.get(
+        "/api/counts",
+        headers={**bearer(), **headers},
+        environ_overrides={"REMOTE_ADDR": address},
+    )
+    assert response.status_code == status
+
+
+def test_custom_networks(redis_client: redis.Redis) -> None:
+    app = Dashboard(redis=redis_client, token=TOKEN, allowed_networks=["10.1.0.0/16"])
+    client = LocalClient(app)
+    ok = client.get(
+        "/", headers=bearer(), environ_overrides={"REMOTE_ADDR": "10.1.2.3"}
+    )
+    assert ok.status_code == 200
+    assert client.get("/", headers=bearer()).status_code == 403  # 127.0.0.1
+
+
+def test_token_is_traded_for_a_cookie(dashboard: Dashboard) -> None:
+    client = LocalClient(dashboard)
+    response = client.get(f"/?token={TOKEN}&{RANGE}")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/?{RANGE}"
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert TOKEN not in cookie
+    assert "Secure" not in cookie  # plain http here
+    # The cookie now opens every route, without the token.
+    counts = client.get(f"/api/counts?{RANGE}")
+    assert counts.status_code == 200
+    assert [row["promotion"] for row in counts.json["rows"]] == [
+        "SPRING",
+        "SUMMER",
+        "WINTER",
+    ]
+    assert client.get("/").status_code == 200
+
+
+def test_cookie_is_secure_on_https(dashboard: Dashboard) -> None:
+    response = LocalClient(dashboard).get(
+        f"/?token={TOKEN}", environ_overrides={"wsgi.url_scheme": "https"}
+    )
+    assert response.status_code == 303
+    assert "Secure" in response.headers["Set-Cookie"]
+
+
+def test_mounted_under_a_prefix(redis_client: redis.Redis) -> None:
+    app = DispatcherMiddleware(
+        lambda environ, start_response: [],
+        {"/marketing": Dashboard(redis=redis_client, token=TOKEN)},
+    )
+    client = LocalClient(app)
+    response = client.get(f"/marketing?token={TOKEN}")
+    assert response.headers["Location"] == "/marketing/"
+    assert "Path=/marketing" in response.headers["Set-Cookie"]
+    assert client.get("/marketing").headers["Location"] == "/marketing/"
+    assert client.get("/marketing/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        pytest.param({"token": "short"}, "at least 16", id="short-token"),
+        pytest.param({"token": None}, "at least 16", id="no-token"),
+        pytest.param(
+            {"token": TOKEN, "allowed_networks": "10.0.0.0/8"}, "a list", id="string"
+        ),
+        pytest.param(
+            {"token": TOKEN, "allowed_networks": ["10.0.0.1/8"]},
+            "allowed_networks",
+            id="host-bits",
+        ),
+        pytest.param(
+            {"token": TOKEN, "allowed_networks": ["intranet"]},
+            "allowed_networks",
+            id="name",
+        ),
+    ],
+)
+def test_bad_configuration(
+    redis_client: redis.Redis, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Dashboard(redis=redis_client, **kwargs)
+
+
+# -- pages, headers, data ------
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        pytest.param("/", bearer(), 200, id="page"),
+        pytest.param("/static/dashboard.css", bearer(), 200, id="css"),
+        pytest.param("/api/counts", bearer(), 200, id="api"),
+        pytest.param("/nowhere", bearer(), 404, id="not-found"),
+        pytest.param("/", {}, 403, id="forbidden"),
+    ],
+)
+def test_security_headers_on_every_response(
+    dashboard: Dashboard, path: str, headers: dict[str, str], status: int
+) -> None:
+    response = LocalClient(dashboard).get(path, headers=headers)
+    assert response.status_code == status
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "Content-Disposition" not in response.headers
+
+
+def test_assets_are_served_from_the_package(dashboard: Dashboard) -> None:
+    client = LocalClient(dashboard)
+    page = client.get("/", headers=bearer())
+    assert page.mimetype == "text/html"
+    assert 'src="static/dashboard.js"' in page.text
+    assert 'href="static/dashboard.css"' in page.text
+    script = client.get("/static/dashboard.js", headers=bearer())
+    assert script.mimetype == "text/javascript" and "createElementNS" in script.text
+    style = client.get("/static/dashboard.css", headers=bearer())
+    assert style.mimetype == "text/css"
+    # No path outside the known assets, however it is spelt.
+    for path in ("/static/../__init__.py", "/static/page.html", "/static/"):
+        assert client.get(path, headers=bearer()).status_code == 404
+
+
+def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
+    body = LocalClient(dashboard).get(f"/api/counts?{RANGE}", headers=bearer()).json
+    assert body["since"] == str(FIRST) and body["until"] == str(LAST)
+    assert body["rows"] == [
+        {
+            "promotion": row.promotion,
+            "landings": row.landings,
+            "visitors": row.visitors,
+            "returning": row.returning,
+            "carts": row.carts,
+            "purchases": row.purchases,
+            "revenue_cents": row.revenue_cents,
+            "conversion_rate": round(row.conversion_rate, 4),
+        }
+        for row in promotion_script.expected_counts()
+    ]
+    assert body["totals"] == {
+        "landings": 7,
+        "visitors": 4,
+        "returning": 3,
+        "carts": 3,
+        "purchases": 2,
+        "revenue_cents": 2499,
+    }
+
+
+def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
+    response = LocalClient(dashboard).get(
+        f"/api/daily?promotion=SPRING&{RANGE}", headers=bearer()
+    )
+    assert response.json["days"] == [
+        {
+            "day": str(row.day),
+            "landings": row.landings,
+            "visitors": row.visitors,
+            "returning": row.returning,
+            "carts": row.carts,
+            "purchases": row.purchases,
+            "revenue_cents": row.revenue_cents,
+        }
+        for row in promotion_script.expected_spring_daily(FIRST)
+    ]
+
+
+def test_api_defaults_to_the_last_30_days(dashboard: Dashboard) -> None:
+    body = LocalClient(dashboard).get("/api/counts", headers=bearer()).json
+    since, until = date.fromisoformat(body["since"]), date.fromisoformat(body["until"])
+    assert (until - since).days == 29
+    assert body["rows"] == []  # the script ran in 2024
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        f"since={LAST}&until={FIRST}",
+        "since=2020-01-01&until=2024-01-01",
+        "promotion=bad%20code",
+    ],
+)
+def test_api_bad_input_is_400(dashboard: Dashboard, query: str) -> None:
+    path = "/api/daily" if "promotion" in query else "/api/counts"
+    response = LocalClient(dashboard).get(f"{path}?{query}", headers=bearer())
+    assert response.status_code == 400
+    assert response.json["error"]
+
+
+def test_other_methods_are_405(dashboard: Dashboard) -> None:
+    assert (
+        LocalClient(dashboard).post("/api/counts", headers=bearer()).status_code == 405
+    )
+
+
+def test_redis_unavailable_is_503(fresh_redis_server: RedisServer) -> None:
+    app = Dashboard(redis_url=fresh_redis_server.url, token=TOKEN, socket_timeout=0.5)
+    try:
+        fresh_redis_server.stop()
+        response = LocalClient(app).get("/api/counts", headers=bearer())
+        assert response.status_code == 503
+        assert "Redis unavailable" in response.json["error"]
+        assert LocalClient(app).get("/", headers=bearer()).status_code == 200
+    finally:
+        app.close()
+
+
+# -- the command ------
+
+
+def test_redact_keeps_tokens_out_of_the_log() -> None:
+    line = f'"GET /?since=2024-01-01&token={TOKEN}&x=1 HTTP/1.1" 303 -'
+    assert redact(line) == '"GET /?since=2024-01-01&token=…&x=1 HTTP/1.1" 303 -'
+    assert redact(f"GET /?token={TOKEN} HTTP/1.1") == "GET /?token=… HTTP/1.1"
+
+
+def test_cli_dashboard_unreachable_redis(
+    fresh_redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = fresh_redis_server.url
+    fresh_redis_server.stop()
+    code = cli.main(["dashboard", "--redis-url", url, "--token", TOKEN])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == "qscookies dashboard: Redis unavailable: ConnectionError\n"
+
+
+def test_cli_dashboard_short_token(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["dashboard", "--redis-url", redis_server.url, "--token", "x"])
+    assert code == 2
+    assert "at least 16" in capsys.readouterr().err
+
+
+@pytest.fixture
+def cli_dashboard(redis_server: RedisServer) -> Iterator[tuple[str, str]]:
+    """``qscookies dashboard`` in a real process, its token generated."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QSCOOKIES_")}
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("qscookies")),
+            "dashboard",
+            "--redis-url",
+            redis_server.url,
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        token = process.stdout.readline().strip().removeprefix("generated token: ")
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_cli_dashboard_serves_with_a_generated_token(
+    cli_dashboard: tuple[str, str],
+) -> None:
+    base, token = cli_dashboard
+    assert len(token) >= 32
+    request = urllib.request.Request(base + "/api/counts", headers=bearer(token))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                body = json.load(response)
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    assert set(body) == {"since", "until", "rows", "totals"}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(base + "/api/counts", timeout=5)
+    refused.value.close()
+    assert refused.value.code == 403
+
+
+# -- real headless Chromium ------
+
+needs_chromium = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason=f"needs Chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}):"
+    " apt-get install chromium chromium-driver",
+)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1200",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    options.set_capability(
+        "goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"}
+    )
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@needs_chromium
+def test_dashboard_in_headless_chromium(
+    redis_client: redis.Redis, chromium: Any
+) -> None:
+    promotion_script.run(redis_client, FIRST)
+    report = PromotionReport(redis=redis_client)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    with served(app) as base:
+        chromium.get_log("performance")  # drop the start-up tab's entries
+        chromium.get(f"{base}/?token={TOKEN}&{RANGE}")
+        WebDriverWait(chromium, 15).until(
+            lambda d: d.find_element(By.TAG_NAME, "html").get_attribute("data-state")
+        )
+        assert (
+            chromium.find_element(By.TAG_NAME, "html").get_attribute("data-state")
+            == "ready"
+        )
+        # The token was traded for an HttpOnly cookie and dropped from the URL.
+        assert chromium.current_url == f"{base}/?{RANGE}"
+        (cookie,) = chromium.get_cookies()
+        assert cookie["name"] == COOKIE_NAME and cookie["httpOnly"] is True
+        assert cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
+        assert chromium.execute_script("return document.cookie") == ""
+
+        table = [
+            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in chromium.find_elements(By.CSS_SELECTOR, "#counts tr")
+            if row.find_elements(By.TAG_NAME, "td")
+        ]
+        assert table == [
+            ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%"],
+            ["SUMMER", "2", "1", "1", "1", "0", "0.00", "0.0%"],
+            ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%"],
+            ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%"],
+        ]
+
+        # The chart's figures, read back from the SVG, equal the seeded ones.
+        drawn: dict[str, dict[str, list[tuple[str, int]]]] = {}
+        for circle in chromium.find_elements(By.CSS_SELECTOR, "svg circle"):
+            svg = circle.find_element(By.XPATH, "ancestor::*[local-name()='svg']")
+            series = drawn.setdefault(svg.get_attribute("data-promotion"), {})
+            series.setdefault(circle.get_attribute("data-series"), []).append(
+                (
+                    circle.get_attribute("data-day"),
+                    int(circle.get_attribute("data-value")),
+                )
+            )
+            title = circle.find_element(By.XPATH, "./*[local-name()='title']")
+            assert title.get_attribute("textContent") == (
+                f"{circle.get_attribute('data-day')} "
+                f"{circle.get_attribute('data-series')}: "
+                f"{circle.get_attribute('data-value')}"
+            )
+        spring = promotion_script.expected_spring_daily(FIRST)
+        assert drawn["SPRING"] == {
+            "landings": [(str(row.day), row.landings) for row in spring],
+            "purchases": [(str(row.day), row.purchases) for row in spring],
+        }
+        for code in ("SUMMER", "WINTER"):
+            daily = report.daily(code, FIRST, LAST)
+            assert drawn[code] == {
+                "landings": [(str(row.day), row.landings) for row in daily],
+                "purchases": [(str(row.day), row.purchases) for row in daily],
+            }
+        # Charts come biggest first.
+        charts = chromium.find_elements(By.CSS_SELECTOR, "figure.chart")
+        assert [c.get_attribute("data-promotion") for c in charts] == [
+            "SPRING",
+            "SUMMER",
+            "WINTER",
+        ]
+
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        assert chromium.save_screenshot(str(artifacts / "dashboard.png"))
+
+        # Every request went to the dashboard's own origin. (Chromium's own
+        # start-up tab loads chrome:// resources from inside the browser; those
+        # are not network requests, and no document sent any to another host.)
+        requests = [
+            (message["params"]["request"]["url"], message["params"]["documentURL"])
+            for entry in chromium.get_log("performance")
+            for message in [json.loads(entry["message"])["message"]]
+            if message["method"] == "Network.requestWillBeSent"
+        ]
+        ours = [url for url, document in requests if document.startswith(base)]
+        assert len(ours) >= 7  # page (and its 303), css, js, counts, 3 daily
+        # data: here is the date input's own calendar icon.
+        assert [u for u in ours if not u.startswith((base + "/", "data:"))] == []
+        network = [u for u, _ in requests if urlsplit(u).scheme not in _LOCAL]
+        assert [u for u in network if not u.startswith(base + "/")] == []
+        # No CSP violation or script error in the console.
+        assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
