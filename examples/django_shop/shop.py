@@ -1,0 +1,116 @@
+"""A Django storefront in one module, served by Django's own WSGI handler.
+
+``get_wsgi_application()`` is used unchanged and wrapped by ``QSCookies`` in one
+line; views read the cart, visitor and promotion from
+``context(request.environ)``. An uncaught :class:`~qscookies.StoreUnavailable`
+becomes Django's ``500`` page, which the middleware turns into a ``503`` with
+``Retry-After``. Run it with::
+
+    python examples/django_shop/shop.py
+
+It runs over an embedded Redis (see :func:`qscookies.demo.serve`). A real project
+keeps Django's ``CsrfViewMiddleware`` and ``{% csrf_token %}`` on its forms; they
+are left out here to keep one module.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.core.wsgi import get_wsgi_application
+from django.http import HttpRequest
+from django.http import HttpResponse
+from django.http import HttpResponseBadRequest
+from django.http import HttpResponseRedirect
+from django.urls import path
+from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_POST
+
+from qscookies import CartError
+from qscookies import QSCookies
+from qscookies import context
+from qscookies.demo import serve
+from qscookies.demoshop.catalogue import OPTIONS
+from qscookies.demoshop.catalogue import cart_page
+from qscookies.demoshop.catalogue import catalogue_page
+from qscookies.demoshop.catalogue import error_page
+from qscookies.demoshop.catalogue import new_order_id
+from qscookies.demoshop.catalogue import order_page
+from qscookies.demoshop.catalogue import order_total
+from qscookies.demoshop.catalogue import parse_line
+
+
+class SeeOther(HttpResponseRedirect):
+    """A ``303``: after a POST, the browser fetches the next page with GET."""
+
+    status_code = 303
+
+
+@require_GET
+def catalogue(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(catalogue_page(context(request.environ)))
+
+
+@require_GET
+def cart(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(cart_page(context(request.environ)))
+
+
+@require_POST
+def add(request: HttpRequest) -> HttpResponse:
+    qs = context(request.environ)
+    try:
+        sku, quantity = parse_line(request.POST)
+        qs.cart.add(sku, quantity)
+    except (ValueError, CartError) as error:
+        return HttpResponseBadRequest(error_page(qs, str(error)))
+    return SeeOther("/cart")
+
+
+@require_POST
+def checkout(request: HttpRequest) -> HttpResponse:
+    qs = context(request.environ)
+    total = order_total(qs.cart.items())
+    if not total:
+        return SeeOther("/cart")
+    order_id = new_order_id()
+    qs.record_purchase(order_id, total_cents=total)
+    return HttpResponse(order_page(qs, order_id, total))
+
+
+urlpatterns = [
+    path("", catalogue),
+    path("cart", cart),
+    path("cart/add", add),
+    path("checkout", checkout),
+]
+
+
+def create_app(*, secret_key: str, redis_url: str, **options: Any) -> QSCookies:
+    """Configure Django (once per process) and wrap its WSGI handler.
+
+    :param secret_key: the key that signs the qscookies cookies.
+    :param redis_url: where Redis is.
+    :param options: more :class:`~qscookies.QSCookies` settings.
+    """
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY=secrets.token_urlsafe(50),  # Django's own, not qscookies'
+            ROOT_URLCONF=__name__,
+            ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
+            MIDDLEWARE=[],
+            USE_TZ=True,
+        )
+    return QSCookies(
+        get_wsgi_application(),
+        secret_key=secret_key,
+        redis_url=redis_url,
+        **{**OPTIONS, **options},
+    )
+
+
+if __name__ == "__main__":
+    serve(create_app)

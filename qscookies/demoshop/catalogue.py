@@ -1,0 +1,173 @@
+"""Products and pages of the demo storefront, shared by every example shop.
+
+Framework-free: the pages are built from the request's
+:class:`~qscookies.Context` and returned as HTML text, so the plain-WSGI, Flask and
+Django storefronts differ only in their routing and glue. Every storefront serves
+the same paths:
+
+=====================  =========================================================
+``GET /``              the catalogue, with an add-to-cart form per product
+``POST /cart/add``     form fields ``sku`` and ``quantity``; ``303`` to the cart
+``GET /cart``          the cart and its checkout button
+``POST /checkout``     records the purchase, shows the order
+``POST /privacy``      the middleware's opt-out switch (``choice=out|in``)
+=====================  =========================================================
+
+A page view reads only the visitor and the promotion, which cost no Redis round
+trip inside a visit, so the catalogue renders even while Redis is down; the cart
+page and cart writes need Redis.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html import escape
+
+from ..context import Context
+
+#: The promotion the storefront advertises: ``/?promo=SUMMER24``.
+PROMOTION = "SUMMER24"
+#: Where the middleware's opt-out switch listens (its ``privacy_path``).
+PRIVACY_PATH = "/privacy"
+#: The :class:`~qscookies.QSCookies` options every storefront passes.
+OPTIONS = {"privacy_path": PRIVACY_PATH}
+#: Largest quantity the add-to-cart form accepts at once.
+MAX_ADD = 99
+
+
+@dataclass(frozen=True)
+class Product:
+    """One product of the catalogue."""
+
+    sku: str
+    name: str
+    price_cents: int
+
+
+#: The catalogue, by sku.
+PRODUCTS = {
+    product.sku: product
+    for product in (
+        Product("TEA-01", "Green tea, 100 g", 650),
+        Product("MUG-02", "Stoneware mug", 1400),
+        Product("POT-03", "Cast-iron teapot", 4900),
+    )
+}
+
+
+def parse_line(form: Mapping[str, str]) -> tuple[str, int]:
+    """Read and check the add-to-cart form: a known ``sku`` and a ``quantity``.
+
+    :param form: the posted form fields.
+    :return: the sku and the quantity (1 to :data:`MAX_ADD`, default 1).
+    :raises ValueError: an unknown product or a bad quantity, with a message fit
+        to show the visitor.
+    """
+    sku = form.get("sku", "")
+    if sku not in PRODUCTS:
+        raise ValueError("There is no such product.")
+    try:
+        quantity = int(form.get("quantity") or "1")
+    except ValueError:
+        raise ValueError("The quantity must be a whole number.") from None
+    if not 1 <= quantity <= MAX_ADD:
+        raise ValueError(f"The quantity must be from 1 to {MAX_ADD}.")
+    return sku, quantity
+
+
+def order_total(items: Mapping[str, int]) -> int:
+    """The total in cents of cart lines ``{sku: quantity}`` (unknown skus: 0)."""
+    return sum(
+        PRODUCTS[sku].price_cents * quantity
+        for sku, quantity in items.items()
+        if sku in PRODUCTS
+    )
+
+
+def new_order_id() -> str:
+    """A fresh order id, as a shop's order system would hand out."""
+    return "order-" + secrets.token_hex(8)
+
+
+def catalogue_page(qs: Context) -> str:
+    """The catalogue: every product with an add-to-cart form."""
+    rows = "".join(
+        f"<li>{escape(p.name)} &mdash; {_money(p.price_cents)}"
+        f'<form method="post" action="/cart/add">'
+        f'<input type="hidden" name="sku" value="{escape(p.sku)}">'
+        f'<input type="number" name="quantity" value="1" min="1" max="{MAX_ADD}">'
+        f"<button>Add to cart</button></form></li>"
+        for p in PRODUCTS.values()
+    )
+    return _layout(qs, "Catalogue", f"<ul>{rows}</ul>")
+
+
+def cart_page(qs: Context) -> str:
+    """The cart, its total and the checkout button (one Redis round trip)."""
+    items = qs.cart.items()
+    if not items:
+        return _layout(qs, "Your cart", "<p>Your cart is empty.</p>")
+    rows = "".join(
+        f"<li>{quantity} &times; {escape(PRODUCTS[sku].name)}</li>"
+        for sku, quantity in sorted(items.items())
+        if sku in PRODUCTS
+    )
+    body = (
+        f"<ul>{rows}</ul><p>Total: {_money(order_total(items))}</p>"
+        '<form method="post" action="/checkout"><button>Check out</button></form>'
+    )
+    return _layout(qs, "Your cart", body)
+
+
+def order_page(qs: Context, order_id: str, total_cents: int) -> str:
+    """The thank-you page of a placed order."""
+    body = (
+        f"<p>Thank you! Order <code>{escape(order_id)}</code>"
+        f" of {_money(total_cents)} is on its way.</p>"
+    )
+    return _layout(qs, "Order placed", body)
+
+
+def error_page(qs: Context, message: str) -> str:
+    """A page explaining why a request was refused (for a ``400``)."""
+    return _layout(qs, "Sorry", f"<p>{escape(message)}</p>")
+
+
+def _money(cents: int) -> str:
+    return f"&euro;{cents // 100}.{cents % 100:02d}"
+
+
+def _greeting(qs: Context) -> str:
+    if not qs.tracking_allowed:
+        return "Tracking is off for this browser. Your cart still works."
+    visitor = qs.visitor
+    if visitor.is_returning:
+        return f"Welcome back! This is visit {visitor.visits}."
+    return "Welcome! This is your first visit."
+
+
+def _layout(qs: Context, title: str, body: str) -> str:
+    promotion = qs.promotion
+    banner = (
+        f"<p class=promo>Promotion {escape(promotion)} applied.</p>"
+        if promotion
+        else ""
+    )
+    choice, label = (
+        ("out", "Opt out of tracking")
+        if qs.tracking_allowed
+        else ("in", "Allow tracking")
+    )
+    return (
+        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
+        f"<title>{escape(title)} - Tea shop</title></head><body>"
+        '<nav><a href="/">Shop</a> | <a href="/cart">Cart</a> |'
+        f' <a href="/?promo={PROMOTION}">Summer sale</a></nav>'
+        f"<p class=greeting>{escape(_greeting(qs))}</p>{banner}"
+        f"<h1>{escape(title)}</h1>{body}"
+        f'<footer><form method="post" action="{PRIVACY_PATH}">'
+        f'<input type="hidden" name="choice" value="{choice}">'
+        f"<button>{label}</button></form></footer></body></html>\n"
+    )

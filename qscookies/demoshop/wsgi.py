@@ -1,0 +1,112 @@
+"""The plain-WSGI storefront: no framework, only werkzeug's request and response.
+
+The shop itself knows nothing of cookies or Redis: it asks the request's
+:func:`~qscookies.context` for the cart, the visitor and the promotion, and
+:func:`create_app` wraps it in :class:`~qscookies.QSCookies` in one line. A cart
+write that Redis cannot store raises :class:`~qscookies.StoreUnavailable`, which
+the middleware answers with a ``503``; the shop does not catch it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+from werkzeug.routing import Rule
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
+
+from ..context import context
+from ..errors import CartError
+from ..middleware import QSCookies
+from .catalogue import OPTIONS
+from .catalogue import cart_page
+from .catalogue import catalogue_page
+from .catalogue import error_page
+from .catalogue import new_order_id
+from .catalogue import order_page
+from .catalogue import order_total
+from .catalogue import parse_line
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIEnvironment
+
+
+class Storefront:
+    """The shop as a WSGI application; wrap it in :class:`~qscookies.QSCookies`."""
+
+    url_map = Map(
+        [
+            Rule("/", endpoint="catalogue", methods=["GET"]),
+            Rule("/cart", endpoint="cart", methods=["GET"]),
+            Rule("/cart/add", endpoint="add", methods=["POST"]),
+            Rule("/checkout", endpoint="checkout", methods=["POST"]),
+        ]
+    )
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            endpoint, _ = self.url_map.bind_to_environ(environ).match()
+            response = getattr(self, f"on_{endpoint}")(request)
+        except HTTPException as error:
+            response = error.get_response(environ)
+        return response(environ, start_response)
+
+    def on_catalogue(self, request: Request) -> Response:
+        return _html(catalogue_page(context(request.environ)))
+
+    def on_cart(self, request: Request) -> Response:
+        return _html(cart_page(context(request.environ)))
+
+    def on_add(self, request: Request) -> Response:
+        qs = context(request.environ)
+        try:
+            sku, quantity = parse_line(request.form)
+            qs.cart.add(sku, quantity)
+        except (ValueError, CartError) as error:
+            return _html(error_page(qs, str(error)), status=400)
+        return redirect("/cart", code=303)
+
+    def on_checkout(self, request: Request) -> Response:
+        qs = context(request.environ)
+        total = order_total(qs.cart.items())
+        if not total:
+            return redirect("/cart", code=303)
+        order_id = new_order_id()
+        qs.record_purchase(order_id, total_cents=total)
+        return _html(order_page(qs, order_id, total))
+
+
+def _html(page: str, status: int = 200) -> Response:
+    return Response(page, status=status, mimetype="text/html")
+
+
+def create_app(
+    *,
+    secret_key: str,
+    redis_url: str | None = None,
+    redis: Any = None,
+    **options: Any,
+) -> QSCookies:
+    """Build the storefront, wrapped in the middleware.
+
+    :param secret_key: the key that signs the cookies.
+    :param redis_url: where Redis is (or pass a ready client as *redis*).
+    :param options: more :class:`~qscookies.QSCookies` settings.
+    """
+    return QSCookies(
+        Storefront(),
+        secret_key=secret_key,
+        redis_url=redis_url,
+        redis=redis,
+        **{**OPTIONS, **options},
+    )

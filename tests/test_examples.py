@@ -1,0 +1,228 @@
+"""The three example storefronts, driven through real HTTP with cookies.
+
+Each example (plain WSGI, Flask, Django) is served by a real server on a free port
+and used by a scripted browser: promotion landing, cart, checkout, opt-out, bad
+input, and Redis going away.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from datetime import timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from browser import Browser
+from browser import served
+from django.core.handlers.wsgi import WSGIHandler
+
+from qscookies import QSCookies
+from qscookies.demoshop.catalogue import PROMOTION
+from qscookies.embedded import RedisServer
+from qscookies.report import PromotionCounts
+from qscookies.report import PromotionReport
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SECRET = "example-tests-secret-key-0123456789"
+SHOPS = {
+    "wsgi": EXAMPLES / "wsgi_shop.py",
+    "flask": EXAMPLES / "flask_shop.py",
+    "django": EXAMPLES / "django_shop" / "shop.py",
+}
+
+
+def _example(kind: str) -> ModuleType:
+    """Import an example by path, once (Django's urlconf is the module itself)."""
+    name = f"qscookies_example_{kind}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, SHOPS[kind])
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _middleware(app: Any) -> QSCookies:
+    """The QSCookies instance of an example app (Flask wraps ``app.wsgi_app``)."""
+    middleware = getattr(app, "wsgi_app", app)
+    assert isinstance(middleware, QSCookies)
+    return middleware
+
+
+class Shop:
+    """An example storefront being served, and a way to read its counts."""
+
+    def __init__(self, kind: str, app: Any, base: str, redis_url: str) -> None:
+        self.kind = kind
+        self.app = app
+        self.middleware = _middleware(app)
+        self.base = base
+        self.redis_url = redis_url
+
+    def browser(self) -> Browser:
+        return Browser(self.base)
+
+    def counts(self) -> PromotionCounts:
+        today = datetime.now(timezone.utc).date()
+        with PromotionReport(redis_url=self.redis_url) as report:
+            (row,) = report.counts(since=today, until=today)
+        assert row.promotion == PROMOTION
+        return row
+
+
+def _serve(kind: str, redis_url: str) -> Iterator[Shop]:
+    app = _example(kind).create_app(secret_key=SECRET, redis_url=redis_url)
+    try:
+        with served(app) as base:
+            yield Shop(kind, app, base, redis_url)
+    finally:
+        _middleware(app).store.client.close()
+
+
+@pytest.fixture(params=sorted(SHOPS))
+def shop(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Shop]:
+    """Each example, served over the session's Redis (flushed after the test)."""
+    request.getfixturevalue("redis_client")
+    yield from _serve(request.param, redis_server.url)
+
+
+def test_promotion_cart_checkout_journey(shop: Shop) -> None:
+    browser = shop.browser()
+    landing = browser.get(f"/?promo={PROMOTION}", follow=False)
+    assert landing.status == 303
+    assert landing.headers["Location"] == "/"
+    page = browser.get("/")
+    assert "Welcome! This is your first visit." in page.text
+    assert f"Promotion {PROMOTION} applied." in page.text
+
+    added = browser.post("/cart/add", {"sku": "TEA-01", "quantity": "2"})
+    assert added.status == 200 and added.url == shop.base + "/cart"
+    browser.post("/cart/add", {"sku": "MUG-02"})
+    cart = browser.get("/cart")
+    assert "2 &times; Green tea, 100 g" in cart.text
+    assert "1 &times; Stoneware mug" in cart.text
+    assert "Total: &euro;27.00" in cart.text
+
+    order = browser.post("/checkout", {})
+    assert order.status == 200
+    assert "Thank you! Order <code>order-" in order.text
+    assert "&euro;27.00" in order.text
+    assert "Your cart is empty." in browser.get("/cart").text
+
+    row = shop.counts()
+    assert (row.landings, row.visitors, row.carts) == (1, 1, 1)
+    assert (row.purchases, row.revenue_cents) == (1, 2700)
+
+
+def test_returning_visitor_is_greeted(shop: Shop) -> None:
+    browser = shop.browser()
+    assert "This is your first visit." in browser.get("/").text
+    now = shop.middleware.clock()
+    shop.middleware.clock = lambda: now + shop.middleware.settings.visit_gap + 60
+    assert "Welcome back! This is visit 2." in browser.get("/").text
+
+
+def test_opt_out_switch(shop: Shop) -> None:
+    browser = shop.browser()
+    browser.get(f"/?promo={PROMOTION}")
+    assert {"qs_visitor", "qs_promo"} <= browser.cookie_names()
+
+    assert (
+        browser.post("/privacy", {"choice": "out"}, origin="http://evil.example").status
+        == 403
+    )
+    page = browser.post("/privacy", {"choice": "out"})
+    assert page.url == shop.base + "/"
+    assert "Tracking is off for this browser." in page.text
+    assert "applied." not in page.text
+    assert browser.cookie_names() == {"qs_optout"}
+
+    # Opted out: another landing is not counted, the cart still works.
+    browser.get(f"/?promo={PROMOTION}")
+    browser.post("/cart/add", {"sku": "POT-03"})
+    assert "1 &times; Cast-iron teapot" in browser.get("/cart").text
+    browser.post("/checkout", {})
+    row = shop.counts()
+    assert (row.landings, row.carts, row.purchases) == (1, 0, 0)
+
+    page = browser.post("/privacy", {"choice": "in"})
+    assert "Welcome! This is your first visit." in page.text
+    assert "qs_optout" not in browser.cookie_names()
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        pytest.param({"sku": "NOPE"}, "There is no such product.", id="unknown-sku"),
+        pytest.param({}, "There is no such product.", id="no-sku"),
+        pytest.param(
+            {"sku": "TEA-01", "quantity": "two"},
+            "The quantity must be a whole number.",
+            id="quantity-not-a-number",
+        ),
+        pytest.param(
+            {"sku": "TEA-01", "quantity": "0"},
+            "The quantity must be from 1 to 99.",
+            id="quantity-zero",
+        ),
+        pytest.param(
+            {"sku": "TEA-01", "quantity": "100"},
+            "The quantity must be from 1 to 99.",
+            id="quantity-too-big",
+        ),
+    ],
+)
+def test_bad_add_to_cart_is_refused(
+    shop: Shop, form: dict[str, str], message: str
+) -> None:
+    browser = shop.browser()
+    page = browser.post("/cart/add", form)
+    assert page.status == 400
+    assert message in page.text
+    assert "qs_cart" not in browser.cookie_names()
+
+
+def test_wrong_method_path_and_empty_checkout(shop: Shop) -> None:
+    browser = shop.browser()
+    assert browser.get("/cart/add").status == 405
+    assert browser.get("/checkout").status == 405
+    assert browser.get("/no-such-page").status == 404
+    assert browser.get("/privacy").status == 405
+    empty = browser.post("/checkout", {}, follow=False)
+    assert empty.status == 303
+    assert empty.headers["Location"].endswith("/cart")
+
+
+def test_redis_down_page_views_render_cart_gets_503(
+    request: pytest.FixtureRequest, fresh_redis_server: RedisServer
+) -> None:
+    for kind in sorted(SHOPS):
+        for shop in _serve(kind, fresh_redis_server.url):
+            browser = shop.browser()
+            browser.post("/cart/add", {"sku": "TEA-01"})
+            fresh_redis_server.stop()
+            assert "Catalogue" in browser.get("/").text
+            for page in (
+                browser.get("/cart"),
+                browser.post("/cart/add", {"sku": "MUG-02"}),
+            ):
+                assert page.status == 503, kind
+                assert page.headers["Retry-After"] == "30"
+                assert page.text.startswith("The shop is briefly unavailable."), kind
+            fresh_redis_server.start()
+
+
+def test_django_example_uses_djangos_own_handler() -> None:
+    app = _example("django").create_app(
+        secret_key=SECRET, redis_url="redis://127.0.0.1:1/0"
+    )
+    try:
+        assert type(_middleware(app).app) is WSGIHandler
+    finally:
+        _middleware(app).store.client.close()
