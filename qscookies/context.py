@@ -115,7 +115,7 @@ class Context:
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._environ = environ
-        self._cookies = parse_cookie(environ)
+        self._cookies = parse_cookie(environ, cls=dict)  # type: ignore[type-var]
         self._opted_out = self._cookie(settings.opt_out_cookie) == "1"
         self._signal = opt_out_signal(environ, honor_dnt=settings.honor_dnt)
         self._visitor: VisitorState | None = None

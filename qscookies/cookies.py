@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from itsdangerous import BadSignature
 from itsdangerous import Signer
@@ -59,6 +60,19 @@ class Attribution:
     landed_at: int
 
 
+class _Signer(Signer):
+    """An itsdangerous ``Signer`` that derives each key once, not on every call."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        if secret_key not in self._derived:
+            self._derived[secret_key] = super().derive_key(secret_key)
+        return self._derived[secret_key]
+
+
 class CookieCodec:
     """Signs and verifies the three cookie values with a list of secret keys.
 
@@ -82,9 +96,9 @@ class CookieCodec:
                 " print(secrets.token_urlsafe(32))'"
             )
         verify_order = keys[::-1]
-        self._cart = Signer(verify_order, salt="qscookies.cart")
-        self._visitor = Signer(verify_order, salt="qscookies.visitor")
-        self._promotion = Signer(verify_order, salt="qscookies.promotion")
+        self._cart = _Signer(verify_order, salt="qscookies.cart")
+        self._visitor = _Signer(verify_order, salt="qscookies.visitor")
+        self._promotion = _Signer(verify_order, salt="qscookies.promotion")
 
     def __repr__(self) -> str:
         return "<CookieCodec (secret keys hidden)>"
