@@ -104,6 +104,8 @@ class QSCookies:
         self.store = Store(
             client, prefix=settings.key_prefix, retry_interval=settings.retry_interval
         )
+        #: The cookie codec (signing and verification).
+        self.codec = codec
         self._runtime = Runtime(
             settings=settings,
             codec=codec,
@@ -118,6 +120,14 @@ class QSCookies:
 
     def __repr__(self) -> str:
         return f"<QSCookies {self.app!r} prefix={self.settings.key_prefix!r}>"
+
+    def context_for(self, environ: WSGIEnvironment) -> Context:
+        """Build the request context of *environ* without handling a request.
+
+        Nothing is tracked and no cookie is sent; for tests and tools that read
+        a browser's cart or promotion from its cookies.
+        """
+        return Context(self._runtime, environ)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

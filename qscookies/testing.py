@@ -147,13 +147,14 @@ class ShopClient(Client):
             visits so far), or ``None`` without a valid, unexpired visitor cookie
             (no request yet, opted out, or idle past ``visitor_max_age``).
         """
-        runtime = self.qscookies._runtime
-        settings = runtime.settings
+        settings = self.qscookies.settings
         environ = self._environ()
-        qs = Context(runtime, environ)
+        qs = self.qscookies.context_for(environ)
         name = cookie_name(settings.visitor_cookie, qs.secure)
         value = parse_cookie(environ).get(name)
-        state = runtime.codec.load_visitor(value, qs.now, settings.visitor_max_age)
+        state = self.qscookies.codec.load_visitor(
+            value, qs.now, settings.visitor_max_age
+        )
         return Visitor.from_state(state) if state else None
 
     def _environ(self) -> WSGIEnvironment:
@@ -163,7 +164,7 @@ class ShopClient(Client):
 
     def _context(self) -> Context:
         """A request context built from the cookies only, without a request."""
-        return Context(self.qscookies._runtime, self._environ())
+        return self.qscookies.context_for(self._environ())
 
 
 @pytest.fixture(scope="session")
