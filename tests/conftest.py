@@ -42,6 +42,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from qscookies.acl import RedisVersion
+from qscookies.acl import app_rules
 from qscookies.embedded import EmbeddedRedisError
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
@@ -104,10 +106,40 @@ def redis_unix_server(redis_server_binary: str) -> Iterator[RedisServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_app_user(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of ``redis_server`` logged in as the app user of ``qscookies acl``.
+
+    The user gets exactly the rules ``qscookies acl`` prints for the server's
+    version, so every test that wraps a shop around ``redis_client`` (see
+    ``shop.wrap``) runs the middleware with only the commands and keys it is
+    allowed in production.
+    """
+    version: RedisVersion = "7" if redis_server.version >= (7, 0, 0) else "6.2"
+    rules = app_rules("qs:", version)
+    with redis_server.client() as admin:
+        admin.execute_command("ACL", "SETUSER", "qs-app", "on", ">test-app", *rules)
+    with redis.Redis(
+        host=redis_server.host,
+        port=redis_server.port,
+        username="qs-app",
+        password="test-app",
+        driver_info=None,
+    ) as client:
+        yield client
+
+
 @pytest.fixture
-def redis_client(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A client of ``redis_server``, flushed after the test."""
+def redis_client(
+    redis_server: RedisServer, redis_app_user: redis.Redis
+) -> Iterator[redis.Redis]:
+    """An admin client of ``redis_server``, flushed after the test.
+
+    Its ``qs_app_user`` attribute is the app-user client the middleware of the
+    test shop connects with.
+    """
     with redis_server.client() as client:
+        client.qs_app_user = redis_app_user  # type: ignore[attr-defined]
         yield client
         client.flushall()
 

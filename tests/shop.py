@@ -55,7 +55,16 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 
 
 def wrap(client: redis.Redis, app: Any = shop, **options: Any) -> QSCookies:
-    """The shop wrapped in the middleware over a test Redis client."""
+    """The shop wrapped in the middleware over a test Redis client.
+
+    Given the ``redis_client`` fixture, the middleware connects as the app user
+    of ``qscookies acl`` (unless the test changes the key prefix, which that
+    user's key pattern does not cover) and, being that user, starts ``strict``.
+    """
+    app_user = getattr(client, "qs_app_user", None)
+    if app_user is not None and "key_prefix" not in options:
+        options.setdefault("strict", True)
+        client = app_user
     return QSCookies(app, secret_key=SECRET, redis=client, **options)
 
 

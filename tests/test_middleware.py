@@ -491,3 +491,57 @@ def test_visitor_state_in_cookie_is_only_ids_counters_and_times(app: QSCookies) 
     assert json.dumps(parse_cookie(f"qs_visitor={value}")["qs_visitor"]) == json.dumps(
         value
     )
+
+
+def test_the_test_shop_runs_as_the_app_user(app: QSCookies) -> None:
+    """Every shop built by shop.wrap(redis_client) obeys the production ACL."""
+    kwargs = app.store.client.connection_pool.connection_kwargs
+    assert kwargs["username"] == "qs-app"
+    assert app.settings.strict
+
+
+# -- any WSGI app: write(), generators, close(); the body is never buffered -----
+
+
+def test_write_callable_apps(app: QSCookies) -> None:
+    def legacy(environ: Any, start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        context(environ).visitor  # noqa: B018
+        return [b"returned"]
+
+    app.app = legacy
+    response = Client(app).get("/")
+    assert response.data == b"written returned"
+    assert "qs_visitor" in set_cookies(response)
+
+
+def test_the_app_iterable_is_returned_untouched_and_closed(app: QSCookies) -> None:
+    class Body:
+        closed = False
+
+        def __iter__(self) -> Any:
+            yield b"a"
+            yield b"b"
+
+        def close(self) -> None:
+            Body.closed = True
+
+    body = Body()
+
+    def streaming(environ: Any, start_response: Any) -> Body:
+        start_response("200 OK", [])
+        return body
+
+    app.app = streaming
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/",
+        "QUERY_STRING": "",
+        "wsgi.url_scheme": "http",
+    }
+    assert app(environ, lambda status, headers, exc_info=None: None) is body
+    response = Client(app).get("/")
+    assert response.data == b"ab"
+    response.close()
+    assert Body.closed
