@@ -661,6 +661,10 @@ def _queue_and_discard(
 
 
 def _translate(error: BaseException) -> StoreError:
+    if isinstance(error, redis.AuthenticationError):
+        return StoreUnavailable(
+            "Redis refused the user name or password", original_error=error
+        )
     if isinstance(error, _UNAVAILABLE):
         return StoreUnavailable(
             f"Redis unavailable: {type(error).__name__}", original_error=error

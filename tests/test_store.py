@@ -17,6 +17,7 @@ from werkzeug.test import Client
 from qscookies import QSCookies
 from qscookies import StoreUnavailable
 from qscookies import context
+from qscookies.cli import main
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.embedded import SentinelServers
@@ -210,3 +211,14 @@ def test_the_same_code_runs_with_sentinel(redis_sentinel: SentinelServers) -> No
     finally:
         master.flushall()
         master.close()
+
+
+def test_wrong_credentials_are_named(redis_server: RedisServer) -> None:
+    url = f"redis://nobody:wrong@{redis_server.host}:{redis_server.port}/0"
+    app = QSCookies(shop, secret_key=SECRET, redis_url=url)
+    try:
+        with pytest.raises(StoreUnavailable, match="user name or password"):
+            app.store.cart_items("x" * 22)
+    finally:
+        app.store.client.close()
+    assert main(["check", "--redis-url", url]) == 2
