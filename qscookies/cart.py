@@ -129,7 +129,7 @@ class Cart:
         is_new = context.cart_id() is None
         if is_new and quantity == 0:
             return 0
-        cart_id = context.cart_id(write=True)
+        cart_id = context.cart_id_for_write()
         # A cart started under a promotion moves its "carts" counter, in the
         # same round trip; a new cart id cannot fail the limits checked above.
         code = context.promotion if is_new and context.tracking_allowed else None

@@ -115,7 +115,7 @@ class Context:
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._environ = environ
-        self._cookies = parse_cookie(environ, cls=dict)  # type: ignore[type-var]
+        self._cookies = parse_cookie(environ, cls=dict)  # type: ignore[arg-type]
         self._opted_out = self._cookie(settings.opt_out_cookie) == "1"
         self._signal = opt_out_signal(environ, honor_dnt=settings.honor_dnt)
         self._visitor: VisitorState | None = None
@@ -231,28 +231,34 @@ class Context:
 
     # -- cart support ------
 
-    def cart_id(self, *, write: bool = False) -> str | None:
-        """The cart id from the cart cookie; with *write*, create or renew it.
-
-        :raises HeadersSentError: a new cart is needed after the headers were sent.
-        """
+    def cart_id(self) -> str | None:
+        """The cart id from a valid cart cookie, or ``None`` (no cart yet)."""
         settings = self.settings
         if self._cart_id is _UNSET:
             self._cart_id = self._runtime.codec.load_cart(
                 self._cookie(settings.cart_cookie), self.now, settings.cart_max_age
             )
-        if write and not self._headers_sent:
-            self._cart_id = self._cart_id or new_id()
-            self._outgoing[settings.cart_cookie] = self._runtime.codec.dump_cart(
-                self._cart_id, self.now
-            )
-        elif write and self._cart_id is None:
-            raise HeadersSentError(
-                "the cart was first written after start_response(); the browser"
-                " could never learn its id. Write to the cart before responding."
-            )
         self.accessed = True
         return self._cart_id
+
+    def cart_id_for_write(self) -> str:
+        """The cart id to write to: created if needed, its cookie renewed.
+
+        :raises HeadersSentError: a new cart is needed after the headers were sent.
+        """
+        cart_id = self.cart_id()
+        if self._headers_sent:
+            if cart_id is None:
+                raise HeadersSentError(
+                    "the cart was first written after start_response(); the browser"
+                    " could never learn its id. Write to the cart before responding."
+                )
+            return cart_id  # the cookie is renewed on the next write
+        cart_id = self._cart_id = cart_id or new_id()
+        self._outgoing[self.settings.cart_cookie] = self._runtime.codec.dump_cart(
+            cart_id, self.now
+        )
+        return cart_id
 
     def store_call(self, call: Callable[[Store], _T]) -> _T:
         """Run a store call, noting a failure so the response becomes a 503."""

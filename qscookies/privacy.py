@@ -67,13 +67,13 @@ def is_same_origin(environ: Mapping[str, Any]) -> bool:
     ``Origin`` (or ``Referer``) host with the request's ``Host``. A request with
     none of them is refused.
     """
-    fetch_site = environ.get("HTTP_SEC_FETCH_SITE")
+    fetch_site = str(environ.get("HTTP_SEC_FETCH_SITE", ""))
     if fetch_site:
         return fetch_site == "same-origin"
-    source = environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER")
+    source = str(environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER") or "")
     if not source or source == "null":
         return False
-    host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    host = str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
     return urlsplit(source).netloc.lower() == host.lower()
 
 

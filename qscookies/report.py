@@ -35,7 +35,7 @@ from .errors import ConfigurationError
 from .settings import Settings
 from .store import REPORT_COMMANDS
 from .store import Store
-from .store import connect
+from .store import open_client
 
 #: The longest range a report covers, in days.
 MAX_DAYS = 400
@@ -163,17 +163,12 @@ class PromotionReport:
         min_count: int = 0,
         socket_timeout: float = 5.0,
     ) -> None:
-        if (redis_url is None) == (redis is None):
-            raise ConfigurationError("pass exactly one of redis_url= and redis=")
         settings = Settings.from_options(
             key_prefix=key_prefix, min_count=min_count, socket_timeout=socket_timeout
         )
-        self._owned = redis is None
-        if redis is None:
-            try:
-                redis = connect(str(redis_url), socket_timeout=socket_timeout)
-            except ValueError as error:
-                raise ConfigurationError(f"bad Redis URL: {error}") from error
+        redis, self._owned = open_client(
+            redis_url, redis, socket_timeout=socket_timeout
+        )
         #: Figures resting on fewer visitors than this are left out.
         self.min_count = settings.min_count
         #: The store, limited to :data:`~qscookies.store.REPORT_COMMANDS`.

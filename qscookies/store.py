@@ -38,6 +38,7 @@ from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
 from .errors import CommandRefused
+from .errors import ConfigurationError
 from .errors import StoreError
 from .errors import StoreUnavailable
 
@@ -138,6 +139,23 @@ def connect(url: str, *, socket_timeout: float) -> redis.Redis:
         decode_responses=True,
         driver_info=None,
     )
+
+
+def open_client(
+    redis_url: str | None, redis: Any, *, socket_timeout: float
+) -> tuple[Any, bool]:
+    """The client for exactly one of *redis_url* and *redis*, and whether we own it.
+
+    :raises ConfigurationError: both or neither given, or a malformed URL.
+    """
+    if (redis_url is None) == (redis is None):
+        raise ConfigurationError("pass exactly one of redis_url= and redis=")
+    if redis is not None:
+        return redis, False
+    try:
+        return connect(str(redis_url), socket_timeout=socket_timeout), True
+    except ValueError as error:
+        raise ConfigurationError(f"bad Redis URL: {error}") from error
 
 
 @dataclass

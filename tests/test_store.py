@@ -86,7 +86,7 @@ def fragile(fresh_redis_server: RedisServer) -> Iterator[tuple[QSCookies, RedisS
         socket_timeout=0.2,
     )
     yield app, fresh_redis_server
-    app.store.client.close()
+    app.close()
 
 
 def test_redis_stopped_then_back(
@@ -220,5 +220,5 @@ def test_wrong_credentials_are_named(redis_server: RedisServer) -> None:
         with pytest.raises(StoreUnavailable, match="user name or password"):
             app.store.cart_items("x" * 22)
     finally:
-        app.store.client.close()
+        app.close()
     assert main(["check", "--redis-url", url]) == 2

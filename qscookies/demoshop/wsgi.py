@@ -56,7 +56,7 @@ class Storefront:
         request = Request(environ)
         try:
             endpoint, _ = self.url_map.bind_to_environ(environ).match()
-            response = getattr(self, f"on_{endpoint}")(request)
+            response: Response = getattr(self, f"on_{endpoint}")(request)
         except HTTPException as error:
             response = error.get_response(environ)
         return response(environ, start_response)
