@@ -89,6 +89,12 @@ def _redis_url_option(parser: argparse.ArgumentParser, *, required: bool) -> Non
     )
 
 
+def _prefix_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prefix", default="qs:", help="the middleware's key prefix (default qs:)"
+    )
+
+
 def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "demo",
@@ -130,9 +136,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report_options(parser: argparse.ArgumentParser) -> None:
     _redis_url_option(parser, required=True)
-    parser.add_argument(
-        "--key-prefix", default="qs:", help="the middleware's key prefix (qs:)"
-    )
+    _prefix_option(parser)
     parser.add_argument(
         "--min-count",
         type=int,
@@ -173,7 +177,7 @@ def _promotions(args: argparse.Namespace) -> int:
     since = parse_day(args.since, today)
     until = parse_day(args.until, today)
     with PromotionReport(
-        args.redis_url, key_prefix=args.key_prefix, min_count=args.min_count
+        args.redis_url, key_prefix=args.prefix, min_count=args.min_count
     ) as report:
         if args.json or args.csv:
             rows = sort_rows(report.counts(since, until), args.sort)
@@ -217,7 +221,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         args.redis_url,
         token=token,
         allowed_networks=args.allow or DEFAULT_NETWORKS,
-        key_prefix=args.key_prefix,
+        key_prefix=args.prefix,
         min_count=args.min_count,
     )
     try:
@@ -242,7 +246,7 @@ def _add_acl(commands: argparse._SubParsersAction[_Parser]) -> None:
         " and the report user, built as allow-lists from -@all. ACLs are per"
         " node: apply them on every server of a cluster or Sentinel set-up.",
     )
-    parser.add_argument("--prefix", default="qs:", help="key prefix (default qs:)")
+    _prefix_option(parser)
     parser.add_argument("--app-user", default="qs-app")
     parser.add_argument("--app-password", help="default: generated and shown")
     parser.add_argument("--report-user", default="qs-report")
@@ -284,7 +288,7 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         " be verified, 0 when all are refused.",
     )
     _redis_url_option(parser, required=True)
-    parser.add_argument("--prefix", default="qs:", help="key prefix (default qs:)")
+    _prefix_option(parser)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
     parser.set_defaults(handler=_check)
 

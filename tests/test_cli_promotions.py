@@ -189,7 +189,7 @@ def test_redis_url_from_environment(
             id="too-long",
         ),
         pytest.param(["--min-count", "-1"], "min_count", id="min-count"),
-        pytest.param(["--key-prefix", "a b"], "key_prefix", id="prefix"),
+        pytest.param(["--prefix", "a b"], "key_prefix", id="prefix"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
