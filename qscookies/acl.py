@@ -27,9 +27,9 @@ cannot leak key names.
 
 ACLs are per node: apply the rules on every Redis server that holds the data,
 each master and replica of a cluster, each server behind Sentinel. On a cluster
-redis-py's cluster client also reads the slot map and the command table
-(``CLUSTER SLOTS``, ``COMMAND``): grant those there; these rules (tested on a
-single server) do not.
+redis-py's cluster client also reads the slot map and the command table:
+``cluster=True`` (``qscookies acl --cluster``) adds :data:`CLUSTER_RULES` to both
+users (tested on a real 3-node cluster).
 
 :func:`check` asks Redis, command by command (:data:`EXPORT_PROBES`), whether
 the connection's user could use it to take the data out. ``qscookies check``
@@ -66,6 +66,9 @@ _PROBE_RULES: dict[str, tuple[str, ...]] = {
     "7": ("+acl|whoami", "+acl|dryrun"),
     "6.2": ("+acl|whoami", "+multi", "+discard"),
 }
+
+#: What redis-py's cluster client needs besides: the slot map and command table.
+CLUSTER_RULES = ("+cluster|slots", "+command")
 
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
@@ -263,6 +266,7 @@ def acl_lines(
     report_password: str | None = None,
     version: RedisVersion = "7",
     aclfile: bool = False,
+    cluster: bool = False,
 ) -> tuple[list[str], list[str]]:
     """The ACL rules for the app and report users, ready to print.
 
@@ -273,6 +277,7 @@ def acl_lines(
     :param report_password: its password; ``None`` generates one.
     :param version: ``"7"`` (read-only key patterns) or ``"6.2"``.
     :param aclfile: ``user …`` lines for an aclfile instead of ``ACL SETUSER``.
+    :param cluster: add :data:`CLUSTER_RULES` for redis-py's cluster client.
     :return: the rule lines, and ``#`` comment lines (generated passwords and
         the per-node note). An aclfile cannot hold comments: keep them apart.
     :raises ConfigurationError: a bad prefix, name, password or version.
@@ -307,5 +312,7 @@ def acl_lines(
         ):
             raise ConfigurationError(f"password of {name}: printable, no spaces")
         head = f"user {name}" if aclfile else f"ACL SETUSER {name}"
+        if cluster:
+            rules = [*rules, *CLUSTER_RULES]
         lines.append(" ".join([head, "on", "resetpass", f">{password}", *rules]))
     return lines, comments

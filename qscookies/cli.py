@@ -257,6 +257,11 @@ def _add_acl(commands: argparse._SubParsersAction[_Parser]) -> None:
         action="store_true",
         help="print aclfile lines; comments go to stderr (an aclfile has none)",
     )
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also let redis-py's cluster client read the slot map and command table",
+    )
     parser.set_defaults(handler=_acl)
 
 
@@ -270,6 +275,7 @@ def _acl(args: argparse.Namespace) -> int:
             report_password=args.report_password,
             version=args.redis_version,
             aclfile=args.aclfile,
+            cluster=args.cluster,
         )
     except ConfigurationError as error:
         raise UsageError(str(error)) from error

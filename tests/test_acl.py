@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+from redis.cluster import RedisCluster
 from werkzeug.test import Client
 
 from qscookies import ConfigurationError
@@ -25,6 +26,7 @@ from qscookies.acl import EXPORT_PROBES
 from qscookies.acl import READER_PROBES
 from qscookies.acl import acl_lines
 from qscookies.cli import main
+from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import redis_version
@@ -453,3 +455,83 @@ def test_without_strict_one_warning(
     (record,) = caplog.records
     assert "Redis user default: data exportable" in record.getMessage()
     assert "qscookies acl" in record.getMessage()
+
+
+def test_the_rules_lock_a_redis_cluster_on_every_node(
+    redis_cluster: RedisClusterServers,
+) -> None:
+    """ACLs are per node: applied on each node, the shop and the report run
+    through redis-py's cluster client as their users, and every node refuses
+    the export commands."""
+    lines, _ = acl_lines(
+        app_user="qs-app-cluster",
+        app_password="app-cluster-pw",
+        report_user="qs-report-cluster",
+        report_password="report-cluster-pw",
+        version="7" if redis_cluster.nodes[0].version >= (7, 0, 0) else "6.2",
+        cluster=True,
+    )
+    for node in redis_cluster.nodes:
+        with node.client() as admin:
+            for line in lines:
+                admin.execute_command(*line.split())
+
+    def as_user(name: str, password: str) -> RedisCluster:
+        return RedisCluster(
+            startup_nodes=redis_cluster.startup_nodes,
+            username=name,
+            password=password,
+            driver_info=None,
+        )
+
+    users = (
+        ("qs-app-cluster", "app-cluster-pw"),
+        ("qs-report-cluster", "report-cluster-pw"),
+    )
+    with ExitStack() as stack:
+        app_client = stack.enter_context(as_user("qs-app-cluster", "app-cluster-pw"))
+        report_client = stack.enter_context(
+            as_user("qs-report-cluster", "report-cluster-pw")
+        )
+        stack.callback(_delete_cluster_keys, redis_cluster)
+        client = Client(QSCookies(shop, secret_key=SECRET, redis=app_client))
+        client.get("/?promo=CLUSTERED")
+        assert get_json(client, "/add?sku=A&q=2") == 2
+        assert get_json(client, "/buy?order=c-1&total=700") is True
+        get_json(client, "/forget")
+        today = date.today()
+        report = stack.enter_context(PromotionReport(redis=report_client))
+        (row,) = report.counts(today, today)
+        assert (row.promotion, row.carts, row.purchases) == ("CLUSTERED", 1, 1)
+        harmless_exports = (
+            ("KEYS", "*"),
+            ("SCAN", "0"),
+            ("RANDOMKEY",),
+            ("DUMP", "qs:v:{x}"),
+            ("CONFIG", "GET", "*"),
+            ("CLIENT", "LIST"),
+        )
+        for node in redis_cluster.nodes:  # each node, as each user
+            for user, password in users:
+                with node.client(username=user, password=password) as direct:
+                    for command in harmless_exports:
+                        with pytest.raises(redis.exceptions.NoPermissionError):
+                            direct.execute_command(*command)
+
+
+def _delete_cluster_keys(cluster: RedisClusterServers) -> None:
+    for node in cluster.nodes:
+        with node.client() as admin:
+            for key in admin.keys("qs:*"):
+                admin.delete(key)
+
+
+def test_acl_cluster_flag_adds_the_cluster_client_rules(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["acl", "--cluster", "--app-password", "a", "--report-password", "b"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if line.startswith("ACL")]
+    assert len(lines) == 2
+    assert all(line.endswith("+cluster|slots +command") for line in lines)
