@@ -14,6 +14,7 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from typing import Any
 from typing import NoReturn
 
 from .acl import acl_lines
@@ -95,6 +96,22 @@ def _prefix_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _cluster_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="the URL is one node of a Redis Cluster",
+    )
+
+
+def _connect(args: argparse.Namespace, timeout: float = 5.0) -> Any:
+    """The client for ``--redis-url`` (and ``--cluster``); the caller closes it."""
+    try:
+        return connect(args.redis_url, socket_timeout=timeout, cluster=args.cluster)
+    except ValueError as error:
+        raise UsageError(f"bad Redis URL: {error}") from error
+
+
 def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "demo",
@@ -136,6 +153,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _report_options(parser: argparse.ArgumentParser) -> None:
     _redis_url_option(parser, required=True)
+    _cluster_option(parser)
     _prefix_option(parser)
     parser.add_argument(
         "--min-count",
@@ -176,9 +194,10 @@ def _promotions(args: argparse.Namespace) -> int:
     today = utc_today()
     since = parse_day(args.since, today)
     until = parse_day(args.until, today)
-    with PromotionReport(
-        args.redis_url, key_prefix=args.prefix, min_count=args.min_count
-    ) as report:
+    with _connect(args) as client:
+        report = PromotionReport(
+            redis=client, key_prefix=args.prefix, min_count=args.min_count
+        )
         if args.json or args.csv:
             rows = sort_rows(report.counts(since, until), args.sort)
             if args.json:
@@ -217,8 +236,9 @@ def _add_dashboard(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _dashboard(args: argparse.Namespace) -> int:
     token = args.token or secrets.token_urlsafe(24)
+    client = _connect(args)
     app = Dashboard(
-        args.redis_url,
+        redis=client,
         token=token,
         allowed_networks=args.allow or DEFAULT_NETWORKS,
         key_prefix=args.prefix,
@@ -234,7 +254,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             print(f"qscookies dashboard on {url}?token={token}", flush=True)
         serve(app, args.host, args.port)
     finally:
-        app.close()
+        client.close()
     return OK
 
 
@@ -296,18 +316,13 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     _redis_url_option(parser, required=True)
     _prefix_option(parser)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    _cluster_option(parser)
     parser.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace) -> int:
-    try:
-        client = connect(args.redis_url, socket_timeout=args.timeout)
-    except ValueError as error:
-        raise UsageError(f"bad --redis-url: {error}") from error
-    try:
+    with _connect(args, args.timeout) as client:
         result = check(Store(client, prefix=args.prefix, allowed=PROBE_COMMANDS))
-    finally:
-        client.close()
     print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
     for verdict in result.verdicts:
         word = {True: "ALLOWED", False: "refused", None: "unknown"}[verdict.allowed]

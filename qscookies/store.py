@@ -34,6 +34,7 @@ from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
@@ -125,20 +126,25 @@ return 1
 ORDER_MEMORY = 400 * 86400
 
 
-def connect(url: str, *, socket_timeout: float) -> redis.Redis:
+def connect(url: str, *, socket_timeout: float, cluster: bool = False) -> Any:
     """Open a client for *url* that fails fast instead of hanging the shop.
 
     Connect and reply timeouts are *socket_timeout*; no retries (a retried
     ``HINCRBY`` could count twice); no client-name handshake.
+
+    :param cluster: a ``redis.RedisCluster`` that finds the other nodes from
+        the one in *url*, instead of a single-server ``redis.Redis``.
     """
-    return redis.Redis.from_url(
-        url,
+    options: dict[str, Any] = dict(
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
         retry=Retry(NoBackoff(), 0),
         decode_responses=True,
         driver_info=None,
     )
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)
 
 
 def open_client(

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from qscookies import cli
+from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.report import Summary
 from qscookies.report import Totals
@@ -293,3 +294,20 @@ def test_real_subprocess(url: str) -> None:
     )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_promotions_on_a_redis_cluster(
+    redis_cluster: RedisClusterServers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with redis_cluster.client() as client:
+        promotion_script.run(client, FIRST, key_prefix="cli-cluster:")
+        try:
+            args = ["--redis-url", redis_cluster.url, "--cluster"]
+            code, out, err = run(capsys, *args, "--prefix", "cli-cluster:", "--json")
+            assert (code, err) == (0, "")
+            assert json.loads(out) == EXPECTED_ROWS
+            code, out, err = run(capsys, *args, "--prefix", "cli-cluster:")
+            assert code == 0 and "n/a" in out  # uniques cannot merge across slots
+        finally:
+            for key in client.keys("cli-cluster:*", target_nodes=client.ALL_NODES):
+                client.delete(key)
