@@ -199,6 +199,9 @@ class QSCookies:
         headers.extend(("Set-Cookie", cookie) for cookie in cookies)
         if cookies or qs.accessed:
             _add_vary(headers, names.get("vary"))
+        if cookies and "cache-control" not in names:
+            # a shared cache must never hand one browser's ids to another
+            headers.append(("Cache-Control", "private"))
         policy = self.settings.referrer_policy
         if policy and "referrer-policy" not in names:
             headers.append(("Referrer-Policy", policy))

@@ -545,3 +545,20 @@ def test_the_app_iterable_is_returned_untouched_and_closed(app: QSCookies) -> No
     assert response.data == b"ab"
     response.close()
     assert Body.closed
+
+
+def test_responses_that_set_our_cookies_are_private(app: QSCookies) -> None:
+    def page(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [b""]
+
+    def cached_page(environ: Any, start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Cache-Control", "no-store")])
+        return [b""]
+
+    app.app = page
+    client = Client(app)
+    assert client.get("/").headers["Cache-Control"] == "private"  # new visitor
+    assert "Cache-Control" not in client.get("/").headers  # no cookie: untouched
+    app.app = cached_page
+    assert Client(app).get("/").headers.getlist("Cache-Control") == ["no-store"]
