@@ -1,0 +1,95 @@
+"""The key layout: every Redis key qscookies writes or reads is built here.
+
+``qs:`` is the configurable prefix; ``{…}`` is the cluster hash tag, so the keys of
+one cart, or of one promotion over all its days, share a slot::
+
+    qs:c:{<cart id>}                 hash  sku -> quantity                   (TTL)
+    qs:a:{<code>}:d:<YYYYMMDD>       hash  landings, carts, purchases, revenue_cents
+    qs:a:{<code>}:u:<YYYYMMDD>       HyperLogLog of keyed visitor hashes (visitors)
+    qs:a:{<code>}:r:<YYYYMMDD>       HyperLogLog of keyed visitor hashes (returning)
+    qs:a:{_site}:d:<YYYYMMDD>        hash  visits                  (the "site" row)
+    qs:a:{_site}:u:<YYYYMMDD>        HyperLogLog: unique visitors that day
+    qs:a:{_site}:r:<YYYYMMDD>        HyperLogLog: unique returning visitors that day
+    qs:a:i:<YYYYMMDD>                sorted set  code -> landings that day (the index)
+    qs:o:{<code>}:<keyed order hash> marker that makes a purchase count once (TTL)
+
+Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. Nothing
+is kept per visitor: the signed visitor cookie is the visitor's record. A day's
+index holds at most ``max_promotions_per_day`` codes plus :data:`OTHER`, so no
+input grows the key space without bound.
+
+Every part of a key that comes from outside is checked before it gets here: ids
+are 22 url-safe characters (the codec), codes match the promotion pattern, days
+are ``YYYYMMDD``. None of them can hold ``{``, ``}``, ``*`` or white space.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import ConfigurationError
+
+#: The pseudo-code of the site-wide row: no promotion code starts with ``_``.
+SITE = "_site"
+
+#: The code under which landings of codes past the day's bound are counted.
+OTHER = "other"
+
+#: A key prefix: letters, digits, ``_-.:``, ending in the ``:`` delimiter.
+PREFIX = re.compile(r"[A-Za-z0-9_\-.:]{0,31}:")
+
+#: The per-day aggregate kinds: counters, unique visitors, returning visitors.
+AGGREGATE_KINDS = ("d", "u", "r")
+
+
+class KeySchema:
+    """Builds the keys of one shop under one prefix.
+
+    :param prefix: the ``key_prefix`` setting, e.g. ``"qs:"``; it must end in
+        ``:`` so that ``qs:`` never covers another application's ``qsession:``.
+    :raises ConfigurationError: a malformed prefix.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str = "qs:") -> None:
+        if not isinstance(prefix, str) or not PREFIX.fullmatch(prefix):
+            raise ConfigurationError(
+                "key_prefix must be 1-32 letters, digits or '_-.:' ending in ':',"
+                " like 'qs:'"
+            )
+        #: The prefix of every key.
+        self.prefix = prefix
+
+    def __repr__(self) -> str:
+        return f"KeySchema({self.prefix!r})"
+
+    def cart(self, cart_id: str) -> str:
+        """Key of a cart's lines."""
+        return f"{self.prefix}c:{{{cart_id}}}"
+
+    def aggregate(self, code: str, kind: str, day: str) -> str:
+        """Key of one promotion's (or :data:`SITE`'s) aggregate of one UTC day.
+
+        :param kind: ``"d"`` (counters), ``"u"`` (visitors) or ``"r"``
+            (returning visitors).
+        """
+        return f"{self.prefix}a:{{{code}}}:{kind}:{day}"
+
+    def day_index(self, day: str) -> str:
+        """Key of the sorted set of one day's promotion codes, scored by landings."""
+        return f"{self.prefix}a:i:{day}"
+
+    def order(self, code: str, order_hash: str) -> str:
+        """Key of the marker that counts an order once (a keyed hash of its id)."""
+        return f"{self.prefix}o:{{{code}}}:{order_hash}"
+
+    @property
+    def all_keys(self) -> str:
+        """Glob of every key of this shop (the app user's ACL key pattern)."""
+        return f"{self.prefix}*"
+
+    @property
+    def aggregate_keys(self) -> str:
+        """Glob of the aggregate keys (the report user's ACL key pattern)."""
+        return f"{self.prefix}a:*"
