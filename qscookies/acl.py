@@ -48,11 +48,11 @@ from typing import Literal
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .settings import Settings
-from .store import APP_COMMANDS
-from .store import PROBE_COMMANDS
-from .store import REPORT_COMMANDS
-from .store import SCRIPT_COMMANDS
-from .store import Store
+from .core.scripts import SCRIPT_COMMANDS
+from .store.app import APP_COMMANDS
+from .store.probe import PROBE_COMMANDS
+from .store.probe import Prober
+from .store.reader import REPORT_COMMANDS
 
 log = logging.getLogger("qscookies")
 
@@ -74,7 +74,7 @@ _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 # A visitor key, a cart key (never existing: the id is not a valid one) and a key
 # outside any prefix ("!" is not allowed in a prefix).
-_VISITOR = "{prefix}v:{{qscookies-check}}"
+_VISITOR = "{prefix}a:{{qscookies-check}}:d:0"
 _CART = "{prefix}c:{{qscookies-check}}"
 _OUTSIDE = "!qscookies-check"
 
@@ -175,7 +175,7 @@ class CheckResult:
         return f"not verified: Redis would not say for {len(self.unknown)} commands"
 
 
-def check(store: Store) -> CheckResult:
+def check(store: Prober) -> CheckResult:
     """Ask Redis what the store's connection user could use to export the data.
 
     One ``ACL WHOAMI`` and one pipelined round trip of ``ACL DRYRUN`` (Redis 7),
@@ -207,7 +207,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
 
     :raises ConfigurationError: *strict* and the data is not locked in.
     """
-    store = Store(client, prefix=prefix, allowed=PROBE_COMMANDS)
+    store = Prober(client, prefix=prefix)
     try:
         result = check(store)
     except StoreUnavailable as error:

@@ -32,9 +32,8 @@ from .report import render_table
 from .report import row_dict
 from .report import sort_rows
 from .report import utc_today
-from .store import PROBE_COMMANDS
-from .store import Store
-from .store import connect
+from .store.client import connect
+from .store.probe import Prober
 
 #: Exit code for success.
 OK = 0
@@ -322,7 +321,7 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     with _connect(args, args.timeout) as client:
-        result = check(Store(client, prefix=args.prefix, allowed=PROBE_COMMANDS))
+        result = check(Prober(client, prefix=args.prefix))
     print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
     for verdict in result.verdicts:
         word = {True: "ALLOWED", False: "refused", None: "unknown"}[verdict.allowed]

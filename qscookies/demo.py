@@ -35,8 +35,8 @@ from .embedded import EmbeddedRedisError
 from .embedded import RedisServer
 from .errors import QSCookiesError
 from .privacy import truncate_ip
-from .store import Store
-from .store import connect
+from .store.client import Guard
+from .store.client import connect
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -166,7 +166,7 @@ def _check_reachable(redis_url: str) -> None:
     except ValueError as error:
         raise QSCookiesError(f"bad Redis URL: {error}") from error
     with client:
-        Store(client, allowed=frozenset({"PING"})).call("PING")
+        Guard(client, frozenset({"PING"})).call("PING")
 
 
 @contextmanager

@@ -51,10 +51,10 @@ from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
 from .context import Context
-from .cookies import cookie_name
+from .codec import cookie_name
 from .embedded import RedisServer
-from .middleware import QSCookies
-from .visitors import Visitor
+from .wsgi import QSCookies
+from .core.visits import Visitor
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication

@@ -31,7 +31,7 @@ from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
-from qscookies.store import connect
+from qscookies.store.client import connect
 
 from shop import SECRET
 from shop import get_json
