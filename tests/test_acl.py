@@ -25,7 +25,9 @@ from qscookies import context
 from qscookies.acl import EXPORT_PROBES
 from qscookies.acl import READER_PROBES
 from qscookies.acl import acl_lines
+from qscookies.acl import classify
 from qscookies.acl import probe_commands
+from qscookies.acl import refusal
 from qscookies.cli import main
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
@@ -553,3 +555,278 @@ def test_acl_cluster_flag_adds_the_cluster_client_rules(
     lines = [line for line in out if line.startswith("ACL")]
     assert len(lines) == 2
     assert all(line.endswith("+cluster|slots +command") for line in lines)
+
+
+# -- stdout is for redis-cli: commands only ----------------------------------------
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_acl_output_piped_line_by_line_into_redis_makes_working_users(
+    redis_binary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``qscookies acl | redis-cli`` does: every stdout line is sent as a
+    command (split on spaces, as redis-cli does); the generated passwords are
+    read from stderr, and the users they make work, and refuse an export."""
+    version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
+    code, out, err = _run(capsys, "acl", "--redis-version", version)
+    assert code == 0
+    passwords = dict(re.findall(r"^# generated password for (\S+): (\S+)$", err, re.M))
+    assert set(passwords) == {"qs-app", "qs-report"}
+    assert all(line.startswith("# ") for line in err.splitlines())
+    with RedisServer(redis_binary) as server, server.client() as admin:
+        for line in out.splitlines():
+            assert line.startswith("ACL SETUSER ")
+            assert admin.execute_command(*line.split()) in (b"OK", "OK")
+        app = _url(server, "qs-app", passwords["qs-app"])
+        with connect(app, socket_timeout=2) as client:
+            assert client.execute_command("HSET", "qs:c:{x}", "sku", 1) == 1
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command("DUMP", "qs:c:{x}")
+        report = _url(server, "qs-report", passwords["qs-report"])
+        with connect(report, socket_timeout=2) as client:
+            assert client.execute_command("ZRANGE", "qs:a:i:20270115", 0, -1) == []
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command("HGETALL", "qs:c:{x}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--prefix", "qs"], "ending in ':'", id="prefix-without-colon"),
+        pytest.param(["--app-user", "default"], "'default'", id="app-user-default"),
+        pytest.param(
+            ["--report-user", "default"], "'default'", id="report-user-default"
+        ),
+        pytest.param(
+            ["--app-user", "shop", "--report-user", "shop"],
+            "both 'shop'",
+            id="same-name",
+        ),
+        pytest.param(
+            ["--app-password", "short"], "at least 16 printable", id="weak-app"
+        ),
+        pytest.param(
+            ["--report-password", "fifteen-chars-x"],
+            "at least 16 printable",
+            id="weak-report",
+        ),
+        pytest.param(
+            ["--prefix", "qs:", "--prefix", "qs:a:"], "given twice", id="two-prefixes"
+        ),
+        pytest.param(["--other-prefix", "qs:a:"], "nest", id="other-under-ours"),
+        pytest.param(
+            ["--prefix", "qs:a:", "--other-prefix", "qs:"],
+            "nest",
+            id="ours-under-other",
+        ),
+        pytest.param(["--other-prefix", "qs:"], "nest", id="same-prefix"),
+    ],
+)
+def test_acl_refuses_unsafe_input_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    try:
+        code, out, err = _run(capsys, "acl", *argv)
+    except SystemExit as exit_info:  # argparse's own errors
+        code, out, err = int(exit_info.code or 0), *capsys.readouterr()
+    assert code == 2
+    assert out == ""  # nothing for redis-cli to run
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+
+
+def test_acl_accepts_a_shop_beside_another(capsys: pytest.CaptureFixture[str]) -> None:
+    """``qs:`` and ``qs2:`` do not nest (the ':' ends each): both may share Redis."""
+    code, out, _ = _run(capsys, "acl", "--prefix", "qs2:", "--other-prefix", "qs:")
+    assert code == 0 and " ~qs2:* " in out and " %R~qs2:a:* " in out
+
+
+def test_acl_url_example_percent_encodes_the_password(
+    redis_binary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The printed URL works as it is: redis-py decodes the password."""
+    password = "p@ss/w:rd#%?&+=x"
+    version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
+    code, out, err = _run(
+        capsys, "acl", "--redis-version", version, "--app-password", password
+    )
+    assert code == 0
+    (url,) = re.findall(r"redis_url=(\S+)", err)
+    assert url == "redis://qs-app:p%40ss%2Fw%3Ard%23%25%3F%26%2B%3Dx@HOST:6379/0"
+    assert password not in out.replace(f">{password} ", "")  # only in its rule
+    with RedisServer(redis_binary) as server:
+        with server.client() as admin:
+            for line in out.splitlines():
+                admin.execute_command(*line.split())
+        where = f"{server.host}:{server.port}"
+        with connect(url.replace("HOST:6379", where), socket_timeout=2) as client:
+            assert client.execute_command("ACL", "WHOAMI") in (b"qs-app", "qs-app")
+
+
+def test_setuser_users_vanish_on_restart_unless_saved(
+    redis_binary: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the stderr note says: ACL SETUSER changes only the running server;
+    with an aclfile, ACL SAVE keeps the users across a restart."""
+    version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
+    code, out, err = _run(
+        capsys, "acl", "--redis-version", version, "--app-password", PASSWORD_A
+    )
+    assert code == 0
+    assert "vanish" in err.splitlines()[-1] and "ACL SAVE" in err.splitlines()[-1]
+    aclfile = tmp_path / "users.acl"
+    aclfile.write_text("")
+    with RedisServer(redis_binary, args=["--aclfile", aclfile]) as server:
+
+        def users() -> set[str]:
+            with server.client(decode_responses=True) as admin:
+                return set(admin.execute_command("ACL", "USERS"))
+
+        with server.client() as admin:
+            for line in out.splitlines():
+                admin.execute_command(*line.split())
+        assert {"qs-app", "qs-report"} <= users()
+        server.restart()
+        assert "qs-app" not in users()  # gone
+        with server.client() as admin:
+            for line in out.splitlines():
+                admin.execute_command(*line.split())
+            admin.execute_command("ACL", "SAVE")
+        server.restart()
+        assert {"qs-app", "qs-report"} <= users()
+        with connect(_url(server, "qs-app", PASSWORD_A), socket_timeout=2) as client:
+            assert client.execute_command("HSET", "qs:c:{x}", "sku", 1) == 1
+
+
+# -- check: what the user can do, not only under the prefix it is told ----------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        pytest.param(
+            "This user has no permissions to run the 'dump' command",
+            "command",
+            id="dryrun-command",
+        ),
+        pytest.param(
+            "This user has no permissions to access the 'zz:c:{x}' key",
+            "key",
+            id="dryrun-key",
+        ),
+        pytest.param(
+            "This user has no permissions to access the '__key*__:*' channel",
+            "channel",
+            id="dryrun-channel-named-key",
+        ),
+        pytest.param(
+            "this user has no permissions to run the 'config' command or its"
+            " subcommand",
+            "command",
+            id="multi-6.2-command",
+        ),
+        pytest.param(
+            "this user has no permissions to access one of the keys used as arguments",
+            "key",
+            id="multi-key",
+        ),
+        pytest.param(
+            "this user has no permissions to access one of the channels used as"
+            " arguments",
+            "channel",
+            id="multi-channel",
+        ),
+        pytest.param(
+            "This user has no permissions to access the 'keys' key",
+            "key",
+            id="key-named-keys",
+        ),
+        pytest.param("something else entirely", None, id="unknown"),
+    ],
+)
+def test_refusal_reads_why_redis_refused(reason: str, kind: str | None) -> None:
+    assert refusal(reason) == kind
+
+
+@pytest.mark.parametrize(
+    ("answer", "key_probe", "verdict"),
+    [
+        pytest.param(True, False, True, id="permitted"),
+        pytest.param(None, False, None, id="unknown"),
+        pytest.param(False, False, False, id="refused-without-reason"),
+        pytest.param("no permissions to run the 'dump' command", False, False),
+        pytest.param("no permissions to access the 'zz:x' key", False, True),
+        pytest.param("no permissions to access the 'zz:x' key", True, False),
+        pytest.param("no permissions to access the 'x' channel", False, True),
+        pytest.param("a refusal we cannot read", False, None),
+    ],
+)
+def test_classify(answer: bool | str | None, key_probe: bool, verdict: bool) -> None:
+    assert classify(answer, key_probe=key_probe) is verdict
+
+
+@pytest.fixture
+def dumper(server: RedisServer, admin: redis.Redis) -> Iterator[str]:
+    """A user who may DUMP (and read) every key under ``qs:``, and ask about itself."""
+    probe = (
+        ("+acl|whoami", "+acl|dryrun")
+        if _version(server) == "7"
+        else ("+acl|whoami", "+multi", "+discard")
+    )
+    admin.execute_command(
+        "ACL", "SETUSER", "dumper", "on", ">dumper-password", "resetkeys", "~qs:*",
+        "resetchannels", "-@all", "+dump", "+hgetall", *probe,
+    )  # fmt: skip
+    yield _url(server, "dumper", "dumper-password")
+    admin.execute_command("ACL", "DELUSER", "dumper")
+
+
+@pytest.mark.parametrize("prefix", ["zz:", "qs:"])
+def test_check_finds_dump_whatever_the_prefix(
+    server: RedisServer,
+    admin: redis.Redis,
+    dumper: str,
+    capsys: pytest.CaptureFixture[str],
+    prefix: str,
+) -> None:
+    """``~qs:* +dump`` checked with ``--prefix zz:``: Redis refuses ``DUMP zz:…``
+    for its key alone, so the command runs on other keys: exportable (Redis 7 by
+    ACL DRYRUN, 6.2 by MULTI)."""
+    admin.hset("qs:c:{real}", "SKU-1", 1)
+    code, out, _ = _run(capsys, "check", "--redis-url", dumper, "--prefix", prefix)
+    assert code == 1
+    lines = out.splitlines()
+    method = "ACL DRYRUN" if _version(server) == "7" else "MULTI"
+    assert lines[0] == f"user dumper, asked with {method}"
+    dump = f"DUMP {prefix}c:{{qscookies-check}}"
+    note = "  (refused for this key only: allowed for others)"
+    assert f"ALLOWED  {dump}{note if prefix == 'zz:' else ''}" in lines
+    assert lines[-1].startswith("data exportable: ") and "DUMP" in lines[-1]
+    assert "refused  KEYS *" in lines and "refused  GET !qscookies-check" in lines
+    with redis.Redis.from_url(dumper, driver_info=None) as client:  # it can
+        assert client.execute_command("DUMP", "qs:c:{real}")
+
+
+def test_the_app_user_is_locked_in_whatever_the_prefix(
+    server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The contrast: the app user has no export command at all, so another
+    prefix changes nothing (its refusals are of the command, not the key)."""
+    url = _url(server, "qs-app", APP_PASSWORD)
+    code, out, _ = _run(capsys, "check", "--redis-url", url, "--prefix", "zz:")
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith("locked in: all 33")  # a reader of zz:
+
+
+def test_check_refuses_a_prefix_without_colon(
+    server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _url(server, "qs-app", APP_PASSWORD)
+    code, out, err = _run(capsys, "check", "--redis-url", url, "--prefix", "qs")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "ending in ':'" in err
