@@ -451,7 +451,8 @@ def acl_lines(
 _PERSISTENCE_SETUSER = (
     "# ACL SETUSER changes only the running server: the users vanish when it"
     " restarts unless you save them, with ACL SAVE when the server loads an"
-    " aclfile (see --aclfile), else with CONFIG REWRITE (into redis.conf)."
+    " aclfile (see --aclfile), else with CONFIG REWRITE (into the redis.conf the"
+    " server was started with)."
 )
 
 _PERSISTENCE_ACLFILE = (
