@@ -186,9 +186,10 @@ def refusal(reason: str) -> Refusal | None:
     text = _QUOTED.sub("''", reason.lower())  # a key name could say "key"
     if "permissions to run" in text:
         return "command"
-    for kind in ("key", "channel"):
+    kinds: tuple[Refusal, ...] = ("key", "channel")
+    for kind in kinds:
         if f"access the '' {kind}" in text or f"access one of the {kind}s" in text:
-            return kind  # type: ignore[return-value]
+            return kind
     return None
 
 

@@ -759,14 +759,26 @@ def test_refusal_reads_why_redis_refused(reason: str, kind: str | None) -> None:
         pytest.param(True, False, True, id="permitted"),
         pytest.param(None, False, None, id="unknown"),
         pytest.param(False, False, False, id="refused-without-reason"),
-        pytest.param("no permissions to run the 'dump' command", False, False),
-        pytest.param("no permissions to access the 'zz:x' key", False, True),
-        pytest.param("no permissions to access the 'zz:x' key", True, False),
-        pytest.param("no permissions to access the 'x' channel", False, True),
-        pytest.param("a refusal we cannot read", False, None),
+        pytest.param(
+            "no permissions to run the 'dump' command", False, False, id="command"
+        ),
+        pytest.param(
+            "no permissions to access the 'zz:x' key", False, True, id="key-only"
+        ),
+        pytest.param(
+            "no permissions to access the 'zz:x' key", True, False, id="key-probe"
+        ),
+        pytest.param(
+            "no permissions to access the 'x' channel", False, True, id="channel-only"
+        ),
+        pytest.param("a refusal we cannot read", False, None, id="unreadable"),
     ],
 )
-def test_classify(answer: bool | str | None, key_probe: bool, verdict: bool) -> None:
+def test_classify(
+    answer: bool | str | None, key_probe: bool, verdict: bool | None
+) -> None:
+    """A refusal of the key (or channel) alone is a finding, unless the key is
+    the point of the probe."""
     assert classify(answer, key_probe=key_probe) is verdict
 
 
