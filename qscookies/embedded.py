@@ -33,7 +33,6 @@ from redis.sentinel import Sentinel
 
 from .errors import EmbeddedRedisError
 
-
 Version = tuple[int, int, int]
 ENV_VAR = "QSCOOKIES_REDIS_SERVER"
 HOST = "127.0.0.1"

@@ -47,7 +47,7 @@ class Prober:
 
     def probe(
         self, commands: Sequence[Sequence[str]]
-    ) -> tuple[str | None, str, list[bool | None]]:
+    ) -> tuple[str | None, str, list[bool | str | None]]:
         """Ask Redis which *commands* this connection's user may run, running none.
 
         Redis 7 answers ``ACL DRYRUN <user> <command>`` for a user allowed
@@ -60,8 +60,9 @@ class Prober:
         :param commands: the commands with harmless arguments of valid arity.
         :return: the user's name (``None`` when it may not ``ACL WHOAMI``), how
             Redis was asked (``"ACL DRYRUN"``, ``"MULTI"``, or ``""`` when the
-            user may do neither) and, per command, ``True`` (permitted),
-            ``False`` (refused: ``NOPERM``) or ``None`` (Redis would not say).
+            user may do neither) and, per command, ``True`` (permitted), the
+            refusal (a ``str``: Redis's reason, which says whether the command or
+            the key was refused) or ``None`` (Redis would not say).
         :raises StoreUnavailable: Redis could not be reached in time.
         """
         for command in commands:
@@ -88,7 +89,7 @@ class Prober:
 
     def _dry_run(
         self, user: str, commands: Sequence[Sequence[str]]
-    ) -> list[bool | None] | None:
+    ) -> list[bool | str | None] | None:
         self._guard.check([("ACL",)])
         try:
             pipe = self._client.pipeline(transaction=False)
@@ -102,14 +103,16 @@ class Prober:
         if replies and all(isinstance(reply, redis.ResponseError) for reply in replies):
             return None  # no DRYRUN on this server
         return [
-            None if isinstance(reply, Exception) else _text(reply) == "OK"
+            None
+            if isinstance(reply, Exception)
+            else _text(reply) == "OK" or _text(reply)
             for reply in replies
         ]
 
 
 def _queue_and_discard(
     pool: redis.ConnectionPool, commands: Sequence[Sequence[str]]
-) -> tuple[str, list[bool | None]]:
+) -> tuple[str, list[bool | str | None]]:
     """Queue *commands* in ``MULTI`` to learn the ACL verdicts, then discard.
 
     The commands are sent only after ``MULTI`` was accepted, so a user who may
@@ -125,12 +128,12 @@ def _queue_and_discard(
         connection.send_packed_command(
             connection.pack_commands([*commands, ("DISCARD",)])
         )
-        verdicts: list[bool | None] = []
+        verdicts: list[bool | str | None] = []
         for _ in commands:
             try:
                 verdicts.append(_text(connection.read_response()) == "QUEUED")
-            except NoPermissionError:
-                verdicts.append(False)
+            except NoPermissionError as error:
+                verdicts.append(str(error))  # the reason: command or key
             except redis.ResponseError:
                 verdicts.append(None)
         return "MULTI", verdicts
