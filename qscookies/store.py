@@ -130,7 +130,14 @@ def connect(url: str, *, socket_timeout: float, cluster: bool = False) -> Any:
     """Open a client for *url* that fails fast instead of hanging the shop.
 
     Connect and reply timeouts are *socket_timeout*; no retries (a retried
-    ``HINCRBY`` could count twice); no client-name handshake.
+    ``HINCRBY`` could count twice).
+
+    A connection opened (or reopened) while serving a request sends nothing
+    before the request's own commands, except what *url* asks for (``AUTH``
+    for a user or password, ``SELECT`` for a database other than 0): RESP2,
+    so no ``HELLO`` and no ``CLIENT MAINT_NOTIFICATIONS`` (redis-py 8 speaks
+    RESP3 by default), and no ``CLIENT SETINFO`` (which Redis before 7.2
+    refuses, after a round trip each).
 
     :param cluster: a ``redis.RedisCluster`` that finds the other nodes from
         the one in *url*, instead of a single-server ``redis.Redis``.
@@ -141,6 +148,7 @@ def connect(url: str, *, socket_timeout: float, cluster: bool = False) -> Any:
         retry=Retry(NoBackoff(), 0),
         decode_responses=True,
         driver_info=None,
+        protocol=2,
     )
     if cluster:
         return RedisCluster.from_url(url, **options)
