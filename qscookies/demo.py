@@ -72,7 +72,7 @@ def serve(
 ) -> None:
     """Serve a storefront until Ctrl-C or ``SIGTERM``; print the URLs to try.
 
-    Call it from the main thread (it handles ``SIGTERM`` while serving).
+    Call it from the main thread (it handles ``SIGTERM`` until it returns).
 
     :param factory: builds the storefront, called as
         ``factory(redis_url=..., secret_key=...)``.
@@ -85,7 +85,9 @@ def serve(
     :raises OSError: the address is taken.
     """
     out = out or sys.stdout
-    with ExitStack() as stack:
+    # SIGTERM stops the demo from the start (a SIGTERM right after the URLs are
+    # printed, or while Redis starts, must still stop Redis and exit cleanly).
+    with _sigterm_interrupts(), ExitStack() as stack:
         if redis_url is None:
             redis = stack.enter_context(_embedded_redis())
             redis_url = redis.url
@@ -122,8 +124,7 @@ def serve(
             file=out,
             flush=True,
         )
-        with _sigterm_interrupts():
-            server.serve_forever()  # returns on KeyboardInterrupt
+        server.serve_forever()  # returns on KeyboardInterrupt
         print("Stopping.", file=out, flush=True)
 
 

@@ -43,9 +43,13 @@ def client_options(socket_timeout: float) -> dict[str, Any]:
     """The options of every client qscookies opens: fail fast, never retry.
 
     Connect and reply timeouts are *socket_timeout*; no retries (a retried
-    ``HINCRBY`` could count twice); no client-name handshake.
+    ``HINCRBY`` could count twice); RESP2 and no client-name handshake, so a
+    connection opened (or reopened) on a request's path sends only our own
+    commands: no ``HELLO``, ``CLIENT SETINFO`` or ``CLIENT MAINT_NOTIFICATIONS``
+    (``AUTH`` and ``SELECT`` only when the URL asks for them).
     """
     return dict(
+        protocol=2,
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
         retry=Retry(NoBackoff(), 0),
