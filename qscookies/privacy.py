@@ -1,18 +1,13 @@
-"""Privacy guards: opt-out signals, card-number refusal, URL scrubbing, log hygiene.
+"""Privacy guards: card-number refusal, URL scrubbing, log hygiene.
 
-Pure functions over strings and the WSGI environ's plain values; nothing here talks
-to Redis or builds responses.
+Pure functions over strings; nothing here talks to Redis or knows a protocol.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import re
 from collections.abc import Iterable
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
@@ -79,34 +74,6 @@ def _luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def opt_out_signal(environ: Mapping[str, Any], *, honor_dnt: bool) -> bool:
-    """Tell whether the request's headers ask not to be tracked.
-
-    ``Sec-GPC: 1`` (Global Privacy Control) always does; ``DNT: 1`` does when
-    *honor_dnt* is true.
-    """
-    if environ.get("HTTP_SEC_GPC", "").strip() == "1":
-        return True
-    return honor_dnt and environ.get("HTTP_DNT", "").strip() == "1"
-
-
-def is_same_origin(environ: Mapping[str, Any]) -> bool:
-    """Tell whether a state-changing request comes from the shop's own pages.
-
-    Trusts ``Sec-Fetch-Site`` where the browser sends it, else compares the
-    ``Origin`` (or ``Referer``) host with the request's ``Host``. A request with
-    none of them is refused.
-    """
-    fetch_site = str(environ.get("HTTP_SEC_FETCH_SITE", ""))
-    if fetch_site:
-        return fetch_site == "same-origin"
-    source = str(environ.get("HTTP_ORIGIN") or environ.get("HTTP_REFERER") or "")
-    if not source or source == "null":
-        return False
-    host = str(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
-    return urlsplit(source).netloc.lower() == host.lower()
-
-
 def split_query(query_string: str, names: Iterable[str]) -> tuple[str, dict[str, str]]:
     """Remove the parameters *names* from a query string.
 
@@ -147,12 +114,3 @@ def truncate_ip(address: str) -> str:
         return "-"
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
-
-
-def keyed_hash(key: bytes, value: str, length: int = 12) -> str:
-    """A keyed hash of an id, in place of the id in logs and sketches.
-
-    Without *key* (derived from the secret key) the hash cannot be linked back to
-    the id, even by someone holding both the cookie and the stored aggregates.
-    """
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:length]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..codec import Attribution
@@ -35,6 +34,15 @@ from ..settings import Settings
 from . import scripts
 from .cart import check_quantity
 from .cart import check_sku
+from .headers import add_vary
+from .headers import back
+from .headers import same_origin
+from .headers import shared_cacheable
+from .messages import EMPTY
+from .messages import UNAVAILABLE_BODY
+from .messages import Answer
+from .messages import Headers
+from .messages import Request
 from .plan import Command
 from .plan import Plan
 from .plan import done
@@ -50,47 +58,8 @@ OPT_OUT_MAX_AGE = 400 * 86400
 #: How long an order id is remembered to keep a purchase from counting twice.
 ORDER_MEMORY = 400 * 86400
 
-Headers = list[tuple[str, str]]
 
 _UNSET: Any = object()
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """What the rules read of a request, as plain text (a door builds it)."""
-
-    #: ``GET``, ``POST``…
-    method: str
-    #: The decoded path (``PATH_INFO``), for excluded paths and the privacy route.
-    path: str
-    #: The path as the client sent it, still percent-encoded.
-    raw_path: str
-    #: The raw query string, without ``?``.
-    query: str
-    #: The request came over HTTPS.
-    https: bool
-    #: The ``Cookie`` header (bytes as latin-1), or ``None``.
-    cookie: str | None = None
-    #: The ``Host`` header.
-    host: str = ""
-    #: ``Sec-GPC``, ``DNT``, ``Sec-Fetch-Site``, ``Origin`` and ``Referer``.
-    sec_gpc: str = ""
-    dnt: str = ""
-    fetch_site: str = ""
-    origin: str = ""
-    referer: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A response the middleware gives itself, without the application."""
-
-    status: str
-    headers: Headers
-    body: bytes = b""
-
-
-UNAVAILABLE_BODY = b"The shop is briefly unavailable. Please try again shortly.\n"
 
 
 class Rules:
@@ -226,7 +195,7 @@ class RequestState:
                 and settings.strip_promotion_params
                 and request.method in ("GET", "HEAD")
             ):
-                answer = Answer("303 See Other", _EMPTY + [("Location", location)])
+                answer = Answer("303 See Other", EMPTY + [("Location", location)])
         if not self.tracking_allowed:
             self._drop(settings.visitor_cookie, settings.promotion_cookie)
             return done(None), answer
@@ -539,17 +508,17 @@ class RequestState:
         """
         request = self.request
         if request.method != "POST":
-            return Answer("405 Method Not Allowed", _EMPTY + [("Allow", "POST")])
+            return Answer("405 Method Not Allowed", EMPTY + [("Allow", "POST")])
         if not same_origin(request):
-            return Answer("403 Forbidden", _EMPTY)
+            return Answer("403 Forbidden", EMPTY)
         choice = form()
         if choice == "out":
             self.opt_out()
         elif choice == "in":
             self.opt_in()
         else:
-            return Answer("400 Bad Request", _EMPTY)
-        return Answer("303 See Other", _EMPTY + [("Location", _back(request))])
+            return Answer("400 Bad Request", EMPTY)
+        return Answer("303 See Other", EMPTY + [("Location", back(request))])
 
     # -- the response ------
 
@@ -570,11 +539,11 @@ class RequestState:
         out = list(headers)
         names = {name.lower(): index for index, (name, _) in enumerate(out)}
         control = out[names["cache-control"]][1] if "cache-control" in names else ""
-        shared = _shared_cacheable(control)
+        shared = shared_cacheable(control)
         cookies = self._cookie_headers(ids=not shared)
         out.extend(("Set-Cookie", cookie) for cookie in cookies)
         if cookies or self.accessed:
-            _add_vary(out, names.get("vary"))
+            add_vary(out, names.get("vary"))
         if cookies and not control:
             out.append(("Cache-Control", "private"))
         policy = settings.referrer_policy
@@ -620,13 +589,6 @@ class RequestState:
                 self._outgoing.pop(base, None)
 
 
-_EMPTY: Headers = [
-    ("Content-Type", "text/plain; charset=utf-8"),
-    ("Content-Length", "0"),
-    ("Cache-Control", "no-store"),
-]
-
-
 def _nothing(_replies: list[Any]) -> None:
     return None
 
@@ -634,52 +596,3 @@ def _nothing(_replies: list[Any]) -> None:
 def utc_day(timestamp: float) -> str:
     """The UTC day of a Unix time, as ``YYYYMMDD``."""
     return time.strftime("%Y%m%d", time.gmtime(timestamp))
-
-
-def same_origin(request: Request) -> bool:
-    """Tell whether a state-changing request comes from the shop's own pages.
-
-    Trusts ``Sec-Fetch-Site`` where the browser sends it, else compares the
-    ``Origin`` (or ``Referer``) host with the request's ``Host``. A request with
-    none of them is refused.
-    """
-    if request.fetch_site:
-        return request.fetch_site == "same-origin"
-    source = request.origin or request.referer
-    if not source or source == "null":
-        return False
-    return _netloc(source) == request.host.lower()
-
-
-def _netloc(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return ""
-    return rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].lower()
-
-
-def _back(request: Request) -> str:
-    """Where the privacy switch sends the browser: the page it came from."""
-    referer = request.referer
-    if not referer or _netloc(referer) != request.host.lower():
-        return "/"
-    rest = referer.partition("://")[2]
-    path = rest[len(rest.split("/", 1)[0]) :].split("#", 1)[0]
-    return "/" + path.lstrip("/")
-
-
-def _shared_cacheable(control: str) -> bool:
-    directives = {part.strip().split("=", 1)[0].lower() for part in control.split(",")}
-    return bool(directives & {"public", "s-maxage"}) and not (
-        directives & {"private", "no-store"}
-    )
-
-
-def _add_vary(headers: Headers, index: int | None) -> None:
-    if index is None:
-        headers.append(("Vary", "Cookie"))
-        return
-    name, value = headers[index]
-    fields = {part.strip().lower() for part in value.split(",")}
-    if "cookie" not in fields and "*" not in fields:
-        headers[index] = (name, f"{value}, Cookie")

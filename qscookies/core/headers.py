@@ -1,0 +1,55 @@
+"""Header rules of the request core: same-origin checks, caching, ``Vary``."""
+
+from __future__ import annotations
+
+from .messages import Headers
+from .messages import Request
+
+
+def same_origin(request: Request) -> bool:
+    """Tell whether a state-changing request comes from the shop's own pages.
+
+    Trusts ``Sec-Fetch-Site`` where the browser sends it, else compares the
+    ``Origin`` (or ``Referer``) host with the request's ``Host``. A request with
+    none of them is refused.
+    """
+    if request.fetch_site:
+        return request.fetch_site == "same-origin"
+    source = request.origin or request.referer
+    if not source or source == "null":
+        return False
+    return netloc(source) == request.host.lower()
+
+
+def netloc(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return ""
+    return rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].lower()
+
+
+def back(request: Request) -> str:
+    """Where the privacy switch sends the browser: the page it came from."""
+    referer = request.referer
+    if not referer or netloc(referer) != request.host.lower():
+        return "/"
+    rest = referer.partition("://")[2]
+    path = rest[len(rest.split("/", 1)[0]) :].split("#", 1)[0]
+    return "/" + path.lstrip("/")
+
+
+def shared_cacheable(control: str) -> bool:
+    directives = {part.strip().split("=", 1)[0].lower() for part in control.split(",")}
+    return bool(directives & {"public", "s-maxage"}) and not (
+        directives & {"private", "no-store"}
+    )
+
+
+def add_vary(headers: Headers, index: int | None) -> None:
+    if index is None:
+        headers.append(("Vary", "Cookie"))
+        return
+    name, value = headers[index]
+    fields = {part.strip().lower() for part in value.split(",")}
+    if "cookie" not in fields and "*" not in fields:
+        headers[index] = (name, f"{value}, Cookie")

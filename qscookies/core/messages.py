@@ -1,0 +1,53 @@
+"""The plain values a door hands the request core, and the answers it gets back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the rules read of a request, as plain text (a door builds it)."""
+
+    #: ``GET``, ``POST``…
+    method: str
+    #: The decoded path (``PATH_INFO``), for excluded paths and the privacy route.
+    path: str
+    #: The path as the client sent it, still percent-encoded.
+    raw_path: str
+    #: The raw query string, without ``?``.
+    query: str
+    #: The request came over HTTPS.
+    https: bool
+    #: The ``Cookie`` header (bytes as latin-1), or ``None``.
+    cookie: str | None = None
+    #: The ``Host`` header.
+    host: str = ""
+    #: ``Sec-GPC``, ``DNT``, ``Sec-Fetch-Site``, ``Origin`` and ``Referer``.
+    sec_gpc: str = ""
+    dnt: str = ""
+    fetch_site: str = ""
+    origin: str = ""
+    referer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response the middleware gives itself, without the application."""
+
+    status: str
+    headers: Headers
+    body: bytes = b""
+
+
+UNAVAILABLE_BODY = b"The shop is briefly unavailable. Please try again shortly.\n"
+
+
+#: The headers of an answer without a body.
+EMPTY: Headers = [
+    ("Content-Type", "text/plain; charset=utf-8"),
+    ("Content-Length", "0"),
+    ("Cache-Control", "no-store"),
+]
