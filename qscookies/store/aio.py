@@ -16,7 +16,7 @@ import redis
 from ..errors import CommandRefused
 from ..errors import StoreError
 from .app import APP_COMMANDS
-from .app import Breaker
+from .app import _AppStoreBase
 from .app import unavailable
 from .client import Command
 from .client import _GuardBase
@@ -69,8 +69,10 @@ class AsyncGuard(_GuardBase):
         await self._client.aclose()
 
 
-class AsyncAppStore:
+class AsyncAppStore(_AppStoreBase):
     """:class:`~qscookies.store.app.AppStore` on a ``redis.asyncio`` client."""
+
+    _guard: AsyncGuard
 
     def __init__(
         self,
@@ -80,18 +82,12 @@ class AsyncAppStore:
         retry_interval: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._guard = AsyncGuard(client, APP_COMMANDS)
-        self._prefix = prefix
-        self._breaker = Breaker(retry_interval, clock, prefix)
-
-    @property
-    def is_cluster(self) -> bool:
-        """The client is a Redis Cluster client."""
-        return self._guard.is_cluster
-
-    def describe(self) -> str:
-        """Where the store connects and as whom (no password)."""
-        return self._guard.describe()
+        super().__init__(
+            AsyncGuard(client, APP_COMMANDS),
+            prefix=prefix,
+            retry_interval=retry_interval,
+            clock=clock,
+        )
 
     async def send(self, commands: Sequence[Command]) -> list[Any]:
         """Send what the application needs (see ``AppStore.send``)."""

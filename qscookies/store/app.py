@@ -121,7 +121,34 @@ def unavailable(error: StoreError, prefix: str) -> StoreUnavailable:
     )
 
 
-class AppStore:
+class _AppStoreBase:
+    """What the sync and the asyncio app stores share: the guard and the breaker."""
+
+    _guard: Any
+
+    def __init__(
+        self,
+        guard: Any,
+        *,
+        prefix: str,
+        retry_interval: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._guard = guard
+        self._prefix = prefix
+        self._breaker = Breaker(retry_interval, clock, prefix)
+
+    @property
+    def is_cluster(self) -> bool:
+        """The client is a Redis Cluster client."""
+        return bool(self._guard.is_cluster)
+
+    def describe(self) -> str:
+        """Where the store connects and as whom (no password)."""
+        return str(self._guard.describe())
+
+
+class AppStore(_AppStoreBase):
     """The middleware's access to Redis, limited to :data:`APP_COMMANDS`.
 
     :param client: a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel client.
@@ -129,6 +156,8 @@ class AppStore:
     :param retry_interval: seconds tracking pauses after a failed write.
     :param clock: the clock of the breaker, Unix seconds.
     """
+
+    _guard: Guard
 
     def __init__(
         self,
@@ -138,18 +167,12 @@ class AppStore:
         retry_interval: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._guard = Guard(client, APP_COMMANDS)
-        self._prefix = prefix
-        self._breaker = Breaker(retry_interval, clock, prefix)
-
-    @property
-    def is_cluster(self) -> bool:
-        """The client is a Redis Cluster client."""
-        return self._guard.is_cluster
-
-    def describe(self) -> str:
-        """Where the store connects and as whom (no password)."""
-        return self._guard.describe()
+        super().__init__(
+            Guard(client, APP_COMMANDS),
+            prefix=prefix,
+            retry_interval=retry_interval,
+            clock=clock,
+        )
 
     def send(self, commands: Sequence[Command]) -> list[Any]:
         """Send what the application needs, in one round trip.
