@@ -43,8 +43,8 @@ from .acl import enforce
 from .codec import CookieCodec
 from .context import AsyncContext
 from .context import atrack
-from .core.request import Answer
-from .core.request import Request
+from .core.messages import Answer
+from .core.messages import Request
 from .core.request import RequestState
 from .core.request import Rules
 from .errors import ConfigurationError
@@ -215,6 +215,21 @@ class QSCookies:
         return AsyncContext(self._rules.open(_request(scope)), self._store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection.
+
+        ``lifespan``, ``websocket`` and excluded paths go straight to the app.
+        An HTTP request gets its context in a copy of the scope; the core's
+        ``303`` and privacy answers are sent without the app; otherwise the
+        core's headers join the app's ``http.response.start``. After a failed
+        store call, the app's ``500`` (and its body) becomes the ``503``; a
+        :class:`StoreUnavailable` the app lets out becomes the ``503`` when no
+        response started, and is re-raised otherwise (not when the ``503``
+        already answered: a framework such as Starlette re-raises after
+        sending its ``500``).
+
+        :raises QSCookiesError: the request already went through a
+            :class:`QSCookies` (the app is wrapped twice), before any Redis call.
+        """
         if scope["type"] != "http" or self._rules.excluded(scope.get("path", "")):
             await self.app(scope, receive, send)
             return

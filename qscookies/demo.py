@@ -31,8 +31,8 @@ from .acl import acl_lines
 from .dashboard import Dashboard
 from .dashboard.server import RedactingRequestHandler
 from .demoshop.catalogue import PROMOTION
-from .embedded import EmbeddedRedisError
 from .embedded import RedisServer
+from .errors import EmbeddedRedisError
 from .errors import QSCookiesError
 from .privacy import truncate_ip
 from .store.client import Guard

@@ -176,7 +176,7 @@ class ShopClient(Client):
         cookies = "; ".join(
             f"{name}={value}" for name, value in self._our_cookies().items()
         )
-        headers = {"Cookie": cookies} if cookies else {}
+        headers = [("Cookie", cookies)] if cookies else []
         return EnvironBuilder(base_url=self.base_url, headers=headers).get_environ()
 
     def _context(self) -> Context:

