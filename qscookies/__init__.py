@@ -1,7 +1,7 @@
 """qscookies: signed cookies for cart, return visitors and promotions, in Redis."""
 
 from .context import Context as Context
-from .context import context as context
+from .core.visits import Visitor as Visitor
 from .errors import CartError as CartError
 from .errors import CommandRefused as CommandRefused
 from .errors import ConfigurationError as ConfigurationError
@@ -9,7 +9,7 @@ from .errors import HeadersSentError as HeadersSentError
 from .errors import QSCookiesError as QSCookiesError
 from .errors import StoreError as StoreError
 from .errors import StoreUnavailable as StoreUnavailable
-from .middleware import QSCookies as QSCookies
 from .report import PromotionCounts as PromotionCounts
 from .report import PromotionReport as PromotionReport
-from .visitors import Visitor as Visitor
+from .wsgi import QSCookies as QSCookies
+from .wsgi import context as context

@@ -38,9 +38,8 @@ from .report import render_table
 from .report import row_dict
 from .report import sort_rows
 from .report import utc_today
-from .store import PROBE_COMMANDS
-from .store import Store
-from .store import connect
+from .store.client import connect
+from .store.probe import Prober
 
 #: Exit code for success.
 OK = 0
@@ -282,19 +281,69 @@ def _dashboard(args: argparse.Namespace) -> int:
     return OK
 
 
+class _Once(argparse.Action):
+    """Store an option's value, refusing the option a second time.
+
+    ``--prefix`` names the one shop the command is about; argparse would
+    silently keep the last of two.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, f"_{self.dest}_given", False):
+            parser.error(
+                f"{option_string} given twice: one shop per run"
+                " (other shops on the same Redis: --other-prefix)"
+            )
+        setattr(namespace, f"_{self.dest}_given", True)
+        setattr(namespace, self.dest, values)
+
+
+def _one_prefix_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prefix",
+        default="qs:",
+        action=_Once,
+        help="the middleware's key prefix, ending in ':' (default qs:)",
+    )
+
+
 def _add_acl(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "acl",
         help="print the Redis ACL rules that lock the data in",
         description="Print ACL SETUSER lines (or aclfile lines) for the app user"
-        " and the report user, built as allow-lists from -@all. ACLs are per"
-        " node: apply them on every server of a cluster or Sentinel set-up.",
+        " and the report user, built as allow-lists from -@all, on stdout and"
+        " nothing else: notes and generated passwords go to stderr, so"
+        " `qscookies acl | redis-cli` is safe. ACLs are per node: apply them on"
+        " every server of a cluster or Sentinel set-up. ACL SETUSER changes only"
+        " the running server: save the users (ACL SAVE with an aclfile, else"
+        " CONFIG REWRITE) or they vanish on restart.",
     )
-    _prefix_option(parser)
-    parser.add_argument("--app-user", default="qs-app")
-    parser.add_argument("--app-password", help="default: generated and shown")
-    parser.add_argument("--report-user", default="qs-report")
-    parser.add_argument("--report-password", help="default: generated and shown")
+    _one_prefix_option(parser)
+    parser.add_argument(
+        "--other-prefix",
+        action="append",
+        default=[],
+        metavar="PREFIX",
+        help="key prefix of another shop on the same Redis (repeatable); nested"
+        " prefixes such as qs: and qs:a: are refused",
+    )
+    parser.add_argument("--app-user", default="qs-app", help="default: qs-app")
+    parser.add_argument(
+        "--app-password",
+        help="at least 16 characters; default: generated and shown on stderr",
+    )
+    parser.add_argument("--report-user", default="qs-report", help="default: qs-report")
+    parser.add_argument(
+        "--report-password",
+        help="at least 16 characters; default: generated and shown on stderr",
+    )
     parser.add_argument("--redis-version", choices=("7", "6.2"), default="7")
     parser.add_argument(
         "--aclfile",
@@ -320,11 +369,12 @@ def _acl(args: argparse.Namespace) -> int:
             version=args.redis_version,
             aclfile=args.aclfile,
             cluster=args.cluster,
+            other_prefixes=args.other_prefix,
         )
     except ConfigurationError as error:
         raise UsageError(str(error)) from error
-    print("\n".join(comments), file=sys.stderr if args.aclfile else sys.stdout)
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)  # stdout: the commands, nothing else
+    print("\n".join(comments), file=sys.stderr, flush=True)
     return OK
 
 
@@ -334,11 +384,13 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="could this Redis user export the data?",
         description="Ask Redis, command by command, which export-class commands"
         " the URL's user may run (ACL DRYRUN on Redis 7, else queued in MULTI"
-        " and discarded: nothing is run). Exit 1 when any is allowed or cannot"
-        " be verified, 0 when all are refused.",
+        " and discarded: nothing is run). A command refused only for the probed"
+        " key is allowed for others, whatever --prefix says: that counts as"
+        " allowed. Exit 1 when any is allowed or cannot be verified, 0 when all"
+        " are refused.",
     )
     _redis_url_option(parser, required=True)
-    _prefix_option(parser)
+    _one_prefix_option(parser)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
     _cluster_option(parser)
     parser.set_defaults(handler=_check)
@@ -346,10 +398,11 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     with _connect(args, args.timeout) as client:
-        result = check(Store(client, prefix=args.prefix, allowed=PROBE_COMMANDS))
+        result = check(Prober(client, prefix=args.prefix))
     print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
     for verdict in result.verdicts:
         word = {True: "ALLOWED", False: "refused", None: "unknown"}[verdict.allowed]
-        print(f"{word:8} {verdict.command}")
+        note = f"  ({verdict.note})" if verdict.note else ""
+        print(f"{word:8} {verdict.command}{note}")
     print(result.summary())
     return OK if result.locked_in else FINDING

@@ -35,11 +35,11 @@ from .dashboard.server import log_to_stderr
 from .dashboard.server import make_server
 from .dashboard.server import require_waitress
 from .demoshop.catalogue import PROMOTION
-from .embedded import EmbeddedRedisError
 from .embedded import RedisServer
+from .errors import EmbeddedRedisError
 from .errors import QSCookiesError
-from .store import Store
-from .store import connect
+from .store.client import Guard
+from .store.client import connect
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -58,7 +58,7 @@ def serve(
 ) -> None:
     """Serve a storefront until Ctrl-C or ``SIGTERM``; print the URLs to try.
 
-    Call it from the main thread (it handles ``SIGTERM`` while serving).
+    Call it from the main thread (it handles ``SIGTERM`` until it returns).
 
     :param factory: builds the storefront, called as
         ``factory(redis_url=..., secret_key=...)``.
@@ -72,7 +72,9 @@ def serve(
     """
     out = out or sys.stdout
     require_waitress()
-    with ExitStack() as stack:
+    # SIGTERM stops the demo from the start (a SIGTERM right after the URLs are
+    # printed, or while Redis starts, must still stop Redis and exit cleanly).
+    with _sigterm_interrupts(), ExitStack() as stack:
         if redis_url is None:
             redis = stack.enter_context(_embedded_redis())
             redis_url = redis.url
@@ -110,8 +112,7 @@ def serve(
             flush=True,
         )
         log_to_stderr([token])
-        with _sigterm_interrupts():
-            server.run()  # returns on KeyboardInterrupt
+        server.run()  # returns on KeyboardInterrupt
         print("Stopping.", file=out, flush=True)
 
 
@@ -154,7 +155,7 @@ def _check_reachable(redis_url: str) -> None:
     except ValueError as error:
         raise QSCookiesError(f"bad Redis URL: {error}") from error
     with client:
-        Store(client, allowed=frozenset({"PING"})).call("PING")
+        Guard(client, frozenset({"PING"})).call("PING")
 
 
 @contextmanager

@@ -31,10 +31,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-
-class EmbeddedRedisError(RuntimeError):
-    """A private ``redis-server`` could not be found, started or set up."""
-
+from .errors import EmbeddedRedisError
 
 Version = tuple[int, int, int]
 ENV_VAR = "QSCOOKIES_REDIS_SERVER"

@@ -32,18 +32,30 @@ class StoreError(QSCookiesError):
 
     :param message: what failed.
     :param original_error: the redis-py exception behind it.
+    :param reply: the kind of Redis error reply, such as ``"OOM"`` or
+        ``"NOPERM"``; empty when Redis could not be reached.
     """
 
     def __init__(
-        self, message: str, *, original_error: BaseException | None = None
+        self,
+        message: str,
+        *,
+        original_error: BaseException | None = None,
+        reply: str = "",
     ) -> None:
         super().__init__(message)
         #: The redis-py exception that caused this one.
         self.original_error = original_error
+        #: The kind of error reply (``"OOM"``, ``"NOPERM"``, ``"READONLY"``…).
+        self.reply = reply
 
 
 class StoreUnavailable(StoreError):
-    """Redis could not be reached in time, so a write could not be stored.
+    """Redis could not be reached in time, or refused a cart write.
+
+    Also raised for every error reply to a cart write (``OOM`` when Redis is
+    full, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``): :attr:`reply`
+    names it.
 
     Raised by cart operations and :meth:`~qscookies.context.Context.record_purchase`
     instead of losing data silently. When the application does not catch it, the
@@ -74,3 +86,7 @@ class HeadersSentError(QSCookiesError):
     the browser could never learn the new cart id, so the write would be lost.
     Write to the cart before calling ``start_response``.
     """
+
+
+class EmbeddedRedisError(QSCookiesError, RuntimeError):
+    """A private ``redis-server`` (for the demo or the tests) could not be run."""

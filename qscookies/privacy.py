@@ -18,25 +18,55 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
-# Digit runs of 13 to 19 digits, single spaces or dashes allowed between digits.
-_DIGIT_RUN = re.compile(r"\d(?:[ \-]?\d){12,18}(?![ \-]?\d)")
+#: What may stand between the digit groups of a printed or pasted card number,
+#: alone or in runs ("4111 - 1111"): these and any white space.
+CARD_SEPARATORS = "-._/,"
+
+# Digit groups joined by separators. The digit and separator classes are
+# disjoint, so matching takes linear time.
+_SEPARATED_DIGITS = re.compile(rf"\d+(?:[\s{re.escape(CARD_SEPARATORS)}]+\d+)*")
+_DIGIT_GROUP = re.compile(r"\d+")
 
 
 def looks_like_card_number(text: str) -> bool:
     """Tell whether *text* holds a Luhn-valid run of 13-19 digits.
 
     Such values are refused wherever qscookies would store or sign them (cart skus,
-    promotion codes), so that no payment card number ends up in Redis or a cookie.
-    Digits may be grouped by single spaces or dashes, as card numbers are printed.
+    promotion codes, order ids), so that no payment card number ends up in Redis
+    or a cookie.
+
+    A run is digits in one piece or in groups separated by white space or
+    :data:`CARD_SEPARATORS`, alone or in runs: ``4111 1111 1111 1111``,
+    ``4111.1111.1111.1111``, ``4111/1111/1111/1111``, ``4111 - 1111 - 1111 -
+    1111``. Any other character (a letter, ``+``, ``:``…) ends a run. A run of
+    13-19 digits that passes the Luhn check is a card number. So is a stretch of
+    consecutive groups of at least 3 digits inside a longer run (card numbers are
+    printed in groups of 3 to 6), so that one is still found beside a quantity,
+    an expiry date or a security code (``2 4111 1111 1111 1111 12/25``), while
+    groups of 1-2 digits (days, months, cents, sizes) never make one of their own
+    with their neighbours. A group is never split: more than 19 digits in one
+    piece is not a card number.
+
+    .. versionchanged:: 0.1
+        Any run of separators, not only single spaces or dashes.
     """
-    for match in _DIGIT_RUN.finditer(text):
-        start = match.start()
-        if start and text[start - 1].isdigit():
-            continue  # part of a longer number, not a card number
-        digits = re.sub(r"\D", "", match.group())
-        if _luhn_valid(digits):
+    for match in _SEPARATED_DIGITS.finditer(text):
+        groups = _DIGIT_GROUP.findall(match.group())
+        if _card_digits("".join(groups)):
             return True
+        for first in range(len(groups)):
+            digits = ""
+            for group in groups[first:]:
+                if len(group) < 3 or len(digits) + len(group) > 19:
+                    break
+                digits += group
+                if _card_digits(digits):
+                    return True
     return False
+
+
+def _card_digits(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and _luhn_valid(digits)
 
 
 def _luhn_valid(digits: str) -> bool:

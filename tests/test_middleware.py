@@ -16,8 +16,8 @@ from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import QSCookiesError
 from qscookies import context
-from qscookies.cookies import CookieCodec
-from qscookies.cookies import VisitorState
+from qscookies.codec import CookieCodec
+from qscookies.codec import VisitorState
 
 from shop import SECRET
 from shop import get_json
@@ -118,17 +118,25 @@ def test_visits_are_counted_across_the_visit_gap(app: QSCookies) -> None:
     assert get_json(client, "/") == {"returning": True, "visits": 2, "promotion": None}
 
 
-def test_visitor_record_in_redis(app: QSCookies, redis_client: redis.Redis) -> None:
+def test_a_visit_start_feeds_day_aggregates_only(
+    app: QSCookies, redis_client: redis.Redis
+) -> None:
     client = Client(app)
     get_json(client, "/")
-    (key,) = redis_client.keys("qs:v:*")
-    record = redis_client.hgetall(key)
-    assert record == {
-        b"first_seen": b"%d" % NOW,
-        b"visits": b"1",
-        b"last_visit": b"%d" % NOW,
-    }
-    assert 0 < redis_client.ttl(key) <= 365 * 86400
+    get_json(Client(app), "/")
+    assert sorted(redis_client.keys("*")) == [
+        b"qs:a:{_site}:d:20270115",
+        b"qs:a:{_site}:u:20270115",
+    ]  # no per-visitor record
+    assert redis_client.hgetall("qs:a:{_site}:d:20270115") == {b"visits": b"2"}
+    assert redis_client.pfcount("qs:a:{_site}:u:20270115") == 2
+    app.clock = lambda: NOW + 3600  # a new visit of the first browser
+    get_json(client, "/")
+    assert redis_client.hgetall("qs:a:{_site}:d:20270115") == {b"visits": b"3"}
+    assert redis_client.pfcount("qs:a:{_site}:u:20270115") == 2
+    assert redis_client.pfcount("qs:a:{_site}:r:20270115") == 1
+    for key in redis_client.keys("*"):
+        assert 0 < redis_client.ttl(key) <= 800 * 86400
 
 
 def test_first_seen_is_exposed(app: QSCookies) -> None:
@@ -414,7 +422,7 @@ def test_purchase_without_promotion_counts_nothing(
     client = Client(app)
     get_json(client, "/add?sku=A")
     assert get_json(client, "/buy?order=o-2&total=500") is False
-    assert redis_client.keys("qs:a:*") == []
+    assert redis_client.keys("qs:[ao]:*") == redis_client.keys("qs:a:{_site}:*")
     assert get_json(client, "/cart") == {}
 
 
@@ -459,7 +467,8 @@ def test_exactly_one_redis_location() -> None:
 def test_custom_prefix_and_cookie_names(redis_client: redis.Redis) -> None:
     client = Client(wrap(redis_client, key_prefix="shop1:", visitor_cookie="v"))
     assert "v" in set_cookies(client.get("/"))
-    assert [k.startswith(b"shop1:v:") for k in redis_client.keys("*")] == [True]
+    keys = redis_client.keys("*")
+    assert keys and all(k.startswith(b"shop1:a:") for k in keys)
 
 
 def test_context_outside_the_middleware() -> None:
@@ -493,11 +502,14 @@ def test_visitor_state_in_cookie_is_only_ids_counters_and_times(app: QSCookies) 
     )
 
 
-def test_the_test_shop_runs_as_the_app_user(app: QSCookies) -> None:
+def test_the_test_shop_runs_as_the_app_user(
+    app: QSCookies, redis_client: redis.Redis
+) -> None:
     """Every shop built by shop.wrap(redis_client) obeys the production ACL."""
-    kwargs = app.store.client.connection_pool.connection_kwargs
-    assert kwargs["username"] == "qs-app"
     assert app.settings.strict
+    get_json(Client(app), "/add?sku=A")
+    users = {client["user"] for client in redis_client.client_list()}
+    assert "qs-app" in users
 
 
 # -- any WSGI app: write(), generators, close(); the body is never buffered -----

@@ -22,8 +22,9 @@ from qscookies import QSCookies
 from qscookies import QSCookiesError
 from qscookies import context
 from qscookies.embedded import RedisServer
+from qscookies.privacy import looks_like_card_number
 from qscookies.privacy import truncate_ip
-from qscookies.store import connect
+from qscookies.store.client import connect
 
 from shop import get_json
 from shop import shop
@@ -111,7 +112,8 @@ def test_opt_out_via_the_api(app: QSCookies, redis_client: redis.Redis) -> None:
     response = browser.get("/optout")
     assert_expired(response, *TRACKING_COOKIES)
     assert "Max-Age=34560000" in set_cookies(response)["qs_optout"]
-    assert not redis_client.keys("qs:v:*")  # its record went with it
+    # there is no per-visitor record to leave behind: aggregates and carts only
+    assert all(k.startswith((b"qs:a:", b"qs:c:")) for k in redis_client.keys("*"))
     assert_untracked_but_cart_works(app, browser, redis_client)
 
 
@@ -121,7 +123,7 @@ def test_opt_in_again(app: QSCookies, redis_client: redis.Redis) -> None:
     assert_expired(browser.get("/optin"), "qs_optout")
     assert browser.get("/tracking").data == b"True"
     browser.get("/")
-    assert redis_client.keys("qs:v:*")
+    assert browser.get_cookie("qs_visitor") is not None  # tracked again
 
 
 def test_opt_out_via_the_route(app: QSCookies, redis_client: redis.Redis) -> None:
@@ -204,7 +206,7 @@ def test_dnt_is_ignored_when_honor_dnt_is_off(redis_client: redis.Redis) -> None
     browser = Client(app)
     browser.get("/?promo=SUMMER", headers={"DNT": "1"})
     assert browser.get("/tracking", headers={"DNT": "1"}).data == b"True"
-    assert redis_client.keys("qs:v:*") and redis_client.keys("qs:a:*")
+    assert redis_client.keys("qs:a:{_site}:*") and redis_client.keys("qs:a:{SUMMER}:*")
     gpc = browser.get("/", headers={"Sec-GPC": "1", "DNT": "1"})
     assert_expired(gpc, *TRACKING_COOKIES)  # GPC is always honoured
 
@@ -221,7 +223,7 @@ def test_forget_leaves_no_key_of_that_visitor_or_cart(
     browser = tracked_browser(app)
     get_json(browser, "/add?sku=A")
     mine = set(redis_client.scan_iter(match="qs:[vc]:*")) - others
-    assert len(mine) == 2  # a visitor record and a cart
+    assert len(mine) == 1  # a cart: there is no per-visitor record
     ids = {key.split(b"{")[1].rstrip(b"}") for key in mine}
     aggregates = {k: redis_client.dump(k) for k in redis_client.scan_iter("qs:a:*")}
     response = browser.get("/forget")
@@ -355,14 +357,73 @@ def test_no_cookie_of_ours_carries_a_domain(app: QSCookies) -> None:
     assert not [h for h in headers if "domain=" in h.lower()]
 
 
+CARD_NUMBERS = [
+    pytest.param("4111111111111111", id="in-one-piece"),
+    pytest.param("4111 1111 1111 1111", id="spaces"),
+    pytest.param("5500-0000-0000-0004", id="dashes"),
+    pytest.param("4111.1111.1111.1111", id="dots"),
+    pytest.param("4111/1111/1111/1111", id="slashes"),
+    pytest.param("4111_1111_1111_1111", id="underscores"),
+    pytest.param("4111,1111,1111,1111", id="commas"),
+    pytest.param("4111  1111 1111 1111", id="a-run-of-spaces"),
+    pytest.param("4111 - 1111 - 1111 - 1111", id="spaced-dashes"),
+    pytest.param("4111\t1111\n1111\u00a01111", id="other-white-space"),
+    pytest.param("4111-/.1111_,1111 1111", id="mixed-separators"),
+    pytest.param("3782 822463 10005", id="amex-4-6-5"),
+    pytest.param("4222222222222", id="13-digits"),
+    pytest.param("4111 1111 1111 1111 110", id="19-digits"),
+    pytest.param("x4111111111111111", id="after-a-letter"),
+    pytest.param("SKU-4111.1111.1111.1111-B", id="inside-a-sku"),
+    pytest.param("2 4111 1111 1111 1111", id="after-another-number"),
+    pytest.param("4111 1111 1111 1111 12/25", id="before-an-expiry-date"),
+    pytest.param("4111 1111 1111 1111 123", id="before-a-security-code"),
+    pytest.param("1999 4111 1111 1111 1111", id="after-a-4-digit-number"),
+    pytest.param("\uff14\uff11\uff11\uff11" + "\uff11" * 12, id="fullwidth-digits"),
+]
+
+NOT_CARD_NUMBERS = [
+    pytest.param("", id="empty"),
+    pytest.param("SKU-1", id="sku"),
+    pytest.param("4111 1111 1111 1112", id="fails-luhn"),
+    pytest.param("4111.1111.1111.1112", id="dots-fails-luhn"),
+    pytest.param("4111 1111 117", id="12-digits"),
+    pytest.param("41111111111111111115", id="20-digits-in-one-piece"),
+    pytest.param("2024-01-15", id="iso-date"),
+    pytest.param("15/01/2024", id="date-with-slashes"),
+    pytest.param("2024-01-15/2024-02-15", id="date-range"),
+    # its first 14 digits pass Luhn, but 2-digit groups make no card number
+    pytest.param("19.99, 29.99, 39.99, 49.99", id="prices"),
+    pytest.param("10/12/14/16/18/20", id="sizes"),
+    pytest.param("+44 20 7946 0958", id="phone-number"),
+    pytest.param("4111x1111x1111x1111", id="letters-end-a-run"),
+    pytest.param("12:34:56.789", id="time"),
+]
+
+
+@pytest.mark.parametrize("text", CARD_NUMBERS)
+def test_card_numbers_are_recognised(text: str) -> None:
+    assert looks_like_card_number(text)
+
+
+@pytest.mark.parametrize("text", NOT_CARD_NUMBERS)
+def test_other_numbers_are_not_card_numbers(text: str) -> None:
+    assert not looks_like_card_number(text)
+
+
+SEPARATED_CARD_NUMBERS = [
+    pytest.param("4111111111111111", id="in-one-piece"),
+    pytest.param("4111 1111 1111 1111", id="spaces"),
+    pytest.param("5500-0000-0000-0004", id="dashes"),
+    pytest.param("4111.1111.1111.1111", id="dots"),
+    pytest.param("4111/1111/1111/1111", id="slashes"),
+    pytest.param("4111_1111_1111_1111", id="underscores"),
+    pytest.param("4111,1111,1111,1111", id="commas"),
+    pytest.param("4111 - 1111 - 1111 - 1111", id="spaced-dashes"),
+]
+
+
 @pytest.mark.parametrize(
-    "sku",
-    [
-        "4111111111111111",
-        "4111 1111 1111 1111",
-        "5500-0000-0000-0004",
-        "x4111111111111111",
-    ],
+    "sku", [*SEPARATED_CARD_NUMBERS, pytest.param("x4111111111111111", id="x-prefix")]
 )
 def test_card_like_skus_are_refused(
     app: QSCookies, redis_client: redis.Redis, sku: str
@@ -376,22 +437,39 @@ def test_a_16_digit_sku_that_is_not_luhn_valid_is_fine(app: QSCookies) -> None:
     assert get_json(Client(app), "/add?sku=4111111111111112") == 1
 
 
+def test_a_dotted_sku_that_is_not_luhn_valid_is_fine(app: QSCookies) -> None:
+    assert get_json(Client(app), "/add?sku=4111.1111.1111.1112") == 1
+
+
+@pytest.mark.parametrize("code", ["4111111111111111", "4111.1111.1111.1111"])
 @pytest.mark.parametrize("param", ["promo", "utm_campaign"])
 def test_card_like_promotion_codes_are_ignored(
-    app: QSCookies, redis_client: redis.Redis, param: str
+    app: QSCookies, redis_client: redis.Redis, param: str, code: str
 ) -> None:
     browser = Client(app)
-    response = browser.get("/", query_string={param: "4111111111111111"})
+    response = browser.get("/", query_string={param: code})
     assert response.status_code == 303  # still taken out of the URL
     assert "qs_promo" not in set_cookies(response)
-    assert not redis_client.keys("qs:a:*")
-    assert "4111111111111111" not in str(response.headers)
+    assert redis_client.keys("qs:a:*") == redis_client.keys("qs:a:{_site}:*")
+    assert code not in str(response.headers)
 
 
-def test_card_like_order_ids_are_refused(app: QSCookies) -> None:
+def test_a_dotted_promotion_code_that_is_no_card_number_counts(
+    app: QSCookies, redis_client: redis.Redis
+) -> None:
+    response = Client(app).get("/?promo=SPRING.2024")
+    assert "qs_promo" in set_cookies(response)
+    assert redis_client.keys("qs:a:{SPRING.2024}:*")
+
+
+@pytest.mark.parametrize("order_id", SEPARATED_CARD_NUMBERS)
+def test_card_like_order_ids_are_refused(
+    app: QSCookies, redis_client: redis.Redis, order_id: str
+) -> None:
     browser = tracked_browser(app)
     with pytest.raises(QSCookiesError):
-        browser.get("/buy?order=4111111111111111&total=100")
+        browser.get("/buy", query_string={"order": order_id, "total": "100"})
+    assert not redis_client.keys("qs:o:*")
 
 
 CLIENT_IPS = ("203.0.113.77", "198.51.100.23", "2001:db8:abcd:12::7")
@@ -419,7 +497,8 @@ def test_client_ips_never_reach_redis(
     dumped = b"".join(
         key + redis_client.dump(key) for key in redis_client.scan_iter(count=1000)
     )
-    assert len(redis_client.keys("qs:v:*")) == 2  # same IP: still two visitors
+    # same IP: still two visitors
+    assert redis_client.pfcount(*redis_client.keys("qs:a:{_site}:u:*")) == 2
     for ip in CLIENT_IPS:
         assert ip.encode() not in dumped
 

@@ -22,9 +22,8 @@ from qscookies.report import PromotionReport
 from qscookies.report import Totals
 from qscookies.report import parse_day
 from qscookies.report import sort_rows
-from qscookies.store import REPORT_COMMANDS
-from qscookies.store import Batch
-from qscookies.store import Store
+from qscookies.store.client import Guard
+from qscookies.store.reader import REPORT_COMMANDS
 
 FIRST = date(2024, 2, 28)  # day 2 is Feb 29, day 3 is Mar 1: month edges too
 LAST = FIRST + timedelta(days=2)
@@ -105,18 +104,13 @@ def test_round_trips_are_bounded(
     report: PromotionReport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent: list[str] = []
-    execute, call = Batch.execute, Store.call
+    send = Guard.send
 
-    def counting_execute(self: Batch) -> list[Any]:
-        sent.append("pipeline")
-        return execute(self)
+    def counting_send(self: Guard, commands: Any) -> list[Any]:
+        sent.append(commands[0][0] if len(commands) == 1 else "pipeline")
+        return send(self, commands)
 
-    def counting_call(self: Store, *args: Any) -> Any:
-        sent.append(args[0])
-        return call(self, *args)
-
-    monkeypatch.setattr(Batch, "execute", counting_execute)
-    monkeypatch.setattr(Store, "call", counting_call)
+    monkeypatch.setattr(Guard, "send", counting_send)
     report.counts(FIRST, FIRST + timedelta(days=MAX_DAYS - 1))
     assert sent == ["ZRANGE", "pipeline"]
     sent.clear()
@@ -202,11 +196,11 @@ def test_report_url_and_key_prefix(redis_server: RedisServer) -> None:
 
 
 def test_report_sends_read_commands_only(redis_client: redis.Redis) -> None:
-    store = PromotionReport(redis=redis_client).store
-    assert store.allowed == REPORT_COMMANDS == {"HGETALL", "PFCOUNT", "ZRANGE"}
+    guard = PromotionReport(redis=redis_client)._reader._guard
+    assert guard.allowed == REPORT_COMMANDS == {"HGETALL", "PFCOUNT", "ZRANGE"}
     for command in ("HINCRBY", "SCAN", "KEYS", "DUMP", "DEL"):
         with pytest.raises(CommandRefused):
-            store.call(command, "qs:a:promotions")
+            guard.call(command, "qs:a:i:20240101")
 
 
 def test_report_on_redis_cluster(redis_cluster: RedisClusterServers) -> None:

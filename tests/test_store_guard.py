@@ -9,17 +9,19 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-import qscookies.store
+import qscookies.core.scripts
 from qscookies import CommandRefused
 from qscookies import StoreUnavailable
 from qscookies.acl import EXPORT_PROBES
+from qscookies.core.scripts import SCRIPT_COMMANDS
 from qscookies.embedded import RedisServer
-from qscookies.store import APP_COMMANDS
-from qscookies.store import PROBE_COMMANDS
-from qscookies.store import REPORT_COMMANDS
-from qscookies.store import SCRIPT_COMMANDS
-from qscookies.store import Store
-from qscookies.store import connect
+from qscookies.store.app import APP_COMMANDS
+from qscookies.store.app import AppStore
+from qscookies.store.client import Guard
+from qscookies.store.client import connect
+from qscookies.store.probe import PROBE_COMMANDS
+from qscookies.store.probe import Prober
+from qscookies.store.reader import REPORT_COMMANDS
 
 #: The export-class commands, with arguments of valid arity. (GET and HGETALL
 #: probe keys outside the prefix: keys are the ACL's job, not the store's.)
@@ -35,30 +37,40 @@ def _dead_port() -> int:
 
 
 @pytest.fixture
-def dead_store() -> Iterator[Store]:
+def dead_client() -> Iterator[redis.Redis]:
     client = connect(f"redis://127.0.0.1:{_dead_port()}/0", socket_timeout=0.5)
-    yield Store(client)
+    yield client
     client.close()
+
+
+@pytest.fixture
+def dead_store(dead_client: redis.Redis) -> Guard:
+    return Guard(dead_client, APP_COMMANDS)
 
 
 @pytest.mark.parametrize("command", REFUSED_PROBES, ids=lambda c: " ".join(c[:2]))
 def test_export_commands_are_refused_before_any_connection(
-    dead_store: Store, command: tuple[str, ...]
+    dead_store: Guard, dead_client: redis.Redis, command: tuple[str, ...]
 ) -> None:
     args = [arg.format(prefix="qs:") for arg in command]
     with pytest.raises(CommandRefused) as refused:
         dead_store.call(*args)
     assert refused.value.command == command[0]
     with pytest.raises(CommandRefused):
-        dead_store.batch().add(*args)
+        dead_store.send([("HGETALL", "qs:c:{x}"), tuple(args)])
     with pytest.raises(CommandRefused):
         dead_store.call(command[0].lower(), *args[1:])  # case does not matter
-    pool = dead_store.client.connection_pool
+    app_store = AppStore(dead_client, prefix="qs:", retry_interval=1)
+    with pytest.raises(CommandRefused):  # a bug, never an outage
+        app_store.send([tuple(args)])
+    with pytest.raises(CommandRefused):
+        app_store.track([tuple(args)])
+    pool = dead_client.connection_pool
     assert pool._created_connections == 0  # nothing even tried to connect
 
 
 def test_an_allowed_command_on_the_dead_port_is_a_connection_fault(
-    dead_store: Store,
+    dead_store: Guard,
 ) -> None:
     """The contrast: the refusal above is not a connection error in disguise."""
     with pytest.raises(StoreUnavailable):
@@ -71,14 +83,12 @@ def test_refused_commands_leave_the_server_untouched(
     redis_client.set("qs:keep", "1")
     redis_client.config_resetstat()
     with connect(redis_server.url, socket_timeout=1) as client:
-        store = Store(client)
+        store = Guard(client, APP_COMMANDS)
         for command in EXPORT_COMMANDS:
             with pytest.raises(CommandRefused):
                 store.call(command, "qs:keep")
-        batch = store.batch()
-        batch.add("HGETALL", "qs:keep-not")
         with pytest.raises(CommandRefused):
-            batch.add("KEYS", "*")
+            store.send([("HGETALL", "qs:keep-not"), ("KEYS", "*")])
         stats = redis_client.info("commandstats")
     sent = {name for name, stat in stats.items() if stat["calls"]}
     assert sent <= {"cmdstat_config|resetstat", "cmdstat_config"}  # ours only
@@ -94,7 +104,7 @@ def test_the_allow_lists_hold_no_export_command() -> None:
 def test_script_commands_are_exactly_what_the_scripts_call() -> None:
     scripts = [
         value
-        for value in vars(qscookies.store).values()
+        for value in vars(qscookies.core.scripts).values()
         if isinstance(value, str) and "redis.call(" in value
     ]
     called = {
@@ -106,29 +116,37 @@ def test_script_commands_are_exactly_what_the_scripts_call() -> None:
     assert called == SCRIPT_COMMANDS
 
 
-def test_the_probe_store_may_not_read_or_write_data(dead_store: Store) -> None:
-    probe_store = Store(dead_store.client, allowed=PROBE_COMMANDS)
+def test_the_probe_may_not_read_or_write_data(dead_client: redis.Redis) -> None:
+    probe_guard = Guard(dead_client, PROBE_COMMANDS)
     for command in ("HGETALL", "HSET", "DEL", "EVAL", "DUMP"):
         with pytest.raises(CommandRefused):
-            probe_store.call(command, "qs:c:{x}")
+            probe_guard.call(command, "qs:c:{x}")
 
 
 @pytest.mark.parametrize("command", ["EXEC", "exec", "DISCARD", "MULTI", "RESET"])
 def test_a_probe_never_queues_what_would_run_the_transaction(
-    dead_store: Store, command: str
+    dead_client: redis.Redis, command: str
 ) -> None:
-    probe_store = Store(dead_store.client, allowed=PROBE_COMMANDS)
     with pytest.raises(CommandRefused):
-        probe_store.probe([("DUMP", "qs:x"), (command,)])
-    assert dead_store.client.connection_pool._created_connections == 0
+        Prober(dead_client).probe([("DUMP", "qs:x"), (command,)])
+    assert dead_client.connection_pool._created_connections == 0
 
 
-def test_a_probe_on_a_dead_port_is_unavailable(dead_store: Store) -> None:
-    probe_store = Store(dead_store.client, allowed=PROBE_COMMANDS)
+def test_a_probe_on_a_dead_port_is_unavailable(dead_client: redis.Redis) -> None:
     with pytest.raises(StoreUnavailable):
-        probe_store.probe([("DUMP", "qs:x")])
+        Prober(dead_client).probe([("DUMP", "qs:x")])
 
 
-def test_an_app_store_cannot_probe(dead_store: Store) -> None:
-    with pytest.raises(CommandRefused):
-        dead_store.probe([("DUMP", "qs:x")])
+def test_no_public_object_hands_out_the_raw_client(redis_client: redis.Redis) -> None:
+    from qscookies import PromotionReport
+
+    from shop import wrap
+
+    for owner in (wrap(redis_client), PromotionReport(redis=redis_client)):
+        public = {name for name in dir(owner) if not name.startswith("_")}
+        for name in public:
+            value = getattr(owner, name)
+            assert not isinstance(value, redis.Redis), name
+            for inner in dir(value):
+                if not inner.startswith("_"):
+                    assert not isinstance(getattr(value, inner, None), redis.Redis)

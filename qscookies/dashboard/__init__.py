@@ -182,8 +182,8 @@ class Dashboard:
         self.allowed_networks: tuple[Network, ...] = tuple(networks)
         #: The report the dashboard reads through.
         self.report = PromotionReport(
-            redis_url,
-            redis,
+            redis_url=redis_url,
+            redis=redis,
             key_prefix=key_prefix,
             min_count=min_count,
             socket_timeout=socket_timeout,

@@ -19,9 +19,9 @@ from werkzeug.utils import redirect
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
-from ..context import context
 from ..errors import CartError
-from ..middleware import QSCookies
+from ..wsgi import QSCookies
+from ..wsgi import context
 from .catalogue import OPTIONS
 from .catalogue import cart_page
 from .catalogue import catalogue_page

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
 
-from .cookies import VisitorState
-from .cookies import new_id
+from ..codec import VisitorState
+from ..codec import new_id
 
 
 @dataclass(frozen=True)

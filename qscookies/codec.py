@@ -1,6 +1,8 @@
 """The cookie codec: sign and verify cookie values, build ``Set-Cookie`` headers.
 
-Pure functions over strings: no Redis, no WSGI. Each cookie purpose (cart, visitor,
+Pure functions over strings: no Redis, no WSGI. The codec also owns the keyed
+hashes that stand in for ids where an id must never be stored (sketches, order
+markers, logs). Each cookie purpose (cart, visitor,
 promotion) signs with its own salt, so a value never verifies as another purpose's.
 Values hold only random ids, a promotion code, timestamps and the visit counter, and
 the timestamps are signed too: expiry is enforced here, not by the browser.
@@ -8,6 +10,8 @@ the timestamps are signed too: expiry is enforced here, not by the browser.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Sequence
@@ -80,6 +84,10 @@ class CookieCodec:
     without logging anyone out. (itsdangerous signs with the *last* key of its
     list; the order is reversed here once.)
 
+    The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`) are keyed by
+    the first key: after a rotation the same visitor feeds new sketch entries,
+    and an order counted under the old key could count once more.
+
     :param secret_keys: one key, or a list of keys, newest first.
     """
 
@@ -95,6 +103,9 @@ class CookieCodec:
                 " generate one with: python -c 'import secrets;"
                 " print(secrets.token_urlsafe(32))'"
             )
+        first = keys[0].encode() if isinstance(keys[0], str) else keys[0]
+        self._visitor_key = hashlib.sha256(b"qscookies.visitor-hash\0" + first).digest()
+        self._order_key = hashlib.sha256(b"qscookies.order-hash\0" + first).digest()
         verify_order = keys[::-1]
         self._cart = _Signer(verify_order, salt="qscookies.cart")
         self._visitor = _Signer(verify_order, salt="qscookies.visitor")
@@ -102,6 +113,14 @@ class CookieCodec:
 
     def __repr__(self) -> str:
         return "<CookieCodec (secret keys hidden)>"
+
+    def visitor_hash(self, visitor_id: str, length: int = 32) -> str:
+        """A keyed hash of a visitor id, for sketches and logs (never reversible)."""
+        return keyed_hash(self._visitor_key, visitor_id, length)
+
+    def order_hash(self, order_id: str) -> str:
+        """A keyed hash of an order id: sequential ids cannot be tried against it."""
+        return keyed_hash(self._order_key, order_id, 32)
 
     def dump_cart(self, cart_id: str, now: int) -> str:
         """Sign a cart id with the time it was issued or renewed."""
@@ -154,6 +173,11 @@ class CookieCodec:
         if not PROMOTION_CODE.fullmatch(code) or not _fresh(landed_at, now, max_age):
             return None
         return Attribution(code, int(landed_at))
+
+
+def keyed_hash(key: bytes, value: str, length: int = 12) -> str:
+    """An HMAC-SHA256 of *value* under *key*, hex, cut to *length* characters."""
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:length]
 
 
 def cookie_name(base: str, secure: bool) -> str:

@@ -1,0 +1,42 @@
+"""A plan: the Redis commands of one round trip, and how to read their replies.
+
+The request rules (:mod:`qscookies.core`) say *what* to send as a :class:`Plan`;
+a facade hands its commands to a store, sync or async, and its replies back to
+:attr:`Plan.read`. A plan with no command costs no round trip; a plan whose
+reader answers another plan costs one more (only Redis Cluster needs that, for
+a landing whose keys live in two slots).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from typing import Generic
+from typing import TypeVar
+
+T = TypeVar("T")
+
+#: One Redis command: its name, then its arguments.
+Command = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan(Generic[T]):
+    """Commands to send in one round trip, pipelined, and their reader."""
+
+    #: The commands, in order; empty: nothing to send.
+    commands: tuple[Command, ...]
+    #: Turns the replies (one per command, in order) into the result, or into
+    #: the next plan.
+    read: Callable[[list[Any]], T | Plan[T]]
+
+
+def done(value: T) -> Plan[T]:
+    """A plan that sends nothing and answers *value*."""
+    return Plan((), lambda _replies: value)
+
+
+def text(reply: str | bytes) -> str:
+    """A string reply as text, whether or not the client decodes replies."""
+    return reply.decode() if isinstance(reply, bytes) else reply

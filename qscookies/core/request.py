@@ -1,0 +1,685 @@
+"""The request rules: one request in as plain values, decisions and plans out.
+
+No I/O here, and no WSGI or ASGI: a door turns its protocol into a
+:class:`Request`, asks :class:`Rules` for a :class:`RequestState`, sends the
+plans it is handed to a store, and turns :meth:`RequestState.finish` and an
+:class:`Answer` back into its protocol. Every rule about visits, promotions,
+privacy signals, carts and cookies lives here once, for every door.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec import Attribution
+from ..codec import CookieCodec
+from ..codec import VisitorState
+from ..codec import cookie_name
+from ..codec import delete_cookie_header
+from ..codec import new_id
+from ..codec import set_cookie_header
+from ..errors import CartError
+from ..errors import HeadersSentError
+from ..errors import QSCookiesError
+from ..http import clean_location
+from ..http import read_cookies
+from ..keys import OTHER
+from ..keys import SITE
+from ..keys import KeySchema
+from ..privacy import looks_like_card_number
+from ..privacy import scrub_location
+from ..settings import Settings
+from . import scripts
+from .cart import check_quantity
+from .cart import check_sku
+from .plan import Command
+from .plan import Plan
+from .plan import done
+from .plan import text
+from .promotions import find_code
+from .visits import ANONYMOUS
+from .visits import Visitor
+from .visits import advance
+
+#: Lifetime of the opt-out cookie (browsers cap cookies at 400 days).
+OPT_OUT_MAX_AGE = 400 * 86400
+
+#: How long an order id is remembered to keep a purchase from counting twice.
+ORDER_MEMORY = 400 * 86400
+
+Headers = list[tuple[str, str]]
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What the rules read of a request, as plain text (a door builds it)."""
+
+    #: ``GET``, ``POST``…
+    method: str
+    #: The decoded path (``PATH_INFO``), for excluded paths and the privacy route.
+    path: str
+    #: The path as the client sent it, still percent-encoded.
+    raw_path: str
+    #: The raw query string, without ``?``.
+    query: str
+    #: The request came over HTTPS.
+    https: bool
+    #: The ``Cookie`` header (bytes as latin-1), or ``None``.
+    cookie: str | None = None
+    #: The ``Host`` header.
+    host: str = ""
+    #: ``Sec-GPC``, ``DNT``, ``Sec-Fetch-Site``, ``Origin`` and ``Referer``.
+    sec_gpc: str = ""
+    dnt: str = ""
+    fetch_site: str = ""
+    origin: str = ""
+    referer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A response the middleware gives itself, without the application."""
+
+    status: str
+    headers: Headers
+    body: bytes = b""
+
+
+UNAVAILABLE_BODY = b"The shop is briefly unavailable. Please try again shortly.\n"
+
+
+class Rules:
+    """What every request of one middleware shares: settings, codec, keys, clock.
+
+    :param settings: the validated settings.
+    :param codec: the cookie codec.
+    :param cluster: the store is a Redis Cluster (a landing's keys live in two
+        slots there, so its plan takes two round trips).
+    :param clock: the clock, Unix seconds.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        codec: CookieCodec,
+        *,
+        cluster: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.codec = codec
+        self.keys = KeySchema(settings.key_prefix)
+        self.cluster = cluster
+        self.clock = clock
+        self._excluded = settings.excluded_paths
+
+    def excluded(self, path: str) -> bool:
+        """Requests to *path* pass straight through: no Redis, no cookies."""
+        return path.startswith(self._excluded)
+
+    def open(self, request: Request) -> RequestState:
+        """The state of one request, before anything is sent."""
+        return RequestState(self, request)
+
+    def unavailable(self) -> Answer:
+        """The ``503`` answered when the store failed a write the app needed."""
+        return Answer(
+            "503 Service Unavailable",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(UNAVAILABLE_BODY))),
+                ("Retry-After", str(self.settings.retry_after)),
+                ("Cache-Control", "no-store"),
+            ],
+            UNAVAILABLE_BODY,
+        )
+
+
+class RequestState:
+    """The rules applied to one request: visitor, attribution, cart, cookies.
+
+    Built by :meth:`Rules.open`. Nothing is verified before it is needed; each
+    method that needs Redis answers a :class:`~qscookies.core.plan.Plan`.
+    """
+
+    def __init__(self, rules: Rules, request: Request) -> None:
+        settings = rules.settings
+        self.rules = rules
+        self.request = request
+        #: Unix time of the request, whole seconds.
+        self.now = int(rules.clock())
+        #: Cookies are sent ``Secure`` with the ``__Host-`` prefix.
+        self.secure = request.https if settings.secure is None else settings.secure
+        #: The application read the cart, visitor or promotion (responses vary).
+        self.accessed = False
+        #: A store call failed in this request (turns an app's 500 into a 503).
+        self.store_failed = False
+        self._cookies = read_cookies(request.cookie)
+        self._opted_out = self._cookie(settings.opt_out_cookie) == "1"
+        self._signal = request.sec_gpc.strip() == "1" or (
+            settings.honor_dnt and request.dnt.strip() == "1"
+        )
+        self._visitor: VisitorState | None = None
+        self._attribution: Attribution | None = _UNSET
+        self._cart_id: str | None = _UNSET
+        self._lines: dict[str, int] | None = None
+        self._outgoing: dict[str, str | None] = {}
+        self._headers_sent = False
+
+    # -- what the application reads ------
+
+    @property
+    def tracking_allowed(self) -> bool:
+        """Tracking is on: no opt-out cookie, no ``Sec-GPC: 1`` (or honoured DNT)."""
+        return not (self._opted_out or self._signal)
+
+    @property
+    def visitor(self) -> Visitor:
+        """The visitor making this request (anonymous when not tracked)."""
+        self.accessed = True
+        if self._visitor is None:
+            return ANONYMOUS
+        return Visitor.from_state(self._visitor)
+
+    @property
+    def promotion(self) -> str | None:
+        """The promotion code attributed to this visitor, or ``None``."""
+        self.accessed = True
+        return self._attributed_code()
+
+    def _attributed_code(self) -> str | None:
+        if not self.tracking_allowed:
+            return None
+        if self._attribution is _UNSET:
+            settings = self.rules.settings
+            self._attribution = self.rules.codec.load_promotion(
+                self._cookie(settings.promotion_cookie),
+                self.now,
+                settings.promotion_max_age,
+            )
+        return self._attribution.code if self._attribution else None
+
+    # -- the start of a request ------
+
+    def begin(self) -> tuple[Plan[None], Answer | None]:
+        """Recognise the visitor and capture a promotion landing.
+
+        :return: the tracking plan (no command, or one round trip: the first
+            request of a visit and/or a landing) and, for a GET or HEAD landing
+            with ``strip_promotion_params``, the ``303`` to the clean URL.
+        """
+        rules = self.rules
+        settings = rules.settings
+        request = self.request
+        params = settings.promotion_params
+        answer = code = None
+        if request.query and any(name in request.query for name in params):
+            code = find_code(request.query, params, settings.allowed_promotions)
+            location = clean_location(request.raw_path, request.query, params)
+            if (
+                location is not None
+                and settings.strip_promotion_params
+                and request.method in ("GET", "HEAD")
+            ):
+                answer = Answer("303 See Other", _EMPTY + [("Location", location)])
+        if not self.tracking_allowed:
+            self._drop(settings.visitor_cookie, settings.promotion_cookie)
+            return done(None), answer
+        step = advance(
+            rules.codec.load_visitor(
+                self._cookie(settings.visitor_cookie),
+                self.now,
+                settings.visitor_max_age,
+            ),
+            self.now,
+            visit_gap=settings.visit_gap,
+        )
+        state = self._visitor = step.state
+        if step.refresh:
+            self._outgoing[settings.visitor_cookie] = rules.codec.dump_visitor(state)
+        if not (step.new_visit or code):
+            return done(None), answer
+        member = rules.codec.visitor_hash(state.visitor_id)
+        returning = state.visits > 1
+        commands: list[Command] = []
+        if step.new_visit:
+            commands += self._count(SITE, "visits")
+            commands += self._sketch(SITE, "u", member)
+            if returning:
+                commands += self._sketch(SITE, "r", member)
+        if code:
+            return self._landing(code, member, returning, commands), answer
+        attributed = self._attributed_code() if returning else None
+        if attributed:
+            commands += self._sketch(attributed, "r", member)
+        return Plan(tuple(commands), _nothing), answer
+
+    def _landing(
+        self, code: str, member: str, returning: bool, commands: list[Command]
+    ) -> Plan[None]:
+        """Count a landing: admitted to the day's index, else under ``other``.
+
+        The promotion cookie names the code counted, so a later cart or
+        purchase is credited where the landing was.
+        """
+        settings = self.rules.settings
+        keys = self.rules.keys
+        day = utc_day(self.now)
+        bound = 0 if settings.allowed_promotions else settings.max_promotions_per_day
+        args = (code, bound, member, settings.aggregate_max_age, int(returning))
+        index = keys.day_index(day)
+        at = len(commands)
+        self._attribute(code)
+
+        def counted(replies: list[Any]) -> None:
+            if text(replies[at]) != code:  # the day is full: under "other"
+                self._attribute(text(replies[at]))
+
+        if not self.rules.cluster:
+            kinds = "dur"
+            landing = [keys.aggregate(c, k, day) for c in (code, OTHER) for k in kinds]
+            commands.append(("EVAL", scripts.LANDING, 7, index, *landing, *args))
+            return Plan(tuple(commands), counted)
+
+        # Redis Cluster: the index and the code's keys live in different slots.
+        def count(replies: list[Any]) -> Plan[None]:
+            counted(replies)
+            chosen = text(replies[at])
+            writes = self._count(chosen, "landings") + self._sketch(chosen, "u", member)
+            if returning:
+                writes += self._sketch(chosen, "r", member)
+            return Plan(tuple(writes), _nothing)
+
+        commands.append(("EVAL", scripts.LANDING, 1, index, *args))
+        return Plan(tuple(commands), count)
+
+    def _attribute(self, code: str) -> None:
+        self._attribution = Attribution(code, self.now)
+        settings = self.rules.settings
+        self._outgoing[settings.promotion_cookie] = self.rules.codec.dump_promotion(
+            self._attribution
+        )
+
+    def _count(self, code: str, counter: str, by: int = 1) -> list[Command]:
+        key = self.rules.keys.aggregate(code, "d", utc_day(self.now))
+        ttl = self.rules.settings.aggregate_max_age
+        return [("HINCRBY", key, counter, by), ("EXPIRE", key, ttl)]
+
+    def _sketch(self, code: str, kind: str, member: str) -> list[Command]:
+        key = self.rules.keys.aggregate(code, kind, utc_day(self.now))
+        ttl = self.rules.settings.aggregate_max_age
+        return [("PFADD", key, member), ("EXPIRE", key, ttl)]
+
+    # -- the cart ------
+
+    def cart_id(self) -> str | None:
+        """The cart id from a valid cart cookie, or ``None`` (no cart yet)."""
+        settings = self.rules.settings
+        if self._cart_id is _UNSET:
+            self._cart_id = self.rules.codec.load_cart(
+                self._cookie(settings.cart_cookie), self.now, settings.cart_max_age
+            )
+        self.accessed = True
+        return self._cart_id
+
+    def cart_items(self) -> Plan[dict[str, int]]:
+        """The cart's lines: ``HGETALL`` once per request; none without a cart."""
+        if self._lines is not None:
+            return done(dict(self._lines))
+        cart_id = self.cart_id()
+        if cart_id is None:
+            self._lines = {}
+            return done({})
+
+        def read(replies: list[Any]) -> dict[str, int]:
+            self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+            return dict(self._lines)
+
+        return Plan((("HGETALL", self.rules.keys.cart(cart_id)),), read)
+
+    def cart_put(self, sku: str, quantity: int, *, add: bool) -> Plan[int]:
+        """Add to (or set) one line, atomically: one script.
+
+        The cart cookie is set only once Redis stored the line. A cart started
+        under a promotion moves its ``carts`` counter in the same round trip.
+
+        :raises CartError: a bad sku or quantity (before anything is sent), or,
+            when read, a line or cart limit reached.
+        :raises HeadersSentError: a new cart is needed after the headers went.
+        """
+        settings = self.rules.settings
+        check_sku(sku)
+        check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
+        cart_id = self.cart_id()
+        if cart_id is None and quantity == 0:
+            return done(0)
+        if cart_id is None and self._headers_sent:
+            raise HeadersSentError(
+                "the cart was first written after the response started; the"
+                " browser could never learn its id. Write to the cart before"
+                " responding."
+            )
+        is_new = cart_id is None
+        cart_id = cart_id or new_id()
+        commands: list[Command] = [
+            (
+                "EVAL",
+                scripts.CART_PUT,
+                1,
+                self.rules.keys.cart(cart_id),
+                sku,
+                quantity,
+                "add" if add else "set",
+                settings.max_quantity,
+                settings.max_cart_lines,
+                settings.cart_max_age * 1000,
+            )
+        ]
+        code = self._attributed_code() if is_new else None
+        if code:
+            commands += self._count(code, "carts")
+
+        def read(replies: list[Any]) -> int:
+            result = int(replies[0])
+            if result == scripts.OVER_QUANTITY:
+                raise CartError(
+                    f"a cart line holds at most {settings.max_quantity}", sku=sku
+                )
+            if result == scripts.OVER_LINES:
+                raise CartError(
+                    f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
+                )
+            self._keep_cart(cart_id)
+            self._remember(sku, result)
+            return result
+
+        return Plan(tuple(commands), read)
+
+    def cart_remove(self, sku: str) -> Plan[None]:
+        """Remove one line (``HDEL``); nothing to send without a cart."""
+        check_sku(sku)
+        cart_id = self.cart_id()
+        if cart_id is None:
+            return done(None)
+
+        def read(_replies: list[Any]) -> None:
+            self._remember(sku, 0)
+
+        return Plan((("HDEL", self.rules.keys.cart(cart_id), sku),), read)
+
+    def cart_clear(self) -> Plan[None]:
+        """Remove every line (``DEL``); the cart id stays the same."""
+        cart_id = self.cart_id()
+        if cart_id is None:
+            return done(None)
+
+        def read(_replies: list[Any]) -> None:
+            self._lines = {}
+
+        return Plan((("DEL", self.rules.keys.cart(cart_id)),), read)
+
+    def _keep_cart(self, cart_id: str) -> None:
+        if self._cart_id != cart_id:
+            self._cart_id = cart_id
+            self._lines = {}
+        if not self._headers_sent:  # renewed on the next write otherwise
+            settings = self.rules.settings
+            self._outgoing[settings.cart_cookie] = self.rules.codec.dump_cart(
+                cart_id, self.now
+            )
+
+    def _remember(self, sku: str, quantity: int) -> None:
+        if self._lines is None:
+            return
+        if quantity:
+            self._lines[sku] = quantity
+        else:
+            self._lines.pop(sku, None)
+
+    # -- purchases and privacy ------
+
+    def record_purchase(self, order_id: str, total_cents: int) -> Plan[bool]:
+        """Count a purchase for the attributed promotion, once per order id.
+
+        One round trip: the purchase script (``SET NX`` on the order marker, a
+        keyed hash of the order id; ``HINCRBY``) and ``DEL`` of the cart. The
+        cart is dropped and a new cart id is used from then on.
+
+        :raises QSCookiesError: a bad order id or total.
+        """
+        if (
+            not isinstance(order_id, str)
+            or not 0 < len(order_id) <= 128
+            or not order_id.isprintable()
+            or looks_like_card_number(order_id)
+        ):
+            raise QSCookiesError("order_id must be 1-128 printable characters")
+        if type(total_cents) is not int or not 0 <= total_cents < 10**12:
+            raise QSCookiesError("total_cents must be an int from 0 to 10**12 - 1")
+        rules = self.rules
+        code = self.promotion
+        cart_id = self.cart_id()
+        commands: list[Command] = []
+        if code:
+            commands.append(
+                (
+                    "EVAL",
+                    scripts.PURCHASE,
+                    2,
+                    rules.keys.order(code, rules.codec.order_hash(order_id)),
+                    rules.keys.aggregate(code, "d", utc_day(self.now)),
+                    total_cents,
+                    ORDER_MEMORY,
+                    rules.settings.aggregate_max_age,
+                )
+            )
+        if cart_id:
+            commands.append(("DEL", rules.keys.cart(cart_id)))
+
+        def read(replies: list[Any]) -> bool:
+            self._drop_cart()
+            return bool(code) and replies[0] == 1
+
+        return Plan(tuple(commands), read)
+
+    def opt_out(self) -> None:
+        """Stop tracking this browser: drop the visitor and promotion cookies.
+
+        Nothing to erase in Redis: there is no per-visitor record.
+        """
+        settings = self.rules.settings
+        self._opted_out = True
+        self._visitor = None
+        self._attribution = None
+        self._drop(settings.visitor_cookie, settings.promotion_cookie)
+        self._outgoing[settings.opt_out_cookie] = "1"
+
+    def opt_in(self) -> None:
+        """Allow tracking again from the next request (unless a header opts out)."""
+        self._opted_out = False
+        self._drop(self.rules.settings.opt_out_cookie)
+
+    def forget(self) -> Plan[None]:
+        """Erase the cart (``DEL``) and drop the visitor, promotion and cart cookies.
+
+        Aggregate counts stay (they hold no per-visitor data), and so do order
+        markers (a keyed hash of an order id, under the promotion's code).
+        """
+        cart_id = self.cart_id()
+        settings = self.rules.settings
+
+        def read(_replies: list[Any]) -> None:
+            self._visitor = None
+            self._attribution = None
+            self._drop(settings.visitor_cookie, settings.promotion_cookie)
+            self._drop_cart()
+
+        commands = (("DEL", self.rules.keys.cart(cart_id)),) if cart_id else ()
+        return Plan(commands, read)
+
+    def _drop_cart(self) -> None:
+        self._cart_id = None
+        self._lines = {}
+        self._drop(self.rules.settings.cart_cookie)
+
+    # -- the privacy switch ------
+
+    def privacy_switch(self, form: Callable[[], str | None]) -> Answer:
+        """The optional opt-out route: POST ``choice=out`` or ``choice=in``.
+
+        Same-origin requests only; answers a ``303`` back to the page.
+
+        :param form: reads the request's ``choice`` field (only called for a
+            same-origin POST).
+        """
+        request = self.request
+        if request.method != "POST":
+            return Answer("405 Method Not Allowed", _EMPTY + [("Allow", "POST")])
+        if not same_origin(request):
+            return Answer("403 Forbidden", _EMPTY)
+        choice = form()
+        if choice == "out":
+            self.opt_out()
+        elif choice == "in":
+            self.opt_in()
+        else:
+            return Answer("400 Bad Request", _EMPTY)
+        return Answer("303 See Other", _EMPTY + [("Location", _back(request))])
+
+    # -- the response ------
+
+    def finish(self, status: str, headers: Headers) -> Headers:
+        """The response headers with ours added, never weakening the app's own.
+
+        ``Set-Cookie`` for what is new, renewed or dropped; ``Vary: Cookie``
+        when the response depends on our cookies; ``Cache-Control: private``
+        when we set a cookie and the app set no ``Cache-Control``; a
+        ``Referrer-Policy`` when the app set none; promotion parameters
+        scrubbed from a redirect to another host. A response the app marked
+        cacheable by shared caches (``public`` or ``s-maxage``) never carries
+        an id of ours: those cookies wait for the next response. After this,
+        no new cookie can be set.
+        """
+        self._headers_sent = True
+        settings = self.rules.settings
+        out = list(headers)
+        names = {name.lower(): index for index, (name, _) in enumerate(out)}
+        control = out[names["cache-control"]][1] if "cache-control" in names else ""
+        shared = _shared_cacheable(control)
+        cookies = self._cookie_headers(ids=not shared)
+        out.extend(("Set-Cookie", cookie) for cookie in cookies)
+        if cookies or self.accessed:
+            _add_vary(out, names.get("vary"))
+        if cookies and not control:
+            out.append(("Cache-Control", "private"))
+        policy = settings.referrer_policy
+        if policy and "referrer-policy" not in names:
+            out.append(("Referrer-Policy", policy))
+        index = names.get("location")
+        if index is not None and status.startswith("3"):
+            location = scrub_location(
+                out[index][1], self.request.host, settings.promotion_params
+            )
+            out[index] = (out[index][0], location)
+        return out
+
+    def _cookie_headers(self, *, ids: bool) -> list[str]:
+        settings = self.rules.settings
+        max_ages = {
+            settings.cart_cookie: settings.cart_max_age,
+            settings.visitor_cookie: settings.visitor_max_age,
+            settings.promotion_cookie: settings.promotion_max_age,
+            settings.opt_out_cookie: OPT_OUT_MAX_AGE,
+        }
+        headers = []
+        for base, value in self._outgoing.items():
+            name = cookie_name(base, self.secure)
+            if value is None:
+                headers.append(delete_cookie_header(name, secure=self.secure))
+            elif ids or base == settings.opt_out_cookie:
+                headers.append(
+                    set_cookie_header(
+                        name, value, max_age=max_ages[base], secure=self.secure
+                    )
+                )
+        return headers
+
+    def _cookie(self, base: str) -> str | None:
+        return self._cookies.get(cookie_name(base, self.secure))
+
+    def _drop(self, *bases: str) -> None:
+        for base in bases:
+            if self._cookie(base) is not None:
+                self._outgoing[base] = None
+            else:
+                self._outgoing.pop(base, None)
+
+
+_EMPTY: Headers = [
+    ("Content-Type", "text/plain; charset=utf-8"),
+    ("Content-Length", "0"),
+    ("Cache-Control", "no-store"),
+]
+
+
+def _nothing(_replies: list[Any]) -> None:
+    return None
+
+
+def utc_day(timestamp: float) -> str:
+    """The UTC day of a Unix time, as ``YYYYMMDD``."""
+    return time.strftime("%Y%m%d", time.gmtime(timestamp))
+
+
+def same_origin(request: Request) -> bool:
+    """Tell whether a state-changing request comes from the shop's own pages.
+
+    Trusts ``Sec-Fetch-Site`` where the browser sends it, else compares the
+    ``Origin`` (or ``Referer``) host with the request's ``Host``. A request with
+    none of them is refused.
+    """
+    if request.fetch_site:
+        return request.fetch_site == "same-origin"
+    source = request.origin or request.referer
+    if not source or source == "null":
+        return False
+    return _netloc(source) == request.host.lower()
+
+
+def _netloc(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return ""
+    return rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].lower()
+
+
+def _back(request: Request) -> str:
+    """Where the privacy switch sends the browser: the page it came from."""
+    referer = request.referer
+    if not referer or _netloc(referer) != request.host.lower():
+        return "/"
+    rest = referer.partition("://")[2]
+    path = rest[len(rest.split("/", 1)[0]) :].split("#", 1)[0]
+    return "/" + path.lstrip("/")
+
+
+def _shared_cacheable(control: str) -> bool:
+    directives = {part.strip().split("=", 1)[0].lower() for part in control.split(",")}
+    return bool(directives & {"public", "s-maxage"}) and not (
+        directives & {"private", "no-store"}
+    )
+
+
+def _add_vary(headers: Headers, index: int | None) -> None:
+    if index is None:
+        headers.append(("Vary", "Cookie"))
+        return
+    name, value = headers[index]
+    fields = {part.strip().lower() for part in value.split(",")}
+    if "cookie" not in fields and "*" not in fields:
+        headers[index] = (name, f"{value}, Cookie")

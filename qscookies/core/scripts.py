@@ -1,0 +1,87 @@
+"""The Lua scripts of the request rules: each one atomic step in Redis.
+
+Each script touches only the keys it is given (``KEYS``), so Redis Cluster runs
+it on the slot of those keys; Redis checks the commands it calls against the
+connection's ACL user too (:data:`SCRIPT_COMMANDS`).
+"""
+
+from __future__ import annotations
+
+#: What :data:`CART_PUT` answers when the line would exceed the max quantity.
+OVER_QUANTITY = -1
+#: What :data:`CART_PUT` answers when the cart already holds the max lines.
+OVER_LINES = -2
+
+# KEYS[1] cart; ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines,
+# ttl ms. Answers the new quantity, or OVER_QUANTITY / OVER_LINES (nothing
+# changed).
+CART_PUT = """
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local quantity = tonumber(ARGV[2])
+if ARGV[3] == 'add' then quantity = current + quantity end
+if quantity > tonumber(ARGV[4]) then return -1 end
+if quantity <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  return -2
+end
+redis.call('HSET', KEYS[1], ARGV[1], quantity)
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+return quantity
+"""
+
+# KEYS[1] order marker, KEYS[2] per-day counters; ARGV revenue, marker ttl s,
+# counters ttl s. Counts a purchase once per order; answers 1 if counted.
+PURCHASE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
+redis.call('HINCRBY', KEYS[2], 'purchases', 1)
+redis.call('HINCRBY', KEYS[2], 'revenue_cents', ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+"""
+
+# KEYS[1] the day's index; then (optional) the counters, visitors and returning
+# visitors of the code, and the same of 'other'. ARGV code, max codes that day
+# (0: no bound), visitor hash, ttl s, "1" if the visitor is returning. Admits
+# the code to the day's index while it has room (else counts 'other') and,
+# given the other keys, counts the landing there. Answers the code counted.
+# Given the index alone (Redis Cluster, where the code's keys live in another
+# slot), it only admits; the landing is counted next.
+LANDING = """
+local code, base = ARGV[1], 1
+local bound = tonumber(ARGV[2])
+if bound > 0 and not redis.call('ZSCORE', KEYS[1], code)
+    and redis.call('ZCARD', KEYS[1]) >= bound then
+  code, base = 'other', 4
+end
+redis.call('ZINCRBY', KEYS[1], 1, code)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if #KEYS == 1 then return code end
+redis.call('HINCRBY', KEYS[base + 1], 'landings', 1)
+redis.call('EXPIRE', KEYS[base + 1], ARGV[4])
+for offset = 2, (ARGV[5] == '1') and 3 or 2 do
+  redis.call('PFADD', KEYS[base + offset], ARGV[3])
+  redis.call('EXPIRE', KEYS[base + offset], ARGV[4])
+end
+return code
+"""
+
+#: The commands the scripts call (the app user's ACL must allow them).
+SCRIPT_COMMANDS = frozenset(
+    {
+        "EXPIRE",
+        "HDEL",
+        "HGET",
+        "HINCRBY",
+        "HLEN",
+        "HSET",
+        "PEXPIRE",
+        "PFADD",
+        "SET",
+        "ZCARD",
+        "ZINCRBY",
+        "ZSCORE",
+    }
+)

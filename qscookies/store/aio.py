@@ -1,0 +1,121 @@
+"""The middleware's store on ``redis.asyncio``: the same commands, awaited.
+
+The request core plans the same commands for both; only the sending differs.
+See :mod:`qscookies.store.app` for the two failure policies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+
+from ..errors import CommandRefused
+from ..errors import StoreError
+from .app import APP_COMMANDS
+from .app import Breaker
+from .app import unavailable
+from .client import Command
+from .client import _GuardBase
+from .client import by_sha
+from .client import checked
+from .client import translate
+from .client import unknown_scripts
+
+
+class AsyncGuard(_GuardBase):
+    """:class:`~qscookies.store.client.Guard` for a ``redis.asyncio`` client."""
+
+    __slots__ = ()
+
+    async def call(self, *command: Any) -> Any:
+        """Send one command and return its reply (see ``Guard.call``)."""
+        self.check([command])
+        try:
+            try:
+                return await self._client.execute_command(*by_sha(command))
+            except redis.exceptions.NoScriptError:
+                return await self._client.execute_command(*command)
+        except (redis.RedisError, OSError) as error:
+            raise translate(error) from error
+
+    async def send(self, commands: Sequence[Command]) -> list[Any]:
+        """Send *commands* in one round trip (see ``Guard.send``)."""
+        if len(commands) == 1:
+            return [await self.call(*commands[0])]
+        self.check(commands)
+        replies = await self._pipeline([by_sha(command) for command in commands])
+        unknown = unknown_scripts(replies)
+        if unknown:
+            resent = await self._pipeline([commands[index] for index in unknown])
+            for index, reply in zip(unknown, resent, strict=True):
+                replies[index] = reply
+        return checked(replies)
+
+    async def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(await pipe.execute(raise_on_error=False))
+        except (redis.RedisError, OSError) as error:
+            raise translate(error) from error
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self._client.aclose()
+
+
+class AsyncAppStore:
+    """:class:`~qscookies.store.app.AppStore` on a ``redis.asyncio`` client."""
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str,
+        retry_interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._guard = AsyncGuard(client, APP_COMMANDS)
+        self._prefix = prefix
+        self._breaker = Breaker(retry_interval, clock, prefix)
+
+    @property
+    def is_cluster(self) -> bool:
+        """The client is a Redis Cluster client."""
+        return self._guard.is_cluster
+
+    def describe(self) -> str:
+        """Where the store connects and as whom (no password)."""
+        return self._guard.describe()
+
+    async def send(self, commands: Sequence[Command]) -> list[Any]:
+        """Send what the application needs (see ``AppStore.send``)."""
+        try:
+            return await self._guard.send(commands)
+        except CommandRefused:
+            raise
+        except StoreError as error:
+            raise unavailable(error, self._prefix) from error
+
+    async def track(self, commands: Sequence[Command]) -> list[Any] | None:
+        """Send tracking writes (see ``AppStore.track``); never raises."""
+        if not self._breaker.closed():
+            return None
+        try:
+            replies = await self._guard.send(commands)
+        except CommandRefused:
+            raise
+        except StoreError as error:
+            self._breaker.failed(error)
+            return None
+        self._breaker.succeeded()
+        return replies
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self._guard.close()

@@ -1,0 +1,182 @@
+"""The middleware's store: runs the request core's commands, sync.
+
+Two policies, one per kind of write:
+
+- :meth:`AppStore.send` is for what the application asked for (cart reads and
+  writes, purchases, ``forget``): every failure, an unreachable Redis or any
+  error reply (``OOM``, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``…),
+  raises :class:`~qscookies.errors.StoreUnavailable` after one log line that
+  names the cause, so the visitor gets a ``503``, never a silent loss;
+- :meth:`AppStore.track` is for tracking: it never raises. After a failure
+  tracking pauses for ``retry_interval`` (a :class:`Breaker` on the injected
+  clock), and the pause is logged once per interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import CommandRefused
+from ..errors import StoreError
+from ..errors import StoreUnavailable
+from .client import Command
+from .client import Guard
+
+log = logging.getLogger("qscookies")
+
+#: Every command the middleware sends. Anything else is refused before sending.
+APP_COMMANDS = frozenset(
+    {
+        "DEL",
+        "EVAL",
+        "EVALSHA",
+        "EXPIRE",
+        "HDEL",
+        "HGETALL",
+        "HINCRBY",
+        "PFADD",
+    }
+)
+
+_COMMAND = re.compile(r"run the '([a-z|]+)' command")
+
+
+def cause(error: StoreError, prefix: str) -> str:
+    """One line on why Redis failed a command, for an operator.
+
+    ``NOPERM`` is a configuration error and names the missing ACL rule.
+    """
+    if error.reply == "NOPERM":
+        command = _COMMAND.search(str(error))
+        rule = f"+{command.group(1)}" if command else f"~{prefix}*"
+        return (
+            f"configuration error: the Redis user is refused ({rule} missing);"
+            " apply the rules of `qscookies acl`"
+        )
+    if error.reply == "AUTH":
+        return "configuration error: Redis refused the user name or password"
+    if error.reply == "OOM":
+        return "Redis is full (OOM: maxmemory reached and nothing may be evicted)"
+    if error.reply:
+        return f"Redis answered {error.reply}: {error}"
+    return str(error)
+
+
+class Breaker:
+    """Skips tracking for *retry_interval* seconds after a failure.
+
+    Reads time through *clock*, so tests move time instead of sleeping.
+    """
+
+    def __init__(
+        self, retry_interval: float, clock: Callable[[], float], prefix: str
+    ) -> None:
+        self.retry_interval = retry_interval
+        self._clock = clock
+        self._prefix = prefix
+        self._until = 0.0
+        self._skipped = 0
+
+    def closed(self) -> bool:
+        """Tracking may be tried now (a skipped try is counted for the log)."""
+        if self._until and self._clock() < self._until:
+            self._skipped += 1
+            return False
+        return True
+
+    def failed(self, error: StoreError) -> None:
+        """A tracking write failed: pause, and log once per interval."""
+        if not self._until:
+            log.warning("qscookies: tracking paused: %s", cause(error, self._prefix))
+        elif self._skipped:
+            log.warning(
+                "qscookies: tracking still paused; %d page views not tracked",
+                self._skipped,
+            )
+            self._skipped = 0
+        self._until = self._clock() + self.retry_interval
+
+    def succeeded(self) -> None:
+        """A tracking write went through: resume."""
+        if self._until:
+            log.warning(
+                "qscookies: Redis back, tracking resumed; %d page views not tracked",
+                self._skipped,
+            )
+            self._until = 0.0
+            self._skipped = 0
+
+
+def unavailable(error: StoreError, prefix: str) -> StoreUnavailable:
+    """Log one line naming the cause, and the error the application sees."""
+    reason = cause(error, prefix)
+    log.error("qscookies: a cart write or read failed: %s", reason)
+    return StoreUnavailable(
+        reason, original_error=error.original_error or error, reply=error.reply
+    )
+
+
+class AppStore:
+    """The middleware's access to Redis, limited to :data:`APP_COMMANDS`.
+
+    :param client: a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel client.
+    :param prefix: the key prefix (named in configuration errors).
+    :param retry_interval: seconds tracking pauses after a failed write.
+    :param clock: the clock of the breaker, Unix seconds.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str,
+        retry_interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._guard = Guard(client, APP_COMMANDS)
+        self._prefix = prefix
+        self._breaker = Breaker(retry_interval, clock, prefix)
+
+    @property
+    def is_cluster(self) -> bool:
+        """The client is a Redis Cluster client."""
+        return self._guard.is_cluster
+
+    def describe(self) -> str:
+        """Where the store connects and as whom (no password)."""
+        return self._guard.describe()
+
+    def send(self, commands: Sequence[Command]) -> list[Any]:
+        """Send what the application needs, in one round trip.
+
+        :raises StoreUnavailable: Redis failed it, whatever the reason.
+        """
+        try:
+            return self._guard.send(commands)
+        except CommandRefused:
+            raise  # a bug of ours, not an outage
+        except StoreError as error:
+            raise unavailable(error, self._prefix) from error
+
+    def track(self, commands: Sequence[Command]) -> list[Any] | None:
+        """Send tracking writes in one round trip; ``None`` when not stored."""
+        if not self._breaker.closed():
+            return None
+        try:
+            replies = self._guard.send(commands)
+        except CommandRefused:
+            raise
+        except StoreError as error:
+            self._breaker.failed(error)
+            return None
+        self._breaker.succeeded()
+        return replies
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._guard.close()

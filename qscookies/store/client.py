@@ -1,0 +1,264 @@
+"""Opening Redis clients, and the guard every command passes through.
+
+:class:`Guard` is the one path from qscookies to a Redis client: it refuses any
+command outside its role's allow-list before anything is sent, sends a plan's
+commands in one round trip (scripts by SHA1, their source once on ``NOSCRIPT``),
+and turns redis-py's exceptions into :class:`~qscookies.errors.StoreError`.
+The raw client stays private: no public object hands it out.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
+from redis.retry import Retry
+
+from ..errors import CommandRefused
+from ..errors import ConfigurationError
+from ..errors import StoreError
+from ..errors import StoreUnavailable
+
+#: One command: its name, then its arguments.
+Command = tuple[Any, ...]
+
+#: Faults that mean "Redis is not there right now" rather than "Redis said no".
+_UNAVAILABLE = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    OSError,
+)
+
+
+def client_options(socket_timeout: float) -> dict[str, Any]:
+    """The options of every client qscookies opens: fail fast, never retry.
+
+    Connect and reply timeouts are *socket_timeout*; no retries (a retried
+    ``HINCRBY`` could count twice); RESP2 and no client-name handshake, so a
+    connection opened (or reopened) on a request's path sends only our own
+    commands: no ``HELLO``, ``CLIENT SETINFO`` or ``CLIENT MAINT_NOTIFICATIONS``
+    (``AUTH`` and ``SELECT`` only when the URL asks for them).
+    """
+    return dict(
+        protocol=2,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+        driver_info=None,
+    )
+
+
+def connect(url: str, *, socket_timeout: float, cluster: bool = False) -> Any:
+    """Open a client for *url* that fails fast instead of hanging the shop.
+
+    :param cluster: a ``redis.RedisCluster`` that finds the other nodes from
+        the one in *url*, instead of a single-server ``redis.Redis``.
+    """
+    options = client_options(socket_timeout)
+    if cluster:
+        return RedisCluster.from_url(url, **options)
+    return redis.Redis.from_url(url, **options)
+
+
+def open_client(
+    redis_url: str | None, client: Any, *, socket_timeout: float
+) -> tuple[Any, bool]:
+    """The client for exactly one of *redis_url* and *client*, and whether we own it.
+
+    :raises ConfigurationError: both or neither given, or a malformed URL.
+    """
+    if (redis_url is None) == (client is None):
+        raise ConfigurationError("pass exactly one of redis_url= and redis=")
+    if client is not None:
+        return client, False
+    try:
+        return connect(str(redis_url), socket_timeout=socket_timeout), True
+    except ValueError as error:
+        raise ConfigurationError(f"bad Redis URL: {error}") from error
+
+
+def is_cluster(client: Any) -> bool:
+    """The client is a Redis Cluster client (sync or asyncio)."""
+    return isinstance(client, (redis.RedisCluster, redis.asyncio.RedisCluster))
+
+
+def describe(client: Any) -> str:
+    """Where a client connects and as whom, never with its password."""
+    pool = getattr(client, "connection_pool", None)
+    kwargs = getattr(pool, "connection_kwargs", {}) if pool else {}
+    where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+    if is_cluster(client):
+        where = "a Redis Cluster"
+    user = kwargs.get("username") or "default"
+    return f"{where} as user {user!r}"
+
+
+class _GuardBase:
+    """The parts of a guard that do no I/O: the allow-list and the client's kind."""
+
+    __slots__ = ("_client", "allowed")
+
+    def __init__(self, client: Any, allowed: frozenset[str]) -> None:
+        self._client = client
+        #: The commands this guard lets through.
+        self.allowed = allowed
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {sorted(self.allowed)}>"
+
+    @property
+    def is_cluster(self) -> bool:
+        """The client is a Redis Cluster client."""
+        return is_cluster(self._client)
+
+    def describe(self) -> str:
+        """Where the client connects and as whom (no password)."""
+        return describe(self._client)
+
+    def check(self, commands: Sequence[Command]) -> None:
+        """Refuse any command outside the allow-list, before anything is sent.
+
+        :raises CommandRefused: a command is not in :attr:`allowed`.
+        """
+        for command in commands:
+            name = str(command[0]).upper()
+            if name not in self.allowed:
+                raise CommandRefused(name)
+
+
+class Guard(_GuardBase):
+    """A client limited to an allow-list of commands.
+
+    :param client: a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel client.
+    :param allowed: the commands this role may send; others raise
+        :class:`~qscookies.errors.CommandRefused` without touching the socket.
+    """
+
+    __slots__ = ()
+
+    def call(self, *command: Any) -> Any:
+        """Send one command (no pipeline object) and return its reply.
+
+        :raises StoreError: Redis answered with an error, or was unreachable.
+        """
+        self.check([command])
+        try:
+            try:
+                return self._client.execute_command(*by_sha(command))
+            except redis.exceptions.NoScriptError:
+                return self._client.execute_command(*command)
+        except (redis.RedisError, OSError) as error:
+            raise translate(error) from error
+
+    def send(self, commands: Sequence[Command]) -> list[Any]:
+        """Send *commands* in one round trip and return their replies in order.
+
+        Not a transaction (a cluster cannot run one across slots); the atomic
+        steps are single commands or scripts. Scripts go by SHA1; only a server
+        that has not seen a script yet gets its source, in a second round trip.
+
+        :raises StoreError: Redis answered one of them with an error, or was
+            unreachable.
+        """
+        if len(commands) == 1:
+            return [self.call(*commands[0])]
+        self.check(commands)
+        replies = self._pipeline([by_sha(command) for command in commands])
+        unknown = unknown_scripts(replies)
+        if unknown:  # NOSCRIPT: that script did not run, so sending it is exact
+            resent = self._pipeline([commands[index] for index in unknown])
+            for index, reply in zip(unknown, resent, strict=True):
+                replies[index] = reply
+        return checked(replies)
+
+    def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(pipe.execute(raise_on_error=False))
+        except (redis.RedisError, OSError) as error:
+            raise translate(error) from error
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._client.close()
+
+
+def unknown_scripts(replies: Sequence[Any]) -> list[int]:
+    """The positions of ``NOSCRIPT`` replies: scripts the server has not seen."""
+    return [
+        index
+        for index, reply in enumerate(replies)
+        if isinstance(reply, redis.exceptions.NoScriptError)
+    ]
+
+
+def checked(replies: list[Any]) -> list[Any]:
+    """*replies*, or the first error reply among them raised as a StoreError."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise translate(reply) from reply
+    return replies
+
+
+@functools.cache
+def sha1(script: str) -> str:
+    """The SHA1 by which Redis knows a script."""
+    return hashlib.sha1(script.encode()).hexdigest()
+
+
+def by_sha(command: Command) -> Command:
+    """``EVAL`` as ``EVALSHA``; any other command unchanged."""
+    if command[0] != "EVAL":
+        return command
+    return ("EVALSHA", sha1(command[1]), *command[2:])
+
+
+def translate(error: BaseException) -> StoreError:
+    """The qscookies error for a redis-py exception (or an error reply).
+
+    Unreachable or refused credentials: :class:`StoreUnavailable`; an error
+    reply: :class:`StoreError`, its :attr:`~StoreError.reply` the reply's
+    first word (``OOM``, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``…).
+    """
+    if isinstance(error, redis.AuthenticationError):
+        return StoreUnavailable(
+            "Redis refused the user name or password",
+            original_error=error,
+            reply="AUTH",
+        )
+    if isinstance(error, _UNAVAILABLE):
+        return StoreUnavailable(
+            f"Redis unavailable: {type(error).__name__}", original_error=error
+        )
+    reply = error_reply(error)
+    return StoreError(
+        f"Redis refused a command: {error}", original_error=error, reply=reply
+    )
+
+
+_REPLY_WORD = re.compile(r"\b(OOM|NOPERM|READONLY|LOADING|WRONGTYPE|BUSY|MASTERDOWN)\b")
+
+
+def error_reply(error: BaseException) -> str:
+    """The kind of an error reply: ``OOM``, ``NOPERM``… (``ERR`` if unknown).
+
+    redis-py strips the word from the message of the replies it knows (and
+    keeps it as ``status_code``); from inside a script it stays in the text.
+    """
+    code = getattr(error, "status_code", None)
+    if code and code != "ERR":
+        return str(code)
+    found = _REPLY_WORD.search(str(error))
+    return found.group(1) if found else "ERR"

@@ -1,0 +1,254 @@
+"""The WSGI door: the only module that knows WSGI.
+
+It turns the environ into a plain :class:`~qscookies.core.request.Request`, runs
+the request core's plans on the sync store, answers what the core answers itself
+(the landing's ``303``, the privacy switch), adds the core's headers when the
+application starts its response, and turns an unavailable store into a ``503``.
+It never buffers or wraps a response body.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
+from typing import overload
+from urllib.parse import parse_qs
+
+from .acl import enforce
+from .codec import CookieCodec
+from .context import Context
+from .context import track
+from .core.request import Answer
+from .core.request import Request
+from .core.request import RequestState
+from .core.request import Rules
+from .errors import ConfigurationError
+from .errors import QSCookiesError
+from .errors import StoreUnavailable
+from .http import raw_target
+from .settings import Settings
+from .store.app import AppStore
+from .store.client import open_client
+
+if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
+    from _typeshed.wsgi import StartResponse
+    from _typeshed.wsgi import WSGIApplication
+    from _typeshed.wsgi import WSGIEnvironment
+
+#: The PEP 3333 extension key under which the context sits in the environ.
+ENVIRON_KEY = "qscookies.context"
+
+Headers = list[tuple[str, str]]
+_D = TypeVar("_D")
+_RAISE: Any = object()
+
+
+@overload
+def context(environ: WSGIEnvironment) -> Context: ...
+@overload
+def context(environ: WSGIEnvironment, default: _D) -> Context | _D: ...
+def context(environ: WSGIEnvironment, default: Any = _RAISE) -> Any:
+    """Return the qscookies context of the current request.
+
+    :param environ: the WSGI environ of a request that went through
+        :class:`QSCookies`.
+    :param default: returned instead of raising where there is no context (an
+        excluded path such as ``/favicon.ico``, e.g. in a branded 404 page).
+    :raises QSCookiesError: no context and no *default*: the path is excluded,
+        or the app is not wrapped.
+    """
+    found = environ.get(ENVIRON_KEY)
+    if found is not None:
+        return found
+    if default is not _RAISE:
+        return default
+    raise QSCookiesError(
+        f"no qscookies context for {environ.get('PATH_INFO', '')!r}: wrap the app"
+        " in QSCookies, and on excluded paths use context(environ, default=None)"
+    )
+
+
+class QSCookies:
+    """Signed cookies for cart, return visitors and promotions, data in Redis.
+
+    Wrap any WSGI application::
+
+        app = QSCookies(app, secret_key="...", redis_url="redis://localhost/0")
+
+    and use :func:`~qscookies.context` inside it. Requests to ``excluded_paths``
+    pass straight through: no Redis, no cookies.
+
+    :param app: the WSGI application to wrap.
+    :param secret_key: the signing key, or a list of keys, newest first: the
+        first signs, all verify (rotation without logging anyone out).
+    :param redis_url: where Redis is, e.g. ``redis://localhost:6379/0`` or
+        ``unix:///run/redis.sock``; qscookies owns that connection pool.
+    :param redis: a ready client instead (``redis.Redis``, ``redis.RedisCluster``,
+        or a Sentinel ``master_for`` client); its owner closes it. Set short
+        socket timeouts on it: a hung Redis must not hang the shop.
+    :param options: the settings, see :class:`~qscookies.settings.Settings`.
+    :raises ConfigurationError: a bad secret key, Redis location or option; with
+        ``strict=True``, a Redis user who could export the data (see
+        :func:`~qscookies.acl.enforce`; without it, one warning is logged).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes],
+        redis_url: str | None = None,
+        redis: Any = None,
+        **options: Any,
+    ) -> None:
+        settings = Settings.from_options(**options)
+        codec = CookieCodec(secret_key)
+        client, self._owned = open_client(
+            redis_url, redis, socket_timeout=settings.socket_timeout
+        )
+        try:
+            enforce(client, prefix=settings.key_prefix, strict=settings.strict)
+        except ConfigurationError:
+            if self._owned:
+                client.close()  # refusing to start: close the pool we opened
+            raise
+        #: The wrapped application.
+        self.app = app
+        #: The validated settings.
+        self.settings = settings
+        #: The cookie codec (signing and verification).
+        self.codec = codec
+        self._store = AppStore(
+            client,
+            prefix=settings.key_prefix,
+            retry_interval=settings.retry_interval,
+            clock=lambda: self.clock(),
+        )
+        self._rules = Rules(
+            settings,
+            codec,
+            cluster=self._store.is_cluster,
+            clock=lambda: self.clock(),
+        )
+
+    #: The clock (Unix seconds); replace it on an instance to move time in tests.
+    clock: Callable[[], float] = staticmethod(time.time)
+
+    def __repr__(self) -> str:
+        return f"<QSCookies {self.app!r} prefix={self.settings.key_prefix!r}>"
+
+    def close(self) -> None:
+        """Close the Redis connection pool, if qscookies opened it (``redis_url``)."""
+        if self._owned:
+            self._store.close()
+
+    def context_for(self, environ: WSGIEnvironment) -> Context:
+        """Build the request context of *environ* without handling a request.
+
+        Nothing is tracked and no cookie is sent; for tests and tools that read
+        a browser's cart or promotion from its cookies.
+        """
+        return Context(self._rules.open(_request(environ)), self._store)
+
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if self._rules.excluded(environ.get("PATH_INFO", "")):
+            return self.app(environ, start_response)
+        if ENVIRON_KEY in environ:
+            raise QSCookiesError(
+                "this request already went through QSCookies: the app is wrapped"
+                " twice. Wrap it once (in tests, see qscookies.testing's"
+                " qscookies_rebind for an app that wraps itself)"
+            )
+        state = self._rules.open(_request(environ))
+        environ[ENVIRON_KEY] = Context(state, self._store)
+        if state.request.path == self.settings.privacy_path:
+            answer = state.privacy_switch(lambda: _form_field(environ, "choice"))
+            return self._answer(state, start_response, answer)
+        plan, answer = state.begin()
+        track(self._store, plan)
+        if answer is not None:
+            return self._answer(state, start_response, answer)
+
+        replaced = started = False
+
+        def qs_start_response(
+            status: str, headers: Headers, exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            nonlocal replaced, started
+            started = True
+            if state.store_failed and status.startswith("500"):
+                replaced = True
+                unavailable = self._rules.unavailable()
+                status, headers = unavailable.status, unavailable.headers
+            return start_response(status, state.finish(status, headers), exc_info)
+
+        try:
+            body = self.app(environ, qs_start_response)
+        except StoreUnavailable:
+            unavailable = self._rules.unavailable()
+            # exc_info only when the app had started a response (PEP 3333)
+            start_response(
+                unavailable.status,
+                state.finish(unavailable.status, unavailable.headers),
+                sys.exc_info() if started else None,
+            )
+            return [unavailable.body]
+        if replaced:
+            close = getattr(body, "close", None)
+            if close:
+                close()
+            return [self._rules.unavailable().body]
+        return body
+
+    @staticmethod
+    def _answer(
+        state: RequestState, start_response: StartResponse, answer: Answer
+    ) -> Iterable[bytes]:
+        """Answer a request ourselves, without the application."""
+        start_response(answer.status, state.finish(answer.status, answer.headers))
+        return [answer.body] if answer.body else []
+
+
+def _request(environ: WSGIEnvironment) -> Request:
+    """The plain request the core reads, from a WSGI environ."""
+    query = environ.get("QUERY_STRING", "")
+    raw_path, raw_query = raw_target(
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        query,
+        environ.get("RAW_URI") or environ.get("REQUEST_URI"),
+    )
+    return Request(
+        method=environ.get("REQUEST_METHOD", "GET"),
+        path=environ.get("PATH_INFO", ""),
+        raw_path=raw_path,
+        query=raw_query,
+        https=environ.get("wsgi.url_scheme") == "https",
+        cookie=environ.get("HTTP_COOKIE"),
+        host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
+        sec_gpc=environ.get("HTTP_SEC_GPC", ""),
+        dnt=environ.get("HTTP_DNT", ""),
+        fetch_site=environ.get("HTTP_SEC_FETCH_SITE", ""),
+        origin=environ.get("HTTP_ORIGIN", ""),
+        referer=environ.get("HTTP_REFERER", ""),
+    )
+
+
+def _form_field(environ: WSGIEnvironment, name: str) -> str | None:
+    """One field of a small urlencoded form body (at most 1 KiB is read)."""
+    try:
+        length = min(int(environ.get("CONTENT_LENGTH") or 0), 1024)
+    except ValueError:
+        return None
+    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    values = parse_qs(body.decode("latin-1"))
+    return values[name][0] if name in values else None

@@ -1,0 +1,231 @@
+"""The test shop of ``shop.py`` as ASGI apps (Starlette and bare), and a wire counter.
+
+Both apps answer the same journeys as the WSGI shop: ``/`` gives the visitor
+and promotion as JSON; ``/add?sku=&q=``, ``/set``, ``/remove``, ``/clear``,
+``/cart``, ``/buy?order=&total=`` and ``/forget`` use the cart; ``/static/…``
+(excluded) answers whether a context was there. The Starlette one also has a
+streamed ``/stream`` and a websocket echo on ``/ws``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from urllib.parse import parse_qs
+
+import redis.asyncio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.responses import PlainTextResponse
+from starlette.responses import Response
+from starlette.responses import StreamingResponse
+from starlette.routing import Route
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+
+from qscookies.asgi import QSCookies
+from qscookies.asgi import context
+from qscookies.context import AsyncContext
+from qscookies.errors import StoreUnavailable
+from qscookies.store.client import client_options
+
+#: Longest a streamed response waits for the test to read its first chunk.
+STREAM_WAIT = 10.0
+
+
+@dataclass
+class Events:
+    """What the apps report to the test, and what the test tells them."""
+
+    #: ``"startup"`` and ``"shutdown"``, as the lifespan messages arrive.
+    lifespan: list[str] = field(default_factory=list)
+    #: Set by the test once it has read the first streamed chunk.
+    first_chunk_read: threading.Event = field(default_factory=threading.Event)
+
+
+async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
+    """What ``shop.shop`` does for *path*, on the asyncio context."""
+    if path == "/add":
+        return await qs.cart.add(args["sku"], int(args.get("q", "1")))
+    if path == "/set":
+        return await qs.cart.set(args["sku"], int(args["q"]))
+    if path == "/remove":
+        return await qs.cart.remove(args["sku"])
+    if path == "/clear":
+        return await qs.cart.clear()
+    if path == "/cart":
+        return await qs.cart.items()
+    if path == "/buy":
+        return await qs.record_purchase(args["order"], total_cents=int(args["total"]))
+    if path == "/forget":
+        return await qs.forget()
+    visitor = qs.visitor
+    return {
+        "returning": visitor.is_returning,
+        "visits": visitor.visits,
+        "promotion": qs.promotion,
+    }
+
+
+# -- Starlette ------
+
+
+def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Starlette:
+    """The shop on Starlette.
+
+    :param store_errors_as_500: install an exception handler that turns
+        :class:`StoreUnavailable` into the framework's own ``500`` page.
+    """
+
+    async def static(request: Request) -> Response:
+        found = context(request.scope, default=None)
+        return PlainTextResponse("static" if found is None else "context!")
+
+    async def page(request: Request) -> Response:
+        qs = context(request.scope)
+        return JSONResponse(
+            await journey(qs, request.url.path, request.query_params),
+            headers={"X-Shop": "starlette"},
+        )
+
+    async def stream(request: Request) -> Response:
+        qs = context(request.scope)
+        visits = qs.visitor.visits
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"first;"
+            read = await asyncio.to_thread(events.first_chunk_read.wait, STREAM_WAIT)
+            yield f"last;visits={visits}" .encode() if read else b"buffered!"
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        found = context(websocket.scope, default=None)
+        await websocket.send_text(f"{text} (context: {found is not None})")
+        await websocket.close()
+
+    async def as_500(request: Request, error: Exception) -> Response:
+        return PlainTextResponse("<h1>Server Error</h1>", status_code=500)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        events.lifespan.append("startup")
+        yield
+        events.lifespan.append("shutdown")
+
+    return Starlette(
+        routes=[
+            Route("/static/{rest:path}", static),
+            Route("/stream", stream),
+            WebSocketRoute("/ws", echo),
+            Route("/{rest:path}", page, methods=["GET", "HEAD", "POST"]),
+        ],
+        exception_handlers={StoreUnavailable: as_500} if store_errors_as_500 else {},
+        lifespan=lifespan,
+    )
+
+
+# -- bare ASGI ------
+
+
+def bare_shop(events: Events) -> Any:
+    """The shop as a bare ASGI 3 callable (lifespan handled, no websocket)."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    events.lifespan.append("startup")
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    events.lifespan.append("shutdown")
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        assert scope["type"] == "http"
+        path = scope["path"]
+        if path.startswith("/static/"):
+            found = context(scope, default=None)
+            await _respond(send, b"static" if found is None else b"context!")
+            return
+        query = parse_qs(scope["query_string"].decode("latin-1"))
+        args = {name: values[0] for name, values in query.items()}
+        result = await journey(context(scope), path, args)
+        await _respond(send, json.dumps(result).encode(), "application/json")
+
+    return app
+
+
+async def _respond(send: Any, body: bytes, kind: str = "text/plain") -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", kind.encode()), (b"x-shop", b"bare")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def make_app(kind: str, events: Events, **options: Any) -> Any:
+    """``"starlette"`` or ``"bare"``."""
+    if kind == "starlette":
+        return starlette_shop(events, **options)
+    return bare_shop(events)
+
+
+# -- the wire ------
+
+
+class CountingConnection(redis.asyncio.Connection):
+    """A real asyncio connection that counts round trips: each send is one."""
+
+    sent: list[int]
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        self.sent.append(1)
+        await super().send_packed_command(command, check_health)
+
+
+class AsyncRoundTrips:
+    """A ``redis.asyncio`` client, as the test app user, whose sends are counted.
+
+    :param host: the private server's host.
+    :param port: its port.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        #: One entry per send on any connection of the pool.
+        self.sent: list[int] = []
+        counting = type("Counting", (CountingConnection,), {"sent": self.sent})
+        pool = redis.asyncio.ConnectionPool(
+            host=host,
+            port=port,
+            username="qs-app",
+            password="test-app",
+            connection_class=counting,
+            **client_options(2.0),
+        )
+        #: Closing it (``aclose``) closes the pool.
+        self.client = redis.asyncio.Redis.from_pool(pool)
+
+
+def middleware(app: Any, client: Any, secret: str, **options: Any) -> QSCookies:
+    """*app* in the ASGI middleware over *client*."""
+    return QSCookies(app, secret_key=secret, redis=client, **options)
+
+
+def commands(client: Any) -> int:
+    """Commands Redis has executed so far, not counting ``INFO`` itself."""
+    stats = client.info("commandstats")
+    return sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info")
