@@ -20,8 +20,14 @@ from typing import NoReturn
 from .acl import acl_lines
 from .acl import check
 from .dashboard import DEFAULT_NETWORKS
+from .dashboard import SESSION_MAX_AGE
 from .dashboard import Dashboard
-from .dashboard.server import serve
+from .dashboard.server import addresses
+from .dashboard.server import log_to_stderr
+from .dashboard.server import make_server
+from .dashboard.server import require_waitress
+from .dashboard.server import run
+from .dashboard.server import url
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .report import COLUMNS
@@ -213,7 +219,9 @@ def _add_dashboard(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser = commands.add_parser(
         "dashboard",
         help="serve the marketing dashboard",
-        description="Serve the promotion dashboard (token and network protected).",
+        description="Serve the promotion dashboard (token and network protected)"
+        " with waitress, from the dashboard extra. The request log goes to"
+        " standard error, with client addresses truncated and no token.",
     )
     _report_options(parser)
     parser.add_argument(
@@ -223,35 +231,51 @@ def _add_dashboard(commands: argparse._SubParsersAction[_Parser]) -> None:
         " generated and printed)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8050, help="port (8050)")
+    parser.add_argument(
+        "--port", type=_port, default=8050, help="default: 8050; 0 picks a free one"
+    )
     parser.add_argument(
         "--allow",
         action="append",
         metavar="CIDR",
         help="client network allowed (repeatable; default loopback and private)",
     )
+    parser.add_argument(
+        "--session-max-age",
+        type=int,
+        default=SESSION_MAX_AGE,
+        metavar="SECONDS",
+        help="how long the cookie traded for ?token= lasts (default 43200, 12 h)",
+    )
     parser.set_defaults(handler=_dashboard)
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    require_waitress()
     token = args.token or secrets.token_urlsafe(24)
     client = _connect(args)
-    app = Dashboard(
-        redis=client,
-        token=token,
-        allowed_networks=args.allow or DEFAULT_NETWORKS,
-        key_prefix=args.prefix,
-        min_count=args.min_count,
-    )
     try:
+        app = Dashboard(
+            redis=client,
+            token=token,
+            allowed_networks=args.allow or DEFAULT_NETWORKS,
+            key_prefix=args.prefix,
+            min_count=args.min_count,
+            session_max_age=args.session_max_age,
+        )
         app.report.promotions()  # fail now, with one line, if Redis is away
-        url = f"http://{args.host}:{args.port}/"
-        if args.token:
-            print(f"qscookies dashboard on {url}", flush=True)
-        else:
+        server = make_server(app, args.host, args.port)
+        host, port = addresses(server)[0]
+        if not args.token:
             print(f"generated token: {token}", flush=True)
-            print(f"qscookies dashboard on {url}?token={token}", flush=True)
-        serve(app, args.host, args.port)
+        query = "" if args.token else f"?token={token}"
+        print(
+            f"qscookies dashboard on {url(host, port, '/' + query)}"
+            " (waitress; request log on stderr)",
+            flush=True,
+        )
+        log_to_stderr([token])
+        run(server)  # until Ctrl-C or SIGTERM
     finally:
         client.close()
     return OK

@@ -7,8 +7,10 @@ own) over a private ``redis-server`` (from ``PATH``, or the one of the
 secret key. The embedded Redis gets the users of ``qscookies acl``: the shop
 connects as the app user, the dashboard as the read-only report user, so the demo
 runs locked down as a production shop should. The marketing dashboard is mounted
-at ``/marketing``. On Ctrl-C (``SIGINT``) or ``SIGTERM`` the web server closes and
-Redis is shut down.
+at ``/marketing``. Both are served by waitress (the ``dashboard`` extra, part of
+the ``demo`` one) with the dashboard's request log on standard error: client
+addresses truncated, no token. On Ctrl-C (``SIGINT``) or ``SIGTERM`` the web
+server closes and Redis is shut down.
 """
 
 from __future__ import annotations
@@ -25,41 +27,25 @@ from typing import Any
 from typing import TextIO
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.serving import make_server
 
 from .acl import acl_lines
 from .dashboard import Dashboard
-from .dashboard.server import RedactingRequestHandler
+from .dashboard.server import addresses
+from .dashboard.server import log_to_stderr
+from .dashboard.server import make_server
+from .dashboard.server import require_waitress
 from .demoshop.catalogue import PROMOTION
 from .embedded import RedisServer
 from .errors import EmbeddedRedisError
 from .errors import QSCookiesError
-from .privacy import truncate_ip
 from .store.client import Guard
 from .store.client import connect
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
-    from _typeshed.wsgi import WSGIEnvironment
 
 #: Where the marketing dashboard is mounted.
 DASHBOARD_PATH = "/marketing"
-
-
-class _Handler(RedactingRequestHandler):
-    """The request log: truncated client addresses, no dashboard token.
-
-    Only the log is truncated: the application still gets the full
-    ``REMOTE_ADDR`` (the dashboard checks it against its allowed networks).
-    """
-
-    def address_string(self) -> str:
-        return truncate_ip(str(self.client_address[0]))
-
-    def make_environ(self) -> WSGIEnvironment:
-        environ = super().make_environ()
-        environ["REMOTE_ADDR"] = str(self.client_address[0])
-        return environ
 
 
 def serve(
@@ -80,11 +66,12 @@ def serve(
     :param port: the port; ``0`` picks a free one (the URLs show which).
     :param redis_url: a Redis to use instead of an embedded one.
     :param out: where to print the URLs (default: standard output).
-    :raises QSCookiesError: no ``redis-server`` to embed, or *redis_url*
-        unreachable.
+    :raises QSCookiesError: no ``redis-server`` to embed, *redis_url*
+        unreachable, or no waitress (``pip install 'qscookies[demo]'``).
     :raises OSError: the address is taken.
     """
     out = out or sys.stdout
+    require_waitress()
     # SIGTERM stops the demo from the start (a SIGTERM right after the URLs are
     # printed, or while Redis starts, must still stop Redis and exit cleanly).
     with _sigterm_interrupts(), ExitStack() as stack:
@@ -109,9 +96,9 @@ def serve(
         stack.callback(dashboard.close)
         shop = factory(redis_url=shop_url, secret_key=secrets.token_urlsafe(32))
         app = DispatcherMiddleware(shop, {DASHBOARD_PATH: dashboard})
-        server = make_server(host, port, app, threaded=True, request_handler=_Handler)
-        stack.callback(server.server_close)
-        base = f"http://{_url_host(host)}:{server.server_port}"
+        server = make_server(app, host, port)
+        stack.callback(server.close)
+        base = f"http://{_url_host(host)}:{addresses(server)[0][1]}"
         print(
             "qscookies demo: a tea shop with signed cookies, its data in Redis.\n"
             f"  Shop:       {base}/\n"
@@ -124,7 +111,8 @@ def serve(
             file=out,
             flush=True,
         )
-        server.serve_forever()  # returns on KeyboardInterrupt
+        log_to_stderr([token])
+        server.run()  # returns on KeyboardInterrupt
         print("Stopping.", file=out, flush=True)
 
 

@@ -1,20 +1,39 @@
-"""Promotion counts for marketing: aggregate reads only.
+"""Promotion counts for marketing: aggregate reads only, in bounded round trips.
 
 :class:`PromotionReport` reads the per-day aggregate keys the middleware writes
-(see :mod:`qscookies.store` for the schema) through a :class:`~qscookies.store.Store`
-that may send only ``ZRANGE``, ``HGETALL`` and ``PFCOUNT``. It never sees a visitor
-id, a cart or an order: only counters and HyperLogLog sketches.
+(layout: :mod:`qscookies.keys`) through a :class:`~qscookies.store.reader.Reader`
+that may send only ``ZRANGE``, ``HGETALL`` and ``PFCOUNT``. It never sees a
+visitor id, a cart or an order: only counters and HyperLogLog sketches.
 
-Days are UTC days and both ends of a range are included. Unique visitors over a
-range come from one ``PFCOUNT`` over all the days' sketches, so a visitor who
-landed on two days counts once.
+Days are UTC days and both ends of a range are included. A report over a range
+reads the per-day promotion indexes of its days first, so it reads only the codes
+active in the range (at most ``max_promotions_per_day`` plus ``other`` a day),
+however many codes were ever seen. Unique visitors over a range come from one
+``PFCOUNT`` over the days' sketches, so a visitor who landed on two days counts
+once.
 
-``min_count`` suppresses figures that rest on fewer visitors than that: rows are
-left out, never shown with made-up zeros. :meth:`PromotionReport.counts` leaves
-out a promotion with fewer unique visitors over the range;
-:meth:`PromotionReport.daily` leaves out a day with fewer visitors that day. The
-totals of :meth:`PromotionReport.summary` add up the rows shown only, so nothing
-suppressed can be worked out by subtraction.
+What ``min_count`` promises
+---------------------------
+
+A *cell* is one promotion (or the site row) on one UTC day. With ``min_count``
+*n* > 0, a cell whose unique visitors that day (its day's sketch) are fewer than
+*n* is **suppressed**: none of its figures (landings, visitors, returning, carts,
+purchases, revenue; visits for the site) enters any output, and its sketches
+enter no unique count. Suppression is decided per cell, from that cell alone,
+*before* anything is added up, the same way in every method and for every range.
+Every figure shown is therefore a function of unsuppressed cells only, so no
+combination of queries (two overlapping ranges subtracted, a promotion's row
+minus its days, the totals minus the rows, the rest minus the top) reveals
+anything about a suppressed cell. A cell's figures other than visitors (say one
+purchase) may be small: the threshold is on the people behind the cell. A
+promotion or day with no unsuppressed cell is left out, never shown with made-up
+zeros. Landings counted before consent add no visitor, so a cell of such
+landings alone is suppressed. ``min_count=0`` (the default) suppresses nothing.
+
+Round trips: :meth:`PromotionReport.counts` and :meth:`~PromotionReport.summary`
+use two with ``min_count=0`` (the day indexes, then every figure), three with
+``min_count`` > 0 (the range's unique counts are read once the cells are known);
+:meth:`~PromotionReport.daily` and :meth:`~PromotionReport.site` use one and two.
 """
 
 from __future__ import annotations
@@ -24,6 +43,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
@@ -32,12 +52,22 @@ from typing import Any
 
 from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
+from .keys import SITE
 from .settings import Settings
 from .store.client import open_client
 from .store.reader import Reader
 
 #: The longest range a report covers, in days.
 MAX_DAYS = 400
+
+#: How many promotions the default views show before summing the rest.
+DEFAULT_TOP = 20
+
+#: The most promotions a summary shows one by one.
+MAX_TOP = 100
+
+#: Counters of the per-day promotion hash.
+COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
 
 
 def _rate(purchases: int, visitors: int | None) -> float | None:
@@ -98,12 +128,12 @@ class DailyCounts:
 
 @dataclass(frozen=True)
 class Totals:
-    """The figures of all the rows of a summary together.
+    """The figures of several promotions together.
 
     Unique visitors cannot be added up (one person may land on two promotions):
     ``visitors`` and ``returning`` are one ``PFCOUNT`` over the sketches of every
-    promotion shown. Redis Cluster keeps promotions in different slots and cannot
-    merge them in one command; there both are ``None``.
+    promotion counted. Redis Cluster keeps promotions in different slots and
+    cannot merge them in one command; there both are ``None``.
     """
 
     landings: int
@@ -120,17 +150,41 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class SiteCounts:
+    """The whole site over a range: every visitor, with or without a promotion.
+
+    Fed by the first request of each visit of a visitor who allows tracking.
+    """
+
+    #: Visits started.
+    visits: int
+    #: Unique visitors over the range.
+    visitors: int
+    #: Unique returning visitors (seen in an earlier visit) over the range.
+    returning: int
+
+
+@dataclass(frozen=True)
 class Summary:
-    """The rows of :meth:`PromotionReport.counts` and their totals."""
+    """The default view: the top promotions, the rest summed, totals, site."""
 
     #: First day covered.
     since: date
     #: Last day covered.
     until: date
-    #: One row per promotion, sorted by code.
+    #: The top promotions by landings (ties by code), largest first.
     rows: list[PromotionCounts]
-    #: The rows added up, with merged unique counts.
+    #: The promotions after the top ones, summed; ``None`` when there are none.
+    rest: Totals | None
+    #: How many promotions :attr:`rest` sums.
+    rest_codes: int
+    #: Every promotion shown or summed, added up, with merged unique counts.
     totals: Totals
+    #: The site row.
+    site: SiteCounts
+    #: The top promotions day by day, one :class:`DailyCounts` per day of the
+    #: range with activity (suppressed days left out).
+    daily: dict[str, list[DailyCounts]] = field(default_factory=dict)
 
 
 class PromotionReport:
@@ -138,17 +192,19 @@ class PromotionReport:
 
     ::
 
-        report = PromotionReport(redis_url="redis://localhost/0")
+        report = PromotionReport(redis_url="redis://localhost/0", min_count=5)
         for row in report.counts(since=date(2024, 3, 1), until=date(2024, 3, 31)):
             print(row.promotion, row.visitors, f"{row.conversion_rate:.1%}")
+        report.site(date(2024, 3, 1), date(2024, 3, 31)).visits
 
     :param redis_url: where Redis is; the report owns that connection pool
         (:meth:`close` it, or use the report as a context manager).
     :param redis: a ready client instead (``redis.Redis``, ``redis.RedisCluster``
         or a Sentinel client); its owner closes it.
     :param key_prefix: the middleware's ``key_prefix``.
-    :param min_count: leave out figures resting on fewer visitors than this (see
-        the module docstring).
+    :param min_count: suppress every promotion-day (and site-day) resting on
+        fewer unique visitors than this, before anything is summed; see "What
+        ``min_count`` promises" in the module docstring.
     :param socket_timeout: seconds to wait for Redis before giving up.
     :raises ConfigurationError: a bad option or Redis URL.
     """
@@ -170,7 +226,7 @@ class PromotionReport:
         redis, self._owned = open_client(
             redis_url, redis, socket_timeout=socket_timeout
         )
-        #: Figures resting on fewer visitors than this are left out.
+        #: Cells resting on fewer unique visitors than this are suppressed.
         self.min_count = min_count
         self._reader = Reader(redis, prefix=settings.key_prefix)
 
@@ -185,23 +241,32 @@ class PromotionReport:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def promotions(self) -> list[str]:
-        """Every promotion code known to the index, sorted (one ``ZRANGE``).
+    def promotions(
+        self, since: date | None = None, until: date | None = None
+    ) -> list[str]:
+        """The codes in the day indexes of a range, sorted (one round trip).
+
+        The range defaults to the last :data:`MAX_DAYS` days.
 
         :raises StoreUnavailable: Redis could not be reached.
         """
-        today = utc_today()
-        since = today - timedelta(days=MAX_DAYS - 1)
-        days = [_key_day(day) for day in _days(since, today)]
-        return self._reader.promotion_codes(days)
+        until = until or utc_today()
+        since = since or until - timedelta(days=MAX_DAYS - 1)
+        days = [_key_day(day) for day in _days(since, until)]
+        return sorted(
+            {code for index in self._reader.day_indexes(days) for code in index}
+        )
 
     def counts(self, since: date, until: date) -> list[PromotionCounts]:
         """One row per promotion active in the range, sorted by code.
 
-        Two round trips: the index (``ZRANGE``), then one pipeline of
-        ``HGETALL`` per promotion and day and ``PFCOUNT`` per promotion. A
-        promotion with no figure at all in the range is left out, and so is one
-        with fewer than ``min_count`` unique visitors.
+        Reads ``ZRANGE qs:a:i:<day> 0 -1 WITHSCORES`` for every day (one
+        pipelined round trip), then, for every promotion and day in those
+        indexes, ``HGETALL qs:a:{code}:d:<day>`` and a ``PFCOUNT`` of the
+        promotion's ``u`` and ``r`` sketches over its days (a second one). With
+        ``min_count`` > 0 a ``PFCOUNT`` per promotion-day joins the second, and
+        the range's unique counts come in a third. A promotion with no
+        unsuppressed figure is left out.
 
         :param since: first UTC day, included.
         :param until: last UTC day, included.
@@ -209,21 +274,59 @@ class PromotionReport:
             than :data:`MAX_DAYS`.
         :raises StoreUnavailable: Redis could not be reached.
         """
-        return self._read(since, until, merge=False).rows
+        read = self._read(since, until, top=0)
+        return sorted(read.rows, key=lambda row: row.promotion)
 
-    def summary(self, since: date, until: date) -> Summary:
-        """:meth:`counts` with totals: one more round trip (two ``PFCOUNT``).
+    def summary(self, since: date, until: date, *, top: int = DEFAULT_TOP) -> Summary:
+        """The default view: the *top* promotions by landings, the rest summed as
+        one row, totals, the site row, and the top promotions day by day.
 
-        :raises ConfigurationError: a bad range, as for :meth:`counts`.
+        The same round trips as :meth:`counts` (two, or three with
+        ``min_count``); the site row and the daily series ride along.
+
+        :param top: how many promotions to show one by one (1 to
+            :data:`MAX_TOP`).
+        :raises ConfigurationError: a bad range or *top*.
         :raises StoreUnavailable: Redis could not be reached.
         """
-        return self._read(since, until, merge=True)
+        if type(top) is not int or not 1 <= top <= MAX_TOP:
+            raise ConfigurationError(f"top must be a whole number from 1 to {MAX_TOP}")
+        return self._read(since, until, top=top)
+
+    def site(self, since: date, until: date) -> SiteCounts:
+        """Visits, unique and returning visitors of the whole site over a range.
+
+        One round trip: ``HGETALL qs:a:{_site}:d:<day>`` for every day and a
+        ``PFCOUNT`` over the range's ``u`` and over its ``r`` sketches. With
+        ``min_count`` > 0 a ``PFCOUNT`` per day joins it, and the range's unique
+        counts over the days kept come in a second.
+
+        :raises ConfigurationError: a bad range.
+        :raises StoreUnavailable: Redis could not be reached.
+        """
+        days = [_key_day(day) for day in _days(since, until)]
+        batch = _Batch()
+        cells = self._add_cells(batch, [_Cell(SITE, day) for day in days])
+        uniques = {} if self.min_count else self._add_uniques(batch, {SITE: cells})
+        replies = self._reader.send(batch.commands)
+        kept = self._keep(cells, replies)
+        if self.min_count:
+            batch = _Batch()
+            uniques = self._add_uniques(batch, {SITE: kept})
+            replies = self._reader.send(batch.commands) if batch.commands else []
+        visitors, returning = _unique(uniques[SITE], replies)
+        return SiteCounts(
+            visits=sum(cell.counters.get("visits", 0) for cell in kept),
+            visitors=visitors or 0,
+            returning=returning or 0,
+        )
 
     def daily(self, promotion: str, since: date, until: date) -> list[DailyCounts]:
         """One promotion's figures day by day, in one pipelined round trip.
 
-        One row per day, oldest first; a day with fewer than ``min_count``
-        visitors is left out.
+        ``HGETALL`` and a ``PFCOUNT`` of the ``u`` and of the ``r`` sketch per
+        day. One row per day, oldest first (zeros on a day without activity); a
+        suppressed day (see ``min_count``) is left out.
 
         :param promotion: the promotion code.
         :param since: first UTC day, included.
@@ -235,40 +338,252 @@ class PromotionReport:
             raise ConfigurationError(
                 f"promotion must be a code matching {PROMOTION_CODE.pattern}"
             )
-        days = _days(since, until)
-        figures = self._reader.read_aggregates(
-            [(promotion, [_key_day(day)]) for day in days]
+        days = [_key_day(day) for day in _days(since, until)]
+        batch = _Batch()
+        cells = self._add_cells(
+            batch, [_Cell(promotion, day) for day in days], sketches=True
         )
         return [
-            DailyCounts(day=day, **values)
-            for day, values in zip(days, figures, strict=True)
-            if values["visitors"] >= self.min_count
+            _daily(cell)
+            for cell in self._keep(cells, self._reader.send(batch.commands))
         ]
 
-    def _read(self, since: date, until: date, *, merge: bool) -> Summary:
+    # -- reading ------
+
+    def _read(self, since: date, until: date, *, top: int) -> Summary:
+        """Read a range: all rows (``top=0``), or the default view."""
         days = [_key_day(day) for day in _days(since, until)]
-        codes = self._reader.promotion_codes(days)
-        figures = self._reader.read_aggregates([(code, days) for code in codes])
-        rows = [
-            PromotionCounts(promotion=code, **values)
-            for code, values in zip(codes, figures, strict=True)
-            if any(values.values()) and values["visitors"] >= self.min_count
+        indexes = self._reader.day_indexes(days)  # round trip 1
+        batch = _Batch()
+        cells = self._add_cells(
+            batch,
+            [
+                _Cell(code, day)
+                for day, index in zip(days, indexes, strict=True)
+                for code in sorted(index)
+                if code != SITE
+            ],
+            sketches=bool(self.min_count or top),
+        )
+        site = self._add_cells(batch, [_Cell(SITE, day) for day in days]) if top else []
+        uniques: dict[str, tuple[int, int] | None] = {}
+        ranked: list[str] = []
+        if not self.min_count:
+            # The indexes' scores are the landings: rank now, count in one go.
+            landings: dict[str, int] = {}
+            for index in indexes:
+                for code, score in index.items():
+                    landings[code] = landings.get(code, 0) + score
+            ranked = _rank(landings)
+            uniques = self._add_uniques(batch, _groups(cells, site, ranked, top))
+        replies = self._reader.send(batch.commands)  # round trip 2
+        kept = self._keep(cells, replies)
+        site = self._keep(site, replies)
+        if self.min_count:
+            landings = {}
+            for cell in kept:
+                landings[cell.code] = (
+                    landings.get(cell.code, 0) + cell.counters["landings"]
+                )
+            ranked = _rank(landings)
+            batch = _Batch()
+            uniques = self._add_uniques(batch, _groups(kept, site, ranked, top))
+            replies = self._reader.send(batch.commands)  # round trip 3
+        by_code: dict[str, list[_Cell]] = {}
+        for cell in kept:
+            by_code.setdefault(cell.code, []).append(cell)
+        rows = []
+        for code in ranked:
+            mine = by_code.get(code, [])
+            visitors, returning = _unique(uniques.get(code), replies)
+            sums = {name: sum(c.counters[name] for c in mine) for name in COUNTERS}
+            row = PromotionCounts(
+                code, visitors=visitors or 0, returning=returning or 0, **sums
+            )
+            if mine and (row.visitors or any(sums.values())):
+                rows.append(row)
+        shown, rest = (rows[:top], rows[top:]) if top else (rows, [])
+        site_visitors, site_returning = _unique(uniques.get(SITE), replies)
+        return Summary(
+            since=since,
+            until=until,
+            rows=shown,
+            rest=_totals(rest, _unique(uniques.get(_REST), replies)) if rest else None,
+            rest_codes=len(rest),
+            totals=_totals(rows, _unique(uniques.get(_TOTAL), replies)),
+            site=SiteCounts(
+                visits=sum(cell.counters.get("visits", 0) for cell in site),
+                visitors=site_visitors or 0,
+                returning=site_returning or 0,
+            ),
+            daily={
+                row.promotion: self._series(by_code[row.promotion], days)
+                for row in shown
+            },
+        )
+
+    def _series(self, cells: list[_Cell], days: Sequence[str]) -> list[DailyCounts]:
+        """A promotion's kept cells day by day; a day without activity is a row
+        of zeros (with ``min_count`` it is left out, as a suppressed day is)."""
+        by_day = {cell.day: cell for cell in cells}
+        series = []
+        for day in days:
+            cell = by_day.get(day)
+            if cell is not None:
+                series.append(_daily(cell))
+            elif not self.min_count:
+                series.append(
+                    _daily(_Cell("", day, counters=dict.fromkeys(COUNTERS, 0)))
+                )
+        return series
+
+    def _add_cells(
+        self, batch: _Batch, cells: list[_Cell], *, sketches: bool | None = None
+    ) -> list[_Cell]:
+        """Ask for each cell's hash and, when needed, its day's unique counts."""
+        keys = self._reader.keys
+        sketches = bool(self.min_count) if sketches is None else sketches
+        for cell in cells:
+            cell.slot = batch.add("HGETALL", keys.aggregate(cell.code, "d", cell.day))
+            if sketches:
+                batch.add("PFCOUNT", keys.aggregate(cell.code, "u", cell.day))
+                batch.add("PFCOUNT", keys.aggregate(cell.code, "r", cell.day))
+                cell.sketched = True
+        return cells
+
+    def _keep(self, cells: list[_Cell], replies: Sequence[Any]) -> list[_Cell]:
+        """Fill *cells* from *replies*; the ones ``min_count`` lets through.
+
+        The decision rests on the cell alone: its unique visitors that day.
+        """
+        for cell in cells:
+            cell.counters = {
+                _text(name): int(value)
+                for name, value in (replies[cell.slot] or {}).items()
+            }
+            for name in COUNTERS:
+                cell.counters.setdefault(name, 0)
+            if cell.sketched:
+                cell.visitors = int(replies[cell.slot + 1])
+                cell.returning = int(replies[cell.slot + 2])
+        return [
+            cell
+            for cell in cells
+            if not self.min_count or (cell.visitors or 0) >= self.min_count
         ]
-        merged = (
-            self._reader.count_unique([(row.promotion, days) for row in rows])
-            if merge
-            else None
-        )
-        visitors, returning = merged or (None, None)
-        totals = Totals(
-            landings=sum(row.landings for row in rows),
-            visitors=visitors,
-            returning=returning,
-            carts=sum(row.carts for row in rows),
-            purchases=sum(row.purchases for row in rows),
-            revenue_cents=sum(row.revenue_cents for row in rows),
-        )
-        return Summary(since=since, until=until, rows=rows, totals=totals)
+
+    def _add_uniques(
+        self, batch: _Batch, groups: dict[str, list[_Cell]]
+    ) -> dict[str, tuple[int, int] | None]:
+        """Ask for the unique ``u`` and ``r`` counts over each group's cells.
+
+        A group with no cell needs no command (``(0, 0)`` is marked by ``-1``);
+        one spanning several codes cannot be merged on a cluster (``None``).
+        """
+        keys = self._reader.keys
+        slots: dict[str, tuple[int, int] | None] = {}
+        for name, cells in groups.items():
+            codes = {cell.code for cell in cells}
+            if len(codes) > 1 and self._reader.is_cluster:
+                slots[name] = None
+            elif not cells:
+                slots[name] = (-1, -1)
+            else:
+                slots[name] = tuple(  # type: ignore[assignment]
+                    batch.add(
+                        "PFCOUNT",
+                        *(keys.aggregate(cell.code, kind, cell.day) for cell in cells),
+                    )
+                    for kind in ("u", "r")
+                )
+        return slots
+
+
+#: Group names of the summed rest and of the totals (never promotion codes).
+_REST = "(rest)"
+_TOTAL = "(total)"
+
+
+class _Batch:
+    """Commands for one pipelined round trip, each answered at its slot."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[Any, ...]] = []
+
+    def add(self, *command: Any) -> int:
+        """Queue *command*; its reply's position."""
+        self.commands.append(command)
+        return len(self.commands) - 1
+
+
+@dataclass
+class _Cell:
+    """One promotion (or the site) on one day: where its replies are, and them."""
+
+    code: str
+    day: str
+    slot: int = 0
+    sketched: bool = False
+    counters: dict[str, int] = field(default_factory=dict)
+    visitors: int | None = None
+    returning: int | None = None
+
+
+def _rank(landings: dict[str, int]) -> list[str]:
+    """Codes by landings, largest first, ties by code."""
+    return sorted(landings, key=lambda code: (-landings[code], code))
+
+
+def _groups(
+    cells: list[_Cell], site: list[_Cell], ranked: list[str], top: int
+) -> dict[str, list[_Cell]]:
+    """The cell groups whose unique counts a read needs: each code's, and for
+    the default view the rest's, everyone's and the site's."""
+    groups: dict[str, list[_Cell]] = {code: [] for code in ranked}
+    for cell in cells:
+        groups[cell.code].append(cell)
+    if top:
+        rest = set(ranked[top:])
+        groups[_REST] = [cell for cell in cells if cell.code in rest]
+        groups[_TOTAL] = list(cells)
+        groups[SITE] = list(site)
+    return groups
+
+
+def _unique(
+    slots: tuple[int, int] | None, replies: Sequence[Any]
+) -> tuple[int | None, int | None]:
+    if slots is None:
+        return None, None
+    if slots[0] < 0:
+        return 0, 0
+    return int(replies[slots[0]]), int(replies[slots[1]])
+
+
+def _totals(
+    rows: Sequence[PromotionCounts], unique: tuple[int | None, int | None]
+) -> Totals:
+    return Totals(
+        landings=sum(row.landings for row in rows),
+        visitors=unique[0],
+        returning=unique[1],
+        carts=sum(row.carts for row in rows),
+        purchases=sum(row.purchases for row in rows),
+        revenue_cents=sum(row.revenue_cents for row in rows),
+    )
+
+
+def _daily(cell: _Cell) -> DailyCounts:
+    return DailyCounts(
+        day=datetime.strptime(cell.day, "%Y%m%d").date(),
+        visitors=cell.visitors or 0,
+        returning=cell.returning or 0,
+        **{name: cell.counters[name] for name in COUNTERS},
+    )
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _days(since: date, until: date) -> Sequence[date]:
@@ -364,12 +679,22 @@ def render_csv(rows: Sequence[PromotionCounts]) -> str:
 
 
 def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
-    """An aligned text table of *rows* with a totals line, for a terminal."""
+    """An aligned text table for a terminal: *rows* (the top promotions), the
+    rest summed on one line, the totals, and the site row."""
     heading = f"Promotions {summary.since} .. {summary.until} (UTC days)"
+    site = summary.site
+    site_line = (
+        f"Site: {site.visits} visits, {site.visitors} unique visitors,"
+        f" {site.returning} returning."
+    )
     if not rows:
-        return f"{heading}: no promotion activity.\n"
+        return f"{heading}: no promotion activity.\n{site_line}\n"
     totals = summary.totals
     lines = [_cells(row.promotion, row, row.visitors, row.returning) for row in rows]
+    rest = summary.rest
+    if rest is not None:
+        name = f"({summary.rest_codes} more)"
+        lines.append(_cells(name, rest, rest.visitors, rest.returning))
     lines.append(_cells("TOTAL", totals, totals.visitors, totals.returning))
     header = ["promotion", "landings", "visitors", "returning", "carts"]
     header += ["purchases", "revenue", "conversion"]
@@ -390,7 +715,7 @@ def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
         else "TOTAL visitors and returning: n/a, Redis Cluster cannot merge them."
     )
     table = [heading, "", line(header), rule, *body[:-1], rule, body[-1], "", note]
-    return "\n".join(table) + "\n"
+    return "\n".join([*table, site_line]) + "\n"
 
 
 def _cells(

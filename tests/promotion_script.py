@@ -23,6 +23,7 @@ from qscookies import QSCookies
 from qscookies import context
 from qscookies.report import DailyCounts
 from qscookies.report import PromotionCounts
+from qscookies.report import SiteCounts
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -126,3 +127,19 @@ def expected_spring_daily(first_day: date) -> list[DailyCounts]:
         DailyCounts(day(first_day, 2), 1, 1, 2, 1, 1, 500),
         DailyCounts(day(first_day, 3), 1, 1, 1, 0, 0, 0),
     ]
+
+
+def expected_site() -> SiteCounts:
+    """The site row of :func:`run` over its three days.
+
+    Visits: Alice, Bob and Mallory (junk code, still a visitor) on day 1; Alice
+    and Bob back and Carol new on day 2; Carol back and Eve new on day 3. The
+    ``Sec-GPC`` browser is not counted. Unique: Alice, Bob, Mallory, Carol, Eve;
+    returning: Alice, Bob, Carol.
+    """
+    return SiteCounts(visits=8, visitors=5, returning=3)
+
+
+def expected_site_daily() -> list[SiteCounts]:
+    """The site row of :func:`run` day by day."""
+    return [SiteCounts(3, 3, 0), SiteCounts(3, 3, 2), SiteCounts(2, 2, 1)]

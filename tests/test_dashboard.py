@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
+from datetime import datetime
 from datetime import timedelta
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,13 +27,20 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from werkzeug.http import parse_cookie
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
+from werkzeug.test import create_environ
 
 from qscookies import cli
 from qscookies.dashboard import COOKIE_NAME
+from qscookies.dashboard import FORBIDDEN_BODY
 from qscookies.dashboard import SECURITY_HEADERS
+from qscookies.dashboard import SESSION_MAX_AGE
 from qscookies.dashboard import Dashboard
+from qscookies.dashboard.server import MISSING_EXTRA
+from qscookies.dashboard.server import AccessLogMiddleware
+from qscookies.dashboard.server import RedactingFormatter
 from qscookies.dashboard.server import redact
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
@@ -173,6 +182,119 @@ def test_cookie_is_secure_on_https(dashboard: Dashboard) -> None:
     assert "Secure" in response.headers["Set-Cookie"]
 
 
+class Clock:
+    """A clock the test moves by hand (POSIX seconds)."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session_cookie(response: Any) -> str:
+    """The value of the dashboard cookie a response sets."""
+    return parse_cookie(response.headers["Set-Cookie"].split(";", 1)[0])[COOKIE_NAME]
+
+
+def test_cookie_carries_max_age(dashboard: Dashboard) -> None:
+    response = LocalClient(dashboard).get(f"/?token={TOKEN}")
+    assert f"Max-Age={SESSION_MAX_AGE}" in response.headers["Set-Cookie"]
+    assert SESSION_MAX_AGE == 12 * 60 * 60
+
+
+@pytest.mark.parametrize(
+    ("max_age", "moved", "status"),
+    [
+        pytest.param(SESSION_MAX_AGE, 0, 200, id="fresh"),
+        pytest.param(SESSION_MAX_AGE, SESSION_MAX_AGE, 200, id="last-second"),
+        pytest.param(SESSION_MAX_AGE, SESSION_MAX_AGE + 1, 403, id="expired"),
+        pytest.param(60, 61, 403, id="short-session-expired"),
+        pytest.param(60, -5, 403, id="issued-in-the-future"),
+    ],
+)
+def test_cookie_expires(
+    redis_client: redis.Redis, max_age: int, moved: int, status: int
+) -> None:
+    clock = Clock()
+    app = Dashboard(
+        redis=redis_client, token=TOKEN, session_max_age=max_age, clock=clock
+    )
+    client = LocalClient(app)
+    traded = client.get(f"/?token={TOKEN}")
+    assert f"Max-Age={max_age}" in traded.headers["Set-Cookie"]
+    clock.now += moved
+    response = client.get("/api/counts")
+    assert response.status_code == status
+    if status == 403:
+        assert response.text == FORBIDDEN_BODY
+        # The bearer token still opens the door; only the cookie is stale.
+        assert client.get("/api/counts", headers=bearer()).status_code == 200
+
+
+def test_cookie_of_another_token_is_403(redis_client: redis.Redis) -> None:
+    other = "another-token-0123456789"
+    issued = LocalClient(Dashboard(redis=redis_client, token=other)).get(
+        f"/?token={other}"
+    )
+    cookie = session_cookie(issued)
+    assert other not in cookie
+    client = LocalClient(Dashboard(redis=redis_client, token=TOKEN))
+    client.set_cookie(COOKIE_NAME, cookie)
+    assert client.get("/api/counts").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(
+            lambda v: v[:-9] + ("A" if v[-9] != "A" else "B") + v[-8:], id="sig"
+        ),
+        pytest.param(lambda v: v.replace("marketing", "marketinG"), id="value"),
+        pytest.param(
+            lambda v: "marketing.{}.{}".format("ZZZZZZ", v.rsplit(".", 1)[1]),
+            id="timestamp",
+        ),
+        pytest.param(lambda v: v.rsplit(".", 1)[0], id="unsigned"),
+        pytest.param(lambda v: "é" + v, id="non-ascii"),
+    ],
+)
+def test_forged_cookie_is_403(dashboard: Dashboard, forge: Any) -> None:
+    client = LocalClient(dashboard)
+    cookie = session_cookie(client.get(f"/?token={TOKEN}"))
+    assert client.get("/api/counts").status_code == 200
+    client.set_cookie(COOKIE_NAME, forge(cookie))
+    response = client.get("/api/counts")
+    assert response.status_code == 403
+    assert response.text == FORBIDDEN_BODY
+
+
+@pytest.mark.parametrize(
+    ("address", "headers"),
+    [
+        pytest.param("127.0.0.1", {}, id="no-token"),
+        pytest.param("127.0.0.1", bearer("marketing-token-wrong-one"), id="wrong"),
+        pytest.param("8.8.8.8", bearer(), id="other-network"),
+        pytest.param("127.0.0.1", {"Cookie": f"{COOKIE_NAME}=x.y.z"}, id="forged"),
+    ],
+)
+def test_forbidden_says_how_to_get_in_and_nothing_else(
+    dashboard: Dashboard, address: str, headers: dict[str, str]
+) -> None:
+    response = LocalClient(dashboard).get(
+        "/api/counts", headers=headers, environ_overrides={"REMOTE_ADDR": address}
+    )
+    assert response.status_code == 403
+    # One body whatever the reason: it does not tell which check failed.
+    assert response.text == FORBIDDEN_BODY
+    assert response.mimetype == "text/plain"
+    assert "Authorization: Bearer <token>" in FORBIDDEN_BODY
+    assert "?token=<token>" in FORBIDDEN_BODY
+    assert "network" in FORBIDDEN_BODY
+    for secret in (TOKEN, address, "10.0.0.0", "/8", "SPRING", "expired", "12"):
+        assert secret not in response.text
+
+
 def test_mounted_under_a_prefix(redis_client: redis.Redis) -> None:
     app = DispatcherMiddleware(
         lambda environ, start_response: [],
@@ -203,6 +325,12 @@ def test_mounted_under_a_prefix(redis_client: redis.Redis) -> None:
             {"token": TOKEN, "allowed_networks": ["intranet"]},
             "allowed_networks",
             id="name",
+        ),
+        pytest.param(
+            {"token": TOKEN, "session_max_age": 0}, "session_max_age", id="no-age"
+        ),
+        pytest.param(
+            {"token": TOKEN, "session_max_age": 1.5}, "session_max_age", id="float"
         ),
     ],
 )
@@ -340,10 +468,116 @@ def test_redis_unavailable_is_503(fresh_redis_server: RedisServer) -> None:
 # -- the command ------
 
 
-def test_redact_keeps_tokens_out_of_the_log() -> None:
-    line = f'"GET /?since=2024-01-01&token={TOKEN}&x=1 HTTP/1.1" 303 -'
-    assert redact(line) == '"GET /?since=2024-01-01&token=…&x=1 HTTP/1.1" 303 -'
-    assert redact(f"GET /?token={TOKEN} HTTP/1.1") == "GET /?token=… HTTP/1.1"
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        pytest.param(
+            f"GET /?token={TOKEN} HTTP/1.1", "GET /?token=… HTTP/1.1", id="first"
+        ),
+        pytest.param(
+            f'"GET /?since=2024-01-01&token={TOKEN}&x=1 HTTP/1.1" 303 -',
+            '"GET /?since=2024-01-01&token=…&x=1 HTTP/1.1" 303 -',
+            id="middle",
+        ),
+        pytest.param(f"/?x=1&token={TOKEN}", "/?x=1&token=…", id="last"),
+        pytest.param(f"/?x=1;token={TOKEN};y=2", "/?x=1;token=…;y=2", id="semicolon"),
+        pytest.param(f"/?%74oken={TOKEN}", "/?%74oken=…", id="encoded-name"),
+        pytest.param(f"/?%74%6F%6B%65%6E={TOKEN}", "/?%74%6F%6B%65%6E=…", id="all"),
+        pytest.param(f"/?%2574oken={TOKEN}", "/?%2574oken=…", id="twice-encoded"),
+        pytest.param(f"/?TOKEN={TOKEN}", "/?TOKEN=…", id="upper-case"),
+        pytest.param(f"/?to+ken=x&token+={TOKEN}", "/?to+ken=x&token+=…", id="plus"),
+        pytest.param(f"/x;token={TOKEN}?a=b", "/x;token=…", id="path-param"),
+        pytest.param(
+            "/?token=a%26b&tokens=keep&mytoken=keep",
+            "/?token=…&tokens=keep&mytoken=keep",
+            id="only-token",
+        ),
+    ],
+)
+def test_redact_blanks_every_token_parameter(line: str, expected: str) -> None:
+    assert redact(line) == expected
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param("a b/c+d?é&", id="raw"),
+        pytest.param("a%20b%2Fc%2Bd%3F%C3%A9%26", id="quoted"),
+        pytest.param("a+b%2Fc%2Bd%3F%C3%A9%26", id="plus-quoted"),
+        pytest.param("a%20b%2fc%2bd%3f%c3%a9%26", id="lower-hex"),
+    ],
+)
+def test_formatter_blanks_the_token_anywhere(spelling: str) -> None:
+    secret = "a b/c+d?é&"
+    record = logging.LogRecord(
+        "x", logging.INFO, __file__, 1, "GET /%s/%s HTTP/1.1", (spelling, "ok"), None
+    )
+    line = RedactingFormatter([secret]).format(record)
+    assert line == "GET /…/ok HTTP/1.1"
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def _ok(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+def access_line(environ_overrides: dict[str, Any], query: str = "") -> str:
+    """The line :class:`AccessLogMiddleware` logs for one request."""
+    logger = logging.getLogger("test.access")
+    handler = _Lines()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        app = AccessLogMiddleware(
+            _ok,
+            logger=logger,
+            clock=lambda: datetime(2024, 3, 1, 10, 0, 0, tzinfo=timezone.utc),
+        )
+        environ = create_environ("/p", query_string=query)
+        environ.update(environ_overrides)
+        list(app(environ, lambda status, headers, exc_info=None: lambda data: None))
+    finally:
+        logger.removeHandler(handler)
+    (line,) = handler.lines
+    return line
+
+
+@pytest.mark.parametrize(
+    ("address", "shown"),
+    [
+        pytest.param("203.0.113.77", "203.0.113.0/24", id="ipv4"),
+        pytest.param("2001:db8:abcd:12:3456::1", "2001:db8:abcd::/48", id="ipv6"),
+        pytest.param("::ffff:192.0.2.9", "::/48", id="v4-mapped"),
+        pytest.param("", "-", id="none"),
+    ],
+)
+def test_access_log_truncates_the_client_address(address: str, shown: str) -> None:
+    line = access_line({"REMOTE_ADDR": address}, f"token={TOKEN}")
+    assert line == (
+        f'{shown} - - [01/Mar/2024 10:00:00] "GET /p?token=… HTTP/1.1" 200 2'
+    )
+
+
+def test_access_log_escapes_what_could_forge_a_line() -> None:
+    line = access_line(
+        {
+            "REMOTE_ADDR": "10.1.2.3",
+            "REQUEST_URI": '/a"\n\x1b[1m\xe9',
+        }
+    )
+    assert line == (
+        "10.1.2.0/24 - - [01/Mar/2024 10:00:00]"
+        ' "GET /a\\x22\\x0a\\x1b[1m\\xe9 HTTP/1.1" 200 2'
+    )
 
 
 def test_cli_dashboard_unreachable_redis(
@@ -365,61 +599,162 @@ def test_cli_dashboard_short_token(
     assert "at least 16" in capsys.readouterr().err
 
 
-@pytest.fixture
-def cli_dashboard(redis_server: RedisServer) -> Iterator[tuple[str, str]]:
-    """``qscookies dashboard`` in a real process, its token generated."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QSCOOKIES_")}
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("qscookies")),
-            "dashboard",
-            "--redis-url",
-            redis_server.url,
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        token = process.stdout.readline().strip().removeprefix("generated token: ")
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        process.terminate()
-        process.communicate(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_cli_dashboard_serves_with_a_generated_token(
-    cli_dashboard: tuple[str, str],
+def test_cli_dashboard_without_the_extra(
+    redis_server: RedisServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    base, token = cli_dashboard
+    monkeypatch.setitem(sys.modules, "waitress", None)  # import waitress fails
+    code = cli.main(["dashboard", "--redis-url", redis_server.url, "--token", TOKEN])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err == f"qscookies dashboard: {MISSING_EXTRA}\n"
+    assert "pip install 'qscookies[dashboard]'" in err
+
+
+@dataclass
+class Command:
+    """A running ``qscookies dashboard`` process."""
+
+    process: subprocess.Popen[str]
+    #: The lines it printed before serving.
+    banner: list[str]
+
+    @property
+    def base(self) -> str:
+        """The URL it serves, without the path and query."""
+        url = self.banner[-1].split()[3]
+        return url[: url.index("/", len("http://"))]
+
+    def stop(self) -> tuple[str, str]:
+        """SIGTERM; its remaining standard output and its standard error."""
+        self.process.terminate()
+        out, err = self.process.communicate(timeout=10)
+        assert self.process.returncode == 0, err
+        return out, err
+
+
+@pytest.fixture
+def start_dashboard(redis_server: RedisServer) -> Iterator[Any]:
+    """Start the real ``qscookies dashboard`` command; stopped at teardown."""
+    started: list[Command] = []
+
+    def start(*args: str, token: str | None = None) -> Command:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("QSCOOKIES_")}
+        if token:
+            env["QSCOOKIES_DASHBOARD_TOKEN"] = token
+        # ``python -m qscookies`` is the ``qscookies`` script's entry point, run
+        # from this checkout whatever the venv's script points at.
+        env["PYTHONPATH"] = str(ROOT)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qscookies",
+                "dashboard",
+                "--redis-url",
+                redis_server.url,
+                "--port",
+                "0",
+                *args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        assert process.stdout is not None
+        banner = [process.stdout.readline().strip()]
+        if not token:
+            banner.append(process.stdout.readline().strip())
+        command = Command(process, banner)
+        started.append(command)
+        assert banner[-1].startswith("qscookies dashboard on http://"), banner
+        return command
+
+    yield start
+    for command in started:
+        if command.process.poll() is None:
+            command.process.kill()
+            command.process.communicate(timeout=10)
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """GET *url* without following redirects: the status and the headers."""
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(urllib.request.Request(url, headers=headers or {})) as r:
+            r.read()
+            return r.status, r.headers
+    except urllib.error.HTTPError as error:
+        error.close()
+        return error.code, error.headers
+
+
+def test_cli_dashboard_serves_with_a_generated_token(start_dashboard: Any) -> None:
+    command = start_dashboard()
+    token = command.banner[0].removeprefix("generated token: ")
     assert len(token) >= 32
-    request = urllib.request.Request(base + "/api/counts", headers=bearer(token))
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                body = json.load(response)
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    assert command.banner[1].endswith(
+        f"/?token={token} (waitress; request log on stderr)"
+    )
+    request = urllib.request.Request(
+        command.base + "/api/counts", headers=bearer(token)
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = json.load(response)
     assert set(body) == {"since", "until", "rows", "totals"}
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(base + "/api/counts", timeout=5)
-    refused.value.close()
-    assert refused.value.code == 403
+    assert fetch(command.base + "/api/counts")[0] == 403
+    command.stop()
+
+
+@pytest.mark.parametrize(
+    ("host", "client", "truncated"),
+    [
+        pytest.param("127.0.0.1", "127.0.0.1", "127.0.0.0/24", id="ipv4"),
+        pytest.param("::1", "::1", "::/48", id="ipv6"),
+    ],
+)
+def test_cli_dashboard_log_holds_no_token_and_no_full_address(
+    start_dashboard: Any, host: str, client: str, truncated: str
+) -> None:
+    command = start_dashboard("--host", host, token=TOKEN)
+    base = command.base
+    status, headers = fetch(f"{base}/?token={TOKEN}")
+    assert status == 303 and "Max-Age=43200" in headers["Set-Cookie"]
+    # Not werkzeug's development server: waitress answers.
+    assert headers["Server"] == "waitress"
+    assert "Werkzeug" not in headers.get("Server", "")
+    asked = [
+        f"/?since=30d&token={TOKEN}",
+        f"/?x=1;token={TOKEN}",
+        f"/?x=1&token={TOKEN}&y=2",
+        f"/?%74oken={TOKEN}",
+        f"/?%74%6f%6b%65%6e={TOKEN}&x=1",
+        "/?token=marketing-token-guessed-wrong",
+        f"/{TOKEN}",
+    ]
+    for path in asked:
+        fetch(base + path)
+    assert fetch(f"{base}/api/counts", bearer())[0] == 200
+    out, log = command.stop()
+    lines = log.splitlines()
+    assert len(lines) == len(asked) + 2, log
+    assert all(line.startswith(f"{truncated} - - [") for line in lines), log
+    assert TOKEN not in log and TOKEN not in out
+    assert "guessed-wrong" not in log
+    assert client not in log.replace(truncated, "")
+    assert '"GET /?x=1;token=… HTTP/1.1" 403' in log
+    assert '"GET /?%74oken=… HTTP/1.1" 303' in log
+    assert '"GET /… HTTP/1.1" 403' in log
+    assert '"GET /api/counts HTTP/1.1" 200' in log
+    assert "Werkzeug" not in log and "development server" not in log
 
 
 # -- real headless Chromium ------

@@ -19,6 +19,7 @@ from qscookies.report import MAX_DAYS
 from qscookies.report import DailyCounts
 from qscookies.report import PromotionCounts
 from qscookies.report import PromotionReport
+from qscookies.report import SiteCounts
 from qscookies.report import Totals
 from qscookies.report import parse_day
 from qscookies.report import sort_rows
@@ -84,20 +85,96 @@ def test_a_range_without_activity_has_no_rows(report: PromotionReport) -> None:
 
 def test_promotions_lists_the_index(report: PromotionReport) -> None:
     # The junk code and the opted-out landing never made a key.
-    assert report.promotions() == ["SPRING", "SUMMER", "WINTER"]
+    assert report.promotions(FIRST, LAST) == ["SPRING", "SUMMER", "WINTER"]
+    assert report.promotions(FIRST, FIRST) == ["SPRING"]
+    assert report.promotions() == []  # the last 400 days: the script ran in 2024
 
 
-def test_min_count_leaves_out_thin_figures(redis_client: redis.Redis) -> None:
+def test_site_row(report: PromotionReport) -> None:
+    assert report.site(FIRST, LAST) == promotion_script.expected_site()
+    daily = [
+        report.site(FIRST + timedelta(days=n), FIRST + timedelta(days=n))
+        for n in range(3)
+    ]
+    assert daily == promotion_script.expected_site_daily()
+    assert report.summary(FIRST, LAST).site == promotion_script.expected_site()
+    assert report.site(LAST + timedelta(days=1), LAST + timedelta(days=5)) == (
+        SiteCounts(0, 0, 0)
+    )
+
+
+def test_summary_shows_the_top_and_sums_the_rest(report: PromotionReport) -> None:
+    summary = report.summary(FIRST, LAST, top=2)
+    spring, summer, winter = promotion_script.expected_counts()
+    assert summary.rows == [spring, summer]  # by landings, largest first
+    assert summary.rest_codes == 1
+    assert summary.rest == Totals(1, 1, 0, 0, 0, 0)
+    assert summary.totals == Totals(7, 4, 3, 3, 2, 2499)
+    # The top promotions day by day ride along (for the dashboard's charts).
+    assert summary.daily["SPRING"] == promotion_script.expected_spring_daily(FIRST)
+    assert summary.daily["SUMMER"] == report.daily("SUMMER", FIRST, LAST)
+    assert set(summary.daily) == {"SPRING", "SUMMER"}
+    whole = report.summary(FIRST, LAST)
+    assert (whole.rest, whole.rest_codes) == (None, 0)
+    assert whole.rows == [spring, summer, winter]
+
+
+@pytest.mark.parametrize("top", [0, -1, 101, 2.0, True])
+def test_summary_refuses_a_bad_top(report: PromotionReport, top: Any) -> None:
+    with pytest.raises(ConfigurationError, match="top must be"):
+        report.summary(FIRST, LAST, top=top)
+
+
+def test_a_range_reads_only_codes_active_in_it(
+    report: PromotionReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys: list[str] = []
+    send = Guard.send
+
+    def spying_send(self: Guard, commands: Any) -> list[Any]:
+        keys.extend(str(key) for command in commands for key in command[1:2])
+        return send(self, commands)
+
+    monkeypatch.setattr(Guard, "send", spying_send)
+    assert [row.promotion for row in report.counts(FIRST, FIRST)] == ["SPRING"]
+    read = {key.split("{")[1].split("}")[0] for key in keys if "{" in key}
+    assert read == {"SPRING"}  # SUMMER and WINTER were not active on day 1
+
+
+def test_min_count_suppresses_each_promotion_day(redis_client: redis.Redis) -> None:
     promotion_script.run(redis_client, FIRST)
     report = PromotionReport(redis=redis_client, min_count=2)
+    # Only SPRING on day 1 rests on 2 visitors (Alice and Bob); every other
+    # promotion-day had one, so none of its figures enters anything.
+    day_one = promotion_script.expected_spring_daily(FIRST)[0]
+    spring = PromotionCounts("SPRING", 2, 2, 0, 1, 1, 1999)
+    assert report.counts(FIRST, LAST) == [spring]
     summary = report.summary(FIRST, LAST)
-    assert [row.promotion for row in summary.rows] == ["SPRING"]
-    # Totals add up what is shown only: nothing suppressed can be subtracted out.
-    assert summary.totals == Totals(4, 3, 3, 2, 2, 2499)
-    # Day 1 of SPRING had 2 visitors, days 2 and 3 one each.
-    assert report.daily("SPRING", FIRST, LAST) == [
-        promotion_script.expected_spring_daily(FIRST)[0]
-    ]
+    assert summary.rows == [spring]
+    assert summary.totals == Totals(2, 2, 0, 1, 1, 1999)
+    assert summary.daily == {"SPRING": [day_one]}
+    assert report.daily("SPRING", FIRST, LAST) == [day_one]
+    # The site had 3, 3 and 2 visitors a day: nothing suppressed there.
+    assert report.site(FIRST, LAST) == promotion_script.expected_site()
+    assert PromotionReport(redis=redis_client, min_count=3).site(
+        FIRST, LAST
+    ) == SiteCounts(6, 4, 2)  # day 3 (2 visitors) left out
+
+
+def test_min_count_no_subtraction_reveals_a_suppressed_cell(
+    redis_client: redis.Redis,
+) -> None:
+    promotion_script.run(redis_client, FIRST)
+    report = PromotionReport(redis=redis_client, min_count=2)
+    # Bob bought on day 2 (one visitor that day): the whole range minus day 1
+    # must reveal nothing of it.
+    (whole,) = report.counts(FIRST, LAST)
+    (first,) = report.counts(FIRST, FIRST)
+    assert report.counts(FIRST + timedelta(days=1), LAST) == []
+    for name in ("landings", "carts", "purchases", "revenue_cents", "visitors"):
+        assert getattr(whole, name) - getattr(first, name) == 0, name
+    summary = report.summary(FIRST, LAST, top=1)
+    assert summary.rest is None and summary.totals.purchases == first.purchases
 
 
 def test_round_trips_are_bounded(
@@ -112,13 +189,27 @@ def test_round_trips_are_bounded(
 
     monkeypatch.setattr(Guard, "send", counting_send)
     report.counts(FIRST, FIRST + timedelta(days=MAX_DAYS - 1))
-    assert sent == ["ZRANGE", "pipeline"]
+    assert sent == ["pipeline", "pipeline"]  # the day indexes, the figures
     sent.clear()
     report.summary(FIRST, LAST)
-    assert sent == ["ZRANGE", "pipeline", "pipeline"]
+    assert sent == ["pipeline", "pipeline"]  # site, series and totals ride along
     sent.clear()
     report.daily("SPRING", FIRST, FIRST + timedelta(days=90))
     assert sent == ["pipeline"]
+    sent.clear()
+    report.site(FIRST, LAST)
+    assert sent == ["pipeline"]
+    sent.clear()
+    # min_count: the unique counts over the days kept come in a third.
+    report.min_count = 2
+    report.counts(FIRST, LAST)
+    assert sent == ["pipeline", "pipeline", "pipeline"]
+    sent.clear()
+    report.summary(FIRST, LAST)
+    assert sent == ["pipeline", "pipeline", "pipeline"]
+    sent.clear()
+    report.site(FIRST, LAST)
+    assert len(sent) == 2
 
 
 @pytest.mark.parametrize(
@@ -212,9 +303,14 @@ def test_report_on_redis_cluster(redis_cluster: RedisClusterServers) -> None:
             promotion_script.expected_spring_daily(FIRST)
         )
         # One PFCOUNT cannot span slots: totals say "unknown", never a wrong sum.
-        totals = report.summary(FIRST, LAST).totals
+        summary = report.summary(FIRST, LAST, top=1)
+        totals = summary.totals
         assert (totals.landings, totals.visitors, totals.returning) == (7, None, None)
         assert totals.conversion_rate is None
+        assert summary.rest == Totals(3, None, None, 1, 0, 0)
+        # The site row lives in one slot ({_site}): it is whole on a cluster.
+        assert summary.site == promotion_script.expected_site()
+        assert report.site(FIRST, LAST) == promotion_script.expected_site()
 
 
 @pytest.mark.parametrize(

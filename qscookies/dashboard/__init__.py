@@ -7,8 +7,13 @@ Mount it in any WSGI server, or run it with ``qscookies dashboard``::
 Every request must come from an allowed network (``REMOTE_ADDR`` only; a
 ``X-Forwarded-For`` header is never believed) and carry the token: as
 ``Authorization: Bearer <token>``, or once as ``?token=<token>``, which is traded
-for an ``HttpOnly``, ``SameSite=Strict`` cookie holding an HMAC of the token and a
-``303`` to the same URL without it. Anything else gets ``403``.
+for an ``HttpOnly``, ``SameSite=Strict`` session cookie and a ``303`` to the same
+URL without it. The cookie holds no token, only its issue time signed with a key
+derived from the token (itsdangerous ``TimestampSigner``); it carries ``Max-Age``
+and the server refuses it once older than ``session_max_age`` (default 12 hours),
+whatever the browser does. Changing the token ends every session. Anything else
+(no token, a wrong one, an expired or forged cookie, another network) gets the
+same ``403``, whose body says how to get in and nothing else.
 
 Routes: ``/`` (the page), ``/static/dashboard.js`` and ``/static/dashboard.css``
 (served from the package, no CDN), ``/api/counts?since=&until=`` and
@@ -23,6 +28,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import time
+from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -32,6 +39,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import urlencode
 
+from itsdangerous import BadSignature
+from itsdangerous import TimestampSigner
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
@@ -73,6 +82,26 @@ COOKIE_NAME = "qs_dashboard"
 #: The shortest token accepted.
 MIN_TOKEN_LENGTH = 16
 
+#: How long the session cookie is good for, in seconds (12 hours).
+SESSION_MAX_AGE = 12 * 60 * 60
+
+#: The body of every 403: how to get in, and nothing about why not.
+FORBIDDEN_BODY = """\
+403 Forbidden
+
+This is an internal dashboard. To open it you need its access token, from
+whoever runs it, and a connection from a network the dashboard allows (such as
+the office network or its VPN). Then either:
+
+  - send the token with every request, as the header
+        Authorization: Bearer <token>
+  - or open the address once with ?token=<token> added: the token is then
+    traded for a cookie that keeps this browser in for a limited time.
+"""
+
+_SESSION_SALT = "qscookies.dashboard.session"
+_SESSION_VALUE = b"marketing"
+
 _ASSETS = {
     "/": ("page.html", "text/html; charset=utf-8"),
     "/static/dashboard.js": ("static/dashboard.js", "text/javascript; charset=utf-8"),
@@ -80,6 +109,18 @@ _ASSETS = {
 }
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class _SessionSigner(TimestampSigner):
+    """itsdangerous's ``TimestampSigner``, reading the time from *clock*."""
+
+    def __init__(self, secret_key: bytes, clock: Callable[[], float]) -> None:
+        super().__init__(secret_key, salt=_SESSION_SALT, digest_method=hashlib.sha256)
+        self.clock = clock
+
+    def get_timestamp(self) -> int:
+        """Now, by the injected clock."""
+        return int(self.clock())
 
 
 class Dashboard:
@@ -96,7 +137,14 @@ class Dashboard:
     :param min_count: suppress figures resting on fewer visitors (see
         :mod:`qscookies.report`).
     :param socket_timeout: seconds to wait for Redis.
+    :param session_max_age: seconds the cookie traded for ``?token=`` is good
+        for, counted from when it was issued (default 12 hours).
+    :param clock: the time as POSIX seconds (default :func:`time.time`); tests
+        move it to show the cookie expire.
     :raises ConfigurationError: a short token, a bad network or option.
+
+    .. versionchanged:: 0.1
+        The cookie expires (``session_max_age``); it used to be good forever.
     """
 
     def __init__(
@@ -109,10 +157,20 @@ class Dashboard:
         key_prefix: str = "qs:",
         min_count: int = 0,
         socket_timeout: float = 5.0,
+        session_max_age: int = SESSION_MAX_AGE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
             raise ConfigurationError(
                 f"token must be a string of at least {MIN_TOKEN_LENGTH} characters"
+            )
+        if (
+            isinstance(session_max_age, bool)
+            or not isinstance(session_max_age, int)
+            or session_max_age <= 0
+        ):
+            raise ConfigurationError(
+                "session_max_age must be a positive number of seconds"
             )
         if isinstance(allowed_networks, str):
             raise ConfigurationError("allowed_networks must be a list of networks")
@@ -130,10 +188,10 @@ class Dashboard:
             min_count=min_count,
             socket_timeout=socket_timeout,
         )
+        #: Seconds a session cookie is good for.
+        self.session_max_age = session_max_age
         self._token = token.encode()
-        self._cookie = hmac.new(
-            self._token, b"qscookies.dashboard.cookie", hashlib.sha256
-        ).hexdigest()
+        self._signer = _SessionSigner(self._token, clock)
         package = resources.files(__package__)
         self._assets = {
             path: (package.joinpath(name).read_bytes(), mimetype)
@@ -169,10 +227,19 @@ class Dashboard:
         scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and self._token_ok(bearer.strip()):
             return None
-        cookie = request.cookies.get(COOKIE_NAME, "")
-        if hmac.compare_digest(cookie.encode(), self._cookie.encode()):
+        if self._session_ok(request.cookies.get(COOKIE_NAME, "")):
             return None
         return _forbidden()
+
+    def _session_ok(self, cookie: str) -> bool:
+        """Whether *cookie* was issued by us, less than the max age ago."""
+        if not cookie:
+            return False
+        try:
+            value = self._signer.unsign(cookie, max_age=self.session_max_age)
+        except (BadSignature, UnicodeError):
+            return False
+        return hmac.compare_digest(value, _SESSION_VALUE)
 
     def _address_allowed(self, address: str | None) -> bool:
         try:
@@ -199,7 +266,8 @@ class Dashboard:
         response = Response(status=303, headers={"Location": location})
         response.set_cookie(
             COOKIE_NAME,
-            self._cookie,
+            self._signer.sign(_SESSION_VALUE).decode(),
+            max_age=self.session_max_age,
             path=request.script_root or "/",
             secure=request.scheme == "https",
             httponly=True,
@@ -264,4 +332,4 @@ def _json(payload: dict[str, Any], status: int = 200) -> Response:
 
 
 def _forbidden() -> Response:
-    return Response("Forbidden\n", status=403, mimetype="text/plain")
+    return Response(FORBIDDEN_BODY, status=403, mimetype="text/plain")
