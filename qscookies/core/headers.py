@@ -35,7 +35,8 @@ def back(request: Request) -> str:
         return "/"
     rest = referer.partition("://")[2]
     path = rest[len(rest.split("/", 1)[0]) :].split("#", 1)[0]
-    return "/" + path.lstrip("/")
+    # One leading slash: browsers read "//host" and "/\host" as another host.
+    return "/" + path.lstrip("/\\")
 
 
 def shared_cacheable(control: str) -> bool:
