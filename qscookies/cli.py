@@ -31,6 +31,7 @@ from .dashboard.server import url
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .report import COLUMNS
+from .report import DEFAULT_TOP
 from .report import PromotionReport
 from .report import parse_day
 from .report import render_csv
@@ -189,6 +190,14 @@ def _add_promotions(commands: argparse._SubParsersAction[_Parser]) -> None:
         choices=COLUMNS,
         help="sort by this column: codes A-Z, figures largest first",
     )
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=DEFAULT_TOP,
+        metavar="N",
+        help=f"the table shows the top N promotions by landings and sums the rest"
+        f" on one line (default {DEFAULT_TOP}; --json and --csv give every row)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="JSON rows")
     output.add_argument("--csv", action="store_true", help="CSV rows")
@@ -210,7 +219,7 @@ def _promotions(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(render_csv(rows))
             return OK
-        summary = report.summary(since, until)
+        summary = report.summary(since, until, top=args.top)
     sys.stdout.write(render_table(summary, sort_rows(summary.rows, args.sort)))
     return OK
 
@@ -263,7 +272,8 @@ def _dashboard(args: argparse.Namespace) -> int:
             min_count=args.min_count,
             session_max_age=args.session_max_age,
         )
-        app.report.promotions()  # fail now, with one line, if Redis is away
+        today = utc_today()
+        app.report.promotions(today, today)  # fail now, in one line, if Redis is away
         server = make_server(app, args.host, args.port)
         host, port = addresses(server)[0]
         if not args.token:

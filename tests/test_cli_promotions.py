@@ -17,10 +17,13 @@ import redis
 from qscookies import cli
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
+from qscookies.report import SiteCounts
 from qscookies.report import Summary
 from qscookies.report import Totals
 from qscookies.report import render_table
 from qscookies.report import utc_today
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # The script runs on the last three days, so the default range (30d) covers it.
 FIRST = utc_today() - timedelta(days=2)
@@ -96,7 +99,22 @@ def test_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         "       50.0%",
         "",
         "TOTAL visitors and returning are unique across promotions, not a sum.",
+        "Site: 8 visits, 5 unique visitors, 3 returning.",
     ]
+
+
+def test_table_shows_the_top_and_sums_the_rest(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--redis-url", url, "--top", "1")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[4].split() == ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%"]
+    # SUMMER and WINTER summed; Carol is one visitor of both.
+    assert lines[5].split() == ["(2", "more)", "3", "2", "1", "1", "0", "0.00", "0.0%"]
+    assert lines[7].split()[:2] == ["TOTAL", "7"]
+    code, out, _ = run(capsys, "--redis-url", url, "--top", "1", "--json")
+    assert json.loads(out) == EXPECTED_ROWS  # --json gives every row
 
 
 def test_table_sorted_by_a_column(url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,7 +160,10 @@ def test_range_and_min_count(url: str, capsys: pytest.CaptureFixture[str]) -> No
         "WINTER",
     ]
     code, out, _ = run(capsys, "--redis-url", url, "--min-count", "2", "--json")
-    assert [row["promotion"] for row in json.loads(out)] == ["SPRING"]
+    # Only SPRING's first day rests on 2 visitors: only its figures are shown.
+    assert [(row["promotion"], row["landings"]) for row in json.loads(out)] == [
+        ("SPRING", 2)
+    ]
 
 
 def test_no_activity(url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,7 +172,8 @@ def test_no_activity(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert (code, out) == (
         0,
-        "Promotions 2001-01-01 .. 2001-01-31 (UTC days): no promotion activity.\n",
+        "Promotions 2001-01-01 .. 2001-01-31 (UTC days): no promotion activity.\n"
+        "Site: 0 visits, 0 unique visitors, 0 returning.\n",
     )
     code, out, _ = run(
         capsys,
@@ -190,6 +212,7 @@ def test_redis_url_from_environment(
             id="too-long",
         ),
         pytest.param(["--min-count", "-1"], "min_count", id="min-count"),
+        pytest.param(["--top", "0"], "top must be", id="top"),
         pytest.param(["--prefix", "a b"], "key_prefix", id="prefix"),
     ],
 )
@@ -250,9 +273,9 @@ def test_table_marks_totals_a_cluster_cannot_merge() -> None:
     # On Redis Cluster the summary's unique totals are None (see test_report).
     rows = promotion_script.expected_counts()
     totals = Totals(7, None, None, 3, 2, 2499)
-    summary = Summary(FIRST, FIRST, rows, totals)
+    summary = Summary(FIRST, FIRST, rows, None, 0, totals, SiteCounts(8, 5, 3))
     out = render_table(summary, rows)
-    assert out.splitlines()[-3].split() == [
+    assert out.splitlines()[-4].split() == [
         "TOTAL",
         "7",
         "n/a",
@@ -266,13 +289,15 @@ def test_table_marks_totals_a_cluster_cannot_merge() -> None:
 
 
 def test_real_subprocess(url: str) -> None:
-    script = Path(sys.executable).with_name("qscookies")
+    # ``python -m qscookies`` runs the ``qscookies`` script's entry point from
+    # this checkout (the venv's script may point at another one).
     done = subprocess.run(
-        [str(script), "promotions", "--redis-url", url, "--json"],
+        [sys.executable, "-m", "qscookies", "promotions", "--redis-url", url, "--json"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        cwd=ROOT,
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert json.loads(done.stdout) == EXPECTED_ROWS
@@ -291,6 +316,7 @@ def test_real_subprocess(url: str) -> None:
         text=True,
         timeout=60,
         check=False,
+        cwd=ROOT,
     )
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -45,6 +45,10 @@ from qscookies.dashboard.server import redact
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
 from qscookies.report import PromotionReport
+from qscookies.report import utc_today
+
+from shop import RoundTrips
+from shop import wrap
 
 TOKEN = "marketing-token-0123456789"
 FIRST = date(2024, 2, 28)
@@ -406,6 +410,96 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
     }
 
 
+def test_api_counts_has_the_site_row_and_the_series(dashboard: Dashboard) -> None:
+    body = LocalClient(dashboard).get(f"/api/counts?{RANGE}", headers=bearer()).json
+    assert body["site"] == {"visits": 8, "visitors": 5, "returning": 3}
+    assert (body["top"], body["rest"], body["rest_codes"]) == (20, None, 0)
+    assert body["daily"]["SPRING"] == [
+        {**asdict_day(row)} for row in promotion_script.expected_spring_daily(FIRST)
+    ]
+    assert set(body["daily"]) == {"SPRING", "SUMMER", "WINTER"}
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def asdict_day(row: Any) -> dict[str, Any]:
+    return {
+        "day": str(row.day),
+        "landings": row.landings,
+        "visitors": row.visitors,
+        "returning": row.returning,
+        "carts": row.carts,
+        "purchases": row.purchases,
+        "revenue_cents": row.revenue_cents,
+    }
+
+
+def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
+    body = (
+        LocalClient(dashboard).get(f"/api/counts?{RANGE}&top=1", headers=bearer()).json
+    )
+    assert [row["promotion"] for row in body["rows"]] == ["SPRING"]
+    assert body["rest_codes"] == 2
+    assert body["rest"] == {
+        "landings": 3,
+        "visitors": 2,
+        "returning": 1,
+        "carts": 1,
+        "purchases": 0,
+        "revenue_cents": 0,
+    }
+    assert set(body["daily"]) == {"SPRING"}
+    for bad in ("0", "101", "x", "-1"):
+        response = LocalClient(dashboard).get(
+            f"/api/counts?top={bad}", headers=bearer()
+        )
+        assert response.status_code == 400
+
+
+def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
+    redis_client: redis.Redis, redis_server: RedisServer
+) -> None:
+    """Hundreds of junk codes through the real middleware: the key space grows
+    by a small constant past ``max_promotions_per_day``, and the dashboard's
+    data call stays one request of bounded size and two Redis round trips."""
+    bound, junk = 5, 300
+    shop_app = wrap(redis_client, max_promotions_per_day=bound)
+    for number in range(junk):
+        browser = Client(shop_app)
+        assert browser.get(f"/?promo=JUNK{number:04d}").status_code == 303
+        browser.get("/add?sku=SKU-1")  # a cart started under the promotion
+    # Per code and day: the d, u and r aggregates; plus "other"'s, the day's
+    # index and the site row's three. Carts are one key each (they expire).
+    aggregates = [
+        key for key in redis_client.scan_iter("qs:a:*", count=1000)
+    ]  # the test's own admin look, never a request path
+    assert len(aggregates) <= 3 * (bound + 1) + 1 + 3
+    index = redis_client.zrange(f"qs:a:i:{utc_today():%Y%m%d}", 0, -1, withscores=True)
+    assert len(index) == bound + 1
+    assert {_text(code): score for code, score in index}["other"] == junk - bound
+
+    counting = RoundTrips(redis_server.url)
+    try:
+        app = Dashboard(redis=counting.client, token=TOKEN)
+        with counting.count() as trips:
+            response = LocalClient(app).get("/api/counts", headers=bearer())
+        assert trips == [2]
+    finally:
+        counting.close()
+    body = response.json
+    assert len(body["rows"]) == bound + 1  # the bound's codes and "other"
+    assert dict((r["promotion"], r["landings"]) for r in body["rows"])["other"] == (
+        junk - bound
+    )
+    assert body["rest"] is None and body["totals"]["landings"] == junk
+    assert body["totals"]["carts"] == junk
+    # Bounded by the codes kept a day and the 30 days shown, not by the junk:
+    # about 200 bytes per code and day of series, plus the tables.
+    assert len(response.data) < (bound + 1) * 30 * 200 + 5_000
+
+
 def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
     response = LocalClient(dashboard).get(
         f"/api/daily?promotion=SPRING&{RANGE}", headers=bearer()
@@ -709,7 +803,17 @@ def test_cli_dashboard_serves_with_a_generated_token(start_dashboard: Any) -> No
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         body = json.load(response)
-    assert set(body) == {"since", "until", "rows", "totals"}
+    assert set(body) == {
+        "since",
+        "until",
+        "top",
+        "rows",
+        "rest",
+        "rest_codes",
+        "totals",
+        "site",
+        "daily",
+    }
     assert fetch(command.base + "/api/counts")[0] == 403
     command.stop()
 
@@ -827,6 +931,10 @@ def test_dashboard_in_headless_chromium(
             ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%"],
             ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%"],
         ]
+        site = [
+            cell.text for cell in chromium.find_elements(By.CSS_SELECTOR, "#site td")
+        ]
+        assert site == ["8", "5", "3"]  # visits, unique visitors, returning
 
         # The chart's figures, read back from the SVG, equal the seeded ones.
         drawn: dict[str, dict[str, list[tuple[str, int]]]] = {}
@@ -878,7 +986,9 @@ def test_dashboard_in_headless_chromium(
             if message["method"] == "Network.requestWillBeSent"
         ]
         ours = [url for url, document in requests if document.startswith(base)]
-        assert len(ours) >= 7  # page (and its 303), css, js, counts, 3 daily
+        assert len(ours) >= 5  # page (and its 303), css, js, counts
+        # One data call for every promotion: never one request per code.
+        assert [u for u in ours if "/api/" in u] == [f"{base}/api/counts?{RANGE}"]
         # data: here is the date input's own calendar icon.
         assert [u for u in ours if not u.startswith((base + "/", "data:"))] == []
         network = [u for u, _ in requests if urlsplit(u).scheme not in _LOCAL]

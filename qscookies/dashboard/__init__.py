@@ -16,10 +16,13 @@ whatever the browser does. Changing the token ends every session. Anything else
 same ``403``, whose body says how to get in and nothing else.
 
 Routes: ``/`` (the page), ``/static/dashboard.js`` and ``/static/dashboard.css``
-(served from the package, no CDN), ``/api/counts?since=&until=`` and
-``/api/daily?promotion=&since=&until=`` (JSON aggregates; days as ``YYYY-MM-DD``,
-default the last 30 UTC days). Every response carries a ``Content-Security-Policy``
-that lets the page reach its own origin only.
+(served from the package, no CDN), ``/api/counts?since=&until=&top=`` (all the
+page shows, in one bounded answer: the top promotions by landings, the rest
+summed, totals, the site row, the top promotions day by day) and
+``/api/daily?promotion=&since=&until=`` (one promotion; the page does not use
+it). JSON aggregates only; days as ``YYYY-MM-DD``, default the last 30 UTC days.
+Every response carries a ``Content-Security-Policy`` that lets the page reach
+its own origin only.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ from werkzeug.wrappers import Response
 
 from ..errors import ConfigurationError
 from ..errors import StoreError
+from ..report import MAX_TOP
+from ..report import DailyCounts
 from ..report import PromotionReport
 from ..report import parse_day
 from ..report import row_dict
@@ -78,6 +83,9 @@ SECURITY_HEADERS = {
 
 #: Name of the cookie the ``?token=`` is traded for.
 COOKIE_NAME = "qs_dashboard"
+
+#: How many promotions the page shows one by one (the rest summed).
+TOP = 20
 
 #: The shortest token accepted.
 MIN_TOKEN_LENGTH = 16
@@ -299,13 +307,30 @@ class Dashboard:
             return _json({"error": str(error)}, 503)
 
     def _counts(self, request: Request) -> dict[str, Any]:
+        """Everything the page shows, in one bounded answer.
+
+        The top promotions (``top``, default :data:`TOP`, at most
+        :data:`~qscookies.report.MAX_TOP`), the rest summed, the totals, the
+        site row and the top promotions day by day: at most ``top`` rows and
+        ``top`` × 400 days of series, whatever the number of codes. Two Redis
+        round trips (three with ``min_count``).
+        """
         since, until = _range(request)
-        summary = self.report.summary(since, until)
+        top = _top(request.args.get("top"))
+        summary = self.report.summary(since, until, top=top)
         return {
             "since": since.isoformat(),
             "until": until.isoformat(),
+            "top": top,
             "rows": [row_dict(row) for row in summary.rows],
+            "rest": asdict(summary.rest) if summary.rest else None,
+            "rest_codes": summary.rest_codes,
             "totals": asdict(summary.totals),
+            "site": asdict(summary.site),
+            "daily": {
+                code: [_day_dict(row) for row in rows]
+                for code, rows in summary.daily.items()
+            },
         }
 
     def _daily(self, request: Request) -> dict[str, Any]:
@@ -316,8 +341,20 @@ class Dashboard:
             "promotion": promotion,
             "since": since.isoformat(),
             "until": until.isoformat(),
-            "days": [{**asdict(row), "day": row.day.isoformat()} for row in days],
+            "days": [_day_dict(row) for row in days],
         }
+
+
+def _top(text: str | None) -> int:
+    if text is None:
+        return TOP
+    if not text.isdigit() or not 1 <= int(text) <= MAX_TOP:
+        raise ConfigurationError(f"top must be a whole number from 1 to {MAX_TOP}")
+    return int(text)
+
+
+def _day_dict(row: DailyCounts) -> dict[str, Any]:
+    return {**asdict(row), "day": row.day.isoformat()}
 
 
 def _range(request: Request) -> tuple[date, date]:

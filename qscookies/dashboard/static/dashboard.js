@@ -1,5 +1,7 @@
-// qscookies dashboard: reads /api/counts and /api/daily (same origin only) and
-// draws the table and one inline-SVG chart per promotion. No library, no CDN.
+// qscookies dashboard: one request to /api/counts (same origin only) brings the
+// top promotions, the rest summed, the totals, the site row and the top
+// promotions day by day; it draws the tables and one inline-SVG chart per top
+// promotion. No library, no CDN, and never one request per promotion.
 "use strict";
 
 (function () {
@@ -50,46 +52,57 @@
     return tr;
   }
 
+  function figureCells(name, f, rate) {
+    return [
+      name,
+      figure(f.landings),
+      figure(f.visitors),
+      figure(f.returning),
+      figure(f.carts),
+      figure(f.purchases),
+      money(f.revenue_cents),
+      percent(rate),
+    ];
+  }
+
+  function mergedRate(f) {
+    return f.visitors ? f.purchases / f.visitors : f.visitors === null ? null : 0;
+  }
+
   function drawTable(data) {
     const table = document.getElementById("counts");
     const body = table.tBodies[0];
     body.replaceChildren();
     for (const row of data.rows) {
       body.appendChild(
-        tableRow(
-          [
-            row.promotion,
-            figure(row.landings),
-            figure(row.visitors),
-            figure(row.returning),
-            figure(row.carts),
-            figure(row.purchases),
-            money(row.revenue_cents),
-            percent(row.conversion_rate),
-          ],
-          { "data-promotion": row.promotion },
-        ),
+        tableRow(figureCells(row.promotion, row, row.conversion_rate), {
+          "data-promotion": row.promotion,
+        }),
+      );
+    }
+    if (data.rest) {
+      const name = data.rest_codes + " other promotion" + (data.rest_codes === 1 ? "" : "s");
+      body.appendChild(
+        tableRow(figureCells(name, data.rest, mergedRate(data.rest)), {
+          "data-promotion": "",
+          class: "rest",
+        }),
       );
     }
     const t = data.totals;
-    const rate = t.visitors ? t.purchases / t.visitors : t.visitors === null ? null : 0;
     table.tFoot.replaceChildren(
-      tableRow(
-        [
-          "Total",
-          figure(t.landings),
-          figure(t.visitors),
-          figure(t.returning),
-          figure(t.carts),
-          figure(t.purchases),
-          money(t.revenue_cents),
-          percent(rate),
-        ],
-        { "data-promotion": "" },
-      ),
+      tableRow(figureCells("Total", t, mergedRate(t)), { "data-promotion": "" }),
     );
     table.hidden = false;
     document.getElementById("note").hidden = false;
+  }
+
+  function drawSite(site) {
+    const table = document.getElementById("site");
+    table.tBodies[0].replaceChildren(
+      tableRow([figure(site.visits), figure(site.visitors), figure(site.returning)]),
+    );
+    table.hidden = false;
   }
 
   function drawChart(promotion, days, allDays) {
@@ -171,27 +184,26 @@
       .then(function (data) {
         document.getElementById("since").value = data.since;
         document.getElementById("until").value = data.until;
+        drawSite(data.site);
         const status = document.getElementById("status");
         if (!data.rows.length) {
           status.textContent = "No promotion activity from " + data.since + " to " + data.until + ".";
           document.documentElement.dataset.state = "ready";
           return;
         }
-        status.textContent = data.rows.length + " promotions, " + data.since + " to " + data.until + " (UTC).";
+        const count = data.rows.length + data.rest_codes;
+        status.textContent =
+          count + " promotions, " + data.since + " to " + data.until + " (UTC)" +
+          (data.rest ? "; the top " + data.rows.length + " by landings, the rest summed." : ".");
         drawTable(data);
         const allDays = daysBetween(data.since, data.until);
-        const rows = [...data.rows].sort((a, b) => b.landings - a.landings || a.promotion.localeCompare(b.promotion));
-        return Promise.all(
-          rows.map((row) =>
-            fetchJSON("api/daily", { promotion: row.promotion, since: data.since, until: data.until }),
-          ),
-        ).then(function (series) {
-          const charts = document.getElementById("charts");
-          charts.replaceChildren(...series.map((s) => drawChart(s.promotion, s.days, allDays)));
-          document.getElementById("charts-title").hidden = false;
-          document.getElementById("legend").hidden = false;
-          document.documentElement.dataset.state = "ready";
-        });
+        const charts = document.getElementById("charts");
+        charts.replaceChildren(
+          ...data.rows.map((row) => drawChart(row.promotion, data.daily[row.promotion] || [], allDays)),
+        );
+        document.getElementById("charts-title").hidden = false;
+        document.getElementById("legend").hidden = false;
+        document.documentElement.dataset.state = "ready";
       })
       .catch(function (error) {
         showError(error.message);
