@@ -98,10 +98,12 @@ def raw_target(
     WSGI gives ``SCRIPT_NAME`` and ``PATH_INFO`` percent-decoded, so ``/a%2Fb``
     and ``/a/b`` look the same there. Most servers also give the raw request
     target (gunicorn ``RAW_URI``; uWSGI, Apache and werkzeug ``REQUEST_URI``):
-    its path is used when it decodes to ``script_name + path_info``. When it
-    does not (a proxy or middleware moved the prefix into ``SCRIPT_NAME``, the
-    server normalised the path) or there is none, the decoded path is quoted
-    again, which keeps its meaning but not necessarily its spelling.
+    its path is used when it decodes to ``script_name + path_info`` (each
+    escape one byte, or, as werkzeug decodes, UTF-8 with bad bytes replaced,
+    handed over as Latin-1). When it does not (a proxy or middleware moved the
+    prefix into ``SCRIPT_NAME``, the server normalised the path) or there is
+    none, the decoded path is quoted again, which keeps its meaning but not
+    necessarily its spelling.
 
     :param script_name: ``environ["SCRIPT_NAME"]``.
     :param path_info: ``environ["PATH_INFO"]``; characters beyond Latin-1 (a
@@ -128,7 +130,12 @@ def raw_target(
         if sep and "/" not in scheme:  # absolute form: drop scheme and authority
             slash = rest.find("/")
             path = rest[slash:] if slash >= 0 else "/"
-        if path.startswith("/") and unquote(path, "latin-1") == decoded:
+        if path.startswith("/") and (
+            unquote(path, "latin-1") == decoded
+            # werkzeug decodes the path as UTF-8 (bad bytes: U+FFFD), then
+            # hands over its UTF-8 bytes as Latin-1: /%FF must stay /%FF.
+            or _encode(unquote(path, "utf-8", "replace")).decode("latin-1") == decoded
+        ):
             return path, query_string
     return "/" + _quote_path(decoded).removeprefix("/"), query_string
 

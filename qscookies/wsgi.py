@@ -162,11 +162,12 @@ class QSCookies:
     ) -> Iterable[bytes]:
         if self._rules.excluded(environ.get("PATH_INFO", "")):
             return self.app(environ, start_response)
-        if ENVIRON_KEY in environ:
+        # The outer of QSCookies(QSCookies(app)) refuses too, or its tracking
+        # would reach Redis before the inner one sees the context.
+        if ENVIRON_KEY in environ or isinstance(self.app, QSCookies):
             raise QSCookiesError(
-                "this request already went through QSCookies: the app is wrapped"
-                " twice. Wrap it once (in tests, see qscookies.testing's"
-                " qscookies_rebind for an app that wraps itself)"
+                "this request already went through QSCookies, or is about to: the"
+                " app is wrapped twice. Wrap it once."
             )
         state = self._rules.open(_request(environ))
         environ[ENVIRON_KEY] = Context(state, self._store)

@@ -75,9 +75,7 @@ def test_luhn_invalid_digits_are_a_code() -> None:
         pytest.param("promo=+SUMMER", {"SUMMER"}, "SUMMER", id="stripped-first"),
     ],
 )
-def test_allow_list(
-    query: str, allowed: Collection[str], expected: str | None
-) -> None:
+def test_allow_list(query: str, allowed: Collection[str], expected: str | None) -> None:
     assert find_code(query, PARAMS, frozenset(allowed)) == expected
 
 

@@ -226,6 +226,7 @@ class RequestState:
         attributed = self._attributed_code() if returning else None
         if attributed:
             commands += self._sketch(attributed, "r", member)
+            commands += self._indexed(attributed)
         return Plan(tuple(commands), _nothing), answer
 
     def _landing(
@@ -278,6 +279,18 @@ class RequestState:
         key = self.rules.keys.aggregate(code, "d", utc_day(self.now))
         ttl = self.rules.settings.aggregate_max_age
         return [("HINCRBY", key, counter, by), ("EXPIRE", key, ttl)]
+
+    def _indexed(self, code: str) -> list[Command]:
+        """Name an attributed code in today's index (score 0: no landing).
+
+        A cart, purchase or returning visit counted on a day without a landing
+        of that code must still be found by a report of that day. The code comes
+        from a signed cookie, so it was admitted at its landing: this adds no
+        unbounded input.
+        """
+        key = self.rules.keys.day_index(utc_day(self.now))
+        ttl = self.rules.settings.aggregate_max_age
+        return [("ZINCRBY", key, 0, code), ("EXPIRE", key, ttl)]
 
     def _sketch(self, code: str, kind: str, member: str) -> list[Command]:
         key = self.rules.keys.aggregate(code, kind, utc_day(self.now))
@@ -351,7 +364,7 @@ class RequestState:
         ]
         code = self._attributed_code() if is_new else None
         if code:
-            commands += self._count(code, "carts")
+            commands += self._count(code, "carts") + self._indexed(code)
 
         def read(replies: list[Any]) -> int:
             result = int(replies[0])
@@ -447,6 +460,8 @@ class RequestState:
                     rules.settings.aggregate_max_age,
                 )
             )
+        if code:
+            commands += self._indexed(code)
         if cart_id:
             commands.append(("DEL", rules.keys.cart(cart_id)))
 

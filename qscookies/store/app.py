@@ -40,6 +40,7 @@ APP_COMMANDS = frozenset(
         "HGETALL",
         "HINCRBY",
         "PFADD",
+        "ZINCRBY",
     }
 )
 
