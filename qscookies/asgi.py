@@ -24,7 +24,6 @@ Wrap any ASGI 3 application (Starlette, FastAPI, Django's ASGI handler)::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -46,7 +45,7 @@ from .context import atrack
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
-from .core.request import Rules
+from .door import Door
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
@@ -112,7 +111,7 @@ def context(scope: Scope, default: Any = _RAISE) -> Any:
     )
 
 
-class QSCookies:
+class QSCookies(Door[ASGIApp, AsyncAppStore]):
     """Signed cookies for cart, return visitors and promotions, data in Redis (ASGI).
 
     The same behaviour, cookies and Redis keys as the WSGI
@@ -172,30 +171,7 @@ class QSCookies:
                 redis = _open(url, settings.socket_timeout)
             except ValueError as error:
                 raise ConfigurationError(f"bad Redis URL: {error}") from error
-        #: The wrapped application.
-        self.app = app
-        #: The validated settings.
-        self.settings = settings
-        #: The cookie codec (signing and verification).
-        self.codec = codec
-        self._store = AsyncAppStore(
-            redis,
-            prefix=settings.key_prefix,
-            retry_interval=settings.retry_interval,
-            clock=lambda: self.clock(),
-        )
-        self._rules = Rules(
-            settings,
-            codec,
-            cluster=self._store.is_cluster,
-            clock=lambda: self.clock(),
-        )
-
-    #: The clock (Unix seconds); replace it on an instance to move time in tests.
-    clock: Callable[[], float] = staticmethod(time.time)
-
-    def __repr__(self) -> str:
-        return f"<QSCookies(ASGI) {self.app!r} prefix={self.settings.key_prefix!r}>"
+        self._start(app, settings, codec, AsyncAppStore, redis)
 
     async def aclose(self) -> None:
         """Close the Redis connection pool, if qscookies opened it (``redis_url``).

@@ -10,7 +10,6 @@ It never buffers or wraps a response body.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from .context import track
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
-from .core.request import Rules
+from .door import Door
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
@@ -75,7 +74,7 @@ def context(environ: WSGIEnvironment, default: Any = _RAISE) -> Any:
     )
 
 
-class QSCookies:
+class QSCookies(Door["WSGIApplication", AppStore]):
     """Signed cookies for cart, return visitors and promotions, data in Redis.
 
     Wrap any WSGI application::
@@ -119,30 +118,7 @@ class QSCookies:
             if self._owned:
                 client.close()  # refusing to start: close the pool we opened
             raise
-        #: The wrapped application.
-        self.app = app
-        #: The validated settings.
-        self.settings = settings
-        #: The cookie codec (signing and verification).
-        self.codec = codec
-        self._store = AppStore(
-            client,
-            prefix=settings.key_prefix,
-            retry_interval=settings.retry_interval,
-            clock=lambda: self.clock(),
-        )
-        self._rules = Rules(
-            settings,
-            codec,
-            cluster=self._store.is_cluster,
-            clock=lambda: self.clock(),
-        )
-
-    #: The clock (Unix seconds); replace it on an instance to move time in tests.
-    clock: Callable[[], float] = staticmethod(time.time)
-
-    def __repr__(self) -> str:
-        return f"<QSCookies {self.app!r} prefix={self.settings.key_prefix!r}>"
+        self._start(app, settings, codec, AppStore, client)
 
     def close(self) -> None:
         """Close the Redis connection pool, if qscookies opened it (``redis_url``)."""

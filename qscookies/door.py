@@ -1,0 +1,61 @@
+"""What every door shares: the wrapped app, settings, codec, store, one clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Generic
+from typing import TypeVar
+
+from .codec import CookieCodec
+from .core.request import Rules
+from .settings import Settings
+from .store.aio import AsyncAppStore
+from .store.app import AppStore
+
+_App = TypeVar("_App")
+_Store = TypeVar("_Store", AppStore, AsyncAppStore)
+
+
+class Door(Generic[_App, _Store]):
+    """The parts of a door that know no protocol.
+
+    A door (:mod:`qscookies.wsgi`, :mod:`qscookies.asgi`) validates its options,
+    opens its client, then calls :meth:`_start` with the store for that client.
+    The codec's expiry checks, the visit rules and the store's breaker all read
+    :attr:`clock`, so a test moves time by replacing it on an instance.
+    """
+
+    #: The clock (Unix seconds); replace it on an instance to move time in tests.
+    clock: Callable[[], float] = staticmethod(time.time)
+
+    def _start(
+        self,
+        app: _App,
+        settings: Settings,
+        codec: CookieCodec,
+        store: Callable[..., _Store],
+        client: object,
+    ) -> None:
+        #: The wrapped application.
+        self.app = app
+        #: The validated settings.
+        self.settings = settings
+        #: The cookie codec (signing and verification).
+        self.codec = codec
+        self._store: _Store = store(
+            client,
+            prefix=settings.key_prefix,
+            retry_interval=settings.retry_interval,
+            clock=self._now,
+        )
+        self._rules = Rules(
+            settings, codec, cluster=self._store.is_cluster, clock=self._now
+        )
+
+    def _now(self) -> float:
+        return self.clock()
+
+    def __repr__(self) -> str:
+        name = type(self).__module__.rsplit(".", 1)[-1].upper()
+        return f"<QSCookies({name}) {self.app!r} prefix={self.settings.key_prefix!r}>"
