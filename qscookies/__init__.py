@@ -9,7 +9,7 @@ from .errors import HeadersSentError as HeadersSentError
 from .errors import QSCookiesError as QSCookiesError
 from .errors import StoreError as StoreError
 from .errors import StoreUnavailable as StoreUnavailable
-from .report import PromotionCounts as PromotionCounts
+from .figures import PromotionCounts as PromotionCounts
 from .report import PromotionReport as PromotionReport
 from .wsgi import QSCookies as QSCookies
 from .wsgi import context as context

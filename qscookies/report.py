@@ -38,8 +38,6 @@ use two with ``min_count=0`` (the day indexes, then every figure), three with
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +50,11 @@ from typing import Any
 
 from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
+from .figures import DailyCounts as DailyCounts
+from .figures import PromotionCounts as PromotionCounts
+from .figures import SiteCounts as SiteCounts
+from .figures import Summary as Summary
+from .figures import Totals as Totals
 from .keys import SITE
 from .settings import Settings
 from .store.client import open_client
@@ -68,123 +71,6 @@ MAX_TOP = 100
 
 #: Counters of the per-day promotion hash.
 COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
-
-
-def _rate(purchases: int, visitors: int | None) -> float | None:
-    if visitors is None:
-        return None
-    return purchases / visitors if visitors else 0.0
-
-
-@dataclass(frozen=True)
-class PromotionCounts:
-    """The figures of one promotion over a range of days."""
-
-    #: The promotion code.
-    promotion: str
-    #: Landings: requests that arrived with the promotion code.
-    landings: int
-    #: Unique visitors who landed, over the whole range.
-    visitors: int
-    #: Unique returning visitors attributed to the promotion, over the range.
-    returning: int
-    #: Carts started while the promotion was attributed.
-    carts: int
-    #: Purchases attributed to the promotion (each order counted once).
-    purchases: int
-    #: Revenue of those purchases, in cents.
-    revenue_cents: int
-
-    @property
-    def conversion_rate(self) -> float:
-        """``purchases / visitors``; ``0.0`` when there were no visitors."""
-        return _rate(self.purchases, self.visitors) or 0.0
-
-
-@dataclass(frozen=True)
-class DailyCounts:
-    """The figures of one promotion on one UTC day."""
-
-    #: The day.
-    day: date
-    #: Landings that day.
-    landings: int
-    #: Unique visitors who landed that day.
-    visitors: int
-    #: Unique returning visitors that day.
-    returning: int
-    #: Carts started that day.
-    carts: int
-    #: Purchases that day.
-    purchases: int
-    #: Revenue that day, in cents.
-    revenue_cents: int
-
-    @property
-    def conversion_rate(self) -> float:
-        """``purchases / visitors``; ``0.0`` when there were no visitors."""
-        return _rate(self.purchases, self.visitors) or 0.0
-
-
-@dataclass(frozen=True)
-class Totals:
-    """The figures of several promotions together.
-
-    Unique visitors cannot be added up (one person may land on two promotions):
-    ``visitors`` and ``returning`` are one ``PFCOUNT`` over the sketches of every
-    promotion counted. Redis Cluster keeps promotions in different slots and
-    cannot merge them in one command; there both are ``None``.
-    """
-
-    landings: int
-    visitors: int | None
-    returning: int | None
-    carts: int
-    purchases: int
-    revenue_cents: int
-
-    @property
-    def conversion_rate(self) -> float | None:
-        """``purchases / visitors``; ``None`` when the visitors are unknown."""
-        return _rate(self.purchases, self.visitors)
-
-
-@dataclass(frozen=True)
-class SiteCounts:
-    """The whole site over a range: every visitor, with or without a promotion.
-
-    Fed by the first request of each visit of a visitor who allows tracking.
-    """
-
-    #: Visits started.
-    visits: int
-    #: Unique visitors over the range.
-    visitors: int
-    #: Unique returning visitors (seen in an earlier visit) over the range.
-    returning: int
-
-
-@dataclass(frozen=True)
-class Summary:
-    """The default view: the top promotions, the rest summed, totals, site."""
-
-    #: First day covered.
-    since: date
-    #: Last day covered.
-    until: date
-    #: The top promotions by landings (ties by code), largest first.
-    rows: list[PromotionCounts]
-    #: The promotions after the top ones, summed; ``None`` when there are none.
-    rest: Totals | None
-    #: How many promotions :attr:`rest` sums.
-    rest_codes: int
-    #: Every promotion shown or summed, added up, with merged unique counts.
-    totals: Totals
-    #: The site row.
-    site: SiteCounts
-    #: The top promotions day by day, one :class:`DailyCounts` per day of the
-    #: range with activity (suppressed days left out).
-    daily: dict[str, list[DailyCounts]] = field(default_factory=dict)
 
 
 class PromotionReport:
@@ -605,19 +491,7 @@ def _key_day(day: date) -> str:
     return day.strftime("%Y%m%d")
 
 
-# -- output for people and spreadsheets ------
-
-#: Columns of a promotion row, in output order.
-COLUMNS = (
-    "promotion",
-    "landings",
-    "visitors",
-    "returning",
-    "carts",
-    "purchases",
-    "revenue_cents",
-    "conversion_rate",
-)
+# -- days as people write them ------
 
 _RELATIVE_DAY = re.compile(r"([1-9][0-9]{0,2})d")
 
@@ -645,93 +519,3 @@ def parse_day(text: str, today: date) -> date:
 
 def _bad_day(text: str) -> date:
     raise ConfigurationError(f"bad day {text!r}: use YYYY-MM-DD, or Nd like 7d")
-
-
-def row_dict(row: PromotionCounts) -> dict[str, str | int | float]:
-    """A row as a JSON-ready dict of :data:`COLUMNS` (rate rounded to 4 places)."""
-    values: dict[str, str | int | float] = {
-        name: getattr(row, name) for name in COLUMNS
-    }
-    values["conversion_rate"] = round(row.conversion_rate, 4)
-    return values
-
-
-def sort_rows(rows: Sequence[PromotionCounts], column: str) -> list[PromotionCounts]:
-    """Rows sorted by *column*: codes A-Z, figures largest first, ties by code.
-
-    :raises ConfigurationError: *column* is not one of :data:`COLUMNS`.
-    """
-    if column not in COLUMNS:
-        raise ConfigurationError(f"cannot sort by {column!r}; use one of {COLUMNS}")
-    by_code = sorted(rows, key=lambda row: row.promotion)
-    if column == "promotion":
-        return by_code
-    return sorted(by_code, key=lambda row: getattr(row, column), reverse=True)
-
-
-def render_csv(rows: Sequence[PromotionCounts]) -> str:
-    """The rows as CSV with a header line, aggregates only."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(row_dict(row) for row in rows)
-    return out.getvalue()
-
-
-def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
-    """An aligned text table for a terminal: *rows* (the top promotions), the
-    rest summed on one line, the totals, and the site row."""
-    heading = f"Promotions {summary.since} .. {summary.until} (UTC days)"
-    site = summary.site
-    site_line = (
-        f"Site: {site.visits} visits, {site.visitors} unique visitors,"
-        f" {site.returning} returning."
-    )
-    if not rows:
-        return f"{heading}: no promotion activity.\n{site_line}\n"
-    totals = summary.totals
-    lines = [_cells(row.promotion, row, row.visitors, row.returning) for row in rows]
-    rest = summary.rest
-    if rest is not None:
-        name = f"({summary.rest_codes} more)"
-        lines.append(_cells(name, rest, rest.visitors, rest.returning))
-    lines.append(_cells("TOTAL", totals, totals.visitors, totals.returning))
-    header = ["promotion", "landings", "visitors", "returning", "carts"]
-    header += ["purchases", "revenue", "conversion"]
-    widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(8)]
-
-    def line(cells: list[str]) -> str:
-        padded = zip(cells, widths, strict=True)
-        return "  ".join(
-            cell.ljust(width) if index == 0 else cell.rjust(width)
-            for index, (cell, width) in enumerate(padded)
-        )
-
-    rule = "-" * len(line(header))
-    body = [line(cells) for cells in lines]
-    note = (
-        "TOTAL visitors and returning are unique across promotions, not a sum."
-        if totals.visitors is not None
-        else "TOTAL visitors and returning: n/a, Redis Cluster cannot merge them."
-    )
-    table = [heading, "", line(header), rule, *body[:-1], rule, body[-1], "", note]
-    return "\n".join([*table, site_line]) + "\n"
-
-
-def _cells(
-    name: str,
-    figures: PromotionCounts | Totals,
-    visitors: int | None,
-    returning: int | None,
-) -> list[str]:
-    rate = figures.conversion_rate
-    return [
-        name,
-        str(figures.landings),
-        "n/a" if visitors is None else str(visitors),
-        "n/a" if returning is None else str(returning),
-        str(figures.carts),
-        str(figures.purchases),
-        f"{figures.revenue_cents / 100:.2f}",
-        "n/a" if rate is None else f"{rate:.1%}",
-    ]

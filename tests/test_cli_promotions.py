@@ -17,10 +17,10 @@ import redis
 from qscookies import cli
 from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
+from qscookies.render import render_table
 from qscookies.report import SiteCounts
 from qscookies.report import Summary
 from qscookies.report import Totals
-from qscookies.report import render_table
 from qscookies.report import utc_today
 
 ROOT = Path(__file__).resolve().parent.parent

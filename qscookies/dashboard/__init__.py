@@ -49,11 +49,11 @@ from werkzeug.wrappers import Response
 
 from ..errors import ConfigurationError
 from ..errors import StoreError
+from ..render import row_dict
 from ..report import MAX_TOP
 from ..report import DailyCounts
 from ..report import PromotionReport
 from ..report import parse_day
-from ..report import row_dict
 from ..report import utc_today
 
 if TYPE_CHECKING:

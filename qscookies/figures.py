@@ -1,0 +1,128 @@
+"""The figures a report answers: frozen dataclasses of aggregates, no ids.
+
+:class:`PromotionCounts` is public (``from qscookies import PromotionCounts``);
+all of them are importable from :mod:`qscookies.report` too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+
+
+def _rate(purchases: int, visitors: int | None) -> float | None:
+    if visitors is None:
+        return None
+    return purchases / visitors if visitors else 0.0
+
+
+@dataclass(frozen=True)
+class PromotionCounts:
+    """The figures of one promotion over a range of days."""
+
+    #: The promotion code.
+    promotion: str
+    #: Landings: requests that arrived with the promotion code.
+    landings: int
+    #: Unique visitors who landed, over the whole range.
+    visitors: int
+    #: Unique returning visitors attributed to the promotion, over the range.
+    returning: int
+    #: Carts started while the promotion was attributed.
+    carts: int
+    #: Purchases attributed to the promotion (each order counted once).
+    purchases: int
+    #: Revenue of those purchases, in cents.
+    revenue_cents: int
+
+    @property
+    def conversion_rate(self) -> float:
+        """``purchases / visitors``; ``0.0`` when there were no visitors."""
+        return _rate(self.purchases, self.visitors) or 0.0
+
+
+@dataclass(frozen=True)
+class DailyCounts:
+    """The figures of one promotion on one UTC day."""
+
+    #: The day.
+    day: date
+    #: Landings that day.
+    landings: int
+    #: Unique visitors who landed that day.
+    visitors: int
+    #: Unique returning visitors that day.
+    returning: int
+    #: Carts started that day.
+    carts: int
+    #: Purchases that day.
+    purchases: int
+    #: Revenue that day, in cents.
+    revenue_cents: int
+
+    @property
+    def conversion_rate(self) -> float:
+        """``purchases / visitors``; ``0.0`` when there were no visitors."""
+        return _rate(self.purchases, self.visitors) or 0.0
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The figures of several promotions together.
+
+    Unique visitors cannot be added up (one person may land on two promotions):
+    ``visitors`` and ``returning`` are one ``PFCOUNT`` over the sketches of every
+    promotion counted. Redis Cluster keeps promotions in different slots and
+    cannot merge them in one command; there both are ``None``.
+    """
+
+    landings: int
+    visitors: int | None
+    returning: int | None
+    carts: int
+    purchases: int
+    revenue_cents: int
+
+    @property
+    def conversion_rate(self) -> float | None:
+        """``purchases / visitors``; ``None`` when the visitors are unknown."""
+        return _rate(self.purchases, self.visitors)
+
+
+@dataclass(frozen=True)
+class SiteCounts:
+    """The whole site over a range: every visitor, with or without a promotion.
+
+    Fed by the first request of each visit of a visitor who allows tracking.
+    """
+
+    #: Visits started.
+    visits: int
+    #: Unique visitors over the range.
+    visitors: int
+    #: Unique returning visitors (seen in an earlier visit) over the range.
+    returning: int
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The default view: the top promotions, the rest summed, totals, site."""
+
+    #: First day covered.
+    since: date
+    #: Last day covered.
+    until: date
+    #: The top promotions by landings (ties by code), largest first.
+    rows: list[PromotionCounts]
+    #: The promotions after the top ones, summed; ``None`` when there are none.
+    rest: Totals | None
+    #: How many promotions :attr:`rest` sums.
+    rest_codes: int
+    #: Every promotion shown or summed, added up, with merged unique counts.
+    totals: Totals
+    #: The site row.
+    site: SiteCounts
+    #: The top promotions day by day, one :class:`DailyCounts` per day of the
+    #: range with activity (suppressed days left out).
+    daily: dict[str, list[DailyCounts]] = field(default_factory=dict)
