@@ -180,7 +180,7 @@ class Cart:
 
     def items(self) -> dict[str, int]:
         """Return a copy of the lines (``HGETALL``; no Redis call for no cart)."""
-        return run(self._state, self._store, self._state.cart_items())
+        return run(self._state, self._store, self._state.cart.items())
 
     def add(self, sku: str, quantity: int = 1) -> int:
         """Add *quantity* of *sku* and return the line's new quantity.
@@ -190,21 +190,21 @@ class Cart:
         :raises CartError: the line would exceed ``max_quantity``, or the cart
             already holds ``max_cart_lines`` lines.
         """
-        plan = self._state.cart_put(sku, quantity, add=True)
+        plan = self._state.cart.put(sku, quantity, add=True)
         return run(self._state, self._store, plan)
 
     def set(self, sku: str, quantity: int) -> int:
         """Set the quantity of *sku* (0 removes the line) and return it."""
-        plan = self._state.cart_put(sku, quantity, add=False)
+        plan = self._state.cart.put(sku, quantity, add=False)
         return run(self._state, self._store, plan)
 
     def remove(self, sku: str) -> None:
         """Remove the line of *sku*, if there is one (``HDEL``)."""
-        run(self._state, self._store, self._state.cart_remove(sku))
+        run(self._state, self._store, self._state.cart.remove(sku))
 
     def clear(self) -> None:
         """Remove every line (``DEL``); the cart id stays the same."""
-        run(self._state, self._store, self._state.cart_clear())
+        run(self._state, self._store, self._state.cart.clear())
 
     @property
     def quantity(self) -> int:
@@ -276,25 +276,25 @@ class AsyncCart:
 
     async def items(self) -> dict[str, int]:
         """See :meth:`Cart.items`."""
-        return await arun(self._state, self._store, self._state.cart_items())
+        return await arun(self._state, self._store, self._state.cart.items())
 
     async def add(self, sku: str, quantity: int = 1) -> int:
         """See :meth:`Cart.add`."""
-        plan = self._state.cart_put(sku, quantity, add=True)
+        plan = self._state.cart.put(sku, quantity, add=True)
         return await arun(self._state, self._store, plan)
 
     async def set(self, sku: str, quantity: int) -> int:
         """See :meth:`Cart.set`."""
-        plan = self._state.cart_put(sku, quantity, add=False)
+        plan = self._state.cart.put(sku, quantity, add=False)
         return await arun(self._state, self._store, plan)
 
     async def remove(self, sku: str) -> None:
         """See :meth:`Cart.remove`."""
-        await arun(self._state, self._store, self._state.cart_remove(sku))
+        await arun(self._state, self._store, self._state.cart.remove(sku))
 
     async def clear(self) -> None:
         """See :meth:`Cart.clear`."""
-        await arun(self._state, self._store, self._state.cart_clear())
+        await arun(self._state, self._store, self._state.cart.clear())
 
     async def quantity(self) -> int:
         """Items in the cart, all lines summed."""

@@ -18,6 +18,8 @@ from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
 from qscookies.codec import cookie_name
 from qscookies.core import scripts
+from qscookies.core.aggregates import utc_day
+from qscookies.core.jar import OPT_OUT_MAX_AGE
 from qscookies.core.messages import EMPTY
 from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.core.messages import Answer
@@ -25,11 +27,9 @@ from qscookies.core.messages import Headers
 from qscookies.core.messages import Request
 from qscookies.core.plan import Command
 from qscookies.core.plan import Plan
-from qscookies.core.request import OPT_OUT_MAX_AGE
 from qscookies.core.request import ORDER_MEMORY
 from qscookies.core.request import RequestState
 from qscookies.core.request import Rules
-from qscookies.core.request import utc_day
 from qscookies.core.visits import ANONYMOUS
 from qscookies.errors import CartError
 from qscookies.errors import HeadersSentError
@@ -656,7 +656,7 @@ def test_bad_cart_writes_raise_before_any_plan(
 ) -> None:
     state = open_state()
     with pytest.raises(CartError):
-        state.cart_put(sku, quantity, add=add)
+        state.cart.put(sku, quantity, add=add)
     assert set_cookies(state.finish("200 OK", [])) == {}
 
 
@@ -668,27 +668,27 @@ def cart_key_of(plan: Plan[Any]) -> str:
 
 def test_a_new_cart_is_written_then_its_cookie_set() -> None:
     state = open_state()
-    plan = state.cart_put("sku-1", 2, add=True)
+    plan = state.cart.put("sku-1", 2, add=True)
     key = cart_key_of(plan)
     match = re.fullmatch(r"qs:c:\{(.{22})\}", key)
     assert match and ID.fullmatch(match[1])
     assert plan.commands == (cart_put(key, "sku-1", 2, "add"),)
-    assert state.cart_id() is None  # not before Redis stored the line
+    assert state.cart.id() is None  # not before Redis stored the line
     assert plan.read([2]) == 2
-    assert state.cart_id() == match[1]
+    assert state.cart.id() == match[1]
     cookies = set_cookies(state.finish("200 OK", []))
     assert CODEC.load_cart(value_of(cookies["qs_cart"]), T, 86400) == match[1]
 
 
 def test_no_cart_cookie_before_the_write_is_read() -> None:
     state = open_state()
-    state.cart_put("sku-1", 2, add=True)
+    state.cart.put("sku-1", 2, add=True)
     assert set_cookies(state.finish("200 OK", [])) == {}
 
 
 def test_an_existing_cart_is_written_under_its_key() -> None:
     state = open_state(cookie=cart())
-    plan = state.cart_put("sku-1", 5, add=False)
+    plan = state.cart.put("sku-1", 5, add=False)
     assert plan.commands == (cart_put(f"qs:c:{{{CART}}}", "sku-1", 5, "set"),)
     assert plan.read([5]) == 5
     cookies = set_cookies(state.finish("200 OK", []))
@@ -697,15 +697,15 @@ def test_an_existing_cart_is_written_under_its_key() -> None:
 
 def test_cart_limits_apply_to_the_settings() -> None:
     rules = make_rules(max_quantity=5, max_cart_lines=3, cart_max_age=60)
-    plan = open_state(rules=rules, cookie=cart()).cart_put("s", 5, add=True)
+    plan = open_state(rules=rules, cookie=cart()).cart.put("s", 5, add=True)
     assert plan.commands[0][-3:] == (5, 3, 60_000)
     with pytest.raises(CartError):
-        open_state(rules=rules).cart_put("s", 6, add=True)
+        open_state(rules=rules).cart.put("s", 6, add=True)
 
 
 def test_a_new_cart_under_a_promotion_counts_a_cart() -> None:
     state = open_state(cookie=promo())
-    plan = state.cart_put("sku-1", 1, add=True)
+    plan = state.cart.put("sku-1", 1, add=True)
     assert list(plan.commands[1:]) == [
         ("HINCRBY", agg("SUMMER", "d"), "carts", 1),
         ("EXPIRE", agg("SUMMER", "d"), TTL),
@@ -724,7 +724,7 @@ def test_a_new_cart_under_a_promotion_counts_a_cart() -> None:
     ],
 )
 def test_no_cart_counter_without_a_new_attributed_cart(fields: dict[str, Any]) -> None:
-    plan = open_state(**fields).cart_put("sku-1", 1, add=True)
+    plan = open_state(**fields).cart.put("sku-1", 1, add=True)
     assert len(plan.commands) == 1
 
 
@@ -737,17 +737,17 @@ def test_no_cart_counter_without_a_new_attributed_cart(fields: dict[str, Any]) -
 )
 def test_limits_reached_raise_when_read(reply: int, message: str) -> None:
     state = open_state()
-    plan = state.cart_put("sku-1", 1, add=True)
+    plan = state.cart.put("sku-1", 1, add=True)
     with pytest.raises(CartError, match=message) as raised:
         plan.read([reply])
     assert raised.value.sku == "sku-1"
-    assert state.cart_id() is None
+    assert state.cart.id() is None
     assert set_cookies(state.finish("200 OK", [])) == {}
 
 
 def test_setting_zero_without_a_cart_sends_nothing() -> None:
     state = open_state()
-    plan = state.cart_put("sku-1", 0, add=False)
+    plan = state.cart.put("sku-1", 0, add=False)
     assert plan.commands == ()
     assert plan.read([]) == 0
     assert set_cookies(state.finish("200 OK", [])) == {}
@@ -757,21 +757,21 @@ def test_a_new_cart_after_the_headers_went_raises() -> None:
     state = open_state()
     state.finish("200 OK", [])
     with pytest.raises(HeadersSentError):
-        state.cart_put("sku-1", 1, add=True)
-    assert state.cart_put("sku-1", 0, add=False).commands == ()
+        state.cart.put("sku-1", 1, add=True)
+    assert state.cart.put("sku-1", 0, add=False).commands == ()
 
 
 def test_an_existing_cart_may_be_written_after_the_headers_went() -> None:
     state = open_state(cookie=cart())
     assert state.finish("200 OK", []) is not None
-    plan = state.cart_put("sku-1", 1, add=True)
+    plan = state.cart.put("sku-1", 1, add=True)
     assert plan.read([1]) == 1
     assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
 
 
 def test_cart_items_without_a_cart() -> None:
     state = open_state()
-    plan = state.cart_items()
+    plan = state.cart.items()
     assert plan.commands == ()
     assert plan.read([]) == {}
     assert state.accessed
@@ -779,50 +779,50 @@ def test_cart_items_without_a_cart() -> None:
 
 def test_cart_items_are_read_once() -> None:
     state = open_state(cookie=cart())
-    plan = state.cart_items()
+    plan = state.cart.items()
     assert plan.commands == (("HGETALL", f"qs:c:{{{CART}}}"),)
     items = plan.read([{b"sku-1": b"2", "sku-2": "10"}])
     assert items == {"sku-1": 2, "sku-2": 10}
     items["sku-1"] = 99  # a copy: the cache stays
-    again = state.cart_items()
+    again = state.cart.items()
     assert again.commands == ()
     assert again.read([]) == {"sku-1": 2, "sku-2": 10}
 
 
 def test_cart_writes_keep_the_cached_lines() -> None:
     state = open_state(cookie=cart())
-    state.cart_items().read([{b"a": b"1", b"b": b"2"}])
-    state.cart_put("c", 3, add=True).read([3])
-    state.cart_put("a", 0, add=False).read([0])
-    remove = state.cart_remove("b")
+    state.cart.items().read([{b"a": b"1", b"b": b"2"}])
+    state.cart.put("c", 3, add=True).read([3])
+    state.cart.put("a", 0, add=False).read([0])
+    remove = state.cart.remove("b")
     assert remove.commands == (("HDEL", f"qs:c:{{{CART}}}", "b"),)
     remove.read([1])
-    assert resolve(state.cart_items(), []) == {"c": 3}
-    clear = state.cart_clear()
+    assert resolve(state.cart.items(), []) == {"c": 3}
+    clear = state.cart.clear()
     assert clear.commands == (("DEL", f"qs:c:{{{CART}}}"),)
     clear.read([1])
-    assert resolve(state.cart_items(), []) == {}
-    assert state.cart_id() == CART
+    assert resolve(state.cart.items(), []) == {}
+    assert state.cart.id() == CART
 
 
 def test_a_new_cart_starts_with_only_its_line() -> None:
     state = open_state()
-    assert resolve(state.cart_items(), []) == {}
-    state.cart_put("a", 2, add=True).read([2])
-    assert resolve(state.cart_items(), []) == {"a": 2}
+    assert resolve(state.cart.items(), []) == {}
+    state.cart.put("a", 2, add=True).read([2])
+    assert resolve(state.cart.items(), []) == {"a": 2}
 
 
 def test_remove_and_clear_without_a_cart_send_nothing() -> None:
     state = open_state()
-    assert state.cart_remove("a").commands == ()
-    assert state.cart_clear().commands == ()
+    assert state.cart.remove("a").commands == ()
+    assert state.cart.clear().commands == ()
     with pytest.raises(CartError):
-        state.cart_remove("")
+        state.cart.remove("")
 
 
 def test_an_invalid_cart_cookie_is_no_cart() -> None:
     for cookie in (cart(issued=T - 31 * 86400), "qs_cart=" + CART, cart(secure=True)):
-        assert open_state(cookie=cookie).cart_id() is None
+        assert open_state(cookie=cookie).cart.id() is None
 
 
 # -- purchases ---------------------------------------------------------------------
@@ -868,7 +868,7 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     assert plan.read([1, 0, 1, 1]) is True
     cookies = set_cookies(state.finish("200 OK", []))
     assert cookies.keys() == {"qs_cart"} and dropped(cookies["qs_cart"])
-    assert state.cart_id() is None
+    assert state.cart.id() is None
 
 
 def test_a_repeated_purchase_is_not_counted() -> None:
@@ -896,7 +896,7 @@ def test_a_purchase_without_a_promotion_only_drops_the_cart(
 def test_after_a_purchase_a_new_cart_is_used() -> None:
     state = open_state(cookie=cart())
     state.record_purchase("A-1", 1).read([1])
-    plan = state.cart_put("a", 1, add=True)
+    plan = state.cart.put("a", 1, add=True)
     assert cart_key_of(plan) != f"qs:c:{{{CART}}}"
     plan.read([1])
     cookies = set_cookies(state.finish("200 OK", []))
@@ -906,7 +906,7 @@ def test_after_a_purchase_a_new_cart_is_used() -> None:
 
 def test_a_cart_started_and_bought_in_one_request_sets_no_cookie() -> None:
     state = open_state()
-    state.cart_put("a", 1, add=True).read([1])
+    state.cart.put("a", 1, add=True).read([1])
     state.record_purchase("A-1", 1).read([1])
     assert set_cookies(state.finish("200 OK", [])) == {}
 
@@ -923,7 +923,7 @@ def test_forget_erases_the_cart_and_drops_the_cookies() -> None:
     cookies = set_cookies(state.finish("200 OK", []))
     assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_cart"}
     assert all(dropped(value) for value in cookies.values())
-    assert state.cart_id() is None
+    assert state.cart.id() is None
 
 
 def test_forget_a_new_visitor_sets_no_cookie() -> None:
@@ -1146,7 +1146,7 @@ def test_cache_control_private_only_when_the_app_set_none(
 )
 def test_no_id_cookie_on_a_shared_cacheable_response(control: str) -> None:
     state = new_visitor_state(query="promo=SUMMER", cookie=cart())
-    state.cart_put("a", 1, add=True).read([1])
+    state.cart.put("a", 1, add=True).read([1])
     headers = state.finish("200 OK", [("Cache-Control", control)])
     assert set_cookies(headers) == {}
     assert header(headers, "cache-control") == [control]

@@ -32,7 +32,7 @@ from qscookies import QSCookiesError
 from qscookies import context
 from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
-from qscookies.core.request import utc_day
+from qscookies.core.aggregates import utc_day
 from qscookies.embedded import RedisServer
 
 from shop import SECRET

@@ -1,9 +1,26 @@
-"""Cart rules: what a valid sku and quantity are."""
+"""Cart rules: what a valid sku and quantity are, and the plans of one cart."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from ..codec import CookieCodec
+from ..codec import new_id
 from ..errors import CartError
+from ..errors import HeadersSentError
+from ..keys import KeySchema
 from ..privacy import looks_like_card_number
+from ..settings import Settings
+from . import scripts
+from .aggregates import Day
+from .jar import CookieJar
+from .plan import Command
+from .plan import Plan
+from .plan import done
+from .plan import text
+
+_UNSET: Any = object()
 
 #: Longest sku accepted.
 MAX_SKU_LENGTH = 128
@@ -33,3 +50,168 @@ def check_quantity(quantity: object, *, minimum: int, maximum: int) -> int:
     if not minimum <= quantity <= maximum:
         raise CartError(f"quantity must be from {minimum} to {maximum}")
     return quantity
+
+
+class CartState:
+    """The cart of one request: its id (from the signed cookie) and its lines.
+
+    Each method answers a :class:`~qscookies.core.plan.Plan`; the lines are
+    read once per request and kept up to date by the writes. The cart cookie is
+    set only once Redis stored a line.
+
+    :param settings: the limits and the cart cookie's name and lifetime.
+    :param codec: signs and verifies the cart cookie.
+    :param keys: the key layout.
+    :param jar: the request's cookies.
+    :param now: Unix time of the request.
+    :param day: the aggregate writes of the request's day.
+    :param promotion: the code a new cart is credited to, if any.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        codec: CookieCodec,
+        keys: KeySchema,
+        jar: CookieJar,
+        now: int,
+        day: Day,
+        promotion: Callable[[], str | None],
+    ) -> None:
+        self._settings = settings
+        self._codec = codec
+        self._keys = keys
+        self._jar = jar
+        self._now = now
+        self._day = day
+        self._promotion = promotion
+        self._id: str | None = _UNSET
+        self._lines: dict[str, int] | None = None
+
+    def id(self) -> str | None:
+        """The cart id from a valid cart cookie, or ``None`` (no cart yet)."""
+        if self._id is _UNSET:
+            settings = self._settings
+            self._id = self._codec.load_cart(
+                self._jar.get(settings.cart_cookie), self._now, settings.cart_max_age
+            )
+        self._jar.accessed = True
+        return self._id
+
+    def items(self) -> Plan[dict[str, int]]:
+        """The lines: ``HGETALL`` once per request; nothing sent without a cart."""
+        if self._lines is not None:
+            return done(dict(self._lines))
+        cart_id = self.id()
+        if cart_id is None:
+            self._lines = {}
+            return done({})
+
+        def read(replies: list[Any]) -> dict[str, int]:
+            self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+            return dict(self._lines)
+
+        return Plan((("HGETALL", self._keys.cart(cart_id)),), read)
+
+    def put(self, sku: str, quantity: int, *, add: bool) -> Plan[int]:
+        """Add to (or set) one line, atomically: one script.
+
+        A cart started under a promotion moves its ``carts`` counter in the
+        same round trip.
+
+        :raises CartError: a bad sku or quantity (before anything is sent), or,
+            when read, a line or cart limit reached.
+        :raises HeadersSentError: a new cart is needed after the headers went.
+        """
+        settings = self._settings
+        check_sku(sku)
+        check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
+        cart_id = self.id()
+        if cart_id is None and quantity == 0:
+            return done(0)
+        if cart_id is None and self._jar.sent:
+            raise HeadersSentError(
+                "the cart was first written after the response started; the"
+                " browser could never learn its id. Write to the cart before"
+                " responding."
+            )
+        code = self._promotion() if cart_id is None else None
+        cart_id = cart_id or new_id()
+        commands: list[Command] = [
+            (
+                "EVAL",
+                scripts.CART_PUT,
+                1,
+                self._keys.cart(cart_id),
+                sku,
+                quantity,
+                "add" if add else "set",
+                settings.max_quantity,
+                settings.max_cart_lines,
+                settings.cart_max_age * 1000,
+            )
+        ]
+        if code:
+            commands += self._day.count(code, "carts") + self._day.indexed(code)
+
+        def read(replies: list[Any]) -> int:
+            result = int(replies[0])
+            if result == scripts.OVER_QUANTITY:
+                raise CartError(
+                    f"a cart line holds at most {settings.max_quantity}", sku=sku
+                )
+            if result == scripts.OVER_LINES:
+                raise CartError(
+                    f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
+                )
+            self._keep(cart_id)
+            self._remember(sku, result)
+            return result
+
+        return Plan(tuple(commands), read)
+
+    def remove(self, sku: str) -> Plan[None]:
+        """Remove one line (``HDEL``); nothing to send without a cart."""
+        check_sku(sku)
+        cart_id = self.id()
+        if cart_id is None:
+            return done(None)
+
+        def read(_replies: list[Any]) -> None:
+            self._remember(sku, 0)
+
+        return Plan((("HDEL", self._keys.cart(cart_id), sku),), read)
+
+    def clear(self) -> Plan[None]:
+        """Remove every line (``DEL``); the cart id stays the same."""
+        cart_id = self.id()
+        if cart_id is None:
+            return done(None)
+
+        def read(_replies: list[Any]) -> None:
+            self._lines = {}
+
+        return Plan((("DEL", self._keys.cart(cart_id)),), read)
+
+    def drop(self) -> None:
+        """Forget the cart: a new id from the next write on, its cookie dropped."""
+        self._id = None
+        self._lines = {}
+        self._jar.drop(self._settings.cart_cookie)
+
+    def _keep(self, cart_id: str) -> None:
+        if self._id != cart_id:
+            self._id = cart_id
+            self._lines = {}
+        if not self._jar.sent:  # renewed on the next write otherwise
+            self._jar.set(
+                self._settings.cart_cookie, self._codec.dump_cart(cart_id, self._now)
+            )
+
+    def _remember(self, sku: str, quantity: int) -> None:
+        if self._lines is None:
+            return
+        if quantity:
+            self._lines[sku] = quantity
+        else:
+            self._lines.pop(sku, None)

@@ -16,15 +16,8 @@ from typing import Any
 from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import VisitorState
-from ..codec import cookie_name
-from ..codec import delete_cookie_header
-from ..codec import new_id
-from ..codec import set_cookie_header
-from ..errors import CartError
-from ..errors import HeadersSentError
 from ..errors import QSCookiesError
 from ..http import clean_location
-from ..http import read_cookies
 from ..keys import OTHER
 from ..keys import SITE
 from ..keys import KeySchema
@@ -32,12 +25,13 @@ from ..privacy import looks_like_card_number
 from ..privacy import scrub_location
 from ..settings import Settings
 from . import scripts
-from .cart import check_quantity
-from .cart import check_sku
+from .aggregates import Day
+from .cart import CartState
 from .headers import add_vary
 from .headers import back
 from .headers import same_origin
 from .headers import shared_cacheable
+from .jar import CookieJar
 from .messages import EMPTY
 from .messages import UNAVAILABLE_BODY
 from .messages import Answer
@@ -51,9 +45,6 @@ from .promotions import find_code
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
-
-#: Lifetime of the opt-out cookie (browsers cap cookies at 400 days).
-OPT_OUT_MAX_AGE = 400 * 86400
 
 #: How long an order id is remembered to keep a purchase from counting twice.
 ORDER_MEMORY = 400 * 86400
@@ -122,23 +113,34 @@ class RequestState:
         self.request = request
         #: Unix time of the request, whole seconds.
         self.now = int(rules.clock())
-        #: Cookies are sent ``Secure`` with the ``__Host-`` prefix.
-        self.secure = request.https if settings.secure is None else settings.secure
-        #: The application read the cart, visitor or promotion (responses vary).
-        self.accessed = False
+        secure = request.https if settings.secure is None else settings.secure
+        #: Our cookies: what came in, what goes out.
+        self.jar = CookieJar(settings, request.cookie, secure)
+        #: The aggregate writes of the request's UTC day.
+        self.day = Day(rules.keys, self.now, settings.aggregate_max_age)
+        #: The cart; each method answers a plan.
+        self.cart = CartState(
+            settings,
+            rules.codec,
+            rules.keys,
+            self.jar,
+            self.now,
+            self.day,
+            self._cart_promotion,
+        )
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
-        self._cookies = read_cookies(request.cookie)
-        self._opted_out = self._cookie(settings.opt_out_cookie) == "1"
+        self._opted_out = self.jar.get(settings.opt_out_cookie) == "1"
         self._signal = request.sec_gpc.strip() == "1" or (
             settings.honor_dnt and request.dnt.strip() == "1"
         )
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
-        self._cart_id: str | None = _UNSET
-        self._lines: dict[str, int] | None = None
-        self._outgoing: dict[str, str | None] = {}
-        self._headers_sent = False
+
+    @property
+    def accessed(self) -> bool:
+        """The application read the cart, visitor or promotion (responses vary)."""
+        return self.jar.accessed
 
     # -- what the application reads ------
 
@@ -150,7 +152,7 @@ class RequestState:
     @property
     def visitor(self) -> Visitor:
         """The visitor making this request (anonymous when not tracked)."""
-        self.accessed = True
+        self.jar.accessed = True
         if self._visitor is None:
             return ANONYMOUS
         return Visitor.from_state(self._visitor)
@@ -158,7 +160,7 @@ class RequestState:
     @property
     def promotion(self) -> str | None:
         """The promotion code attributed to this visitor, or ``None``."""
-        self.accessed = True
+        self.jar.accessed = True
         return self._attributed_code()
 
     def _attributed_code(self) -> str | None:
@@ -167,11 +169,15 @@ class RequestState:
         if self._attribution is _UNSET:
             settings = self.rules.settings
             self._attribution = self.rules.codec.load_promotion(
-                self._cookie(settings.promotion_cookie),
+                self.jar.get(settings.promotion_cookie),
                 self.now,
                 settings.promotion_max_age,
             )
         return self._attribution.code if self._attribution else None
+
+    def _cart_promotion(self) -> str | None:
+        """The code a new cart is credited to: the attributed one, if tracked."""
+        return self._attributed_code()
 
     # -- the start of a request ------
 
@@ -197,11 +203,11 @@ class RequestState:
             ):
                 answer = Answer("303 See Other", EMPTY + [("Location", location)])
         if not self.tracking_allowed:
-            self._drop(settings.visitor_cookie, settings.promotion_cookie)
+            self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             return done(None), answer
         step = advance(
             rules.codec.load_visitor(
-                self._cookie(settings.visitor_cookie),
+                self.jar.get(settings.visitor_cookie),
                 self.now,
                 settings.visitor_max_age,
             ),
@@ -210,23 +216,23 @@ class RequestState:
         )
         state = self._visitor = step.state
         if step.refresh:
-            self._outgoing[settings.visitor_cookie] = rules.codec.dump_visitor(state)
+            self.jar.set(settings.visitor_cookie, rules.codec.dump_visitor(state))
         if not (step.new_visit or code):
             return done(None), answer
         member = rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
         commands: list[Command] = []
         if step.new_visit:
-            commands += self._count(SITE, "visits")
-            commands += self._sketch(SITE, "u", member)
+            commands += self.day.count(SITE, "visits")
+            commands += self.day.sketch(SITE, "u", member)
             if returning:
-                commands += self._sketch(SITE, "r", member)
+                commands += self.day.sketch(SITE, "r", member)
         if code:
             return self._landing(code, member, returning, commands), answer
         attributed = self._attributed_code() if returning else None
         if attributed:
-            commands += self._sketch(attributed, "r", member)
-            commands += self._indexed(attributed)
+            commands += self.day.sketch(attributed, "r", member)
+            commands += self.day.indexed(attributed)
         return Plan(tuple(commands), _nothing), answer
 
     def _landing(
@@ -239,7 +245,7 @@ class RequestState:
         """
         settings = self.rules.settings
         keys = self.rules.keys
-        day = utc_day(self.now)
+        day = self.day.day
         bound = 0 if settings.allowed_promotions else settings.max_promotions_per_day
         args = (code, bound, member, settings.aggregate_max_age, int(returning))
         index = keys.day_index(day)
@@ -260,9 +266,10 @@ class RequestState:
         def count(replies: list[Any]) -> Plan[None]:
             counted(replies)
             chosen = text(replies[at])
-            writes = self._count(chosen, "landings") + self._sketch(chosen, "u", member)
+            writes = self.day.count(chosen, "landings")
+            writes += self.day.sketch(chosen, "u", member)
             if returning:
-                writes += self._sketch(chosen, "r", member)
+                writes += self.day.sketch(chosen, "r", member)
             return Plan(tuple(writes), _nothing)
 
         commands.append(("EVAL", scripts.LANDING, 1, index, *args))
@@ -270,158 +277,10 @@ class RequestState:
 
     def _attribute(self, code: str) -> None:
         self._attribution = Attribution(code, self.now)
-        settings = self.rules.settings
-        self._outgoing[settings.promotion_cookie] = self.rules.codec.dump_promotion(
-            self._attribution
+        self.jar.set(
+            self.rules.settings.promotion_cookie,
+            self.rules.codec.dump_promotion(self._attribution),
         )
-
-    def _count(self, code: str, counter: str, by: int = 1) -> list[Command]:
-        key = self.rules.keys.aggregate(code, "d", utc_day(self.now))
-        ttl = self.rules.settings.aggregate_max_age
-        return [("HINCRBY", key, counter, by), ("EXPIRE", key, ttl)]
-
-    def _indexed(self, code: str) -> list[Command]:
-        """Name an attributed code in today's index (score 0: no landing).
-
-        A cart, purchase or returning visit counted on a day without a landing
-        of that code must still be found by a report of that day. The code comes
-        from a signed cookie, so it was admitted at its landing: this adds no
-        unbounded input.
-        """
-        key = self.rules.keys.day_index(utc_day(self.now))
-        ttl = self.rules.settings.aggregate_max_age
-        return [("ZINCRBY", key, 0, code), ("EXPIRE", key, ttl)]
-
-    def _sketch(self, code: str, kind: str, member: str) -> list[Command]:
-        key = self.rules.keys.aggregate(code, kind, utc_day(self.now))
-        ttl = self.rules.settings.aggregate_max_age
-        return [("PFADD", key, member), ("EXPIRE", key, ttl)]
-
-    # -- the cart ------
-
-    def cart_id(self) -> str | None:
-        """The cart id from a valid cart cookie, or ``None`` (no cart yet)."""
-        settings = self.rules.settings
-        if self._cart_id is _UNSET:
-            self._cart_id = self.rules.codec.load_cart(
-                self._cookie(settings.cart_cookie), self.now, settings.cart_max_age
-            )
-        self.accessed = True
-        return self._cart_id
-
-    def cart_items(self) -> Plan[dict[str, int]]:
-        """The cart's lines: ``HGETALL`` once per request; none without a cart."""
-        if self._lines is not None:
-            return done(dict(self._lines))
-        cart_id = self.cart_id()
-        if cart_id is None:
-            self._lines = {}
-            return done({})
-
-        def read(replies: list[Any]) -> dict[str, int]:
-            self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
-            return dict(self._lines)
-
-        return Plan((("HGETALL", self.rules.keys.cart(cart_id)),), read)
-
-    def cart_put(self, sku: str, quantity: int, *, add: bool) -> Plan[int]:
-        """Add to (or set) one line, atomically: one script.
-
-        The cart cookie is set only once Redis stored the line. A cart started
-        under a promotion moves its ``carts`` counter in the same round trip.
-
-        :raises CartError: a bad sku or quantity (before anything is sent), or,
-            when read, a line or cart limit reached.
-        :raises HeadersSentError: a new cart is needed after the headers went.
-        """
-        settings = self.rules.settings
-        check_sku(sku)
-        check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
-        cart_id = self.cart_id()
-        if cart_id is None and quantity == 0:
-            return done(0)
-        if cart_id is None and self._headers_sent:
-            raise HeadersSentError(
-                "the cart was first written after the response started; the"
-                " browser could never learn its id. Write to the cart before"
-                " responding."
-            )
-        is_new = cart_id is None
-        cart_id = cart_id or new_id()
-        commands: list[Command] = [
-            (
-                "EVAL",
-                scripts.CART_PUT,
-                1,
-                self.rules.keys.cart(cart_id),
-                sku,
-                quantity,
-                "add" if add else "set",
-                settings.max_quantity,
-                settings.max_cart_lines,
-                settings.cart_max_age * 1000,
-            )
-        ]
-        code = self._attributed_code() if is_new else None
-        if code:
-            commands += self._count(code, "carts") + self._indexed(code)
-
-        def read(replies: list[Any]) -> int:
-            result = int(replies[0])
-            if result == scripts.OVER_QUANTITY:
-                raise CartError(
-                    f"a cart line holds at most {settings.max_quantity}", sku=sku
-                )
-            if result == scripts.OVER_LINES:
-                raise CartError(
-                    f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
-                )
-            self._keep_cart(cart_id)
-            self._remember(sku, result)
-            return result
-
-        return Plan(tuple(commands), read)
-
-    def cart_remove(self, sku: str) -> Plan[None]:
-        """Remove one line (``HDEL``); nothing to send without a cart."""
-        check_sku(sku)
-        cart_id = self.cart_id()
-        if cart_id is None:
-            return done(None)
-
-        def read(_replies: list[Any]) -> None:
-            self._remember(sku, 0)
-
-        return Plan((("HDEL", self.rules.keys.cart(cart_id), sku),), read)
-
-    def cart_clear(self) -> Plan[None]:
-        """Remove every line (``DEL``); the cart id stays the same."""
-        cart_id = self.cart_id()
-        if cart_id is None:
-            return done(None)
-
-        def read(_replies: list[Any]) -> None:
-            self._lines = {}
-
-        return Plan((("DEL", self.rules.keys.cart(cart_id)),), read)
-
-    def _keep_cart(self, cart_id: str) -> None:
-        if self._cart_id != cart_id:
-            self._cart_id = cart_id
-            self._lines = {}
-        if not self._headers_sent:  # renewed on the next write otherwise
-            settings = self.rules.settings
-            self._outgoing[settings.cart_cookie] = self.rules.codec.dump_cart(
-                cart_id, self.now
-            )
-
-    def _remember(self, sku: str, quantity: int) -> None:
-        if self._lines is None:
-            return
-        if quantity:
-            self._lines[sku] = quantity
-        else:
-            self._lines.pop(sku, None)
 
     # -- purchases and privacy ------
 
@@ -445,28 +304,27 @@ class RequestState:
             raise QSCookiesError("total_cents must be an int from 0 to 10**12 - 1")
         rules = self.rules
         code = self.promotion
-        cart_id = self.cart_id()
+        cart_id = self.cart.id()
         commands: list[Command] = []
         if code:
-            commands.append(
+            commands += [
                 (
                     "EVAL",
                     scripts.PURCHASE,
                     2,
                     rules.keys.order(code, rules.codec.order_hash(order_id)),
-                    rules.keys.aggregate(code, "d", utc_day(self.now)),
+                    rules.keys.aggregate(code, "d", self.day.day),
                     total_cents,
                     ORDER_MEMORY,
                     rules.settings.aggregate_max_age,
-                )
-            )
-        if code:
-            commands += self._indexed(code)
+                ),
+                *self.day.indexed(code),
+            ]
         if cart_id:
             commands.append(("DEL", rules.keys.cart(cart_id)))
 
         def read(replies: list[Any]) -> bool:
-            self._drop_cart()
+            self.cart.drop()
             return bool(code) and replies[0] == 1
 
         return Plan(tuple(commands), read)
@@ -480,13 +338,13 @@ class RequestState:
         self._opted_out = True
         self._visitor = None
         self._attribution = None
-        self._drop(settings.visitor_cookie, settings.promotion_cookie)
-        self._outgoing[settings.opt_out_cookie] = "1"
+        self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
+        self.jar.set(settings.opt_out_cookie, "1")
 
     def opt_in(self) -> None:
         """Allow tracking again from the next request (unless a header opts out)."""
         self._opted_out = False
-        self._drop(self.rules.settings.opt_out_cookie)
+        self.jar.drop(self.rules.settings.opt_out_cookie)
 
     def forget(self) -> Plan[None]:
         """Erase the cart (``DEL``) and drop the visitor, promotion and cart cookies.
@@ -494,22 +352,17 @@ class RequestState:
         Aggregate counts stay (they hold no per-visitor data), and so do order
         markers (a keyed hash of an order id, under the promotion's code).
         """
-        cart_id = self.cart_id()
+        cart_id = self.cart.id()
         settings = self.rules.settings
 
         def read(_replies: list[Any]) -> None:
             self._visitor = None
             self._attribution = None
-            self._drop(settings.visitor_cookie, settings.promotion_cookie)
-            self._drop_cart()
+            self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
+            self.cart.drop()
 
         commands = (("DEL", self.rules.keys.cart(cart_id)),) if cart_id else ()
         return Plan(commands, read)
-
-    def _drop_cart(self) -> None:
-        self._cart_id = None
-        self._lines = {}
-        self._drop(self.rules.settings.cart_cookie)
 
     # -- the privacy switch ------
 
@@ -549,13 +402,12 @@ class RequestState:
         an id of ours: those cookies wait for the next response. After this,
         no new cookie can be set.
         """
-        self._headers_sent = True
         settings = self.rules.settings
         out = list(headers)
         names = {name.lower(): index for index, (name, _) in enumerate(out)}
         control = out[names["cache-control"]][1] if "cache-control" in names else ""
         shared = shared_cacheable(control)
-        cookies = self._cookie_headers(ids=not shared)
+        cookies = self.jar.headers(ids=not shared)
         out.extend(("Set-Cookie", cookie) for cookie in cookies)
         if cookies or self.accessed:
             add_vary(out, names.get("vary"))
@@ -572,42 +424,6 @@ class RequestState:
             out[index] = (out[index][0], location)
         return out
 
-    def _cookie_headers(self, *, ids: bool) -> list[str]:
-        settings = self.rules.settings
-        max_ages = {
-            settings.cart_cookie: settings.cart_max_age,
-            settings.visitor_cookie: settings.visitor_max_age,
-            settings.promotion_cookie: settings.promotion_max_age,
-            settings.opt_out_cookie: OPT_OUT_MAX_AGE,
-        }
-        headers = []
-        for base, value in self._outgoing.items():
-            name = cookie_name(base, self.secure)
-            if value is None:
-                headers.append(delete_cookie_header(name, secure=self.secure))
-            elif ids or base == settings.opt_out_cookie:
-                headers.append(
-                    set_cookie_header(
-                        name, value, max_age=max_ages[base], secure=self.secure
-                    )
-                )
-        return headers
-
-    def _cookie(self, base: str) -> str | None:
-        return self._cookies.get(cookie_name(base, self.secure))
-
-    def _drop(self, *bases: str) -> None:
-        for base in bases:
-            if self._cookie(base) is not None:
-                self._outgoing[base] = None
-            else:
-                self._outgoing.pop(base, None)
-
 
 def _nothing(_replies: list[Any]) -> None:
     return None
-
-
-def utc_day(timestamp: float) -> str:
-    """The UTC day of a Unix time, as ``YYYYMMDD``."""
-    return time.strftime("%Y%m%d", time.gmtime(timestamp))

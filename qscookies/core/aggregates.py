@@ -1,0 +1,51 @@
+"""The commands that move one UTC day's aggregates: counters, sketches, index."""
+
+from __future__ import annotations
+
+import time
+
+from ..keys import KeySchema
+from .plan import Command
+
+
+def utc_day(timestamp: float) -> str:
+    """The UTC day of a Unix time, as ``YYYYMMDD``."""
+    return time.strftime("%Y%m%d", time.gmtime(timestamp))
+
+
+class Day:
+    """Builds the aggregate writes of one UTC day; every key gets its TTL.
+
+    :param keys: the key layout.
+    :param now: a Unix time of the day.
+    :param ttl: seconds the aggregates are kept (``aggregate_max_age``).
+    """
+
+    __slots__ = ("day", "keys", "ttl")
+
+    def __init__(self, keys: KeySchema, now: float, ttl: int) -> None:
+        self.keys = keys
+        #: The day, ``YYYYMMDD``.
+        self.day = utc_day(now)
+        self.ttl = ttl
+
+    def count(self, code: str, counter: str, by: int = 1) -> list[Command]:
+        """Move one counter of *code*'s day hash."""
+        key = self.keys.aggregate(code, "d", self.day)
+        return [("HINCRBY", key, counter, by), ("EXPIRE", key, self.ttl)]
+
+    def sketch(self, code: str, kind: str, member: str) -> list[Command]:
+        """Add a keyed visitor hash to *code*'s ``u`` or ``r`` sketch."""
+        key = self.keys.aggregate(code, kind, self.day)
+        return [("PFADD", key, member), ("EXPIRE", key, self.ttl)]
+
+    def indexed(self, code: str) -> list[Command]:
+        """Name an attributed code in the day's index (score 0: no landing).
+
+        A cart, purchase or returning visit counted on a day without a landing
+        of that code must still be found by a report of that day. The code comes
+        from a signed cookie, so it was admitted at its landing: this adds no
+        unbounded input.
+        """
+        key = self.keys.day_index(self.day)
+        return [("ZINCRBY", key, 0, code), ("EXPIRE", key, self.ttl)]

@@ -1,0 +1,76 @@
+"""The cookies of ours in one request: what came in, what goes out."""
+
+from __future__ import annotations
+
+from ..codec import cookie_name
+from ..codec import delete_cookie_header
+from ..codec import set_cookie_header
+from ..http import read_cookies
+from ..settings import Settings
+
+#: Lifetime of the opt-out cookie (browsers cap cookies at 400 days).
+OPT_OUT_MAX_AGE = 400 * 86400
+
+
+class CookieJar:
+    """Reads our cookies from a ``Cookie`` header and collects the ones to send.
+
+    :param settings: the cookie names and lifetimes.
+    :param header: the request's ``Cookie`` header (latin-1 text), or ``None``.
+    :param secure: cookies are ``Secure`` and named with the ``__Host-`` prefix.
+    """
+
+    def __init__(self, settings: Settings, header: str | None, secure: bool) -> None:
+        self._settings = settings
+        #: Cookies are sent ``Secure`` with the ``__Host-`` prefix.
+        self.secure = secure
+        #: The response depends on our cookies (it must vary on ``Cookie``).
+        self.accessed = False
+        #: The response headers went out: no new cookie can be set.
+        self.sent = False
+        self._incoming = read_cookies(header)
+        self._outgoing: dict[str, str | None] = {}
+
+    def get(self, base: str) -> str | None:
+        """The value of our cookie *base* (its name without ``__Host-``)."""
+        return self._incoming.get(cookie_name(base, self.secure))
+
+    def set(self, base: str, value: str) -> None:
+        """Send cookie *base* with *value* (a signed value, or ``"1"``)."""
+        self._outgoing[base] = value
+
+    def drop(self, *bases: str) -> None:
+        """Make the browser drop these cookies (only those it sent)."""
+        for base in bases:
+            if self.get(base) is not None:
+                self._outgoing[base] = None
+            else:
+                self._outgoing.pop(base, None)
+
+    def headers(self, *, ids: bool) -> list[str]:
+        """The ``Set-Cookie`` values to send; after this, none can be added.
+
+        :param ids: send the cookies that carry ids (visitor, promotion, cart);
+            without, only drops and the opt-out cookie go (the response may be
+            stored by a shared cache).
+        """
+        self.sent = True
+        settings = self._settings
+        max_ages = {
+            settings.cart_cookie: settings.cart_max_age,
+            settings.visitor_cookie: settings.visitor_max_age,
+            settings.promotion_cookie: settings.promotion_max_age,
+            settings.opt_out_cookie: OPT_OUT_MAX_AGE,
+        }
+        headers = []
+        for base, value in self._outgoing.items():
+            name = cookie_name(base, self.secure)
+            if value is None:
+                headers.append(delete_cookie_header(name, secure=self.secure))
+            elif ids or base == settings.opt_out_cookie:
+                headers.append(
+                    set_cookie_header(
+                        name, value, max_age=max_ages[base], secure=self.secure
+                    )
+                )
+        return headers

@@ -1,0 +1,58 @@
+"""The cookie jar of one request: read, set, drop, and the Set-Cookie values."""
+
+from __future__ import annotations
+
+import pytest
+
+from qscookies.core.jar import OPT_OUT_MAX_AGE
+from qscookies.core.jar import CookieJar
+from qscookies.settings import Settings
+
+SETTINGS = Settings()
+
+
+@pytest.mark.parametrize(
+    ("secure", "header", "found"),
+    [
+        pytest.param(False, "qs_cart=abc", "abc", id="http"),
+        pytest.param(True, "__Host-qs_cart=abc", "abc", id="https-prefixed"),
+        pytest.param(True, "qs_cart=abc", None, id="https-ignores-unprefixed"),
+        pytest.param(False, "__Host-qs_cart=abc", None, id="http-ignores-prefixed"),
+        pytest.param(False, None, None, id="no-header"),
+    ],
+)
+def test_get_reads_our_name_for_the_scheme(
+    secure: bool, header: str | None, found: str | None
+) -> None:
+    assert CookieJar(SETTINGS, header, secure).get("qs_cart") == found
+
+
+def test_drop_only_what_the_browser_sent() -> None:
+    jar = CookieJar(SETTINGS, "qs_visitor=v", False)
+    jar.set("qs_promo", "p")
+    jar.drop("qs_visitor", "qs_promo")  # the promotion cookie was never sent
+    (header,) = jar.headers(ids=True)
+    assert header.startswith("qs_visitor=;") and "Max-Age=0" in header
+
+
+def test_headers_mark_the_jar_sent_and_carry_the_lifetimes() -> None:
+    jar = CookieJar(SETTINGS, None, True)
+    jar.set("qs_cart", "c")
+    jar.set("qs_optout", "1")
+    assert not jar.sent
+    cart, optout = jar.headers(ids=True)
+    assert jar.sent
+    assert cart.startswith("__Host-qs_cart=c;")
+    assert f"Max-Age={SETTINGS.cart_max_age}" in cart
+    assert "Secure" in cart and "HttpOnly" in cart and "SameSite=Lax" in cart
+    assert f"Max-Age={OPT_OUT_MAX_AGE}" in optout
+
+
+def test_without_ids_only_drops_and_the_opt_out_go() -> None:
+    jar = CookieJar(SETTINGS, "qs_promo=p", False)
+    jar.set("qs_cart", "c")
+    jar.set("qs_visitor", "v")
+    jar.set("qs_optout", "1")
+    jar.drop("qs_promo")
+    names = [header.split("=", 1)[0] for header in jar.headers(ids=False)]
+    assert names == ["qs_optout", "qs_promo"]
