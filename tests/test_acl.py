@@ -29,13 +29,13 @@ from qscookies.acl import classify
 from qscookies.acl import probe_commands
 from qscookies.acl import refusal
 from qscookies.cli import main
-from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
 from qscookies.store.client import connect
 
+from launchers import RedisClusterServers
 from shop import SECRET
 from shop import get_json
 from shop import shop

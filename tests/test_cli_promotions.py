@@ -15,13 +15,14 @@ import pytest
 import redis
 
 from qscookies import cli
-from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.render import render_table
 from qscookies.report import SiteCounts
 from qscookies.report import Summary
 from qscookies.report import Totals
 from qscookies.report import utc_today
+
+from launchers import RedisClusterServers
 
 ROOT = Path(__file__).resolve().parent.parent
 

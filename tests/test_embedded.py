@@ -16,12 +16,13 @@ from redis.cluster import RedisCluster
 from redis.sentinel import Sentinel
 
 from qscookies import embedded
-from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
-from qscookies.embedded import SentinelServers
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import redis_version
 from qscookies.errors import EmbeddedRedisError
+
+from launchers import RedisClusterServers
+from launchers import SentinelServers
 
 
 def _gone(pid: int) -> bool:

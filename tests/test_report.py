@@ -10,7 +10,6 @@ import promotion_script
 import pytest
 import redis
 
-from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
 from qscookies.errors import CommandRefused
 from qscookies.errors import ConfigurationError
@@ -25,6 +24,8 @@ from qscookies.report import Totals
 from qscookies.report import parse_day
 from qscookies.store.client import Guard
 from qscookies.store.reader import REPORT_COMMANDS
+
+from launchers import RedisClusterServers
 
 FIRST = date(2024, 2, 28)  # day 2 is Feb 29, day 3 is Mar 1: month edges too
 LAST = FIRST + timedelta(days=2)

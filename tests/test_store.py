@@ -19,10 +19,10 @@ from qscookies import StoreUnavailable
 from qscookies import context
 from qscookies.cli import main
 from qscookies.codec import new_id
-from qscookies.embedded import RedisClusterServers
 from qscookies.embedded import RedisServer
-from qscookies.embedded import SentinelServers
 
+from launchers import RedisClusterServers
+from launchers import SentinelServers
 from shop import SECRET
 from shop import get_json
 from shop import shop
