@@ -127,6 +127,10 @@ def free_port(cluster_bus: bool = False) -> int:
 
 
 def wait_until(check: Callable[[], bool], what: str, timeout: float) -> None:
+    """Poll *check* until it holds: a real process starting, syncing, stopping.
+
+    :raises EmbeddedRedisError: it did not hold within *timeout* seconds.
+    """
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 import warnings
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -34,6 +33,7 @@ from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
 from qscookies.core.aggregates import utc_day
 from qscookies.embedded import RedisServer
+from qscookies.embedded import wait_until
 
 from shop import SECRET
 from shop import shop
@@ -362,10 +362,11 @@ def test_a_read_only_replica_on_a_cart_write_is_503(
             source.config_set("repl-diskless-sync-delay", 0)
         admin = stack.enter_context(replica.client(decode_responses=True))
         admin.execute_command("REPLICAOF", master.host, master.port)
-        deadline = time.monotonic() + 10  # wait for the sync (a real process)
-        while admin.info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, "the replica never synced"
-            time.sleep(0.01)
+        wait_until(  # the sync of a real process, not a moved clock
+            lambda: admin.info("replication").get("master_link_status") == "up",
+            "the replica to sync",
+            10.0,
+        )
         app = _private(replica.url)
         caplog.set_level(logging.WARNING, "qscookies")
         with serve(app) as http:

@@ -1,0 +1,198 @@
+"""The same journeys through every door, on a single Redis and on Redis Cluster.
+
+Each door is served over real HTTP: the WSGI shop of ``shop.py`` by werkzeug's
+threaded server, the Starlette and bare ASGI shops of ``asgi_shop.py`` by
+uvicorn. One httpx client per browser; the middleware's clock is moved, never
+waited for. Whatever the door and the topology, the answers, the cookies and
+the Redis keys are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import redis.asyncio
+
+from qscookies import QSCookies as WSGIQSCookies
+from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.embedded import RedisServer
+from qscookies.store.client import client_options
+from qscookies.store.client import connect
+
+from asgi_server import ASGIServer
+from asgi_server import WSGIServer
+from asgi_shop import Events
+from asgi_shop import make_app
+from launchers import RedisClusterServers
+from shop import SECRET
+from shop import shop
+
+NOW = 1_800_000_000
+DAY = "20270115"  # the UTC day of NOW
+DOORS = ["wsgi", "asgi-starlette", "asgi-bare"]
+TOPOLOGIES = ["single", "cluster"]
+
+
+@dataclass
+class Served:
+    """A shop behind one door, and an admin client of its Redis."""
+
+    url: str
+    middleware: WSGIQSCookies | ASGIQSCookies
+    admin: Any
+    prefix: str
+
+    def browser(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+    def at(self, now: float) -> None:
+        self.middleware.clock = lambda: now
+
+    def keys(self, pattern: str) -> list[str]:
+        """The keys of this shop matching *pattern*, on every node."""
+        if isinstance(self.admin, redis.RedisCluster):
+            found = self.admin.keys(
+                self.prefix + pattern, target_nodes=redis.RedisCluster.PRIMARIES
+            )
+        else:
+            found = self.admin.keys(self.prefix + pattern)
+        return sorted(found)
+
+
+@pytest.fixture(params=TOPOLOGIES)
+def redis_url(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> Iterator[tuple[str, bool]]:
+    if request.param == "single":
+        yield redis_server.url, False
+        with redis_server.client() as admin:
+            admin.flushall()
+        return
+    cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+    yield cluster.url, True
+    with cluster.client() as admin:
+        admin.flushall(target_nodes=redis.RedisCluster.PRIMARIES)
+
+
+@pytest.fixture(params=DOORS)
+def serve(
+    request: pytest.FixtureRequest, redis_url: tuple[str, bool]
+) -> Iterator[Callable[..., Served]]:
+    """``serve(**settings)``: the shop behind this door, over this Redis."""
+    url, cluster = redis_url
+    door = request.param
+    with ExitStack() as stack:
+        admin = stack.enter_context(connect(url, socket_timeout=2.0, cluster=cluster))
+
+        def start(**settings: Any) -> Served:
+            prefix = settings.setdefault("key_prefix", "door:")
+            if door == "wsgi":
+                client = stack.enter_context(
+                    connect(url, socket_timeout=2.0, cluster=cluster)
+                )
+                app: Any = WSGIQSCookies(
+                    shop, secret_key=SECRET, redis=client, **settings
+                )
+                server: Any = stack.enter_context(WSGIServer(app))
+                return Served(server.url, app, admin, prefix)
+            kind = door.removeprefix("asgi-")
+            factory = redis.asyncio.RedisCluster if cluster else redis.asyncio.Redis
+            aclient = factory.from_url(url, **client_options(2.0))
+            app = ASGIQSCookies(
+                make_app(kind, Events()), secret_key=SECRET, redis=aclient, **settings
+            )
+            server = stack.enter_context(ASGIServer(app, cleanup=[aclient.aclose]))
+            return Served(server.url, app, admin, prefix)
+
+        yield start
+
+
+def test_cart_round_trip(serve: Callable[..., Served]) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        assert browser.get("/add", params={"sku": "A", "q": "2"}).json() == 2
+        assert browser.get("/add", params={"sku": "A"}).json() == 3
+        assert browser.get("/set", params={"sku": "B", "q": "1"}).json() == 1
+        browser.get("/remove", params={"sku": "A"})
+        assert browser.get("/cart").json() == {"B": 1}
+    (cart,) = shop.keys("c:*")
+    assert 0 < shop.admin.ttl(cart) <= 30 * 86400
+
+
+def test_landing_attribution_cart_and_one_purchase(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        landing = browser.get("/shoes", params={"promo": "SUMMER", "color": "red"})
+        assert landing.status_code == 303
+        assert landing.headers["location"] == "/shoes?color=red"
+        assert browser.get("/").json()["promotion"] == "SUMMER"
+        browser.get("/add", params={"sku": "A"})
+        assert browser.get("/buy", params={"order": "o-1", "total": "500"}).json()
+        assert not browser.get("/buy", params={"order": "o-1", "total": "500"}).json()
+    counts = shop.admin.hgetall(f"door:a:{{SUMMER}}:d:{DAY}")
+    assert {k: int(v) for k, v in counts.items()} == {
+        "landings": 1,
+        "carts": 1,
+        "purchases": 1,
+        "revenue_cents": 500,
+    }
+    assert shop.admin.zrange(f"door:a:i:{DAY}", 0, -1) == ["SUMMER"]
+
+
+def test_a_returning_visit_is_recognised_and_counted(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        assert browser.get("/").json() == {
+            "returning": False,
+            "visits": 1,
+            "promotion": None,
+        }
+        shop.at(NOW + 3600)  # past the 30 minute visit gap
+        assert browser.get("/").json()["visits"] == 2
+    site = f"door:a:{{_site}}:%s:{DAY}"
+    assert shop.admin.hget(site % "d", "visits") == "2"
+    assert shop.admin.pfcount(site % "u") == 1
+    assert shop.admin.pfcount(site % "r") == 1
+    assert shop.keys("v:*") == []  # no per-visitor record
+
+
+def test_codes_past_the_day_bound_count_under_other(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve(max_promotions_per_day=2)
+    shop.at(NOW)
+    attributed = []
+    for code in ("A1", "B2", "C3", "D4"):
+        with shop.browser() as browser:
+            browser.get("/", params={"promo": code})
+            attributed.append(browser.get("/").json()["promotion"])
+    assert attributed == ["A1", "B2", "other", "other"]
+    index = shop.admin.zrange(f"door:a:i:{DAY}", 0, -1, withscores=True)
+    assert dict(index) == {"A1": 1.0, "B2": 1.0, "other": 2.0}
+    assert shop.keys("a:{C3}:*") == shop.keys("a:{D4}:*") == []
+
+
+def test_forget_erases_the_cart(serve: Callable[..., Served]) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        browser.get("/add", params={"sku": "A"})
+        assert shop.keys("c:*")
+        forgotten = browser.get("/forget")
+        assert forgotten.status_code == 200
+        assert browser.get("/cart").json() == {}
+    assert shop.keys("c:*") == []
