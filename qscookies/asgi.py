@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 import redis.asyncio
 
-from .acl import enforce
+from .check import enforce
 from .codec import CookieCodec
 from .context import AsyncContext
 from .context import atrack
@@ -133,7 +133,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
     :param redis_url: where Redis is, e.g. ``redis://localhost:6379/0`` or
         ``unix:///run/redis.sock``; qscookies opens a ``redis.asyncio.Redis``
         for it, owns its pool and closes it in :meth:`aclose`. The start-up
-        ACL check (:func:`~qscookies.acl.enforce`) runs on a short-lived sync
+        ACL check (:func:`~qscookies.check.enforce`) runs on a short-lived sync
         connection to the same URL.
     :param redis: a ready ``redis.asyncio`` client instead (``Redis``,
         ``RedisCluster``, or a Sentinel ``master_for`` client); its owner

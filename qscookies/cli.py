@@ -18,7 +18,7 @@ from typing import Any
 from typing import NoReturn
 
 from .acl import acl_lines
-from .acl import check
+from .check import check
 from .dashboard import DEFAULT_NETWORKS
 from .dashboard import SESSION_MAX_AGE
 from .dashboard import Dashboard

@@ -19,7 +19,7 @@ from typing import TypeVar
 from typing import overload
 from urllib.parse import parse_qs
 
-from .acl import enforce
+from .check import enforce
 from .codec import CookieCodec
 from .context import Context
 from .context import track
@@ -95,7 +95,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
     :param options: the settings, see :class:`~qscookies.settings.Settings`.
     :raises ConfigurationError: a bad secret key, Redis location or option; with
         ``strict=True``, a Redis user who could export the data (see
-        :func:`~qscookies.acl.enforce`; without it, one warning is logged).
+        :func:`~qscookies.check.enforce`; without it, one warning is logged).
     """
 
     def __init__(

@@ -22,12 +22,12 @@ from werkzeug.test import Client
 from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import context
-from qscookies.acl import EXPORT_PROBES
-from qscookies.acl import READER_PROBES
 from qscookies.acl import acl_lines
-from qscookies.acl import classify
-from qscookies.acl import probe_commands
-from qscookies.acl import refusal
+from qscookies.check import EXPORT_PROBES
+from qscookies.check import READER_PROBES
+from qscookies.check import classify
+from qscookies.check import probe_commands
+from qscookies.check import refusal
 from qscookies.cli import main
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version

@@ -12,7 +12,7 @@ import redis
 import qscookies.core.scripts
 from qscookies import CommandRefused
 from qscookies import StoreUnavailable
-from qscookies.acl import EXPORT_PROBES
+from qscookies.check import EXPORT_PROBES
 from qscookies.core.scripts import SCRIPT_COMMANDS
 from qscookies.embedded import RedisServer
 from qscookies.store.app import APP_COMMANDS

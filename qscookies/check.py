@@ -1,0 +1,255 @@
+"""Is this Redis connection locked down? The check behind ``qscookies check``.
+
+:func:`check` asks Redis, command by command (:data:`EXPORT_PROBES`), whether
+the connection's user could use it to take the data out. ``qscookies check``
+prints its answer; ``QSCookies(strict=True)`` refuses to start on a finding.
+What counts is what the user may do, not only under the prefix it is told: a
+``NOPERM`` says why a command was refused, and an export command refused only
+because of the probed key (or channel) is allowed for other keys, which is a
+finding (see :func:`classify`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from typing import Literal
+
+from .errors import ConfigurationError
+from .errors import StoreUnavailable
+from .keys import KeySchema
+from .store.probe import Prober
+
+log = logging.getLogger("qscookies")
+
+# Placeholders of the probes, for a cart key and an aggregate key of the prefix
+# (see probe_commands: never existing, the id is not a valid one, the day is
+# 00000000), and a key outside any prefix ("!" is not allowed in a prefix).
+_CART = "<cart>"
+_AGGREGATE = "<aggregate>"
+_OUTSIDE = "!qscookies-check"
+_CHECK_ID = "qscookies-check"
+
+#: Commands that could take data out of Redis (or open Redis to someone who
+#: would), each with harmless arguments of valid arity. They are only ever
+#: dry-run or queued and discarded by :meth:`~qscookies.store.probe.Prober.probe`.
+#: ``<cart>`` and ``<aggregate>`` stand for keys: see :func:`probe_commands`.
+EXPORT_PROBES: tuple[tuple[str, ...], ...] = (
+    ("DUMP", _CART),
+    ("RESTORE", _CART, "0", "x"),
+    ("MIGRATE", "127.0.0.1", "1", _CART, "0", "1"),
+    ("KEYS", "*"),
+    ("SCAN", "0"),
+    ("RANDOMKEY",),
+    ("SORT", _CART, "BY", "nosort", "GET", "*"),
+    ("MONITOR",),
+    ("SYNC",),
+    ("PSYNC", "?", "-1"),
+    ("REPLICAOF", "127.0.0.1", "1"),
+    ("SLAVEOF", "127.0.0.1", "1"),
+    ("CONFIG", "GET", "*"),
+    ("CONFIG", "SET", "dir", "/tmp"),
+    ("DEBUG", "OBJECT", _AGGREGATE),
+    ("OBJECT", "ENCODING", _AGGREGATE),
+    ("MODULE", "LOAD", "/dev/null"),
+    ("SAVE",),
+    ("BGSAVE",),
+    ("BGREWRITEAOF",),
+    ("CLIENT", "LIST"),
+    ("ACL", "LIST"),
+    ("ACL", "SETUSER", "qscookies-check"),
+    ("SHUTDOWN", "NOSAVE"),
+    ("FLUSHALL",),
+    ("FLUSHDB",),
+    ("SWAPDB", "0", "1"),
+    ("MOVE", _CART, "1"),
+    ("COPY", _AGGREGATE, _OUTSIDE),
+    ("PSUBSCRIBE", "__key*__:*"),
+    ("GET", _OUTSIDE),
+    ("HGETALL", _OUTSIDE),
+)
+
+#: Reading a cart: the app user's own job, an export for a user who cannot write
+#: (a reader such as the report user). Nothing is kept per visitor.
+READER_PROBES: tuple[tuple[str, ...], ...] = (("HGETALL", _CART),)
+
+#: Tells a writer (the app user) from a reader.
+_WRITER_PROBE: tuple[str, ...] = ("HSET", _CART, _CHECK_ID, "1")
+
+#: Probes whose point is the key: refused for that key is refused. (For every
+#: other probe, a refusal of the key alone means the command runs on others.)
+KEY_PROBES: frozenset[tuple[str, ...]] = frozenset(
+    {("GET", _OUTSIDE), ("HGETALL", _OUTSIDE), *READER_PROBES, _WRITER_PROBE}
+)
+
+
+def probe_commands(
+    prefix: str, probes: tuple[tuple[str, ...], ...] = EXPORT_PROBES
+) -> list[tuple[str, ...]]:
+    """The *probes* with the keys of *prefix* (see :class:`~qscookies.keys.KeySchema`).
+
+    :raises ConfigurationError: a malformed prefix.
+    """
+    schema = KeySchema(prefix)
+    keys = {
+        _CART: schema.cart(_CHECK_ID),
+        _AGGREGATE: schema.aggregate(_CHECK_ID, "d", "00000000"),
+    }
+    return [tuple(keys.get(arg, arg) for arg in probe) for probe in probes]
+
+
+Refusal = Literal["command", "key", "channel"]
+
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def refusal(reason: str) -> Refusal | None:
+    """What a ``NOPERM`` reply (or an ``ACL DRYRUN`` answer) says was refused.
+
+    Redis 7's ``ACL DRYRUN`` answers ``This user has no permissions to run the
+    'dump' command`` or ``... to access the 'zz:x' key``; a command queued in
+    ``MULTI`` (6.2 and 7) gets ``no permissions to run the 'dump' command`` or
+    ``... to access one of the keys used as arguments`` (or channels).
+
+    :return: ``"command"``, ``"key"``, ``"channel"``, or ``None`` when the text
+        says none of these.
+    """
+    text = _QUOTED.sub("''", reason.lower())  # a key name could say "key"
+    if "permissions to run" in text:
+        return "command"
+    kinds: tuple[Refusal, ...] = ("key", "channel")
+    for kind in kinds:
+        if f"access the '' {kind}" in text or f"access one of the {kind}s" in text:
+            return kind
+    return None
+
+
+def classify(answer: bool | str | None, *, key_probe: bool) -> bool | None:
+    """Turn one answer of :meth:`~qscookies.store.probe.Prober.probe` into a verdict.
+
+    A command refused only because of the probed key (or channel) is allowed for
+    other keys: for an export command that is a finding (``True``), whatever the
+    prefix the check was told. Only for a *key_probe* (reading a key outside the
+    user's share) does a refused key mean refused.
+
+    :param answer: ``True`` (permitted), the refusal text, ``False`` (refused,
+        no reason given) or ``None`` (unknown).
+    :return: ``True`` allowed, ``False`` refused, ``None`` unknown.
+    """
+    if answer is True or answer is None or answer is False:
+        return answer
+    kind = refusal(answer)
+    if kind is None:
+        return None  # a refusal that says nothing we know: not verified
+    return False if kind == "command" or key_probe else True
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether the user may run one probed command."""
+
+    #: The command as probed, e.g. ``"DUMP qs:c:{qscookies-check}"``.
+    command: str
+    #: ``True`` permitted, ``False`` refused, ``None`` Redis would not say.
+    allowed: bool | None
+    #: Why, when Redis refused this key (or channel) but not the command, e.g.
+    #: ``"refused for this key only: allowed for others"``; else ``""``.
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What :func:`check` found out about one Redis connection."""
+
+    #: The ACL user of the connection, when Redis would tell.
+    user: str | None
+    #: How Redis was asked: ``"ACL DRYRUN"``, ``"MULTI"`` or ``""`` (not at all).
+    method: str
+    #: One verdict per export-class command (reader probes included for readers).
+    verdicts: tuple[Verdict, ...]
+
+    @property
+    def allowed(self) -> list[str]:
+        """The commands the user could use to export the data."""
+        return [v.command for v in self.verdicts if v.allowed]
+
+    @property
+    def unknown(self) -> list[str]:
+        """The commands Redis would not answer for."""
+        return [v.command for v in self.verdicts if v.allowed is None]
+
+    @property
+    def locked_in(self) -> bool:
+        """Every export-class command is known to be refused."""
+        return all(v.allowed is False for v in self.verdicts)
+
+    def summary(self) -> str:
+        """One line: locked in, or what is allowed or unknown."""
+        if self.locked_in:
+            return f"locked in: all {len(self.verdicts)} export commands refused"
+        if self.allowed:
+            names = sorted({c.split()[0] for c in self.allowed})
+            return f"data exportable: {len(self.allowed)} allowed ({' '.join(names)})"
+        if not self.method:
+            return "not verified: this user may neither ACL DRYRUN nor MULTI"
+        return f"not verified: Redis would not say for {len(self.unknown)} commands"
+
+
+def check(store: Prober) -> CheckResult:
+    """Ask Redis what the store's connection user could use to export the data.
+
+    One ``ACL WHOAMI`` and one pipelined round trip of ``ACL DRYRUN`` (Redis 7),
+    or ``MULTI``, the probes queued, ``DISCARD`` (see
+    :meth:`~qscookies.store.probe.Prober.probe`): no probed command is ever run. The
+    verdicts follow :func:`classify`: an export command the user may run on
+    keys outside the store's prefix counts as allowed.
+
+    :param store: the prober of the connection to check.
+    :raises StoreUnavailable: Redis could not be reached.
+    """
+    templates = (*EXPORT_PROBES, *READER_PROBES, _WRITER_PROBE)
+    probes = probe_commands(store.prefix, templates)
+    user, method, answers = store.probe(probes)
+    reader = classify(answers[-1], key_probe=True) is False
+    count = len(EXPORT_PROBES) + (len(READER_PROBES) if reader else 0)
+    verdicts = []
+    for template, probe, answer in zip(
+        templates[:count], probes[:count], answers[:count], strict=True
+    ):
+        allowed = classify(answer, key_probe=template in KEY_PROBES)
+        kind = refusal(answer) if isinstance(answer, str) else None
+        note = ""
+        if allowed and kind in ("key", "channel"):
+            note = f"refused for this {kind} only: allowed for others"
+        verdicts.append(Verdict(" ".join(probe), allowed, note))
+    return CheckResult(user, method, tuple(verdicts))
+
+
+def enforce(client: Any, *, prefix: str, strict: bool) -> None:
+    """The start-up check of :class:`~qscookies.QSCookies`.
+
+    With *strict*, raise when the connection's user could export the data (or
+    when that cannot be checked); otherwise log one warning on a finding.
+
+    :raises ConfigurationError: *strict* and the data is not locked in.
+    """
+    store = Prober(client, prefix=prefix)
+    try:
+        result = check(store)
+    except StoreUnavailable as error:
+        if strict:
+            raise ConfigurationError(
+                f"strict=True: cannot check the Redis user ({error})"
+            ) from error
+        return
+    if result.locked_in:
+        return
+    message = (
+        f"Redis user {result.user or '?'}: {result.summary()};"
+        " connect as the user of `qscookies acl`"
+    )
+    if strict:
+        raise ConfigurationError(f"strict=True refuses to start: {message}")
+    log.warning("qscookies: %s", message)
