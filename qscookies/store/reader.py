@@ -15,9 +15,6 @@ from .client import Guard
 #: Every command the promotion report sends.
 REPORT_COMMANDS = frozenset({"HGETALL", "PFCOUNT", "ZRANGE"})
 
-#: Kinds of aggregate counter in the per-day hash.
-COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
-
 
 class Reader:
     """Reads the aggregate keys of one shop.
@@ -60,80 +57,6 @@ class Reader:
         :raises StoreError: Redis answered with an error, or was unreachable.
         """
         return self._guard.send(commands) if commands else []
-
-    def promotion_codes(self, days: Sequence[str]) -> list[str]:
-        """The codes in the indexes of *days* (``YYYYMMDD``), sorted.
-
-        One pipelined round trip: a ``ZRANGE`` per day.
-        """
-        replies = self._guard.send(
-            [("ZRANGE", self.keys.day_index(day), 0, -1) for day in days]
-        )
-        return sorted({_text(code) for codes in replies for code in codes})
-
-    def read_aggregates(
-        self, spans: Sequence[tuple[str, Sequence[str]]]
-    ) -> list[dict[str, int]]:
-        """Read aggregate figures, all in one pipelined round trip.
-
-        Each span is a promotion code and the days (``YYYYMMDD``) it covers. Its
-        figures are the :data:`COUNTERS` summed over the days' hashes
-        (``HGETALL``), and ``visitors`` and ``returning``: one ``PFCOUNT`` over
-        all the span's sketches, so a visitor seen on several days counts once.
-        The keys of one code share a hash tag, so this works on Redis Cluster.
-
-        :param spans: ``(code, days)`` pairs, each with at least one day.
-        :return: one figures dict per span, in order.
-        """
-        commands: list[tuple[str, ...]] = []
-        for code, days in spans:
-            for day in days:
-                commands.append(("HGETALL", self.keys.aggregate(code, "d", day)))
-            for kind in ("u", "r"):
-                keys = [self.keys.aggregate(code, kind, day) for day in days]
-                commands.append(("PFCOUNT", *keys))
-        replies = iter(self._guard.send(commands) if commands else [])
-        figures = []
-        for _code, days in spans:
-            sums = dict.fromkeys(COUNTERS, 0)
-            for _day in days:
-                for name, value in next(replies).items():
-                    if _text(name) in sums:
-                        sums[_text(name)] += int(value)
-            sums["visitors"] = int(next(replies))
-            sums["returning"] = int(next(replies))
-            figures.append(sums)
-        return figures
-
-    def count_unique(
-        self, spans: Sequence[tuple[str, Sequence[str]]]
-    ) -> tuple[int, int] | None:
-        """Unique ``(visitors, returning)`` over the sketches of every span.
-
-        One round trip, one ``PFCOUNT`` for each. A visitor who landed on two
-        promotions counts once. A cluster cannot do this (the codes live in
-        different slots), so there nothing is sent and ``None`` returned.
-
-        :param spans: ``(code, days)`` pairs, each with at least one day.
-        """
-        if self._guard.is_cluster:
-            return None
-        if not spans:
-            return (0, 0)
-        visitors, returning = self._guard.send(
-            [
-                (
-                    "PFCOUNT",
-                    *(
-                        self.keys.aggregate(code, kind, day)
-                        for code, days in spans
-                        for day in days
-                    ),
-                )
-                for kind in ("u", "r")
-            ]
-        )
-        return int(visitors), int(returning)
 
 
 def _scores(reply: Any) -> dict[str, int]:
