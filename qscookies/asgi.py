@@ -45,7 +45,9 @@ from .context import atrack
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
+from .door import RAISE
 from .door import Door
+from .door import found
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
@@ -75,7 +77,6 @@ SCOPE_KEY = "qscookies.context"
 FORM_LIMIT = 1024
 
 _D = TypeVar("_D")
-_RAISE: Any = object()
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -83,7 +84,7 @@ _URL_SAFE = "/:@!$&'()*+,;=-._~"
 def context(scope: Scope) -> AsyncContext: ...
 @overload
 def context(scope: Scope, default: _D) -> AsyncContext | _D: ...
-def context(scope: Scope, default: Any = _RAISE) -> Any:
+def context(scope: Scope, default: Any = RAISE) -> Any:
     """Return the qscookies context of the current ASGI request.
 
     ::
@@ -99,15 +100,12 @@ def context(scope: Scope, default: Any = _RAISE) -> Any:
     :raises QSCookiesError: no context and no *default*: the path is excluded,
         or the app is not wrapped.
     """
-    found = scope.get(SCOPE_KEY)
-    if found is not None:
-        return found
-    if default is not _RAISE:
-        return default
-    raise QSCookiesError(
-        f"no qscookies context for {scope.get('path', '')!r}: wrap the app"
-        " in qscookies.asgi.QSCookies, and on excluded paths use"
-        " context(scope, default=None)"
+    return found(
+        scope.get(SCOPE_KEY),
+        default,
+        scope.get("path", ""),
+        "wrap the app in qscookies.asgi.QSCookies, and on excluded paths use"
+        " context(scope, default=None)",
     )
 
 

@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from typing import Generic
 from typing import TypeVar
 
 from .codec import CookieCodec
 from .core.request import Rules
+from .errors import QSCookiesError
 from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
 
 _App = TypeVar("_App")
+
+#: The default of ``context()``: raise where there is no context.
+RAISE: Any = object()
+
+
+def found(context: object | None, default: Any, path: str, fix: str) -> Any:
+    """What ``context()`` answers: the context, else *default*, else an error.
+
+    :param path: the request's path, named in the error.
+    :param fix: what to do instead, for the error message.
+    :raises QSCookiesError: no context and no *default*.
+    """
+    if context is not None:
+        return context
+    if default is not RAISE:
+        return default
+    raise QSCookiesError(f"no qscookies context for {path!r}: {fix}")
+
+
 _Store = TypeVar("_Store", AppStore, AsyncAppStore)
 
 

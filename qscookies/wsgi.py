@@ -26,7 +26,9 @@ from .context import track
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
+from .door import RAISE
 from .door import Door
+from .door import found
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
@@ -46,14 +48,13 @@ ENVIRON_KEY = "qscookies.context"
 
 Headers = list[tuple[str, str]]
 _D = TypeVar("_D")
-_RAISE: Any = object()
 
 
 @overload
 def context(environ: WSGIEnvironment) -> Context: ...
 @overload
 def context(environ: WSGIEnvironment, default: _D) -> Context | _D: ...
-def context(environ: WSGIEnvironment, default: Any = _RAISE) -> Any:
+def context(environ: WSGIEnvironment, default: Any = RAISE) -> Any:
     """Return the qscookies context of the current request.
 
     :param environ: the WSGI environ of a request that went through
@@ -63,14 +64,12 @@ def context(environ: WSGIEnvironment, default: Any = _RAISE) -> Any:
     :raises QSCookiesError: no context and no *default*: the path is excluded,
         or the app is not wrapped.
     """
-    found = environ.get(ENVIRON_KEY)
-    if found is not None:
-        return found
-    if default is not _RAISE:
-        return default
-    raise QSCookiesError(
-        f"no qscookies context for {environ.get('PATH_INFO', '')!r}: wrap the app"
-        " in QSCookies, and on excluded paths use context(environ, default=None)"
+    return found(
+        environ.get(ENVIRON_KEY),
+        default,
+        environ.get("PATH_INFO", ""),
+        "wrap the app in QSCookies, and on excluded paths use"
+        " context(environ, default=None)",
     )
 
 

@@ -6,8 +6,6 @@ See :mod:`qscookies.store.app` for the two failure policies.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +13,6 @@ import redis
 
 from ..errors import CommandRefused
 from ..errors import StoreError
-from .app import APP_COMMANDS
 from .app import _AppStoreBase
 from .app import unavailable
 from .client import Command
@@ -72,22 +69,8 @@ class AsyncGuard(_GuardBase):
 class AsyncAppStore(_AppStoreBase):
     """:class:`~qscookies.store.app.AppStore` on a ``redis.asyncio`` client."""
 
+    _guard_class = AsyncGuard
     _guard: AsyncGuard
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str,
-        retry_interval: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            AsyncGuard(client, APP_COMMANDS),
-            prefix=prefix,
-            retry_interval=retry_interval,
-            clock=clock,
-        )
 
     async def send(self, commands: Sequence[Command]) -> list[Any]:
         """Send what the application needs (see ``AppStore.send``)."""

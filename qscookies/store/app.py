@@ -123,19 +123,25 @@ def unavailable(error: StoreError, prefix: str) -> StoreUnavailable:
 
 
 class _AppStoreBase:
-    """What the sync and the asyncio app stores share: the guard and the breaker."""
+    """What the sync and the asyncio app stores share: the guard and the breaker.
 
-    _guard: Any
+    :param client: the Redis client, of the kind :attr:`_guard_class` guards.
+    :param prefix: the key prefix (named in configuration errors).
+    :param retry_interval: seconds tracking pauses after a failed write.
+    :param clock: the clock of the breaker, Unix seconds.
+    """
+
+    _guard_class: Any
 
     def __init__(
         self,
-        guard: Any,
+        client: Any,
         *,
         prefix: str,
         retry_interval: float,
-        clock: Callable[[], float],
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._guard = guard
+        self._guard = self._guard_class(client, APP_COMMANDS)
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
 
@@ -152,28 +158,12 @@ class _AppStoreBase:
 class AppStore(_AppStoreBase):
     """The middleware's access to Redis, limited to :data:`APP_COMMANDS`.
 
-    :param client: a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel client.
-    :param prefix: the key prefix (named in configuration errors).
-    :param retry_interval: seconds tracking pauses after a failed write.
-    :param clock: the clock of the breaker, Unix seconds.
+    Takes a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel client; see
+    :class:`_AppStoreBase` for the parameters.
     """
 
+    _guard_class = Guard
     _guard: Guard
-
-    def __init__(
-        self,
-        client: Any,
-        *,
-        prefix: str,
-        retry_interval: float,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__(
-            Guard(client, APP_COMMANDS),
-            prefix=prefix,
-            retry_interval=retry_interval,
-            clock=clock,
-        )
 
     def send(self, commands: Sequence[Command]) -> list[Any]:
         """Send what the application needs, in one round trip.
