@@ -126,6 +126,8 @@ def raw_target(
     decoded = script_name + path_info
     if raw_uri:
         path = raw_uri.partition("?")[0]
+        if path == decoded and path.startswith("/"):
+            return path, query_string  # nothing escaped: the common case, fast
         scheme, sep, rest = path.partition("://")
         if sep and "/" not in scheme:  # absolute form: drop scheme and authority
             slash = rest.find("/")

@@ -21,13 +21,21 @@ class Day:
     :param ttl: seconds the aggregates are kept (``aggregate_max_age``).
     """
 
-    __slots__ = ("day", "keys", "ttl")
+    __slots__ = ("_day", "_now", "keys", "ttl")
 
     def __init__(self, keys: KeySchema, now: float, ttl: int) -> None:
         self.keys = keys
-        #: The day, ``YYYYMMDD``.
-        self.day = utc_day(now)
         self.ttl = ttl
+        self._now = now
+        self._day = ""
+
+    @property
+    def day(self) -> str:
+        """The day, ``YYYYMMDD`` (worked out on first use: most requests write
+        nothing)."""
+        if not self._day:
+            self._day = utc_day(self._now)
+        return self._day
 
     def count(self, code: str, counter: str, by: int = 1) -> list[Command]:
         """Move one counter of *code*'s day hash."""

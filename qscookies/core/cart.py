@@ -15,6 +15,7 @@ from ..settings import Settings
 from . import scripts
 from .aggregates import Day
 from .jar import CookieJar
+from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
 from .plan import done
@@ -175,7 +176,7 @@ class CartState:
         check_sku(sku)
         cart_id = self.id()
         if cart_id is None:
-            return done(None)
+            return NOTHING
 
         def read(_replies: list[Any]) -> None:
             self._remember(sku, 0)
@@ -186,7 +187,7 @@ class CartState:
         """Remove every line (``DEL``); the cart id stays the same."""
         cart_id = self.id()
         if cart_id is None:
-            return done(None)
+            return NOTHING
 
         def read(_replies: list[Any]) -> None:
             self._lines = {}

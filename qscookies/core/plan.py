@@ -40,3 +40,12 @@ def done(value: T) -> Plan[T]:
 def text(reply: str | bytes) -> str:
     """A string reply as text, whether or not the client decodes replies."""
     return reply.decode() if isinstance(reply, bytes) else reply
+
+
+def ignore(_replies: list[Any]) -> None:
+    """A reader for writes whose replies say nothing the rules need."""
+    return None
+
+
+#: A plan that sends nothing and answers ``None`` (shared: plans are immutable).
+NOTHING: Plan[None] = Plan((), ignore)

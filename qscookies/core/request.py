@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import Any
 
 from ..codec import Attribution
@@ -37,9 +38,10 @@ from .messages import UNAVAILABLE_BODY
 from .messages import Answer
 from .messages import Headers
 from .messages import Request
+from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
-from .plan import done
+from .plan import ignore
 from .plan import text
 from .promotions import find_code
 from .visits import ANONYMOUS
@@ -118,16 +120,6 @@ class RequestState:
         self.jar = CookieJar(settings, request.cookie, secure)
         #: The aggregate writes of the request's UTC day.
         self.day = Day(rules.keys, self.now, settings.aggregate_max_age)
-        #: The cart; each method answers a plan.
-        self.cart = CartState(
-            settings,
-            rules.codec,
-            rules.keys,
-            self.jar,
-            self.now,
-            self.day,
-            self._cart_promotion,
-        )
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._opted_out = self.jar.get(settings.opt_out_cookie) == "1"
@@ -136,6 +128,20 @@ class RequestState:
         )
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
+
+    @cached_property
+    def cart(self) -> CartState:
+        """The cart; each method answers a plan (built when first used)."""
+        rules = self.rules
+        return CartState(
+            rules.settings,
+            rules.codec,
+            rules.keys,
+            self.jar,
+            self.now,
+            self.day,
+            self._cart_promotion,
+        )
 
     @property
     def accessed(self) -> bool:
@@ -204,7 +210,7 @@ class RequestState:
                 answer = Answer("303 See Other", EMPTY + [("Location", location)])
         if not self.tracking_allowed:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
-            return done(None), answer
+            return NOTHING, answer
         step = advance(
             rules.codec.load_visitor(
                 self.jar.get(settings.visitor_cookie),
@@ -218,7 +224,7 @@ class RequestState:
         if step.refresh:
             self.jar.set(settings.visitor_cookie, rules.codec.dump_visitor(state))
         if not (step.new_visit or code):
-            return done(None), answer
+            return NOTHING, answer
         member = rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
         commands: list[Command] = []
@@ -233,7 +239,7 @@ class RequestState:
         if attributed:
             commands += self.day.sketch(attributed, "r", member)
             commands += self.day.indexed(attributed)
-        return Plan(tuple(commands), _nothing), answer
+        return Plan(tuple(commands), ignore), answer
 
     def _landing(
         self, code: str, member: str, returning: bool, commands: list[Command]
@@ -270,7 +276,7 @@ class RequestState:
             writes += self.day.sketch(chosen, "u", member)
             if returning:
                 writes += self.day.sketch(chosen, "r", member)
-            return Plan(tuple(writes), _nothing)
+            return Plan(tuple(writes), ignore)
 
         commands.append(("EVAL", scripts.LANDING, 1, index, *args))
         return Plan(tuple(commands), count)
@@ -406,7 +412,7 @@ class RequestState:
         out = list(headers)
         names = {name.lower(): index for index, (name, _) in enumerate(out)}
         control = out[names["cache-control"]][1] if "cache-control" in names else ""
-        shared = shared_cacheable(control)
+        shared = bool(control) and shared_cacheable(control)
         cookies = self.jar.headers(ids=not shared)
         out.extend(("Set-Cookie", cookie) for cookie in cookies)
         if cookies or self.accessed:
@@ -423,7 +429,3 @@ class RequestState:
             )
             out[index] = (out[index][0], location)
         return out
-
-
-def _nothing(_replies: list[Any]) -> None:
-    return None
