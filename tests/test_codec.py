@@ -1,4 +1,4 @@
-"""The pure cookie codec: signing, verification, expiry, attributes."""
+"""The cookie codec (qscookies.codec): signing, verification, Set-Cookie values."""
 
 from __future__ import annotations
 
