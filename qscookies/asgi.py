@@ -36,8 +36,6 @@ from typing import overload
 from urllib.parse import parse_qs
 from urllib.parse import quote
 
-import redis.asyncio
-
 from .check import enforce
 from .codec import CookieCodec
 from .context import AsyncContext
@@ -53,7 +51,7 @@ from .errors import QSCookiesError
 from .errors import StoreUnavailable
 from .settings import Settings
 from .store.aio import AsyncAppStore
-from .store.client import client_options
+from .store.client import aconnect
 from .store.client import connect
 
 #: An ASGI connection scope.
@@ -166,7 +164,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             url = str(redis_url)
             _check_user(url, settings)
             try:
-                redis = _open(url, settings.socket_timeout)
+                redis = aconnect(url, socket_timeout=settings.socket_timeout)
             except ValueError as error:
                 raise ConfigurationError(f"bad Redis URL: {error}") from error
         self._start(app, settings, codec, AsyncAppStore, redis)
@@ -269,11 +267,6 @@ def _check_user(url: str, settings: Settings) -> None:
         enforce(client, prefix=settings.key_prefix, strict=settings.strict)
     finally:
         client.close()
-
-
-def _open(url: str, socket_timeout: float) -> Any:
-    """A ``redis.asyncio.Redis`` for *url*, with qscookies's client options."""
-    return redis.asyncio.Redis.from_url(url, **client_options(socket_timeout))
 
 
 def _request(scope: Scope) -> Request:

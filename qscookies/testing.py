@@ -46,7 +46,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
@@ -57,6 +56,7 @@ from .embedded import RedisServer
 from .wsgi import QSCookies
 
 if TYPE_CHECKING:
+    import redis
     from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
 

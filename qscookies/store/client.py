@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -68,6 +69,11 @@ def connect(url: str, *, socket_timeout: float, cluster: bool = False) -> Any:
     if cluster:
         return RedisCluster.from_url(url, **options)
     return redis.Redis.from_url(url, **options)
+
+
+def aconnect(url: str, *, socket_timeout: float) -> Any:
+    """:func:`connect` for the ASGI door: a ``redis.asyncio.Redis`` for *url*."""
+    return redis.asyncio.Redis.from_url(url, **client_options(socket_timeout))
 
 
 def open_client(
