@@ -28,6 +28,8 @@ from .dashboard.server import make_server
 from .dashboard.server import require_waitress
 from .dashboard.server import run
 from .dashboard.server import url
+from .days import parse_day
+from .days import utc_today
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .render import COLUMNS
@@ -37,8 +39,6 @@ from .render import row_dict
 from .render import sort_rows
 from .report import DEFAULT_TOP
 from .report import PromotionReport
-from .report import parse_day
-from .report import utc_today
 from .store.client import connect
 from .store.probe import Prober
 

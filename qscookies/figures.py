@@ -6,6 +6,7 @@ all of them are importable from :mod:`qscookies.report` too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -83,6 +84,24 @@ class Totals:
     carts: int
     purchases: int
     revenue_cents: int
+
+    @classmethod
+    def of(
+        cls,
+        rows: Sequence[PromotionCounts],
+        visitors: int | None,
+        returning: int | None,
+    ) -> Totals:
+        """The rows added up, with their unique counts merged in Redis (or
+        ``None`` where a cluster could not merge them)."""
+        return cls(
+            landings=sum(row.landings for row in rows),
+            visitors=visitors,
+            returning=returning,
+            carts=sum(row.carts for row in rows),
+            purchases=sum(row.purchases for row in rows),
+            revenue_cents=sum(row.revenue_cents for row in rows),
+        )
 
     @property
     def conversion_rate(self) -> float | None:

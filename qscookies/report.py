@@ -38,17 +38,19 @@ use two with ``min_count=0`` (the day indexes, then every figure), three with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
-from datetime import timezone
 from typing import Any
 
 from .codec import PROMOTION_CODE
+from .days import MAX_DAYS
+from .days import day_range
+from .days import key_day
+from .days import utc_today
 from .errors import ConfigurationError
 from .figures import DailyCounts as DailyCounts
 from .figures import PromotionCounts as PromotionCounts
@@ -59,9 +61,6 @@ from .keys import SITE
 from .settings import Settings
 from .store.client import open_client
 from .store.reader import Reader
-
-#: The longest range a report covers, in days.
-MAX_DAYS = 400
 
 #: How many promotions the default views show before summing the rest.
 DEFAULT_TOP = 20
@@ -138,7 +137,7 @@ class PromotionReport:
         """
         until = until or utc_today()
         since = since or until - timedelta(days=MAX_DAYS - 1)
-        days = [_key_day(day) for day in _days(since, until)]
+        days = [key_day(day) for day in day_range(since, until)]
         return sorted(
             {code for index in self._reader.day_indexes(days) for code in index}
         )
@@ -190,7 +189,7 @@ class PromotionReport:
         :raises ConfigurationError: a bad range.
         :raises StoreUnavailable: Redis could not be reached.
         """
-        days = [_key_day(day) for day in _days(since, until)]
+        days = [key_day(day) for day in day_range(since, until)]
         batch = _Batch()
         cells = self._add_cells(batch, [_Cell(SITE, day) for day in days])
         uniques = {} if self.min_count else self._add_uniques(batch, {SITE: cells})
@@ -224,7 +223,7 @@ class PromotionReport:
             raise ConfigurationError(
                 f"promotion must be a code matching {PROMOTION_CODE.pattern}"
             )
-        days = [_key_day(day) for day in _days(since, until)]
+        days = [key_day(day) for day in day_range(since, until)]
         batch = _Batch()
         cells = self._add_cells(
             batch, [_Cell(promotion, day) for day in days], sketches=True
@@ -238,7 +237,7 @@ class PromotionReport:
 
     def _read(self, since: date, until: date, *, top: int) -> Summary:
         """Read a range: all rows (``top=0``), or the default view."""
-        days = [_key_day(day) for day in _days(since, until)]
+        days = [key_day(day) for day in day_range(since, until)]
         indexes = self._reader.day_indexes(days)  # round trip 1
         batch = _Batch()
         cells = self._add_cells(
@@ -294,9 +293,11 @@ class PromotionReport:
             since=since,
             until=until,
             rows=shown,
-            rest=_totals(rest, _unique(uniques.get(_REST), replies)) if rest else None,
+            rest=(
+                Totals.of(rest, *_unique(uniques.get(_REST), replies)) if rest else None
+            ),
             rest_codes=len(rest),
-            totals=_totals(rows, _unique(uniques.get(_TOTAL), replies)),
+            totals=Totals.of(rows, *_unique(uniques.get(_TOTAL), replies)),
             site=SiteCounts(
                 visits=sum(cell.counters.get("visits", 0) for cell in site),
                 visitors=site_visitors or 0,
@@ -446,19 +447,6 @@ def _unique(
     return int(replies[slots[0]]), int(replies[slots[1]])
 
 
-def _totals(
-    rows: Sequence[PromotionCounts], unique: tuple[int | None, int | None]
-) -> Totals:
-    return Totals(
-        landings=sum(row.landings for row in rows),
-        visitors=unique[0],
-        returning=unique[1],
-        carts=sum(row.carts for row in rows),
-        purchases=sum(row.purchases for row in rows),
-        revenue_cents=sum(row.revenue_cents for row in rows),
-    )
-
-
 def _daily(cell: _Cell) -> DailyCounts:
     return DailyCounts(
         day=datetime.strptime(cell.day, "%Y%m%d").date(),
@@ -470,52 +458,3 @@ def _daily(cell: _Cell) -> DailyCounts:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def _days(since: date, until: date) -> Sequence[date]:
-    """The days from *since* to *until*, both included, checked."""
-    for name, value in (("since", since), ("until", until)):
-        if not isinstance(value, date):
-            raise ConfigurationError(f"{name} must be a date, not {value!r}")
-    if since > until:
-        raise ConfigurationError(f"since ({since}) is after until ({until})")
-    count = (until - since).days + 1
-    if count > MAX_DAYS:
-        raise ConfigurationError(
-            f"the range covers {count} days; a report covers at most {MAX_DAYS}"
-        )
-    return [since + timedelta(days=offset) for offset in range(count)]
-
-
-def _key_day(day: date) -> str:
-    return day.strftime("%Y%m%d")
-
-
-# -- days as people write them ------
-
-_RELATIVE_DAY = re.compile(r"([1-9][0-9]{0,2})d")
-
-
-def utc_today() -> date:
-    """Today's date in UTC, the calendar of the counts."""
-    return datetime.now(timezone.utc).date()
-
-
-def parse_day(text: str, today: date) -> date:
-    """Read a day given as ``YYYY-MM-DD`` or as ``Nd``, the first of the last N days.
-
-    ``1d`` is *today*, ``7d`` six days earlier, so ``--since 7d`` covers a week.
-
-    :raises ConfigurationError: anything else.
-    """
-    relative = _RELATIVE_DAY.fullmatch(text)
-    if relative:
-        return today - timedelta(days=int(relative.group(1)) - 1)
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else _bad_day(text)
-    except ValueError:
-        return _bad_day(text)
-
-
-def _bad_day(text: str) -> date:
-    raise ConfigurationError(f"bad day {text!r}: use YYYY-MM-DD, or Nd like 7d")

@@ -42,10 +42,10 @@ from qscookies.dashboard.server import MISSING_EXTRA
 from qscookies.dashboard.server import AccessLogMiddleware
 from qscookies.dashboard.server import RedactingFormatter
 from qscookies.dashboard.server import redact
+from qscookies.days import utc_today
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
 from qscookies.report import PromotionReport
-from qscookies.report import utc_today
 
 from shop import RoundTrips
 from shop import wrap

@@ -47,14 +47,14 @@ from itsdangerous import TimestampSigner
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from ..days import parse_day
+from ..days import utc_today
 from ..errors import ConfigurationError
 from ..errors import StoreError
 from ..render import row_dict
 from ..report import MAX_TOP
 from ..report import DailyCounts
 from ..report import PromotionReport
-from ..report import parse_day
-from ..report import utc_today
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
