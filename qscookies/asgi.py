@@ -38,12 +38,12 @@ from urllib.parse import quote
 
 from .check import enforce
 from .codec import CookieCodec
+from .context import RAISE
 from .context import AsyncContext
 from .context import atrack
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
-from .door import RAISE
 from .door import Door
 from .door import found
 from .errors import ConfigurationError

@@ -9,7 +9,9 @@ no Redis is a plain attribute on both; what may call Redis is awaited on
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from typing import TypeVar
+from typing import overload
 
 from .core.plan import Plan
 from .core.request import RequestState
@@ -19,6 +21,10 @@ from .store.aio import AsyncAppStore
 from .store.app import AppStore
 
 T = TypeVar("T")
+D = TypeVar("D")
+
+#: The default of ``context()`` and ``Cart.items()``: raise, answer no default.
+RAISE: Any = object()
 
 
 def run(state: RequestState, store: AppStore, plan: Plan[T]) -> T:
@@ -51,28 +57,42 @@ async def arun(state: RequestState, store: AsyncAppStore, plan: Plan[T]) -> T:
         raise
 
 
-def track(store: AppStore, plan: Plan[None]) -> None:
-    """Send a tracking plan; never raises (tracking never blocks a page)."""
-    while plan.commands:
-        replies = store.track(plan.commands)
+def attempt(store: AppStore, plan: Plan[T], default: D) -> T | D:
+    """Send a plan by the tracking policy: *default* when Redis is down.
+
+    Never raises for Redis: a failure pauses these sends for
+    ``retry_interval`` (one log line), so pages do not wait on a dead Redis.
+    """
+    while True:
+        replies = store.track(plan.commands) if plan.commands else []
         if replies is None:
-            return
+            return default
         result = plan.read(replies)
         if not isinstance(result, Plan):
-            return
+            return result
         plan = result
+
+
+async def aattempt(store: AsyncAppStore, plan: Plan[T], default: D) -> T | D:
+    """:func:`attempt` on the asyncio store."""
+    while True:
+        replies = await store.track(plan.commands) if plan.commands else []
+        if replies is None:
+            return default
+        result = plan.read(replies)
+        if not isinstance(result, Plan):
+            return result
+        plan = result
+
+
+def track(store: AppStore, plan: Plan[None]) -> None:
+    """Send a tracking plan; never raises (tracking never blocks a page)."""
+    attempt(store, plan, None)
 
 
 async def atrack(store: AsyncAppStore, plan: Plan[None]) -> None:
     """:func:`track` on the asyncio store."""
-    while plan.commands:
-        replies = await store.track(plan.commands)
-        if replies is None:
-            return
-        result = plan.read(replies)
-        if not isinstance(result, Plan):
-            return
-        plan = result
+    await aattempt(store, plan, None)
 
 
 class _Facade:
@@ -178,9 +198,24 @@ class Cart:
         self._state = state
         self._store = store
 
-    def items(self) -> dict[str, int]:
-        """Return a copy of the lines (``HGETALL``; no Redis call for no cart)."""
-        return run(self._state, self._store, self._state.cart.items())
+    @overload
+    def items(self) -> dict[str, int]: ...
+    @overload
+    def items(self, default: D) -> dict[str, int] | D: ...
+    def items(self, default: Any = RAISE) -> Any:
+        """Return a copy of the lines (``HGETALL``; no Redis call for no cart).
+
+        :param default: answered instead of raising when Redis cannot be read,
+            for what may degrade, such as a cart badge in the page layout
+            (``qs.cart.items(default=None)``). Such reads pause with tracking
+            for ``retry_interval`` after a failure, so pages do not wait on a
+            dead Redis; the cart page itself should read without a default.
+        :raises StoreUnavailable: Redis could not be read, and no *default*.
+        """
+        plan = self._state.cart.items()
+        if default is RAISE:
+            return run(self._state, self._store, plan)
+        return attempt(self._store, plan, default)
 
     def add(self, sku: str, quantity: int = 1) -> int:
         """Add *quantity* of *sku* and return the line's new quantity.
@@ -274,9 +309,16 @@ class AsyncCart:
         self._state = state
         self._store = store
 
-    async def items(self) -> dict[str, int]:
-        """See :meth:`Cart.items`."""
-        return await arun(self._state, self._store, self._state.cart.items())
+    @overload
+    async def items(self) -> dict[str, int]: ...
+    @overload
+    async def items(self, default: D) -> dict[str, int] | D: ...
+    async def items(self, default: Any = RAISE) -> Any:
+        """See :meth:`Cart.items` (``await qs.cart.items(default=None)``)."""
+        plan = self._state.cart.items()
+        if default is RAISE:
+            return await arun(self._state, self._store, plan)
+        return await aattempt(self._store, plan, default)
 
     async def add(self, sku: str, quantity: int = 1) -> int:
         """See :meth:`Cart.add`."""

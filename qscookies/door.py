@@ -9,6 +9,7 @@ from typing import Generic
 from typing import TypeVar
 
 from .codec import CookieCodec
+from .context import RAISE
 from .core.request import Rules
 from .errors import QSCookiesError
 from .settings import Settings
@@ -16,9 +17,6 @@ from .store.aio import AsyncAppStore
 from .store.app import AppStore
 
 _App = TypeVar("_App")
-
-#: The default of ``context()``: raise where there is no context.
-RAISE: Any = object()
 
 
 def found(context: object | None, default: Any, path: str, fix: str) -> Any:

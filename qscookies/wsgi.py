@@ -21,12 +21,12 @@ from urllib.parse import parse_qs
 
 from .check import enforce
 from .codec import CookieCodec
+from .context import RAISE
 from .context import Context
 from .context import track
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
-from .door import RAISE
 from .door import Door
 from .door import found
 from .errors import ConfigurationError
@@ -142,7 +142,8 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         if ENVIRON_KEY in environ or isinstance(self.app, QSCookies):
             raise QSCookiesError(
                 "this request already went through QSCookies, or is about to: the"
-                " app is wrapped twice. Wrap it once."
+                " app is wrapped twice. Wrap it once (in tests of an app that wraps"
+                " itself, use the qscookies_rebind fixture, not qscookies_wrap)."
             )
         state = self._rules.open(_request(environ))
         environ[ENVIRON_KEY] = Context(state, self._store)

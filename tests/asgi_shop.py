@@ -63,6 +63,8 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return await qs.cart.clear()
     if path == "/cart":
         return await qs.cart.items()
+    if path == "/badge":  # a layout's cart badge: degrades while Redis is down
+        return await qs.cart.items(default=None)
     if path == "/buy":
         return await qs.record_purchase(args["order"], total_cents=int(args["total"]))
     if path == "/forget":

@@ -232,8 +232,10 @@ def test_store_unavailable_gives_503_with_retry_after(
     )
     with shop.client() as client:
         assert get(client, "/add?sku=A") == 1
+        assert get(client, "/badge") == {"A": 1}
         fresh_redis_server.stop()
         assert client.get("/").status_code == 200  # page views still render
+        assert get(client, "/badge") is None  # and so does a cart badge
         with shop.client() as newcomer:
             assert newcomer.get("/?promo=SUMMER").status_code == 303
         response = client.get("/add?sku=A")

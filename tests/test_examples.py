@@ -108,6 +108,7 @@ def test_promotion_cart_checkout_journey(shop: Shop) -> None:
     assert "2 &times; Green tea, 100 g" in cart.text
     assert "1 &times; Stoneware mug" in cart.text
     assert "Total: &euro;27.00" in cart.text
+    assert '<a href="/cart">Cart (3)</a>' in cart.text
 
     order = browser.post("/checkout", {})
     assert order.status == 200
@@ -206,8 +207,11 @@ def test_redis_down_page_views_render_cart_gets_503(
         for shop in _serve(kind, fresh_redis_server.url):
             browser = shop.browser()
             browser.post("/cart/add", {"sku": "TEA-01"})
+            assert '<a href="/cart">Cart (1)</a>' in browser.get("/").text
             fresh_redis_server.stop()
-            assert "Catalogue" in browser.get("/").text
+            page = browser.get("/")
+            assert "Catalogue" in page.text, kind
+            assert '<a href="/cart">Cart</a>' in page.text  # the badge waits
             for page in (
                 browser.get("/cart"),
                 browser.post("/cart/add", {"sku": "MUG-02"}),

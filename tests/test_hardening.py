@@ -601,3 +601,32 @@ def test_wrapping_twice_raises_at_the_first_request_before_redis(
         with pytest.raises(QSCookiesError, match="wrapped twice"):
             twice(environ, _Started())
     assert _calls(redis_client) == before
+
+
+# -- 10. a cart badge degrades with tracking while Redis is down --------------------
+
+
+def test_a_cart_badge_waits_retry_interval_after_a_failure(
+    fresh_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``items(default=None)`` answers the default at once while tracking pauses."""
+    app = _private(fresh_redis_server.url, retry_interval=5)
+    try:
+        with serve(app) as server:
+            browser = Browser(server)
+            _cart_cookie(browser.get("/add?sku=A"))
+            assert json.loads(browser.get("/badge").body) == {"A": 1}
+            fresh_redis_server.stop()
+            with caplog.at_level(logging.WARNING, logger="qscookies"):
+                assert json.loads(browser.get("/badge").body) is None
+            assert [r.message for r in caplog.records if "paused" in r.message] == [
+                "qscookies: tracking paused (cart reads with a default answer it):"
+                " Redis unavailable: ConnectionError"
+            ]
+            fresh_redis_server.start()  # back, empty: it keeps nothing on disk
+            assert json.loads(browser.get("/badge").body) is None  # not tried yet
+            app.clock = lambda: NOW + 6
+            assert json.loads(browser.get("/badge").body) == {}
+            assert browser.get("/cart").status == 200
+    finally:
+        app.close()

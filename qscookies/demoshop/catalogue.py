@@ -13,9 +13,11 @@ the same paths:
 ``POST /privacy``      the middleware's opt-out switch (``choice=out|in``)
 =====================  =========================================================
 
-A page view reads only the visitor and the promotion, which cost no Redis round
-trip inside a visit, so the catalogue renders even while Redis is down; the cart
-page and cart writes need Redis.
+A page view reads the visitor and the promotion, which cost no Redis round trip
+inside a visit, and the cart badge of the layout (one round trip for a visitor
+with a cart), which reads ``qs.cart.items(default=None)`` and is left out while
+Redis is down: the catalogue renders; the cart page and cart writes answer
+``503``.
 """
 
 from __future__ import annotations
@@ -139,6 +141,12 @@ def _money(cents: int) -> str:
     return f"&euro;{cents // 100}.{cents % 100:02d}"
 
 
+def _badge(qs: Context) -> str:
+    """The cart link's text: ``Cart (3)``, or ``Cart`` while Redis is down."""
+    lines = qs.cart.items(default=None)
+    return "Cart" if lines is None else f"Cart ({sum(lines.values())})"
+
+
 def _greeting(qs: Context) -> str:
     if not qs.tracking_allowed:
         return "Tracking is off for this browser. Your cart still works."
@@ -163,7 +171,7 @@ def _layout(qs: Context, title: str, body: str) -> str:
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
         f"<title>{escape(title)} - Tea shop</title></head><body>"
-        '<nav><a href="/">Shop</a> | <a href="/cart">Cart</a> |'
+        f'<nav><a href="/">Shop</a> | <a href="/cart">{_badge(qs)}</a> |'
         f' <a href="/?promo={PROMOTION}">Summer sale</a></nav>'
         f"<p class=greeting>{escape(_greeting(qs))}</p>{banner}"
         f"<h1>{escape(title)}</h1>{body}"

@@ -93,7 +93,10 @@ class Breaker:
     def failed(self, error: StoreError) -> None:
         """A tracking write failed: pause, and log once per interval."""
         if not self._until:
-            log.warning("qscookies: tracking paused: %s", cause(error, self._prefix))
+            log.warning(
+                "qscookies: tracking paused (cart reads with a default answer it): %s",
+                cause(error, self._prefix),
+            )
         elif self._skipped:
             log.warning(
                 "qscookies: tracking still paused; %d page views not tracked",
