@@ -20,6 +20,8 @@ from typing import Literal
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .keys import KeySchema
+from .store.app import cause
+from .store.client import describe
 from .store.probe import Prober
 
 log = logging.getLogger("qscookies")
@@ -231,7 +233,8 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     """The start-up check of :class:`~qscookies.QSCookies`.
 
     With *strict*, raise when the connection's user could export the data (or
-    when that cannot be checked); otherwise log one warning on a finding.
+    when that cannot be checked); otherwise log one line on a finding, or when
+    Redis cannot be reached (where, as whom, why; never the password).
 
     :raises ConfigurationError: *strict* and the data is not locked in.
     """
@@ -243,6 +246,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
             raise ConfigurationError(
                 f"strict=True: cannot check the Redis user ({error})"
             ) from error
+        _unreachable(client, prefix, error)
         return
     if result.locked_in:
         return
@@ -253,3 +257,17 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     if strict:
         raise ConfigurationError(f"strict=True refuses to start: {message}")
     log.warning("qscookies: %s", message)
+
+
+def _unreachable(client: Any, prefix: str, error: StoreUnavailable) -> None:
+    """Log why Redis failed the start-up check; a refused login is an error."""
+    reason = cause(error, prefix)
+    if reason.startswith("configuration error"):
+        log.error("qscookies: at start-up, Redis at %s: %s", describe(client), reason)
+        return
+    log.warning(
+        "qscookies: at start-up, Redis at %s did not answer (%s); the shop starts:"
+        " pages render untracked and cart requests answer 503 until Redis is back",
+        describe(client),
+        error.original_error or reason,
+    )

@@ -23,6 +23,7 @@ from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import context
 from qscookies.acl import acl_lines
+from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.check import EXPORT_PROBES
 from qscookies.check import READER_PROBES
 from qscookies.check import classify
@@ -31,6 +32,7 @@ from qscookies.check import refusal
 from qscookies.cli import main
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
+from qscookies.embedded import free_port
 from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
 from qscookies.store.client import connect
@@ -478,6 +480,40 @@ def test_without_strict_one_warning(
     (record,) = caplog.records
     assert "Redis user default: data exportable" in record.getMessage()
     assert "qscookies acl" in record.getMessage()
+
+
+@pytest.mark.parametrize("door", [QSCookies, ASGIQSCookies], ids=["wsgi", "asgi"])
+def test_start_up_with_redis_down_logs_one_line(
+    door: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = free_port()
+    caplog.set_level(logging.WARNING, "qscookies")
+    url = f"redis://qs-app:{APP_PASSWORD}@127.0.0.1:{port}/0"
+    door(shop, secret_key=SECRET, redis_url=url)
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert record.levelname == "WARNING"
+    assert message.startswith(
+        f"qscookies: at start-up, Redis at 127.0.0.1:{port} as user 'qs-app'"
+        f" did not answer (Error 111 connecting to 127.0.0.1:{port}."
+    )
+    assert message.endswith("cart requests answer 503 until Redis is back")
+    assert APP_PASSWORD not in message
+
+
+@pytest.mark.parametrize("door", [QSCookies, ASGIQSCookies], ids=["wsgi", "asgi"])
+def test_start_up_with_a_wrong_password_logs_a_configuration_error(
+    door: Any, server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "qscookies")
+    wrong = "wrong-password-0123456789"
+    door(shop, secret_key=SECRET, redis_url=_url(server, "qs-app", wrong))
+    (record,) = caplog.records
+    assert (record.levelname, record.getMessage()) == (
+        "ERROR",
+        f"qscookies: at start-up, Redis at {server.host}:{server.port} as user"
+        " 'qs-app': configuration error: Redis refused the user name or password",
+    )
 
 
 def test_the_rules_lock_a_redis_cluster_on_every_node(
