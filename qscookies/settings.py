@@ -108,6 +108,11 @@ class Settings:
             options["allowed_promotions"] = frozenset(_as_tuple("allowed", allowed))
         return cls(**options)
 
+    def replace(self, **options: Any) -> Settings:
+        """These settings with *options* changed, checked as :meth:`from_options`."""
+        current = {f.name: getattr(self, f.name) for f in fields(self)}
+        return self.from_options(**{**current, **options})
+
     def __post_init__(self) -> None:
         KeySchema(self.key_prefix)  # raises on a malformed prefix
         for name in (

@@ -19,6 +19,12 @@ Fixtures
     A factory: ``qscookies_wrap(app, **settings)`` returns ``app`` wrapped in
     :class:`~qscookies.QSCookies`, bound to that Redis and signing with
     :data:`TEST_SECRET_KEY` unless ``secret_key=`` is given.
+``qscookies_rebind``
+    For an app that wraps itself (``app.wsgi_app = QSCookies(...)`` in Flask,
+    ``application = QSCookies(...)`` in a Django ``wsgi.py``):
+    ``qscookies_rebind(app, **settings)`` points the app's own middleware at
+    that Redis (and :data:`TEST_SECRET_KEY`) for the test and returns it;
+    the middleware is put back as it was after the test.
 
 Example test of a shop::
 
@@ -49,10 +55,13 @@ import pytest
 from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
+from .codec import CookieCodec
 from .codec import cookie_name
 from .context import Context
 from .core.visits import Visitor
 from .embedded import RedisServer
+from .errors import QSCookiesError
+from .store.app import AppStore
 from .wsgi import QSCookies
 
 if TYPE_CHECKING:
@@ -84,11 +93,18 @@ class ShopClient(Client):
         :class:`~qscookies.QSCookies`.
     :param base_url: the URL requests go to; ``https://…`` makes the middleware
         use ``Secure`` ``__Host-`` cookies.
+    :param follow_redirects: the default of every request's
+        ``follow_redirects`` (a landing's ``303`` to the clean URL included).
     :param kwargs: more :class:`werkzeug.test.Client` arguments.
     """
 
     def __init__(
-        self, app: QSCookies, *, base_url: str = "http://localhost/", **kwargs: Any
+        self,
+        app: QSCookies,
+        *,
+        base_url: str = "http://localhost/",
+        follow_redirects: bool = False,
+        **kwargs: Any,
     ) -> None:
         if not isinstance(app, QSCookies):
             raise TypeError(
@@ -99,6 +115,8 @@ class ShopClient(Client):
         self.qscookies = app
         #: The URL requests go to (scheme and host).
         self.base_url = base_url
+        #: Whether requests follow redirects unless told otherwise.
+        self.follow_redirects = follow_redirects
         #: Seconds the client's clock is ahead of real time.
         self.offset = 0.0
         app.clock = self.now
@@ -121,8 +139,14 @@ class ShopClient(Client):
         self.offset += seconds
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        """Make a request to :attr:`base_url`; see :meth:`werkzeug.test.Client.open`."""
-        kwargs.setdefault("base_url", self.base_url)
+        """Make a request to :attr:`base_url`; see :meth:`werkzeug.test.Client.open`.
+
+        The defaults apply to a request given by its path; werkzeug's own calls
+        (an ``EnvironBuilder`` when it follows a redirect) pass unchanged.
+        """
+        if not args or isinstance(args[0], str):
+            kwargs.setdefault("base_url", self.base_url)
+            kwargs.setdefault("follow_redirects", self.follow_redirects)
         return super().open(*args, **kwargs)
 
     def cart_items(self) -> dict[str, int]:
@@ -208,7 +232,56 @@ def qscookies_wrap(qscookies_redis: redis.Redis) -> Callable[..., QSCookies]:
     """
 
     def wrap(app: WSGIApplication, **settings: Any) -> QSCookies:
+        if _middleware(app) is not None:
+            raise QSCookiesError(
+                f"{app!r} already wraps itself in QSCookies, bound to your Redis;"
+                " wrapping it again would not change that: use"
+                " qscookies_rebind(app) instead of qscookies_wrap(app)"
+            )
         settings.setdefault("secret_key", TEST_SECRET_KEY)
         return QSCookies(app, redis=qscookies_redis, **settings)
 
     return wrap
+
+
+@pytest.fixture
+def qscookies_rebind(
+    qscookies_redis: redis.Redis,
+) -> Iterator[Callable[..., QSCookies]]:
+    """Point an app's own QSCookies at the private Redis, for one test.
+
+    ``qscookies_rebind(app, **settings)`` takes the middleware itself (a Django
+    ``wsgi.application``) or an app whose ``wsgi_app`` is one (Flask), keeps its
+    settings but for the *settings* given, signs with :data:`TEST_SECRET_KEY`
+    unless ``secret_key=`` is given, and returns the middleware, ready for
+    :class:`ShopClient`. After the test the middleware is as it was.
+    """
+    saved: list[tuple[QSCookies, dict[str, Any]]] = []
+
+    def rebind(app: object, **settings: Any) -> QSCookies:
+        middleware = _middleware(app)
+        if middleware is None:
+            raise TypeError(
+                "qscookies_rebind needs a QSCookies middleware, or an app whose"
+                f" wsgi_app is one, not {type(app).__name__}; for an app that"
+                " does not wrap itself, use qscookies_wrap(app)"
+            )
+        codec = CookieCodec(settings.pop("secret_key", TEST_SECRET_KEY))
+        saved.append((middleware, dict(vars(middleware))))
+        new = middleware.settings.replace(**settings)
+        middleware._start(middleware.app, new, codec, AppStore, qscookies_redis)
+        middleware._owned = False  # the fixture's client: not the app's to close
+        return middleware
+
+    yield rebind
+    for middleware, state in reversed(saved):
+        vars(middleware).clear()
+        vars(middleware).update(state)
+
+
+def _middleware(app: object) -> QSCookies | None:
+    """The QSCookies an app wraps itself in: the app, or its ``wsgi_app``."""
+    for candidate in (app, getattr(app, "wsgi_app", None)):
+        if isinstance(candidate, QSCookies):
+            return candidate
+    return None

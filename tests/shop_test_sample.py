@@ -62,3 +62,28 @@ def test_redis_is_private_and_flushed_between_tests(
 ) -> None:
     assert qscookies_redis_server.port != 6379
     assert qscookies_redis.dbsize() == 0  # the tests above wrote, then were flushed
+
+
+# A shop that wraps itself at import, bound to the developer's Redis (here a
+# socket nobody listens on), as a Flask ``app.wsgi_app = QSCookies(...)`` does.
+SELF_WRAPPED = QSCookies(
+    Storefront(),
+    secret_key="the-shops-own-secret-key",
+    redis_url="unix:///nonexistent/qscookies-dev.sock",
+)
+
+
+def test_rebind_points_a_self_wrapped_shop_at_the_private_redis(
+    qscookies_rebind: Callable[..., QSCookies], qscookies_redis: redis.Redis
+) -> None:
+    client = ShopClient(qscookies_rebind(SELF_WRAPPED, visit_gap=60))
+    client.post("/cart/add", data={"sku": "TEA-01"})
+    assert client.cart_items() == {"TEA-01": 1}
+    assert any(key.startswith("qs:c:") for key in qscookies_redis.keys())
+    assert SELF_WRAPPED.settings.visit_gap == 60
+
+
+def test_rebind_is_undone_after_the_test() -> None:
+    assert SELF_WRAPPED.settings.visit_gap == 1800
+    client = ShopClient(SELF_WRAPPED)
+    assert client.post("/cart/add", data={"sku": "TEA-01"}).status_code == 503

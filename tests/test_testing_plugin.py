@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from qscookies import ConfigurationError
 from qscookies import QSCookies
+from qscookies import QSCookiesError
 from qscookies.demoshop.wsgi import Storefront
 from qscookies.embedded import RedisServer
 from qscookies.testing import TEST_SECRET_KEY
@@ -33,7 +35,7 @@ def test_sample_shop_tests_pass_with_only_the_plugin(tmp_path: Path) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    assert "6 passed" in result.stdout
 
 
 def test_plugin_is_registered(pytestconfig: pytest.Config) -> None:
@@ -136,3 +138,51 @@ def test_time_only_moves_forward(qscookies_wrap: Wrap) -> None:
         client.advance(-1)
     assert client.offset == 10
     assert client.qscookies.clock() == pytest.approx(client.now(), abs=1)
+
+
+def test_follow_redirects_per_request(qscookies_wrap: Wrap) -> None:
+    """werkzeug re-opens with an ``EnvironBuilder`` to follow: no ``base_url`` then."""
+    client = ShopClient(qscookies_wrap(Storefront()), base_url="https://shop.test/")
+    response = client.get("/?promo=SUMMER24&page=2", follow_redirects=True)
+    assert response.status_code == 200
+    assert [r.status_code for r in response.history] == [303]
+    assert response.request.url == "https://shop.test/?page=2"
+    assert client.promotion() == "SUMMER24"
+
+
+def test_follow_redirects_as_the_clients_default(qscookies_wrap: Wrap) -> None:
+    client = ShopClient(qscookies_wrap(Storefront()), follow_redirects=True)
+    assert client.get("/?promo=SUMMER24").status_code == 200
+    assert client.get("/?promo=WINTER", follow_redirects=False).status_code == 303
+    assert client.promotion() == "WINTER"
+
+
+def test_wrap_refuses_an_app_that_wraps_itself(
+    qscookies_wrap: Wrap, qscookies_redis: redis.Redis
+) -> None:
+    class FlaskLike:
+        def __init__(self, wsgi_app: QSCookies) -> None:
+            self.wsgi_app = wsgi_app
+
+    own = qscookies_wrap(Storefront())
+    for app in (own, FlaskLike(own)):
+        with pytest.raises(QSCookiesError, match=r"use qscookies_rebind\(app\)"):
+            qscookies_wrap(app)
+    assert qscookies_redis.dbsize() == 0
+
+
+def test_rebind_refuses_an_app_that_does_not_wrap_itself(
+    qscookies_rebind: Callable[..., QSCookies],
+) -> None:
+    with pytest.raises(TypeError, match=r"use qscookies_wrap\(app\)"):
+        qscookies_rebind(Storefront())
+
+
+def test_rebind_checks_the_settings_it_changes(
+    qscookies_wrap: Wrap, qscookies_rebind: Callable[..., QSCookies]
+) -> None:
+    own = qscookies_wrap(Storefront())
+    with pytest.raises(ConfigurationError, match="visit_gap"):
+        qscookies_rebind(own, visit_gap=-1)
+    with pytest.raises(ConfigurationError, match="unknown option"):
+        qscookies_rebind(own, no_such_setting=1)
