@@ -31,6 +31,8 @@ log = logging.getLogger("qscookies")
 # 00000000), and a key outside any prefix ("!" is not allowed in a prefix).
 _CART = "<cart>"
 _AGGREGATE = "<aggregate>"
+_INDEX = "<index>"
+_ORDER = "<order>"
 _OUTSIDE = "!qscookies-check"
 _CHECK_ID = "qscookies-check"
 
@@ -87,6 +89,29 @@ KEY_PROBES: frozenset[tuple[str, ...]] = frozenset(
 )
 
 
+#: What the middleware sends, and what its scripts call, each on a key of the
+#: kind it touches: the app user must be allowed every one (a refusal is the
+#: configuration error the first cart write would otherwise report).
+NEED_PROBES: tuple[tuple[str, ...], ...] = (
+    ("DEL", _CART),
+    ("EVAL", "return 1", "1", _CART),
+    ("EVALSHA", "0" * 40, "1", _CART),
+    ("EXPIRE", _CART, "1"),
+    ("PEXPIRE", _CART, "1"),
+    ("HDEL", _CART, "f"),
+    ("HGET", _CART, "f"),
+    ("HGETALL", _CART),
+    ("HLEN", _CART),
+    ("HSET", _CART, "f", "1"),
+    ("HINCRBY", _AGGREGATE, "f", "1"),
+    ("PFADD", _AGGREGATE, "x"),
+    ("SET", _ORDER, "1"),
+    ("ZCARD", _INDEX),
+    ("ZINCRBY", _INDEX, "1", "x"),
+    ("ZSCORE", _INDEX, "x"),
+)
+
+
 def probe_commands(
     prefix: str, probes: tuple[tuple[str, ...], ...] = EXPORT_PROBES
 ) -> list[tuple[str, ...]]:
@@ -98,6 +123,8 @@ def probe_commands(
     keys = {
         _CART: schema.cart(_CHECK_ID),
         _AGGREGATE: schema.aggregate(_CHECK_ID, "d", "00000000"),
+        _INDEX: schema.day_index("00000000"),
+        _ORDER: schema.order(_CHECK_ID, _CHECK_ID),
     }
     return [tuple(keys.get(arg, arg) for arg in probe) for probe in probes]
 
@@ -229,6 +256,23 @@ def check(store: Prober) -> CheckResult:
     return CheckResult(user, method, tuple(verdicts))
 
 
+def refused_needs(store: Prober) -> list[str]:
+    """The commands the middleware needs that the user is refused, by name.
+
+    Each is asked on a key of the kind it touches (:data:`NEED_PROBES`). Empty
+    when all are allowed, or when Redis would not say.
+
+    :raises StoreUnavailable: Redis could not be reached.
+    """
+    probes = probe_commands(store.prefix, NEED_PROBES)
+    _, _, answers = store.probe(probes)
+    return [
+        probe[0]
+        for probe, answer in zip(probes, answers, strict=True)
+        if classify(answer, key_probe=True) is False
+    ]
+
+
 def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     """The start-up check of :class:`~qscookies.QSCookies`.
 
@@ -241,6 +285,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     store = Prober(client, prefix=prefix)
     try:
         result = check(store)
+        missing = refused_needs(store)
     except StoreUnavailable as error:
         if strict:
             raise ConfigurationError(
@@ -248,6 +293,15 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
             ) from error
         _unreachable(client, prefix, error)
         return
+    if missing:
+        needs = (
+            f"configuration error: the user is refused {' '.join(missing)} on the"
+            f" keys of {prefix!r}, which the middleware needs; apply the rules of"
+            " `qscookies acl`"
+        )
+        if strict:
+            raise ConfigurationError(f"strict=True refuses to start: {needs}")
+        log.error("qscookies: at start-up, Redis at %s: %s", describe(client), needs)
     if result.locked_in:
         return
     message = (

@@ -23,18 +23,22 @@ from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import context
 from qscookies.acl import acl_lines
+from qscookies.acl import app_rules
 from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.check import EXPORT_PROBES
+from qscookies.check import NEED_PROBES
 from qscookies.check import READER_PROBES
 from qscookies.check import classify
 from qscookies.check import probe_commands
 from qscookies.check import refusal
 from qscookies.cli import main
+from qscookies.core.scripts import SCRIPT_COMMANDS
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import free_port
 from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
+from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import connect
 
 from launchers import RedisClusterServers
@@ -514,6 +518,55 @@ def test_start_up_with_a_wrong_password_logs_a_configuration_error(
         f"qscookies: at start-up, Redis at {server.host}:{server.port} as user"
         " 'qs-app': configuration error: Redis refused the user name or password",
     )
+
+
+def test_the_start_up_probes_cover_every_command_the_middleware_sends() -> None:
+    assert {probe[0] for probe in NEED_PROBES} == APP_COMMANDS | SCRIPT_COMMANDS
+
+
+@pytest.mark.parametrize(
+    ("prefix", "dropped", "refused"),
+    [
+        pytest.param(
+            "qs:", {"+zincrby", "+pfadd"}, "PFADD ZINCRBY", id="rules-missing"
+        ),
+        pytest.param("other:", set(), " ".join(p[0] for p in NEED_PROBES), id="prefix"),
+    ],
+)
+def test_start_up_names_the_commands_a_user_is_refused(
+    server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+    prefix: str,
+    dropped: set[str],
+    refused: str,
+) -> None:
+    """A user short of the middleware's rules is a configuration error, said at once
+    (Redis 7 answers ``ACL DRYRUN``; 6.2 is asked with ``MULTI``)."""
+    rules = [
+        rule for rule in app_rules(prefix, _version(server)) if rule not in dropped
+    ]
+    password = "short-of-rules-password-1"
+    with server.client() as admin:
+        admin.execute_command(
+            "ACL", "SETUSER", "qs-short", "on", f">{password}", *rules
+        )
+    try:
+        caplog.set_level(logging.WARNING, "qscookies")
+        url = _url(server, "qs-short", password)
+        QSCookies(shop, secret_key=SECRET, redis_url=url)
+        (record,) = caplog.records
+        assert (record.levelname, record.getMessage()) == (
+            "ERROR",
+            f"qscookies: at start-up, Redis at {server.host}:{server.port} as user"
+            f" 'qs-short': configuration error: the user is refused {refused} on the"
+            " keys of 'qs:', which the middleware needs; apply the rules of"
+            " `qscookies acl`",
+        )
+        with pytest.raises(ConfigurationError, match=f"refused {refused} on"):
+            QSCookies(shop, secret_key=SECRET, redis_url=url, strict=True)
+    finally:
+        with server.client() as admin:
+            admin.execute_command("ACL", "DELUSER", "qs-short")
 
 
 def test_the_rules_lock_a_redis_cluster_on_every_node(
