@@ -26,13 +26,14 @@ Fixtures
     that Redis (and :data:`TEST_SECRET_KEY`) for the test and returns it;
     the middleware is put back as it was after the test.
 
-Example test of a shop::
+Example test of a shop that wraps itself (``app.wsgi_app = QSCookies(...)``;
+for an app that does not, ``ShopClient(qscookies_wrap(app))``)::
 
     from qscookies.testing import ShopClient
     from myshop import app
 
-    def test_cart_and_return_visit(qscookies_wrap):
-        client = ShopClient(qscookies_wrap(app))
+    def test_cart_and_return_visit(qscookies_rebind):
+        client = ShopClient(qscookies_rebind(app))
         client.get("/?promo=SUMMER24")
         client.post("/cart/add", data={"sku": "TEA-01", "quantity": "2"})
         assert client.cart_items() == {"TEA-01": 2}
