@@ -101,7 +101,8 @@ class CookieCodec:
             raise ConfigurationError(
                 "secret_key must be a key (or list of keys) of at least 16 characters;"
                 " generate one with: python -c 'import secrets;"
-                " print(secrets.token_urlsafe(32))'"
+                " print(secrets.token_urlsafe(32))'",
+                setting="secret_key",
             )
         first = keys[0].encode() if isinstance(keys[0], str) else keys[0]
         self._visitor_key = hashlib.sha256(b"qscookies.visitor-hash\0" + first).digest()
@@ -173,6 +174,33 @@ class CookieCodec:
         if not PROMOTION_CODE.fullmatch(code) or not _fresh(landed_at, now, max_age):
             return None
         return Attribution(code, int(landed_at))
+
+
+def framework_keys(
+    keys: Sequence[str | bytes | None], *, framework: str, setting: str
+) -> list[str]:
+    """Keys of qscookies' own, derived from a framework's secret keys.
+
+    Each is an HMAC of the framework's key, so the framework's ``SECRET_KEY``
+    (newest first, then its fallbacks) rotates ours too, while no value signed
+    by qscookies ever verifies as the framework's, nor the other way round.
+
+    :param framework: names the derivation (``"django"``, ``"flask"``).
+    :param setting: named in the error.
+    :raises ConfigurationError: no key, or a key shorter than 16 characters.
+    """
+    usable = [key for key in keys if key and len(key) >= 16]
+    if not usable or len(usable) != len(keys):
+        raise ConfigurationError(
+            f"{setting} must be set, each key at least 16 characters: qscookies"
+            " derives its own keys from it"
+        )
+    label = f"qscookies.{framework}".encode()
+    return [hmac.new(_bytes(key), label, hashlib.sha256).hexdigest() for key in usable]
+
+
+def _bytes(key: str | bytes) -> bytes:
+    return key.encode() if isinstance(key, str) else key
 
 
 def keyed_hash(key: bytes, value: str, length: int = 12) -> str:

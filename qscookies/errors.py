@@ -11,7 +11,22 @@ class ConfigurationError(QSCookiesError, ValueError):
     """A setting of :class:`~qscookies.QSCookies` (or a report) is invalid.
 
     The message names the setting and what to change.
+
+    :param setting: the name of the setting at fault, when there is one.
     """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        #: The setting at fault (``"visit_gap"``), so a framework door can name
+        #: its own key for it (``QSCOOKIES_VISIT_GAP``); ``None`` if not one.
+        self.setting = setting
+
+    def at(self, key: str) -> ConfigurationError:
+        """This error, its message led by *key*: where the setting was written.
+
+        :param key: e.g. ``"app.config['QSCOOKIES_VISIT_GAP']"``.
+        """
+        return ConfigurationError(f"{key}: {self}", setting=self.setting)
 
 
 class CartError(QSCookiesError, ValueError):

@@ -98,14 +98,17 @@ class Settings:
         if unknown:
             raise ConfigurationError(
                 f"unknown option(s) {', '.join(unknown)}; "
-                f"known options are {', '.join(sorted(known))}"
+                f"known options are {', '.join(sorted(known))}",
+                setting=unknown[0],
             )
         for name in ("excluded_paths", "promotion_params"):
             if name in options:
                 options[name] = _as_tuple(name, options[name])
         allowed = options.get("allowed_promotions")
         if allowed is not None:
-            options["allowed_promotions"] = frozenset(_as_tuple("allowed", allowed))
+            options["allowed_promotions"] = frozenset(
+                _as_tuple("allowed_promotions", allowed)
+            )
         return cls(**options)
 
     def replace(self, **options: Any) -> Settings:
@@ -114,7 +117,10 @@ class Settings:
         return self.from_options(**{**current, **options})
 
     def __post_init__(self) -> None:
-        KeySchema(self.key_prefix)  # raises on a malformed prefix
+        try:
+            KeySchema(self.key_prefix)
+        except ConfigurationError as error:
+            raise ConfigurationError(str(error), setting="key_prefix") from None
         for name in (
             "visit_gap",
             "cart_max_age",
@@ -176,4 +182,4 @@ def _as_tuple(name: str, value: Any) -> tuple[str, ...]:
 
 
 def _fail(name: str, expected: str) -> None:
-    raise ConfigurationError(f"{name} must be {expected}")
+    raise ConfigurationError(f"{name} must be {expected}", setting=name)

@@ -90,7 +90,9 @@ def open_client(
     try:
         return connect(str(redis_url), socket_timeout=socket_timeout), True
     except ValueError as error:
-        raise ConfigurationError(f"bad Redis URL: {error}") from error
+        raise ConfigurationError(
+            f"bad Redis URL: {error}", setting="redis_url"
+        ) from error
 
 
 def is_cluster(client: Any) -> bool:
