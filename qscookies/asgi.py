@@ -184,7 +184,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return AsyncContext(self._rules.open(_request(scope)), self._store)
+        return AsyncContext(self._rules.open(request_from(scope)), self._store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection.
@@ -211,7 +211,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
                 " twice. Wrap it once (in tests, see qscookies.testing's"
                 " qscookies_rebind for an app that wraps itself)"
             )
-        state = self._rules.open(_request(scope))
+        state = self._rules.open(request_from(scope))
         scope = dict(scope)  # ASGI: copy a scope before changing it
         scope[SCOPE_KEY] = AsyncContext(state, self._store)
         if state.request.path == self.settings.privacy_path:
@@ -269,7 +269,7 @@ def _check_user(url: str, settings: Settings) -> None:
         client.close()
 
 
-def _request(scope: Scope) -> Request:
+def request_from(scope: Scope) -> Request:
     """The plain request the core reads, from an ASGI HTTP scope."""
     path: str = scope.get("path", "")
     raw: bytes | None = scope.get("raw_path")

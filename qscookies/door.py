@@ -8,13 +8,16 @@ from typing import Any
 from typing import Generic
 from typing import TypeVar
 
+from .check import enforce
 from .codec import CookieCodec
 from .context import RAISE
 from .core.request import Rules
+from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
+from .store.client import open_client
 
 _App = TypeVar("_App")
 
@@ -31,6 +34,29 @@ def found(context: object | None, default: Any, path: str, fix: str) -> Any:
     if default is not RAISE:
         return default
     raise QSCookiesError(f"no qscookies context for {path!r}: {fix}")
+
+
+def checked_client(
+    redis_url: str | None, redis: Any, settings: Settings
+) -> tuple[Any, bool]:
+    """The sync client of a door, checked at start-up, and whether we own it.
+
+    See :func:`~qscookies.store.client.open_client` and
+    :func:`~qscookies.check.enforce`; a client we opened is closed when the
+    check refuses to start.
+
+    :raises ConfigurationError: a bad location, or ``strict`` and a finding.
+    """
+    client, owned = open_client(
+        redis_url, redis, socket_timeout=settings.socket_timeout
+    )
+    try:
+        enforce(client, prefix=settings.key_prefix, strict=settings.strict)
+    except ConfigurationError:
+        if owned:
+            client.close()
+        raise
+    return client, owned
 
 
 _Store = TypeVar("_Store", AppStore, AsyncAppStore)

@@ -19,7 +19,6 @@ from typing import TypeVar
 from typing import overload
 from urllib.parse import parse_qs
 
-from .check import enforce
 from .codec import CookieCodec
 from .context import RAISE
 from .context import Context
@@ -28,14 +27,13 @@ from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
 from .door import Door
+from .door import checked_client
 from .door import found
-from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
 from .http import raw_target
 from .settings import Settings
 from .store.app import AppStore
-from .store.client import open_client
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -108,15 +106,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
-        client, self._owned = open_client(
-            redis_url, redis, socket_timeout=settings.socket_timeout
-        )
-        try:
-            enforce(client, prefix=settings.key_prefix, strict=settings.strict)
-        except ConfigurationError:
-            if self._owned:
-                client.close()  # refusing to start: close the pool we opened
-            raise
+        client, self._owned = checked_client(redis_url, redis, settings)
         self._start(app, settings, codec, AppStore, client)
 
     def close(self) -> None:
@@ -130,7 +120,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return Context(self._rules.open(_request(environ)), self._store)
+        return Context(self._rules.open(request_from(environ)), self._store)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
@@ -145,7 +135,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
                 " app is wrapped twice. Wrap it once (in tests of an app that wraps"
                 " itself, use the qscookies_rebind fixture, not qscookies_wrap)."
             )
-        state = self._rules.open(_request(environ))
+        state = self._rules.open(request_from(environ))
         environ[ENVIRON_KEY] = Context(state, self._store)
         if state.request.path == self.settings.privacy_path:
             switched = state.privacy_switch(lambda: _form_field(environ, "choice"))
@@ -195,7 +185,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         return [answer.body] if answer.body else []
 
 
-def _request(environ: WSGIEnvironment) -> Request:
+def request_from(environ: WSGIEnvironment) -> Request:
     """The plain request the core reads, from a WSGI environ."""
     query = environ.get("QUERY_STRING", "")
     raw_path, raw_query = raw_target(
