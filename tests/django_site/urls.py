@@ -1,0 +1,65 @@
+"""Views that use ``request.qs``: sync ones, and async ones for the ASGI handler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.http import JsonResponse
+from django.urls import path
+
+from qscookies import context
+
+
+def page(request: HttpRequest) -> JsonResponse:
+    qs = request.qs
+    return JsonResponse(
+        {
+            "visits": qs.visitor.visits,
+            "returning": qs.visitor.is_returning,
+            "promotion": qs.promotion,
+            "badge": qs.cart.items(default=None),
+            "same_as_environ": context(request.META) is qs,
+        }
+    )
+
+
+def add(request: HttpRequest) -> JsonResponse:
+    sku = request.GET["sku"]
+    return JsonResponse(
+        request.qs.cart.add(sku, int(request.GET.get("q", 1))), safe=False
+    )
+
+
+def cart(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(request.qs.cart.items())
+
+
+def buy(request: HttpRequest) -> JsonResponse:
+    counted = request.qs.record_purchase(request.GET["order"], total_cents=500)
+    return JsonResponse(counted, safe=False)
+
+
+async def async_add(request: HttpRequest) -> JsonResponse:
+    sku = request.GET["sku"]
+    return JsonResponse(await request.qs.cart.add(sku), safe=False)
+
+
+async def async_cart(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(await request.qs.cart.items())
+
+
+async def async_page(request: HttpRequest) -> JsonResponse:
+    qs: Any = request.qs
+    return JsonResponse({"visits": qs.visitor.visits, "promotion": qs.promotion})
+
+
+urlpatterns = [
+    path("", page),
+    path("add", add),
+    path("cart", cart),
+    path("buy", buy),
+    path("async/add", async_add),
+    path("async/cart", async_cart),
+    path("async/", async_page),
+]

@@ -1,0 +1,320 @@
+"""The Django door: a project configured by settings only, on real servers.
+
+``tests/django_site`` adds ``qscookies.django`` to ``INSTALLED_APPS`` and its
+middleware to ``MIDDLEWARE``; its ``wsgi.py`` and ``asgi.py`` are Django's own.
+Each test runs it in new processes (Django's settings are global to a
+process): gunicorn for WSGI, uvicorn for Django's ASGI handler, ``django-admin
+check``, and a script with ``django.test.Client``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from qscookies.embedded import RedisServer
+from qscookies.embedded import free_port
+from qscookies.embedded import wait_until
+
+TESTS = Path(__file__).resolve().parent
+OLD_KEY = "django-old-secret-key-0123456789"
+NEW_KEY = "django-new-secret-key-9876543210"
+
+Serve = Callable[..., str]
+
+
+def _env(redis_url: str, **site: Any) -> dict[str, str]:
+    """The environment of the test project (see ``django_site/settings.py``).
+
+    *site*: ``django_key`` (Django's ``SECRET_KEY``), ``fallbacks`` (its
+    ``SECRET_KEY_FALLBACKS``), and ``QSCOOKIES`` entries.
+    """
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        "DJANGO_SETTINGS_MODULE": "django_site.settings",
+        "DJANGO_SITE_REDIS_URL": redis_url,
+        "DJANGO_SITE_SECRET_KEY": site.pop("django_key", OLD_KEY),
+    }
+    if "fallbacks" in site:
+        env["DJANGO_SITE_FALLBACKS"] = json.dumps(site.pop("fallbacks"))
+    if site:
+        env["DJANGO_SITE_QSCOOKIES"] = json.dumps(site)
+    return env
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    """``serve("gunicorn" | "uvicorn", redis_url, **site)``: the project's URL."""
+    with ExitStack() as stack:
+
+        def start(server: str, redis_url: str, **site: Any) -> str:
+            port = free_port()
+            command = {
+                "gunicorn": [
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--threads",
+                    "4",
+                ],
+                "uvicorn": ["uvicorn", "--port", str(port), "--lifespan", "off"],
+            }[server]
+            module = "wsgi" if server == "gunicorn" else "asgi"
+            log = (tmp_path / f"{server}-{port}.log").open("w")
+            stack.callback(log.close)
+            process = subprocess.Popen(
+                [sys.executable, "-m", *command, f"django_site.{module}:application"],
+                cwd=TESTS,
+                env=_env(redis_url, **site),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            stack.callback(process.wait, 10)
+            stack.callback(process.terminate)
+            try:
+                wait_until(
+                    lambda: _answers(port) or process.poll() is not None, server, 30
+                )
+            finally:
+                if process.poll() is not None:
+                    raise AssertionError(
+                        (tmp_path / f"{server}-{port}.log").read_text()
+                    )
+            return f"http://127.0.0.1:{port}"
+
+        yield start
+
+
+def _json(client: httpx.Client, url: str) -> Any:
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_cart_landing_and_visitor_through_settings_only(
+    serve: Serve, server: str, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    base = serve(server, redis_server.url)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        landing = browser.get("/?promo=SUMMER24&page=2")
+        assert (landing.status_code, landing.headers["location"]) == (303, "/?page=2")
+        first = _json(browser, "/")
+        assert first == {
+            "visits": 1,
+            "returning": False,
+            "promotion": "SUMMER24",
+            "badge": {},
+            "same_as_environ": True,
+        }
+        assert _json(browser, "/add?sku=TEA-01&q=2") == 2
+        assert _json(browser, "/cart") == {"TEA-01": 2}
+        assert _json(browser, "/")["badge"] == {"TEA-01": 2}
+        cookies = browser.get("/add?sku=MUG").headers.get_list("set-cookie")
+        assert any(c.startswith("qs_cart=") and "HttpOnly" in c for c in cookies)
+        assert all("SameSite=Lax" in c and "Path=/" in c for c in cookies)
+        assert _json(browser, "/buy?order=dj-1") is True
+    with redis_server.client(decode_responses=True) as admin:
+        (day,) = admin.keys("dj:a:{SUMMER24}:d:*")
+        figures = admin.hgetall(day)
+        assert all(admin.ttl(key) > 0 for key in admin.keys("dj:*"))
+    assert (figures["landings"], figures["carts"], figures["purchases"]) == (
+        "1",
+        "1",
+        "1",
+    )
+
+
+def test_async_and_sync_views_under_the_asgi_handler(
+    serve: Serve, redis_server: RedisServer
+) -> None:
+    """An ``async def`` view awaits its cart; a sync one (in a thread) does not."""
+    with httpx.Client(base_url=serve("uvicorn", redis_server.url), timeout=10) as b:
+        assert _json(b, "/async/add?sku=A") == 1
+        assert _json(b, "/add?sku=A") == 2
+        assert _json(b, "/async/cart") == {"A": 2}
+        assert _json(b, "/cart") == {"A": 2}
+        assert _json(b, "/async/")["visits"] == 1
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_secret_key_fallbacks_keep_old_cookies_valid(
+    serve: Serve, server: str, redis_server: RedisServer
+) -> None:
+    with httpx.Client(base_url=serve(server, redis_server.url), timeout=10) as old:
+        assert _json(old, "/add?sku=A") == 1
+        cookies = dict(old.cookies)
+    rotated = serve(server, redis_server.url, django_key=NEW_KEY, fallbacks=[OLD_KEY])
+    with httpx.Client(base_url=rotated, cookies=cookies, timeout=10) as browser:
+        assert _json(browser, "/cart") == {"A": 1}
+        assert _json(browser, "/")["visits"] == 1  # the same visit, recognised
+    other = serve(server, redis_server.url, django_key=NEW_KEY)
+    with httpx.Client(base_url=other, cookies=cookies, timeout=10) as browser:
+        assert _json(browser, "/cart") == {}  # without the fallback: not ours
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_redis_down_is_a_503_with_retry_after(
+    serve: Serve, server: str, fresh_redis_server: RedisServer
+) -> None:
+    base = serve(server, fresh_redis_server.url, socket_timeout=0.5)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        assert _json(browser, "/add?sku=A") == 1
+        fresh_redis_server.stop()
+        assert _json(browser, "/")["badge"] is None  # the page renders
+        for path in ("/add?sku=B", "/cart", "/async/add?sku=B"):
+            response = browser.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["retry-after"] == "30"
+            assert response.text.startswith("The shop is briefly unavailable")
+
+
+def test_excluded_paths_get_no_cookie(serve: Serve, redis_server: RedisServer) -> None:
+    with httpx.Client(base_url=serve("gunicorn", redis_server.url), timeout=10) as b:
+        response = b.get("/static/app.css")
+        assert response.status_code == 404
+        assert "set-cookie" not in response.headers
+
+
+def test_the_privacy_switch(serve: Serve, redis_server: RedisServer) -> None:
+    base = serve("gunicorn", redis_server.url, privacy_path="/privacy")
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        assert browser.get("/?promo=SUMMER24").status_code == 303
+        assert _json(browser, "/")["promotion"] == "SUMMER24"
+        switched = browser.post(
+            "/privacy?next=x",
+            data={"choice": "out"},
+            headers={"Origin": base, "Referer": f"{base}/cart"},
+        )
+        assert (switched.status_code, switched.headers["location"]) == (303, "/cart")
+        assert _json(browser, "/") == {
+            "visits": 0,
+            "returning": False,
+            "promotion": None,
+            "badge": {},
+            "same_as_environ": True,
+        }
+        forged = browser.post(
+            "/privacy", data={"choice": "in"}, headers={"Origin": "http://evil.test"}
+        )
+        assert forged.status_code == 403
+
+
+def test_wrapping_djangos_wsgi_app_too_is_refused(redis_server: RedisServer) -> None:
+    """The WSGI wrap and the middleware together would count everything twice."""
+    url = redis_server.url
+    script = (
+        "import django_site.wsgi as site\n"
+        "from qscookies import QSCookies\n"
+        "from werkzeug.test import Client\n"
+        f"app = QSCookies(site.application, secret_key='x' * 32, redis_url={url!r})\n"
+        "print(Client(app).get('/').status_code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=TESTS,
+        env=_env(redis_server.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "500", result.stderr
+    assert "use the Django middleware or the WSGI wrap" in result.stderr
+
+
+def _check(redis_url: str, **site: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "django", "check"],
+        cwd=TESTS,
+        env=_env(redis_url, **site),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("site", "named"),
+    [
+        pytest.param(
+            {"visit_gap": -1}, "QSCOOKIES['visit_gap']: visit_gap must be", id="value"
+        ),
+        pytest.param(
+            {"visitgap": 60}, "QSCOOKIES['visitgap']: unknown option", id="typo"
+        ),
+        pytest.param(
+            {"secret_key": "short"}, "QSCOOKIES['secret_key']: secret_key", id="key"
+        ),
+        pytest.param({"key_prefix": "qs"}, "QSCOOKIES['key_prefix']", id="prefix"),
+    ],
+)
+def test_manage_py_check_names_a_bad_setting(site: dict[str, Any], named: str) -> None:
+    result = _check("redis://127.0.0.1:1/0", **site)  # checks never connect
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "qscookies.E001" in result.stderr
+    assert named in result.stderr
+
+
+def test_manage_py_check_passes_a_good_configuration() -> None:
+    result = _check("redis://127.0.0.1:1/0")
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_a_short_django_secret_key_is_refused() -> None:
+    result = _check("redis://127.0.0.1:1/0", django_key="too-short")
+    assert result.returncode == 1
+    assert "SECRET_KEY must be set, each key at least 16 characters" in result.stderr
+
+
+_CLIENT_SCRIPT = """
+import json, django
+django.setup()
+from django.test import Client
+client = Client()
+seen = [client.get("/add?sku=A").json(), client.get("/add?sku=A").json()]
+seen.append(client.get("/cart").json())
+landing = client.get("/?promo=SPRING")
+seen.append([landing.status_code, landing["Location"]])
+seen.append(client.get("/")["Content-Type"])
+seen.append(client.get("/").json()["promotion"])
+print(json.dumps(seen))
+"""
+
+
+def test_djangos_test_client_works_unchanged(redis_server: RedisServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _CLIENT_SCRIPT],
+        cwd=TESTS,
+        env=_env(redis_server.url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        1,
+        2,
+        {"A": 2},
+        [303, "/"],
+        "application/json",
+        "SPRING",
+    ]
