@@ -40,6 +40,7 @@ from asgiref.sync import markcoroutinefunction
 from django.http import HttpRequest
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+from django.http.response import HttpResponseRedirectBase
 
 from ..asgi import request_from as asgi_request
 from ..codec import CookieCodec
@@ -202,11 +203,20 @@ def _plain(request: HttpRequest) -> Request:
 
 
 def _response(answer: Answer) -> HttpResponse:
+    """A Django response for an answer of the core (a redirect one for a 3xx)."""
     code, _, reason = answer.status.partition(" ")
-    response = HttpResponse(answer.body, status=int(code), reason=reason or None)
-    for name, value in answer.headers:
+    headers = dict(answer.headers)
+    location = headers.pop("Location", None)
+    response = HttpResponse() if location is None else _Redirect(location)
+    response.status_code, response.reason_phrase = int(code), reason
+    response.content = answer.body
+    for name, value in headers.items():
         response[name] = value
     return response
+
+
+class _Redirect(HttpResponseRedirectBase):  # type: ignore[misc]
+    """A redirect of ours, as Django's own (``response.url``, ``assertRedirects``)."""
 
 
 def _finish(state: RequestState, response: HttpResponseBase) -> HttpResponseBase:
