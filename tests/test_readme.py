@@ -42,11 +42,10 @@ def test_the_readme_names_the_files_of_both_shops() -> None:
     assert set(snippets()) == {
         "myshop.py",
         "test_shop.py",
-        "mysite/wsgi.py",
-        "mysite/shop.py",
         "mysite/settings.py",
+        "mysite/shop.py",
         "mysite/urls.py",
-        "mysite/test_shop.py",
+        "mysite/tests.py",
     }
 
 
@@ -57,15 +56,17 @@ def dev_redis(fresh_redis_server: RedisServer) -> Iterator[redis.Redis]:
         yield client
 
 
-def _pytest(project: Path, dev_url: str) -> str:
+def _run(project: Path, dev_url: str, *command: str) -> str:
+    """Run *command* in *project* as its developer would, with their Redis set."""
     env = {
         **os.environ,
-        "QSCOOKIES_SECRET_KEY": SECRET,
+        "FLASK_SECRET_KEY": SECRET,
+        "FLASK_QSCOOKIES_REDIS_URL": dev_url,
         "QSCOOKIES_REDIS_URL": dev_url,
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        [sys.executable, *command],
         cwd=project,
         env=env,
         capture_output=True,
@@ -75,6 +76,10 @@ def _pytest(project: Path, dev_url: str) -> str:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     return output
+
+
+def _pytest(project: Path, dev_url: str) -> str:
+    return _run(project, dev_url, "-m", "pytest", "-q", "-p", "no:cacheprovider")
 
 
 def test_flask_shop_passes_the_readme_test(
@@ -90,18 +95,22 @@ def test_flask_shop_passes_the_readme_test(
 def test_django_project_passes_the_readme_test(
     tmp_path: Path, dev_redis: redis.Redis, fresh_redis_server: RedisServer
 ) -> None:
+    """``startproject``, the README's lines, ``manage.py check`` and ``test``."""
     subprocess.run(
         [sys.executable, "-m", "django", "startproject", "mysite", str(tmp_path)],
         check=True,
         timeout=60,
     )
     files = snippets()
-    for name in ("mysite/wsgi.py", "mysite/shop.py", "mysite/test_shop.py"):
+    for name in ("mysite/shop.py", "mysite/tests.py"):
         (tmp_path / name).write_text(files[name])
     for name in ("mysite/settings.py", "mysite/urls.py"):  # appended to Django's
         with (tmp_path / name).open("a") as generated:
             generated.write("\n" + files[name])
-    assert "1 passed" in _pytest(tmp_path, fresh_redis_server.url)
+    url = fresh_redis_server.url
+    assert "no issues" in _run(tmp_path, url, "manage.py", "check")
+    tested = _run(tmp_path, url, "manage.py", "test", "mysite")
+    assert "Ran 1 test" in tested and "OK" in tested
     assert dev_redis.dbsize() == 0
 
 
@@ -130,8 +139,8 @@ def _flask_shop(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
 ) -> ModuleType:
     """The README's Flask shop, imported as its user would, bound to *redis_url*."""
-    monkeypatch.setenv("QSCOOKIES_SECRET_KEY", SECRET)
-    monkeypatch.setenv("QSCOOKIES_REDIS_URL", redis_url)
+    monkeypatch.setenv("FLASK_SECRET_KEY", SECRET)
+    monkeypatch.setenv("FLASK_QSCOOKIES_REDIS_URL", redis_url)
     path = tmp_path / "myshop.py"
     path.write_text(snippets()["myshop.py"])
     spec = importlib.util.spec_from_file_location("readme_myshop", path)
