@@ -397,8 +397,14 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
             "purchases": row.purchases,
             "revenue_cents": row.revenue_cents,
             "conversion_rate": round(row.conversion_rate, 4),
+            "average_order_cents": row.average_order_cents,
         }
         for row in promotion_script.expected_counts()
+    ]
+    assert [row["average_order_cents"] for row in body["rows"]] == [
+        1249.5,
+        None,
+        None,
     ]
     assert body["totals"] == {
         "landings": 7,
