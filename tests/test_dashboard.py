@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
@@ -45,6 +47,8 @@ from qscookies.dashboard.server import redact
 from qscookies.days import utc_today
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
+from qscookies.render import COLUMNS
+from qscookies.render import render_csv
 from qscookies.report import PromotionReport
 
 from shop import RoundTrips
@@ -83,7 +87,14 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/api/counts", "/api/daily?promotion=SPRING", "/static/dashboard.js"]
+    "path",
+    [
+        "/",
+        "/api/counts",
+        "/api/counts.csv",
+        "/api/daily?promotion=SPRING",
+        "/static/dashboard.js",
+    ],
 )
 def test_no_token_is_403(dashboard: Dashboard, path: str) -> None:
     response = LocalClient(dashboard).get(path)
@@ -413,6 +424,8 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
         "carts": 3,
         "purchases": 2,
         "revenue_cents": 2499,
+        "conversion_rate": 0.5,
+        "average_order_cents": 1249.5,
     }
 
 
@@ -455,6 +468,8 @@ def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "conversion_rate": 0.0,
+        "average_order_cents": None,  # no purchase: no average
     }
     assert set(body["daily"]) == {"SPRING"}
     for bad in ("0", "101", "x", "-1"):
@@ -492,6 +507,9 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
         with counting.count() as trips:
             response = LocalClient(app).get("/api/counts", headers=bearer())
         assert trips == [2]
+        with counting.count() as trips:
+            download = LocalClient(app).get("/api/counts.csv", headers=bearer())
+        assert trips == [2]
     finally:
         counting.close()
     body = response.json
@@ -504,6 +522,11 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
     # Bounded by the codes kept a day and the 30 days shown, not by the junk:
     # about 200 bytes per code and day of series, plus the tables.
     assert len(response.data) < (bound + 1) * 30 * 200 + 5_000
+    # The CSV download: one row per code kept, largest first, same bound.
+    rows = csv_rows(download.text)
+    assert len(rows) == bound + 1
+    assert (rows[0]["promotion"], rows[0]["landings"]) == ("other", str(junk - bound))
+    assert len(download.data) < (bound + 1) * 200
 
 
 def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
@@ -522,6 +545,71 @@ def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
         }
         for row in promotion_script.expected_spring_daily(FIRST)
     ]
+
+
+# -- the CSV download ------
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_download_holds_every_promotion_of_the_range(
+    dashboard: Dashboard,
+) -> None:
+    response = LocalClient(dashboard).get(
+        f"/api/counts.csv?{RANGE}&top=1", headers=bearer()
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="promotions-{FIRST}-{LAST}.csv"'
+    )
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    # The CLI's CSV, written by the same function: every promotion (top does
+    # not apply), aggregates only, an empty average where nothing was bought.
+    assert response.text == render_csv(promotion_script.expected_counts())
+    rows = csv_rows(response.text)
+    assert list(rows[0]) == list(COLUMNS)
+    assert [row["promotion"] for row in rows] == ["SPRING", "SUMMER", "WINTER"]
+    assert [row["average_order_cents"] for row in rows] == ["1249.5", "", ""]
+
+
+def test_csv_download_respects_min_count(redis_client: redis.Redis) -> None:
+    promotion_script.run(redis_client, FIRST)
+    app = Dashboard(redis=redis_client, token=TOKEN, min_count=2)
+    response = LocalClient(app).get(f"/api/counts.csv?{RANGE}", headers=bearer())
+    # Only SPRING's first day rests on 2 visitors.
+    rows = csv_rows(response.text)
+    assert [(row["promotion"], row["landings"]) for row in rows] == [("SPRING", "2")]
+
+
+def test_csv_download_of_a_quiet_range_is_the_header_only(
+    dashboard: Dashboard,
+) -> None:
+    response = LocalClient(dashboard).get(
+        "/api/counts.csv?since=2001-01-01&until=2001-01-31", headers=bearer()
+    )
+    assert response.status_code == 200
+    assert response.text == ",".join(COLUMNS) + "\n"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        f"since={LAST}&until={FIRST}",
+        "since=2020-01-01&until=2024-01-01",
+    ],
+)
+def test_csv_download_bad_range_is_400_and_no_file(
+    dashboard: Dashboard, query: str
+) -> None:
+    response = LocalClient(dashboard).get(f"/api/counts.csv?{query}", headers=bearer())
+    assert response.status_code == 400
+    assert response.json["error"]
+    assert "Content-Disposition" not in response.headers
 
 
 def test_api_defaults_to_the_last_30_days(dashboard: Dashboard) -> None:
