@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -1019,12 +1020,18 @@ def test_dashboard_in_headless_chromium(
             for row in chromium.find_elements(By.CSS_SELECTOR, "#counts tr")
             if row.find_elements(By.TAG_NAME, "td")
         ]
+        # The average order: 2499 cents over 2 orders, rounded half up to a
+        # cent as the CLI does; blank where nothing was bought.
         assert table == [
-            ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%"],
-            ["SUMMER", "2", "1", "1", "1", "0", "0.00", "0.0%"],
-            ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%"],
-            ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%"],
+            ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"],
+            ["SUMMER", "2", "1", "1", "1", "0", "0.00", "0.0%", ""],
+            ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%", ""],
+            ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%", "12.50"],
         ]
+        heads = chromium.find_elements(By.CSS_SELECTOR, "#counts th")
+        assert heads[-1].text == "Avg. order"
+        status = chromium.find_element(By.ID, "status").text
+        assert status == f"3 promotions, {FIRST} to {LAST} (UTC)."
         site = [
             cell.text for cell in chromium.find_elements(By.CSS_SELECTOR, "#site td")
         ]
@@ -1032,20 +1039,20 @@ def test_dashboard_in_headless_chromium(
 
         # The chart's figures, read back from the SVG, equal the seeded ones.
         drawn: dict[str, dict[str, list[tuple[str, int]]]] = {}
-        for circle in chromium.find_elements(By.CSS_SELECTOR, "svg circle"):
-            svg = circle.find_element(By.XPATH, "ancestor::*[local-name()='svg']")
+        for point in chromium.find_elements(By.CSS_SELECTOR, "svg [data-day]"):
+            svg = point.find_element(By.XPATH, "ancestor::*[local-name()='svg']")
             series = drawn.setdefault(svg.get_attribute("data-promotion"), {})
-            series.setdefault(circle.get_attribute("data-series"), []).append(
+            series.setdefault(point.get_attribute("data-series"), []).append(
                 (
-                    circle.get_attribute("data-day"),
-                    int(circle.get_attribute("data-value")),
+                    point.get_attribute("data-day"),
+                    int(point.get_attribute("data-value")),
                 )
             )
-            title = circle.find_element(By.XPATH, "./*[local-name()='title']")
+            title = point.find_element(By.XPATH, "./*[local-name()='title']")
             assert title.get_attribute("textContent") == (
-                f"{circle.get_attribute('data-day')} "
-                f"{circle.get_attribute('data-series')}: "
-                f"{circle.get_attribute('data-value')}"
+                f"{point.get_attribute('data-day')} "
+                f"{point.get_attribute('data-series')}: "
+                f"{point.get_attribute('data-value')}"
             )
         spring = promotion_script.expected_spring_daily(FIRST)
         assert drawn["SPRING"] == {
@@ -1065,6 +1072,50 @@ def test_dashboard_in_headless_chromium(
             "SUMMER",
             "WINTER",
         ]
+
+        # Overlapping lines stay apart without colour: each series has its own
+        # dash pattern and marker shape, in the SVG and as drawn, and the
+        # legend shows each series with the same line and marker.
+        assert chart_styles(chromium, "#charts svg") == {
+            "landings": {("none", "none", "circle")},
+            "purchases": {("6 4", "6px, 4px", "rect")},
+        }
+        assert chart_styles(chromium, "#legend svg") == chart_styles(
+            chromium, "#charts svg"
+        )
+        legend = chromium.find_element(By.ID, "legend")
+        assert legend.is_displayed() and legend.text.split() == [
+            "landings",
+            "purchases",
+        ]
+        strokes = {
+            line.get_attribute("data-series"): line.value_of_css_property("stroke")
+            for line in chromium.find_elements(By.CSS_SELECTOR, "svg polyline")
+        }
+        assert len(set(strokes.values())) == 2  # and colour, for those who see it
+
+        # What the columns mean, beside the table, in plain words.
+        definitions = chromium.find_element(By.ID, "definitions")
+        assert definitions.is_displayed()
+        meaning = dict(
+            zip(
+                [dt.text for dt in definitions.find_elements(By.TAG_NAME, "dt")],
+                [dd.text for dd in definitions.find_elements(By.TAG_NAME, "dd")],
+                strict=True,
+            )
+        )
+        assert list(meaning) == [
+            "Landings",
+            "Visitors",
+            "Returning",
+            "Carts",
+            "Purchases",
+            "Conversion",
+            "Avg. order",
+        ]
+        assert meaning["Conversion"].startswith("Purchases ÷ Visitors, both over")
+        assert meaning["Carts"].startswith("Carts started: the first item put")
+        assert meaning["Avg. order"].startswith("Revenue ÷ Purchases; blank")
 
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
@@ -1089,3 +1140,243 @@ def test_dashboard_in_headless_chromium(
         assert [u for u in network if not u.startswith(base + "/")] == []
         # No CSP violation or script error in the console.
         assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def chart_styles(driver: Any, svgs: str) -> dict[str, set[tuple[str, str, str]]]:
+    """Per series, how its lines look in the SVGs matched by *svgs*: the
+    ``stroke-dasharray`` attribute, the dash pattern Chromium draws, and the
+    tag of the series' point markers."""
+    styles: dict[str, set[tuple[str, str, str]]] = {}
+    for svg in driver.find_elements(By.CSS_SELECTOR, svgs):
+        for line in svg.find_elements(By.CSS_SELECTOR, "polyline"):
+            name = line.get_attribute("data-series")
+            markers = svg.find_elements(By.CSS_SELECTOR, f"circle.{name}, rect.{name}")
+            assert markers
+            for marker in markers:
+                styles.setdefault(name, set()).add(
+                    (
+                        line.get_attribute("stroke-dasharray"),
+                        line.value_of_css_property("stroke-dasharray"),
+                        marker.tag_name,
+                    )
+                )
+    return styles
+
+
+def wait_ready(driver: Any) -> str:
+    """Wait until the page has drawn what it fetched; its state then."""
+    WebDriverWait(driver, 15).until(
+        lambda d: (
+            d.find_element(By.TAG_NAME, "html").get_attribute("data-state")
+            in ("ready", "error")
+        )
+    )
+    return str(driver.find_element(By.TAG_NAME, "html").get_attribute("data-state"))
+
+
+def api_requests(driver: Any, base: str) -> list[str]:
+    """The page's requests to the API since the log was last read."""
+    return [
+        message["params"]["request"]["url"]
+        for entry in driver.get_log("performance")
+        for message in [json.loads(entry["message"])["message"]]
+        if message["method"] == "Network.requestWillBeSent"
+        and message["params"]["request"]["url"].startswith(f"{base}/api/")
+    ]
+
+
+def table_rows(driver: Any) -> list[list[str]]:
+    """The promotion table's rows as shown (empty when the table is hidden)."""
+    return [
+        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in driver.find_elements(By.CSS_SELECTOR, "#counts tr")
+        if row.is_displayed() and row.find_elements(By.TAG_NAME, "td")
+    ]
+
+
+@needs_chromium
+def test_dashboard_counts_in_the_right_number(
+    redis_client: redis.Redis, chromium: Any
+) -> None:
+    promotion_script.run(redis_client, FIRST)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    with served(app) as base:
+        # Day 1: only SPRING landed.
+        chromium.get(f"{base}/?token={TOKEN}&since={FIRST}&until={FIRST}")
+        assert wait_ready(chromium) == "ready"
+        status = chromium.find_element(By.ID, "status").text
+        assert status == f"1 promotion, {FIRST} to {FIRST} (UTC)."
+        # The top two, and one other promotion summed.
+        chromium.get(f"{base}/?top=2&{RANGE}")
+        assert wait_ready(chromium) == "ready"
+        status = chromium.find_element(By.ID, "status").text
+        assert status == (
+            f"3 promotions, {FIRST} to {LAST} (UTC);"
+            " the top 2 by landings, the rest summed."
+        )
+        assert [row[0] for row in table_rows(chromium)] == [
+            "SPRING",
+            "SUMMER",
+            "1 other promotion",
+            "Total",
+        ]
+        chromium.get(f"{base}/?top=1&{RANGE}")
+        assert wait_ready(chromium) == "ready"
+        assert table_rows(chromium)[1][0] == "2 other promotions"
+
+
+@needs_chromium
+def test_quick_ranges_ask_again_and_redraw(
+    redis_client: redis.Redis, chromium: Any
+) -> None:
+    today = utc_today()
+    promotion_script.run(redis_client, today - timedelta(days=2))
+    report = PromotionReport(redis=redis_client)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    quiet = "since=2001-01-01&until=2001-01-31"
+    with served(app) as base:
+        chromium.get(f"{base}/?token={TOKEN}&{quiet}")
+        assert wait_ready(chromium) == "ready"
+        assert chromium.find_element(By.ID, "status").text.startswith(
+            "No promotion activity"
+        )
+        assert table_rows(chromium) == []
+        chromium.get_log("performance")  # start counting the API requests here
+
+        month = today.replace(day=1)
+        for label, since in [
+            ("7 days", today - timedelta(days=6)),
+            ("30 days", today - timedelta(days=29)),
+            ("This month", month),
+        ]:
+            button = chromium.find_element(
+                By.XPATH, f"//button[@class='quick' and text()='{label}']"
+            )
+            button.click()
+            assert wait_ready(chromium) == "ready"
+            # One bounded data request per range, for the range picked.
+            asked = f"since={since}&until={today}"
+            assert api_requests(chromium, base) == [f"{base}/api/counts?{asked}"]
+            assert chromium.current_url == f"{base}/?{asked}"
+            assert chromium.find_element(By.ID, "since").get_attribute("value") == (
+                str(since)
+            )
+            assert chromium.find_element(By.ID, "until").get_attribute("value") == (
+                str(today)
+            )
+            # Today, the script's last day, is in every range; the first two
+            # are in this month's unless it began today or yesterday.
+            codes = [row.promotion for row in report.counts(since, today)]
+            assert [row[0] for row in table_rows(chromium)] == [*codes, "Total"]
+            csv_link = chromium.find_element(By.ID, "csv")
+            assert csv_link.get_attribute("href") == f"{base}/api/counts.csv?{asked}"
+
+        chromium.find_element(By.XPATH, "//button[text()='7 days']").click()
+        assert wait_ready(chromium) == "ready"
+        assert table_rows(chromium)[0] == [
+            "SPRING",
+            *("4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"),
+        ]
+        # Back to the quiet range: its figures, and the table hidden again.
+        chromium.get_log("performance")
+        chromium.back()
+        chromium.back()
+        chromium.back()
+        chromium.back()
+        WebDriverWait(chromium, 15).until(lambda d: d.current_url.endswith(quiet))
+        assert wait_ready(chromium) == "ready"
+        assert table_rows(chromium) == []
+        assert not chromium.find_element(By.ID, "legend").is_displayed()
+        assert chromium.find_elements(By.CSS_SELECTOR, "#charts svg") == []
+        assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+@needs_chromium
+def test_csv_download_from_the_page(
+    redis_client: redis.Redis, chromium: Any, tmp_path: Path
+) -> None:
+    promotion_script.run(redis_client, FIRST)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    chromium.execute_cdp_cmd(
+        "Browser.setDownloadBehavior",
+        {"behavior": "allow", "downloadPath": str(downloads)},
+    )
+    with served(app) as base:
+        chromium.get(f"{base}/?token={TOKEN}&{RANGE}")
+        assert wait_ready(chromium) == "ready"
+        link = chromium.find_element(By.ID, "csv")
+        assert link.is_displayed() and link.text == "Download CSV"
+        assert link.get_attribute("href") == f"{base}/api/counts.csv?{RANGE}"
+        link.click()
+        saved = downloads / f"promotions-{FIRST}-{LAST}.csv"
+        WebDriverWait(chromium, 15).until(lambda d: saved.exists())
+    # The page's session cookie opened it; the file is the CLI's CSV.
+    assert saved.read_text() == render_csv(promotion_script.expected_counts())
+
+
+class Held:
+    """A WSGI wrapper that holds ``/api/counts`` requests for one range until
+    the test lets them go (the others pass at once)."""
+
+    def __init__(self, app: Any, query: str) -> None:
+        self.app = app
+        self.query = query
+        self.release = threading.Event()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        held = environ["PATH_INFO"] == "/api/counts"
+        if held and environ.get("QUERY_STRING") == self.query:
+            assert self.release.wait(timeout=15)
+        return self.app(environ, start_response)
+
+
+#: Counts, in ``window.answers``, the data answers the page has finished
+#: handling: the count moves in a task queued after the page's own handlers.
+COUNT_ANSWERS = """
+window.answers = 0;
+const fetchFor = window.fetch;
+window.fetch = (...args) => fetchFor(...args).then((response) => {
+  const json = response.json.bind(response);
+  response.json = () => json().then((body) => {
+    setTimeout(() => { window.answers += 1; }, 0);
+    return body;
+  });
+  return response;
+});
+"""
+
+
+@needs_chromium
+def test_a_late_answer_does_not_overwrite_a_newer_range(
+    redis_client: redis.Redis, chromium: Any
+) -> None:
+    today = utc_today()
+    promotion_script.run(redis_client, today - timedelta(days=2))
+    week = f"since={today - timedelta(days=6)}&until={today}"
+    app = Held(Dashboard(redis=redis_client, token=TOKEN), week)
+    quiet = "since=2001-01-01&until=2001-01-31"
+    with served(app) as base:
+        chromium.get(f"{base}/?token={TOKEN}&{quiet}")
+        assert wait_ready(chromium) == "ready"
+        chromium.execute_script(COUNT_ANSWERS)
+        # The week's figures are slow to come; meanwhile the user goes back.
+        chromium.find_element(By.XPATH, "//button[text()='7 days']").click()
+        chromium.back()
+        WebDriverWait(chromium, 15).until(
+            lambda d: d.execute_script("return window.answers") == 1
+        )
+        assert table_rows(chromium) == []
+        app.release.set()
+        WebDriverWait(chromium, 15).until(
+            lambda d: d.execute_script("return window.answers") == 2
+        )
+        # The week's answer came last but belongs to a range no longer shown.
+        assert chromium.current_url == f"{base}/?{quiet}"
+        assert table_rows(chromium) == []
+        status = chromium.find_element(By.ID, "status").text
+        assert status == "No promotion activity from 2001-01-01 to 2001-01-31."
+        assert chromium.find_element(By.ID, "since").get_attribute("value") == (
+            "2001-01-01"
+        )
