@@ -230,13 +230,7 @@ def spring_days() -> list[dict[str, object]]:
     """SPRING's three scripted days as ``--daily SPRING --json`` prints them."""
     return [
         {
-            "day": str(row.day),
-            "landings": row.landings,
-            "visitors": row.visitors,
-            "returning": row.returning,
-            "carts": row.carts,
-            "purchases": row.purchases,
-            "revenue_cents": row.revenue_cents,
+            **promotion_script.day_dict(row),
             "conversion_rate": row.conversion_rate,
             "average_order_cents": row.average_order_cents,
         }

@@ -435,25 +435,14 @@ def test_api_counts_has_the_site_row_and_the_series(dashboard: Dashboard) -> Non
     assert body["site"] == {"visits": 8, "visitors": 5, "returning": 3}
     assert (body["top"], body["rest"], body["rest_codes"]) == (20, None, 0)
     assert body["daily"]["SPRING"] == [
-        {**asdict_day(row)} for row in promotion_script.expected_spring_daily(FIRST)
+        promotion_script.day_dict(row)
+        for row in promotion_script.expected_spring_daily(FIRST)
     ]
     assert set(body["daily"]) == {"SPRING", "SUMMER", "WINTER"}
 
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def asdict_day(row: Any) -> dict[str, Any]:
-    return {
-        "day": str(row.day),
-        "landings": row.landings,
-        "visitors": row.visitors,
-        "returning": row.returning,
-        "carts": row.carts,
-        "purchases": row.purchases,
-        "revenue_cents": row.revenue_cents,
-    }
 
 
 def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
@@ -535,15 +524,7 @@ def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
         f"/api/daily?promotion=SPRING&{RANGE}", headers=bearer()
     )
     assert response.json["days"] == [
-        {
-            "day": str(row.day),
-            "landings": row.landings,
-            "visitors": row.visitors,
-            "returning": row.returning,
-            "carts": row.carts,
-            "purchases": row.purchases,
-            "revenue_cents": row.revenue_cents,
-        }
+        promotion_script.day_dict(row)
         for row in promotion_script.expected_spring_daily(FIRST)
     ]
 
@@ -1225,22 +1206,35 @@ def test_dashboard_counts_in_the_right_number(
         assert table_rows(chromium)[1][0] == "2 other promotions"
 
 
+#: A range without activity, where the quick-range tests start.
+QUIET = "since=2001-01-01&until=2001-01-31"
+
+
+@pytest.fixture
+def today(redis_client: redis.Redis) -> date:
+    """Today (UTC), the last of the script's three days."""
+    day = utc_today()
+    promotion_script.run(redis_client, day - timedelta(days=2))
+    return day
+
+
+def open_quiet(driver: Any, base: str) -> None:
+    """Open the page on :data:`QUIET`, trading the token: nothing to show."""
+    driver.get(f"{base}/?token={TOKEN}&{QUIET}")
+    assert wait_ready(driver) == "ready"
+    status = driver.find_element(By.ID, "status").text
+    assert status == "No promotion activity from 2001-01-01 to 2001-01-31."
+    assert table_rows(driver) == []
+
+
 @needs_chromium
 def test_quick_ranges_ask_again_and_redraw(
-    redis_client: redis.Redis, chromium: Any
+    redis_client: redis.Redis, chromium: Any, today: date
 ) -> None:
-    today = utc_today()
-    promotion_script.run(redis_client, today - timedelta(days=2))
     report = PromotionReport(redis=redis_client)
     app = Dashboard(redis=redis_client, token=TOKEN)
-    quiet = "since=2001-01-01&until=2001-01-31"
     with served(app) as base:
-        chromium.get(f"{base}/?token={TOKEN}&{quiet}")
-        assert wait_ready(chromium) == "ready"
-        assert chromium.find_element(By.ID, "status").text.startswith(
-            "No promotion activity"
-        )
-        assert table_rows(chromium) == []
+        open_quiet(chromium, base)
         chromium.get_log("performance")  # start counting the API requests here
 
         month = today.replace(day=1)
@@ -1283,7 +1277,7 @@ def test_quick_ranges_ask_again_and_redraw(
         chromium.back()
         chromium.back()
         chromium.back()
-        WebDriverWait(chromium, 15).until(lambda d: d.current_url.endswith(quiet))
+        WebDriverWait(chromium, 15).until(lambda d: d.current_url.endswith(QUIET))
         assert wait_ready(chromium) == "ready"
         assert table_rows(chromium) == []
         assert not chromium.find_element(By.ID, "legend").is_displayed()
@@ -1350,16 +1344,12 @@ window.fetch = (...args) => fetchFor(...args).then((response) => {
 
 @needs_chromium
 def test_a_late_answer_does_not_overwrite_a_newer_range(
-    redis_client: redis.Redis, chromium: Any
+    redis_client: redis.Redis, chromium: Any, today: date
 ) -> None:
-    today = utc_today()
-    promotion_script.run(redis_client, today - timedelta(days=2))
     week = f"since={today - timedelta(days=6)}&until={today}"
     app = Held(Dashboard(redis=redis_client, token=TOKEN), week)
-    quiet = "since=2001-01-01&until=2001-01-31"
     with served(app) as base:
-        chromium.get(f"{base}/?token={TOKEN}&{quiet}")
-        assert wait_ready(chromium) == "ready"
+        open_quiet(chromium, base)
         chromium.execute_script(COUNT_ANSWERS)
         # The week's figures are slow to come; meanwhile the user goes back.
         chromium.find_element(By.XPATH, "//button[text()='7 days']").click()
@@ -1373,7 +1363,7 @@ def test_a_late_answer_does_not_overwrite_a_newer_range(
             lambda d: d.execute_script("return window.answers") == 2
         )
         # The week's answer came last but belongs to a range no longer shown.
-        assert chromium.current_url == f"{base}/?{quiet}"
+        assert chromium.current_url == f"{base}/?{QUIET}"
         assert table_rows(chromium) == []
         status = chromium.find_element(By.ID, "status").text
         assert status == "No promotion activity from 2001-01-01 to 2001-01-31."
