@@ -23,6 +23,7 @@ from .keys import KeySchema
 from .store.app import cause
 from .store.client import describe
 from .store.probe import Prober
+from .words import plural
 
 log = logging.getLogger("qscookies")
 
@@ -217,13 +218,15 @@ class CheckResult:
     def summary(self) -> str:
         """One line: locked in, or what is allowed or unknown."""
         if self.locked_in:
-            return f"locked in: all {len(self.verdicts)} export commands refused"
+            refused = plural(len(self.verdicts), "export command")
+            return f"locked in: all {refused} refused"
         if self.allowed:
             names = sorted({c.split()[0] for c in self.allowed})
             return f"data exportable: {len(self.allowed)} allowed ({' '.join(names)})"
         if not self.method:
             return "not verified: this user may neither ACL DRYRUN nor MULTI"
-        return f"not verified: Redis would not say for {len(self.unknown)} commands"
+        unknown = plural(len(self.unknown), "command")
+        return f"not verified: Redis would not say for {unknown}"
 
 
 def check(store: Prober) -> CheckResult:

@@ -32,8 +32,12 @@ from .days import parse_day
 from .days import utc_today
 from .errors import ConfigurationError
 from .errors import QSCookiesError
+from .figures import DailyCounts
+from .figures import PromotionCounts
 from .render import COLUMNS
+from .render import DAY_COLUMNS
 from .render import render_csv
+from .render import render_daily_table
 from .render import render_table
 from .render import row_dict
 from .render import sort_rows
@@ -198,6 +202,12 @@ def _add_promotions(commands: argparse._SubParsersAction[_Parser]) -> None:
         help=f"the table shows the top N promotions by landings and sums the rest"
         f" on one line (default {DEFAULT_TOP}; --json and --csv give every row)",
     )
+    parser.add_argument(
+        "--daily",
+        metavar="CODE",
+        help="one promotion day by day instead, one row per UTC day of the range"
+        " (--sort and --top do not apply)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="JSON rows")
     output.add_argument("--csv", action="store_true", help="CSV rows")
@@ -212,16 +222,31 @@ def _promotions(args: argparse.Namespace) -> int:
         report = PromotionReport(
             redis=client, key_prefix=args.prefix, min_count=args.min_count
         )
+        if args.daily is not None:
+            days = report.daily(args.daily, since, until)
+            if not _print_rows(args, days, DAY_COLUMNS):
+                sys.stdout.write(render_daily_table(args.daily, since, until, days))
+            return OK
         if args.json or args.csv:
-            rows = sort_rows(report.counts(since, until), args.sort)
-            if args.json:
-                print(json.dumps([row_dict(row) for row in rows], indent=2))
-            else:
-                sys.stdout.write(render_csv(rows))
+            _print_rows(args, sort_rows(report.counts(since, until), args.sort))
             return OK
         summary = report.summary(since, until, top=args.top)
     sys.stdout.write(render_table(summary, sort_rows(summary.rows, args.sort)))
     return OK
+
+
+def _print_rows(
+    args: argparse.Namespace,
+    rows: Sequence[PromotionCounts | DailyCounts],
+    columns: Sequence[str] = COLUMNS,
+) -> bool:
+    """Print *rows* as JSON (``--json``) or CSV (``--csv``); whether either was
+    asked for."""
+    if args.json:
+        print(json.dumps([row_dict(row) for row in rows], indent=2))
+    elif args.csv:
+        sys.stdout.write(render_csv(rows, columns))
+    return bool(args.json or args.csv)
 
 
 def _add_dashboard(commands: argparse._SubParsersAction[_Parser]) -> None:

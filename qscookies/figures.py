@@ -18,8 +18,21 @@ def _rate(purchases: int, visitors: int | None) -> float | None:
     return purchases / visitors if visitors else 0.0
 
 
+class _Orders:
+    """What a row of figures works out from its purchases and revenue."""
+
+    purchases: int
+    revenue_cents: int
+
+    @property
+    def average_order_cents(self) -> float | None:
+        """Average order value: ``revenue_cents / purchases``, in cents;
+        ``None`` when there were no purchases."""
+        return self.revenue_cents / self.purchases if self.purchases else None
+
+
 @dataclass(frozen=True)
-class PromotionCounts:
+class PromotionCounts(_Orders):
     """The figures of one promotion over a range of days."""
 
     #: The promotion code.
@@ -44,7 +57,7 @@ class PromotionCounts:
 
 
 @dataclass(frozen=True)
-class DailyCounts:
+class DailyCounts(_Orders):
     """The figures of one promotion on one UTC day."""
 
     #: The day.
@@ -69,7 +82,7 @@ class DailyCounts:
 
 
 @dataclass(frozen=True)
-class Totals:
+class Totals(_Orders):
     """The figures of several promotions together.
 
     Unique visitors cannot be added up (one person may land on two promotions):

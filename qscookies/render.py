@@ -1,19 +1,25 @@
-"""Promotion figures for people and spreadsheets: the CLI's table and CSV rows.
+"""Promotion figures for people and spreadsheets: the CLI's tables and CSV rows.
 
-Aggregates only: every row is one promotion (or the summed rest, or the
-totals), never a visitor.
+Aggregates only: every row is one promotion (or one day of one promotion, or
+the summed rest, or the totals), never a visitor.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date
+from typing import Any
 
 from .errors import ConfigurationError
+from .figures import DailyCounts
 from .figures import PromotionCounts
 from .figures import Summary
 from .figures import Totals
+from .words import plural
 
 #: Columns of a promotion row, in output order.
 COLUMNS = (
@@ -25,20 +31,41 @@ COLUMNS = (
     "purchases",
     "revenue_cents",
     "conversion_rate",
+    "average_order_cents",
 )
 
+#: Columns of one promotion's day row (``promotions --daily``), in output order.
+DAY_COLUMNS = ("day", *COLUMNS[1:])
 
-def row_dict(row: PromotionCounts) -> dict[str, str | int | float]:
-    """A row as a JSON-ready dict of :data:`COLUMNS` (rate rounded to 4 places)."""
-    values: dict[str, str | int | float] = {
-        name: getattr(row, name) for name in COLUMNS
-    }
-    values["conversion_rate"] = round(row.conversion_rate, 4)
+#: The text table's column heads, after the first (promotion or day).
+_HEADS = [
+    "landings",
+    "visitors",
+    "returning",
+    "carts",
+    "purchases",
+    "revenue",
+    "conversion",
+    "avg order",
+]
+
+
+def row_dict(row: PromotionCounts | DailyCounts | Totals) -> dict[str, Any]:
+    """A row as a JSON-ready dict: its fields (a day as ``YYYY-MM-DD``), then
+    ``conversion_rate`` rounded to 4 places and ``average_order_cents`` to 2
+    (``None`` where unknown: no visitors merged, no purchases)."""
+    values = asdict(row)
+    if isinstance(row, DailyCounts):
+        values["day"] = row.day.isoformat()
+    rate, average = row.conversion_rate, row.average_order_cents
+    values["conversion_rate"] = None if rate is None else round(rate, 4)
+    values["average_order_cents"] = None if average is None else round(average, 2)
     return values
 
 
 def sort_rows(rows: Sequence[PromotionCounts], column: str) -> list[PromotionCounts]:
-    """Rows sorted by *column*: codes A-Z, figures largest first, ties by code.
+    """Rows sorted by *column*: codes A-Z, figures largest first (a row without
+    the figure, such as an average without purchases, last), ties by code.
 
     :raises ConfigurationError: *column* is not one of :data:`COLUMNS`.
     """
@@ -47,13 +74,25 @@ def sort_rows(rows: Sequence[PromotionCounts], column: str) -> list[PromotionCou
     by_code = sorted(rows, key=lambda row: row.promotion)
     if column == "promotion":
         return by_code
-    return sorted(by_code, key=lambda row: getattr(row, column), reverse=True)
+
+    def figure(row: PromotionCounts) -> tuple[bool, float]:
+        value = getattr(row, column)
+        return value is not None, value or 0
+
+    return sorted(by_code, key=figure, reverse=True)
 
 
-def render_csv(rows: Sequence[PromotionCounts]) -> str:
-    """The rows as CSV with a header line, aggregates only."""
+def render_csv(
+    rows: Sequence[PromotionCounts | DailyCounts], columns: Sequence[str] = COLUMNS
+) -> str:
+    """The rows as CSV with a header line of *columns*, aggregates only: a
+    figure that is ``None`` (an average without purchases) is an empty cell.
+
+    :param columns: :data:`COLUMNS` for promotion rows, :data:`DAY_COLUMNS`
+        for one promotion's days.
+    """
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(row_dict(row) for row in rows)
     return out.getvalue()
@@ -65,8 +104,8 @@ def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
     heading = f"Promotions {summary.since} .. {summary.until} (UTC days)"
     site = summary.site
     site_line = (
-        f"Site: {site.visits} visits, {site.visitors} unique visitors,"
-        f" {site.returning} returning."
+        f"Site: {plural(site.visits, 'visit')},"
+        f" {plural(site.visitors, 'unique visitor')}, {site.returning} returning."
     )
     if not rows:
         return f"{heading}: no promotion activity.\n{site_line}\n"
@@ -77,35 +116,59 @@ def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
         name = f"({summary.rest_codes} more)"
         lines.append(_cells(name, rest, rest.visitors, rest.returning))
     lines.append(_cells("TOTAL", totals, totals.visitors, totals.returning))
-    header = ["promotion", "landings", "visitors", "returning", "carts"]
-    header += ["purchases", "revenue", "conversion"]
-    widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(8)]
+    header, rule, *body = _aligned(["promotion", *_HEADS], lines)
+    note = (
+        "TOTAL visitors and returning are unique across promotions, not a sum."
+        if totals.visitors is not None
+        else "TOTAL visitors and returning: n/a, Redis Cluster cannot merge them."
+    )
+    table = [heading, "", header, rule, *body[:-1], rule, body[-1], "", note]
+    return "\n".join([*table, site_line]) + "\n"
+
+
+def render_daily_table(
+    promotion: str, since: date, until: date, days: Sequence[DailyCounts]
+) -> str:
+    """One promotion day by day as an aligned text table for a terminal."""
+    heading = f"{promotion} day by day, {since} .. {until} (UTC days)"
+    if not days:
+        reason = "each rests on fewer visitors than min_count"
+        return f"{heading}: no day to show ({reason}).\n"
+    lines = [_cells(str(row.day), row, row.visitors, row.returning) for row in days]
+    note = "Visitors and returning are unique within each day, not across days."
+    return "\n".join([heading, "", *_aligned(["day", *_HEADS], lines), "", note]) + "\n"
+
+
+def _aligned(header: list[str], lines: list[list[str]]) -> list[str]:
+    """The header, a rule and the lines, in columns: the first left-aligned,
+    the figures right-aligned."""
+    rows = [header, *lines]
+    widths = [max(len(cells[i]) for cells in rows) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
         padded = zip(cells, widths, strict=True)
         return "  ".join(
             cell.ljust(width) if index == 0 else cell.rjust(width)
             for index, (cell, width) in enumerate(padded)
-        )
+        ).rstrip()
 
-    rule = "-" * len(line(header))
-    body = [line(cells) for cells in lines]
-    note = (
-        "TOTAL visitors and returning are unique across promotions, not a sum."
-        if totals.visitors is not None
-        else "TOTAL visitors and returning: n/a, Redis Cluster cannot merge them."
-    )
-    table = [heading, "", line(header), rule, *body[:-1], rule, body[-1], "", note]
-    return "\n".join([*table, site_line]) + "\n"
+    head = line(header)
+    return [head, "-" * len(head), *(line(cells) for cells in lines)]
+
+
+def _money(cents: float) -> str:
+    """Cents as a figure of money with two decimals, rounded half up to a cent
+    (the dashboard's script rounds the same way)."""
+    return f"{math.floor(cents + 0.5) / 100:.2f}"
 
 
 def _cells(
     name: str,
-    figures: PromotionCounts | Totals,
+    figures: PromotionCounts | DailyCounts | Totals,
     visitors: int | None,
     returning: int | None,
 ) -> list[str]:
-    rate = figures.conversion_rate
+    rate, average = figures.conversion_rate, figures.average_order_cents
     return [
         name,
         str(figures.landings),
@@ -113,6 +176,7 @@ def _cells(
         "n/a" if returning is None else str(returning),
         str(figures.carts),
         str(figures.purchases),
-        f"{figures.revenue_cents / 100:.2f}",
+        _money(figures.revenue_cents),
         "n/a" if rate is None else f"{rate:.1%}",
+        "" if average is None else _money(average),
     ]

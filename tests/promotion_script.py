@@ -8,6 +8,7 @@ the middleware's clock moved across three UTC days and past the visit gap.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import date
 from datetime import datetime
@@ -127,6 +128,11 @@ def expected_spring_daily(first_day: date) -> list[DailyCounts]:
         DailyCounts(day(first_day, 2), 1, 1, 2, 1, 1, 500),
         DailyCounts(day(first_day, 3), 1, 1, 1, 0, 0, 0),
     ]
+
+
+def day_dict(row: DailyCounts) -> dict[str, Any]:
+    """A day's figures as the JSON answers spell them: the day as YYYY-MM-DD."""
+    return {**asdict(row), "day": str(row.day)}
 
 
 def expected_site() -> SiteCounts:

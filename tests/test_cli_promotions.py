@@ -39,6 +39,7 @@ EXPECTED_ROWS = [
         "purchases": 2,
         "revenue_cents": 2499,
         "conversion_rate": 0.6667,
+        "average_order_cents": 1249.5,
     },
     {
         "promotion": "SUMMER",
@@ -49,6 +50,7 @@ EXPECTED_ROWS = [
         "purchases": 0,
         "revenue_cents": 0,
         "conversion_rate": 0.0,
+        "average_order_cents": None,
     },
     {
         "promotion": "WINTER",
@@ -59,6 +61,7 @@ EXPECTED_ROWS = [
         "purchases": 0,
         "revenue_cents": 0,
         "conversion_rate": 0.0,
+        "average_order_cents": None,
     },
 ]
 
@@ -81,23 +84,25 @@ def test_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     since = utc_today() - timedelta(days=29)
     header = (
         "promotion  landings  visitors  returning  carts  purchases  revenue"
-        "  conversion"
+        "  conversion  avg order"
     )
     rule = "-" * len(header)
+    # The average order: 2499 cents over 2 orders, half a cent up; blank
+    # where there was no purchase.
     assert out.splitlines() == [
         f"Promotions {since} .. {utc_today()} (UTC days)",
         "",
         header,
         rule,
         "SPRING            4         3          3      2          2    24.99"
-        "       66.7%",
+        "       66.7%      12.50",
         "SUMMER            2         1          1      1          0     0.00"
         "        0.0%",
         "WINTER            1         1          0      0          0     0.00"
         "        0.0%",
         rule,
         "TOTAL             7         4          3      3          2    24.99"
-        "       50.0%",
+        "       50.0%      12.50",
         "",
         "TOTAL visitors and returning are unique across promotions, not a sum.",
         "Site: 8 visits, 5 unique visitors, 3 returning.",
@@ -110,7 +115,10 @@ def test_table_shows_the_top_and_sums_the_rest(
     code, out, _ = run(capsys, "--redis-url", url, "--top", "1")
     lines = out.splitlines()
     assert code == 0
-    assert lines[4].split() == ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%"]
+    assert lines[4].split() == [
+        "SPRING",
+        *("4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"),
+    ]
     # SUMMER and WINTER summed; Carol is one visitor of both.
     assert lines[5].split() == ["(2", "more)", "3", "2", "1", "1", "0", "0.00", "0.0%"]
     assert lines[7].split()[:2] == ["TOTAL", "7"]
@@ -138,10 +146,15 @@ def test_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out.splitlines()[0] == (
         "promotion,landings,visitors,returning,carts,purchases,revenue_cents,"
-        "conversion_rate"
+        "conversion_rate,average_order_cents"
     )
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert rows == [{k: str(v) for k, v in row.items()} for row in EXPECTED_ROWS]
+    # No purchase: the average order is an empty cell, not "None" nor 0.
+    assert rows == [
+        {k: "" if v is None else str(v) for k, v in row.items()}
+        for row in EXPECTED_ROWS
+    ]
+    assert out.splitlines()[2].endswith(",0.0,")
 
 
 def test_range_and_min_count(url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -187,6 +200,124 @@ def test_no_activity(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         "--json",
     )
     assert (code, json.loads(out)) == (0, [])
+
+
+def test_sort_by_average_order_puts_rows_without_purchases_last(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--redis-url", url, "--sort", "average_order_cents")
+    lines = [line.split()[0] for line in out.splitlines()[4:7]]
+    assert (code, lines) == (0, ["SPRING", "SUMMER", "WINTER"])
+    code, out, _ = run(
+        capsys, "--redis-url", url, "--sort", "average_order_cents", "--json"
+    )
+    assert [row["average_order_cents"] for row in json.loads(out)] == [
+        1249.5,
+        None,
+        None,
+    ]
+
+
+# -- one promotion day by day (--daily) ------
+
+DAY_HEADER = (
+    "day         landings  visitors  returning  carts  purchases  revenue"
+    "  conversion  avg order"
+)
+
+
+def spring_days() -> list[dict[str, object]]:
+    """SPRING's three scripted days as ``--daily SPRING --json`` prints them."""
+    return [
+        {
+            **promotion_script.day_dict(row),
+            "conversion_rate": row.conversion_rate,
+            "average_order_cents": row.average_order_cents,
+        }
+        for row in promotion_script.expected_spring_daily(FIRST)
+    ]
+
+
+def test_daily_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(
+        capsys, "--redis-url", url, "--daily", "SPRING", "--since", str(FIRST)
+    )
+    assert (code, err) == (0, "")
+    day1, day2, day3 = (FIRST + timedelta(days=n) for n in range(3))
+    assert out.splitlines() == [
+        f"SPRING day by day, {FIRST} .. {utc_today()} (UTC days)",
+        "",
+        DAY_HEADER,
+        "-" * len(DAY_HEADER),
+        f"{day1}         2         2          0      1          1    19.99"
+        "       50.0%      19.99",
+        f"{day2}         1         1          2      1          1     5.00"
+        "      100.0%       5.00",
+        f"{day3}         1         1          1      0          0     0.00        0.0%",
+        "",
+        "Visitors and returning are unique within each day, not across days.",
+    ]
+
+
+def test_daily_json_and_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--redis-url", url, "--daily", "SPRING", "--since", str(FIRST)]
+    code, out, err = run(capsys, *args, "--json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == spring_days()
+    assert json.loads(out)[2]["average_order_cents"] is None  # no purchase
+    code, out, err = run(capsys, *args, "--csv")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "day,landings,visitors,returning,carts,purchases,revenue_cents,"
+        "conversion_rate,average_order_cents"
+    )
+    assert list(csv.DictReader(io.StringIO(out))) == [
+        {k: "" if v is None else str(v) for k, v in day.items()}
+        for day in spring_days()
+    ]
+
+
+def test_daily_respects_the_range_and_min_count(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    day2 = FIRST + timedelta(days=1)
+    args = ["--redis-url", url, "--daily", "SPRING", "--json"]
+    code, out, _ = run(capsys, *args, "--since", str(FIRST), "--until", str(day2))
+    assert (code, json.loads(out)) == (0, spring_days()[:2])
+    # Default range: the last 30 days, one row each (zeros without activity).
+    code, out, _ = run(capsys, *args)
+    days = json.loads(out)
+    assert (code, len(days), days[-3:]) == (0, 30, spring_days())
+    # Only SPRING's first day rests on 2 visitors.
+    code, out, _ = run(capsys, *args, "--since", str(FIRST), "--min-count", "2")
+    assert (code, json.loads(out)) == (0, spring_days()[:1])
+    code, out, _ = run(capsys, *args[:-1], "--min-count", "5")
+    assert code == 0
+    assert out == (
+        f"SPRING day by day, {utc_today() - timedelta(days=29)} .. {utc_today()}"
+        " (UTC days): no day to show (each rests on fewer visitors than"
+        " min_count).\n"
+    )
+
+
+@pytest.mark.parametrize("promotion", ["bad code", "_lead", "x" * 65, "<script>", ""])
+def test_daily_bad_code_is_one_line_exit_2(
+    url: str, capsys: pytest.CaptureFixture[str], promotion: str
+) -> None:
+    code, out, err = run(capsys, "--redis-url", url, "--daily", promotion)
+    assert (code, out) == (2, "")
+    assert err.startswith("qscookies promotions: promotion must be a code")
+    assert err.count("\n") == 1
+
+
+def test_daily_bad_range_is_one_line_exit_2(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        capsys, "--redis-url", url, "--daily", "SPRING", "--since", "2020-01-01"
+    )
+    assert (code, out) == (2, "")
+    assert "at most 400" in err and err.count("\n") == 1
 
 
 def test_redis_url_from_environment(
@@ -278,13 +409,7 @@ def test_table_marks_totals_a_cluster_cannot_merge() -> None:
     out = render_table(summary, rows)
     assert out.splitlines()[-4].split() == [
         "TOTAL",
-        "7",
-        "n/a",
-        "n/a",
-        "3",
-        "2",
-        "24.99",
-        "n/a",
+        *("7", "n/a", "n/a", "3", "2", "24.99", "n/a", "12.50"),
     ]
     assert "n/a, Redis Cluster cannot merge them" in out
 
@@ -338,3 +463,26 @@ def test_promotions_on_a_redis_cluster(
         finally:
             for key in client.keys("cli-cluster:*", target_nodes=client.ALL_NODES):
                 client.delete(key)
+
+
+@pytest.mark.parametrize(
+    ("site", "line"),
+    [
+        pytest.param(
+            SiteCounts(1, 1, 1),
+            "Site: 1 visit, 1 unique visitor, 1 returning.",
+            id="one",
+        ),
+        pytest.param(
+            SiteCounts(2, 0, 0),
+            "Site: 2 visits, 0 unique visitors, 0 returning.",
+            id="two",
+        ),
+    ],
+)
+def test_site_line_counts_in_the_right_number(site: SiteCounts, line: str) -> None:
+    totals = Totals(0, 0, 0, 0, 0, 0)
+    summary = Summary(FIRST, FIRST, [], None, 0, totals, site)
+    assert render_table(summary, []).splitlines()[-1] == line
+    rows = promotion_script.expected_counts()
+    assert render_table(summary, rows).splitlines()[-1] == line

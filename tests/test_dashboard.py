@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -45,6 +48,8 @@ from qscookies.dashboard.server import redact
 from qscookies.days import utc_today
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
+from qscookies.render import COLUMNS
+from qscookies.render import render_csv
 from qscookies.report import PromotionReport
 
 from shop import RoundTrips
@@ -83,7 +88,14 @@ def bearer(token: str = TOKEN) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/api/counts", "/api/daily?promotion=SPRING", "/static/dashboard.js"]
+    "path",
+    [
+        "/",
+        "/api/counts",
+        "/api/counts.csv",
+        "/api/daily?promotion=SPRING",
+        "/static/dashboard.js",
+    ],
 )
 def test_no_token_is_403(dashboard: Dashboard, path: str) -> None:
     response = LocalClient(dashboard).get(path)
@@ -397,8 +409,14 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
             "purchases": row.purchases,
             "revenue_cents": row.revenue_cents,
             "conversion_rate": round(row.conversion_rate, 4),
+            "average_order_cents": row.average_order_cents,
         }
         for row in promotion_script.expected_counts()
+    ]
+    assert [row["average_order_cents"] for row in body["rows"]] == [
+        1249.5,
+        None,
+        None,
     ]
     assert body["totals"] == {
         "landings": 7,
@@ -407,6 +425,8 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
         "carts": 3,
         "purchases": 2,
         "revenue_cents": 2499,
+        "conversion_rate": 0.5,
+        "average_order_cents": 1249.5,
     }
 
 
@@ -415,25 +435,14 @@ def test_api_counts_has_the_site_row_and_the_series(dashboard: Dashboard) -> Non
     assert body["site"] == {"visits": 8, "visitors": 5, "returning": 3}
     assert (body["top"], body["rest"], body["rest_codes"]) == (20, None, 0)
     assert body["daily"]["SPRING"] == [
-        {**asdict_day(row)} for row in promotion_script.expected_spring_daily(FIRST)
+        promotion_script.day_dict(row)
+        for row in promotion_script.expected_spring_daily(FIRST)
     ]
     assert set(body["daily"]) == {"SPRING", "SUMMER", "WINTER"}
 
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def asdict_day(row: Any) -> dict[str, Any]:
-    return {
-        "day": str(row.day),
-        "landings": row.landings,
-        "visitors": row.visitors,
-        "returning": row.returning,
-        "carts": row.carts,
-        "purchases": row.purchases,
-        "revenue_cents": row.revenue_cents,
-    }
 
 
 def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
@@ -449,6 +458,8 @@ def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "conversion_rate": 0.0,
+        "average_order_cents": None,  # no purchase: no average
     }
     assert set(body["daily"]) == {"SPRING"}
     for bad in ("0", "101", "x", "-1"):
@@ -486,6 +497,9 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
         with counting.count() as trips:
             response = LocalClient(app).get("/api/counts", headers=bearer())
         assert trips == [2]
+        with counting.count() as trips:
+            download = LocalClient(app).get("/api/counts.csv", headers=bearer())
+        assert trips == [2]
     finally:
         counting.close()
     body = response.json
@@ -498,6 +512,11 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
     # Bounded by the codes kept a day and the 30 days shown, not by the junk:
     # about 200 bytes per code and day of series, plus the tables.
     assert len(response.data) < (bound + 1) * 30 * 200 + 5_000
+    # The CSV download: one row per code kept, largest first, same bound.
+    rows = csv_rows(download.text)
+    assert len(rows) == bound + 1
+    assert (rows[0]["promotion"], rows[0]["landings"]) == ("other", str(junk - bound))
+    assert len(download.data) < (bound + 1) * 200
 
 
 def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
@@ -505,17 +524,74 @@ def test_api_daily_equals_the_script(dashboard: Dashboard) -> None:
         f"/api/daily?promotion=SPRING&{RANGE}", headers=bearer()
     )
     assert response.json["days"] == [
-        {
-            "day": str(row.day),
-            "landings": row.landings,
-            "visitors": row.visitors,
-            "returning": row.returning,
-            "carts": row.carts,
-            "purchases": row.purchases,
-            "revenue_cents": row.revenue_cents,
-        }
+        promotion_script.day_dict(row)
         for row in promotion_script.expected_spring_daily(FIRST)
     ]
+
+
+# -- the CSV download ------
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_csv_download_holds_every_promotion_of_the_range(
+    dashboard: Dashboard,
+) -> None:
+    response = LocalClient(dashboard).get(
+        f"/api/counts.csv?{RANGE}&top=1", headers=bearer()
+    )
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="promotions-{FIRST}-{LAST}.csv"'
+    )
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    # The CLI's CSV, written by the same function: every promotion (top does
+    # not apply), aggregates only, an empty average where nothing was bought.
+    assert response.text == render_csv(promotion_script.expected_counts())
+    rows = csv_rows(response.text)
+    assert list(rows[0]) == list(COLUMNS)
+    assert [row["promotion"] for row in rows] == ["SPRING", "SUMMER", "WINTER"]
+    assert [row["average_order_cents"] for row in rows] == ["1249.5", "", ""]
+
+
+def test_csv_download_respects_min_count(redis_client: redis.Redis) -> None:
+    promotion_script.run(redis_client, FIRST)
+    app = Dashboard(redis=redis_client, token=TOKEN, min_count=2)
+    response = LocalClient(app).get(f"/api/counts.csv?{RANGE}", headers=bearer())
+    # Only SPRING's first day rests on 2 visitors.
+    rows = csv_rows(response.text)
+    assert [(row["promotion"], row["landings"]) for row in rows] == [("SPRING", "2")]
+
+
+def test_csv_download_of_a_quiet_range_is_the_header_only(
+    dashboard: Dashboard,
+) -> None:
+    response = LocalClient(dashboard).get(
+        "/api/counts.csv?since=2001-01-01&until=2001-01-31", headers=bearer()
+    )
+    assert response.status_code == 200
+    assert response.text == ",".join(COLUMNS) + "\n"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "since=yesterday",
+        f"since={LAST}&until={FIRST}",
+        "since=2020-01-01&until=2024-01-01",
+    ],
+)
+def test_csv_download_bad_range_is_400_and_no_file(
+    dashboard: Dashboard, query: str
+) -> None:
+    response = LocalClient(dashboard).get(f"/api/counts.csv?{query}", headers=bearer())
+    assert response.status_code == 400
+    assert response.json["error"]
+    assert "Content-Disposition" not in response.headers
 
 
 def test_api_defaults_to_the_last_30_days(dashboard: Dashboard) -> None:
@@ -925,12 +1001,18 @@ def test_dashboard_in_headless_chromium(
             for row in chromium.find_elements(By.CSS_SELECTOR, "#counts tr")
             if row.find_elements(By.TAG_NAME, "td")
         ]
+        # The average order: 2499 cents over 2 orders, rounded half up to a
+        # cent as the CLI does; blank where nothing was bought.
         assert table == [
-            ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%"],
-            ["SUMMER", "2", "1", "1", "1", "0", "0.00", "0.0%"],
-            ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%"],
-            ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%"],
+            ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"],
+            ["SUMMER", "2", "1", "1", "1", "0", "0.00", "0.0%", ""],
+            ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%", ""],
+            ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%", "12.50"],
         ]
+        heads = chromium.find_elements(By.CSS_SELECTOR, "#counts th")
+        assert heads[-1].text == "Avg. order"
+        status = chromium.find_element(By.ID, "status").text
+        assert status == f"3 promotions, {FIRST} to {LAST} (UTC)."
         site = [
             cell.text for cell in chromium.find_elements(By.CSS_SELECTOR, "#site td")
         ]
@@ -938,20 +1020,20 @@ def test_dashboard_in_headless_chromium(
 
         # The chart's figures, read back from the SVG, equal the seeded ones.
         drawn: dict[str, dict[str, list[tuple[str, int]]]] = {}
-        for circle in chromium.find_elements(By.CSS_SELECTOR, "svg circle"):
-            svg = circle.find_element(By.XPATH, "ancestor::*[local-name()='svg']")
+        for point in chromium.find_elements(By.CSS_SELECTOR, "svg [data-day]"):
+            svg = point.find_element(By.XPATH, "ancestor::*[local-name()='svg']")
             series = drawn.setdefault(svg.get_attribute("data-promotion"), {})
-            series.setdefault(circle.get_attribute("data-series"), []).append(
+            series.setdefault(point.get_attribute("data-series"), []).append(
                 (
-                    circle.get_attribute("data-day"),
-                    int(circle.get_attribute("data-value")),
+                    point.get_attribute("data-day"),
+                    int(point.get_attribute("data-value")),
                 )
             )
-            title = circle.find_element(By.XPATH, "./*[local-name()='title']")
+            title = point.find_element(By.XPATH, "./*[local-name()='title']")
             assert title.get_attribute("textContent") == (
-                f"{circle.get_attribute('data-day')} "
-                f"{circle.get_attribute('data-series')}: "
-                f"{circle.get_attribute('data-value')}"
+                f"{point.get_attribute('data-day')} "
+                f"{point.get_attribute('data-series')}: "
+                f"{point.get_attribute('data-value')}"
             )
         spring = promotion_script.expected_spring_daily(FIRST)
         assert drawn["SPRING"] == {
@@ -971,6 +1053,50 @@ def test_dashboard_in_headless_chromium(
             "SUMMER",
             "WINTER",
         ]
+
+        # Overlapping lines stay apart without colour: each series has its own
+        # dash pattern and marker shape, in the SVG and as drawn, and the
+        # legend shows each series with the same line and marker.
+        assert chart_styles(chromium, "#charts svg") == {
+            "landings": {("none", "none", "circle")},
+            "purchases": {("6 4", "6px, 4px", "rect")},
+        }
+        assert chart_styles(chromium, "#legend svg") == chart_styles(
+            chromium, "#charts svg"
+        )
+        legend = chromium.find_element(By.ID, "legend")
+        assert legend.is_displayed() and legend.text.split() == [
+            "landings",
+            "purchases",
+        ]
+        strokes = {
+            line.get_attribute("data-series"): line.value_of_css_property("stroke")
+            for line in chromium.find_elements(By.CSS_SELECTOR, "svg polyline")
+        }
+        assert len(set(strokes.values())) == 2  # and colour, for those who see it
+
+        # What the columns mean, beside the table, in plain words.
+        definitions = chromium.find_element(By.ID, "definitions")
+        assert definitions.is_displayed()
+        meaning = dict(
+            zip(
+                [dt.text for dt in definitions.find_elements(By.TAG_NAME, "dt")],
+                [dd.text for dd in definitions.find_elements(By.TAG_NAME, "dd")],
+                strict=True,
+            )
+        )
+        assert list(meaning) == [
+            "Landings",
+            "Visitors",
+            "Returning",
+            "Carts",
+            "Purchases",
+            "Conversion",
+            "Avg. order",
+        ]
+        assert meaning["Conversion"].startswith("Purchases ÷ Visitors, both over")
+        assert meaning["Carts"].startswith("Carts started: the first item put")
+        assert meaning["Avg. order"].startswith("Revenue ÷ Purchases; blank")
 
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)
@@ -995,3 +1121,252 @@ def test_dashboard_in_headless_chromium(
         assert [u for u in network if not u.startswith(base + "/")] == []
         # No CSP violation or script error in the console.
         assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def chart_styles(driver: Any, svgs: str) -> dict[str, set[tuple[str, str, str]]]:
+    """Per series, how its lines look in the SVGs matched by *svgs*: the
+    ``stroke-dasharray`` attribute, the dash pattern Chromium draws, and the
+    tag of the series' point markers."""
+    styles: dict[str, set[tuple[str, str, str]]] = {}
+    for svg in driver.find_elements(By.CSS_SELECTOR, svgs):
+        for line in svg.find_elements(By.CSS_SELECTOR, "polyline"):
+            name = line.get_attribute("data-series")
+            markers = svg.find_elements(By.CSS_SELECTOR, f"circle.{name}, rect.{name}")
+            assert markers
+            for marker in markers:
+                styles.setdefault(name, set()).add(
+                    (
+                        line.get_attribute("stroke-dasharray"),
+                        line.value_of_css_property("stroke-dasharray"),
+                        marker.tag_name,
+                    )
+                )
+    return styles
+
+
+def wait_ready(driver: Any) -> str:
+    """Wait until the page has drawn what it fetched; its state then."""
+    WebDriverWait(driver, 15).until(
+        lambda d: (
+            d.find_element(By.TAG_NAME, "html").get_attribute("data-state")
+            in ("ready", "error")
+        )
+    )
+    return str(driver.find_element(By.TAG_NAME, "html").get_attribute("data-state"))
+
+
+def api_requests(driver: Any, base: str) -> list[str]:
+    """The page's requests to the API since the log was last read."""
+    return [
+        message["params"]["request"]["url"]
+        for entry in driver.get_log("performance")
+        for message in [json.loads(entry["message"])["message"]]
+        if message["method"] == "Network.requestWillBeSent"
+        and message["params"]["request"]["url"].startswith(f"{base}/api/")
+    ]
+
+
+def table_rows(driver: Any) -> list[list[str]]:
+    """The promotion table's rows as shown (empty when the table is hidden)."""
+    return [
+        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in driver.find_elements(By.CSS_SELECTOR, "#counts tr")
+        if row.is_displayed() and row.find_elements(By.TAG_NAME, "td")
+    ]
+
+
+@needs_chromium
+def test_dashboard_counts_in_the_right_number(
+    redis_client: redis.Redis, chromium: Any
+) -> None:
+    promotion_script.run(redis_client, FIRST)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    with served(app) as base:
+        # Day 1: only SPRING landed.
+        chromium.get(f"{base}/?token={TOKEN}&since={FIRST}&until={FIRST}")
+        assert wait_ready(chromium) == "ready"
+        status = chromium.find_element(By.ID, "status").text
+        assert status == f"1 promotion, {FIRST} to {FIRST} (UTC)."
+        # The top two, and one other promotion summed.
+        chromium.get(f"{base}/?top=2&{RANGE}")
+        assert wait_ready(chromium) == "ready"
+        status = chromium.find_element(By.ID, "status").text
+        assert status == (
+            f"3 promotions, {FIRST} to {LAST} (UTC);"
+            " the top 2 by landings, the rest summed."
+        )
+        assert [row[0] for row in table_rows(chromium)] == [
+            "SPRING",
+            "SUMMER",
+            "1 other promotion",
+            "Total",
+        ]
+        chromium.get(f"{base}/?top=1&{RANGE}")
+        assert wait_ready(chromium) == "ready"
+        assert table_rows(chromium)[1][0] == "2 other promotions"
+
+
+#: A range without activity, where the quick-range tests start.
+QUIET = "since=2001-01-01&until=2001-01-31"
+
+
+@pytest.fixture
+def today(redis_client: redis.Redis) -> date:
+    """Today (UTC), the last of the script's three days."""
+    day = utc_today()
+    promotion_script.run(redis_client, day - timedelta(days=2))
+    return day
+
+
+def open_quiet(driver: Any, base: str) -> None:
+    """Open the page on :data:`QUIET`, trading the token: nothing to show."""
+    driver.get(f"{base}/?token={TOKEN}&{QUIET}")
+    assert wait_ready(driver) == "ready"
+    status = driver.find_element(By.ID, "status").text
+    assert status == "No promotion activity from 2001-01-01 to 2001-01-31."
+    assert table_rows(driver) == []
+
+
+@needs_chromium
+def test_quick_ranges_ask_again_and_redraw(
+    redis_client: redis.Redis, chromium: Any, today: date
+) -> None:
+    report = PromotionReport(redis=redis_client)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    with served(app) as base:
+        open_quiet(chromium, base)
+        chromium.get_log("performance")  # start counting the API requests here
+
+        month = today.replace(day=1)
+        for label, since in [
+            ("7 days", today - timedelta(days=6)),
+            ("30 days", today - timedelta(days=29)),
+            ("This month", month),
+        ]:
+            button = chromium.find_element(
+                By.XPATH, f"//button[@class='quick' and text()='{label}']"
+            )
+            button.click()
+            assert wait_ready(chromium) == "ready"
+            # One bounded data request per range, for the range picked.
+            asked = f"since={since}&until={today}"
+            assert api_requests(chromium, base) == [f"{base}/api/counts?{asked}"]
+            assert chromium.current_url == f"{base}/?{asked}"
+            assert chromium.find_element(By.ID, "since").get_attribute("value") == (
+                str(since)
+            )
+            assert chromium.find_element(By.ID, "until").get_attribute("value") == (
+                str(today)
+            )
+            # Today, the script's last day, is in every range; the first two
+            # are in this month's unless it began today or yesterday.
+            codes = [row.promotion for row in report.counts(since, today)]
+            assert [row[0] for row in table_rows(chromium)] == [*codes, "Total"]
+            csv_link = chromium.find_element(By.ID, "csv")
+            assert csv_link.get_attribute("href") == f"{base}/api/counts.csv?{asked}"
+
+        chromium.find_element(By.XPATH, "//button[text()='7 days']").click()
+        assert wait_ready(chromium) == "ready"
+        assert table_rows(chromium)[0] == [
+            "SPRING",
+            *("4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"),
+        ]
+        # Back to the quiet range: its figures, and the table hidden again.
+        chromium.get_log("performance")
+        chromium.back()
+        chromium.back()
+        chromium.back()
+        chromium.back()
+        WebDriverWait(chromium, 15).until(lambda d: d.current_url.endswith(QUIET))
+        assert wait_ready(chromium) == "ready"
+        assert table_rows(chromium) == []
+        assert not chromium.find_element(By.ID, "legend").is_displayed()
+        assert chromium.find_elements(By.CSS_SELECTOR, "#charts svg") == []
+        assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+@needs_chromium
+def test_csv_download_from_the_page(
+    redis_client: redis.Redis, chromium: Any, tmp_path: Path
+) -> None:
+    promotion_script.run(redis_client, FIRST)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    chromium.execute_cdp_cmd(
+        "Browser.setDownloadBehavior",
+        {"behavior": "allow", "downloadPath": str(downloads)},
+    )
+    with served(app) as base:
+        chromium.get(f"{base}/?token={TOKEN}&{RANGE}")
+        assert wait_ready(chromium) == "ready"
+        link = chromium.find_element(By.ID, "csv")
+        assert link.is_displayed() and link.text == "Download CSV"
+        assert link.get_attribute("href") == f"{base}/api/counts.csv?{RANGE}"
+        link.click()
+        saved = downloads / f"promotions-{FIRST}-{LAST}.csv"
+        WebDriverWait(chromium, 15).until(lambda d: saved.exists())
+    # The page's session cookie opened it; the file is the CLI's CSV.
+    assert saved.read_text() == render_csv(promotion_script.expected_counts())
+
+
+class Held:
+    """A WSGI wrapper that holds ``/api/counts`` requests for one range until
+    the test lets them go (the others pass at once)."""
+
+    def __init__(self, app: Any, query: str) -> None:
+        self.app = app
+        self.query = query
+        self.release = threading.Event()
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        held = environ["PATH_INFO"] == "/api/counts"
+        if held and environ.get("QUERY_STRING") == self.query:
+            assert self.release.wait(timeout=15)
+        return self.app(environ, start_response)
+
+
+#: Counts, in ``window.answers``, the data answers the page has finished
+#: handling: the count moves in a task queued after the page's own handlers.
+COUNT_ANSWERS = """
+window.answers = 0;
+const fetchFor = window.fetch;
+window.fetch = (...args) => fetchFor(...args).then((response) => {
+  const json = response.json.bind(response);
+  response.json = () => json().then((body) => {
+    setTimeout(() => { window.answers += 1; }, 0);
+    return body;
+  });
+  return response;
+});
+"""
+
+
+@needs_chromium
+def test_a_late_answer_does_not_overwrite_a_newer_range(
+    redis_client: redis.Redis, chromium: Any, today: date
+) -> None:
+    week = f"since={today - timedelta(days=6)}&until={today}"
+    app = Held(Dashboard(redis=redis_client, token=TOKEN), week)
+    with served(app) as base:
+        open_quiet(chromium, base)
+        chromium.execute_script(COUNT_ANSWERS)
+        # The week's figures are slow to come; meanwhile the user goes back.
+        chromium.find_element(By.XPATH, "//button[text()='7 days']").click()
+        chromium.back()
+        WebDriverWait(chromium, 15).until(
+            lambda d: d.execute_script("return window.answers") == 1
+        )
+        assert table_rows(chromium) == []
+        app.release.set()
+        WebDriverWait(chromium, 15).until(
+            lambda d: d.execute_script("return window.answers") == 2
+        )
+        # The week's answer came last but belongs to a range no longer shown.
+        assert chromium.current_url == f"{base}/?{QUIET}"
+        assert table_rows(chromium) == []
+        status = chromium.find_element(By.ID, "status").text
+        assert status == "No promotion activity from 2001-01-01 to 2001-01-31."
+        assert chromium.find_element(By.ID, "since").get_attribute("value") == (
+            "2001-01-01"
+        )

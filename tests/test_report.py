@@ -77,6 +77,36 @@ def test_conversion_rate(report: PromotionReport) -> None:
     assert PromotionCounts("X", 0, 0, 0, 0, 0, 0).conversion_rate == 0.0
 
 
+def test_average_order_value(report: PromotionReport) -> None:
+    spring, summer, _ = report.counts(FIRST, LAST)
+    assert spring.average_order_cents == 2499 / 2  # two orders: 19.99 and 5.00
+    assert summer.average_order_cents is None  # no purchase: no average
+    daily = report.daily("SPRING", FIRST, LAST)
+    assert [row.average_order_cents for row in daily] == [1999.0, 500.0, None]
+    totals = report.summary(FIRST, LAST).totals
+    assert totals.average_order_cents == 1249.5
+
+
+@pytest.mark.parametrize(
+    ("purchases", "revenue_cents", "average"),
+    [
+        pytest.param(0, 0, None, id="no-purchase"),
+        pytest.param(0, 500, None, id="revenue-without-purchase"),
+        pytest.param(1, 0, 0.0, id="free-order"),
+        pytest.param(3, 1000, 1000 / 3, id="fraction-of-a-cent"),
+    ],
+)
+def test_average_order_value_of_every_kind_of_row(
+    purchases: int, revenue_cents: int, average: float | None
+) -> None:
+    rows = [
+        PromotionCounts("X", 5, 5, 0, 1, purchases, revenue_cents),
+        DailyCounts(FIRST, 5, 5, 0, 1, purchases, revenue_cents),
+        Totals(5, None, None, 1, purchases, revenue_cents),
+    ]
+    assert [row.average_order_cents for row in rows] == [average] * 3
+
+
 def test_a_range_without_activity_has_no_rows(report: PromotionReport) -> None:
     before = FIRST - timedelta(days=10)
     assert report.counts(before, before) == []
@@ -351,6 +381,21 @@ def test_sort_rows() -> None:
     ]
     with pytest.raises(ConfigurationError, match="cannot sort"):
         sort_rows(rows, "ip_address")
+
+
+def test_sort_rows_by_average_order_puts_rows_without_purchases_last() -> None:
+    rows = [
+        PromotionCounts("A", 1, 1, 0, 0, 0, 0),  # no purchase: no average
+        PromotionCounts("B", 1, 1, 0, 0, 1, 100),
+        PromotionCounts("C", 1, 1, 0, 0, 2, 3000),
+        PromotionCounts("D", 1, 1, 0, 0, 1, 0),  # a free order: average 0
+    ]
+    assert [r.promotion for r in sort_rows(rows, "average_order_cents")] == [
+        "C",
+        "B",
+        "D",
+        "A",
+    ]
 
 
 def test_daily_counts_is_frozen() -> None:

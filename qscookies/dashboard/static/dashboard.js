@@ -1,7 +1,8 @@
 // qscookies dashboard: one request to /api/counts (same origin only) brings the
 // top promotions, the rest summed, the totals, the site row and the top
 // promotions day by day; it draws the tables and one inline-SVG chart per top
-// promotion. No library, no CDN, and never one request per promotion.
+// promotion. No library, no CDN, and never one request per promotion. The
+// quick ranges change the address and ask again: one request per range shown.
 "use strict";
 
 (function () {
@@ -9,7 +10,13 @@
   const WIDTH = 460;
   const HEIGHT = 200;
   const PAD = { left: 40, right: 14, top: 14, bottom: 30 };
-  const SERIES = ["landings", "purchases"];
+  // Each series has its own dash pattern and point marker as well as its
+  // colour, so lines that overlap stay apart without colour vision. Where two
+  // points meet, the circle (radius 4.5) rings the square (half-side 3).
+  const SERIES = [
+    { name: "landings", dash: "none", marker: "circle", size: 4.5 },
+    { name: "purchases", dash: "6 4", marker: "square", size: 3 },
+  ];
 
   function el(tag, attrs, text) {
     const node = tag.startsWith("svg:")
@@ -23,8 +30,7 @@
   }
 
   function fetchJSON(path, params) {
-    const query = new URLSearchParams(params).toString();
-    return fetch(path + "?" + query, { credentials: "same-origin" }).then(
+    return fetch(path + "?" + params.toString(), { credentials: "same-origin" }).then(
       function (response) {
         return response.json().then(function (body) {
           if (!response.ok) throw new Error(body.error || response.statusText);
@@ -34,8 +40,13 @@
     );
   }
 
+  function plural(count, noun) {
+    return count + " " + noun + (count === 1 ? "" : "s");
+  }
+
+  // Rounded half up to a cent, as qscookies.render does for the CLI.
   function money(cents) {
-    return (cents / 100).toFixed(2);
+    return cents === null ? "" : (Math.floor(cents + 0.5) / 100).toFixed(2);
   }
 
   function percent(rate) {
@@ -52,7 +63,7 @@
     return tr;
   }
 
-  function figureCells(name, f, rate) {
+  function figureCells(name, f) {
     return [
       name,
       figure(f.landings),
@@ -61,12 +72,9 @@
       figure(f.carts),
       figure(f.purchases),
       money(f.revenue_cents),
-      percent(rate),
+      percent(f.conversion_rate),
+      money(f.average_order_cents),
     ];
-  }
-
-  function mergedRate(f) {
-    return f.visitors ? f.purchases / f.visitors : f.visitors === null ? null : 0;
   }
 
   function drawTable(data) {
@@ -75,26 +83,18 @@
     body.replaceChildren();
     for (const row of data.rows) {
       body.appendChild(
-        tableRow(figureCells(row.promotion, row, row.conversion_rate), {
-          "data-promotion": row.promotion,
-        }),
+        tableRow(figureCells(row.promotion, row), { "data-promotion": row.promotion }),
       );
     }
     if (data.rest) {
-      const name = data.rest_codes + " other promotion" + (data.rest_codes === 1 ? "" : "s");
+      const name = plural(data.rest_codes, "other promotion");
       body.appendChild(
-        tableRow(figureCells(name, data.rest, mergedRate(data.rest)), {
-          "data-promotion": "",
-          class: "rest",
-        }),
+        tableRow(figureCells(name, data.rest), { "data-promotion": "", class: "rest" }),
       );
     }
-    const t = data.totals;
     table.tFoot.replaceChildren(
-      tableRow(figureCells("Total", t, mergedRate(t)), { "data-promotion": "" }),
+      tableRow(figureCells("Total", data.totals), { "data-promotion": "" }),
     );
-    table.hidden = false;
-    document.getElementById("note").hidden = false;
   }
 
   function drawSite(site) {
@@ -103,6 +103,48 @@
       tableRow([figure(site.visits), figure(site.visitors), figure(site.returning)]),
     );
     table.hidden = false;
+  }
+
+  // A series' point marker centred on (x, y): the chart and the legend both
+  // draw theirs with it.
+  function marker(series, x, y, attrs) {
+    const size = series.size;
+    const [tag, shape] =
+      series.marker === "circle"
+        ? ["svg:circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: size }]
+        : [
+            "svg:rect",
+            {
+              x: (x - size).toFixed(1),
+              y: (y - size).toFixed(1),
+              width: 2 * size,
+              height: 2 * size,
+            },
+          ];
+    return el(tag, { class: series.name, ...shape, ...attrs });
+  }
+
+  function line(series, points) {
+    return el("svg:polyline", {
+      class: series.name,
+      points: points,
+      "stroke-dasharray": series.dash,
+      "data-series": series.name,
+    });
+  }
+
+  function drawLegend() {
+    const legend = document.getElementById("legend");
+    legend.replaceChildren(
+      ...SERIES.map(function (series) {
+        const key = el("span", { class: "key", "data-series": series.name });
+        const sample = el("svg:svg", { width: 34, height: 12, viewBox: "0 0 34 12" });
+        sample.appendChild(line(series, "2,6 32,6"));
+        sample.appendChild(marker(series, 17, 6, {}));
+        key.append(sample, " " + series.name);
+        return key;
+      }),
+    );
   }
 
   function drawChart(promotion, days, allDays) {
@@ -136,19 +178,16 @@
     });
 
     for (const series of SERIES) {
-      const points = days.map((d) => x(d.day).toFixed(1) + "," + y(d[series]).toFixed(1));
-      svg.appendChild(el("svg:polyline", { class: series, points: points.join(" ") }));
+      const name = series.name;
+      const points = days.map((d) => x(d.day).toFixed(1) + "," + y(d[name]).toFixed(1));
+      svg.appendChild(line(series, points.join(" ")));
       for (const d of days) {
-        const dot = el("svg:circle", {
-          class: series,
-          cx: x(d.day).toFixed(1),
-          cy: y(d[series]).toFixed(1),
-          r: 3.5,
-          "data-series": series,
+        const dot = marker(series, x(d.day), y(d[name]), {
+          "data-series": name,
           "data-day": d.day,
-          "data-value": d[series],
+          "data-value": d[name],
         });
-        dot.appendChild(el("svg:title", {}, d.day + " " + series + ": " + d[series]));
+        dot.appendChild(el("svg:title", {}, d.day + " " + name + ": " + d[name]));
         svg.appendChild(dot);
       }
     }
@@ -167,33 +206,63 @@
     return out;
   }
 
+  function isoDay(date) {
+    return date.toISOString().slice(0, 10);
+  }
+
+  // A quick range as UTC days ending today: "7" and "30" days, or "month".
+  function quickRange(range) {
+    const today = new Date();
+    const since = new Date(today);
+    if (range === "month") since.setUTCDate(1);
+    else since.setUTCDate(since.getUTCDate() - (Number(range) - 1));
+    return { since: isoDay(since), until: isoDay(today) };
+  }
+
+  function showFigures(shown) {
+    for (const id of ["counts", "note", "definitions", "charts-title", "legend"]) {
+      document.getElementById(id).hidden = !shown;
+    }
+    if (!shown) document.getElementById("charts").replaceChildren();
+  }
+
   function showError(message) {
     const status = document.getElementById("status");
     status.textContent = "Could not load the figures: " + message;
     status.className = "error";
+    showFigures(false);
     document.documentElement.dataset.state = "error";
   }
 
+  let latest = 0; // the last load asked for: an earlier answer is dropped
+
   function load() {
+    const ticket = ++latest;
+    document.documentElement.dataset.state = "loading";
     const params = new URLSearchParams(window.location.search);
-    const range = {};
-    for (const name of ["since", "until"]) {
-      if (params.get(name)) range[name] = params.get(name);
+    const asked = new URLSearchParams();
+    for (const name of ["since", "until", "top"]) {
+      if (params.get(name)) asked.set(name, params.get(name));
     }
-    fetchJSON("api/counts", range)
+    fetchJSON("api/counts", asked)
       .then(function (data) {
+        if (ticket !== latest) return;
         document.getElementById("since").value = data.since;
         document.getElementById("until").value = data.until;
+        const shown = new URLSearchParams({ since: data.since, until: data.until });
+        document.getElementById("csv").href = "api/counts.csv?" + shown.toString();
         drawSite(data.site);
         const status = document.getElementById("status");
+        status.className = "";
         if (!data.rows.length) {
           status.textContent = "No promotion activity from " + data.since + " to " + data.until + ".";
+          showFigures(false);
           document.documentElement.dataset.state = "ready";
           return;
         }
         const count = data.rows.length + data.rest_codes;
         status.textContent =
-          count + " promotions, " + data.since + " to " + data.until + " (UTC)" +
+          plural(count, "promotion") + ", " + data.since + " to " + data.until + " (UTC)" +
           (data.rest ? "; the top " + data.rows.length + " by landings, the rest summed." : ".");
         drawTable(data);
         const allDays = daysBetween(data.since, data.until);
@@ -201,14 +270,31 @@
         charts.replaceChildren(
           ...data.rows.map((row) => drawChart(row.promotion, data.daily[row.promotion] || [], allDays)),
         );
-        document.getElementById("charts-title").hidden = false;
-        document.getElementById("legend").hidden = false;
+        showFigures(true);
         document.documentElement.dataset.state = "ready";
       })
       .catch(function (error) {
-        showError(error.message);
+        if (ticket === latest) showError(error.message);
       });
   }
 
-  document.addEventListener("DOMContentLoaded", load);
+  function pickRange(event) {
+    const range = quickRange(event.currentTarget.dataset.range);
+    const params = new URLSearchParams(window.location.search);
+    for (const [name, day] of Object.entries(range)) {
+      document.getElementById(name).value = day;
+      params.set(name, day);
+    }
+    history.pushState(null, "", "?" + params.toString());
+    load();
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    for (const button of document.querySelectorAll("button.quick")) {
+      button.addEventListener("click", pickRange);
+    }
+    window.addEventListener("popstate", load);
+    drawLegend();
+    load();
+  });
 })();
