@@ -1,7 +1,7 @@
-"""A Flask storefront: ``app.wsgi_app`` wrapped by ``QSCookies`` in one line.
+"""A Flask storefront with the qscookies extension, configured by ``app.config``.
 
-Views read the cart, visitor and promotion from ``context(request.environ)``.
-Run it with::
+``QSCookies(app)`` reads ``SECRET_KEY`` and the ``QSCOOKIES_*`` keys; views read
+the cart, visitor and promotion from the ``qs`` proxy. Run it with::
 
     python examples/flask_shop.py
 
@@ -19,8 +19,6 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from qscookies import CartError
-from qscookies import QSCookies
-from qscookies import context
 from qscookies.demo import serve
 from qscookies.demoshop.catalogue import OPTIONS
 from qscookies.demoshop.catalogue import cart_page
@@ -30,34 +28,33 @@ from qscookies.demoshop.catalogue import new_order_id
 from qscookies.demoshop.catalogue import order_page
 from qscookies.demoshop.catalogue import order_total
 from qscookies.demoshop.catalogue import parse_line
+from qscookies.flask import QSCookies
+from qscookies.flask import qs
 
 
 def create_app(*, secret_key: str, redis_url: str, **options: Any) -> Flask:
-    """Build the Flask storefront with qscookies around its WSGI app.
+    """Build the Flask storefront with the qscookies extension.
 
-    :param secret_key: the key that signs the qscookies cookies.
+    :param secret_key: Flask's ``SECRET_KEY``; qscookies derives its keys from it.
     :param redis_url: where Redis is.
-    :param options: more :class:`~qscookies.QSCookies` settings.
+    :param options: more settings (``QSCOOKIES_<NAME>`` in ``app.config``).
     """
     app = Flask(__name__)
-    app.wsgi_app = QSCookies(  # type: ignore[method-assign]
-        app.wsgi_app,
-        secret_key=secret_key,
-        redis_url=redis_url,
-        **{**OPTIONS, **options},
-    )
+    app.config.update(SECRET_KEY=secret_key, QSCOOKIES_REDIS_URL=redis_url)
+    for name, value in {**OPTIONS, **options}.items():
+        app.config[f"QSCOOKIES_{name.upper()}"] = value
+    QSCookies(app)
 
     @app.get("/")
     def catalogue() -> str:
-        return catalogue_page(context(request.environ))
+        return catalogue_page(qs)
 
     @app.get("/cart")
     def cart() -> str:
-        return cart_page(context(request.environ))
+        return cart_page(qs)
 
     @app.post("/cart/add")
     def add() -> Response | tuple[str, int]:
-        qs = context(request.environ)
         try:
             sku, quantity = parse_line(request.form)
             qs.cart.add(sku, quantity)
@@ -67,7 +64,6 @@ def create_app(*, secret_key: str, redis_url: str, **options: Any) -> Flask:
 
     @app.post("/checkout")
     def checkout() -> Response | str:
-        qs = context(request.environ)
         total = order_total(qs.cart.items())
         if not total:
             return redirect("/cart", code=303)

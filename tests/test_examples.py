@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from datetime import timezone
@@ -19,10 +20,13 @@ from typing import Any
 import pytest
 from browser import Browser
 from browser import served
+from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 
 from qscookies import QSCookies
+from qscookies.demoshop.catalogue import OPTIONS
 from qscookies.demoshop.catalogue import PROMOTION
+from qscookies.django import QSCookiesMiddleware
 from qscookies.embedded import RedisServer
 from qscookies.report import PromotionCounts
 from qscookies.report import PromotionReport
@@ -48,11 +52,11 @@ def _example(kind: str) -> ModuleType:
     return sys.modules[name]
 
 
-def _middleware(app: Any) -> QSCookies:
-    """The QSCookies instance of an example app (Flask wraps ``app.wsgi_app``)."""
+def _middleware(app: Any) -> QSCookies | None:
+    """The QSCookies of an example app (Flask wraps ``app.wsgi_app``); ``None``
+    for Django, whose handler keeps its middleware to itself."""
     middleware = getattr(app, "wsgi_app", app)
-    assert isinstance(middleware, QSCookies)
-    return middleware
+    return middleware if isinstance(middleware, QSCookies) else None
 
 
 class Shop:
@@ -61,12 +65,19 @@ class Shop:
     def __init__(self, kind: str, app: Any, base: str, redis_url: str) -> None:
         self.kind = kind
         self.app = app
-        self.middleware = _middleware(app)
         self.base = base
         self.redis_url = redis_url
 
     def browser(self) -> Browser:
         return Browser(self.base)
+
+    def set_clock(self, monkeypatch: pytest.MonkeyPatch, now: float) -> None:
+        """Move the middleware's clock (Django's: the class's, for this test)."""
+        middleware = _middleware(self.app)
+        if middleware is not None:
+            middleware.clock = lambda: now
+        else:
+            monkeypatch.setattr(QSCookiesMiddleware, "clock", lambda self: now)
 
     def counts(self) -> PromotionCounts:
         today = datetime.now(timezone.utc).date()
@@ -82,7 +93,9 @@ def _serve(kind: str, redis_url: str) -> Iterator[Shop]:
         with served(app) as base:
             yield Shop(kind, app, base, redis_url)
     finally:
-        _middleware(app).close()
+        middleware = _middleware(app)
+        if middleware is not None:
+            middleware.close()
 
 
 @pytest.fixture(params=sorted(SHOPS))
@@ -121,11 +134,12 @@ def test_promotion_cart_checkout_journey(shop: Shop) -> None:
     assert (row.purchases, row.revenue_cents) == (1, 2700)
 
 
-def test_returning_visitor_is_greeted(shop: Shop) -> None:
+def test_returning_visitor_is_greeted(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     browser = shop.browser()
     assert "This is your first visit." in browser.get("/").text
-    now = shop.middleware.clock()
-    shop.middleware.clock = lambda: now + shop.middleware.settings.visit_gap + 60
+    shop.set_clock(monkeypatch, time.time() + OPTIONS.get("visit_gap", 1800) + 60)
     assert "Welcome back! This is visit 2." in browser.get("/").text
 
 
@@ -222,11 +236,10 @@ def test_redis_down_page_views_render_cart_gets_503(
             fresh_redis_server.start()
 
 
-def test_django_example_uses_djangos_own_handler() -> None:
+def test_django_example_is_djangos_own_handler_configured_by_settings() -> None:
     app = _example("django").create_app(
         secret_key=SECRET, redis_url="redis://127.0.0.1:1/0"
     )
-    try:
-        assert type(_middleware(app).app) is WSGIHandler
-    finally:
-        _middleware(app).close()
+    assert type(app) is WSGIHandler
+    assert "qscookies.django.QSCookiesMiddleware" in django_settings.MIDDLEWARE
+    assert django_settings.QSCOOKIES["redis_url"] == "redis://127.0.0.1:1/0"

@@ -1,10 +1,10 @@
 """A Django storefront in one module, served by Django's own WSGI handler.
 
-``get_wsgi_application()`` is used unchanged and wrapped by ``QSCookies`` in one
-line; views read the cart, visitor and promotion from
-``context(request.environ)``. An uncaught :class:`~qscookies.StoreUnavailable`
-becomes Django's ``500`` page, which the middleware turns into a ``503`` with
-``Retry-After``. Run it with::
+qscookies comes in through settings only: ``qscookies.django`` in
+``INSTALLED_APPS``, its middleware in ``MIDDLEWARE``, and ``QSCOOKIES``; views
+read the cart, visitor and promotion from ``request.qs``. An uncaught
+:class:`~qscookies.StoreUnavailable` becomes a ``503`` with ``Retry-After``.
+Run it with::
 
     python examples/django_shop/shop.py
 
@@ -15,10 +15,10 @@ are left out here to keep one module.
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest
 from django.http import HttpResponse
@@ -29,8 +29,6 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.http import require_POST
 
 from qscookies import CartError
-from qscookies import QSCookies
-from qscookies import context
 from qscookies.demo import serve
 from qscookies.demoshop.catalogue import OPTIONS
 from qscookies.demoshop.catalogue import cart_page
@@ -50,17 +48,17 @@ class SeeOther(HttpResponseRedirect):
 
 @require_GET
 def catalogue(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(catalogue_page(context(request.environ)))
+    return HttpResponse(catalogue_page(request.qs))
 
 
 @require_GET
 def cart(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(cart_page(context(request.environ)))
+    return HttpResponse(cart_page(request.qs))
 
 
 @require_POST
 def add(request: HttpRequest) -> HttpResponse:
-    qs = context(request.environ)
+    qs = request.qs
     try:
         sku, quantity = parse_line(request.POST)
         qs.cart.add(sku, quantity)
@@ -71,7 +69,7 @@ def add(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
-    qs = context(request.environ)
+    qs = request.qs
     total = order_total(qs.cart.items())
     if not total:
         return SeeOther("/cart")
@@ -88,28 +86,26 @@ urlpatterns = [
 ]
 
 
-def create_app(*, secret_key: str, redis_url: str, **options: Any) -> QSCookies:
-    """Configure Django (once per process) and wrap its WSGI handler.
+def create_app(*, secret_key: str, redis_url: str, **options: Any) -> WSGIHandler:
+    """Configure Django (once per process) and return its own WSGI handler.
 
-    :param secret_key: the key that signs the qscookies cookies.
+    :param secret_key: Django's ``SECRET_KEY``; qscookies derives its keys from it.
     :param redis_url: where Redis is.
-    :param options: more :class:`~qscookies.QSCookies` settings.
+    :param options: more ``QSCOOKIES`` settings.
     """
     if not settings.configured:
         settings.configure(
             DEBUG=False,
-            SECRET_KEY=secrets.token_urlsafe(50),  # Django's own, not qscookies'
             ROOT_URLCONF=__name__,
             ALLOWED_HOSTS=["127.0.0.1", "localhost", "[::1]"],
-            MIDDLEWARE=[],
+            INSTALLED_APPS=["qscookies.django"],
+            MIDDLEWARE=["qscookies.django.QSCookiesMiddleware"],
             USE_TZ=True,
         )
-    return QSCookies(
-        get_wsgi_application(),
-        secret_key=secret_key,
-        redis_url=redis_url,
-        **{**OPTIONS, **options},
-    )
+    # Read when the handler loads its middleware, below.
+    settings.SECRET_KEY = secret_key
+    settings.QSCOOKIES = {"redis_url": redis_url, **OPTIONS, **options}
+    return get_wsgi_application()
 
 
 if __name__ == "__main__":
