@@ -55,6 +55,20 @@ def _env(redis_url: str, **site: Any) -> dict[str, str]:
     return env
 
 
+def _python(
+    redis_url: str, *args: str, **site: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run Python with *args* in the test project's environment (see :func:`_env`)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=TESTS,
+        env=_env(redis_url, **site),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def _answers(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -228,27 +242,13 @@ def test_wrapping_djangos_wsgi_app_too_is_refused(redis_server: RedisServer) -> 
         f"app = QSCookies(site.application, secret_key='x' * 32, redis_url={url!r})\n"
         "print(Client(app).get('/').status_code)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=TESTS,
-        env=_env(redis_server.url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python(redis_server.url, "-c", script)
     assert result.stdout.strip() == "500", result.stderr
     assert "use the Django middleware or the WSGI wrap" in result.stderr
 
 
 def _check(redis_url: str, **site: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "django", "check"],
-        cwd=TESTS,
-        env=_env(redis_url, **site),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return _python(redis_url, "-m", "django", "check", **site)
 
 
 @pytest.mark.parametrize(
@@ -301,14 +301,7 @@ print(json.dumps(seen))
 
 
 def test_djangos_test_client_works_unchanged(redis_server: RedisServer) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _CLIENT_SCRIPT],
-        cwd=TESTS,
-        env=_env(redis_server.url),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _python(redis_server.url, "-c", _CLIENT_SCRIPT)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
         1,
