@@ -29,8 +29,13 @@ from .errors import ConfigurationError
 #: Prefix that binds a cookie to the exact host, HTTPS and ``Path=/``.
 HOST_PREFIX = "__Host-"
 
-_ID = re.compile(r"[A-Za-z0-9_\-]{22}")
 _INT = re.compile(r"[0-9]{1,12}")
+#: The signed payloads: a cart id and its issue time; a visitor id, visits,
+#: first and last seen (ids are 22 url-safe characters, times whole seconds).
+_CART = re.compile(r"([A-Za-z0-9_\-]{22})\.([0-9]{1,12})")
+_VISITOR = re.compile(
+    r"([A-Za-z0-9_\-]{22})\.([0-9]{1,12})\.([0-9]{1,12})\.([0-9]{1,12})"
+)
 #: A promotion code: a letter or digit, then letters, digits, ``_``, ``-`` or ``.``.
 PROMOTION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 #: Seconds a timestamp may lie in the future (clocks of several app servers).
@@ -156,10 +161,11 @@ class CookieCodec:
 
     def load_cart(self, value: str | None, now: int, max_age: int) -> str | None:
         """Return the cart id of a valid, unexpired cart cookie value, else ``None``."""
-        fields = _unsign(self._cart, value, 2)
-        if fields is None or not _ID.fullmatch(fields[0]):
+        found = _CART.fullmatch(_unsign(self._cart, value))
+        if found is None:
             return None
-        return fields[0] if _fresh(fields[1], now, max_age) else None
+        cart_id, issued = found.groups()
+        return cart_id if _fresh(int(issued), now, max_age) else None
 
     def dump_visitor(self, state: VisitorState) -> str:
         """Sign a visitor state; ``last_seen`` is the signing time."""
@@ -172,13 +178,11 @@ class CookieCodec:
         self, value: str | None, now: int, max_age: int
     ) -> VisitorState | None:
         """Return the state in a valid visitor cookie not idle over *max_age*."""
-        fields = _unsign(self._visitor, value, 4)
-        if fields is None or not _ID.fullmatch(fields[0]):
+        found = _VISITOR.fullmatch(_unsign(self._visitor, value))
+        if found is None:
             return None
-        visitor_id, visits, first_seen, last_seen = fields
-        if not (_INT.fullmatch(visits) and _INT.fullmatch(first_seen)):
-            return None
-        if not _fresh(last_seen, now, max_age) or int(visits) < 1:
+        visitor_id, visits, first_seen, last_seen = found.groups()
+        if not _fresh(int(last_seen), now, max_age) or int(visits) < 1:
             return None
         return VisitorState(visitor_id, int(visits), int(first_seen), int(last_seen))
 
@@ -191,11 +195,10 @@ class CookieCodec:
         self, value: str | None, now: int, max_age: int
     ) -> Attribution | None:
         """Return the attribution in a valid promotion cookie inside its window."""
-        payload = self._promotion.unsign(value) if value else None
-        if payload is None:
+        code, _, landed_at = _unsign(self._promotion, value).partition("~")
+        if not (PROMOTION_CODE.fullmatch(code) and _INT.fullmatch(landed_at)):
             return None
-        code, _, landed_at = payload.partition("~")
-        if not PROMOTION_CODE.fullmatch(code) or not _fresh(landed_at, now, max_age):
+        if not _fresh(int(landed_at), now, max_age):
             return None
         return Attribution(code, int(landed_at))
 
@@ -259,17 +262,12 @@ def delete_cookie_header(name: str, *, secure: bool) -> str:
     )
 
 
-def _unsign(signer: _Signer, value: str | None, count: int) -> list[str] | None:
+def _unsign(signer: _Signer, value: str | None) -> str:
+    """The payload of a signed *value*; ``""`` (matching no payload) if unsigned."""
     if not value or len(value) > 512:
-        return None
-    payload = signer.unsign(value)
-    if payload is None:
-        return None
-    fields = payload.split(".")
-    return fields if len(fields) == count else None
+        return ""
+    return signer.unsign(value) or ""
 
 
-def _fresh(timestamp: str, now: int, max_age: int) -> bool:
-    if not _INT.fullmatch(timestamp):
-        return False
-    return -_CLOCK_SKEW <= now - int(timestamp) <= max_age
+def _fresh(timestamp: int, now: int, max_age: int) -> bool:
+    return -_CLOCK_SKEW <= now - timestamp <= max_age
