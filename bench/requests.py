@@ -214,7 +214,7 @@ def main() -> None:
         url = args.redis_url or stack.enter_context(RedisServer()).url
         bench = Bench()
         python = args.parser == "python"
-        options = client_options(0.25)
+        options = client_options(5.0)  # a slow spell must not end the run
         pool = redis.ConnectionPool.from_url(
             url,
             connection_class=Counter,
