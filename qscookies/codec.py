@@ -88,7 +88,8 @@ class _Signer:
     """
 
     def __init__(self, keys: Sequence[str | bytes], salt: str) -> None:
-        signer = Signer(list(keys), salt=salt)
+        raw = [key.encode() if isinstance(key, str) else key for key in keys]
+        signer = Signer(raw, salt=salt)
         self._keys = [signer.derive_key(key) for key in signer.secret_keys]
 
     def sign(self, payload: str) -> str:
