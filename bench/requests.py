@@ -9,7 +9,9 @@ Redis. The scenarios are interleaved: each round runs every one of them for
 the median over the rounds, ``±`` half their range; ``(n)`` is Redis round trips
 per request, counted on the connection (one send is one round trip). The
 targets compare each request with its floor round by round (the median of the
-differences), which cancels most of the noise the figures themselves carry.
+differences), which cancels most of the noise the figures themselves carry, on
+the wall clock and on this process's CPU time (no Redis in it), which other
+work on a busy machine disturbs far less.
 
 ``--peers`` adds the same storefront on Beaker (redis ext) and on Flask-Session
 (redis), the floor of each beside it (``pip install -e '.[bench]'``).
@@ -48,12 +50,15 @@ from qscookies.store.client import sha1
 SECRET = "bench-secret-key-0123456789abcdef"
 Timer = Callable[[int], float]
 
-#: The targets of issue 10: (request, its floor, µs over the floor at most).
+#: The targets of issue 10: (request, its floor, µs over the floor at most);
+#: ``None``: no target, the cost of the command inside a request, for scale.
 TARGETS = [
     ("known visitor's page view", "bare app (floor)", 15),
     ("add to cart", "add to cart", 20),
     ("view a 5-line cart", "view a 5-line cart", 15),
     ("excluded path (/static/)", "bare app (floor)", 1),
+    ("add to cart", "page view, then EVALSHA", None),
+    ("view a 5-line cart", "page view, then HGETALL", None),
 ]
 #: The column of the floors: the bare app, and the bare command of each request.
 BARE = "bare, same run"
@@ -147,6 +152,8 @@ class Bench:
     def __init__(self) -> None:
         self.timers: dict[tuple[str, str], Timer] = {}
         self.runs: dict[tuple[str, str], list[float]] = {}
+        #: This process's CPU time per request, per round (Redis's is not in it).
+        self.cpu: dict[tuple[str, str], list[float]] = {}
         self.trips: dict[tuple[str, str], float] = {}
         self.labels: dict[tuple[str, str], str] = {}
 
@@ -161,10 +168,12 @@ class Bench:
             timer(number // 10)  # warm: connections open, scripts loaded
         for _ in range(rounds):
             for key, timer in self.timers.items():
-                before = Counter.sends
+                before, cpu = Counter.sends, time.process_time()
                 seconds = timer(number)
+                cpu = time.process_time() - cpu
                 sends[key] += Counter.sends - before
                 self.runs.setdefault(key, []).append(seconds / number * 1e6)
+                self.cpu.setdefault(key, []).append(cpu / number * 1e6)
         for key in self.timers:
             self.trips[key] = sends[key] / (number * rounds)
 
@@ -178,9 +187,15 @@ class Bench:
         trips = self.trips[row, column]
         return f"{label}{figure} ±{_figure(spread)} ({trips:g})"
 
-    def over(self, key: tuple[str, str], floor: tuple[str, str]) -> float:
-        """Median over the rounds of (the scenario *key* − its *floor*), µs."""
-        pairs = zip(self.runs[key], self.runs[floor], strict=True)
+    def over(
+        self, key: tuple[str, str], floor: tuple[str, str], cpu: bool = False
+    ) -> float:
+        """Median over the rounds of (the scenario *key* − its *floor*), µs.
+
+        :param cpu: compare this process's CPU time instead of the wall clock.
+        """
+        runs = self.cpu if cpu else self.runs
+        pairs = zip(runs[key], runs[floor], strict=True)
         return statistics.median(mine - base for mine, base in pairs)
 
 
@@ -267,6 +282,17 @@ def wsgi_rows(bench: Bench, client: redis.Redis) -> None:
         pipe.execute()
 
     bench.add("pipeline of one EVALSHA", BARE, calls(pipeline), "EVALSHA")
+    # The command alone, in a tight loop, runs with redis-py's code and data
+    # hot in the caches; inside a request it does not. These floors pay for a
+    # known visitor's page view, then send the bare command.
+    page = wsgi(shop, environ("/", cookies))
+    for row, command in [("EVALSHA", add), ("HGETALL", view)]:
+        bench.add(f"page view, then {row}", BARE, _then(page, command), "page +")
+
+
+def _then(first: Timer, second: Timer) -> Timer:
+    """A timer of *n* times one run of *first*, then one of *second*."""
+    return lambda n: sum(first(1) + second(1) for _ in range(n))
 
 
 #: The requests of qscookies: row, path, and whether the browser is known.
@@ -365,15 +391,25 @@ def report(bench: Bench, client: redis.Redis, args: argparse.Namespace) -> None:
     print()
     asgi_table = [row for row in rows if row.startswith("ASGI ")]
     print(table(bench, columns[2:], asgi_table))
-    print("\nOver the floor, same run (median of the per-round differences, µs):")
+    print(
+        "\nOver the floor, same run: the median of the per-round differences, µs,"
+        " of the wall clock and of this process's CPU time (Redis's not in it)"
+    )
     for door in ("", "ASGI "):
         for row, floor, target in TARGETS:
-            over = bench.over((door + row, "qscookies"), (door + floor, BARE))
-            against = bench.labels[door + floor, BARE].strip()
-            verdict = "met" if over <= target else "NOT met"
+            key, base = (door + row, "qscookies"), (door + floor, BARE)
+            if base not in bench.runs:
+                continue
+            wall, cpu = bench.over(key, base), bench.over(key, base, cpu=True)
+            against = floor if floor.startswith("page") else bench.labels[base].strip()
+            verdict = (
+                "no target: the command inside a request"
+                if target is None
+                else f"target ≤ {target}: {'met' if wall <= target else 'NOT met'}"
+            )
             print(
-                f"  {door or 'WSGI '}{row} − {against}: {over:+.1f}"
-                f" (target ≤ {target}: {verdict})"
+                f"  {door or 'WSGI '}{row} − {against}: {wall:+.1f} wall,"
+                f" {cpu:+.1f} CPU ({verdict})"
             )
 
 
