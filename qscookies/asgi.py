@@ -75,6 +75,10 @@ SCOPE_KEY = "qscookies.context"
 FORM_LIMIT = 1024
 
 _D = TypeVar("_D")
+#: The request headers the core reads, besides ``Cookie`` (the rest stay bytes).
+_READ = frozenset(
+    {b"host", b"sec-gpc", b"dnt", b"sec-fetch-site", b"origin", b"referer"}
+)
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -278,16 +282,15 @@ def request_from(scope: Scope) -> Request:
     else:
         raw_path = quote(path.encode("utf-8", "surrogateescape"), safe=_URL_SAFE)
     cookies: list[str] = []
-    fields: dict[str, str] = {}
+    fields: dict[bytes, str] = {}
     for name, value in scope.get("headers", ()):
         key = bytes(name).lower()
-        text = bytes(value).decode("latin-1")
         if key == b"cookie":
-            cookies.append(text)
-        else:
-            fields.setdefault(key.decode("latin-1"), text)
+            cookies.append(bytes(value).decode("latin-1"))
+        elif key in _READ and key not in fields:  # the first of each wins
+            fields[key] = bytes(value).decode("latin-1")
     server = scope.get("server")
-    host = fields.get("host") or (str(server[0]) if server else "")
+    host = fields.get(b"host") or (str(server[0]) if server else "")
     return Request(
         method=scope.get("method", "GET"),
         path=path,
@@ -296,11 +299,11 @@ def request_from(scope: Scope) -> Request:
         https=scope.get("scheme") == "https",
         cookie="; ".join(cookies) if cookies else None,
         host=host,
-        sec_gpc=fields.get("sec-gpc", ""),
-        dnt=fields.get("dnt", ""),
-        fetch_site=fields.get("sec-fetch-site", ""),
-        origin=fields.get("origin", ""),
-        referer=fields.get("referer", ""),
+        sec_gpc=fields.get(b"sec-gpc", ""),
+        dnt=fields.get(b"dnt", ""),
+        fetch_site=fields.get(b"sec-fetch-site", ""),
+        origin=fields.get(b"origin", ""),
+        referer=fields.get(b"referer", ""),
     )
 
 

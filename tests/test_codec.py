@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from itsdangerous import Signer
+from werkzeug.http import dump_cookie
 
 from qscookies import ConfigurationError
 from qscookies.codec import Attribution
@@ -129,6 +130,31 @@ def test_rotation_first_key_signs_all_verify() -> None:
     assert old.load_cart(fresh, NOW, DAY) is None
 
 
+@pytest.mark.parametrize("purpose", ["cart", "visitor", "promotion"])
+def test_values_are_itsdangerous_signatures(purpose: str) -> None:
+    """Made here, they verify in itsdangerous; made there, they verify here."""
+    codec = CookieCodec([NEW, OLD])
+    signer = Signer([OLD, NEW], salt=f"qscookies.{purpose}")  # its last key signs
+    dump, load, state = {
+        "cart": (codec.dump_cart, codec.load_cart, new_id()),
+        "visitor": (
+            codec.dump_visitor,
+            codec.load_visitor,
+            VisitorState(new_id(), 2, NOW - 9, NOW),
+        ),
+        "promotion": (
+            codec.dump_promotion,
+            codec.load_promotion,
+            Attribution("SUMMER24", NOW),
+        ),
+    }[purpose]
+    value = dump(state, NOW) if purpose == "cart" else dump(state)  # type: ignore[operator]
+    payload = signer.unsign(value).decode()
+    assert signer.sign(payload).decode() == value
+    by_old_key = Signer(OLD, salt=f"qscookies.{purpose}").sign(payload).decode()
+    assert load(by_old_key, NOW, DAY) == state  # type: ignore[operator]
+
+
 @pytest.mark.parametrize(
     "keys", [pytest.param("short", id="short"), pytest.param([], id="empty-list")]
 )
@@ -152,6 +178,25 @@ def test_set_cookie_attributes() -> None:
     assert parts[0] == "__Host-qs_cart=v"
     assert {"HttpOnly", "Secure", "Path=/", "SameSite=Lax", "Max-Age=60"} <= set(parts)
     assert not any(part.lower().startswith("domain") for part in parts)
+
+
+@pytest.mark.parametrize("secure", [True, False])
+@pytest.mark.parametrize("value", ["a.B-c_d~1", "1", "needs quoting;"])
+def test_set_cookie_header_is_werkzeugs(value: str, secure: bool) -> None:
+    built = set_cookie_header("qs_cart", value, max_age=86400, secure=secure)
+    dumped = dump_cookie(
+        "qs_cart",
+        value,
+        max_age=86400,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    # Expires is read from the wall clock: equal unless a second ticked between
+    assert built.split("; ")[0] == dumped.split("; ")[0]
+    assert built.split("; ")[2:] == dumped.split("; ")[2:]
+    assert built.split("; ")[1].startswith("Expires=")
 
 
 def test_delete_cookie_header() -> None:

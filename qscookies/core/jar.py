@@ -55,6 +55,8 @@ class CookieJar:
             stored by a shared cache).
         """
         self.sent = True
+        if not self._outgoing:
+            return []
         settings = self._settings
         max_ages = {
             settings.cart_cookie: settings.cart_max_age,

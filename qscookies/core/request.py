@@ -118,8 +118,6 @@ class RequestState:
         secure = request.https if settings.secure is None else settings.secure
         #: Our cookies: what came in, what goes out.
         self.jar = CookieJar(settings, request.cookie, secure)
-        #: The aggregate writes of the request's UTC day.
-        self.day = Day(rules.keys, self.now, settings.aggregate_max_age)
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._opted_out = self.jar.get(settings.opt_out_cookie) == "1"
@@ -128,6 +126,11 @@ class RequestState:
         )
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
+
+    @cached_property
+    def day(self) -> Day:
+        """The aggregate writes of the request's UTC day (built when first used)."""
+        return Day(self.rules.keys, self.now, self.rules.settings.aggregate_max_age)
 
     @cached_property
     def cart(self) -> CartState:
