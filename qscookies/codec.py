@@ -28,6 +28,11 @@ from .errors import ConfigurationError
 HOST_PREFIX = "__Host-"
 
 _ID = re.compile(r"[A-Za-z0-9_\-]{22}")
+#: The cart id of a customer's cart: :data:`CUSTOMER_CART` and a keyed hash.
+_CUSTOMER_ID = re.compile(r"u:[0-9a-f]{32}")
+#: What starts the cart id of a customer's cart (never a random id: those have
+#: no ``:``).
+CUSTOMER_CART = "u:"
 _INT = re.compile(r"[0-9]{1,12}")
 #: A promotion code: a letter or digit, then letters, digits, ``_``, ``-`` or ``.``.
 PROMOTION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -84,7 +89,8 @@ class CookieCodec:
     without logging anyone out. (itsdangerous signs with the *last* key of its
     list; the order is reversed here once.)
 
-    The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`) are keyed by
+    The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`,
+    :meth:`customer_cart`) are keyed by
     the first key: after a rotation the same visitor feeds new sketch entries,
     and an order counted under the old key could count once more.
 
@@ -106,6 +112,9 @@ class CookieCodec:
         first = keys[0].encode() if isinstance(keys[0], str) else keys[0]
         self._visitor_key = hashlib.sha256(b"qscookies.visitor-hash\0" + first).digest()
         self._order_key = hashlib.sha256(b"qscookies.order-hash\0" + first).digest()
+        self._customer_key = hashlib.sha256(
+            b"qscookies.customer-hash\0" + first
+        ).digest()
         verify_order = keys[::-1]
         self._cart = _Signer(verify_order, salt="qscookies.cart")
         self._visitor = _Signer(verify_order, salt="qscookies.visitor")
@@ -122,14 +131,30 @@ class CookieCodec:
         """A keyed hash of an order id: sequential ids cannot be tried against it."""
         return keyed_hash(self._order_key, order_id, 32)
 
+    def customer_cart(self, customer_id: str) -> str:
+        """The cart id of a customer's cart: a keyed hash of *customer_id*.
+
+        The same on every device of that customer; the id itself is never
+        stored. Keyed by the first secret key: after a rotation, a sign-in
+        starts the customer's cart afresh (a browser still signed in keeps its
+        cart until the cookie expires).
+        """
+        return CUSTOMER_CART + keyed_hash(self._customer_key, customer_id, 32)
+
     def dump_cart(self, cart_id: str, now: int) -> str:
         """Sign a cart id with the time it was issued or renewed."""
         return self._cart.sign(f"{cart_id}.{now}").decode("ascii")
 
     def load_cart(self, value: str | None, now: int, max_age: int) -> str | None:
-        """Return the cart id of a valid, unexpired cart cookie value, else ``None``."""
+        """Return the cart id of a valid, unexpired cart cookie value, else ``None``.
+
+        The id is a random one (an anonymous cart) or, once the browser signed
+        in, a :meth:`customer_cart` id; only a signed value names either.
+        """
         fields = _unsign(self._cart, value, 2)
-        if fields is None or not _ID.fullmatch(fields[0]):
+        if fields is None or not (
+            _ID.fullmatch(fields[0]) or _CUSTOMER_ID.fullmatch(fields[0])
+        ):
             return None
         return fields[0] if _fresh(fields[1], now, max_age) else None
 
