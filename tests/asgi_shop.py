@@ -72,7 +72,7 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
     if path == "/forget":
         return await qs.forget()
     if path == "/login":  # a bad customer or policy: AccountError, a 400
-        await qs.login(args["customer"], merge=args.get("merge", "add"))
+        await qs.login(args.get("customer", ""), merge=args.get("merge", "add"))
         return {"signed_in": qs.signed_in, "cart": await qs.cart.items()}
     if path == "/logout":
         await qs.logout()
