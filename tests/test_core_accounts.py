@@ -110,14 +110,15 @@ def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     assert state.cart.items().read([]) == {"A": 5}
 
 
-def test_cluster_keep_drops_the_anonymous_cart_in_the_same_round_trip() -> None:
+def test_cluster_keep_takes_the_anonymous_cart_and_carries_nothing() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
-    plan = accounts.login(state, "alice@example.com", "keep")
-    assert plan.commands == (
-        ("DEL", f"qs:c:{{{CART}}}"),
+    take = accounts.login(state, "alice@example.com", "keep")
+    assert take.commands == (("EVAL", scripts.CART_TAKE, 1, f"qs:c:{{{CART}}}"),)
+    merge = take.read([["A", "2"]])
+    assert merge.commands == (  # type: ignore[union-attr]
         ("EVAL", scripts.CART_MERGE, 1, f"qs:c:{{{ALICE}}}", "keep", *LIMITS),
     )
-    plan.read([1, ["C", "1"]])
+    merge.read([["C", "1"]])  # type: ignore[union-attr]
     assert state.cart.items().read([]) == {"C": 1}
 
 

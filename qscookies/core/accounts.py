@@ -123,11 +123,12 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
     if not rules.cluster:
         both = ("EVAL", scripts.LOGIN, 2, taken, rules.keys.cart(target), *limits)
         return Plan((both,), adopt)
-    if policy == "keep":  # nothing to carry over: both steps at once
-        return Plan((("DEL", taken), merged), adopt)
 
+    # Two single commands, never one pipeline over two slots: redis-py's cluster
+    # pipeline asks a node for an EVALSHA's keys first (COMMAND GETKEYS).
     def give(replies: list[Any]) -> Plan[None]:
-        return Plan(((*merged, *replies[0]),), adopt)
+        carried = () if policy == "keep" else tuple(replies[0])
+        return Plan(((*merged, *carried),), adopt)
 
     return Plan((("EVAL", scripts.CART_TAKE, 1, taken),), give)
 
