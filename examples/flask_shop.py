@@ -28,6 +28,7 @@ from qscookies.demoshop.catalogue import new_order_id
 from qscookies.demoshop.catalogue import order_page
 from qscookies.demoshop.catalogue import order_total
 from qscookies.demoshop.catalogue import parse_line
+from qscookies.demoshop.catalogue import sign_in
 from qscookies.flask import QSCookies
 from qscookies.flask import qs
 
@@ -70,6 +71,18 @@ def create_app(*, secret_key: str, redis_url: str, **options: Any) -> Flask:
         order_id = new_order_id()
         qs.record_purchase(order_id, total_cents=total)
         return order_page(qs, order_id, total)
+
+    @app.post("/login")
+    def login() -> Response | tuple[str, int]:
+        refused = sign_in(qs, request.form)
+        if refused:
+            return error_page(qs, refused), 400
+        return redirect("/cart", code=303)
+
+    @app.post("/logout")
+    def logout() -> Response:
+        qs.logout()
+        return redirect("/", code=303)
 
     return app
 

@@ -2,6 +2,7 @@
 
 from .context import Context as Context
 from .core.visits import Visitor as Visitor
+from .errors import AccountError as AccountError
 from .errors import CartError as CartError
 from .errors import CommandRefused as CommandRefused
 from .errors import ConfigurationError as ConfigurationError

@@ -29,10 +29,14 @@ from .errors import ConfigurationError
 #: Prefix that binds a cookie to the exact host, HTTPS and ``Path=/``.
 HOST_PREFIX = "__Host-"
 
+#: What starts the cart id of a customer's cart (never a random id: those have
+#: no ``:``), followed by a keyed hash of the customer id.
+CUSTOMER_CART = "u:"
 _INT = re.compile(r"[0-9]{1,12}")
-#: The signed payloads: a cart id and its issue time; a visitor id, visits,
-#: first and last seen (ids are 22 url-safe characters, times whole seconds).
-_CART = re.compile(r"([A-Za-z0-9_\-]{22})\.([0-9]{1,12})")
+#: The signed payloads: a cart id (random, or a customer's) and its issue time;
+#: a visitor id, visits, first and last seen (random ids are 22 url-safe
+#: characters, times whole seconds).
+_CART = re.compile(r"([A-Za-z0-9_\-]{22}|u:[0-9a-f]{32})\.([0-9]{1,12})")
 _VISITOR = re.compile(
     r"([A-Za-z0-9_\-]{22})\.([0-9]{1,12})\.([0-9]{1,12})\.([0-9]{1,12})"
 )
@@ -119,7 +123,8 @@ class CookieCodec:
     without logging anyone out. (itsdangerous signs with the *last* key of its
     list; :class:`_Signer` takes them newest first.)
 
-    The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`) are keyed by
+    The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`,
+    :meth:`customer_cart`) are keyed by
     the first key: after a rotation the same visitor feeds new sketch entries,
     and an order counted under the old key could count once more.
 
@@ -142,6 +147,9 @@ class CookieCodec:
         first = keys[0].encode() if isinstance(keys[0], str) else keys[0]
         self._visitor_key = hashlib.sha256(b"qscookies.visitor-hash\0" + first).digest()
         self._order_key = hashlib.sha256(b"qscookies.order-hash\0" + first).digest()
+        self._customer_key = hashlib.sha256(
+            b"qscookies.customer-hash\0" + first
+        ).digest()
         self._cart = _Signer(keys, salt="qscookies.cart")
         self._visitor = _Signer(keys, salt="qscookies.visitor")
         self._promotion = _Signer(keys, salt="qscookies.promotion")
@@ -157,12 +165,26 @@ class CookieCodec:
         """A keyed hash of an order id: sequential ids cannot be tried against it."""
         return keyed_hash(self._order_key, order_id, 32)
 
+    def customer_cart(self, customer_id: str) -> str:
+        """The cart id of a customer's cart: a keyed hash of *customer_id*.
+
+        The same on every device of that customer; the id itself is never
+        stored. Keyed by the first secret key: after a rotation, a sign-in
+        starts the customer's cart afresh (a browser still signed in keeps its
+        cart until the cookie expires).
+        """
+        return CUSTOMER_CART + keyed_hash(self._customer_key, customer_id, 32)
+
     def dump_cart(self, cart_id: str, now: int) -> str:
         """Sign a cart id with the time it was issued or renewed."""
         return self._cart.sign(f"{cart_id}.{now}")
 
     def load_cart(self, value: str | None, now: int, max_age: int) -> str | None:
-        """Return the cart id of a valid, unexpired cart cookie value, else ``None``."""
+        """Return the cart id of a valid, unexpired cart cookie value, else ``None``.
+
+        The id is a random one (an anonymous cart) or, once the browser signed
+        in, a :meth:`customer_cart` id; only a signed value names either.
+        """
         found = _CART.fullmatch(_unsign(self._cart, value))
         if found is None:
             return None

@@ -13,6 +13,7 @@ from typing import Any
 from typing import TypeVar
 from typing import overload
 
+from .core import accounts
 from .core.plan import Plan
 from .core.request import RequestState
 from .core.visits import Visitor
@@ -118,6 +119,11 @@ class _Facade:
         """The promotion code attributed to this visitor, or ``None``."""
         return self._state.promotion
 
+    @property
+    def signed_in(self) -> bool:
+        """This browser's cart is a customer's cart (after :meth:`login`)."""
+        return accounts.signed_in(self._state)
+
 
 class Context(_Facade):
     """Cart, visitor and promotion of one request, and the privacy switches.
@@ -155,6 +161,38 @@ class Context(_Facade):
         state = self._state
         return run(state, self._store, state.record_purchase(order_id, total_cents))
 
+    def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
+        """Sign the browser in: its cart becomes the customer's cart.
+
+        The same cart on every device where the customer signed in. The
+        anonymous cart is merged by *merge* and deleted: ``"add"`` sums the
+        quantities (within ``max_quantity`` and ``max_cart_lines``),
+        ``"replace"`` puts a non-empty anonymous cart in place of the
+        customer's, ``"keep"`` keeps the customer's and drops the anonymous
+        one. The cart cookie gets a new signed value, so a cart cookie from
+        before the sign-in reaches nothing of the customer's. Redis keeps only
+        a keyed hash of the customer id. One round trip (a script); two on
+        Redis Cluster when there is an anonymous cart to merge.
+
+        :param customer_id: the shop's id of the customer, 1-128 printable
+            characters.
+        :param merge: ``"add"``, ``"replace"`` or ``"keep"``.
+        :raises AccountError: a bad customer id or policy (nothing is sent).
+        :raises HeadersSentError: the response already started.
+        :raises StoreUnavailable: Redis could not merge the carts.
+        """
+        run(self._state, self._store, accounts.login(self._state, customer_id, merge))
+
+    def logout(self) -> None:
+        """Sign the browser out: a fresh, empty anonymous cart (no Redis call).
+
+        The customer's cart stays in Redis for the next sign-in, on this or
+        another device.
+
+        :raises HeadersSentError: the response already started.
+        """
+        accounts.logout(self._state)
+
     def opt_out(self) -> None:
         """Stop tracking this browser: drop the visitor and promotion cookies.
 
@@ -170,8 +208,9 @@ class Context(_Facade):
     def forget(self) -> None:
         """Erase the cart (``DEL``) and drop the visitor, promotion and cart cookies.
 
-        Aggregate counts and order markers stay: they hold no per-visitor data
-        (a marker is a keyed hash of an order id).
+        Signed in, that is the customer's cart (on every device), and the
+        browser is signed out. Aggregate counts and order markers stay: they
+        hold no per-visitor data (a marker is a keyed hash of an order id).
 
         :raises StoreUnavailable: Redis could not erase the cart.
         """
@@ -286,6 +325,15 @@ class AsyncContext(_Facade):
         state = self._state
         plan = state.record_purchase(order_id, total_cents)
         return await arun(state, self._store, plan)
+
+    async def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
+        """See :meth:`Context.login` (``await qs.login("c-42")``)."""
+        plan = accounts.login(self._state, customer_id, merge)
+        await arun(self._state, self._store, plan)
+
+    async def logout(self) -> None:
+        """See :meth:`Context.logout` (awaitable, for one shape of API)."""
+        accounts.logout(self._state)
 
     async def opt_out(self) -> None:
         """See :meth:`Context.opt_out` (awaitable, for one shape of API)."""

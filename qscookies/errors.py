@@ -42,6 +42,14 @@ class CartError(QSCookiesError, ValueError):
         self.sku = sku
 
 
+class AccountError(QSCookiesError, ValueError):
+    """``login`` was given a bad customer id or an unknown ``merge`` policy.
+
+    A customer id is 1-128 printable characters; ``merge`` is ``"add"``,
+    ``"replace"`` or ``"keep"``. Raised before anything is sent to Redis.
+    """
+
+
 class StoreError(QSCookiesError):
     """Redis answered with an error qscookies did not expect.
 

@@ -4,6 +4,7 @@
 one cart, or of one promotion over all its days, share a slot::
 
     qs:c:{<cart id>}                 hash  sku -> quantity                   (TTL)
+    qs:c:{u:<keyed customer hash>}   hash  a customer's cart, same layout    (TTL)
     qs:a:{<code>}:d:<YYYYMMDD>       hash  landings, carts, purchases, revenue_cents
     qs:a:{<code>}:u:<YYYYMMDD>       HyperLogLog of keyed visitor hashes (visitors)
     qs:a:{<code>}:r:<YYYYMMDD>       HyperLogLog of keyed visitor hashes (returning)
@@ -13,14 +14,17 @@ one cart, or of one promotion over all its days, share a slot::
     qs:a:i:<YYYYMMDD>                sorted set  code -> landings that day (the index)
     qs:o:{<code>}:<keyed order hash> marker that makes a purchase count once (TTL)
 
-Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. Nothing
+Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. A
+customer's cart is named by an HMAC of the customer id (see
+:meth:`~qscookies.codec.CookieCodec.customer_cart`), never the id. Nothing
 is kept per visitor: the signed visitor cookie is the visitor's record. A day's
 index holds at most ``max_promotions_per_day`` codes plus :data:`OTHER`, so no
 input grows the key space without bound.
 
 Every part of a key that comes from outside is checked before it gets here: ids
-are 22 url-safe characters (the codec), codes match the promotion pattern, days
-are ``YYYYMMDD``. None of them can hold ``{``, ``}``, ``*`` or white space.
+are 22 url-safe characters or ``u:`` and 32 hex digits (the codec), codes match
+the promotion pattern, days are ``YYYYMMDD``. None of them can hold ``{``,
+``}``, ``*`` or white space.
 """
 
 from __future__ import annotations
@@ -65,7 +69,12 @@ class KeySchema:
         return f"KeySchema({self.prefix!r})"
 
     def cart(self, cart_id: str) -> str:
-        """Key of a cart's lines."""
+        """Key of a cart's lines: an anonymous cart's or a customer's.
+
+        :param cart_id: a random id, or a customer's cart id
+            (``u:<keyed hash>``); either way the id is the hash tag, so one
+            cart's keys share a slot.
+        """
         return f"{self.prefix}c:{{{cart_id}}}"
 
     def aggregate(self, code: str, kind: str, day: str) -> str:

@@ -2,7 +2,8 @@
 
 Both apps answer the same journeys as the WSGI shop: ``/`` gives the visitor
 and promotion as JSON; ``/add?sku=&q=``, ``/set``, ``/remove``, ``/clear``,
-``/cart``, ``/buy?order=&total=`` and ``/forget`` use the cart; ``/static/…``
+``/cart``, ``/buy?order=&total=`` and ``/forget`` use the cart; ``/login``,
+``/logout`` and ``/account`` sign in and out; ``/static/…``
 (excluded) answers whether a context was there. The Starlette one also has a
 streamed ``/stream`` and a websocket echo on ``/ws``.
 """
@@ -34,6 +35,7 @@ from starlette.websockets import WebSocket
 from qscookies.asgi import QSCookies
 from qscookies.asgi import context
 from qscookies.context import AsyncContext
+from qscookies.errors import AccountError
 from qscookies.errors import StoreUnavailable
 from qscookies.store.client import client_options
 
@@ -69,6 +71,14 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return await qs.record_purchase(args["order"], total_cents=int(args["total"]))
     if path == "/forget":
         return await qs.forget()
+    if path == "/login":  # a bad customer or policy: AccountError, a 400
+        await qs.login(args.get("customer", ""), merge=args.get("merge", "add"))
+        return {"signed_in": qs.signed_in, "cart": await qs.cart.items()}
+    if path == "/logout":
+        await qs.logout()
+        return qs.signed_in
+    if path == "/account":
+        return qs.signed_in
     visitor = qs.visitor
     return {
         "returning": visitor.is_returning,
@@ -119,6 +129,9 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
     async def as_500(request: Request, error: Exception) -> Response:
         return PlainTextResponse("<h1>Server Error</h1>", status_code=500)
 
+    async def as_400(request: Request, error: Exception) -> Response:
+        return PlainTextResponse(str(error), status_code=400)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         events.lifespan.append("startup")
@@ -132,7 +145,10 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
             WebSocketRoute("/ws", echo),
             Route("/{rest:path}", page, methods=["GET", "HEAD", "POST"]),
         ],
-        exception_handlers={StoreUnavailable: as_500} if store_errors_as_500 else {},
+        exception_handlers={
+            AccountError: as_400,
+            **({StoreUnavailable: as_500} if store_errors_as_500 else {}),
+        },
         lifespan=lifespan,
     )
 
@@ -162,17 +178,23 @@ def bare_shop(events: Events) -> Any:
             return
         query = parse_qs(scope["query_string"].decode("latin-1"))
         args = {name: values[0] for name, values in query.items()}
-        result = await journey(context(scope), path, args)
+        try:
+            result = await journey(context(scope), path, args)
+        except AccountError as error:
+            await _respond(send, str(error).encode(), status=400)
+            return
         await _respond(send, json.dumps(result).encode(), "application/json")
 
     return app
 
 
-async def _respond(send: Any, body: bytes, kind: str = "text/plain") -> None:
+async def _respond(
+    send: Any, body: bytes, kind: str = "text/plain", *, status: int = 200
+) -> None:
     await send(
         {
             "type": "http.response.start",
-            "status": 200,
+            "status": status,
             "headers": [(b"content-type", kind.encode()), (b"x-shop", b"bare")],
         }
     )

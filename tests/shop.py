@@ -12,6 +12,7 @@ import redis
 from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
+from qscookies import AccountError
 from qscookies import QSCookies
 from qscookies import context
 
@@ -19,7 +20,12 @@ SECRET = "test-secret-key-0123456789abcdef"
 
 
 def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-    """Plain WSGI shop: ``/`` reads visitor and promotion, cart paths use the cart."""
+    """Plain WSGI shop: ``/`` reads visitor and promotion, cart paths use the cart.
+
+    ``/login?customer=&merge=`` signs in (a ``400`` for a bad customer or
+    policy) and answers the cart; ``/logout`` signs out; ``/account`` answers
+    whether the browser is signed in.
+    """
     if environ["PATH_INFO"].startswith("/static/"):
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"static"]
@@ -44,6 +50,18 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         result = qs.record_purchase(args["order"], total_cents=int(args["total"]))
     elif path == "/forget":
         qs.forget()
+    elif path == "/login":  # answers the cart after the merge (no more Redis)
+        try:
+            qs.login(args["customer"], merge=args.get("merge", "add"))
+        except AccountError as error:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [str(error).encode()]
+        result = {"signed_in": qs.signed_in, "cart": qs.cart.items()}
+    elif path == "/logout":
+        qs.logout()
+        result = qs.signed_in
+    elif path == "/account":
+        result = qs.signed_in
     else:
         visitor = qs.visitor
         result = {

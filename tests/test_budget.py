@@ -13,16 +13,22 @@ lands inside a measured request, and a measured request must not reconnect.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 from werkzeug.test import Client
 
 from qscookies import QSCookies
+from qscookies.core import scripts
 from qscookies.embedded import RedisServer
 
+from launchers import RedisClusterServers
+from shop import SECRET
+from shop import CountingConnection
 from shop import RoundTrips
 from shop import get_json
+from shop import shop
 from shop import wrap
 
 NOW = 1_800_000_000
@@ -169,3 +175,71 @@ def test_a_script_new_to_the_server_is_sent_once(
     assert round_trips(wire, client, "/add?sku=A") == 2  # NOSCRIPT, then EVAL
     assert round_trips(wire, client, "/add?sku=A") == 1  # EVALSHA from now on
     assert get_json(client, "/cart") == {"A": 2}  # and the first add counted once
+
+
+# -- accounts ------
+
+
+def test_login_is_one_round_trip_on_a_single_redis(
+    app: QSCookies, wire: RoundTrips
+) -> None:
+    Client(app).get("/login?customer=warm")  # the scripts' first use
+    other = Client(app)
+    other.get("/add?sku=A")
+    other.get("/login?customer=warm")
+    browser = Client(app)
+    browser.get("/add?sku=A")  # an anonymous cart to merge
+    # /login reads the cart too: the merge's reply holds the lines
+    assert round_trips(wire, browser, "/login?customer=alice") == 1
+    empty = Client(app)
+    empty.get("/")
+    assert round_trips(wire, empty, "/login?customer=bob") == 1  # no cart
+
+
+def test_logout_is_free(app: QSCookies, wire: RoundTrips) -> None:
+    browser = Client(app)
+    browser.get("/login?customer=alice")
+    assert round_trips(wire, browser, "/logout") == 0
+    assert round_trips(wire, browser, "/account") == 0
+
+
+@pytest.fixture
+def cluster_app(redis_cluster: RedisClusterServers) -> Iterator[tuple[Any, list[int]]]:
+    """The shop on Redis Cluster, and the sends of its client (every node)."""
+    sent: list[int] = []
+    handshakes: list[int] = []
+    counting = type(
+        "Counting", (CountingConnection,), {"sent": sent, "handshakes": handshakes}
+    )
+    client = redis_cluster.client(decode_responses=True)
+    for node in client.get_nodes():
+        pool = node.redis_connection.connection_pool
+        pool.connection_class = counting
+        pool.reset()  # from now on every connection counts
+    for script in (scripts.CART_PUT, scripts.CART_TAKE, scripts.CART_MERGE):
+        client.script_load(script)  # on every primary: no NOSCRIPT when counted
+    app = QSCookies(shop, secret_key=SECRET, redis=client)
+    app.clock = lambda: NOW
+    yield app, sent
+    client.flushall(target_nodes=client.PRIMARIES)
+    client.close()
+
+
+@pytest.mark.parametrize("merge", ["add", "replace", "keep"])
+def test_login_is_at_most_two_round_trips_on_redis_cluster(
+    cluster_app: tuple[Any, list[int]], merge: str
+) -> None:
+    app, sent = cluster_app
+    browser, empty = Client(app), Client(app)
+    browser.get("/add?sku=A")
+    empty.get("/")
+    before = len(sent)
+    answer = get_json(browser, f"/login?customer=alice&merge={merge}")
+    assert answer == {"signed_in": True, "cart": {} if merge == "keep" else {"A": 1}}
+    assert len(sent) - before == 2  # take, then merge
+    before = len(sent)
+    get_json(empty, "/login?customer=alice")  # no anonymous cart: one step
+    assert len(sent) - before == 1
+    before = len(sent)
+    get_json(browser, "/logout")
+    assert len(sent) == before

@@ -143,6 +143,25 @@ def test_returning_visitor_is_greeted(
     assert "Welcome back! This is visit 2." in browser.get("/").text
 
 
+def test_the_cart_follows_a_signed_in_name_between_browsers(shop: Shop) -> None:
+    phone, laptop = shop.browser(), shop.browser()
+    assert "Sign in" in phone.get("/").text
+    phone.post("/cart/add", {"sku": "TEA-01", "quantity": "2"})
+    page = phone.post("/login", {"name": "ann"})
+    assert page.url == shop.base + "/cart"
+    assert "Sign out" in page.text and "2 &times; Green tea" in page.text
+    laptop.post("/cart/add", {"sku": "MUG-02"})
+    page = laptop.post("/login", {"name": "ann"})
+    assert "2 &times; Green tea" in page.text and "1 &times; Stoneware mug" in page.text
+    assert "1 &times; Stoneware mug" in phone.get("/cart").text  # one cart
+    page = laptop.post("/logout", {})
+    assert page.url == shop.base + "/"
+    assert "Sign in" in page.text and "Cart (0)" in page.text
+    assert "Cart (3)" in phone.get("/").text  # still signed in there
+    refused = laptop.post("/login", {"name": " "})
+    assert refused.status == 400 and "Cannot sign in" in refused.text
+
+
 def test_opt_out_switch(shop: Shop) -> None:
     browser = shop.browser()
     browser.get(f"/?promo={PROMOTION}")

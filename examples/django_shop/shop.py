@@ -38,6 +38,7 @@ from qscookies.demoshop.catalogue import new_order_id
 from qscookies.demoshop.catalogue import order_page
 from qscookies.demoshop.catalogue import order_total
 from qscookies.demoshop.catalogue import parse_line
+from qscookies.demoshop.catalogue import sign_in
 
 
 class SeeOther(HttpResponseRedirect):
@@ -78,11 +79,28 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return HttpResponse(order_page(qs, order_id, total))
 
 
+@require_POST
+def login(request: HttpRequest) -> HttpResponse:
+    qs = request.qs
+    refused = sign_in(qs, request.POST)
+    if refused:
+        return HttpResponseBadRequest(error_page(qs, refused))
+    return SeeOther("/cart")
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    request.qs.logout()
+    return SeeOther("/")
+
+
 urlpatterns = [
     path("", catalogue),
     path("cart", cart),
     path("cart/add", add),
     path("checkout", checkout),
+    path("login", login),
+    path("logout", logout),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..codec import CUSTOMER_CART
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
@@ -130,12 +131,8 @@ class CartState:
         cart_id = self.id()
         if cart_id is None and quantity == 0:
             return done(0)
-        if cart_id is None and self._jar.sent:
-            raise HeadersSentError(
-                "the cart was first written after the response started; the"
-                " browser could never learn its id. Write to the cart before"
-                " responding."
-            )
+        if cart_id is None:
+            self.check_unsent("first written")
         code = self._promotion() if cart_id is None else None
         cart_id = cart_id or new_id()
         commands: list[Command] = [
@@ -193,6 +190,41 @@ class CartState:
             self._lines = {}
 
         return Plan((("DEL", self._keys.cart(cart_id)),), read)
+
+    @property
+    def signed_in(self) -> bool:
+        """The cart is a customer's cart (the browser signed in)."""
+        cart_id = self.id()
+        return cart_id is not None and cart_id.startswith(CUSTOMER_CART)
+
+    def check_unsent(self, what: str) -> None:
+        """Refuse a change of cart id the browser could no longer learn.
+
+        :param what: what happened to the cart, for the message.
+        :raises HeadersSentError: the response headers went out.
+        """
+        if self._jar.sent:
+            raise HeadersSentError(
+                f"the cart was {what} after the response started; the browser"
+                " could never learn its id. Do it before responding."
+            )
+
+    def adopt(self, cart_id: str, lines: dict[str, int]) -> None:
+        """Use the cart *cart_id* from now on (at sign-in): its cookie is set."""
+        self._id = None  # a new id: _keep sets the cookie and forgets the lines
+        self._keep(cart_id)
+        self._lines = lines
+
+    def bought(self) -> None:
+        """The cart was bought and erased: a customer's stays, emptied.
+
+        An anonymous cart is dropped (a new id from the next write on); a
+        signed-in browser keeps its customer's cart.
+        """
+        if self.signed_in:
+            self._lines = {}
+        else:
+            self.drop()
 
     def drop(self) -> None:
         """Forget the cart: a new id from the next write on, its cookie dropped."""

@@ -297,8 +297,9 @@ class RequestState:
         """Count a purchase for the attributed promotion, once per order id.
 
         One round trip: the purchase script (``SET NX`` on the order marker, a
-        keyed hash of the order id; ``HINCRBY``) and ``DEL`` of the cart. The
-        cart is dropped and a new cart id is used from then on.
+        keyed hash of the order id; ``HINCRBY``) and ``DEL`` of the cart. An
+        anonymous cart is dropped and a new cart id is used from then on; a
+        signed-in browser keeps its (emptied) customer's cart.
 
         :raises QSCookiesError: a bad order id or total.
         """
@@ -333,7 +334,7 @@ class RequestState:
             commands.append(("DEL", rules.keys.cart(cart_id)))
 
         def read(replies: list[Any]) -> bool:
-            self.cart.drop()
+            self.cart.bought()
             return bool(code) and replies[0] == 1
 
         return Plan(tuple(commands), read)
@@ -357,6 +358,9 @@ class RequestState:
 
     def forget(self) -> Plan[None]:
         """Erase the cart (``DEL``) and drop the visitor, promotion and cart cookies.
+
+        Signed in, the cart erased is the customer's, and the browser is signed
+        out.
 
         Aggregate counts stay (they hold no per-visitor data), and so do order
         markers (a keyed hash of an order id, under the promotion's code).

@@ -68,12 +68,58 @@ end
 return code
 """
 
+# The merge of lines into a customer's cart, by policy: the tail of LOGIN and
+# CART_MERGE, which set `lines` (flat sku, quantity pairs) and `cart` (the
+# customer's cart key) first. ARGV policy ("add"|"replace"|"keep"), max
+# quantity, max lines, ttl ms. "add" sums quantities (capped at the max
+# quantity; a new line past the max lines is left out), "replace" empties the
+# cart first when there are lines, "keep" merges nothing. Renews the cart's TTL
+# and answers its lines (flat pairs).
+_MERGE = """
+local most, width = tonumber(ARGV[2]), tonumber(ARGV[3])
+if ARGV[1] == 'replace' and #lines > 0 then redis.call('DEL', cart) end
+if ARGV[1] ~= 'keep' then
+  for i = 1, #lines, 2 do
+    local sku, quantity = lines[i], tonumber(lines[i + 1])
+    local current = tonumber(redis.call('HGET', cart, sku) or '0')
+    if quantity > 0 and (current > 0 or redis.call('HLEN', cart) < width) then
+      redis.call('HSET', cart, sku, math.min(current + quantity, most))
+    end
+  end
+end
+redis.call('PEXPIRE', cart, ARGV[4])
+return redis.call('HGETALL', cart)
+"""
+
+# Taking the lines of a cart: read and delete them in one atomic step. An add
+# before it is in the lines taken; an add after it starts the cart afresh.
+_TAKE = """
+local lines = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+"""
+
+# KEYS[1] the anonymous cart, KEYS[2] the customer's cart (a single Redis: the
+# two slots are on one server); ARGV as _MERGE. Sign-in in one atomic step:
+# takes the anonymous lines, merges them, answers the customer's lines.
+LOGIN = _TAKE + "local cart = KEYS[2]\n" + _MERGE
+
+# KEYS[1] a cart. Redis Cluster, step 1 of a sign-in: takes the anonymous lines
+# (answers them as flat pairs).
+CART_TAKE = _TAKE + "return lines\n"
+
+# KEYS[1] the customer's cart; ARGV as _MERGE, then the lines taken (flat
+# pairs). Redis Cluster, step 2 of a sign-in (or the only step without an
+# anonymous cart: renews the TTL, answers the lines).
+CART_MERGE = "local lines = {unpack(ARGV, 5)}\nlocal cart = KEYS[1]\n" + _MERGE
+
 #: The commands the scripts call (the app user's ACL must allow them).
 SCRIPT_COMMANDS = frozenset(
     {
+        "DEL",
         "EXPIRE",
         "HDEL",
         "HGET",
+        "HGETALL",
         "HINCRBY",
         "HLEN",
         "HSET",

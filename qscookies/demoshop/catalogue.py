@@ -10,6 +10,10 @@ the same paths:
 ``POST /cart/add``     form fields ``sku`` and ``quantity``; ``303`` to the cart
 ``GET /cart``          the cart and its checkout button
 ``POST /checkout``     records the purchase, shows the order
+``POST /login``        form field ``name``: signs in (any name, no password: a
+                       demo); ``303`` to the cart, which follows that name to
+                       every browser signed in with it
+``POST /logout``       signs out (a fresh, empty cart); ``303`` to the catalogue
 ``POST /privacy``      the middleware's opt-out switch (``choice=out|in``)
 =====================  =========================================================
 
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from html import escape
 
 from ..context import Context
+from ..errors import AccountError
 
 #: The promotion the storefront advertises: ``/?promo=SUMMER24``.
 PROMOTION = "SUMMER24"
@@ -86,6 +91,21 @@ def order_total(items: Mapping[str, int]) -> int:
         for sku, quantity in items.items()
         if sku in PRODUCTS
     )
+
+
+def sign_in(qs: Context, form: Mapping[str, str]) -> str | None:
+    """Sign in as the form's ``name``: any name, no password (this is a demo).
+
+    The browser's cart is added to that customer's cart, which every browser
+    signed in with the same name shares.
+
+    :return: ``None``, or why the name was refused, fit to show the visitor.
+    """
+    try:
+        qs.login(form.get("name", "").strip(), merge="add")
+    except AccountError as error:
+        return f"Cannot sign in: {error}."
+    return None
 
 
 def new_order_id() -> str:
@@ -147,6 +167,21 @@ def _badge(qs: Context) -> str:
     return "Cart" if lines is None else f"Cart ({sum(lines.values())})"
 
 
+def _account(qs: Context) -> str:
+    """Sign-out while signed in, else a sign-in form (any name)."""
+    if qs.signed_in:
+        return (
+            '<form method="post" action="/logout">Signed in: your cart follows'
+            " you to every browser signed in with your name."
+            " <button>Sign out</button></form>"
+        )
+    return (
+        '<form method="post" action="/login">'
+        '<input name="name" placeholder="any name" maxlength="128" required>'
+        " <button>Sign in</button> (no password: this is a demo)</form>"
+    )
+
+
 def _greeting(qs: Context) -> str:
     if not qs.tracking_allowed:
         return "Tracking is off for this browser. Your cart still works."
@@ -172,7 +207,7 @@ def _layout(qs: Context, title: str, body: str) -> str:
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
         f"<title>{escape(title)} - Tea shop</title></head><body>"
         f'<nav><a href="/">Shop</a> | <a href="/cart">{_badge(qs)}</a> |'
-        f' <a href="/?promo={PROMOTION}">Summer sale</a></nav>'
+        f' <a href="/?promo={PROMOTION}">Summer sale</a></nav>{_account(qs)}'
         f"<p class=greeting>{escape(_greeting(qs))}</p>{banner}"
         f"<h1>{escape(title)}</h1>{body}"
         f'<footer><form method="post" action="{PRIVACY_PATH}">'

@@ -30,6 +30,7 @@ from .catalogue import new_order_id
 from .catalogue import order_page
 from .catalogue import order_total
 from .catalogue import parse_line
+from .catalogue import sign_in
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,6 +48,8 @@ class Storefront:
             Rule("/cart", endpoint="cart", methods=["GET"]),
             Rule("/cart/add", endpoint="add", methods=["POST"]),
             Rule("/checkout", endpoint="checkout", methods=["POST"]),
+            Rule("/login", endpoint="login", methods=["POST"]),
+            Rule("/logout", endpoint="logout", methods=["POST"]),
         ]
     )
 
@@ -84,6 +87,17 @@ class Storefront:
         order_id = new_order_id()
         qs.record_purchase(order_id, total_cents=total)
         return _html(order_page(qs, order_id, total))
+
+    def on_login(self, request: Request) -> Response:
+        qs = context(request.environ)
+        refused = sign_in(qs, request.form)
+        if refused:
+            return _html(error_page(qs, refused), status=400)
+        return redirect("/cart", code=303)
+
+    def on_logout(self, request: Request) -> Response:
+        context(request.environ).logout()
+        return redirect("/", code=303)
 
 
 def _html(page: str, status: int = 200) -> Response:

@@ -1,0 +1,151 @@
+"""Account rules: sign-in, sign-out, and the merge of an anonymous cart.
+
+No I/O: :func:`login` answers a :class:`~qscookies.core.plan.Plan`, the facades
+send it. After sign-in the browser's cart *is* the customer's cart, whose id is
+``u:`` and a keyed hash of the customer id
+(:meth:`~qscookies.codec.CookieCodec.customer_cart`), the same on every device;
+the cart cookie names it, signed, so only a sign-in can put it there, and the
+anonymous cart id of before (a planted or copied cookie) never reaches it.
+
+The merge of the anonymous cart into the customer's, and the race with adds
+that still carry the anonymous cookie:
+
+- on a single Redis (or Sentinel), one script takes the anonymous lines
+  (``HGETALL`` and ``DEL``), merges them by the policy and renews the TTL: an
+  add is either before it (merged) or after it (it starts the anonymous cart
+  afresh, under the old cookie);
+- on Redis Cluster the two carts live in different slots: step 1 takes the
+  anonymous lines in one atomic script on their slot, step 2 merges them into
+  the customer's cart on its slot. The take is the dividing line, as above: an
+  add before it is in the lines taken and merged once, an add after it is in
+  the fresh anonymous cart. Nothing is lost or counted twice; only a Redis
+  failure between the two steps (login then raises ``StoreUnavailable``) can
+  lose the lines taken.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Literal
+
+from ..errors import AccountError
+from . import scripts
+from .plan import Command
+from .plan import Plan
+from .plan import text
+
+if TYPE_CHECKING:
+    from .request import RequestState
+
+#: A merge policy of :func:`login`.
+Merge = Literal["add", "replace", "keep"]
+
+#: The merge policies: sum the quantities, replace the customer's cart by a
+#: non-empty anonymous one, or keep the customer's cart as it is.
+MERGE_POLICIES: tuple[Merge, ...] = ("add", "replace", "keep")
+
+#: Longest customer id accepted.
+MAX_CUSTOMER_ID = 128
+
+
+def check_customer_id(customer_id: object) -> str:
+    """Return *customer_id* when it is 1-128 printable characters, else raise.
+
+    :raises AccountError: not text, empty, too long, or not printable.
+    """
+    if not isinstance(customer_id, str):
+        raise AccountError(
+            f"customer_id must be text, not {type(customer_id).__name__}"
+        )
+    if not 0 < len(customer_id) <= MAX_CUSTOMER_ID or not customer_id.isprintable():
+        raise AccountError(
+            f"customer_id must be 1 to {MAX_CUSTOMER_ID} printable characters"
+        )
+    return customer_id
+
+
+def check_merge(merge: object) -> Merge:
+    """Return *merge* when it is a policy of :data:`MERGE_POLICIES`, else raise.
+
+    :raises AccountError: an unknown policy.
+    """
+    for policy in MERGE_POLICIES:
+        if merge == policy and isinstance(merge, str):
+            return policy
+    raise AccountError(
+        f"merge must be one of {', '.join(map(repr, MERGE_POLICIES))}, not {merge!r}"
+    )
+
+
+def lines(reply: list[Any]) -> dict[str, int]:
+    """Cart lines from a script's flat ``sku, quantity, …`` reply."""
+    return {text(sku): int(n) for sku, n in zip(reply[::2], reply[1::2], strict=True)}
+
+
+def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[None]:
+    """Sign the browser in: its cart becomes the customer's, merged by *merge*.
+
+    The browser's anonymous cart, if any, is merged into the customer's and
+    deleted; the cart cookie then names the customer's cart (a new, signed
+    value). Already signed in as this customer: the cart stays; as another
+    customer: that customer's cart is left as it is, never merged.
+
+    One round trip on a single Redis (a script); on Redis Cluster, with an
+    anonymous cart to merge, two (take, then merge: see the module).
+
+    :raises AccountError: a bad customer id or merge policy.
+    :raises HeadersSentError: the response already started (the browser could
+        never learn its new cart).
+    """
+    check_customer_id(customer_id)
+    policy = check_merge(merge)
+    rules = state.rules
+    settings = rules.settings
+    cart = state.cart
+    cart.check_unsent("signed in")
+    target = rules.codec.customer_cart(customer_id)
+    anonymous = None if cart.signed_in else cart.id()
+    limits = (
+        policy,
+        settings.max_quantity,
+        settings.max_cart_lines,
+        settings.cart_max_age * 1000,
+    )
+    merged: Command = ("EVAL", scripts.CART_MERGE, 1, rules.keys.cart(target), *limits)
+
+    def adopt(replies: list[Any]) -> None:
+        cart.adopt(target, lines(replies[-1]))
+
+    if anonymous is None:
+        return Plan((merged,), adopt)
+    taken = rules.keys.cart(anonymous)
+    if not rules.cluster:
+        both = ("EVAL", scripts.LOGIN, 2, taken, rules.keys.cart(target), *limits)
+        return Plan((both,), adopt)
+
+    # Two single commands, never one pipeline over two slots: redis-py's cluster
+    # pipeline asks a node for an EVALSHA's keys first (COMMAND GETKEYS).
+    def give(replies: list[Any]) -> Plan[None]:
+        carried = () if policy == "keep" else tuple(replies[0])
+        return Plan(((*merged, *carried),), adopt)
+
+    return Plan((("EVAL", scripts.CART_TAKE, 1, taken),), give)
+
+
+def logout(state: RequestState) -> None:
+    """Sign the browser out: a fresh, empty anonymous cart from now on.
+
+    No Redis: the customer's cart stays for the next sign-in; the cart cookie is
+    dropped and the next cart write starts a new anonymous cart. (Called on an
+    anonymous browser, its cart is left to expire with its TTL.)
+
+    :raises HeadersSentError: the response already started.
+    """
+    state.cart.check_unsent("signed out")
+    state.cart.drop()
+
+
+def signed_in(state: RequestState) -> bool:
+    """The browser's cart is a customer's cart (a valid signed-in cart cookie)."""
+    return state.cart.signed_in
