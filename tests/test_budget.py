@@ -21,7 +21,10 @@ from werkzeug.test import Client
 
 from qscookies import QSCookies
 from qscookies.core import scripts
+from qscookies.core.aggregates import utc_day
 from qscookies.embedded import RedisServer
+from qscookies.keys import SITE
+from qscookies.keys import KeySchema
 
 from launchers import RedisClusterServers
 from shop import SECRET
@@ -216,7 +219,12 @@ def cluster_app(redis_cluster: RedisClusterServers) -> Iterator[tuple[Any, list[
         pool = node.redis_connection.connection_pool
         pool.connection_class = counting
         pool.reset()  # from now on every connection counts
-    for script in (scripts.CART_PUT, scripts.CART_TAKE, scripts.CART_MERGE):
+    for script in (
+        scripts.CART_PUT,
+        scripts.CART_TAKE,
+        scripts.CART_MERGE,
+        scripts.LANDING,
+    ):
         client.script_load(script)  # on every primary: no NOSCRIPT when counted
     app = QSCookies(shop, secret_key=SECRET, redis=client)
     app.clock = lambda: NOW
@@ -243,3 +251,22 @@ def test_login_is_at_most_two_round_trips_on_redis_cluster(
     before = len(sent)
     get_json(browser, "/logout")
     assert len(sent) == before
+
+
+def test_a_landing_on_redis_cluster_asks_no_keys_of_the_server(
+    cluster_app: tuple[Any, list[int]], redis_cluster: RedisClusterServers
+) -> None:
+    """Step 1 goes to the nodes of the site's keys and of the day's index, at once;
+    step 2 to the code's node. No ``COMMAND GETKEYS`` before a pipelined script."""
+    app, sent = cluster_app
+    day = utc_day(NOW)
+    keys = KeySchema("qs:")
+    with redis_cluster.client() as client:
+        first_step = {
+            client.get_node_from_key(key).name
+            for key in (keys.aggregate(SITE, "d", day), keys.day_index(day))
+        }
+    before = len(sent)
+    response = Client(app).get("/?promo=CLUSTERED")
+    assert response.status_code == 303
+    assert len(sent) - before == len(first_step) + 1

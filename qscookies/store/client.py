@@ -30,7 +30,13 @@ from ..errors import StoreUnavailable
 Command = tuple[Any, ...]
 
 #: Faults that mean "Redis is not there right now" rather than "Redis said no".
+#: What redis-py raises for a call that failed: its errors, a cluster client's
+#: own (``SlotNotCoveredError`` and the other ``RedisClusterException``, which
+#: are not ``RedisError``), and the socket's.
+FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+
 _UNAVAILABLE = (
+    redis.exceptions.RedisClusterException,
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ClusterDownError,
@@ -114,10 +120,11 @@ def describe(client: Any) -> str:
 class _GuardBase:
     """The parts of a guard that do no I/O: the allow-list and the client's kind."""
 
-    __slots__ = ("_client", "allowed")
+    __slots__ = ("_client", "_cluster", "allowed")
 
     def __init__(self, client: Any, allowed: frozenset[str]) -> None:
         self._client = client
+        self._cluster = is_cluster(client)
         #: The commands this guard lets through.
         self.allowed = allowed
 
@@ -127,7 +134,20 @@ class _GuardBase:
     @property
     def is_cluster(self) -> bool:
         """The client is a Redis Cluster client."""
-        return is_cluster(self._client)
+        return self._cluster
+
+    def _route(self, command: Command) -> dict[str, Any]:
+        """Where a pipelined script goes on a cluster: the node of its first key.
+
+        redis-py's (sync) cluster pipeline would ask the server (``COMMAND
+        GETKEYS``) before every pipelined ``EVAL``/``EVALSHA``: one more round
+        trip each time. A script's keys share a slot, and redis-py routes a
+        single script by its first key too; a ``MOVED`` still re-routes it.
+        (The asyncio cluster pipeline routes scripts by their keys itself.)
+        """
+        if not self._cluster or command[0] not in _SCRIPTS or not int(command[2]):
+            return {}
+        return {"target_nodes": self._client.get_node_from_key(command[3])}
 
     def describe(self) -> str:
         """Where the client connects and as whom (no password)."""
@@ -165,7 +185,7 @@ class Guard(_GuardBase):
                 return self._client.execute_command(*by_sha(command))
             except redis.exceptions.NoScriptError:
                 return self._client.execute_command(*command)
-        except (redis.RedisError, OSError) as error:
+        except FAILURES as error:
             raise translate(error) from error
 
     def send(self, commands: Sequence[Command]) -> list[Any]:
@@ -193,9 +213,9 @@ class Guard(_GuardBase):
         try:
             pipe = self._client.pipeline(transaction=False)
             for command in commands:
-                pipe.execute_command(*command)
+                pipe.execute_command(*command, **self._route(command))
             return list(pipe.execute(raise_on_error=False))
-        except (redis.RedisError, OSError) as error:
+        except FAILURES as error:
             raise translate(error) from error
 
     def close(self) -> None:
@@ -224,6 +244,9 @@ def checked(replies: list[Any]) -> list[Any]:
 def sha1(script: str) -> str:
     """The SHA1 by which Redis knows a script."""
     return hashlib.sha1(script.encode()).hexdigest()
+
+
+_SCRIPTS = frozenset({"EVAL", "EVALSHA"})
 
 
 def by_sha(command: Command) -> Command:
