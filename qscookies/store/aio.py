@@ -15,6 +15,7 @@ from ..errors import CommandRefused
 from ..errors import StoreError
 from .app import _AppStoreBase
 from .app import unavailable
+from .client import FAILURES
 from .client import Command
 from .client import _GuardBase
 from .client import by_sha
@@ -36,7 +37,7 @@ class AsyncGuard(_GuardBase):
                 return await self._client.execute_command(*by_sha(command))
             except redis.exceptions.NoScriptError:
                 return await self._client.execute_command(*command)
-        except (redis.RedisError, OSError) as error:
+        except FAILURES as error:
             raise translate(error) from error
 
     async def send(self, commands: Sequence[Command]) -> list[Any]:
@@ -58,7 +59,7 @@ class AsyncGuard(_GuardBase):
             for command in commands:
                 pipe.execute_command(*command)
             return list(await pipe.execute(raise_on_error=False))
-        except (redis.RedisError, OSError) as error:
+        except FAILURES as error:
             raise translate(error) from error
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ from ..errors import CommandRefused
 from ..errors import StoreError
 from ..errors import StoreUnavailable
 from ..keys import KeySchema
+from .client import FAILURES
 from .client import Guard
 from .client import translate
 
@@ -84,7 +85,7 @@ class Prober:
         self._guard.check([("MULTI",), ("DISCARD",)])
         try:
             return (user, *_queue_and_discard(pool, commands))
-        except (redis.RedisError, OSError) as error:
+        except FAILURES as error:
             raise translate(error) from error
 
     def _dry_run(
@@ -96,7 +97,7 @@ class Prober:
             for command in commands:
                 pipe.execute_command("ACL", "DRYRUN", user, *command)
             replies = pipe.execute(raise_on_error=False)
-        except (redis.RedisError, OSError) as error:
+        except FAILURES as error:
             raise translate(error) from error
         if any(isinstance(reply, NoPermissionError) for reply in replies):
             return None  # may not DRYRUN
