@@ -175,7 +175,7 @@ def test_opt_out_switch(shop: Shop) -> None:
     assert page.url == shop.base + "/"
     assert "Tracking is off for this browser." in page.text
     assert "applied." not in page.text
-    assert browser.cookie_names() == {"qs_optout"}
+    assert browser.cookie_names() == {"qs_choice"}
 
     # Opted out: another landing is not counted, the cart still works.
     browser.get(f"/?promo={PROMOTION}")
@@ -187,7 +187,7 @@ def test_opt_out_switch(shop: Shop) -> None:
 
     page = browser.post("/privacy", {"choice": "in"})
     assert "Welcome! This is your first visit." in page.text
-    assert "qs_optout" not in browser.cookie_names()
+    assert {"qs_choice", "qs_visitor"} <= browser.cookie_names()
 
 
 @pytest.mark.parametrize(
