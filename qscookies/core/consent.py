@@ -147,7 +147,7 @@ class Consent:
         if state is None:
             return None
         deadline = self._deadline(state)
-        return None if deadline is not None and self._now >= deadline else state
+        return None if deadline is not None and self._now > deadline else state
 
     def keep_visitor(self, state: VisitorState) -> None:
         """Send the visitor cookie: renewed (``"opt-out"``), or for what is
