@@ -203,6 +203,52 @@ def test_logout_is_free(app: QSCookies, wire: RoundTrips) -> None:
     assert round_trips(wire, browser, "/account") == 0
 
 
+# -- consent ------
+
+
+@pytest.fixture
+def opt_in_app(wire: RoundTrips) -> QSCookies:
+    middleware = wrap(wire.client, consent="opt-in", privacy_path="/privacy")
+    middleware.clock = lambda: NOW
+    wire.warm()
+    return middleware
+
+
+def test_opt_in_mode_before_a_choice(opt_in_app: QSCookies, wire: RoundTrips) -> None:
+    client = Client(opt_in_app)
+    client.get("/?promo=WARM")  # the landing script's first use on this server
+    assert round_trips(wire, client, "/") == 0  # no visitor, nothing to count
+    assert round_trips(wire, client, "/?promo=SUMMER") == 1  # the landing counter
+    assert round_trips(wire, client, "/add?sku=A") == 1  # the cart as ever
+    assert round_trips(wire, client, "/choice") == 0
+
+
+def test_a_yes_is_one_round_trip_then_page_views_are_free(
+    opt_in_app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(opt_in_app)
+    client.get("/")
+    assert round_trips(wire, client, "/choice?c=in") == 1  # the visit starts
+    assert round_trips(wire, client, "/") == 0  # inside that visit
+    assert round_trips(wire, client, "/choice?c=in") == 0  # already in
+    assert round_trips(wire, client, "/choice?c=out") == 0
+    assert round_trips(wire, client, "/?promo=SUMMER") == 0  # out: not counted
+
+
+def test_a_yes_by_the_route_is_one_round_trip(
+    opt_in_app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(opt_in_app)
+    client.get("/")
+    same = {"Sec-Fetch-Site": "same-origin"}
+    with wire.count() as counted:
+        answer = client.post("/privacy", data={"choice": "in"}, headers=same)
+    assert answer.status_code == 303 and counted == [1]
+    with wire.count() as counted:
+        client.post("/privacy", data={"choice": "out"}, headers=same)
+    assert counted == [0]
+
+
 @pytest.fixture
 def cluster_app(redis_cluster: RedisClusterServers) -> Iterator[tuple[Any, list[int]]]:
     """The shop on Redis Cluster, and the sends of its client (every node)."""
