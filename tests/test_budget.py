@@ -214,25 +214,37 @@ def opt_in_app(wire: RoundTrips) -> QSCookies:
     return middleware
 
 
-def test_opt_in_mode_before_a_choice(opt_in_app: QSCookies, wire: RoundTrips) -> None:
-    client = Client(opt_in_app)
-    client.get("/?promo=WARM")  # the landing script's first use on this server
-    assert round_trips(wire, client, "/") == 0  # no visitor, nothing to count
-    assert round_trips(wire, client, "/?promo=SUMMER") == 1  # the landing counter
-    assert round_trips(wire, client, "/add?sku=A") == 1  # the cart as ever
-    assert round_trips(wire, client, "/choice") == 0
-
-
-def test_a_yes_is_one_round_trip_then_page_views_are_free(
-    opt_in_app: QSCookies, wire: RoundTrips
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param(
+            [
+                ("/", 0),  # no visitor, nothing to count
+                ("/?promo=SUMMER", 1),  # the landing counter
+                ("/add?sku=A", 1),  # the cart as ever
+                ("/choice", 0),
+            ],
+            id="before-a-choice",
+        ),
+        pytest.param(
+            [
+                ("/choice?c=in", 1),  # the visit starts
+                ("/", 0),  # inside that visit
+                ("/choice?c=in", 0),  # already in
+                ("/choice?c=out", 0),
+                ("/?promo=SUMMER", 0),  # out: not counted
+            ],
+            id="a-yes-then-an-out",
+        ),
+    ],
+)
+def test_opt_in_mode(
+    opt_in_app: QSCookies, wire: RoundTrips, steps: list[tuple[str, int]]
 ) -> None:
+    Client(opt_in_app).get("/add?sku=W")  # the scripts' first use on this server
     client = Client(opt_in_app)
-    client.get("/")
-    assert round_trips(wire, client, "/choice?c=in") == 1  # the visit starts
-    assert round_trips(wire, client, "/") == 0  # inside that visit
-    assert round_trips(wire, client, "/choice?c=in") == 0  # already in
-    assert round_trips(wire, client, "/choice?c=out") == 0
-    assert round_trips(wire, client, "/?promo=SUMMER") == 0  # out: not counted
+    client.get("/?promo=WARM")
+    assert [(url, round_trips(wire, client, url)) for url, _ in steps] == steps
 
 
 def test_a_yes_by_the_route_is_one_round_trip(
