@@ -220,7 +220,8 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         scope[SCOPE_KEY] = AsyncContext(state, self._store)
         if state.request.path == self.settings.privacy_path:
             body = await _read_form(receive) if state.request.method == "POST" else b""
-            switched = state.privacy_switch(lambda: _form_field(body, "choice"))
+            plan, switched = state.privacy_switch(lambda: _form_field(body, "choice"))
+            await atrack(self._store, plan)
             await _answer(state, send, switched)
             return
         plan, answer = state.begin()

@@ -14,6 +14,7 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 from typing import NoReturn
 
@@ -134,6 +135,8 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     parser.add_argument(
         "--port", type=_port, default=8000, help="default: 8000; 0 picks a free one"
     )
+    consent = "opt-in: track only after the visitor's yes (default: opt-out)"
+    parser.add_argument("--consent", choices=("opt-out", "opt-in"), help=consent)
     _redis_url_option(parser, required=False)
     parser.set_defaults(handler=_demo)
 
@@ -154,7 +157,8 @@ def _demo(args: argparse.Namespace) -> int:
     from .demo import serve
     from .demoshop.wsgi import create_app
 
-    serve(create_app, host=args.host, port=args.port, redis_url=args.redis_url)
+    factory = partial(create_app, consent=args.consent or "opt-out")
+    serve(factory, host=args.host, port=args.port, redis_url=args.redis_url)
     return OK
 
 

@@ -2,8 +2,8 @@
 
 Pure functions over strings: no Redis, no WSGI. The codec also owns the keyed
 hashes that stand in for ids where an id must never be stored (sketches, order
-markers, logs). Each cookie purpose (cart, visitor,
-promotion) signs with its own salt, so a value never verifies as another purpose's.
+markers, logs). Each cookie purpose (cart, visitor, promotion, the tracking
+choice) signs with its own salt, so a value never verifies as another purpose's.
 Values hold only random ids, a promotion code, timestamps and the visit counter, and
 the timestamps are signed too: expiry is enforced here, not by the browser.
 """
@@ -40,6 +40,8 @@ _CART = re.compile(r"([A-Za-z0-9_\-]{22}|u:[0-9a-f]{32})\.([0-9]{1,12})")
 _VISITOR = re.compile(
     r"([A-Za-z0-9_\-]{22})\.([0-9]{1,12})\.([0-9]{1,12})\.([0-9]{1,12})"
 )
+#: The tracking choice and when it was made.
+_CHOICE = re.compile(r"(in|out)\.([0-9]{1,12})")
 #: A promotion code: a letter or digit, then letters, digits, ``_``, ``-`` or ``.``.
 PROMOTION_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 #: Seconds a timestamp may lie in the future (clocks of several app servers).
@@ -65,6 +67,14 @@ class VisitorState:
     visits: int
     first_seen: int
     last_seen: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the choice cookie says: ``"in"`` or ``"out"``, and when it was made."""
+
+    choice: str
+    made_at: int
 
 
 @dataclass(frozen=True)
@@ -117,11 +127,11 @@ def _mac(key: bytes, payload: str) -> str:
 
 
 class CookieCodec:
-    """Signs and verifies the three cookie values with a list of secret keys.
+    """Signs and verifies the cookie values (cart, visitor, promotion, choice).
 
-    The *first* key signs and every key verifies, so a new key can be put in front
-    without logging anyone out. (itsdangerous signs with the *last* key of its
-    list; :class:`_Signer` takes them newest first.)
+    Of its list of secret keys the *first* signs and every key verifies, so a
+    new key can be put in front without logging anyone out. (itsdangerous signs
+    with the *last* key of its list; :class:`_Signer` takes them newest first.)
 
     The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`,
     :meth:`customer_cart`) are keyed by
@@ -153,6 +163,7 @@ class CookieCodec:
         self._cart = _Signer(keys, salt="qscookies.cart")
         self._visitor = _Signer(keys, salt="qscookies.visitor")
         self._promotion = _Signer(keys, salt="qscookies.promotion")
+        self._choice = _Signer(keys, salt="qscookies.choice")
 
     def __repr__(self) -> str:
         return "<CookieCodec (secret keys hidden)>"
@@ -225,6 +236,17 @@ class CookieCodec:
         if not _fresh(int(landed_at), now, max_age):
             return None
         return Attribution(code, int(landed_at))
+
+    def dump_choice(self, choice: Choice) -> str:
+        """Sign a tracking choice with the time it was made."""
+        return self._choice.sign(f"{choice.choice}.{choice.made_at}")
+
+    def load_choice(self, value: str | None, now: int, max_age: int) -> Choice | None:
+        """Return the choice in a valid choice cookie made at most *max_age* ago."""
+        found = _CHOICE.fullmatch(_unsign(self._choice, value))
+        if found is None or not _fresh(int(found[2]), now, max_age):
+            return None
+        return Choice(found[1], int(found[2]))
 
 
 def framework_keys(

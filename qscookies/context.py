@@ -14,6 +14,7 @@ from typing import TypeVar
 from typing import overload
 
 from .core import accounts
+from .core.consent import Decision
 from .core.plan import Plan
 from .core.request import RequestState
 from .core.visits import Visitor
@@ -106,8 +107,24 @@ class _Facade:
 
     @property
     def tracking_allowed(self) -> bool:
-        """Tracking is on: no opt-out cookie, no ``Sec-GPC: 1`` (or honoured DNT)."""
+        """Tracking is on for this browser.
+
+        ``consent="opt-out"``: unless it chose ``"out"``; ``consent="opt-in"``:
+        only after it chose ``"in"``. ``Sec-GPC: 1`` (and ``DNT: 1`` while
+        ``honor_dnt``) always turns it off.
+        """
         return self._state.tracking_allowed
+
+    @property
+    def tracking_choice(self) -> Decision | None:
+        """The browser's tracking choice: ``"in"``, ``"out"`` or ``None``.
+
+        ``None``: not chosen yet, or the choice expired (13 months in
+        ``"opt-in"`` mode): show the consent banner. ``Sec-GPC: 1`` (and
+        ``DNT: 1`` while ``honor_dnt``) is ``"out"``, whatever was chosen; so
+        is the opt-out cookie of earlier versions.
+        """
+        return self._state.tracking_choice
 
     @property
     def visitor(self) -> Visitor:
@@ -194,16 +211,23 @@ class Context(_Facade):
         accounts.logout(self._state)
 
     def opt_out(self) -> None:
-        """Stop tracking this browser: drop the visitor and promotion cookies.
+        """Record "out" in the choice cookie and stop tracking this browser.
 
-        The cart keeps working. Nothing is kept per visitor in Redis, so nothing
-        is left behind.
+        The visitor and promotion cookies are dropped; the cart keeps working.
+        Nothing is kept per visitor in Redis, so nothing is left behind.
         """
         self._state.opt_out()
 
     def opt_in(self) -> None:
-        """Allow tracking again from the next request (unless a header opts out)."""
-        self._state.opt_in()
+        """Record "in" in the choice cookie; tracking starts on this response.
+
+        Unless ``Sec-GPC: 1`` (or an honoured ``DNT: 1``) says out. When
+        tracking was off, a fresh visitor cookie is set and its first visit
+        counted: one round trip, which never raises (as a page view's
+        tracking). A yes already recorded keeps its date: asking again never
+        extends it.
+        """
+        track(self._store, self._state.opt_in())
 
     def forget(self) -> None:
         """Erase the cart (``DEL``) and drop the visitor, promotion and cart cookies.
@@ -341,7 +365,7 @@ class AsyncContext(_Facade):
 
     async def opt_in(self) -> None:
         """See :meth:`Context.opt_in`."""
-        self._state.opt_in()
+        await atrack(self._store, self._state.opt_in())
 
     async def forget(self) -> None:
         """See :meth:`Context.forget`."""

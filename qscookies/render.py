@@ -19,6 +19,7 @@ from .figures import DailyCounts
 from .figures import PromotionCounts
 from .figures import Summary
 from .figures import Totals
+from .words import CONSENT_NOTE
 from .words import plural
 
 #: Columns of a promotion row, in output order.
@@ -123,6 +124,7 @@ def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
         else "TOTAL visitors and returning: n/a, Redis Cluster cannot merge them."
     )
     table = [heading, "", header, rule, *body[:-1], rule, body[-1], "", note]
+    table.append(CONSENT_NOTE)
     return "\n".join([*table, site_line]) + "\n"
 
 
@@ -136,7 +138,8 @@ def render_daily_table(
         return f"{heading}: no day to show ({reason}).\n"
     lines = [_cells(str(row.day), row, row.visitors, row.returning) for row in days]
     note = "Visitors and returning are unique within each day, not across days."
-    return "\n".join([heading, "", *_aligned(["day", *_HEADS], lines), "", note]) + "\n"
+    table = [heading, "", *_aligned(["day", *_HEADS], lines), "", note, CONSENT_NOTE]
+    return "\n".join(table) + "\n"
 
 
 def _aligned(header: list[str], lines: list[list[str]]) -> list[str]:

@@ -7,12 +7,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields
 from typing import Any
+from typing import Literal
 
 from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
 from .keys import KeySchema
 
 DAY = 86400
+#: Thirteen months, the shortest there are (1 February to 1 March a year on,
+#: 365 + 28 days): the longest a tracking cookie may live in ``"opt-in"`` mode
+#: (CNIL's cap for consent and audience-measurement trackers), wherever it starts.
+THIRTEEN_MONTHS = 393 * DAY
+#: Lifetime of the choice cookie in ``"opt-out"`` mode (browsers cap cookies at
+#: 400 days).
+OPT_OUT_CHOICE_MAX_AGE = 400 * DAY
+
+#: The consent modes: tracking until the visitor says no, or only after a yes.
+Consent = Literal["opt-out", "opt-in"]
+_CONSENT_MODES = ("opt-out", "opt-in")
 
 
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -44,8 +56,9 @@ class Settings:
     visit_gap: int = 1800
     #: Lifetime of the cart cookie and its Redis key, renewed on each cart write.
     cart_max_age: int = 30 * DAY
-    #: Lifetime of the visitor cookie, renewed while the visitor is active.
-    visitor_max_age: int = 365 * DAY
+    #: Lifetime of the visitor cookie; ``None``: the mode's default (see
+    #: :attr:`visitor_lifetime`).
+    visitor_max_age: int | None = None
     #: Attribution window: how long a promotion stays attached to a visitor.
     promotion_max_age: int = 30 * DAY
     #: How long per-day promotion counts are kept.
@@ -61,6 +74,9 @@ class Settings:
     #: Without an allow-list, codes that get keys of their own per UTC day; the
     #: landings of further codes that day count under ``other``.
     max_promotions_per_day: int = 200
+    #: ``"opt-out"``: tracking until the visitor says no (the default);
+    #: ``"opt-in"``: the visitor and promotion cookies only after a yes.
+    consent: Consent = "opt-out"
     #: Treat ``DNT: 1`` as an opt-out (``Sec-GPC: 1`` always is one).
     honor_dnt: bool = True
     #: ``Referrer-Policy`` sent when the application sets none; ``None`` sends none.
@@ -85,6 +101,10 @@ class Settings:
     cart_cookie: str = "qs_cart"
     visitor_cookie: str = "qs_visitor"
     promotion_cookie: str = "qs_promo"
+    #: The signed choice cookie (``in`` or ``out``, and when it was made).
+    choice_cookie: str = "qs_choice"
+    #: The opt-out cookie of earlier versions: still read as ``"out"``, dropped
+    #: when the visitor chooses again.
     opt_out_cookie: str = "qs_optout"
 
     @classmethod
@@ -121,10 +141,20 @@ class Settings:
             KeySchema(self.key_prefix)
         except ConfigurationError as error:
             raise ConfigurationError(str(error), setting="key_prefix") from None
+        if self.consent not in _CONSENT_MODES:
+            _fail("consent", "'opt-out' or 'opt-in'")
+        if self.visitor_max_age is not None:
+            if type(self.visitor_max_age) is not int or self.visitor_max_age < 1:
+                _fail("visitor_max_age", "a whole number of at least 1, or None")
+            if self.consent == "opt-in" and self.visitor_max_age > THIRTEEN_MONTHS:
+                _fail(
+                    "visitor_max_age",
+                    f"at most {THIRTEEN_MONTHS} seconds (13 months) with"
+                    " consent='opt-in'",
+                )
         for name in (
             "visit_gap",
             "cart_max_age",
-            "visitor_max_age",
             "promotion_max_age",
             "aggregate_max_age",
             "max_quantity",
@@ -159,17 +189,39 @@ class Settings:
         if len(set(names)) != len(names) or not all(
             _COOKIE_NAME.fullmatch(n) for n in names
         ):
-            _fail("*_cookie", "four distinct names of letters, digits, '_' or '-'")
+            _fail("*_cookie", "five distinct names of letters, digits, '_' or '-'")
 
     @property
-    def cookie_names(self) -> tuple[str, str, str, str]:
-        """The base names of the cart, visitor, promotion and opt-out cookies."""
+    def cookie_names(self) -> tuple[str, ...]:
+        """The base names of the cart, visitor, promotion, choice and opt-out
+        cookies."""
         return (
             self.cart_cookie,
             self.visitor_cookie,
             self.promotion_cookie,
+            self.choice_cookie,
             self.opt_out_cookie,
         )
+
+    @property
+    def visitor_lifetime(self) -> int:
+        """Seconds the visitor cookie lives: ``visitor_max_age``, else the mode's
+        default.
+
+        In ``"opt-out"`` mode 1 year, renewed while the visitor is active; in
+        ``"opt-in"`` mode 13 months from the consent, never renewed.
+        """
+        if self.visitor_max_age is not None:
+            return self.visitor_max_age
+        return THIRTEEN_MONTHS if self.consent == "opt-in" else 365 * DAY
+
+    @property
+    def choice_max_age(self) -> int:
+        """Seconds a recorded choice counts: 13 months in ``"opt-in"`` mode (then
+        the app asks again), 400 days in ``"opt-out"`` mode."""
+        if self.consent == "opt-in":
+            return THIRTEEN_MONTHS
+        return OPT_OUT_CHOICE_MAX_AGE
 
 
 def _as_tuple(name: str, value: Any) -> tuple[str, ...]:

@@ -59,6 +59,9 @@ from werkzeug.test import EnvironBuilder
 from .codec import CookieCodec
 from .codec import cookie_name
 from .context import Context
+from .core.consent import Consent
+from .core.consent import Decision
+from .core.jar import CookieJar
 from .core.visits import Visitor
 from .embedded import RedisServer
 from .errors import QSCookiesError
@@ -162,23 +165,26 @@ class ShopClient(Client):
         return self._context().promotion
 
     def tracking_allowed(self) -> bool:
-        """Whether this client is tracked (it has not opted out)."""
+        """Whether this client is tracked (by the consent mode and its choice)."""
         return self._context().tracking_allowed
+
+    def tracking_choice(self) -> Decision | None:
+        """This client's recorded choice, ``"in"``, ``"out"``, or ``None``."""
+        return self._context().tracking_choice
 
     def visitor(self) -> Visitor | None:
         """What the middleware knows of this client from its visitor cookie.
 
         :return: the visitor as of the last response (``visits`` counts the
             visits so far), or ``None`` without a valid, unexpired visitor cookie
-            (no request yet, opted out, or idle past ``visitor_max_age``).
+            (no request yet, opted out, idle past ``visitor_max_age``, or, with
+            ``consent="opt-in"``, past its span since the consent).
         """
         settings = self.qscookies.settings
-        value = self._our_cookies().get(
-            cookie_name(settings.visitor_cookie, self._secure())
-        )
-        state = self.qscookies.codec.load_visitor(
-            value, int(self.now()), settings.visitor_max_age
-        )
+        header = self._environ().get("HTTP_COOKIE")
+        jar = CookieJar(settings, header, self._secure())
+        consent = Consent(settings, self.qscookies.codec, jar, int(self.now()))
+        state = consent.load_visitor()
         return Visitor.from_state(state) if state else None
 
     def _secure(self) -> bool:

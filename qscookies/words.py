@@ -1,6 +1,14 @@
-"""Words for people: a count with its noun in the right number."""
+"""Words for people: a count with its noun in the right number, and notes."""
 
 from __future__ import annotations
+
+#: Which figures count everyone and which only the visitors who may be tracked
+#: (who consented, with ``consent="opt-in"``, or did not opt out): a note under
+#: every table of promotion counts.
+CONSENT_NOTE = (
+    "Landings count everyone; visitors, returning, carts and purchases only"
+    " tracked visitors (consented, or not opted out)."
+)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:

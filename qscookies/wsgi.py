@@ -138,7 +138,10 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         state = self._rules.open(request_from(environ))
         environ[ENVIRON_KEY] = Context(state, self._store)
         if state.request.path == self.settings.privacy_path:
-            switched = state.privacy_switch(lambda: _form_field(environ, "choice"))
+            plan, switched = state.privacy_switch(
+                lambda: _form_field(environ, "choice")
+            )
+            track(self._store, plan)
             return self._answer(state, start_response, switched)
         plan, answer = state.begin()
         track(self._store, plan)

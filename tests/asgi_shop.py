@@ -3,7 +3,8 @@
 Both apps answer the same journeys as the WSGI shop: ``/`` gives the visitor
 and promotion as JSON; ``/add?sku=&q=``, ``/set``, ``/remove``, ``/clear``,
 ``/cart``, ``/buy?order=&total=`` and ``/forget`` use the cart; ``/login``,
-``/logout`` and ``/account`` sign in and out; ``/static/…``
+``/logout`` and ``/account`` sign in and out; ``/choice?c=in|out`` opts in
+or out and answers the tracking choice; ``/static/…``
 (excluded) answers whether a context was there. The Starlette one also has a
 streamed ``/stream`` and a websocket echo on ``/ws``.
 """
@@ -79,6 +80,12 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return qs.signed_in
     if path == "/account":
         return qs.signed_in
+    if path == "/choice":
+        if args.get("c") == "in":
+            await qs.opt_in()
+        elif args.get("c") == "out":
+            await qs.opt_out()
+        return qs.tracking_choice
     visitor = qs.visitor
     return {
         "returning": visitor.is_returning,

@@ -24,7 +24,8 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 
     ``/login?customer=&merge=`` signs in (a ``400`` for a bad customer or
     policy) and answers the cart; ``/logout`` signs out; ``/account`` answers
-    whether the browser is signed in.
+    whether the browser is signed in; ``/choice?c=in|out`` opts in or out and
+    answers the tracking choice (without ``c``, only answers it).
     """
     if environ["PATH_INFO"].startswith("/static/"):
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -62,6 +63,12 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         result = qs.signed_in
     elif path == "/account":
         result = qs.signed_in
+    elif path == "/choice":
+        if args.get("c") == "in":
+            qs.opt_in()
+        elif args.get("c") == "out":
+            qs.opt_out()
+        result = qs.tracking_choice
     else:
         visitor = qs.visitor
         result = {

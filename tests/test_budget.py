@@ -206,6 +206,64 @@ def test_logout_is_free(app: QSCookies, wire: RoundTrips) -> None:
     assert round_trips(wire, browser, "/account") == 0
 
 
+# -- consent ------
+
+
+@pytest.fixture
+def opt_in_app(wire: RoundTrips) -> QSCookies:
+    middleware = wrap(wire.client, consent="opt-in", privacy_path="/privacy")
+    middleware.clock = lambda: NOW
+    wire.warm()
+    return middleware
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param(
+            [
+                ("/", 0),  # no visitor, nothing to count
+                ("/?promo=SUMMER", 1),  # the landing counter
+                ("/add?sku=A", 1),  # the cart as ever
+                ("/choice", 0),
+            ],
+            id="before-a-choice",
+        ),
+        pytest.param(
+            [
+                ("/choice?c=in", 1),  # the visit starts
+                ("/", 0),  # inside that visit
+                ("/choice?c=in", 0),  # already in
+                ("/choice?c=out", 0),
+                ("/?promo=SUMMER", 0),  # out: not counted
+            ],
+            id="a-yes-then-an-out",
+        ),
+    ],
+)
+def test_opt_in_mode(
+    opt_in_app: QSCookies, wire: RoundTrips, steps: list[tuple[str, int]]
+) -> None:
+    Client(opt_in_app).get("/add?sku=W")  # the scripts' first use on this server
+    client = Client(opt_in_app)
+    client.get("/?promo=WARM")
+    assert [(url, round_trips(wire, client, url)) for url, _ in steps] == steps
+
+
+def test_a_yes_by_the_route_is_one_round_trip(
+    opt_in_app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(opt_in_app)
+    client.get("/")
+    same = {"Sec-Fetch-Site": "same-origin"}
+    with wire.count() as counted:
+        answer = client.post("/privacy", data={"choice": "in"}, headers=same)
+    assert answer.status_code == 303 and counted == [1]
+    with wire.count() as counted:
+        client.post("/privacy", data={"choice": "out"}, headers=same)
+    assert counted == [0]
+
+
 @pytest.fixture
 def cluster_app(redis_cluster: RedisClusterServers) -> Iterator[tuple[Any, list[int]]]:
     """The shop on Redis Cluster, and the sends of its client (every node)."""

@@ -21,6 +21,7 @@ from qscookies.render import render_table
 from qscookies.report import SiteCounts
 from qscookies.report import Summary
 from qscookies.report import Totals
+from qscookies.words import CONSENT_NOTE
 
 from launchers import RedisClusterServers
 
@@ -105,6 +106,7 @@ def test_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         "       50.0%      12.50",
         "",
         "TOTAL visitors and returning are unique across promotions, not a sum.",
+        CONSENT_NOTE,
         "Site: 8 visits, 5 unique visitors, 3 returning.",
     ]
 
@@ -256,6 +258,7 @@ def test_daily_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         f"{day3}         1         1          1      0          0     0.00        0.0%",
         "",
         "Visitors and returning are unique within each day, not across days.",
+        CONSENT_NOTE,
     ]
 
 
@@ -407,7 +410,7 @@ def test_table_marks_totals_a_cluster_cannot_merge() -> None:
     totals = Totals(7, None, None, 3, 2, 2499)
     summary = Summary(FIRST, FIRST, rows, None, 0, totals, SiteCounts(8, 5, 3))
     out = render_table(summary, rows)
-    assert out.splitlines()[-4].split() == [
+    assert out.splitlines()[-5].split() == [
         "TOTAL",
         *("7", "n/a", "n/a", "3", "2", "24.99", "n/a", "12.50"),
     ]
@@ -486,3 +489,12 @@ def test_site_line_counts_in_the_right_number(site: SiteCounts, line: str) -> No
     assert render_table(summary, []).splitlines()[-1] == line
     rows = promotion_script.expected_counts()
     assert render_table(summary, rows).splitlines()[-1] == line
+
+
+def test_the_table_says_which_figures_rest_on_tracked_visitors_only() -> None:
+    rows = promotion_script.expected_counts()
+    totals = Totals(7, 4, 3, 3, 2, 2499)
+    summary = Summary(FIRST, FIRST, rows, None, 0, totals, SiteCounts(8, 5, 3))
+    note = render_table(summary, rows).splitlines()[-2]
+    assert note.startswith("Landings count everyone; visitors, returning, carts")
+    assert "purchases only tracked visitors (consented, or not opted out)" in note

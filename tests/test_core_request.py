@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from qscookies.codec import Attribution
+from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
 from qscookies.codec import cookie_name
 from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
-from qscookies.core.jar import OPT_OUT_MAX_AGE
 from qscookies.core.messages import EMPTY
 from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.core.messages import Answer
@@ -34,6 +34,7 @@ from qscookies.core.visits import ANONYMOUS
 from qscookies.errors import CartError
 from qscookies.errors import HeadersSentError
 from qscookies.errors import QSCookiesError
+from qscookies.settings import OPT_OUT_CHOICE_MAX_AGE
 from qscookies.settings import Settings
 
 SECRET = "core-test-secret-0123456789"
@@ -935,40 +936,48 @@ def test_forget_a_new_visitor_sets_no_cookie() -> None:
     assert set_cookies(state.finish("200 OK", [])) == {}
 
 
-def test_opt_out_drops_the_tracking_cookies_and_sets_its_own() -> None:
+def test_opt_out_drops_the_tracking_cookies_and_records_the_choice() -> None:
     state = open_state(cookie=jar(visitor(), promo(), cart()))
     state.begin()
     state.opt_out()
-    assert not state.tracking_allowed
+    assert not state.tracking_allowed and state.tracking_choice == "out"
     assert state.visitor == ANONYMOUS and state.promotion is None
     cookies = set_cookies(state.finish("200 OK", []))
-    assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_optout"}
+    assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_choice"}
     assert dropped(cookies["qs_visitor"]) and dropped(cookies["qs_promo"])
-    assert value_of(cookies["qs_optout"]) == "1"
-    assert f"Max-Age={OPT_OUT_MAX_AGE}" in cookies["qs_optout"]
+    assert CODEC.load_choice(value_of(cookies["qs_choice"]), T, 1) == Choice("out", T)
+    assert f"Max-Age={OPT_OUT_CHOICE_MAX_AGE}" in cookies["qs_choice"]
 
 
-def test_the_opt_out_cookie_is_sent_on_a_shared_cacheable_response() -> None:
+def test_the_choice_cookie_is_sent_on_a_shared_cacheable_response() -> None:
     state = open_state()
     state.opt_out()
     headers = state.finish("200 OK", [("Cache-Control", "public, max-age=60")])
-    assert set_cookies(headers).keys() == {"qs_optout"}
+    assert set_cookies(headers).keys() == {"qs_choice"}
 
 
-def test_opt_in_drops_the_opt_out_cookie() -> None:
+def test_opt_in_replaces_the_opt_out_cookie_and_tracks_at_once() -> None:
     state = open_state(cookie="qs_optout=1")
-    assert not state.tracking_allowed
-    state.opt_in()
-    assert state.tracking_allowed
+    assert not state.tracking_allowed and state.tracking_choice == "out"
+    plan = state.opt_in()
+    assert state.tracking_allowed and state.tracking_choice == "in"
+    assert state.visitor.visits == 1
+    assert [command[0] for command in plan.commands] == [
+        "HINCRBY", "EXPIRE", "PFADD", "EXPIRE"
+    ]  # fmt: skip
     cookies = set_cookies(state.finish("200 OK", []))
-    assert cookies.keys() == {"qs_optout"} and dropped(cookies["qs_optout"])
+    assert cookies.keys() == {"qs_optout", "qs_choice", "qs_visitor"}
+    assert dropped(cookies["qs_optout"])
+    assert value_of(cookies["qs_choice"]).startswith("in.")
 
 
-def test_opt_out_then_in_within_one_request_sets_nothing() -> None:
+def test_the_last_choice_of_a_request_wins() -> None:
     state = open_state()
     state.opt_out()
-    state.opt_in()
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert state.opt_in().commands  # tracked afresh: a new visitor
+    cookies = set_cookies(state.finish("200 OK", []))
+    assert cookies.keys() == {"qs_choice", "qs_visitor"}
+    assert value_of(cookies["qs_choice"]).startswith("in.")
 
 
 # -- the privacy switch ------------------------------------------------------------
@@ -982,7 +991,9 @@ def never() -> str | None:
     "method", [pytest.param("GET", id="get"), pytest.param("HEAD", id="head")]
 )
 def test_the_switch_wants_post(method: str) -> None:
-    answer = open_state(method=method, fetch_site="same-origin").privacy_switch(never)
+    _, answer = open_state(method=method, fetch_site="same-origin").privacy_switch(
+        never
+    )
     assert answer.status == "405 Method Not Allowed"
     assert ("Allow", "POST") in answer.headers
 
@@ -1000,7 +1011,7 @@ def test_the_switch_wants_post(method: str) -> None:
 )
 def test_the_switch_refuses_other_sites(fields: dict[str, Any]) -> None:
     state = open_state(method="POST", cookie=visitor(), **fields)
-    answer = state.privacy_switch(never)
+    _, answer = state.privacy_switch(never)
     assert answer.status == "403 Forbidden"
     assert state.tracking_allowed
 
@@ -1016,7 +1027,7 @@ def test_the_switch_refuses_other_sites(fields: dict[str, Any]) -> None:
 )
 def test_the_switch_refuses_a_bad_choice(choice: str | None) -> None:
     state = open_state(method="POST", fetch_site="same-origin")
-    answer = state.privacy_switch(lambda: choice)
+    _, answer = state.privacy_switch(lambda: choice)
     assert answer.status == "400 Bad Request"
     assert set_cookies(state.finish("200 OK", [])) == {}
 
@@ -1052,20 +1063,21 @@ def test_the_switch_opts_out_and_goes_back(
     fields: dict[str, Any], location: str
 ) -> None:
     state = open_state(method="POST", cookie=visitor(), **fields)
-    answer = state.privacy_switch(lambda: "out")
+    plan, answer = state.privacy_switch(lambda: "out")
     assert answer == Answer("303 See Other", EMPTY + [("Location", location)])
-    assert not state.tracking_allowed
+    assert not state.tracking_allowed and plan.commands == ()
     cookies = set_cookies(state.finish(answer.status, answer.headers))
-    assert value_of(cookies["qs_optout"]) == "1" and dropped(cookies["qs_visitor"])
+    assert value_of(cookies["qs_choice"]).startswith("out.")
+    assert dropped(cookies["qs_visitor"])
 
 
 def test_the_switch_opts_in() -> None:
     state = open_state(method="POST", cookie="qs_optout=1", fetch_site="same-origin")
-    answer = state.privacy_switch(lambda: "in")
+    plan, answer = state.privacy_switch(lambda: "in")
     assert answer.status == "303 See Other"
-    assert state.tracking_allowed
+    assert state.tracking_allowed and plan.commands  # the visit starts now
     cookies = set_cookies(state.finish(answer.status, answer.headers))
-    assert dropped(cookies["qs_optout"])
+    assert dropped(cookies["qs_optout"]) and "qs_visitor" in cookies
 
 
 # -- finish() ----------------------------------------------------------------------

@@ -1088,6 +1088,7 @@ def test_dashboard_in_headless_chromium(
         assert list(meaning) == [
             "Landings",
             "Visitors",
+            "Consent",
             "Returning",
             "Carts",
             "Purchases",
@@ -1097,6 +1098,10 @@ def test_dashboard_in_headless_chromium(
         assert meaning["Conversion"].startswith("Purchases ÷ Visitors, both over")
         assert meaning["Carts"].startswith("Carts started: the first item put")
         assert meaning["Avg. order"].startswith("Revenue ÷ Purchases; blank")
+        assert meaning["Consent"].startswith(
+            "Visitors, Returning, Carts and Purchases count tracked visitors only"
+        )
+        assert "from everyone" in meaning["Landings"]
 
         artifacts = ROOT / "test-artifacts"
         artifacts.mkdir(exist_ok=True)

@@ -256,6 +256,34 @@ def test_demo_with_redis_url_embeds_nothing(
     assert code == 0
 
 
+def test_demo_with_consent_opt_in_asks_first(
+    demos: list[Demo],
+    bare_env: dict[str, str],
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> None:
+    args = ("--redis-url", redis_server.url, "--consent", "opt-in")
+    demo = _start(demos, bare_env, *args)
+    browser = Browser(demo.field("Shop").rstrip("/"))
+    page = browser.get("/?promo=SUMMER24")
+    assert "May we use cookies to recognise your return visits" in page.text
+    assert "applied." not in page.text and "Welcome!" not in page.text
+    browser.post("/cart/add", {"sku": "TEA-01"})  # the cart works
+    assert browser.cookie_names() == {"qs_cart"}
+    assert redis_client.hget(f"qs:a:{{SUMMER24}}:d:{_today()}", "landings") == b"1"
+    assert redis_client.keys("qs:a:{_site}:*") == []
+    page = browser.post("/privacy", {"choice": "in"})
+    assert "Welcome! This is your first visit." in page.text
+    assert "May we use cookies" not in page.text  # asked once
+    assert {"qs_choice", "qs_visitor"} <= browser.cookie_names()
+    code, _ = demo.stop(signal.SIGINT)
+    assert code == 0
+
+
+def _today() -> str:
+    return time.strftime("%Y%m%d", time.gmtime())
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -271,6 +299,9 @@ def test_demo_with_redis_url_embeds_nothing(
         ),
         pytest.param(
             ["--port", "70000"], "argument --port: invalid port", id="bad-port"
+        ),
+        pytest.param(
+            ["--consent", "maybe"], "argument --consent: invalid choice", id="consent"
         ),
     ],
 )

@@ -43,7 +43,10 @@ def _env(redis_url: str, **site: Any) -> dict[str, str]:
     """
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        # the checkout under test first: an installed qscookies may be another
+        "PYTHONPATH": os.pathsep.join(
+            [str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")]
+        ),
         "DJANGO_SETTINGS_MODULE": "django_site.settings",
         "DJANGO_SITE_REDIS_URL": redis_url,
         "DJANGO_SITE_SECRET_KEY": site.pop("django_key", OLD_KEY),
@@ -230,6 +233,32 @@ def test_the_privacy_switch(serve: Serve, redis_server: RedisServer) -> None:
             "/privacy", data={"choice": "in"}, headers={"Origin": "http://evil.test"}
         )
         assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("server", ["gunicorn", "uvicorn"])
+def test_opt_in_mode_tracks_from_the_yes(
+    serve: Serve, server: str, redis_server: RedisServer
+) -> None:
+    prefix = f"{server}:"  # a shop of its own
+    options = {"consent": "opt-in", "privacy_path": "/privacy", "key_prefix": prefix}
+    base = serve(server, redis_server.url, **options)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        assert browser.get("/?promo=SUMMER24").status_code == 303
+        assert _json(browser, "/add?sku=A") == 1  # the cart works
+        page = _json(browser, "/")
+        assert (page["visits"], page["promotion"]) == (0, None)
+        assert set(browser.cookies) == {"qs_cart"}
+        with redis_server.client(decode_responses=True) as admin:
+            (day,) = admin.keys(prefix + "a:{SUMMER24}:d:*")
+            assert admin.hgetall(day) == {"landings": "1"}
+            assert admin.keys(prefix + "a:{_site}:*") == []
+        same = {"Origin": base}
+        assert browser.post("/privacy", data={"choice": "x"}, headers=same).is_error
+        yes = browser.post("/privacy", data={"choice": "in"}, headers=same)
+        assert yes.status_code == 303 and "qs_visitor" in yes.cookies
+        assert _json(browser, "/")["visits"] == 1
+        gpc = browser.get("/", headers={"Sec-GPC": "1"}).json()
+        assert gpc["visits"] == 0  # Sec-GPC wins over the yes
 
 
 def test_wrapping_djangos_wsgi_app_too_is_refused(redis_server: RedisServer) -> None:

@@ -196,3 +196,158 @@ def test_forget_erases_the_cart(serve: Callable[..., Served]) -> None:
         assert forgotten.status_code == 200
         assert browser.get("/cart").json() == {}
     assert shop.keys("c:*") == []
+
+
+# -- consent ------
+
+
+def tracking_keys(shop: Served) -> dict[str, Any]:
+    """Every key of the shop but carts, with what it holds (sketches: counts)."""
+    found: dict[str, Any] = {}
+    for key in shop.keys("*"):
+        kind = shop.admin.type(key)
+        if key.startswith("door:c:"):
+            continue
+        if kind == "hash":
+            found[key] = shop.admin.hgetall(key)
+        elif kind == "zset":
+            found[key] = shop.admin.zrange(key, 0, -1, withscores=True)
+        elif ":u:" in key or ":r:" in key:  # the HyperLogLogs of visitors
+            found[key] = shop.admin.pfcount(key)
+        else:  # an order marker
+            found[key] = shop.admin.get(key)
+    return found
+
+
+TRACKING = {"qs_visitor", "qs_promo"}
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def test_opt_in_mode_tracks_nothing_before_a_yes_and_the_cart_works(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve(consent="opt-in")
+    shop.at(NOW)
+    with shop.browser() as browser:
+        landing = browser.get("/shoes", params={"promo": "SUMMER", "color": "red"})
+        assert landing.status_code == 303  # still the clean URL
+        assert landing.headers["location"] == "/shoes?color=red"
+        assert not set(landing.cookies) & TRACKING
+        assert browser.get("/choice").json() is None  # the app asks
+        page = browser.get("/")
+        assert page.json() == {"returning": False, "visits": 0, "promotion": None}
+        assert browser.get("/add", params={"sku": "A", "q": "2"}).json() == 2
+        assert browser.get("/cart").json() == {"A": 2}
+        assert not browser.get("/buy", params={"order": "o-1", "total": "500"}).json()
+        shop.at(NOW + 3600)
+        browser.get("/", params={"promo": "SUMMER"})
+        assert set(browser.cookies) <= {"qs_cart"}
+    # the landing counters, and nothing else: no sketch, no site row, no order
+    assert tracking_keys(shop) == {
+        f"door:a:i:{DAY}": [("SUMMER", 2.0)],
+        f"door:a:{{SUMMER}}:d:{DAY}": {"landings": "2"},
+    }
+
+
+def test_a_yes_starts_tracking_on_that_response_and_an_out_stops_it(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve(consent="opt-in")
+    shop.at(NOW)
+    site = f"door:a:{{_site}}:%s:{DAY}"
+    with shop.browser() as browser:
+        browser.get("/", params={"promo": "SUMMER"})  # before: attributed nowhere
+        yes = browser.get("/choice", params={"c": "in"})
+        assert yes.json() == "in"
+        assert {"qs_choice", "qs_visitor"} <= set(yes.cookies)
+        assert shop.admin.hget(site % "d", "visits") == "1"
+        assert shop.admin.pfcount(site % "u") == 1
+        assert browser.get("/").json() == {
+            "returning": False,
+            "visits": 1,
+            "promotion": None,
+        }
+        browser.get("/", params={"promo": "WINTER"})
+        assert browser.get("/").json()["promotion"] == "WINTER"
+        browser.get("/add", params={"sku": "A"})
+        assert browser.get("/buy", params={"order": "o-1", "total": "700"}).json()
+        no = browser.get("/choice", params={"c": "out"})
+        assert no.json() == "out"
+        assert not set(browser.cookies) & TRACKING
+        before = tracking_keys(shop)
+        browser.get("/", params={"promo": "WINTER"})
+        browser.get("/add", params={"sku": "B"})
+        assert browser.get("/cart").json() == {"B": 1}
+        assert not browser.get("/buy", params={"order": "o-2", "total": "9"}).json()
+        shop.at(NOW + 3600)
+        assert browser.get("/").json()["visits"] == 0
+        assert tracking_keys(shop) == before  # nothing moves again
+    winter = shop.admin.hgetall(f"door:a:{{WINTER}}:d:{DAY}")
+    assert winter == {
+        "landings": "1",
+        "carts": "1",
+        "purchases": "1",
+        "revenue_cents": "700",
+    }
+    assert shop.admin.hgetall(f"door:a:{{SUMMER}}:d:{DAY}") == {"landings": "1"}
+
+
+def test_the_privacy_route_records_a_yes_and_gpc_wins_over_it(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve(consent="opt-in", privacy_path="/privacy")
+    shop.at(NOW)
+    with shop.browser() as browser:
+        bad = browser.post("/privacy", data={"choice": "yes"}, headers=SAME_ORIGIN)
+        assert bad.status_code == 400 and not bad.cookies
+        yes = browser.post("/privacy", data={"choice": "in"}, headers=SAME_ORIGIN)
+        assert yes.status_code == 303 and yes.headers["location"] == "/"
+        assert {"qs_choice", "qs_visitor"} <= set(yes.cookies)
+        site = f"door:a:{{_site}}:d:{DAY}"
+        assert shop.admin.hget(site, "visits") == "1"
+        gpc = {"Sec-GPC": "1"}
+        assert browser.get("/choice", headers=gpc).json() == "out"
+        assert browser.get("/", headers=gpc).json()["visits"] == 0
+        before = tracking_keys(shop)
+        shop.at(NOW + 3600)
+        browser.get("/", params={"promo": "SUMMER"}, headers=gpc)
+        assert tracking_keys(shop) == before  # not even the landing
+        assert browser.get("/choice").json() == "in"  # the yes is still there
+        # tracked again without the header: a new visitor (GPC dropped the cookie)
+        assert browser.get("/").json()["visits"] == 1
+
+
+def test_opt_out_mode_is_not_chosen_until_the_visitor_chooses(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve(privacy_path="/privacy")
+    shop.at(NOW)
+    with shop.browser() as browser:
+        assert browser.get("/choice").json() is None
+        assert browser.get("/").json()["visits"] == 1  # tracked meanwhile
+        out = browser.post("/privacy", data={"choice": "out"}, headers=SAME_ORIGIN)
+        assert out.status_code == 303 and "qs_choice" in out.cookies
+        assert browser.get("/choice").json() == "out"
+        yes = browser.post("/privacy", data={"choice": "in"}, headers=SAME_ORIGIN)
+        assert "qs_visitor" in yes.cookies  # tracked again from that response
+        assert browser.get("/").json()["visits"] == 1
+
+
+def test_opt_in_lifetimes_are_never_extended(serve: Callable[..., Served]) -> None:
+    shop = serve(consent="opt-in")
+    month = 30 * 86400
+    shop.at(NOW)
+    with shop.browser() as browser:
+        assert browser.get("/choice", params={"c": "in"}).json() == "in"
+        for months in range(1, 13):  # a visit every month
+            shop.at(NOW + months * month)
+            page = browser.get("/")
+            assert page.json()["visits"] == months + 1
+            visitor = page.headers["set-cookie"]
+            left = 393 * 86400 - months * month  # 13 months from the consent
+            assert f"Max-Age={left}" in visitor
+        shop.at(NOW + 393 * 86400 + 1)  # past 13 months after the yes: asked again
+        assert browser.get("/choice").json() is None
+        assert browser.get("/").json()["visits"] == 0
+        assert browser.get("/choice", params={"c": "in"}).json() == "in"
+        assert browser.get("/").json()["visits"] == 1  # a new visitor

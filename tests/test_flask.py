@@ -78,6 +78,26 @@ def test_the_apps_own_test_client_works_unchanged(redis_url: str) -> None:
     assert client.get_cookie("qs_cart") is not None
 
 
+def test_opt_in_mode_tracks_from_the_yes(redis_url: str) -> None:
+    app = make_app(
+        redis_url, QSCOOKIES_CONSENT="opt-in", QSCOOKIES_PRIVACY_PATH="/privacy"
+    )
+    QSCookies(app)
+    client = app.test_client()
+    assert client.get("/?promo=SUMMER24").status_code == 303
+    assert client.get("/add?sku=A").json == 1
+    page = client.get("/").json
+    assert (page["visits"], page["promotion"]) == (0, None)
+    assert client.get_cookie("qs_visitor") is None
+    same = {"Sec-Fetch-Site": "same-origin"}
+    bad = client.post("/privacy", data={"choice": "?"}, headers=same)
+    assert bad.status_code == 400
+    yes = client.post("/privacy", data={"choice": "in"}, headers=same)
+    assert yes.status_code == 303 and client.get_cookie("qs_visitor") is not None
+    assert client.get("/").json["visits"] == 1
+    assert client.get("/", headers={"Sec-GPC": "1"}).json["visits"] == 0
+
+
 def test_init_app_in_a_factory_over_a_real_server(redis_url: str) -> None:
     extension = QSCookies()
     app = make_app(redis_url, QSCOOKIES_VISIT_GAP=60, QSCOOKIES_EXCLUDED_PATHS=["/s/"])
@@ -143,6 +163,11 @@ def test_redis_down_is_a_503(fresh_redis_server: RedisServer) -> None:
             {"QSCOOKIES_VISITGAP": 60},
             "unknown config key QSCOOKIES_VISITGAP; known keys: QSCOOKIES_REDIS_URL",
             id="typo",
+        ),
+        pytest.param(
+            {"QSCOOKIES_CONSENT": "opt_in"},
+            "app.config['QSCOOKIES_CONSENT']: consent must be 'opt-out' or 'opt-in'",
+            id="consent",
         ),
         pytest.param(
             {"QSCOOKIES_KEY_PREFIX": "fl"},

@@ -6,10 +6,12 @@ from ..codec import cookie_name
 from ..codec import delete_cookie_header
 from ..codec import set_cookie_header
 from ..http import read_cookies
+from ..settings import OPT_OUT_CHOICE_MAX_AGE
 from ..settings import Settings
 
-#: Lifetime of the opt-out cookie (browsers cap cookies at 400 days).
-OPT_OUT_MAX_AGE = 400 * 86400
+#: Lifetime of the opt-out cookie of earlier versions (browsers cap cookies at
+#: 400 days).
+OPT_OUT_MAX_AGE = OPT_OUT_CHOICE_MAX_AGE
 
 
 class CookieJar:
@@ -30,14 +32,21 @@ class CookieJar:
         self.sent = False
         self._incoming = read_cookies(header)
         self._outgoing: dict[str, str | None] = {}
+        self._max_ages: dict[str, int] = {}
 
     def get(self, base: str) -> str | None:
         """The value of our cookie *base* (its name without ``__Host-``)."""
         return self._incoming.get(cookie_name(base, self.secure))
 
-    def set(self, base: str, value: str) -> None:
-        """Send cookie *base* with *value* (a signed value, or ``"1"``)."""
+    def set(self, base: str, value: str, max_age: int | None = None) -> None:
+        """Send cookie *base* with *value* (a signed value, or ``"1"``).
+
+        :param max_age: its lifetime, when not the one of its kind (a visitor
+            cookie of ``"opt-in"`` mode lives what is left of its span).
+        """
         self._outgoing[base] = value
+        if max_age is not None:
+            self._max_ages[base] = max_age
 
     def drop(self, *bases: str) -> None:
         """Make the browser drop these cookies (only those it sent)."""
@@ -51,7 +60,7 @@ class CookieJar:
         """The ``Set-Cookie`` values to send; after this, none can be added.
 
         :param ids: send the cookies that carry ids (visitor, promotion, cart);
-            without, only drops and the opt-out cookie go (the response may be
+            without, only drops and the choice cookies go (the response may be
             stored by a shared cache).
         """
         self.sent = True
@@ -60,16 +69,19 @@ class CookieJar:
         settings = self._settings
         max_ages = {
             settings.cart_cookie: settings.cart_max_age,
-            settings.visitor_cookie: settings.visitor_max_age,
+            settings.visitor_cookie: settings.visitor_lifetime,
             settings.promotion_cookie: settings.promotion_max_age,
+            settings.choice_cookie: settings.choice_max_age,
             settings.opt_out_cookie: OPT_OUT_MAX_AGE,
+            **self._max_ages,
         }
+        choices = (settings.choice_cookie, settings.opt_out_cookie)
         headers = []
         for base, value in self._outgoing.items():
             name = cookie_name(base, self.secure)
             if value is None:
                 headers.append(delete_cookie_header(name, secure=self.secure))
-            elif ids or base == settings.opt_out_cookie:
+            elif ids or base in choices:
                 headers.append(
                     set_cookie_header(
                         name, value, max_age=max_ages[base], secure=self.secure

@@ -17,20 +17,21 @@ from typing import Any
 from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import VisitorState
-from ..errors import QSCookiesError
 from ..http import clean_location
 from ..keys import OTHER
 from ..keys import SITE
 from ..keys import KeySchema
-from ..privacy import looks_like_card_number
 from ..privacy import scrub_location
 from ..settings import Settings
 from . import scripts
 from .aggregates import Day
 from .cart import CartState
+from .cart import check_order
+from .consent import Consent
+from .consent import Decision
+from .consent import asked
 from .headers import add_vary
 from .headers import back
-from .headers import same_origin
 from .headers import shared_cacheable
 from .jar import CookieJar
 from .messages import EMPTY
@@ -120,10 +121,6 @@ class RequestState:
         self.jar = CookieJar(settings, request.cookie, secure)
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
-        self._opted_out = self.jar.get(settings.opt_out_cookie) == "1"
-        self._signal = request.sec_gpc.strip() == "1" or (
-            settings.honor_dnt and request.dnt.strip() == "1"
-        )
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
 
@@ -131,6 +128,15 @@ class RequestState:
     def day(self) -> Day:
         """The aggregate writes of the request's UTC day (built when first used)."""
         return Day(self.rules.keys, self.now, self.rules.settings.aggregate_max_age)
+
+    @cached_property
+    def consent(self) -> Consent:
+        """The tracking choice and the privacy signals (built when first used)."""
+        settings, request = self.rules.settings, self.request
+        signal = request.sec_gpc.strip() == "1" or (
+            settings.honor_dnt and request.dnt.strip() == "1"
+        )
+        return Consent(settings, self.rules.codec, self.jar, self.now, signal=signal)
 
     @cached_property
     def cart(self) -> CartState:
@@ -155,8 +161,13 @@ class RequestState:
 
     @property
     def tracking_allowed(self) -> bool:
-        """Tracking is on: no opt-out cookie, no ``Sec-GPC: 1`` (or honoured DNT)."""
-        return not (self._opted_out or self._signal)
+        """Tracking is on: by the consent mode and the choice (see :attr:`consent`)."""
+        return self.consent.allowed
+
+    @property
+    def tracking_choice(self) -> Decision | None:
+        """``"in"``, ``"out"`` (``Sec-GPC: 1`` included) or ``None``: not chosen."""
+        return self.consent.choice
 
     @property
     def visitor(self) -> Visitor:
@@ -213,29 +224,19 @@ class RequestState:
                 answer = Answer("303 See Other", EMPTY + [("Location", location)])
         if not self.tracking_allowed:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
+            if code and self.consent.landings_only:  # counted, attributed nowhere
+                return self._landing(code, "", False, []), answer
             return NOTHING, answer
-        step = advance(
-            rules.codec.load_visitor(
-                self.jar.get(settings.visitor_cookie),
-                self.now,
-                settings.visitor_max_age,
-            ),
-            self.now,
-            visit_gap=settings.visit_gap,
-        )
+        visitor = self.consent.load_visitor()
+        step = advance(visitor, self.now, visit_gap=settings.visit_gap)
         state = self._visitor = step.state
         if step.refresh:
-            self.jar.set(settings.visitor_cookie, rules.codec.dump_visitor(state))
+            self.consent.keep_visitor(state)
         if not (step.new_visit or code):
             return NOTHING, answer
         member = rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
-        commands: list[Command] = []
-        if step.new_visit:
-            commands += self.day.count(SITE, "visits")
-            commands += self.day.sketch(SITE, "u", member)
-            if returning:
-                commands += self.day.sketch(SITE, "r", member)
+        commands = self._visit_start(member, returning) if step.new_visit else []
         if code:
             return self._landing(code, member, returning, commands), answer
         attributed = self._attributed_code() if returning else None
@@ -244,13 +245,21 @@ class RequestState:
             commands += self.day.indexed(attributed)
         return Plan(tuple(commands), ignore), answer
 
+    def _visit_start(self, member: str, returning: bool) -> list[Command]:
+        """A visit start feeds the site's day: visits, unique and returning."""
+        commands = self.day.count(SITE, "visits") + self.day.sketch(SITE, "u", member)
+        if returning:
+            commands += self.day.sketch(SITE, "r", member)
+        return commands
+
     def _landing(
         self, code: str, member: str, returning: bool, commands: list[Command]
     ) -> Plan[None]:
         """Count a landing: admitted to the day's index, else under ``other``.
 
         The promotion cookie names the code counted, so a later cart or
-        purchase is credited where the landing was.
+        purchase is credited where the landing was. Without a *member* (no
+        consent yet) only ``landings`` moves, and nothing is attributed.
         """
         settings = self.rules.settings
         keys = self.rules.keys
@@ -259,10 +268,11 @@ class RequestState:
         args = (code, bound, member, settings.aggregate_max_age, int(returning))
         index = keys.day_index(day)
         at = len(commands)
-        self._attribute(code)
+        if member:
+            self._attribute(code)
 
         def counted(replies: list[Any]) -> None:
-            if text(replies[at]) != code:  # the day is full: under "other"
+            if member and text(replies[at]) != code:  # day full: under "other"
                 self._attribute(text(replies[at]))
 
         if not self.rules.cluster:
@@ -276,7 +286,8 @@ class RequestState:
             counted(replies)
             chosen = text(replies[at])
             writes = self.day.count(chosen, "landings")
-            writes += self.day.sketch(chosen, "u", member)
+            if member:
+                writes += self.day.sketch(chosen, "u", member)
             if returning:
                 writes += self.day.sketch(chosen, "r", member)
             return Plan(tuple(writes), ignore)
@@ -303,15 +314,7 @@ class RequestState:
 
         :raises QSCookiesError: a bad order id or total.
         """
-        if (
-            not isinstance(order_id, str)
-            or not 0 < len(order_id) <= 128
-            or not order_id.isprintable()
-            or looks_like_card_number(order_id)
-        ):
-            raise QSCookiesError("order_id must be 1-128 printable characters")
-        if type(total_cents) is not int or not 0 <= total_cents < 10**12:
-            raise QSCookiesError("total_cents must be an int from 0 to 10**12 - 1")
+        check_order(order_id, total_cents)
         rules = self.rules
         code = self.promotion
         cart_id = self.cart.id()
@@ -340,21 +343,30 @@ class RequestState:
         return Plan(tuple(commands), read)
 
     def opt_out(self) -> None:
-        """Stop tracking this browser: drop the visitor and promotion cookies.
+        """Record "out": drop the visitor and promotion cookies, track nothing.
 
         Nothing to erase in Redis: there is no per-visitor record.
         """
         settings = self.rules.settings
-        self._opted_out = True
+        self.consent.record("out")
         self._visitor = None
         self._attribution = None
         self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
-        self.jar.set(settings.opt_out_cookie, "1")
 
-    def opt_in(self) -> None:
-        """Allow tracking again from the next request (unless a header opts out)."""
-        self._opted_out = False
-        self.jar.drop(self.rules.settings.opt_out_cookie)
+    def opt_in(self) -> Plan[None]:
+        """Record "in"; tracking starts on this very response (no header says out).
+
+        :return: when tracking was off and now is on, the plan of a fresh
+            visitor's first visit (one round trip), else no command.
+        """
+        was = self.tracking_allowed
+        self.consent.record("in")
+        if was or not self.tracking_allowed:
+            return NOTHING
+        state = self._visitor = advance(None, self.now, visit_gap=1).state
+        self.consent.keep_visitor(state)
+        member = self.rules.codec.visitor_hash(state.visitor_id)
+        return Plan(tuple(self._visit_start(member, False)), ignore)
 
     def forget(self) -> Plan[None]:
         """Erase the cart (``DEL``) and drop the visitor, promotion and cart cookies.
@@ -379,27 +391,24 @@ class RequestState:
 
     # -- the privacy switch ------
 
-    def privacy_switch(self, form: Callable[[], str | None]) -> Answer:
-        """The optional opt-out route: POST ``choice=out`` or ``choice=in``.
+    def privacy_switch(
+        self, form: Callable[[], str | None]
+    ) -> tuple[Plan[None], Answer]:
+        """The optional privacy route: POST ``choice=out`` or ``choice=in``.
 
-        Same-origin requests only; answers a ``303`` back to the page.
+        Same-origin requests only; answers a ``303`` back to the page, and the
+        tracking plan of a yes (see :meth:`opt_in`).
 
         :param form: reads the request's ``choice`` field (only called for a
             same-origin POST).
         """
-        request = self.request
-        if request.method != "POST":
-            return Answer("405 Method Not Allowed", EMPTY + [("Allow", "POST")])
-        if not same_origin(request):
-            return Answer("403 Forbidden", EMPTY)
-        choice = form()
+        choice = asked(self.request, form)
+        if isinstance(choice, Answer):  # refused
+            return NOTHING, choice
+        plan = self.opt_in() if choice == "in" else NOTHING
         if choice == "out":
             self.opt_out()
-        elif choice == "in":
-            self.opt_in()
-        else:
-            return Answer("400 Bad Request", EMPTY)
-        return Answer("303 See Other", EMPTY + [("Location", back(request))])
+        return plan, Answer("303 See Other", EMPTY + [("Location", back(self.request))])
 
     # -- the response ------
 

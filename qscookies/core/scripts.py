@@ -44,9 +44,10 @@ return 1
 
 # KEYS[1] the day's index; then (optional) the counters, visitors and returning
 # visitors of the code, and the same of 'other'. ARGV code, max codes that day
-# (0: no bound), visitor hash, ttl s, "1" if the visitor is returning. Admits
-# the code to the day's index while it has room (else counts 'other') and,
-# given the other keys, counts the landing there. Answers the code counted.
+# (0: no bound), visitor hash ("": no consent yet, no sketch entry), ttl s, "1"
+# if the visitor is returning. Admits the code to the day's index while it has
+# room (else counts 'other') and, given the other keys, counts the landing
+# there. Answers the code counted.
 # Given the index alone (Redis Cluster, where the code's keys live in another
 # slot), it only admits; the landing is counted next.
 LANDING = """
@@ -61,7 +62,7 @@ redis.call('EXPIRE', KEYS[1], ARGV[4])
 if #KEYS == 1 then return code end
 redis.call('HINCRBY', KEYS[base + 1], 'landings', 1)
 redis.call('EXPIRE', KEYS[base + 1], ARGV[4])
-for offset = 2, (ARGV[5] == '1') and 3 or 2 do
+for offset = 2, (ARGV[3] == '') and 1 or (ARGV[5] == '1') and 3 or 2 do
   redis.call('PFADD', KEYS[base + offset], ARGV[3])
   redis.call('EXPIRE', KEYS[base + offset], ARGV[4])
 end

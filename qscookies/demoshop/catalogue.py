@@ -14,8 +14,13 @@ the same paths:
                        demo); ``303`` to the cart, which follows that name to
                        every browser signed in with it
 ``POST /logout``       signs out (a fresh, empty cart); ``303`` to the catalogue
-``POST /privacy``      the middleware's opt-out switch (``choice=out|in``)
+``POST /privacy``      the middleware's privacy switch (``choice=out|in``)
 =====================  =========================================================
+
+Until the visitor chooses (``qs.tracking_choice is None``) every page shows
+:func:`consent_banner`: a plain form posting ``choice=in`` or ``choice=out`` to
+the privacy switch, no script, no dependency. With ``consent="opt-in"``
+(``qscookies demo --consent opt-in``) nothing tracks before the yes.
 
 A page view reads the visitor and the promotion, which cost no Redis round trip
 inside a visit, and the cart badge of the layout (one round trip for a visitor
@@ -182,6 +187,32 @@ def _account(qs: Context) -> str:
     )
 
 
+def consent_banner(qs: Context, privacy_path: str = PRIVACY_PATH) -> str:
+    """The consent banner: two buttons posting to the privacy switch.
+
+    Empty once the visitor chose (or its browser said no by ``Sec-GPC``): show
+    it on every page while ``qs.tracking_choice is None``, which is again the
+    case when a choice expires (13 months after it was made, with
+    ``consent="opt-in"``). Plain HTML, no script: it works under any
+    ``Content-Security-Policy``.
+
+    :param privacy_path: the middleware's ``privacy_path``.
+    """
+    if qs.tracking_choice is not None:
+        return ""
+    purpose = "recognise your return visits and see which promotion brought you"
+    if qs.tracking_allowed:  # consent="opt-out": a notice, and the way out
+        ask, yes, no = f"We use cookies to {purpose}.", "OK", "Opt out"
+    else:  # consent="opt-in": nothing tracks before a yes
+        ask, yes, no = f"May we use cookies to {purpose}?", "Allow", "Refuse"
+    return (
+        f'<form class=consent method="post" action="{escape(privacy_path)}">'
+        f"<p>{ask} For this shop only, never shared; your cart works either"
+        f' way.</p><button name="choice" value="in">{yes}</button>'
+        f' <button name="choice" value="out">{no}</button></form>'
+    )
+
+
 def _greeting(qs: Context) -> str:
     if not qs.tracking_allowed:
         return "Tracking is off for this browser. Your cart still works."
@@ -208,7 +239,7 @@ def _layout(qs: Context, title: str, body: str) -> str:
         f"<title>{escape(title)} - Tea shop</title></head><body>"
         f'<nav><a href="/">Shop</a> | <a href="/cart">{_badge(qs)}</a> |'
         f' <a href="/?promo={PROMOTION}">Summer sale</a></nav>{_account(qs)}'
-        f"<p class=greeting>{escape(_greeting(qs))}</p>{banner}"
+        f"{consent_banner(qs)}<p class=greeting>{escape(_greeting(qs))}</p>{banner}"
         f"<h1>{escape(title)}</h1>{body}"
         f'<footer><form method="post" action="{PRIVACY_PATH}">'
         f'<input type="hidden" name="choice" value="{choice}">'

@@ -110,7 +110,8 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         state = self._open(request)
         _attach(request, Context(state, self._store))
         if state.request.path == self.settings.privacy_path:
-            switched = state.privacy_switch(lambda: request.POST.get("choice"))
+            plan, switched = state.privacy_switch(lambda: request.POST.get("choice"))
+            track(self._store, plan)
             return _finish(state, _response(switched))
         plan, answer = state.begin()
         track(self._store, plan)
@@ -125,7 +126,8 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         state = self._open(request)
         _attach(request, AsyncContext(state, store))
         if state.request.path == self.settings.privacy_path:
-            switched = state.privacy_switch(lambda: request.POST.get("choice"))
+            plan, switched = state.privacy_switch(lambda: request.POST.get("choice"))
+            await atrack(store, plan)
             return _finish(state, _response(switched))
         plan, answer = state.begin()
         await atrack(store, plan)
