@@ -7,12 +7,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import fields
 from typing import Any
+from typing import Literal
 
 from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
+from .errors import QSCookiesError
 from .keys import KeySchema
 
 DAY = 86400
+
+#: The query parameters that carry a landing's source and medium.
+SOURCE_PARAMS = ("utm_source", "utm_medium")
+
+#: An ISO 4217 currency code: three capital letters.
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+#: Who keeps the credit when a visitor lands twice inside ``promotion_max_age``.
+Touch = Literal["last", "first"]
 
 
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -61,6 +72,15 @@ class Settings:
     #: Without an allow-list, codes that get keys of their own per UTC day; the
     #: landings of further codes that day count under ``other``.
     max_promotions_per_day: int = 200
+    #: Distinct (source, medium) pairs counted per promotion per UTC day; the
+    #: landings of further pairs that day count under ``("other", "other")``.
+    max_sources: int = 50
+    #: ``"last"``: the latest landing inside ``promotion_max_age`` keeps the
+    #: credit; ``"first"``: the first one does.
+    attribution: Touch = "last"
+    #: The ISO 4217 code of :meth:`~qscookies.Context.record_purchase`'s
+    #: default currency.
+    currency: str = "EUR"
     #: Treat ``DNT: 1`` as an opt-out (``Sec-GPC: 1`` always is one).
     honor_dnt: bool = True
     #: ``Referrer-Policy`` sent when the application sets none; ``None`` sends none.
@@ -131,6 +151,7 @@ class Settings:
             "max_cart_lines",
             "retry_after",
             "max_promotions_per_day",
+            "max_sources",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -151,6 +172,10 @@ class Settings:
         for code in self.allowed_promotions or ():
             if not PROMOTION_CODE.fullmatch(code):
                 _fail("allowed_promotions", f"codes matching {PROMOTION_CODE.pattern}")
+        if self.attribution not in ("last", "first"):
+            _fail("attribution", "'last' or 'first'")
+        if not isinstance(self.currency, str) or not CURRENCY.fullmatch(self.currency):
+            _fail("currency", "an ISO 4217 code of three capital letters, like 'EUR'")
         if self.referrer_policy not in _REFERRER_POLICIES | {None}:
             _fail("referrer_policy", f"one of {', '.join(sorted(_REFERRER_POLICIES))}")
         if self.privacy_path is not None and not self.privacy_path.startswith("/"):
@@ -162,6 +187,12 @@ class Settings:
             _fail("*_cookie", "four distinct names of letters, digits, '_' or '-'")
 
     @property
+    def landing_params(self) -> tuple[str, ...]:
+        """Every parameter of a landing: the promotion's, then source and medium
+        (all removed from the clean URL and from redirects to other hosts)."""
+        return self.promotion_params + SOURCE_PARAMS
+
+    @property
     def cookie_names(self) -> tuple[str, str, str, str]:
         """The base names of the cart, visitor, promotion and opt-out cookies."""
         return (
@@ -170,6 +201,18 @@ class Settings:
             self.promotion_cookie,
             self.opt_out_cookie,
         )
+
+
+def check_currency(
+    currency: object, error: type[QSCookiesError] = ConfigurationError
+) -> str:
+    """*currency* when it is an ISO 4217 code (``"EUR"``), else raise *error*."""
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+        raise error(
+            "currency must be an ISO 4217 code of three capital letters, like"
+            f" 'EUR', not {currency!r}"
+        )
+    return currency
 
 
 def _as_tuple(name: str, value: Any) -> tuple[str, ...]:

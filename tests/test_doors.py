@@ -145,7 +145,11 @@ def test_landing_attribution_cart_and_one_purchase(
         "landings": 1,
         "carts": 1,
         "purchases": 1,
-        "revenue_cents": 500,
+        "revenue_cents:EUR": 500,
+        "landings@/": 1,
+        "carts@/": 1,
+        "purchases@/": 1,
+        "revenue_cents:EUR@/": 500,
     }
     assert shop.admin.zrange(f"door:a:i:{DAY}", 0, -1) == ["SUMMER"]
 
