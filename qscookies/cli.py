@@ -36,6 +36,7 @@ from .figures import DailyCounts
 from .figures import PromotionCounts
 from .render import COLUMNS
 from .render import DAY_COLUMNS
+from .render import columns_of
 from .render import render_csv
 from .render import render_daily_table
 from .render import render_table
@@ -203,6 +204,19 @@ def _add_promotions(commands: argparse._SubParsersAction[_Parser]) -> None:
         f" on one line (default {DEFAULT_TOP}; --json and --csv give every row)",
     )
     parser.add_argument(
+        "--by",
+        choices=("source", "medium", "source_medium"),
+        help="break each promotion down by the utm_source and/or utm_medium of"
+        " its landings (a row per promotion and source/medium)",
+    )
+    parser.add_argument(
+        "--currency",
+        default="EUR",
+        metavar="CUR",
+        help="ISO 4217 code of the revenue shown (default EUR; revenue in other"
+        " currencies is never added to it)",
+    )
+    parser.add_argument(
         "--daily",
         metavar="CODE",
         help="one promotion day by day instead, one row per UTC day of the range"
@@ -220,7 +234,10 @@ def _promotions(args: argparse.Namespace) -> int:
     until = parse_day(args.until, today)
     with _connect(args) as client:
         report = PromotionReport(
-            redis=client, key_prefix=args.prefix, min_count=args.min_count
+            redis=client,
+            key_prefix=args.prefix,
+            min_count=args.min_count,
+            currency=args.currency,
         )
         if args.daily is not None:
             days = report.daily(args.daily, since, until)
@@ -228,10 +245,13 @@ def _promotions(args: argparse.Namespace) -> int:
                 sys.stdout.write(render_daily_table(args.daily, since, until, days))
             return OK
         if args.json or args.csv:
-            _print_rows(args, sort_rows(report.counts(since, until), args.sort))
+            rows = sort_rows(report.counts(since, until, by=args.by), args.sort)
+            _print_rows(args, rows, columns_of(args.by))
             return OK
-        summary = report.summary(since, until, top=args.top)
-    sys.stdout.write(render_table(summary, sort_rows(summary.rows, args.sort)))
+        summary = report.summary(since, until, top=args.top, by=args.by)
+    rows = sort_rows(summary.rows, args.sort)
+    table = render_table(summary, rows, by=args.by, currency=args.currency)
+    sys.stdout.write(table)
     return OK
 
 
@@ -243,7 +263,8 @@ def _print_rows(
     """Print *rows* as JSON (``--json``) or CSV (``--csv``); whether either was
     asked for."""
     if args.json:
-        print(json.dumps([row_dict(row) for row in rows], indent=2))
+        breakdown = bool(getattr(args, "by", None))
+        print(json.dumps([row_dict(r, breakdown=breakdown) for r in rows], indent=2))
     elif args.csv:
         sys.stdout.write(render_csv(rows, columns))
     return bool(args.json or args.csv)

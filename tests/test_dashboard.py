@@ -408,6 +408,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
             "carts": row.carts,
             "purchases": row.purchases,
             "revenue_cents": row.revenue_cents,
+            "revenue_by_currency": row.revenue_by_currency,
             "conversion_rate": round(row.conversion_rate, 4),
             "average_order_cents": row.average_order_cents,
         }
@@ -425,6 +426,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
         "carts": 3,
         "purchases": 2,
         "revenue_cents": 2499,
+        "revenue_by_currency": {"EUR": 2499},
         "conversion_rate": 0.5,
         "average_order_cents": 1249.5,
     }
@@ -458,6 +460,7 @@ def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,  # no purchase: no average
     }
@@ -553,7 +556,7 @@ def test_csv_download_holds_every_promotion_of_the_range(
     # not apply), aggregates only, an empty average where nothing was bought.
     assert response.text == render_csv(promotion_script.expected_counts())
     rows = csv_rows(response.text)
-    assert list(rows[0]) == list(COLUMNS)
+    assert list(rows[0]) == [*COLUMNS, "revenue_cents_EUR"]
     assert [row["promotion"] for row in rows] == ["SPRING", "SUMMER", "WINTER"]
     assert [row["average_order_cents"] for row in rows] == ["1249.5", "", ""]
 
