@@ -122,12 +122,19 @@ class PromotionReport:
         redis, self._owned = open_client(
             redis_url, redis, socket_timeout=socket_timeout
         )
-        #: Cells resting on fewer unique visitors than this are suppressed.
-        self.min_count = min_count
         #: The currency of ``revenue_cents``.
         self.currency = check_currency(currency)
         self._reader = Reader(redis, prefix=settings.key_prefix)
         self._cells = Cells(self._reader, min_count, self.currency)
+
+    @property
+    def min_count(self) -> int:
+        """Cells resting on fewer unique visitors than this are suppressed."""
+        return self._cells.min_count
+
+    @min_count.setter
+    def min_count(self, value: int) -> None:
+        self._cells.min_count = value
 
     def close(self) -> None:
         """Close the connection pool, if the report opened it."""
