@@ -18,6 +18,7 @@ from typing import Any
 from typing import NoReturn
 
 from .acl import acl_lines
+from .cells import BREAKDOWNS
 from .check import check
 from .dashboard import DEFAULT_NETWORKS
 from .dashboard import SESSION_MAX_AGE
@@ -203,19 +204,9 @@ def _add_promotions(commands: argparse._SubParsersAction[_Parser]) -> None:
         help=f"the table shows the top N promotions by landings and sums the rest"
         f" on one line (default {DEFAULT_TOP}; --json and --csv give every row)",
     )
-    parser.add_argument(
-        "--by",
-        choices=("source", "medium", "source_medium"),
-        help="break each promotion down by the utm_source and/or utm_medium of"
-        " its landings (a row per promotion and source/medium)",
-    )
-    parser.add_argument(
-        "--currency",
-        default="EUR",
-        metavar="CUR",
-        help="ISO 4217 code of the revenue shown (default EUR; revenue in other"
-        " currencies is never added to it)",
-    )
+    by_help = "a row per promotion and utm_source and/or utm_medium of its landings"
+    parser.add_argument("--by", choices=BREAKDOWNS[1:], help=by_help)
+    parser.add_argument("--currency", default="EUR", help="revenue's ISO 4217 code")
     parser.add_argument(
         "--daily",
         metavar="CODE",
@@ -233,12 +224,8 @@ def _promotions(args: argparse.Namespace) -> int:
     since = parse_day(args.since, today)
     until = parse_day(args.until, today)
     with _connect(args) as client:
-        report = PromotionReport(
-            redis=client,
-            key_prefix=args.prefix,
-            min_count=args.min_count,
-            currency=args.currency,
-        )
+        options = {"min_count": args.min_count, "currency": args.currency}
+        report = PromotionReport(redis=client, key_prefix=args.prefix, **options)
         if args.daily is not None:
             days = report.daily(args.daily, since, until)
             if not _print_rows(args, days, DAY_COLUMNS):
@@ -250,8 +237,7 @@ def _promotions(args: argparse.Namespace) -> int:
             return OK
         summary = report.summary(since, until, top=args.top, by=args.by)
     rows = sort_rows(summary.rows, args.sort)
-    table = render_table(summary, rows, by=args.by, currency=args.currency)
-    sys.stdout.write(table)
+    sys.stdout.write(render_table(summary, rows, by=args.by, currency=args.currency))
     return OK
 
 
@@ -263,7 +249,7 @@ def _print_rows(
     """Print *rows* as JSON (``--json``) or CSV (``--csv``); whether either was
     asked for."""
     if args.json:
-        breakdown = bool(getattr(args, "by", None))
+        breakdown = "source" in columns
         print(json.dumps([row_dict(r, breakdown=breakdown) for r in rows], indent=2))
     elif args.csv:
         sys.stdout.write(render_csv(rows, columns))
