@@ -19,16 +19,13 @@ from typing import Any
 from typing import NoReturn
 
 from .acl import acl_lines
+from .cells import BREAKDOWNS
 from .check import check
 from .dashboard import DEFAULT_NETWORKS
 from .dashboard import SESSION_MAX_AGE
 from .dashboard import Dashboard
-from .dashboard.server import addresses
-from .dashboard.server import log_to_stderr
-from .dashboard.server import make_server
 from .dashboard.server import require_waitress
-from .dashboard.server import run
-from .dashboard.server import url
+from .dashboard.server import serve
 from .days import parse_day
 from .days import utc_today
 from .errors import ConfigurationError
@@ -37,6 +34,7 @@ from .figures import DailyCounts
 from .figures import PromotionCounts
 from .render import COLUMNS
 from .render import DAY_COLUMNS
+from .render import columns_of
 from .render import render_csv
 from .render import render_daily_table
 from .render import render_table
@@ -206,6 +204,9 @@ def _add_promotions(commands: argparse._SubParsersAction[_Parser]) -> None:
         help=f"the table shows the top N promotions by landings and sums the rest"
         f" on one line (default {DEFAULT_TOP}; --json and --csv give every row)",
     )
+    by_help = "a row per promotion and utm_source and/or utm_medium of its landings"
+    parser.add_argument("--by", choices=BREAKDOWNS[1:], help=by_help)
+    parser.add_argument("--currency", default="EUR", help="revenue's ISO 4217 code")
     parser.add_argument(
         "--daily",
         metavar="CODE",
@@ -223,19 +224,20 @@ def _promotions(args: argparse.Namespace) -> int:
     since = parse_day(args.since, today)
     until = parse_day(args.until, today)
     with _connect(args) as client:
-        report = PromotionReport(
-            redis=client, key_prefix=args.prefix, min_count=args.min_count
-        )
+        options = {"min_count": args.min_count, "currency": args.currency}
+        report = PromotionReport(redis=client, key_prefix=args.prefix, **options)
         if args.daily is not None:
             days = report.daily(args.daily, since, until)
             if not _print_rows(args, days, DAY_COLUMNS):
                 sys.stdout.write(render_daily_table(args.daily, since, until, days))
             return OK
         if args.json or args.csv:
-            _print_rows(args, sort_rows(report.counts(since, until), args.sort))
+            rows = sort_rows(report.counts(since, until, by=args.by), args.sort)
+            _print_rows(args, rows, columns_of(args.by))
             return OK
-        summary = report.summary(since, until, top=args.top)
-    sys.stdout.write(render_table(summary, sort_rows(summary.rows, args.sort)))
+        summary = report.summary(since, until, top=args.top, by=args.by)
+    rows = sort_rows(summary.rows, args.sort)
+    sys.stdout.write(render_table(summary, rows, by=args.by, currency=args.currency))
     return OK
 
 
@@ -247,7 +249,8 @@ def _print_rows(
     """Print *rows* as JSON (``--json``) or CSV (``--csv``); whether either was
     asked for."""
     if args.json:
-        print(json.dumps([row_dict(row) for row in rows], indent=2))
+        breakdown = "source" in columns
+        print(json.dumps([row_dict(r, breakdown=breakdown) for r in rows], indent=2))
     elif args.csv:
         sys.stdout.write(render_csv(rows, columns))
     return bool(args.json or args.csv)
@@ -303,18 +306,7 @@ def _dashboard(args: argparse.Namespace) -> int:
         )
         today = utc_today()
         app.report.promotions(today, today)  # fail now, in one line, if Redis is away
-        server = make_server(app, args.host, args.port)
-        host, port = addresses(server)[0]
-        if not args.token:
-            print(f"generated token: {token}", flush=True)
-        query = "" if args.token else f"?token={token}"
-        print(
-            f"qscookies dashboard on {url(host, port, '/' + query)}"
-            " (waitress; request log on stderr)",
-            flush=True,
-        )
-        log_to_stderr([token])
-        run(server)  # until Ctrl-C or SIGTERM
+        serve(app, args.host, args.port, token=token, generated=not args.token)
     finally:
         client.close()
     return OK

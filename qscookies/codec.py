@@ -79,10 +79,13 @@ class Choice:
 
 @dataclass(frozen=True)
 class Attribution:
-    """What the promotion cookie says: the code and when the visitor landed."""
+    """What the promotion cookie says: the code, when the visitor landed, and
+    the landing's source and medium (``None`` when it carried none)."""
 
     code: str
     landed_at: int
+    source: str | None = None
+    medium: str | None = None
 
 
 class _Signer:
@@ -222,20 +225,31 @@ class CookieCodec:
         return VisitorState(visitor_id, int(visits), int(first_seen), int(last_seen))
 
     def dump_promotion(self, attribution: Attribution) -> str:
-        """Sign a promotion code with its landing time."""
+        """Sign a promotion code with its landing time, source and medium."""
         payload = f"{attribution.code}~{attribution.landed_at}"
+        if attribution.source or attribution.medium:
+            payload += f"~{attribution.source or ''}~{attribution.medium or ''}"
         return self._promotion.sign(payload)
 
     def load_promotion(
         self, value: str | None, now: int, max_age: int
     ) -> Attribution | None:
-        """Return the attribution in a valid promotion cookie inside its window."""
-        code, _, landed_at = _unsign(self._promotion, value).partition("~")
+        """Return the attribution in a valid promotion cookie inside its window.
+
+        A cookie from before sources were kept (``code~time``) still reads,
+        with no source or medium.
+        """
+        parts = _unsign(self._promotion, value).split("~")
+        if len(parts) not in (2, 4):
+            return None
+        code, landed_at, source, medium = (*parts, "", "")[:4]
         if not (PROMOTION_CODE.fullmatch(code) and _INT.fullmatch(landed_at)):
+            return None
+        if not all(PROMOTION_CODE.fullmatch(part) for part in (source, medium) if part):
             return None
         if not _fresh(int(landed_at), now, max_age):
             return None
-        return Attribution(code, int(landed_at))
+        return Attribution(code, int(landed_at), source or None, medium or None)
 
     def dump_choice(self, choice: Choice) -> str:
         """Sign a tracking choice with the time it was made."""

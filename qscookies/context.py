@@ -161,22 +161,29 @@ class Context(_Facade):
         #: The cart; each read or write is one Redis round trip.
         self.cart = Cart(state, store)
 
-    def record_purchase(self, order_id: str, total_cents: int) -> bool:
+    def record_purchase(
+        self, order_id: str, total_cents: int, currency: str | None = None
+    ) -> bool:
         """Count a purchase (and its revenue) for the attributed promotion.
 
-        Idempotent per *order_id*: calling it again for the same order counts
-        nothing. The cart is emptied and a new cart id is used from now on. One
-        round trip: a script (``SET NX`` on a marker holding a keyed hash of the
-        order id, ``HINCRBY``) and ``DEL`` of the cart.
+        Credited to the promotion and to the source and medium of the landing
+        it is attributed to. Revenue is kept per currency, never added across
+        currencies. Idempotent per *order_id*: calling it again for the same
+        order counts nothing. The cart is emptied and a new cart id is used
+        from now on. One round trip: a script (``SET NX`` on a marker holding a
+        keyed hash of the order id, ``HINCRBY``) and ``DEL`` of the cart.
 
         :param order_id: the shop's order id, 1-128 printable characters.
         :param total_cents: the order total in cents (an int, at least 0).
+        :param currency: the ISO 4217 code of *total_cents* (``"USD"``);
+            default the ``currency`` setting (``"EUR"`` unless set).
         :return: whether this call counted the purchase for a promotion.
-        :raises QSCookiesError: a bad order id or total.
+        :raises QSCookiesError: a bad order id, total or currency.
         :raises StoreUnavailable: Redis could not record it.
         """
         state = self._state
-        return run(state, self._store, state.record_purchase(order_id, total_cents))
+        plan = state.record_purchase(order_id, total_cents, currency)
+        return run(state, self._store, plan)
 
     def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
         """Sign the browser in: its cart becomes the customer's cart.
@@ -344,10 +351,12 @@ class AsyncContext(_Facade):
         #: The cart; each read or write is one Redis round trip, awaited.
         self.cart = AsyncCart(state, store)
 
-    async def record_purchase(self, order_id: str, total_cents: int) -> bool:
+    async def record_purchase(
+        self, order_id: str, total_cents: int, currency: str | None = None
+    ) -> bool:
         """See :meth:`Context.record_purchase`."""
         state = self._state
-        plan = state.record_purchase(order_id, total_cents)
+        plan = state.record_purchase(order_id, total_cents, currency)
         return await arun(state, self._store, plan)
 
     async def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:

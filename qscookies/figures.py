@@ -6,6 +6,7 @@ all of them are importable from :mod:`qscookies.report` too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -16,6 +17,15 @@ def _rate(purchases: int, visitors: int | None) -> float | None:
     if visitors is None:
         return None
     return purchases / visitors if visitors else 0.0
+
+
+def add_currencies(amounts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Revenues added up currency by currency (never across currencies)."""
+    total: dict[str, int] = {}
+    for amount in amounts:
+        for currency, cents in amount.items():
+            total[currency] = total.get(currency, 0) + cents
+    return dict(sorted(total.items()))
 
 
 class _Orders:
@@ -47,8 +57,16 @@ class PromotionCounts(_Orders):
     carts: int
     #: Purchases attributed to the promotion (each order counted once).
     purchases: int
-    #: Revenue of those purchases, in cents.
+    #: Revenue of those purchases in the report's currency, in cents.
     revenue_cents: int
+    #: The landings' ``utm_source`` in a breakdown by source (``None``: none,
+    #: or junk; also ``None`` when not broken down by source).
+    source: str | None = None
+    #: The landings' ``utm_medium`` in a breakdown by medium, likewise.
+    medium: str | None = None
+    #: Revenue in cents per ISO 4217 currency, every currency (never summed
+    #: across currencies).
+    revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
 
     @property
     def conversion_rate(self) -> float:
@@ -72,8 +90,10 @@ class DailyCounts(_Orders):
     carts: int
     #: Purchases that day.
     purchases: int
-    #: Revenue that day, in cents.
+    #: Revenue that day in the report's currency, in cents.
     revenue_cents: int
+    #: Revenue that day in cents per currency.
+    revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
 
     @property
     def conversion_rate(self) -> float:
@@ -97,6 +117,7 @@ class Totals(_Orders):
     carts: int
     purchases: int
     revenue_cents: int
+    revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
 
     @classmethod
     def of(
@@ -114,6 +135,7 @@ class Totals(_Orders):
             carts=sum(row.carts for row in rows),
             purchases=sum(row.purchases for row in rows),
             revenue_cents=sum(row.revenue_cents for row in rows),
+            revenue_by_currency=add_currencies(row.revenue_by_currency for row in rows),
         )
 
     @property

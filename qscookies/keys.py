@@ -5,26 +5,39 @@ one cart, or of one promotion over all its days, share a slot::
 
     qs:c:{<cart id>}                 hash  sku -> quantity                   (TTL)
     qs:c:{u:<keyed customer hash>}   hash  a customer's cart, same layout    (TTL)
-    qs:a:{<code>}:d:<YYYYMMDD>       hash  landings, carts, purchases, revenue_cents
+    qs:a:{<code>}:d:<YYYYMMDD>       hash  landings, carts, purchases,
+                                     revenue_cents:<CUR> (one per currency), and
+                                     the same per pair: landings@<pair>, …
     qs:a:{<code>}:u:<YYYYMMDD>       HyperLogLog of keyed visitor hashes (visitors)
     qs:a:{<code>}:r:<YYYYMMDD>       HyperLogLog of keyed visitor hashes (returning)
+    qs:a:{<code>}:u:<YYYYMMDD>:<pair>  the same two, per (source, medium) pair
+    qs:a:{<code>}:r:<YYYYMMDD>:<pair>
     qs:a:{_site}:d:<YYYYMMDD>        hash  visits                  (the "site" row)
     qs:a:{_site}:u:<YYYYMMDD>        HyperLogLog: unique visitors that day
     qs:a:{_site}:r:<YYYYMMDD>        HyperLogLog: unique returning visitors that day
     qs:a:i:<YYYYMMDD>                sorted set  code -> landings that day (the index)
+    qs:a:j:{qs:a:i:<YYYYMMDD>}       hash  <code>@<pair> -> landings, <code> -> pairs
+                                     admitted (the pair index, the index's slot)
     qs:o:{<code>}:<keyed order hash> marker that makes a purchase count once (TTL)
 
 Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. A
 customer's cart is named by an HMAC of the customer id (see
 :meth:`~qscookies.codec.CookieCodec.customer_cart`), never the id. Nothing
 is kept per visitor: the signed visitor cookie is the visitor's record. A day's
-index holds at most ``max_promotions_per_day`` codes plus :data:`OTHER`, so no
-input grows the key space without bound.
+index holds at most ``max_promotions_per_day`` codes plus :data:`OTHER`, and
+each code at most ``max_sources`` pairs a day plus :data:`OTHER_PAIR` (a pair
+credited later, from a signed cookie, was admitted on the day of its landing),
+so no input grows the key space without bound.
+
+A *pair* is a landing's ``utm_source`` and ``utm_medium`` as ``<source>/<medium>``,
+each empty when the landing carried none (or junk): ``newsletter/email``,
+``/email``, ``/``.
 
 Every part of a key that comes from outside is checked before it gets here: ids
 are 22 url-safe characters or ``u:`` and 32 hex digits (the codec), codes match
-the promotion pattern, days are ``YYYYMMDD``. None of them can hold ``{``,
-``}``, ``*`` or white space.
+the promotion pattern (so do sources and mediums), days are ``YYYYMMDD``, currencies
+three capital letters. None of them can hold ``{``, ``}``, ``*``, ``/``, ``@``,
+``:`` or white space.
 """
 
 from __future__ import annotations
@@ -38,6 +51,13 @@ SITE = "_site"
 
 #: The code under which landings of codes past the day's bound are counted.
 OTHER = "other"
+
+#: The pair under which landings of pairs past a promotion's day bound count.
+OTHER_PAIR = "other/other"
+
+#: Revenue recorded before currencies were kept (a bare ``revenue_cents``
+#: field) is read as this currency's.
+LEGACY_CURRENCY = "EUR"
 
 #: A key prefix: letters, digits, ``_-.:``, ending in the ``:`` delimiter.
 PREFIX = re.compile(r"[A-Za-z0-9_\-.:]{0,31}:")
@@ -85,13 +105,44 @@ class KeySchema:
         """
         return f"{self.prefix}a:{{{code}}}:{kind}:{day}"
 
+    def pair_sketch(self, code: str, kind: str, day: str, pair: str) -> str:
+        """Key of one promotion's ``u`` or ``r`` sketch of one pair on one day."""
+        return f"{self.prefix}a:{{{code}}}:{kind}:{day}:{pair}"
+
     def day_index(self, day: str) -> str:
         """Key of the sorted set of one day's promotion codes, scored by landings."""
         return f"{self.prefix}a:i:{day}"
 
+    def pair_index(self, day: str) -> str:
+        """Key of the hash of one day's pairs (``<code>@<pair>`` -> landings,
+        ``<code>`` -> pairs admitted).
+
+        Its hash tag is the day index's whole name, so both share a slot and one
+        script admits a code and its pair on Redis Cluster too.
+        """
+        return f"{self.prefix}a:j:{{{self.day_index(day)}}}"
+
     def order(self, code: str, order_hash: str) -> str:
         """Key of the marker that counts an order once (a keyed hash of its id)."""
         return f"{self.prefix}o:{{{code}}}:{order_hash}"
+
+    @staticmethod
+    def pair(source: str | None, medium: str | None) -> str:
+        """A pair as stored: ``<source>/<medium>``, each empty when ``None``."""
+        return f"{source or ''}/{medium or ''}"
+
+    @staticmethod
+    def split_pair(pair: str) -> tuple[str | None, str | None]:
+        """A stored pair back as (source, medium), ``None`` where empty."""
+        source, _, medium = pair.partition("/")
+        return source or None, medium or None
+
+    @staticmethod
+    def field(counter: str, pair: str | None = None, currency: str = "") -> str:
+        """A field of a day hash: ``landings``, ``revenue_cents:EUR``, and per
+        pair ``landings@newsletter/email``."""
+        name = f"{counter}:{currency}" if currency else counter
+        return f"{name}@{pair}" if pair is not None else name
 
     @property
     def all_keys(self) -> str:

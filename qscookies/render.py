@@ -38,6 +38,9 @@ COLUMNS = (
 #: Columns of one promotion's day row (``promotions --daily``), in output order.
 DAY_COLUMNS = ("day", *COLUMNS[1:])
 
+#: The columns a breakdown adds after the promotion.
+DIMENSIONS = ("source", "medium")
+
 #: The text table's column heads, after the first (promotion or day).
 _HEADS = [
     "landings",
@@ -51,13 +54,18 @@ _HEADS = [
 ]
 
 
-def row_dict(row: PromotionCounts | DailyCounts | Totals) -> dict[str, Any]:
-    """A row as a JSON-ready dict: its fields (a day as ``YYYY-MM-DD``), then
-    ``conversion_rate`` rounded to 4 places and ``average_order_cents`` to 2
-    (``None`` where unknown: no visitors merged, no purchases)."""
+def row_dict(
+    row: PromotionCounts | DailyCounts | Totals, *, breakdown: bool = False
+) -> dict[str, Any]:
+    """A row as a JSON-ready dict: its fields (a day as ``YYYY-MM-DD``;
+    ``source`` and ``medium`` only in a *breakdown*), then ``conversion_rate``
+    rounded to 4 places and ``average_order_cents`` to 2 (``None`` where
+    unknown: no visitors merged, no purchases)."""
     values = asdict(row)
     if isinstance(row, DailyCounts):
         values["day"] = row.day.isoformat()
+    if isinstance(row, PromotionCounts) and not breakdown:
+        del values["source"], values["medium"]
     rate, average = row.conversion_rate, row.average_order_cents
     values["conversion_rate"] = None if rate is None else round(rate, 4)
     values["average_order_cents"] = None if average is None else round(average, 2)
@@ -66,13 +74,16 @@ def row_dict(row: PromotionCounts | DailyCounts | Totals) -> dict[str, Any]:
 
 def sort_rows(rows: Sequence[PromotionCounts], column: str) -> list[PromotionCounts]:
     """Rows sorted by *column*: codes A-Z, figures largest first (a row without
-    the figure, such as an average without purchases, last), ties by code.
+    the figure, such as an average without purchases, last), ties by code
+    (then source and medium).
 
     :raises ConfigurationError: *column* is not one of :data:`COLUMNS`.
     """
     if column not in COLUMNS:
         raise ConfigurationError(f"cannot sort by {column!r}; use one of {COLUMNS}")
-    by_code = sorted(rows, key=lambda row: row.promotion)
+    by_code = sorted(
+        rows, key=lambda row: (row.promotion, row.source or "", row.medium or "")
+    )
     if column == "promotion":
         return by_code
 
@@ -83,25 +94,48 @@ def sort_rows(rows: Sequence[PromotionCounts], column: str) -> list[PromotionCou
     return sorted(by_code, key=figure, reverse=True)
 
 
+def columns_of(by: str | None) -> tuple[str, ...]:
+    """The columns of promotion rows: :data:`COLUMNS`, with :data:`DIMENSIONS`
+    after the promotion in a breakdown (*by* set)."""
+    return COLUMNS[:1] + DIMENSIONS + COLUMNS[1:] if by else COLUMNS
+
+
 def render_csv(
     rows: Sequence[PromotionCounts | DailyCounts], columns: Sequence[str] = COLUMNS
 ) -> str:
-    """The rows as CSV with a header line of *columns*, aggregates only: a
-    figure that is ``None`` (an average without purchases) is an empty cell.
+    """The rows as CSV with a header line of *columns*, then one
+    ``revenue_cents_<CUR>`` column per currency of the rows; aggregates only:
+    a figure that is ``None`` (an average without purchases) is an empty cell.
 
-    :param columns: :data:`COLUMNS` for promotion rows, :data:`DAY_COLUMNS`
-        for one promotion's days.
+    :param columns: :data:`COLUMNS` for promotion rows (:func:`columns_of` for
+        a breakdown), :data:`DAY_COLUMNS` for one promotion's days.
     """
+    currencies = sorted({c for row in rows for c in row.revenue_by_currency})
+    money = [f"revenue_cents_{currency}" for currency in currencies]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(
+        out, fieldnames=[*columns, *money], lineterminator="\n", extrasaction="ignore"
+    )
     writer.writeheader()
-    writer.writerows(row_dict(row) for row in rows)
+    for row in rows:
+        values = row_dict(row, breakdown=bool(set(columns) & set(DIMENSIONS)))
+        for currency, name in zip(currencies, money, strict=True):
+            values[name] = row.revenue_by_currency.get(currency, 0)
+        writer.writerow(values)
     return out.getvalue()
 
 
-def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
-    """An aligned text table for a terminal: *rows* (the top promotions), the
-    rest summed on one line, the totals, and the site row."""
+def render_table(
+    summary: Summary,
+    rows: Sequence[PromotionCounts],
+    *,
+    by: str | None = None,
+    currency: str = "EUR",
+) -> str:
+    """An aligned text table for a terminal: *rows* (the top promotions, or
+    with *by* the top rows of the breakdown, with their source and medium),
+    the rest summed on one line, the totals, and the site row. Revenue is in
+    *currency*; other currencies are listed apart, never added to it."""
     heading = f"Promotions {summary.since} .. {summary.until} (UTC days)"
     site = summary.site
     site_line = (
@@ -111,19 +145,33 @@ def render_table(summary: Summary, rows: Sequence[PromotionCounts]) -> str:
     if not rows:
         return f"{heading}: no promotion activity.\n{site_line}\n"
     totals = summary.totals
+    dimensions = list(DIMENSIONS) if by else []
     lines = [_cells(row.promotion, row, row.visitors, row.returning) for row in rows]
+    if by:  # the source and medium after the promotion; "-": none
+        for line, row in zip(lines, rows, strict=True):
+            line[1:1] = [row.source or "-", row.medium or "-"]
     rest = summary.rest
+    blank = [""] * len(dimensions)
     if rest is not None:
         name = f"({summary.rest_codes} more)"
-        lines.append(_cells(name, rest, rest.visitors, rest.returning))
-    lines.append(_cells("TOTAL", totals, totals.visitors, totals.returning))
-    header, rule, *body = _aligned(["promotion", *_HEADS], lines)
+        lines.append(_cells(name, rest, rest.visitors, rest.returning, blank))
+    lines.append(_cells("TOTAL", totals, totals.visitors, totals.returning, blank))
+    header, rule, *body = _aligned(["promotion", *dimensions, *_HEADS], lines)
     note = (
         "TOTAL visitors and returning are unique across promotions, not a sum."
         if totals.visitors is not None
         else "TOTAL visitors and returning: n/a, Redis Cluster cannot merge them."
     )
     table = [heading, "", header, rule, *body[:-1], rule, body[-1], "", note]
+    money = f"Revenue in {currency}."
+    others = [
+        f"{code} {_money(cents)}"
+        for code, cents in totals.revenue_by_currency.items()
+        if code != currency
+    ]
+    if others:
+        money += f" Other currencies, never added to it: {', '.join(others)}."
+    table.append(money)
     table.append(CONSENT_NOTE)
     return "\n".join([*table, site_line]) + "\n"
 
@@ -170,10 +218,12 @@ def _cells(
     figures: PromotionCounts | DailyCounts | Totals,
     visitors: int | None,
     returning: int | None,
+    dimensions: Sequence[str] = (),
 ) -> list[str]:
     rate, average = figures.conversion_rate, figures.average_order_cents
     return [
         name,
+        *dimensions,
         str(figures.landings),
         "n/a" if visitors is None else str(visitors),
         "n/a" if returning is None else str(returning),

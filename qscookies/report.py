@@ -38,14 +38,23 @@ use two with ``min_count=0`` (the day indexes, then every figure), three with
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field
 from datetime import date
-from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from .cells import COUNTERS as COUNTERS
+from .cells import Batch
+from .cells import Breakdown
+from .cells import Cell
+from .cells import Cells
+from .cells import check_by
+from .cells import daily
+from .cells import rank
+from .cells import revenues
+from .cells import split_row
+from .cells import unique
 from .codec import PROMOTION_CODE
 from .days import MAX_DAYS
 from .days import day_range
@@ -59,6 +68,7 @@ from .figures import Summary as Summary
 from .figures import Totals as Totals
 from .keys import SITE
 from .settings import Settings
+from .settings import check_currency
 from .store.client import open_client
 from .store.reader import Reader
 
@@ -67,9 +77,6 @@ DEFAULT_TOP = 20
 
 #: The most promotions a summary shows one by one.
 MAX_TOP = 100
-
-#: Counters of the per-day promotion hash.
-COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
 
 
 class PromotionReport:
@@ -91,6 +98,9 @@ class PromotionReport:
         fewer unique visitors than this, before anything is summed; see "What
         ``min_count`` promises" in the module docstring.
     :param socket_timeout: seconds to wait for Redis before giving up.
+    :param currency: the ISO 4217 code whose revenue is ``revenue_cents``
+        (every currency's is in ``revenue_by_currency``; none is ever added to
+        another).
     :raises ConfigurationError: a bad option or Redis URL.
     """
 
@@ -102,6 +112,7 @@ class PromotionReport:
         key_prefix: str = "qs:",
         min_count: int = 0,
         socket_timeout: float = 5.0,
+        currency: str = "EUR",
     ) -> None:
         settings = Settings.from_options(
             key_prefix=key_prefix, socket_timeout=socket_timeout
@@ -111,9 +122,19 @@ class PromotionReport:
         redis, self._owned = open_client(
             redis_url, redis, socket_timeout=socket_timeout
         )
-        #: Cells resting on fewer unique visitors than this are suppressed.
-        self.min_count = min_count
+        #: The currency of ``revenue_cents``.
+        self.currency = check_currency(currency)
         self._reader = Reader(redis, prefix=settings.key_prefix)
+        self._cells = Cells(self._reader, min_count, self.currency)
+
+    @property
+    def min_count(self) -> int:
+        """Cells resting on fewer unique visitors than this are suppressed."""
+        return self._cells.min_count
+
+    @min_count.setter
+    def min_count(self, value: int) -> None:
+        self._cells.min_count = value
 
     def close(self) -> None:
         """Close the connection pool, if the report opened it."""
@@ -138,45 +159,65 @@ class PromotionReport:
         until = until or utc_today()
         since = since or until - timedelta(days=MAX_DAYS - 1)
         days = [key_day(day) for day in day_range(since, until)]
-        return sorted(
-            {code for index in self._reader.day_indexes(days) for code in index}
-        )
+        indexes, _ = self._reader.indexes(days)
+        return sorted({code for index in indexes for code in index})
 
-    def counts(self, since: date, until: date) -> list[PromotionCounts]:
-        """One row per promotion active in the range, sorted by code.
+    def counts(
+        self, since: date, until: date, by: Breakdown = None
+    ) -> list[PromotionCounts]:
+        """One row per promotion active in the range (and, with *by*, per source
+        and/or medium of its landings), sorted by code, source, medium.
 
-        Reads ``ZRANGE qs:a:i:<day> 0 -1 WITHSCORES`` for every day (one
-        pipelined round trip), then, for every promotion and day in those
-        indexes, ``HGETALL qs:a:{code}:d:<day>`` and a ``PFCOUNT`` of the
-        promotion's ``u`` and ``r`` sketches over its days (a second one). With
-        ``min_count`` > 0 a ``PFCOUNT`` per promotion-day joins the second, and
-        the range's unique counts come in a third. A promotion with no
-        unsuppressed figure is left out.
+        Reads ``ZRANGE qs:a:i:<day> 0 -1 WITHSCORES`` for every day (with *by*,
+        and ``HGETALL`` of the day's pair index) in one pipelined round trip,
+        then, for every promotion and day in those indexes, ``HGETALL
+        qs:a:{code}:d:<day>`` and a ``PFCOUNT`` of each row's ``u`` and ``r``
+        sketches over its days (a second one). With ``min_count`` > 0 a
+        ``PFCOUNT`` per cell joins the second, and the range's unique counts
+        come in a third. A row with no unsuppressed figure is left out.
 
         :param since: first UTC day, included.
         :param until: last UTC day, included.
-        :raises ConfigurationError: *since* after *until*, or a range longer
-            than :data:`MAX_DAYS`.
+        :param by: ``None`` (one row per promotion), ``"source"``,
+            ``"medium"`` or ``"source_medium"``: rows have ``source`` and/or
+            ``medium`` set (``None`` for landings that carried none, or junk);
+            visitors are unique within each row.
+        :raises ConfigurationError: *since* after *until*, a range longer than
+            :data:`MAX_DAYS`, or a bad *by*.
         :raises StoreUnavailable: Redis could not be reached.
         """
-        read = self._read(since, until, top=0)
-        return sorted(read.rows, key=lambda row: row.promotion)
+        read = self._read(since, until, top=0, by=check_by(by))
+        return sorted(
+            read.rows, key=lambda r: (r.promotion, r.source or "", r.medium or "")
+        )
 
-    def summary(self, since: date, until: date, *, top: int = DEFAULT_TOP) -> Summary:
+    def summary(
+        self,
+        since: date,
+        until: date,
+        *,
+        top: int = DEFAULT_TOP,
+        by: Breakdown = None,
+        promotion: str | None = None,
+    ) -> Summary:
         """The default view: the *top* promotions by landings, the rest summed as
         one row, totals, the site row, and the top promotions day by day.
 
         The same round trips as :meth:`counts` (two, or three with
         ``min_count``); the site row and the daily series ride along.
 
-        :param top: how many promotions to show one by one (1 to
-            :data:`MAX_TOP`).
-        :raises ConfigurationError: a bad range or *top*.
+        :param top: how many rows to show one by one (1 to :data:`MAX_TOP`).
+        :param by: break the rows down as :meth:`counts` does (no daily
+            series then).
+        :param promotion: only this promotion's rows (its breakdown).
+        :raises ConfigurationError: a bad range, *top*, *by* or code.
         :raises StoreUnavailable: Redis could not be reached.
         """
         if type(top) is not int or not 1 <= top <= MAX_TOP:
             raise ConfigurationError(f"top must be a whole number from 1 to {MAX_TOP}")
-        return self._read(since, until, top=top)
+        if promotion is not None:
+            _check_code(promotion)
+        return self._read(since, until, top=top, by=check_by(by), only=promotion)
 
     def site(self, since: date, until: date) -> SiteCounts:
         """Visits, unique and returning visitors of the whole site over a range.
@@ -190,16 +231,18 @@ class PromotionReport:
         :raises StoreUnavailable: Redis could not be reached.
         """
         days = [key_day(day) for day in day_range(since, until)]
-        batch = _Batch()
-        cells = self._add_cells(batch, [_Cell(SITE, day) for day in days])
-        uniques = {} if self.min_count else self._add_uniques(batch, {SITE: cells})
+        batch = Batch()
+        cells = self._cells.add(batch, [Cell(SITE, day) for day in days])
+        uniques = (
+            {} if self.min_count else self._cells.add_uniques(batch, {SITE: cells})
+        )
         replies = self._reader.send(batch.commands)
-        kept = self._keep(cells, replies)
+        kept = self._cells.keep(cells, replies)
         if self.min_count:
-            batch = _Batch()
-            uniques = self._add_uniques(batch, {SITE: kept})
+            batch = Batch()
+            uniques = self._cells.add_uniques(batch, {SITE: kept})
             replies = self._reader.send(batch.commands) if batch.commands else []
-        visitors, returning = _unique(uniques[SITE], replies)
+        visitors, returning = unique(uniques[SITE], replies)
         return SiteCounts(
             visits=sum(cell.counters.get("visits", 0) for cell in kept),
             visitors=visitors or 0,
@@ -219,97 +262,104 @@ class PromotionReport:
         :raises ConfigurationError: a bad code or range.
         :raises StoreUnavailable: Redis could not be reached.
         """
-        if not isinstance(promotion, str) or not PROMOTION_CODE.fullmatch(promotion):
-            raise ConfigurationError(
-                f"promotion must be a code matching {PROMOTION_CODE.pattern}"
-            )
+        _check_code(promotion)
         days = [key_day(day) for day in day_range(since, until)]
-        batch = _Batch()
-        cells = self._add_cells(
-            batch, [_Cell(promotion, day) for day in days], sketches=True
+        batch = Batch()
+        cells = self._cells.add(
+            batch, [Cell(promotion, day) for day in days], sketches=True
         )
-        return [
-            _daily(cell)
-            for cell in self._keep(cells, self._reader.send(batch.commands))
-        ]
+        replies = self._reader.send(batch.commands)
+        return [daily(cell) for cell in self._cells.keep(cells, replies)]
 
     # -- reading ------
 
-    def _read(self, since: date, until: date, *, top: int) -> Summary:
+    def _read(
+        self,
+        since: date,
+        until: date,
+        *,
+        top: int,
+        by: Breakdown = None,
+        only: str | None = None,
+    ) -> Summary:
         """Read a range: all rows (``top=0``), or the default view."""
         days = [key_day(day) for day in day_range(since, until)]
-        indexes = self._reader.day_indexes(days)  # round trip 1
-        batch = _Batch()
-        cells = self._add_cells(
+        indexes, pairs = self._reader.indexes(days, pairs=by is not None)  # trip 1
+        batch = Batch()
+        cells = self._cells.add(
             batch,
             [
-                _Cell(code, day)
-                for day, index in zip(days, indexes, strict=True)
+                Cell(code, day, pair, landed)
+                for day, index, named in zip(days, indexes, pairs, strict=True)
                 for code in sorted(index)
-                if code != SITE
+                if code != SITE and only in (None, code)
+                for pair, landed in _pairs(by, named.get(code), index[code])
             ],
-            sketches=bool(self.min_count or top),
+            sketches=bool(self.min_count or (top and by is None)),
         )
-        site = self._add_cells(batch, [_Cell(SITE, day) for day in days]) if top else []
-        uniques: dict[str, tuple[int, int] | None] = {}
+        site = self._cells.add(batch, [Cell(SITE, day) for day in days]) if top else []
+        uniques: dict[Hashable, tuple[int, int] | None] = {}
         ranked: list[str] = []
         if not self.min_count:
             # The indexes' scores are the landings: rank now, count in one go.
-            landings: dict[str, int] = {}
-            for index in indexes:
-                for code, score in index.items():
-                    landings[code] = landings.get(code, 0) + score
-            ranked = _rank(landings)
-            uniques = self._add_uniques(batch, _groups(cells, site, ranked, top))
-        replies = self._reader.send(batch.commands)  # round trip 2
-        kept = self._keep(cells, replies)
-        site = self._keep(site, replies)
-        if self.min_count:
-            landings = {}
-            for cell in kept:
-                landings[cell.code] = (
-                    landings.get(cell.code, 0) + cell.counters["landings"]
-                )
-            ranked = _rank(landings)
-            batch = _Batch()
-            uniques = self._add_uniques(batch, _groups(kept, site, ranked, top))
-            replies = self._reader.send(batch.commands)  # round trip 3
-        by_code: dict[str, list[_Cell]] = {}
-        for cell in kept:
-            by_code.setdefault(cell.code, []).append(cell)
-        rows = []
-        for code in ranked:
-            mine = by_code.get(code, [])
-            visitors, returning = _unique(uniques.get(code), replies)
-            sums = {name: sum(c.counters[name] for c in mine) for name in COUNTERS}
-            row = PromotionCounts(
-                code, visitors=visitors or 0, returning=returning or 0, **sums
+            ranked = _ranked(cells, by, lambda cell: cell.landed)
+            uniques = self._cells.add_uniques(
+                batch, _groups(cells, site, ranked, top, by)
             )
-            if mine and (row.visitors or any(sums.values())):
+        replies = self._reader.send(batch.commands)  # round trip 2
+        kept = self._cells.keep(cells, replies)
+        site = self._cells.keep(site, replies)
+        if self.min_count:
+            ranked = _ranked(kept, by, lambda cell: cell.counters["landings"])
+            batch = Batch()
+            uniques = self._cells.add_uniques(
+                batch, _groups(kept, site, ranked, top, by)
+            )
+            replies = self._reader.send(batch.commands)  # round trip 3
+        by_row: dict[str, list[Cell]] = {}
+        for cell in kept:
+            by_row.setdefault(cell.row(by), []).append(cell)
+        rows = []
+        for name in ranked:
+            mine = by_row.get(name, [])
+            visitors, returning = unique(uniques.get(name), replies)
+            sums = {key: sum(c.counters[key] for c in mine) for key in COUNTERS}
+            code, source, medium = split_row(name)
+            row = PromotionCounts(
+                code,
+                visitors=visitors or 0,
+                returning=returning or 0,
+                source=source,
+                medium=medium,
+                revenue_by_currency=revenues(mine),
+                **sums,
+            )
+            if mine and (row.visitors or any(sums.values()) or row.revenue_by_currency):
                 rows.append(row)
         shown, rest = (rows[:top], rows[top:]) if top else (rows, [])
-        site_visitors, site_returning = _unique(uniques.get(SITE), replies)
+        site_visitors, site_returning = unique(uniques.get(SITE), replies)
         return Summary(
             since=since,
             until=until,
             rows=shown,
             rest=(
-                Totals.of(rest, *_unique(uniques.get(_REST), replies)) if rest else None
+                Totals.of(rest, *unique(uniques.get(_REST), replies)) if rest else None
             ),
             rest_codes=len(rest),
-            totals=Totals.of(rows, *_unique(uniques.get(_TOTAL), replies)),
+            totals=Totals.of(rows, *unique(uniques.get(_TOTAL), replies)),
             site=SiteCounts(
                 visits=sum(cell.counters.get("visits", 0) for cell in site),
                 visitors=site_visitors or 0,
                 returning=site_returning or 0,
             ),
             daily={
-                row.promotion: self._series(by_code[row.promotion], days)
+                row.promotion: self._series(by_row[row.promotion], days)
                 for row in shown
+                if by is None
             },
         )
 
-    def _series(self, cells: list[_Cell], days: Sequence[str]) -> list[DailyCounts]:
+    def _series(self, cells: list[Cell], days: Sequence[str]) -> list[DailyCounts]:
         """A promotion's kept cells day by day; a day without activity is a row
         of zeros (with ``min_count`` it is left out, as a suppressed day is)."""
         by_day = {cell.day: cell for cell in cells}
@@ -317,73 +367,12 @@ class PromotionReport:
         for day in days:
             cell = by_day.get(day)
             if cell is not None:
-                series.append(_daily(cell))
+                series.append(daily(cell))
             elif not self.min_count:
-                series.append(
-                    _daily(_Cell("", day, counters=dict.fromkeys(COUNTERS, 0)))
-                )
+                empty = Cell("", day)
+                empty.fill({}, self.currency)
+                series.append(daily(empty))
         return series
-
-    def _add_cells(
-        self, batch: _Batch, cells: list[_Cell], *, sketches: bool | None = None
-    ) -> list[_Cell]:
-        """Ask for each cell's hash and, when needed, its day's unique counts."""
-        keys = self._reader.keys
-        sketches = bool(self.min_count) if sketches is None else sketches
-        for cell in cells:
-            cell.slot = batch.add("HGETALL", keys.aggregate(cell.code, "d", cell.day))
-            if sketches:
-                batch.add("PFCOUNT", keys.aggregate(cell.code, "u", cell.day))
-                batch.add("PFCOUNT", keys.aggregate(cell.code, "r", cell.day))
-                cell.sketched = True
-        return cells
-
-    def _keep(self, cells: list[_Cell], replies: Sequence[Any]) -> list[_Cell]:
-        """Fill *cells* from *replies*; the ones ``min_count`` lets through.
-
-        The decision rests on the cell alone: its unique visitors that day.
-        """
-        for cell in cells:
-            cell.counters = {
-                _text(name): int(value)
-                for name, value in (replies[cell.slot] or {}).items()
-            }
-            for name in COUNTERS:
-                cell.counters.setdefault(name, 0)
-            if cell.sketched:
-                cell.visitors = int(replies[cell.slot + 1])
-                cell.returning = int(replies[cell.slot + 2])
-        return [
-            cell
-            for cell in cells
-            if not self.min_count or (cell.visitors or 0) >= self.min_count
-        ]
-
-    def _add_uniques(
-        self, batch: _Batch, groups: dict[str, list[_Cell]]
-    ) -> dict[str, tuple[int, int] | None]:
-        """Ask for the unique ``u`` and ``r`` counts over each group's cells.
-
-        A group with no cell needs no command (``(0, 0)`` is marked by ``-1``);
-        one spanning several codes cannot be merged on a cluster (``None``).
-        """
-        keys = self._reader.keys
-        slots: dict[str, tuple[int, int] | None] = {}
-        for name, cells in groups.items():
-            codes = {cell.code for cell in cells}
-            if len(codes) > 1 and self._reader.is_cluster:
-                slots[name] = None
-            elif not cells:
-                slots[name] = (-1, -1)
-            else:
-                slots[name] = tuple(  # type: ignore[assignment]
-                    batch.add(
-                        "PFCOUNT",
-                        *(keys.aggregate(cell.code, kind, cell.day) for cell in cells),
-                    )
-                    for kind in ("u", "r")
-                )
-        return slots
 
 
 #: Group names of the summed rest and of the totals (never promotion codes).
@@ -391,70 +380,44 @@ _REST = "(rest)"
 _TOTAL = "(total)"
 
 
-class _Batch:
-    """Commands for one pipelined round trip, each answered at its slot."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[Any, ...]] = []
-
-    def add(self, *command: Any) -> int:
-        """Queue *command*; its reply's position."""
-        self.commands.append(command)
-        return len(self.commands) - 1
+def _check_code(promotion: object) -> None:
+    if not isinstance(promotion, str) or not PROMOTION_CODE.fullmatch(promotion):
+        raise ConfigurationError(
+            f"promotion must be a code matching {PROMOTION_CODE.pattern}"
+        )
 
 
-@dataclass
-class _Cell:
-    """One promotion (or the site) on one day: where its replies are, and them."""
-
-    code: str
-    day: str
-    slot: int = 0
-    sketched: bool = False
-    counters: dict[str, int] = field(default_factory=dict)
-    visitors: int | None = None
-    returning: int | None = None
+def _pairs(
+    by: Breakdown, named: dict[str, int] | None, landed: int
+) -> list[tuple[str | None, int]]:
+    """The cells of one promotion-day: its own (``None``) without *by*, else
+    one per pair the pair index names (with their landings); a day from
+    before pairs were kept is its own cell."""
+    if by is None or not named:
+        return [(None, landed)]
+    return sorted(named.items())
 
 
-def _rank(landings: dict[str, int]) -> list[str]:
-    """Codes by landings, largest first, ties by code."""
-    return sorted(landings, key=lambda code: (-landings[code], code))
+def _ranked(cells: list[Cell], by: Breakdown, landings: Any) -> list[str]:
+    """The rows of *cells*, by landings (each cell's ``landings(cell)``)."""
+    totals: dict[str, int] = {}
+    for cell in cells:
+        name = cell.row(by)
+        totals[name] = totals.get(name, 0) + landings(cell)
+    return rank(totals)
 
 
 def _groups(
-    cells: list[_Cell], site: list[_Cell], ranked: list[str], top: int
-) -> dict[str, list[_Cell]]:
-    """The cell groups whose unique counts a read needs: each code's, and for
+    cells: list[Cell], site: list[Cell], ranked: list[str], top: int, by: Breakdown
+) -> dict[Hashable, list[Cell]]:
+    """The cell groups whose unique counts a read needs: each row's, and for
     the default view the rest's, everyone's and the site's."""
-    groups: dict[str, list[_Cell]] = {code: [] for code in ranked}
+    groups: dict[Hashable, list[Cell]] = {name: [] for name in ranked}
     for cell in cells:
-        groups[cell.code].append(cell)
+        groups[cell.row(by)].append(cell)
     if top:
         rest = set(ranked[top:])
-        groups[_REST] = [cell for cell in cells if cell.code in rest]
+        groups[_REST] = [cell for cell in cells if cell.row(by) in rest]
         groups[_TOTAL] = list(cells)
         groups[SITE] = list(site)
     return groups
-
-
-def _unique(
-    slots: tuple[int, int] | None, replies: Sequence[Any]
-) -> tuple[int | None, int | None]:
-    if slots is None:
-        return None, None
-    if slots[0] < 0:
-        return 0, 0
-    return int(replies[slots[0]]), int(replies[slots[1]])
-
-
-def _daily(cell: _Cell) -> DailyCounts:
-    return DailyCounts(
-        day=datetime.strptime(cell.day, "%Y%m%d").date(),
-        visitors=cell.visitors or 0,
-        returning=cell.returning or 0,
-        **{name: cell.counters[name] for name in COUNTERS},
-    )
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

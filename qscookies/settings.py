@@ -11,6 +11,7 @@ from typing import Literal
 
 from .codec import PROMOTION_CODE
 from .errors import ConfigurationError
+from .errors import QSCookiesError
 from .keys import KeySchema
 
 DAY = 86400
@@ -25,6 +26,15 @@ OPT_OUT_CHOICE_MAX_AGE = 400 * DAY
 #: The consent modes: tracking until the visitor says no, or only after a yes.
 Consent = Literal["opt-out", "opt-in"]
 _CONSENT_MODES = ("opt-out", "opt-in")
+
+#: The query parameters that carry a landing's source and medium.
+SOURCE_PARAMS = ("utm_source", "utm_medium")
+
+#: An ISO 4217 currency code: three capital letters.
+CURRENCY = re.compile(r"[A-Z]{3}")
+
+#: Who keeps the credit when a visitor lands twice inside ``promotion_max_age``.
+Touch = Literal["last", "first"]
 
 
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9_\-]{1,64}")
@@ -77,6 +87,15 @@ class Settings:
     #: ``"opt-out"``: tracking until the visitor says no (the default);
     #: ``"opt-in"``: the visitor and promotion cookies only after a yes.
     consent: Consent = "opt-out"
+    #: Distinct (source, medium) pairs counted per promotion per UTC day; the
+    #: landings of further pairs that day count under ``("other", "other")``.
+    max_sources: int = 50
+    #: ``"last"``: the latest landing inside ``promotion_max_age`` keeps the
+    #: credit; ``"first"``: the first one does.
+    attribution: Touch = "last"
+    #: The ISO 4217 code of :meth:`~qscookies.Context.record_purchase`'s
+    #: default currency.
+    currency: str = "EUR"
     #: Treat ``DNT: 1`` as an opt-out (``Sec-GPC: 1`` always is one).
     honor_dnt: bool = True
     #: ``Referrer-Policy`` sent when the application sets none; ``None`` sends none.
@@ -161,6 +180,7 @@ class Settings:
             "max_cart_lines",
             "retry_after",
             "max_promotions_per_day",
+            "max_sources",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
@@ -181,6 +201,10 @@ class Settings:
         for code in self.allowed_promotions or ():
             if not PROMOTION_CODE.fullmatch(code):
                 _fail("allowed_promotions", f"codes matching {PROMOTION_CODE.pattern}")
+        if self.attribution not in ("last", "first"):
+            _fail("attribution", "'last' or 'first'")
+        if not isinstance(self.currency, str) or not CURRENCY.fullmatch(self.currency):
+            _fail("currency", "an ISO 4217 code of three capital letters, like 'EUR'")
         if self.referrer_policy not in _REFERRER_POLICIES | {None}:
             _fail("referrer_policy", f"one of {', '.join(sorted(_REFERRER_POLICIES))}")
         if self.privacy_path is not None and not self.privacy_path.startswith("/"):
@@ -190,6 +214,12 @@ class Settings:
             _COOKIE_NAME.fullmatch(n) for n in names
         ):
             _fail("*_cookie", "five distinct names of letters, digits, '_' or '-'")
+
+    @property
+    def landing_params(self) -> tuple[str, ...]:
+        """Every parameter of a landing: the promotion's, then source and medium
+        (all removed from the clean URL and from redirects to other hosts)."""
+        return self.promotion_params + SOURCE_PARAMS
 
     @property
     def cookie_names(self) -> tuple[str, ...]:
@@ -222,6 +252,18 @@ class Settings:
         if self.consent == "opt-in":
             return THIRTEEN_MONTHS
         return OPT_OUT_CHOICE_MAX_AGE
+
+
+def check_currency(
+    currency: object, error: type[QSCookiesError] = ConfigurationError
+) -> str:
+    """*currency* when it is an ISO 4217 code (``"EUR"``), else raise *error*."""
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
+        raise error(
+            "currency must be an ISO 4217 code of three capital letters, like"
+            f" 'EUR', not {currency!r}"
+        )
+    return currency
 
 
 def _as_tuple(name: str, value: Any) -> tuple[str, ...]:

@@ -442,7 +442,7 @@ def test_wsgi_and_asgi_share_one_cart_one_visitor_one_attribution(
     assert summer[b"landings"] == b"1"
     assert summer[b"carts"] == b"1"
     assert summer[b"purchases"] == b"1"
-    assert summer[b"revenue_cents"] == b"500"
+    assert summer[b"revenue_cents:EUR"] == b"500"
 
 
 # -- the round-trip budget ------

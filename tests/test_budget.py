@@ -105,6 +105,17 @@ def test_landing_and_visit_start_together_are_one_round_trip(
     assert round_trips(wire, client, "/?promo=AUTUMN") == 1
 
 
+def test_a_landing_with_source_and_medium_is_one_round_trip(
+    app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    client = Client(app)
+    url = "/?promo=SUMMER&utm_source=news&utm_medium=email"
+    assert round_trips(wire, client, url) == 1  # a new visitor: visit + landing
+    assert round_trips(wire, client, "/?promo=SUMMER&utm_source=blog") == 1
+    landed = redis_client.hget("qs:a:{SUMMER}:d:20270115", "landings@news/email")
+    assert landed == b"1"
+
+
 def test_landing_inside_a_visit_is_one_round_trip(
     app: QSCookies, wire: RoundTrips
 ) -> None:

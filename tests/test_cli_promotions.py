@@ -39,6 +39,7 @@ EXPECTED_ROWS = [
         "carts": 2,
         "purchases": 2,
         "revenue_cents": 2499,
+        "revenue_by_currency": {"EUR": 2499},
         "conversion_rate": 0.6667,
         "average_order_cents": 1249.5,
     },
@@ -50,6 +51,7 @@ EXPECTED_ROWS = [
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,
     },
@@ -61,6 +63,7 @@ EXPECTED_ROWS = [
         "carts": 0,
         "purchases": 0,
         "revenue_cents": 0,
+        "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,
     },
@@ -106,6 +109,7 @@ def test_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         "       50.0%      12.50",
         "",
         "TOTAL visitors and returning are unique across promotions, not a sum.",
+        "Revenue in EUR.",
         CONSENT_NOTE,
         "Site: 8 visits, 5 unique visitors, 3 returning.",
     ]
@@ -148,15 +152,22 @@ def test_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out.splitlines()[0] == (
         "promotion,landings,visitors,returning,carts,purchases,revenue_cents,"
-        "conversion_rate,average_order_cents"
+        "conversion_rate,average_order_cents,revenue_cents_EUR"
     )
     rows = list(csv.DictReader(io.StringIO(out)))
     # No purchase: the average order is an empty cell, not "None" nor 0.
     assert rows == [
-        {k: "" if v is None else str(v) for k, v in row.items()}
+        {
+            **{
+                k: "" if v is None else str(v)
+                for k, v in row.items()
+                if k != "revenue_by_currency"
+            },
+            "revenue_cents_EUR": str(row["revenue_by_currency"].get("EUR", 0)),
+        }
         for row in EXPECTED_ROWS
     ]
-    assert out.splitlines()[2].endswith(",0.0,")
+    assert out.splitlines()[2].endswith(",0.0,,0")
 
 
 def test_range_and_min_count(url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -272,10 +283,17 @@ def test_daily_json_and_csv(url: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == (
         "day,landings,visitors,returning,carts,purchases,revenue_cents,"
-        "conversion_rate,average_order_cents"
+        "conversion_rate,average_order_cents,revenue_cents_EUR"
     )
     assert list(csv.DictReader(io.StringIO(out))) == [
-        {k: "" if v is None else str(v) for k, v in day.items()}
+        {
+            **{
+                k: "" if v is None else str(v)
+                for k, v in day.items()
+                if k != "revenue_by_currency"
+            },
+            "revenue_cents_EUR": str(day["revenue_by_currency"].get("EUR", 0)),  # type: ignore[attr-defined]
+        }
         for day in spring_days()
     ]
 
@@ -410,7 +428,8 @@ def test_table_marks_totals_a_cluster_cannot_merge() -> None:
     totals = Totals(7, None, None, 3, 2, 2499)
     summary = Summary(FIRST, FIRST, rows, None, 0, totals, SiteCounts(8, 5, 3))
     out = render_table(summary, rows)
-    assert out.splitlines()[-5].split() == [
+    (total,) = [line for line in out.splitlines() if line.startswith("TOTAL  ")]
+    assert total.split() == [
         "TOTAL",
         *("7", "n/a", "n/a", "3", "2", "24.99", "n/a", "12.50"),
     ]

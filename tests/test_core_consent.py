@@ -158,9 +158,9 @@ def test_before_a_yes_a_landing_counts_in_landings_only() -> None:
     plan, answer = state.begin()
     assert answer is not None and answer.status == "303 See Other"
     (landing,) = plan.commands
-    assert landing[:3] == ("EVAL", scripts.LANDING, 7)
-    assert landing[-5:] == ("SUMMER", 200, "", 800 * DAY, 0)  # no member
-    assert plan.read(["SUMMER"]) is None
+    assert landing[:3] == ("EVAL", scripts.LANDING, 16)
+    assert landing[-7:] == ("SUMMER", 200, "", 800 * DAY, 0, "/", 50)  # no member
+    assert plan.read([["SUMMER", "/"]]) is None
     assert state.promotion is None  # attributed to nothing
     assert set_cookies(state) == {}
 
@@ -172,8 +172,12 @@ def test_before_a_yes_a_landing_on_a_cluster_writes_no_sketch() -> None:
     )
     state = rules.open(Request("GET", "/", "/", "promo=SUMMER", False, host="h"))
     plan, _ = state.begin()
-    follow = plan.read(["SUMMER"])
-    assert [command[0] for command in follow.commands] == ["HINCRBY", "EXPIRE"]
+    follow = plan.read([["SUMMER", "/"]])  # landings and landings@/, no PFADD
+    assert [command[0] for command in follow.commands] == [
+        "HINCRBY",
+        "HINCRBY",
+        "EXPIRE",
+    ]
 
 
 def test_after_an_out_a_landing_counts_nothing() -> None:

@@ -141,20 +141,45 @@ def visit_commands(member: str, *, returning: bool = False) -> list[Command]:
     return commands
 
 
-def indexed(code: str) -> list[Command]:
-    """The day's index naming an attributed code without a landing (score 0)."""
+PAIRS = f"qs:a:j:{{qs:a:i:{DAY}}}"
+
+
+def indexed(code: str, pair: str | None = "/") -> list[Command]:
+    """The day's indexes naming an attributed code (and its pair) without a
+    landing (score 0)."""
     index = f"qs:a:i:{DAY}"
-    return [("ZINCRBY", index, 0, code), ("EXPIRE", index, TTL)]
+    named: list[Command] = [("ZINCRBY", index, 0, code), ("EXPIRE", index, TTL)]
+    if pair is None:
+        return named
+    return [*named, ("HINCRBY", PAIRS, f"{code}@{pair}", 0), ("EXPIRE", PAIRS, TTL)]
+
+
+def pair_agg(code: str, kind: str, pair: str = "/") -> str:
+    return f"qs:a:{{{code}}}:{kind}:{DAY}:{pair}"
 
 
 def cart_put(key: str, sku: str, quantity: int, mode: str) -> Command:
     return ("EVAL", scripts.CART_PUT, 1, key, sku, quantity, mode, 999, 200, MS30)
 
 
-def landing(code: str, member: str, *, returning: bool, bound: int = 200) -> Command:
-    keys = [agg(c, k) for c in (code, "other") for k in "dur"]
-    args = (code, bound, member, TTL, int(returning))
-    return ("EVAL", scripts.LANDING, 7, f"qs:a:i:{DAY}", *keys, *args)
+def landing(
+    code: str, member: str, *, returning: bool, bound: int = 200, pair: str = "/"
+) -> Command:
+    keys = [
+        key
+        for c in (code, "other")
+        for key in (
+            agg(c, "d"),
+            agg(c, "u"),
+            agg(c, "r"),
+            pair_agg(c, "u", pair),
+            pair_agg(c, "r", pair),
+            pair_agg(c, "u", "other/other"),
+            pair_agg(c, "r", "other/other"),
+        )
+    ]
+    args = (code, bound, member, TTL, int(returning), pair, 50)
+    return ("EVAL", scripts.LANDING, 16, f"qs:a:i:{DAY}", PAIRS, *keys, *args)
 
 
 def new_visitor_member(state: RequestState) -> tuple[str, VisitorState]:
@@ -277,6 +302,8 @@ def test_a_returning_visit_counts_for_the_attributed_promotion() -> None:
         *visit_commands(MEMBER, returning=True),
         ("PFADD", agg("SUMMER", "r"), MEMBER),
         ("EXPIRE", agg("SUMMER", "r"), TTL),
+        ("PFADD", pair_agg("SUMMER", "r"), MEMBER),
+        ("EXPIRE", pair_agg("SUMMER", "r"), TTL),
         *indexed("SUMMER"),
     ]
     assert set_cookies(state.finish("200 OK", [])).keys() == {"qs_visitor"}
@@ -336,30 +363,39 @@ def test_a_landing_counts_the_code_and_redirects_to_the_clean_url() -> None:
         *visit_commands(member),
         landing("SUMMER", member, returning=False),
     ]
-    assert plan.read([1, 1, 1, 1, b"SUMMER"]) is None
+    assert plan.read([1, 1, 1, 1, [b"SUMMER", b"/"]]) is None
     assert state.promotion == "SUMMER"
 
 
-def test_the_landing_script_gets_seven_keys() -> None:
-    plan, _ = open_state("promo=SUMMER", cookie=visitor(last_seen=T - 5)).begin()
+def test_the_landing_script_gets_sixteen_keys() -> None:
+    query = "promo=SUMMER&utm_source=news&utm_medium=email"
+    plan, _ = open_state(query, cookie=visitor(last_seen=T - 5)).begin()
     (command,) = plan.commands
-    assert command[:3] == ("EVAL", scripts.LANDING, 7)
-    assert command[3:10] == (
+    assert command[:3] == ("EVAL", scripts.LANDING, 16)
+    assert command[3:19] == (
         f"qs:a:i:{DAY}",
-        agg("SUMMER", "d"),
-        agg("SUMMER", "u"),
-        agg("SUMMER", "r"),
-        agg("other", "d"),
-        agg("other", "u"),
-        agg("other", "r"),
+        PAIRS,
+        *(
+            key
+            for code in ("SUMMER", "other")
+            for key in (
+                agg(code, "d"),
+                agg(code, "u"),
+                agg(code, "r"),
+                pair_agg(code, "u", "news/email"),
+                pair_agg(code, "r", "news/email"),
+                pair_agg(code, "u", "other/other"),
+                pair_agg(code, "r", "other/other"),
+            )
+        ),
     )
-    assert command[10:] == ("SUMMER", 200, MEMBER, TTL, 1)
+    assert command[19:] == ("SUMMER", 200, MEMBER, TTL, 1, "news/email", 50)
 
 
 def test_the_promotion_cookie_names_the_code_landed_on() -> None:
     state = open_state("promo=SUMMER", cookie=visitor(last_seen=T - 5))
     plan, _ = state.begin()
-    assert plan.read(["SUMMER"]) is None
+    assert plan.read([["SUMMER", "/"]]) is None
     cookies = set_cookies(state.finish("303 See Other", []))
     assert CODEC.load_promotion(
         value_of(cookies["qs_promo"]), T, 30 * 86400
@@ -375,7 +411,7 @@ def test_a_landing_past_the_days_bound_is_credited_to_other(reply: str | bytes) 
         "promo=SUMMER", cookie=jar(visitor(last_seen=T - 5), promo("OLD"))
     )
     plan, _ = state.begin()
-    plan.read([reply])
+    plan.read([[reply, "/"]])
     assert state.promotion == "other"
     cookies = set_cookies(state.finish("200 OK", []))
     loaded = CODEC.load_promotion(value_of(cookies["qs_promo"]), T, 86400)
@@ -385,7 +421,7 @@ def test_a_landing_past_the_days_bound_is_credited_to_other(reply: str | bytes) 
 def test_a_new_landing_replaces_the_attribution() -> None:
     state = open_state("promo=WINTER", cookie=jar(visitor(last_seen=T - 5), promo()))
     plan, _ = state.begin()
-    plan.read(["WINTER"])
+    plan.read([["WINTER", "/"]])
     assert state.promotion == "WINTER"
 
 
@@ -412,7 +448,7 @@ def test_max_promotions_per_day_is_the_bound() -> None:
     plan, _ = open_state(
         "promo=X", rules=rules, cookie=visitor(last_seen=T - 5)
     ).begin()
-    assert plan.commands[0][11] == 3
+    assert plan.commands[0][20] == 3
 
 
 # -- begin(): landings on Redis Cluster --------------------------------------------
@@ -437,15 +473,19 @@ def test_a_cluster_landing_takes_two_round_trips(
     index = f"qs:a:i:{DAY}"
     assert list(plan.commands) == [
         *visit_commands(member),
-        ("EVAL", scripts.LANDING, 1, index, "SUMMER", 200, member, TTL, 0),
+        ("EVAL", scripts.LANDING, 2, index, PAIRS, "SUMMER", 200, member, TTL, 0)
+        + ("/", 50),
     ]
-    second = plan.read([1, 1, 1, 1, reply])
+    second = plan.read([1, 1, 1, 1, [reply, b"/"]])
     assert isinstance(second, Plan)
     assert list(second.commands) == [
         ("HINCRBY", agg(chosen, "d"), "landings", 1),
+        ("HINCRBY", agg(chosen, "d"), "landings@/", 1),
         ("EXPIRE", agg(chosen, "d"), TTL),
         ("PFADD", agg(chosen, "u"), member),
         ("EXPIRE", agg(chosen, "u"), TTL),
+        ("PFADD", pair_agg(chosen, "u"), member),
+        ("EXPIRE", pair_agg(chosen, "u"), TTL),
     ]
     assert second.read([1, 1, 1, 1]) is None
     assert state.promotion == chosen
@@ -455,17 +495,24 @@ def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
     cookie = visitor(visits=1, last_seen=T - 7200)
     state = open_state("promo=SUMMER", rules=make_rules(cluster=True), cookie=cookie)
     plan, _ = state.begin()
-    assert len(plan.commands) == 7 and plan.commands[6][2] == 1
-    second = resolve(plan, [1, 1, 1, 1, 1, 1, "other"])
+    assert len(plan.commands) == 7 and plan.commands[6][2] == 2
+    second = resolve(plan, [1, 1, 1, 1, 1, 1, ["other", "other/other"]])
     assert isinstance(second, Plan)
+    other = "other/other"
     assert list(second.commands) == [
         ("HINCRBY", agg("other", "d"), "landings", 1),
+        ("HINCRBY", agg("other", "d"), f"landings@{other}", 1),
         ("EXPIRE", agg("other", "d"), TTL),
         ("PFADD", agg("other", "u"), MEMBER),
         ("EXPIRE", agg("other", "u"), TTL),
+        ("PFADD", pair_agg("other", "u", other), MEMBER),
+        ("EXPIRE", pair_agg("other", "u", other), TTL),
         ("PFADD", agg("other", "r"), MEMBER),
         ("EXPIRE", agg("other", "r"), TTL),
+        ("PFADD", pair_agg("other", "r", other), MEMBER),
+        ("EXPIRE", pair_agg("other", "r", other), TTL),
     ]
+    assert state.attribution() == Attribution("other", T, "other", "other")
 
 
 # -- begin(): junk, methods, opt-out -----------------------------------------------
@@ -709,10 +756,11 @@ def test_a_new_cart_under_a_promotion_counts_a_cart() -> None:
     plan = state.cart.put("sku-1", 1, add=True)
     assert list(plan.commands[1:]) == [
         ("HINCRBY", agg("SUMMER", "d"), "carts", 1),
+        ("HINCRBY", agg("SUMMER", "d"), "carts@/", 1),
         ("EXPIRE", agg("SUMMER", "d"), TTL),
         *indexed("SUMMER"),
     ]
-    assert plan.read([1, 1, 1, 0, 1]) == 1
+    assert plan.read([1, 1, 1, 1, 0, 1, 0, 1]) == 1
 
 
 @pytest.mark.parametrize(
@@ -857,7 +905,9 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     marker = f"qs:o:{{SUMMER}}:{CODEC.order_hash('A-1001')}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
-        ("EVAL", scripts.PURCHASE, 2, marker, day, 4599, ORDER_MEMORY, TTL),
+        ("EVAL", scripts.PURCHASE, 2, marker, day, ORDER_MEMORY, TTL)
+        + ("purchases", 1, "revenue_cents:EUR", 4599)
+        + ("purchases@/", 1, "revenue_cents:EUR@/", 4599),
         *indexed("SUMMER"),
         ("DEL", f"qs:c:{{{CART}}}"),
     ]

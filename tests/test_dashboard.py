@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import campaign_script
 import promotion_script
 import pytest
 import redis
@@ -408,6 +409,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
             "carts": row.carts,
             "purchases": row.purchases,
             "revenue_cents": row.revenue_cents,
+            "revenue_by_currency": row.revenue_by_currency,
             "conversion_rate": round(row.conversion_rate, 4),
             "average_order_cents": row.average_order_cents,
         }
@@ -425,6 +427,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
         "carts": 3,
         "purchases": 2,
         "revenue_cents": 2499,
+        "revenue_by_currency": {"EUR": 2499},
         "conversion_rate": 0.5,
         "average_order_cents": 1249.5,
     }
@@ -458,6 +461,7 @@ def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,  # no purchase: no average
     }
@@ -553,7 +557,7 @@ def test_csv_download_holds_every_promotion_of_the_range(
     # not apply), aggregates only, an empty average where nothing was bought.
     assert response.text == render_csv(promotion_script.expected_counts())
     rows = csv_rows(response.text)
-    assert list(rows[0]) == list(COLUMNS)
+    assert list(rows[0]) == [*COLUMNS, "revenue_cents_EUR"]
     assert [row["promotion"] for row in rows] == ["SPRING", "SUMMER", "WINTER"]
     assert [row["average_order_cents"] for row in rows] == ["1249.5", "", ""]
 
@@ -1375,3 +1379,89 @@ def test_a_late_answer_does_not_overwrite_a_newer_range(
         assert chromium.find_element(By.ID, "since").get_attribute("value") == (
             "2001-01-01"
         )
+
+
+# -- campaigns: a promotion by source and medium, revenue per currency ------
+
+
+def test_api_breakdown_equals_the_report_in_two_round_trips(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    campaign_script.journeys(campaign_script.middleware(redis_client))
+    day = campaign_script.DAY
+    counting = RoundTrips(redis_server.url)
+    try:
+        app = Dashboard(redis=counting.client, token=TOKEN)
+        query = f"/api/breakdown?promotion=SPRING&since={day}&until={day}"
+        with counting.count() as trips:
+            body = LocalClient(app).get(query, headers=bearer()).json
+        assert trips == [2]  # the day and pair indexes, then every figure
+        bad = LocalClient(app).get(query + "&by=country", headers=bearer())
+        assert bad.status_code == 400
+    finally:
+        counting.close()
+    report = PromotionReport(redis=redis_client)
+    expected = report.counts(day, day, by="source_medium")
+    assert [
+        (r["source"], r["medium"], r["landings"], r["visitors"], r["purchases"])
+        for r in body["rows"]
+    ] == [
+        (r.source, r.medium, r.landings, r.visitors, r.purchases)
+        for r in sorted(expected, key=lambda r: -r.landings)
+    ]
+    assert body["totals"]["revenue_by_currency"] == {"EUR": 1999, "USD": 500}
+    assert body["totals"]["revenue_cents"] == 1999  # EUR only, never 2499
+
+
+@needs_chromium
+def test_breakdown_and_currencies_in_headless_chromium(
+    redis_client: redis.Redis, chromium: Any
+) -> None:
+    campaign_script.journeys(campaign_script.middleware(redis_client))
+    day = campaign_script.DAY
+    report = PromotionReport(redis=redis_client)
+    app = Dashboard(redis=redis_client, token=TOKEN)
+    with served(app) as base:
+        chromium.get(f"{base}/?token={TOKEN}&since={day}&until={day}")
+        WebDriverWait(chromium, 15).until(
+            lambda d: (
+                d.find_element(By.TAG_NAME, "html").get_attribute("data-state")
+                == "ready"
+            )
+        )
+        note = chromium.find_element(By.ID, "currencies")
+        assert note.is_displayed()
+        assert note.text == (
+            "Revenue above is in EUR. Other currencies, never added to it: USD 5.00."
+        )
+        section = chromium.find_element(By.ID, "breakdown")
+        assert not section.is_displayed()  # asked only on demand
+        chromium.find_element(By.CSS_SELECTOR, "#counts button.pick").click()
+        WebDriverWait(chromium, 15).until(
+            lambda d: (
+                d.find_element(By.ID, "breakdown").get_attribute("data-state")
+                == "ready"
+            )
+        )
+        shown = [
+            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+            for row in chromium.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
+            if row.find_elements(By.TAG_NAME, "td")
+        ]
+    rows = sorted(
+        report.counts(day, day, by="source_medium"),
+        key=lambda r: (-r.landings, f"SPRING@{r.source or ''}/{r.medium or ''}"),
+    )
+    assert [cells[:7] for cells in shown[:-1]] == [
+        [
+            r.source or "(none)",
+            r.medium or "(none)",
+            *(str(n) for n in (r.landings, r.visitors, r.returning, r.carts)),
+            str(r.purchases),
+        ]
+        for r in rows
+    ]
+    assert shown[-1][:3] == ["Total", "", "5"]
+    # EUR revenue only: the USD purchase is not in the EUR column.
+    blog = next(cells for cells in shown if cells[0] == "blog-a")
+    assert blog[7] == "0.00"

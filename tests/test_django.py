@@ -250,7 +250,7 @@ def test_opt_in_mode_tracks_from_the_yes(
         assert set(browser.cookies) == {"qs_cart"}
         with redis_server.client(decode_responses=True) as admin:
             (day,) = admin.keys(prefix + "a:{SUMMER24}:d:*")
-            assert admin.hgetall(day) == {"landings": "1"}
+            assert admin.hgetall(day) == {"landings": "1", "landings@/": "1"}
             assert admin.keys(prefix + "a:{_site}:*") == []
         same = {"Origin": base}
         assert browser.post("/privacy", data={"choice": "x"}, headers=same).is_error

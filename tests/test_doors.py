@@ -145,7 +145,11 @@ def test_landing_attribution_cart_and_one_purchase(
         "landings": 1,
         "carts": 1,
         "purchases": 1,
-        "revenue_cents": 500,
+        "revenue_cents:EUR": 500,
+        "landings@/": 1,
+        "carts@/": 1,
+        "purchases@/": 1,
+        "revenue_cents:EUR@/": 500,
     }
     assert shop.admin.zrange(f"door:a:i:{DAY}", 0, -1) == ["SUMMER"]
 
@@ -245,7 +249,8 @@ def test_opt_in_mode_tracks_nothing_before_a_yes_and_the_cart_works(
     # the landing counters, and nothing else: no sketch, no site row, no order
     assert tracking_keys(shop) == {
         f"door:a:i:{DAY}": [("SUMMER", 2.0)],
-        f"door:a:{{SUMMER}}:d:{DAY}": {"landings": "2"},
+        f"door:a:j:{{door:a:i:{DAY}}}": {"SUMMER": "1", "SUMMER@/": "2"},
+        f"door:a:{{SUMMER}}:d:{DAY}": {"landings": "2", "landings@/": "2"},
     }
 
 
@@ -283,13 +288,18 @@ def test_a_yes_starts_tracking_on_that_response_and_an_out_stops_it(
         assert browser.get("/").json()["visits"] == 0
         assert tracking_keys(shop) == before  # nothing moves again
     winter = shop.admin.hgetall(f"door:a:{{WINTER}}:d:{DAY}")
-    assert winter == {
+    assert winter == {  # "@/": the landing carried no source and no medium
         "landings": "1",
+        "landings@/": "1",
         "carts": "1",
+        "carts@/": "1",
         "purchases": "1",
-        "revenue_cents": "700",
+        "purchases@/": "1",
+        "revenue_cents:EUR": "700",
+        "revenue_cents:EUR@/": "700",
     }
-    assert shop.admin.hgetall(f"door:a:{{SUMMER}}:d:{DAY}") == {"landings": "1"}
+    summer = shop.admin.hgetall(f"door:a:{{SUMMER}}:d:{DAY}")
+    assert summer == {"landings": "1", "landings@/": "1"}
 
 
 def test_the_privacy_route_records_a_yes_and_gpc_wins_over_it(

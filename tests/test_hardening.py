@@ -428,11 +428,18 @@ def test_distinct_junk_promotion_codes_grow_keys_by_a_constant(
     kept = codes[:bound] + ["other"]
     assert redis_client.zcard(index) == bound + 1
     assert redis_client.zscore(index, "other") == len(codes) - bound
-    allowed = {index} | {
-        f"qs:a:{{{code}}}:{kind}:{DAY}" for code in kept + ["_site"] for kind in "dur"
-    }
+    pairs = f"qs:a:j:{{{index}}}"  # the day's pair index (no source: "/")
+    allowed = (
+        {index, pairs}
+        | {
+            f"qs:a:{{{code}}}:{kind}:{DAY}"
+            for code in kept + ["_site"]
+            for kind in "dur"
+        }
+        | {f"qs:a:{{{code}}}:{kind}:{DAY}:/" for code in kept for kind in "ur"}
+    )
     assert new <= allowed  # no key for a code past the bound, none per visitor
-    assert len(new) <= 3 * (bound + 2) + 1
+    assert len(new) <= 5 * (bound + 2) + 2
 
     def attributed(reply: Reply) -> str | None:
         found = app.codec.load_promotion(

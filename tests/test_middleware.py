@@ -344,7 +344,10 @@ def test_promotion_landing_redirects_and_attributes(
     assert response.headers["Location"] == "/shoes?color=red"
     assert get_json(client, "/shoes?color=red")["promotion"] == "SUMMER"
     day = "20270115"
-    assert redis_client.hgetall(f"qs:a:{{SUMMER}}:d:{day}") == {b"landings": b"1"}
+    assert redis_client.hgetall(f"qs:a:{{SUMMER}}:d:{day}") == {
+        b"landings": b"1",
+        b"landings@/": b"1",  # no source, no medium
+    }
     assert redis_client.pfcount(f"qs:a:{{SUMMER}}:u:{day}") == 1
 
 
@@ -410,7 +413,12 @@ def test_carts_started_and_purchases_counted(
         b"landings": b"1",
         b"carts": b"1",
         b"purchases": b"1",
-        b"revenue_cents": b"1999",
+        b"revenue_cents:EUR": b"1999",
+        # the same per (source, medium) pair: none here
+        b"landings@/": b"1",
+        b"carts@/": b"1",
+        b"purchases@/": b"1",
+        b"revenue_cents:EUR@/": b"1999",
     }
     get_json(client, "/add?sku=C")  # a new cart after the purchase
     assert redis_client.hget("qs:a:{SUMMER}:d:20270115", "carts") == b"2"

@@ -66,7 +66,13 @@ def test_summary_totals_merge_uniques(report: PromotionReport) -> None:
     assert summary.rows == promotion_script.expected_counts()
     # Carol landed on SPRING and SUMMER: 4 people, not 3 + 1 + 1.
     assert summary.totals == Totals(
-        landings=7, visitors=4, returning=3, carts=3, purchases=2, revenue_cents=2499
+        landings=7,
+        visitors=4,
+        returning=3,
+        carts=3,
+        purchases=2,
+        revenue_cents=2499,
+        revenue_by_currency={"EUR": 2499},
     )
     assert summary.totals.conversion_rate == 0.5
 
@@ -140,7 +146,7 @@ def test_summary_shows_the_top_and_sums_the_rest(report: PromotionReport) -> Non
     assert summary.rows == [spring, summer]  # by landings, largest first
     assert summary.rest_codes == 1
     assert summary.rest == Totals(1, 1, 0, 0, 0, 0)
-    assert summary.totals == Totals(7, 4, 3, 3, 2, 2499)
+    assert summary.totals == Totals(7, 4, 3, 3, 2, 2499, {"EUR": 2499})
     # The top promotions day by day ride along (for the dashboard's charts).
     assert summary.daily["SPRING"] == promotion_script.expected_spring_daily(FIRST)
     assert summary.daily["SUMMER"] == report.daily("SUMMER", FIRST, LAST)
@@ -178,11 +184,13 @@ def test_min_count_suppresses_each_promotion_day(redis_client: redis.Redis) -> N
     # Only SPRING on day 1 rests on 2 visitors (Alice and Bob); every other
     # promotion-day had one, so none of its figures enters anything.
     day_one = promotion_script.expected_spring_daily(FIRST)[0]
-    spring = PromotionCounts("SPRING", 2, 2, 0, 1, 1, 1999)
+    spring = PromotionCounts(
+        "SPRING", 2, 2, 0, 1, 1, 1999, revenue_by_currency={"EUR": 1999}
+    )
     assert report.counts(FIRST, LAST) == [spring]
     summary = report.summary(FIRST, LAST)
     assert summary.rows == [spring]
-    assert summary.totals == Totals(2, 2, 0, 1, 1, 1999)
+    assert summary.totals == Totals(2, 2, 0, 1, 1, 1999, {"EUR": 1999})
     assert summary.daily == {"SPRING": [day_one]}
     assert report.daily("SPRING", FIRST, LAST) == [day_one]
     # The site had 3, 3 and 2 visitors a day: nothing suppressed there.

@@ -42,18 +42,40 @@ class Day:
         key = self.keys.aggregate(code, "d", self.day)
         return [("HINCRBY", key, counter, by), ("EXPIRE", key, self.ttl)]
 
-    def sketch(self, code: str, kind: str, member: str) -> list[Command]:
-        """Add a keyed visitor hash to *code*'s ``u`` or ``r`` sketch."""
-        key = self.keys.aggregate(code, kind, self.day)
+    def counts(self, code: str, fields: dict[str, int]) -> list[Command]:
+        """Move several fields of *code*'s day hash (one ``EXPIRE``)."""
+        key = self.keys.aggregate(code, "d", self.day)
+        moves: list[Command] = [("HINCRBY", key, f, by) for f, by in fields.items()]
+        return [*moves, ("EXPIRE", key, self.ttl)]
+
+    def sketch(
+        self, code: str, kind: str, member: str, pair: str | None = None
+    ) -> list[Command]:
+        """Add a keyed visitor hash to *code*'s ``u`` or ``r`` sketch (of one
+        *pair*, when given)."""
+        key = (
+            self.keys.aggregate(code, kind, self.day)
+            if pair is None
+            else self.keys.pair_sketch(code, kind, self.day, pair)
+        )
         return [("PFADD", key, member), ("EXPIRE", key, self.ttl)]
 
-    def indexed(self, code: str) -> list[Command]:
+    def indexed(self, code: str, pair: str | None = None) -> list[Command]:
         """Name an attributed code in the day's index (score 0: no landing).
 
         A cart, purchase or returning visit counted on a day without a landing
-        of that code must still be found by a report of that day. The code comes
-        from a signed cookie, so it was admitted at its landing: this adds no
-        unbounded input.
+        of that code must still be found by a report of that day; so must its
+        *pair* in the pair index (``HINCRBY … 0``). Both come from a signed
+        cookie, so they were admitted at the landing: this adds no unbounded
+        input.
         """
         key = self.keys.day_index(self.day)
-        return [("ZINCRBY", key, 0, code), ("EXPIRE", key, self.ttl)]
+        named: list[Command] = [("ZINCRBY", key, 0, code), ("EXPIRE", key, self.ttl)]
+        if pair is None:
+            return named
+        pairs = self.keys.pair_index(self.day)
+        return [
+            *named,
+            ("HINCRBY", pairs, f"{code}@{pair}", 0),
+            ("EXPIRE", pairs, self.ttl),
+        ]

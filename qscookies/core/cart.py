@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..codec import CUSTOMER_CART
+from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
@@ -16,6 +17,7 @@ from ..privacy import looks_like_card_number
 from ..settings import Settings
 from . import scripts
 from .aggregates import Day
+from .campaigns import credit
 from .jar import CookieJar
 from .plan import NOTHING
 from .plan import Command
@@ -82,7 +84,8 @@ class CartState:
     :param jar: the request's cookies.
     :param now: Unix time of the request.
     :param day: the aggregate writes of the request's day.
-    :param promotion: the code a new cart is credited to, if any.
+    :param promotion: the attribution (code, source, medium) a new cart is
+        credited to, if any.
     """
 
     def __init__(
@@ -93,7 +96,7 @@ class CartState:
         jar: CookieJar,
         now: int,
         day: Day,
-        promotion: Callable[[], str | None],
+        promotion: Callable[[], Attribution | None],
     ) -> None:
         self._settings = settings
         self._codec = codec
@@ -133,8 +136,8 @@ class CartState:
     def put(self, sku: str, quantity: int, *, add: bool) -> Plan[int]:
         """Add to (or set) one line, atomically: one script.
 
-        A cart started under a promotion moves its ``carts`` counter in the
-        same round trip.
+        A cart started under a promotion moves its ``carts`` counter (and its
+        pair's) in the same round trip.
 
         :raises CartError: a bad sku or quantity (before anything is sent), or,
             when read, a line or cart limit reached.
@@ -148,7 +151,7 @@ class CartState:
             return done(0)
         if cart_id is None:
             self.check_unsent("first written")
-        code = self._promotion() if cart_id is None else None
+        attribution = self._promotion() if cart_id is None else None
         cart_id = cart_id or new_id()
         commands: list[Command] = [
             (
@@ -164,8 +167,8 @@ class CartState:
                 settings.cart_max_age * 1000,
             )
         ]
-        if code:
-            commands += self._day.count(code, "carts") + self._day.indexed(code)
+        if attribution:
+            commands += credit(self._day, attribution, "carts")
 
         def read(replies: list[Any]) -> int:
             result = int(replies[0])

@@ -18,11 +18,11 @@ from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import VisitorState
 from ..http import clean_location
-from ..keys import OTHER
 from ..keys import SITE
 from ..keys import KeySchema
 from ..privacy import scrub_location
 from ..settings import Settings
+from . import campaigns
 from . import scripts
 from .aggregates import Day
 from .cart import CartState
@@ -43,8 +43,6 @@ from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
 from .plan import ignore
-from .plan import text
-from .promotions import find_code
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
@@ -149,7 +147,7 @@ class RequestState:
             self.jar,
             self.now,
             self.day,
-            self._cart_promotion,
+            self.attribution,
         )
 
     @property
@@ -181,9 +179,11 @@ class RequestState:
     def promotion(self) -> str | None:
         """The promotion code attributed to this visitor, or ``None``."""
         self.jar.accessed = True
-        return self._attributed_code()
+        attribution = self.attribution()
+        return attribution.code if attribution else None
 
-    def _attributed_code(self) -> str | None:
+    def attribution(self) -> Attribution | None:
+        """The promotion cookie's attribution (code, source, medium), if tracked."""
         if not self.tracking_allowed:
             return None
         if self._attribution is _UNSET:
@@ -193,11 +193,7 @@ class RequestState:
                 self.now,
                 settings.promotion_max_age,
             )
-        return self._attribution.code if self._attribution else None
-
-    def _cart_promotion(self) -> str | None:
-        """The code a new cart is credited to: the attributed one, if tracked."""
-        return self._attributed_code()
+        return self._attribution
 
     # -- the start of a request ------
 
@@ -211,11 +207,12 @@ class RequestState:
         rules = self.rules
         settings = rules.settings
         request = self.request
-        params = settings.promotion_params
-        answer = code = None
-        if request.query and any(name in request.query for name in params):
-            code = find_code(request.query, params, settings.allowed_promotions)
-            location = clean_location(request.raw_path, request.query, params)
+        answer = landing = None
+        if request.query and any(n in request.query for n in settings.promotion_params):
+            landing = campaigns.find_landing(request.query, settings)
+            location = clean_location(
+                request.raw_path, request.query, settings.landing_params
+            )
             if (
                 location is not None
                 and settings.strip_promotion_params
@@ -224,25 +221,24 @@ class RequestState:
                 answer = Answer("303 See Other", EMPTY + [("Location", location)])
         if not self.tracking_allowed:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
-            if code and self.consent.landings_only:  # counted, attributed nowhere
-                return self._landing(code, "", False, []), answer
+            if landing and self.consent.landings_only:  # counted, credited nowhere
+                return self._landing(landing, "", False, []), answer
             return NOTHING, answer
         visitor = self.consent.load_visitor()
         step = advance(visitor, self.now, visit_gap=settings.visit_gap)
         state = self._visitor = step.state
         if step.refresh:
             self.consent.keep_visitor(state)
-        if not (step.new_visit or code):
+        if not (step.new_visit or landing):
             return NOTHING, answer
         member = rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
         commands = self._visit_start(member, returning) if step.new_visit else []
-        if code:
-            return self._landing(code, member, returning, commands), answer
-        attributed = self._attributed_code() if returning else None
+        if landing:
+            return self._landing(landing, member, returning, commands), answer
+        attributed = self.attribution() if returning else None
         if attributed:
-            commands += self.day.sketch(attributed, "r", member)
-            commands += self.day.indexed(attributed)
+            commands += campaigns.credit_returning(self.day, attributed, member)
         return Plan(tuple(commands), ignore), answer
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
@@ -253,50 +249,40 @@ class RequestState:
         return commands
 
     def _landing(
-        self, code: str, member: str, returning: bool, commands: list[Command]
+        self,
+        landing: campaigns.Landing,
+        member: str,
+        returning: bool,
+        commands: list[Command],
     ) -> Plan[None]:
-        """Count a landing: admitted to the day's index, else under ``other``.
-
-        The promotion cookie names the code counted, so a later cart or
+        """Count a landing (under ``other`` past the day's bounds) and, unless
+        ``attribution="first"`` keeps an earlier one, take the credit: the
+        promotion cookie names the code and pair counted, so a later cart or
         purchase is credited where the landing was. Without a *member* (no
-        consent yet) only ``landings`` moves, and nothing is attributed.
+        consent yet) only ``landings`` moves, and nothing is credited.
         """
         settings = self.rules.settings
-        keys = self.rules.keys
-        day = self.day.day
-        bound = 0 if settings.allowed_promotions else settings.max_promotions_per_day
-        args = (code, bound, member, settings.aggregate_max_age, int(returning))
-        index = keys.day_index(day)
-        at = len(commands)
-        if member:
-            self._attribute(code)
+        credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
+        if credited:
+            self._attribute(landing.code, landing.pair)
 
-        def counted(replies: list[Any]) -> None:
-            if member and text(replies[at]) != code:  # day full: under "other"
-                self._attribute(text(replies[at]))
+        def counted(code: str, pair: str) -> None:
+            if credited and (code, pair) != (landing.code, landing.pair):
+                self._attribute(code, pair)  # a day's bound reached: "other"
 
-        if not self.rules.cluster:
-            kinds = "dur"
-            landing = [keys.aggregate(c, k, day) for c in (code, OTHER) for k in kinds]
-            commands.append(("EVAL", scripts.LANDING, 7, index, *landing, *args))
-            return Plan(tuple(commands), counted)
+        return campaigns.count_landing(
+            settings,
+            self.day,
+            landing,
+            member,
+            returning=returning,
+            commands=commands,
+            counted=counted,
+            cluster=self.rules.cluster,
+        )
 
-        # Redis Cluster: the index and the code's keys live in different slots.
-        def count(replies: list[Any]) -> Plan[None]:
-            counted(replies)
-            chosen = text(replies[at])
-            writes = self.day.count(chosen, "landings")
-            if member:
-                writes += self.day.sketch(chosen, "u", member)
-            if returning:
-                writes += self.day.sketch(chosen, "r", member)
-            return Plan(tuple(writes), ignore)
-
-        commands.append(("EVAL", scripts.LANDING, 1, index, *args))
-        return Plan(tuple(commands), count)
-
-    def _attribute(self, code: str) -> None:
-        self._attribution = Attribution(code, self.now)
+    def _attribute(self, code: str, pair: str) -> None:
+        self._attribution = Attribution(code, self.now, *KeySchema.split_pair(pair))
         self.jar.set(
             self.rules.settings.promotion_cookie,
             self.rules.codec.dump_promotion(self._attribution),
@@ -304,22 +290,31 @@ class RequestState:
 
     # -- purchases and privacy ------
 
-    def record_purchase(self, order_id: str, total_cents: int) -> Plan[bool]:
-        """Count a purchase for the attributed promotion, once per order id.
+    def record_purchase(
+        self, order_id: str, total_cents: int, currency: str | None = None
+    ) -> Plan[bool]:
+        """Count a purchase for the attributed promotion and pair, once per order.
 
         One round trip: the purchase script (``SET NX`` on the order marker, a
-        keyed hash of the order id; ``HINCRBY``) and ``DEL`` of the cart. An
-        anonymous cart is dropped and a new cart id is used from then on; a
-        signed-in browser keeps its (emptied) customer's cart.
+        keyed hash of the order id; ``HINCRBY`` of purchases and of the revenue
+        in *currency*) and ``DEL`` of the cart. An anonymous cart is dropped
+        and a new cart id is used from then on; a signed-in browser keeps its
+        (emptied) customer's cart.
 
-        :raises QSCookiesError: a bad order id or total.
+        :param currency: an ISO 4217 code; default the ``currency`` setting.
+        :raises QSCookiesError: a bad order id, total or currency.
         """
         check_order(order_id, total_cents)
         rules = self.rules
-        code = self.promotion
+        currency = campaigns.check_currency(
+            rules.settings.currency if currency is None else currency
+        )
+        self.jar.accessed = True
+        attribution = self.attribution()
+        code = attribution.code if attribution else None
         cart_id = self.cart.id()
         commands: list[Command] = []
-        if code:
+        if attribution and code:
             commands += [
                 (
                     "EVAL",
@@ -327,11 +322,11 @@ class RequestState:
                     2,
                     rules.keys.order(code, rules.codec.order_hash(order_id)),
                     rules.keys.aggregate(code, "d", self.day.day),
-                    total_cents,
                     ORDER_MEMORY,
                     rules.settings.aggregate_max_age,
+                    *campaigns.purchase_fields(attribution, total_cents, currency),
                 ),
-                *self.day.indexed(code),
+                *self.day.indexed(code, campaigns.pair_of(attribution)),
             ]
         if cart_id:
             commands.append(("DEL", rules.keys.cart(cart_id)))
@@ -441,7 +436,7 @@ class RequestState:
         index = names.get("location")
         if index is not None and status.startswith("3"):
             location = scrub_location(
-                out[index][1], self.request.host, settings.promotion_params
+                out[index][1], self.request.host, settings.landing_params
             )
             out[index] = (out[index][0], location)
         return out

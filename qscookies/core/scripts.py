@@ -32,41 +32,59 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return quantity
 """
 
-# KEYS[1] order marker, KEYS[2] per-day counters; ARGV revenue, marker ttl s,
-# counters ttl s. Counts a purchase once per order; answers 1 if counted.
+# KEYS[1] order marker, KEYS[2] per-day counters; ARGV marker ttl s, counters
+# ttl s, then (field, increment) pairs. Counts a purchase once per order: moves
+# the fields (purchases and revenue, overall and of the pair); answers 1 if
+# counted.
 PURCHASE = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[2]) then return 0 end
-redis.call('HINCRBY', KEYS[2], 'purchases', 1)
-redis.call('HINCRBY', KEYS[2], 'revenue_cents', ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
 
-# KEYS[1] the day's index; then (optional) the counters, visitors and returning
-# visitors of the code, and the same of 'other'. ARGV code, max codes that day
-# (0: no bound), visitor hash ("": no consent yet, no sketch entry), ttl s, "1"
-# if the visitor is returning. Admits the code to the day's index while it has
-# room (else counts 'other') and, given the other keys, counts the landing
-# there. Answers the code counted.
-# Given the index alone (Redis Cluster, where the code's keys live in another
-# slot), it only admits; the landing is counted next.
+# KEYS[1] the day's index, KEYS[2] the day's pair index (the same slot); then
+# (optional) the code's counters, visitors, returning visitors, the pair's
+# visitors and returning visitors, the 'other/other' pair's two, and the same
+# seven of the code 'other'. ARGV code, max codes that day (0: no bound),
+# visitor hash ('': count the landing only, no sketch), ttl s, "1" if the
+# visitor is returning, pair, max pairs of a code that day. Admits the code to
+# the day's index while it has room (else counts 'other'), and its pair to the
+# pair index while the code has room (else 'other/other'); given the other
+# keys, counts the landing there. Answers {code, pair} counted. Given the two
+# indexes alone (Redis Cluster, where the code's keys live in another slot), it
+# only admits; the landing is counted next.
 LANDING = """
-local code, base = ARGV[1], 1
+local code, base = ARGV[1], 3
 local bound = tonumber(ARGV[2])
 if bound > 0 and not redis.call('ZSCORE', KEYS[1], code)
     and redis.call('ZCARD', KEYS[1]) >= bound then
-  code, base = 'other', 4
+  code, base = 'other', 10
 end
 redis.call('ZINCRBY', KEYS[1], 1, code)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
-if #KEYS == 1 then return code end
-redis.call('HINCRBY', KEYS[base + 1], 'landings', 1)
-redis.call('EXPIRE', KEYS[base + 1], ARGV[4])
-for offset = 2, (ARGV[3] == '') and 1 or (ARGV[5] == '1') and 3 or 2 do
-  redis.call('PFADD', KEYS[base + offset], ARGV[3])
-  redis.call('EXPIRE', KEYS[base + offset], ARGV[4])
+local pair, shift = ARGV[6], 0
+if not redis.call('HGET', KEYS[2], code .. '@' .. pair) then
+  if tonumber(redis.call('HGET', KEYS[2], code) or '0') >= tonumber(ARGV[7]) then
+    pair, shift = 'other/other', 2
+  else
+    redis.call('HINCRBY', KEYS[2], code, 1)
+  end
 end
-return code
+redis.call('HINCRBY', KEYS[2], code .. '@' .. pair, 1)
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+if #KEYS == 2 then return {code, pair} end
+redis.call('HINCRBY', KEYS[base], 'landings', 1)
+redis.call('HINCRBY', KEYS[base], 'landings@' .. pair, 1)
+redis.call('EXPIRE', KEYS[base], ARGV[4])
+if ARGV[3] == '' then return {code, pair} end
+for offset = 1, (ARGV[5] == '1') and 2 or 1 do
+  for _, key in ipairs({KEYS[base + offset], KEYS[base + 2 + shift + offset]}) do
+    redis.call('PFADD', key, ARGV[3])
+    redis.call('EXPIRE', key, ARGV[4])
+  end
+end
+return {code, pair}
 """
 
 # The merge of lines into a customer's cart, by policy: the tail of LOGIN and

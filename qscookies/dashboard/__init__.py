@@ -20,10 +20,13 @@ Routes: ``/`` (the page), ``/static/dashboard.js`` and ``/static/dashboard.css``
 page shows, in one bounded answer: the top promotions by landings, the rest
 summed, totals, the site row, the top promotions day by day),
 ``/api/counts.csv?since=&until=`` (every promotion of the range, one row each,
-as a CSV download: the page's link) and ``/api/daily?promotion=&since=&until=``
-(one promotion; the page does not use it). Aggregates only, ``min_count``
-applied; days as ``YYYY-MM-DD`` (or ``Nd``), default the last 30 UTC days, at
-most :data:`~qscookies.days.MAX_DAYS`.
+as a CSV download: the page's link), ``/api/breakdown?promotion=&by=&since=&until=``
+(one promotion by source and/or medium, asked only when the page's reader picks a
+promotion: its top rows, the rest summed, bounded like ``/api/counts``) and
+``/api/daily?promotion=&since=&until=`` (one promotion; the page does not use it).
+Revenue is in EUR, each row's ``revenue_by_currency`` has every currency's.
+Aggregates only, ``min_count`` applied; days as ``YYYY-MM-DD`` (or ``Nd``),
+default the last 30 UTC days, at most :data:`~qscookies.days.MAX_DAYS`.
 Every response carries a ``Content-Security-Policy`` that lets the page reach
 its own origin only.
 """
@@ -50,6 +53,7 @@ from itsdangerous import TimestampSigner
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from ..cells import check_by
 from ..days import parse_day
 from ..days import utc_today
 from ..errors import ConfigurationError
@@ -208,6 +212,7 @@ class Dashboard:
         self._handlers: dict[str, Callable[[Request], Response | dict[str, Any]]] = {
             "/api/counts": self._counts,
             "/api/counts.csv": self._counts_csv,
+            "/api/breakdown": self._breakdown,
             "/api/daily": self._daily,
         }
         package = resources.files(__package__)
@@ -340,6 +345,27 @@ class Dashboard:
                 code: [_day_dict(row) for row in rows]
                 for code, rows in summary.daily.items()
             },
+        }
+
+    def _breakdown(self, request: Request) -> dict[str, Any]:
+        """One promotion by source and/or medium (``by``, default
+        ``source_medium``): at most :data:`TOP` rows, the rest summed, the
+        totals. Asked only on demand; two Redis round trips (three with
+        ``min_count``), whatever the number of pairs.
+        """
+        since, until = _range(request)
+        promotion = request.args.get("promotion", "")
+        by = check_by(request.args.get("by") or "source_medium")
+        summary = self.report.summary(since, until, top=TOP, by=by, promotion=promotion)
+        return {
+            "promotion": promotion,
+            "by": by,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "rows": [row_dict(row, breakdown=True) for row in summary.rows],
+            "rest": row_dict(summary.rest) if summary.rest else None,
+            "rest_rows": summary.rest_codes,
+            "totals": row_dict(summary.totals),
         }
 
     def _counts_csv(self, request: Request) -> Response:

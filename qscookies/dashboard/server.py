@@ -266,6 +266,30 @@ def run(server: WaitressServer) -> None:
         server.close()
 
 
+def serve(
+    app: WSGIApplication, host: str, port: int, *, token: str, generated: bool
+) -> None:
+    """Serve *app* until Ctrl-C or ``SIGTERM``, saying where on standard output.
+
+    A *generated* token is printed, with the URL that trades it for the
+    cookie; the request log on standard error never holds it.
+
+    :raises OSError: the address is taken.
+    """
+    server = make_server(app, host, port)
+    host, port = addresses(server)[0]
+    if generated:
+        print(f"generated token: {token}", flush=True)
+    query = f"?token={token}" if generated else ""
+    print(
+        f"qscookies dashboard on {url(host, port, '/' + query)}"
+        " (waitress; request log on stderr)",
+        flush=True,
+    )
+    log_to_stderr([token])
+    run(server)
+
+
 def addresses(server: WaitressServer) -> list[tuple[str, int]]:
     """The ``(host, port)`` pairs *server* listens on."""
     listen = getattr(server, "effective_listen", None)

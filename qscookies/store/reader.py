@@ -37,18 +37,27 @@ class Reader:
         """The client is a Redis Cluster client (codes live in different slots)."""
         return self._guard.is_cluster
 
-    def day_indexes(self, days: Sequence[str]) -> list[dict[str, int]]:
-        """Each day's promotion index: code -> landings that day.
+    def indexes(
+        self, days: Sequence[str], *, pairs: bool = False
+    ) -> tuple[list[dict[str, int]], list[dict[str, dict[str, int]]]]:
+        """Each day's promotion index (code -> landings that day) and, with
+        *pairs*, its pair index (code -> pair -> landings; else empty).
 
         One pipelined round trip: ``ZRANGE qs:a:i:<day> 0 -1 WITHSCORES`` per
-        day (*days* as ``YYYYMMDD``).
+        day (*days* as ``YYYYMMDD``), and ``HGETALL`` of each day's pair index.
         """
         if not days:
-            return []
-        replies = self._guard.send(
-            [("ZRANGE", self.keys.day_index(day), 0, -1, "WITHSCORES") for day in days]
+            return [], []
+        commands: list[tuple[Any, ...]] = [
+            ("ZRANGE", self.keys.day_index(day), 0, -1, "WITHSCORES") for day in days
+        ]
+        if pairs:
+            commands += [("HGETALL", self.keys.pair_index(day)) for day in days]
+        replies = self._guard.send(commands)
+        named = [_pairs(reply) for reply in replies[len(days) :]]
+        return [_scores(reply) for reply in replies[: len(days)]], (
+            named or [{} for _ in days]
         )
-        return [_scores(reply) for reply in replies]
 
     def send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send report commands (:data:`REPORT_COMMANDS` only) in one round trip.
@@ -66,6 +75,16 @@ def _scores(reply: Any) -> dict[str, int]:
     else:
         pairs = list(zip(reply[::2], reply[1::2], strict=True))
     return {_text(member): int(float(score)) for member, score in pairs}
+
+
+def _pairs(reply: Any) -> dict[str, dict[str, int]]:
+    """A pair index as code -> pair -> landings (its per-code tallies left out)."""
+    pairs: dict[str, dict[str, int]] = {}
+    for name, value in (reply or {}).items():
+        code, at, pair = _text(name).partition("@")
+        if at:
+            pairs.setdefault(code, {})[pair] = int(value)
+    return pairs
 
 
 def _text(value: str | bytes) -> str:

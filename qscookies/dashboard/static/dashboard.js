@@ -3,6 +3,8 @@
 // promotions day by day; it draws the tables and one inline-SVG chart per top
 // promotion. No library, no CDN, and never one request per promotion. The
 // quick ranges change the address and ask again: one request per range shown.
+// Picking a promotion asks /api/breakdown once for it (by source and medium,
+// bounded: its top rows and the rest summed), only when picked.
 "use strict";
 
 (function () {
@@ -82,9 +84,15 @@
     const body = table.tBodies[0];
     body.replaceChildren();
     for (const row of data.rows) {
-      body.appendChild(
-        tableRow(figureCells(row.promotion, row), { "data-promotion": row.promotion }),
-      );
+      const tr = tableRow(figureCells(row.promotion, row), {
+        "data-promotion": row.promotion,
+      });
+      const pick = el("button", { type: "button", class: "pick" }, row.promotion);
+      pick.addEventListener("click", function () {
+        loadBreakdown(row.promotion, data.since, data.until);
+      });
+      tr.cells[0].replaceChildren(pick);
+      body.appendChild(tr);
     }
     if (data.rest) {
       const name = plural(data.rest_codes, "other promotion");
@@ -95,6 +103,61 @@
     table.tFoot.replaceChildren(
       tableRow(figureCells("Total", data.totals), { "data-promotion": "" }),
     );
+  }
+
+  // Revenue in other currencies than EUR: listed apart, never added.
+  function drawCurrencies(totals) {
+    const others = Object.entries(totals.revenue_by_currency || {}).filter(
+      ([code]) => code !== "EUR",
+    );
+    const note = document.getElementById("currencies");
+    note.textContent = others.length
+      ? "Revenue above is in EUR. Other currencies, never added to it: " +
+        others.map(([code, cents]) => code + " " + money(cents)).join(", ") + "."
+      : "";
+    note.hidden = !others.length;
+  }
+
+  function loadBreakdown(promotion, since, until) {
+    const section = document.getElementById("breakdown");
+    section.dataset.state = "loading";
+    const asked = new URLSearchParams({ promotion: promotion, since: since, until: until });
+    fetchJSON("api/breakdown", asked)
+      .then(function (data) {
+        const none = (value) => (value === null ? "(none)" : value);
+        const table = document.getElementById("breakdown-table");
+        if (!table.tHead.rows.length) {
+          // The promotions' column heads, Source and Medium in place of Promotion.
+          const heads = document.querySelector("#counts thead tr").cloneNode(true);
+          heads.cells[0].textContent = "Source";
+          heads.insertBefore(el("th", { scope: "col" }, "Medium"), heads.cells[1]);
+          table.tHead.appendChild(heads);
+        }
+        table.tBodies[0].replaceChildren(
+          ...data.rows.map((row) => {
+            const cells = figureCells(none(row.source), row);
+            cells.splice(1, 0, none(row.medium));
+            return tableRow(cells);
+          }),
+        );
+        const foot = [];
+        if (data.rest) {
+          const rest = figureCells(plural(data.rest_rows, "other row"), data.rest);
+          rest.splice(1, 0, "");
+          foot.push(tableRow(rest, { class: "rest" }));
+        }
+        const total = figureCells("Total", data.totals);
+        total.splice(1, 0, "");
+        foot.push(tableRow(total));
+        table.tFoot.replaceChildren(...foot);
+        document.getElementById("breakdown-title").textContent =
+          promotion + " by source and medium, " + data.since + " to " + data.until;
+        section.hidden = false;
+        section.dataset.state = "ready";
+      })
+      .catch(function (error) {
+        showError(error.message);
+      });
   }
 
   function drawSite(site) {
@@ -265,6 +328,7 @@
           plural(count, "promotion") + ", " + data.since + " to " + data.until + " (UTC)" +
           (data.rest ? "; the top " + data.rows.length + " by landings, the rest summed." : ".");
         drawTable(data);
+        drawCurrencies(data.totals);
         const allDays = daysBetween(data.since, data.until);
         const charts = document.getElementById("charts");
         charts.replaceChildren(

@@ -1,0 +1,210 @@
+"""Campaign rules: a landing's dimensions, who keeps the credit, and its counts.
+
+A landing is a promotion code (``promo`` or ``utm_campaign``) and, when present,
+the ``utm_source`` and ``utm_medium`` beside it: each judged on its own by the
+code's strict pattern (at most 64 characters, never card-number-like), a junk
+one ignored and never stored. The promotion cookie carries the code and the
+pair counted, so a later cart or purchase is credited to both.
+
+Everything here is pure: it answers Redis commands and plans, no I/O. The
+landing counter, its sketches and the attribution are separate steps, so a
+landing may be counted without a visitor (``member=""``: no sketch entry) and
+without taking the credit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec import PROMOTION_CODE
+from ..codec import Attribution
+from ..errors import QSCookiesError
+from ..keys import OTHER
+from ..keys import OTHER_PAIR
+from ..keys import KeySchema
+from ..privacy import looks_like_card_number
+from ..settings import SOURCE_PARAMS
+from ..settings import Settings
+from ..settings import check_currency as settings_currency
+from . import scripts
+from .aggregates import Day
+from .plan import Command
+from .plan import Plan
+from .plan import ignore
+from .plan import text
+from .promotions import find_code
+from .promotions import first_values
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """What one landing carries: the code, and its source and medium if valid."""
+
+    code: str
+    source: str | None = None
+    medium: str | None = None
+
+    @property
+    def pair(self) -> str:
+        """The pair as stored (:meth:`~qscookies.keys.KeySchema.pair`)."""
+        return KeySchema.pair(self.source, self.medium)
+
+
+def find_landing(query: str, settings: Settings) -> Landing | None:
+    """The landing of a raw query string, or ``None`` without a valid code.
+
+    A source or medium that is missing, too long, off the pattern or
+    card-number-like is ``None``; the other one still counts.
+    """
+    params = settings.promotion_params
+    found = first_values(query, (*params, *SOURCE_PARAMS))
+    code = find_code(query, params, settings.allowed_promotions, found)
+    if code is None:
+        return None
+    source, medium = (dimension(found.get(name)) for name in SOURCE_PARAMS)
+    return Landing(code, source, medium)
+
+
+def dimension(value: str | None) -> str | None:
+    """A source or medium when it is valid, else ``None`` (dropped)."""
+    value = (value or "").strip()
+    if not PROMOTION_CODE.fullmatch(value) or looks_like_card_number(value):
+        return None
+    return value
+
+
+def pair_of(attribution: Attribution) -> str:
+    """The pair an attribution is credited to."""
+    return KeySchema.pair(attribution.source, attribution.medium)
+
+
+def takes_credit(settings: Settings, current: Attribution | None) -> bool:
+    """Whether a new landing takes the credit from *current* (the valid
+    attribution of the promotion cookie, if any): always with
+    ``attribution="last"``; with ``"first"`` only when there is none."""
+    return settings.attribution == "last" or current is None
+
+
+def check_currency(currency: object) -> str:
+    """*currency* when it is an ISO 4217 code (``"EUR"``), else raise.
+
+    :raises QSCookiesError: anything but three capital letters.
+    """
+    return settings_currency(currency, QSCookiesError)
+
+
+def credit(day: Day, attribution: Attribution, counter: str) -> list[Command]:
+    """Count one *counter* (``carts``) for the attributed code and its pair,
+    and name both in the day's indexes."""
+    pair = pair_of(attribution)
+    fields = {counter: 1, KeySchema.field(counter, pair): 1}
+    return day.counts(attribution.code, fields) + day.indexed(attribution.code, pair)
+
+
+def credit_returning(day: Day, attribution: Attribution, member: str) -> list[Command]:
+    """A returning visit of a visitor attributed to a promotion: the code's and
+    its pair's ``r`` sketches, and both named in the day's indexes."""
+    code, pair = attribution.code, pair_of(attribution)
+    return [
+        *day.sketch(code, "r", member),
+        *day.sketch(code, "r", member, pair),
+        *day.indexed(code, pair),
+    ]
+
+
+def purchase_fields(
+    attribution: Attribution, total_cents: int, currency: str
+) -> list[Any]:
+    """The ``PURCHASE`` script's (field, increment) arguments: purchases and
+    revenue in *currency*, overall and of the attributed pair."""
+    moves: list[Any] = []
+    for pair in (None, pair_of(attribution)):
+        moves += [KeySchema.field("purchases", pair), 1]
+        moves += [KeySchema.field("revenue_cents", pair, currency), total_cents]
+    return moves
+
+
+def count_landing(
+    settings: Settings,
+    day: Day,
+    landing: Landing,
+    member: str,
+    *,
+    returning: bool,
+    commands: list[Command],
+    counted: Callable[[str, str], None],
+    cluster: bool,
+) -> Plan[None]:
+    """Count a landing after *commands*: its code admitted to the day's index
+    (else ``other``), its pair to the code's pairs (else ``other/other``).
+
+    One ``EVAL`` of the landing script, in the same round trip as *commands*;
+    on Redis Cluster the script only admits (the indexes' slot) and the counts
+    follow in a second round trip (the code's slot).
+
+    :param member: the visitor's keyed hash for the sketches; ``""`` counts
+        the landing alone (no visitor).
+    :param counted: told the code and pair the landing was counted under.
+    """
+    keys = day.keys
+    bound = 0 if settings.allowed_promotions else settings.max_promotions_per_day
+    pair = landing.pair
+    args = (
+        landing.code,
+        bound,
+        member,
+        settings.aggregate_max_age,
+        int(returning),
+        pair,
+        settings.max_sources,
+    )
+    indexes = (keys.day_index(day.day), keys.pair_index(day.day))
+    at = len(commands)
+
+    def read(replies: list[Any]) -> tuple[str, str]:
+        code, chosen = (text(value) for value in replies[at])
+        counted(code, chosen)
+        return code, chosen
+
+    if not cluster:
+        counters = [
+            key
+            for code in (landing.code, OTHER)
+            for key in _landing_keys(keys, code, day.day, pair)
+        ]
+        commands.append(("EVAL", scripts.LANDING, 16, *indexes, *counters, *args))
+
+        def done(replies: list[Any]) -> None:
+            read(replies)
+
+        return Plan(tuple(commands), done)
+
+    # Redis Cluster: the indexes and the code's keys live in different slots.
+    def count(replies: list[Any]) -> Plan[None]:
+        code, chosen = read(replies)
+        writes = day.counts(
+            code, {"landings": 1, KeySchema.field("landings", chosen): 1}
+        )
+        kinds = ("u", "r") if returning else ("u",)
+        for kind in kinds if member else ():
+            writes += day.sketch(code, kind, member)
+            writes += day.sketch(code, kind, member, chosen)
+        return Plan(tuple(writes), ignore)
+
+    commands.append(("EVAL", scripts.LANDING, 2, *indexes, *args))
+    return Plan(tuple(commands), count)
+
+
+def _landing_keys(keys: KeySchema, code: str, day: str, pair: str) -> list[str]:
+    """The seven keys the landing script may count under for *code*."""
+    return [
+        keys.aggregate(code, "d", day),
+        keys.aggregate(code, "u", day),
+        keys.aggregate(code, "r", day),
+        keys.pair_sketch(code, "u", day, pair),
+        keys.pair_sketch(code, "r", day, pair),
+        keys.pair_sketch(code, "u", day, OTHER_PAIR),
+        keys.pair_sketch(code, "r", day, OTHER_PAIR),
+    ]
