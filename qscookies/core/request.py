@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cached_property
 from typing import Any
 
 from ..codec import Attribution
@@ -34,6 +33,7 @@ from .headers import add_vary
 from .headers import back
 from .headers import shared_cacheable
 from .jar import CookieJar
+from .lazy import lazy
 from .messages import EMPTY
 from .messages import UNAVAILABLE_BODY
 from .messages import Answer
@@ -121,22 +121,18 @@ class RequestState:
         self.store_failed = False
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
+        signal = request.sec_gpc.strip() == "1" or (
+            settings.honor_dnt and request.dnt.strip() == "1"
+        )
+        #: The tracking choice and the privacy signals.
+        self.consent = Consent(settings, rules.codec, self.jar, self.now, signal=signal)
 
-    @cached_property
+    @lazy
     def day(self) -> Day:
         """The aggregate writes of the request's UTC day (built when first used)."""
         return Day(self.rules.keys, self.now, self.rules.settings.aggregate_max_age)
 
-    @cached_property
-    def consent(self) -> Consent:
-        """The tracking choice and the privacy signals (built when first used)."""
-        settings, request = self.rules.settings, self.request
-        signal = request.sec_gpc.strip() == "1" or (
-            settings.honor_dnt and request.dnt.strip() == "1"
-        )
-        return Consent(settings, self.rules.codec, self.jar, self.now, signal=signal)
-
-    @cached_property
+    @lazy
     def cart(self) -> CartState:
         """The cart; each method answers a plan (built when first used)."""
         rules = self.rules
