@@ -36,7 +36,8 @@ def run(state: RequestState, store: AppStore, plan: Plan[T]) -> T:
     """
     try:
         while True:
-            result = plan.read(store.send(plan.commands) if plan.commands else [])
+            replies = store.send(plan.commands, plan.durable) if plan.commands else []
+            result = plan.read(replies)
             if not isinstance(result, Plan):
                 return result
             plan = result
@@ -49,7 +50,9 @@ async def arun(state: RequestState, store: AsyncAppStore, plan: Plan[T]) -> T:
     """:func:`run` on the asyncio store."""
     try:
         while True:
-            replies = await store.send(plan.commands) if plan.commands else []
+            replies = (
+                await store.send(plan.commands, plan.durable) if plan.commands else []
+            )
             result = plan.read(replies)
             if not isinstance(result, Plan):
                 return result

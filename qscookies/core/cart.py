@@ -184,7 +184,7 @@ class CartState:
             self._remember(sku, result)
             return result
 
-        return Plan(tuple(commands), read)
+        return Plan(tuple(commands), read, durable=self._keys.cart(cart_id))
 
     def remove(self, sku: str) -> Plan[None]:
         """Remove one line (``HDEL``); nothing to send without a cart."""
@@ -196,7 +196,8 @@ class CartState:
         def read(_replies: list[Any]) -> None:
             self._remember(sku, 0)
 
-        return Plan((("HDEL", self._keys.cart(cart_id), sku),), read)
+        key = self._keys.cart(cart_id)
+        return Plan((("HDEL", key, sku),), read, durable=key)
 
     def clear(self) -> Plan[None]:
         """Remove every line (``DEL``); the cart id stays the same."""
@@ -207,7 +208,8 @@ class CartState:
         def read(_replies: list[Any]) -> None:
             self._lines = {}
 
-        return Plan((("DEL", self._keys.cart(cart_id)),), read)
+        key = self._keys.cart(cart_id)
+        return Plan((("DEL", key),), read, durable=key)
 
     @property
     def signed_in(self) -> bool:
