@@ -8,11 +8,8 @@ The replica is a second private ``redis-server`` started with ``--replicaof``;
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -34,6 +31,7 @@ from asgi_server import ASGIServer
 from asgi_shop import Events
 from asgi_shop import make_app
 from launchers import RedisClusterServers
+from launchers import frozen
 from shop import SECRET
 from shop import RoundTrips
 from shop import get_json
@@ -74,17 +72,6 @@ def master(
 def replica(replicated: tuple[RedisServer, RedisServer]) -> RedisServer:
     """The replica of :func:`master`."""
     return replicated[1]
-
-
-@contextmanager
-def frozen(server: RedisServer) -> Iterator[None]:
-    """*server* stopped (``SIGSTOP``) inside the block."""
-    assert server.pid
-    os.kill(server.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(server.pid, signal.SIGCONT)
 
 
 def waits(server: RedisServer) -> int:
