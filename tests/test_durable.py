@@ -26,6 +26,7 @@ from qscookies.embedded import wait_until
 from qscookies.errors import ConfigurationError
 from qscookies.settings import Settings
 from qscookies.store.client import client_options
+from qscookies.store.client import fewer
 
 from asgi_server import ASGIServer
 from asgi_shop import Events
@@ -256,3 +257,22 @@ def test_the_wait_is_half_the_socket_timeout() -> None:
     assert Settings().durable_writes == 0
     assert Settings.from_options(socket_timeout=0.25).durable_wait_ms == 125
     assert Settings.from_options(socket_timeout=0.0001).durable_wait_ms == 1
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "counted"),
+    [
+        pytest.param(1, 0, 0, id="resent-unconfirmed"),
+        pytest.param(0, 1, 0, id="first-unconfirmed"),
+        pytest.param(2, 2, 2, id="both"),
+    ],
+)
+def test_after_a_noscript_resend_the_fewer_confirmations_count(
+    first: int, second: int, counted: int
+) -> None:
+    """The re-sent pipeline may use another connection: each WAIT vouches only
+    for its own connection's writes."""
+    assert fewer(first, second) == counted
+    error = redis.ResponseError("NOPERM")
+    assert fewer(first, error) is error
+    assert fewer(error, second) is error

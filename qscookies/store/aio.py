@@ -21,6 +21,7 @@ from .client import Wait
 from .client import _GuardBase
 from .client import by_sha
 from .client import checked
+from .client import fewer
 from .client import translate
 from .client import unknown_scripts
 
@@ -47,13 +48,13 @@ class AsyncGuard(_GuardBase):
         """Send *commands* in one round trip (see ``Guard.send``)."""
         if len(commands) == 1 and wait is None:
             return [await self.call(*commands[0])]
-        self._checked_wait(commands, wait)
+        self.check_all(commands, wait)
         replies = await self._pipeline([by_sha(c) for c in commands], wait)
         unknown = unknown_scripts(replies)
         if unknown:
             resent = await self._pipeline([commands[i] for i in unknown], wait)
             if wait:
-                replies[-1] = resent.pop()
+                replies[-1] = fewer(replies[-1], resent.pop())
             for index, reply in zip(unknown, resent, strict=True):
                 replies[index] = reply
         return checked(replies)

@@ -174,12 +174,9 @@ class _GuardBase:
             return {}
         return {"target_nodes": self._client.get_node_from_key(key)}
 
-    def _checked_wait(
-        self, commands: Sequence[Command], wait: Wait | None
-    ) -> Sequence[Command]:
-        """Refuse what is outside the allow-list, the ``WAIT`` included."""
+    def check_all(self, commands: Sequence[Command], wait: Wait | None) -> None:
+        """:meth:`check` *commands* and the ``WAIT`` after them, if any."""
         self.check([*commands, wait.command] if wait else commands)
-        return commands
 
     def describe(self) -> str:
         """Where the client connects and as whom (no password)."""
@@ -236,13 +233,13 @@ class Guard(_GuardBase):
         """
         if len(commands) == 1 and wait is None:
             return [self.call(*commands[0])]
-        self._checked_wait(commands, wait)
+        self.check_all(commands, wait)
         replies = self._pipeline([by_sha(command) for command in commands], wait)
         unknown = unknown_scripts(replies)
         if unknown:  # NOSCRIPT: that script did not run, so sending it is exact
             resent = self._pipeline([commands[index] for index in unknown], wait)
             if wait:
-                replies[-1] = resent.pop()
+                replies[-1] = fewer(replies[-1], resent.pop())
             for index, reply in zip(unknown, resent, strict=True):
                 replies[index] = reply
         return checked(replies)
@@ -263,6 +260,17 @@ class Guard(_GuardBase):
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
+
+
+def fewer(first: Any, second: Any) -> Any:
+    """Of two ``WAIT`` replies, the one that confirms less (an error first).
+
+    A pipeline re-sent after ``NOSCRIPT`` may go out on another connection
+    than the first, so each ``WAIT`` vouches for its own connection's writes.
+    """
+    if isinstance(first, Exception) or isinstance(second, Exception):
+        return first if isinstance(first, Exception) else second
+    return min(int(first), int(second))
 
 
 def unknown_scripts(replies: Sequence[Any]) -> list[int]:
