@@ -16,6 +16,8 @@ work on a busy machine disturbs far less.
 ``--peers`` adds the same storefront on Beaker (redis ext) and on Flask-Session
 (redis), the floor of each beside it (``pip install -e '.[bench]'``).
 ``--parser python`` uses redis-py's own reply parser instead of hiredis.
+``--replica`` starts a replica of the private Redis and adds a cart add with
+``durable_writes=1`` (``WAIT 1`` in the same round trip), beside the default.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from importlib.metadata import version
 from typing import Any
 
 import aio
+import durable
 import redis
 import redis.asyncio
 from redis._parsers import _AsyncRESP2Parser
@@ -222,11 +225,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--peers", action="store_true")
     parser.add_argument("--parser", choices=["hiredis", "python"], default="hiredis")
+    parser.add_argument("--replica", action="store_true")
     args = parser.parse_args()
     # The start-up check warns that the bench's Redis user could export data.
     logging.getLogger("qscookies").setLevel(logging.ERROR)
     with ExitStack() as stack:
-        url = args.redis_url or stack.enter_context(RedisServer()).url
+        server = None if args.redis_url else stack.enter_context(RedisServer())
+        url = args.redis_url or server.url
+        if args.replica:
+            if server is None:
+                parser.error("--replica replicates the private Redis: no --redis-url")
+            stack.enter_context(durable.Replica(server))
         bench = Bench()
         python = args.parser == "python"
         options = client_options(5.0)  # a slow spell must not end the run
@@ -239,6 +248,8 @@ def main() -> None:
         client = stack.enter_context(redis.Redis(connection_pool=pool))
         stack.callback(pool.disconnect)
         wsgi_rows(bench, client)
+        if args.replica:
+            durable_row(bench, client)
         if args.peers:
             peer_rows(bench, url, python)
         driver = aio.Driver()
@@ -288,6 +299,18 @@ def wsgi_rows(bench: Bench, client: redis.Redis) -> None:
     page = wsgi(shop, environ("/", cookies))
     for row, command in [("EVALSHA", add), ("HGETALL", view)]:
         bench.add(f"page view, then {row}", BARE, _then(page, command), "page +")
+
+
+def durable_row(bench: Bench, client: redis.Redis) -> None:
+    """A cart add that waits for the replica (``durable_writes=1``)."""
+    options: dict[str, Any] = {"max_quantity": 10**9, "durable_writes": 1}
+    shop = QSCookies(
+        app, secret_key=SECRET, redis=client, key_prefix="bench:", **options
+    )
+    now = time.time()
+    shop.clock = lambda: now
+    add = wsgi(shop, environ("/add", cookies_of(shop, "/seed")))
+    bench.add("add to cart, durable_writes=1", "qscookies", add)
 
 
 def _then(first: Timer, second: Timer) -> Timer:
@@ -395,6 +418,15 @@ def report(bench: Bench, client: redis.Redis, args: argparse.Namespace) -> None:
         "\nOver the floor, same run: the median of the per-round differences, µs,"
         " of the wall clock and of this process's CPU time (Redis's not in it)"
     )
+    key, default = (
+        ("add to cart, durable_writes=1", "qscookies"),
+        ("add to cart", "qscookies"),
+    )
+    if key in bench.runs:
+        wall, cpu = bench.over(key, default), bench.over(key, default, cpu=True)
+        print(
+            f"  WSGI add, durable_writes=1 − default: {wall:+.1f} wall, {cpu:+.1f} CPU"
+        )
     for door in ("", "ASGI "):
         for row, floor, target in TARGETS:
             key, base = (door + row, "qscookies"), (door + floor, BARE)

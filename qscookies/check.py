@@ -110,6 +110,7 @@ NEED_PROBES: tuple[tuple[str, ...], ...] = (
     ("ZCARD", _INDEX),
     ("ZINCRBY", _INDEX, "1", "x"),
     ("ZSCORE", _INDEX, "x"),
+    ("WAIT", "0", "0"),
 )
 
 

@@ -36,7 +36,8 @@ def run(state: RequestState, store: AppStore, plan: Plan[T]) -> T:
     """
     try:
         while True:
-            result = plan.read(store.send(plan.commands) if plan.commands else [])
+            replies = store.send(plan.commands, plan.durable) if plan.commands else []
+            result = plan.read(replies)
             if not isinstance(result, Plan):
                 return result
             plan = result
@@ -49,7 +50,9 @@ async def arun(state: RequestState, store: AsyncAppStore, plan: Plan[T]) -> T:
     """:func:`run` on the asyncio store."""
     try:
         while True:
-            replies = await store.send(plan.commands) if plan.commands else []
+            replies = (
+                await store.send(plan.commands, plan.durable) if plan.commands else []
+            )
             result = plan.read(replies)
             if not isinstance(result, Plan):
                 return result
@@ -287,15 +290,19 @@ class Cart:
             return run(self._state, self._store, plan)
         return attempt(self._store, plan, default)
 
-    def add(self, sku: str, quantity: int = 1) -> int:
+    def add(self, sku: str, quantity: int = 1, *, write_id: str | None = None) -> int:
         """Add *quantity* of *sku* and return the line's new quantity.
 
-        One round trip: a script (``HGET``, ``HLEN``, ``HSET``, ``PEXPIRE``).
+        One round trip: a script (``HGET``, ``HLEN``, ``HSET``, ``PEXPIRE``;
+        ``SET NX`` of the write id's marker).
 
+        :param write_id: an id of this add (say a token the shop's form
+            carries): an add re-sent with it within a day, after a ``503`` whose
+            write was in fact stored, is not applied twice.
         :raises CartError: the line would exceed ``max_quantity``, or the cart
             already holds ``max_cart_lines`` lines.
         """
-        plan = self._state.cart.put(sku, quantity, add=True)
+        plan = self._state.cart.put(sku, quantity, add=True, write_id=write_id)
         return run(self._state, self._store, plan)
 
     def set(self, sku: str, quantity: int) -> int:
@@ -401,9 +408,11 @@ class AsyncCart:
             return await arun(self._state, self._store, plan)
         return await aattempt(self._store, plan, default)
 
-    async def add(self, sku: str, quantity: int = 1) -> int:
+    async def add(
+        self, sku: str, quantity: int = 1, *, write_id: str | None = None
+    ) -> int:
         """See :meth:`Cart.add`."""
-        plan = self._state.cart.put(sku, quantity, add=True)
+        plan = self._state.cart.put(sku, quantity, add=True, write_id=write_id)
         return await arun(self._state, self._store, plan)
 
     async def set(self, sku: str, quantity: int) -> int:

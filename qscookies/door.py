@@ -93,6 +93,8 @@ class Door(Generic[_App, _Store]):
             prefix=settings.key_prefix,
             retry_interval=settings.retry_interval,
             clock=self._now,
+            durable_writes=settings.durable_writes,
+            wait_ms=settings.durable_wait_ms,
         )
         self._rules = Rules(
             settings, codec, cluster=self._store.is_cluster, clock=self._now

@@ -122,6 +122,11 @@ class KeySchema:
         """
         return f"{self.prefix}a:j:{{{self.day_index(day)}}}"
 
+    def write(self, cart_id: str, write_hash: str) -> str:
+        """Key of the marker that applies a cart write once (a keyed hash of its
+        id); the cart id is its hash tag, so it shares the cart's slot."""
+        return f"{self.prefix}w:{{{cart_id}}}:{write_hash}"
+
     def order(self, code: str, order_hash: str) -> str:
         """Key of the marker that counts an order once (a keyed hash of its id)."""
         return f"{self.prefix}o:{{{code}}}:{order_hash}"

@@ -106,14 +106,19 @@ class Settings:
     strict: bool = False
     #: Seconds to wait for Redis (connect and each reply) before giving up.
     socket_timeout: float = 0.25
+    #: Replicas (0, 1 or 2) that must confirm a cart write before it is
+    #: acknowledged: ``WAIT`` in the same round trip, within
+    #: :attr:`durable_wait_ms`; fewer is ``StoreUnavailable`` (a ``503``).
+    durable_writes: int = 0
     #: After a failed tracking write, seconds to skip tracking before trying again.
     retry_interval: float = 5.0
     #: Largest quantity of one cart line.
     max_quantity: int = 999
     #: Largest number of distinct lines in one cart.
     max_cart_lines: int = 200
-    #: ``Retry-After`` seconds on the ``503`` answered when Redis is away.
-    retry_after: int = 30
+    #: ``Retry-After`` seconds on the ``503`` answered when Redis is away: about
+    #: one measured failover (3.3-4.7 s on Cluster and Sentinel, issue 15).
+    retry_after: int = 5
     #: Path of the built-in opt-out switch (POST ``choice=out|in``); ``None``: off.
     privacy_path: str | None = None
     #: Base names of the cookies (``__Host-`` is prepended on HTTPS).
@@ -191,6 +196,8 @@ class Settings:
                 _fail(name, "a number of seconds")
             if value <= 0:
                 _fail(name, "more than 0 seconds")
+        if type(self.durable_writes) is not int or self.durable_writes not in (0, 1, 2):
+            _fail("durable_writes", "0, 1 or 2 (replicas that confirm a cart write)")
         if self.secure not in (None, True, False):
             _fail("secure", "True, False or None (follow the request scheme)")
         for path in self.excluded_paths:
@@ -220,6 +227,13 @@ class Settings:
         """Every parameter of a landing: the promotion's, then source and medium
         (all removed from the clean URL and from redirects to other hosts)."""
         return self.promotion_params + SOURCE_PARAMS
+
+    @property
+    def durable_wait_ms(self) -> int:
+        """Milliseconds a cart write waits for its replicas (``durable_writes``):
+        half of ``socket_timeout`` (at least 1), so the ``WAIT`` answers before
+        the client gives up on its reply."""
+        return max(1, int(self.socket_timeout * 500))
 
     @property
     def cookie_names(self) -> tuple[str, ...]:

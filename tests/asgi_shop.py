@@ -57,7 +57,8 @@ class Events:
 async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
     """What ``shop.shop`` does for *path*, on the asyncio context."""
     if path == "/add":
-        return await qs.cart.add(args["sku"], int(args.get("q", "1")))
+        quantity = int(args.get("q", "1"))
+        return await qs.cart.add(args["sku"], quantity, write_id=args.get("id"))
     if path == "/set":
         return await qs.cart.set(args["sku"], int(args["q"]))
     if path == "/remove":

@@ -2,13 +2,17 @@
 
 They start real ``redis-server`` processes from the binary the suite uses (see
 :func:`qscookies.embedded.find_redis_server`): a cluster of masters formed
-without ``redis-cli``, and a master watched by a sentinel.
+without ``redis-cli``, and a master watched by a sentinel; :func:`frozen`
+pauses one.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -22,6 +26,17 @@ from qscookies.embedded import Managed
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import wait_until
+
+
+@contextmanager
+def frozen(server: RedisServer) -> Iterator[None]:
+    """*server* stopped (``SIGSTOP``) inside the block."""
+    assert server.pid
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
 
 
 class RedisClusterServers(Managed):

@@ -36,7 +36,8 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     path = request.path
     result: Any = None
     if path == "/add":
-        result = qs.cart.add(args["sku"], int(args.get("q", "1")))
+        write_id = args.get("id")  # a re-sent add of the same form: applied once
+        result = qs.cart.add(args["sku"], int(args.get("q", "1")), write_id=write_id)
     elif path == "/set":
         result = qs.cart.set(args["sku"], int(args["q"]))
     elif path == "/remove":

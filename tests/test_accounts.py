@@ -310,12 +310,12 @@ def paused_login(redis_url: tuple[str, bool]) -> Iterator[Callable[..., Any]]:
         store = app._store
         send = store.send
 
-        def paused(commands: Any) -> list[Any]:
+        def paused(commands: Any, durable: str | None = None) -> list[Any]:
             first = commands[0][:2]
             merging = first in (("EVAL", scripts.CART_TAKE), ("EVAL", scripts.LOGIN))
             if merging and before:
                 during()
-            replies = send(commands)
+            replies = send(commands, durable)
             if merging and not before:
                 during()
             return replies

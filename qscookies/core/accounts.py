@@ -112,25 +112,26 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
         settings.max_cart_lines,
         settings.cart_max_age * 1000,
     )
-    merged: Command = ("EVAL", scripts.CART_MERGE, 1, rules.keys.cart(target), *limits)
+    key = rules.keys.cart(target)
+    merged: Command = ("EVAL", scripts.CART_MERGE, 1, key, *limits)
 
     def adopt(replies: list[Any]) -> None:
         cart.adopt(target, lines(replies[-1]))
 
     if anonymous is None:
-        return Plan((merged,), adopt)
+        return Plan((merged,), adopt, durable=key)
     taken = rules.keys.cart(anonymous)
     if not rules.cluster:
-        both = ("EVAL", scripts.LOGIN, 2, taken, rules.keys.cart(target), *limits)
-        return Plan((both,), adopt)
+        both = ("EVAL", scripts.LOGIN, 2, taken, key, *limits)
+        return Plan((both,), adopt, durable=key)
 
     # Two single commands, never one pipeline over two slots: redis-py's cluster
     # pipeline asks a node for an EVALSHA's keys first (COMMAND GETKEYS).
     def give(replies: list[Any]) -> Plan[None]:
         carried = () if policy == "keep" else tuple(replies[0])
-        return Plan(((*merged, *carried),), adopt)
+        return Plan(((*merged, *carried),), adopt, durable=key)
 
-    return Plan((("EVAL", scripts.CART_TAKE, 1, taken),), give)
+    return Plan((("EVAL", scripts.CART_TAKE, 1, taken),), give, durable=taken)
 
 
 def logout(state: RequestState) -> None:

@@ -30,6 +30,10 @@ _UNSET: Any = object()
 #: Longest sku accepted.
 MAX_SKU_LENGTH = 128
 
+#: How long a write id is remembered: a re-sent add within this time is not
+#: applied again (milliseconds).
+WRITE_ID_TTL_MS = 86_400_000
+
 
 def check_sku(sku: object) -> str:
     """Return *sku* when it is a valid sku, else raise :class:`CartError`.
@@ -55,6 +59,16 @@ def check_quantity(quantity: object, *, minimum: int, maximum: int) -> int:
     if not minimum <= quantity <= maximum:
         raise CartError(f"quantity must be from {minimum} to {maximum}")
     return quantity
+
+
+def check_write_id(write_id: object) -> str:
+    """Return *write_id* when it is 1-128 printable characters, else raise
+    :class:`CartError`."""
+    if not isinstance(write_id, str) or not 0 < len(write_id) <= 128:
+        raise CartError("write_id must be 1 to 128 characters")
+    if not write_id.isprintable():
+        raise CartError("write_id must be printable text")
+    return write_id
 
 
 def check_order(order_id: object, total_cents: object) -> None:
@@ -133,11 +147,15 @@ class CartState:
 
         return Plan((("HGETALL", self._keys.cart(cart_id)),), read)
 
-    def put(self, sku: str, quantity: int, *, add: bool) -> Plan[int]:
+    def put(
+        self, sku: str, quantity: int, *, add: bool, write_id: str | None = None
+    ) -> Plan[int]:
         """Add to (or set) one line, atomically: one script.
 
         A cart started under a promotion moves its ``carts`` counter (and its
-        pair's) in the same round trip.
+        pair's) in the same round trip. With *write_id*, the same script sets
+        its marker (``SET NX``, in the cart's slot) and a write re-sent with
+        that id changes nothing and answers the line's quantity.
 
         :raises CartError: a bad sku or quantity (before anything is sent), or,
             when read, a line or cart limit reached.
@@ -146,6 +164,8 @@ class CartState:
         settings = self._settings
         check_sku(sku)
         check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
+        if write_id is not None:
+            check_write_id(write_id)
         cart_id = self.id()
         if cart_id is None and quantity == 0:
             return done(0)
@@ -153,20 +173,23 @@ class CartState:
             self.check_unsent("first written")
         attribution = self._promotion() if cart_id is None else None
         cart_id = cart_id or new_id()
-        commands: list[Command] = [
-            (
-                "EVAL",
-                scripts.CART_PUT,
-                1,
-                self._keys.cart(cart_id),
-                sku,
-                quantity,
-                "add" if add else "set",
-                settings.max_quantity,
-                settings.max_cart_lines,
-                settings.cart_max_age * 1000,
-            )
-        ]
+        key = self._keys.cart(cart_id)
+        put: Command = (
+            "EVAL",
+            scripts.CART_PUT,
+            1,
+            key,
+            sku,
+            quantity,
+            "add" if add else "set",
+            settings.max_quantity,
+            settings.max_cart_lines,
+            settings.cart_max_age * 1000,
+        )
+        if write_id is not None:  # the marker: a second key, a seventh argument
+            marker = self._keys.write(cart_id, self._codec.write_hash(write_id))
+            put = ("EVAL", put[1], 2, key, marker, *put[4:], WRITE_ID_TTL_MS)
+        commands: list[Command] = [put]
         if attribution:
             commands += credit(self._day, attribution, "carts")
 
@@ -184,7 +207,7 @@ class CartState:
             self._remember(sku, result)
             return result
 
-        return Plan(tuple(commands), read)
+        return Plan(tuple(commands), read, durable=key)
 
     def remove(self, sku: str) -> Plan[None]:
         """Remove one line (``HDEL``); nothing to send without a cart."""
@@ -196,7 +219,8 @@ class CartState:
         def read(_replies: list[Any]) -> None:
             self._remember(sku, 0)
 
-        return Plan((("HDEL", self._keys.cart(cart_id), sku),), read)
+        key = self._keys.cart(cart_id)
+        return Plan((("HDEL", key, sku),), read, durable=key)
 
     def clear(self) -> Plan[None]:
         """Remove every line (``DEL``); the cart id stays the same."""
@@ -207,7 +231,8 @@ class CartState:
         def read(_replies: list[Any]) -> None:
             self._lines = {}
 
-        return Plan((("DEL", self._keys.cart(cart_id)),), read)
+        key = self._keys.cart(cart_id)
+        return Plan((("DEL", key),), read, durable=key)
 
     @property
     def signed_in(self) -> bool:

@@ -30,6 +30,10 @@ class Plan(Generic[T]):
     #: Turns the replies (one per command, in order) into the result, or into
     #: the next plan.
     read: Callable[[list[Any]], T | Plan[T]]
+    #: The cart key this plan writes, or ``None``: with ``durable_writes``, the
+    #: store has that key's replicas confirm the write (``WAIT``, in the same
+    #: round trip). Tracking sends never wait.
+    durable: str | None = None
 
 
 def done(value: T) -> Plan[T]:

@@ -98,6 +98,8 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
                 prefix=settings.key_prefix,
                 retry_interval=settings.retry_interval,
                 clock=self._now,
+                durable_writes=settings.durable_writes,
+                wait_ms=settings.durable_wait_ms,
             )
             self.process_view = self._sync_context_for_sync_views
 

@@ -17,9 +17,11 @@ from .app import _AppStoreBase
 from .app import unavailable
 from .client import FAILURES
 from .client import Command
+from .client import Wait
 from .client import _GuardBase
 from .client import by_sha
 from .client import checked
+from .client import fewer
 from .client import translate
 from .client import unknown_scripts
 
@@ -40,24 +42,34 @@ class AsyncGuard(_GuardBase):
         except FAILURES as error:
             raise translate(error) from error
 
-    async def send(self, commands: Sequence[Command]) -> list[Any]:
+    async def send(
+        self, commands: Sequence[Command], *, wait: Wait | None = None
+    ) -> list[Any]:
         """Send *commands* in one round trip (see ``Guard.send``)."""
-        if len(commands) == 1:
+        if len(commands) == 1 and wait is None:
             return [await self.call(*commands[0])]
-        self.check(commands)
-        replies = await self._pipeline([by_sha(command) for command in commands])
+        self.check_all(commands, wait)
+        replies = await self._pipeline([by_sha(c) for c in commands], wait)
         unknown = unknown_scripts(replies)
         if unknown:
-            resent = await self._pipeline([commands[index] for index in unknown])
+            resent = await self._pipeline([commands[i] for i in unknown], wait)
+            if wait:
+                replies[-1] = fewer(replies[-1], resent.pop())
             for index, reply in zip(unknown, resent, strict=True):
                 replies[index] = reply
         return checked(replies)
 
-    async def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
+    async def _pipeline(
+        self, commands: Sequence[Command], wait: Wait | None = None
+    ) -> list[Any]:
         try:
             pipe = self._client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command)
+            if wait:
+                if self._cluster:  # the slot map, to find the key's node
+                    await self._client.initialize()
+                pipe.execute_command(*wait.command, **self._node_of(wait.key))
             return list(await pipe.execute(raise_on_error=False))
         except FAILURES as error:
             raise translate(error) from error
@@ -73,14 +85,18 @@ class AsyncAppStore(_AppStoreBase):
     _guard_class = AsyncGuard
     _guard: AsyncGuard
 
-    async def send(self, commands: Sequence[Command]) -> list[Any]:
+    async def send(
+        self, commands: Sequence[Command], durable: str | None = None
+    ) -> list[Any]:
         """Send what the application needs (see ``AppStore.send``)."""
+        wait = self._wait(durable)
         try:
-            return await self._guard.send(commands)
+            replies = await self._guard.send(commands, wait=wait)
         except CommandRefused:
             raise
         except StoreError as error:
             raise unavailable(error, self._prefix) from error
+        return self._confirmed(replies, wait)
 
     async def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes (see ``AppStore.track``); never raises."""

@@ -6,7 +6,9 @@ Two policies, one per kind of write:
   writes, purchases, ``forget``): every failure, an unreachable Redis or any
   error reply (``OOM``, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``…),
   raises :class:`~qscookies.errors.StoreUnavailable` after one log line that
-  names the cause, so the visitor gets a ``503``, never a silent loss;
+  names the cause, so the visitor gets a ``503``, never a silent loss. With
+  ``durable_writes``, a cart write also waits for that many replicas
+  (``WAIT``, pipelined in the same round trip) and fewer is a failure too;
 - :meth:`AppStore.track` is for tracking: it never raises. After a failure
   tracking pauses for ``retry_interval`` (a :class:`Breaker` on the injected
   clock), and the pause is logged once per interval.
@@ -26,6 +28,7 @@ from ..errors import StoreError
 from ..errors import StoreUnavailable
 from .client import Command
 from .client import Guard
+from .client import Wait
 
 log = logging.getLogger("qscookies")
 
@@ -40,6 +43,7 @@ APP_COMMANDS = frozenset(
         "HGETALL",
         "HINCRBY",
         "PFADD",
+        "WAIT",
         "ZINCRBY",
     }
 )
@@ -61,6 +65,8 @@ def cause(error: StoreError, prefix: str) -> str:
         )
     if error.reply == "AUTH":
         return "configuration error: Redis refused the user name or password"
+    if error.reply == "WAIT":
+        return f"{error} (durable_writes): the write may be on the master only"
     if error.reply == "OOM":
         return "Redis is full (OOM: maxmemory reached and nothing may be evicted)"
     if error.reply:
@@ -132,6 +138,8 @@ class _AppStoreBase:
     :param prefix: the key prefix (named in configuration errors).
     :param retry_interval: seconds tracking pauses after a failed write.
     :param clock: the clock of the breaker, Unix seconds.
+    :param durable_writes: replicas that must confirm a cart write (0: none).
+    :param wait_ms: how long a cart write waits for them, in milliseconds.
     """
 
     _guard_class: Any
@@ -143,10 +151,37 @@ class _AppStoreBase:
         prefix: str,
         retry_interval: float,
         clock: Callable[[], float] = time.time,
+        durable_writes: int = 0,
+        wait_ms: int = 100,
     ) -> None:
         self._guard = self._guard_class(client, APP_COMMANDS)
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
+        self._replicas = durable_writes
+        self._wait_ms = wait_ms
+
+    def _wait(self, durable: str | None) -> Wait | None:
+        """The ``WAIT`` after a write of the cart key *durable*, if any."""
+        if durable is None or not self._replicas:
+            return None
+        return Wait(self._replicas, self._wait_ms, durable)
+
+    def _confirmed(self, replies: list[Any], wait: Wait | None) -> list[Any]:
+        """*replies* without the ``WAIT``'s, once enough replicas confirmed.
+
+        :raises StoreUnavailable: fewer replicas confirmed in time.
+        """
+        if wait is None:
+            return replies
+        confirmed = int(replies.pop())
+        if confirmed < wait.replicas:
+            error = StoreError(
+                f"{confirmed} of {wait.replicas} replicas confirmed a cart write"
+                f" within {wait.timeout_ms} ms",
+                reply="WAIT",
+            )
+            raise unavailable(error, self._prefix)
+        return replies
 
     @property
     def is_cluster(self) -> bool:
@@ -168,17 +203,24 @@ class AppStore(_AppStoreBase):
     _guard_class = Guard
     _guard: Guard
 
-    def send(self, commands: Sequence[Command]) -> list[Any]:
+    def send(
+        self, commands: Sequence[Command], durable: str | None = None
+    ) -> list[Any]:
         """Send what the application needs, in one round trip.
 
-        :raises StoreUnavailable: Redis failed it, whatever the reason.
+        :param durable: the cart key the commands write: with
+            ``durable_writes``, its replicas must confirm (``WAIT``).
+        :raises StoreUnavailable: Redis failed it, whatever the reason, or too
+            few replicas confirmed the write in time.
         """
+        wait = self._wait(durable)
         try:
-            return self._guard.send(commands)
+            replies = self._guard.send(commands, wait=wait)
         except CommandRefused:
             raise  # a bug of ours, not an outage
         except StoreError as error:
             raise unavailable(error, self._prefix) from error
+        return self._confirmed(replies, wait)
 
     def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes in one round trip; ``None`` when not stored."""

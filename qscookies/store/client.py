@@ -13,6 +13,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -44,6 +45,24 @@ _UNAVAILABLE = (
     redis.exceptions.MasterDownError,
     OSError,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """A ``WAIT`` sent after a write, on the write's connection.
+
+    *replicas* must confirm every write of that connection within
+    *timeout_ms*; on a cluster it goes to the node of *key*, the written key.
+    """
+
+    replicas: int
+    timeout_ms: int
+    key: str
+
+    @property
+    def command(self) -> Command:
+        """The command: ``WAIT numreplicas timeout``."""
+        return ("WAIT", self.replicas, self.timeout_ms)
 
 
 def client_options(socket_timeout: float) -> dict[str, Any]:
@@ -147,7 +166,17 @@ class _GuardBase:
         """
         if not self._cluster or command[0] not in _SCRIPTS or not int(command[2]):
             return {}
-        return {"target_nodes": self._client.get_node_from_key(command[3])}
+        return self._node_of(command[3])
+
+    def _node_of(self, key: str) -> dict[str, Any]:
+        """The ``target_nodes`` of a cluster command bound to *key*'s node."""
+        if not self._cluster:
+            return {}
+        return {"target_nodes": self._client.get_node_from_key(key)}
+
+    def check_all(self, commands: Sequence[Command], wait: Wait | None) -> None:
+        """:meth:`check` *commands* and the ``WAIT`` after them, if any."""
+        self.check([*commands, wait.command] if wait else commands)
 
     def describe(self) -> str:
         """Where the client connects and as whom (no password)."""
@@ -188,32 +217,42 @@ class Guard(_GuardBase):
         except FAILURES as error:
             raise translate(error) from error
 
-    def send(self, commands: Sequence[Command]) -> list[Any]:
+    def send(
+        self, commands: Sequence[Command], *, wait: Wait | None = None
+    ) -> list[Any]:
         """Send *commands* in one round trip and return their replies in order.
 
         Not a transaction (a cluster cannot run one across slots); the atomic
         steps are single commands or scripts. Scripts go by SHA1; only a server
         that has not seen a script yet gets its source, in a second round trip.
 
+        :param wait: a ``WAIT`` pipelined after the commands (and again after
+            a script re-sent on ``NOSCRIPT``); its reply comes last.
         :raises StoreError: Redis answered one of them with an error, or was
             unreachable.
         """
-        if len(commands) == 1:
+        if len(commands) == 1 and wait is None:
             return [self.call(*commands[0])]
-        self.check(commands)
-        replies = self._pipeline([by_sha(command) for command in commands])
+        self.check_all(commands, wait)
+        replies = self._pipeline([by_sha(command) for command in commands], wait)
         unknown = unknown_scripts(replies)
         if unknown:  # NOSCRIPT: that script did not run, so sending it is exact
-            resent = self._pipeline([commands[index] for index in unknown])
+            resent = self._pipeline([commands[index] for index in unknown], wait)
+            if wait:
+                replies[-1] = fewer(replies[-1], resent.pop())
             for index, reply in zip(unknown, resent, strict=True):
                 replies[index] = reply
         return checked(replies)
 
-    def _pipeline(self, commands: Sequence[Command]) -> list[Any]:
+    def _pipeline(
+        self, commands: Sequence[Command], wait: Wait | None = None
+    ) -> list[Any]:
         try:
             pipe = self._client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command, **self._route(command))
+            if wait:
+                pipe.execute_command(*wait.command, **self._node_of(wait.key))
             return list(pipe.execute(raise_on_error=False))
         except FAILURES as error:
             raise translate(error) from error
@@ -221,6 +260,17 @@ class Guard(_GuardBase):
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
+
+
+def fewer(first: Any, second: Any) -> Any:
+    """Of two ``WAIT`` replies, the one that confirms less (an error first).
+
+    A pipeline re-sent after ``NOSCRIPT`` may go out on another connection
+    than the first, so each ``WAIT`` vouches for its own connection's writes.
+    """
+    if isinstance(first, Exception) or isinstance(second, Exception):
+        return first if isinstance(first, Exception) else second
+    return min(int(first), int(second))
 
 
 def unknown_scripts(replies: Sequence[Any]) -> list[int]:
