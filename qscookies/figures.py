@@ -41,8 +41,19 @@ class _Orders:
         return self.revenue_cents / self.purchases if self.purchases else None
 
 
+class _Conversions(_Orders):
+    """A row whose unique visitors are known: its conversion rate."""
+
+    visitors: int
+
+    @property
+    def conversion_rate(self) -> float:
+        """``purchases / visitors``; ``0.0`` when there were no visitors."""
+        return _rate(self.purchases, self.visitors) or 0.0
+
+
 @dataclass(frozen=True)
-class PromotionCounts(_Orders):
+class PromotionCounts(_Conversions):
     """The figures of one promotion over a range of days."""
 
     #: The promotion code.
@@ -68,14 +79,9 @@ class PromotionCounts(_Orders):
     #: across currencies).
     revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
 
-    @property
-    def conversion_rate(self) -> float:
-        """``purchases / visitors``; ``0.0`` when there were no visitors."""
-        return _rate(self.purchases, self.visitors) or 0.0
-
 
 @dataclass(frozen=True)
-class DailyCounts(_Orders):
+class DailyCounts(_Conversions):
     """The figures of one promotion on one UTC day."""
 
     #: The day.
@@ -94,11 +100,6 @@ class DailyCounts(_Orders):
     revenue_cents: int
     #: Revenue that day in cents per currency.
     revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
-
-    @property
-    def conversion_rate(self) -> float:
-        """``purchases / visitors``; ``0.0`` when there were no visitors."""
-        return _rate(self.purchases, self.visitors) or 0.0
 
 
 @dataclass(frozen=True)
