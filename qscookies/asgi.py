@@ -37,6 +37,7 @@ from urllib.parse import parse_qs
 from urllib.parse import quote
 
 from .check import enforce
+from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
 from .context import AsyncContext
@@ -171,6 +172,8 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
                 redis = aconnect(url, socket_timeout=settings.socket_timeout)
             except ValueError as error:
                 raise ConfigurationError(f"bad Redis URL: {error}") from error
+        else:
+            warn_unbounded(redis)
         self._start(app, settings, codec, AsyncAppStore, redis)
 
     async def aclose(self) -> None:

@@ -22,6 +22,7 @@ from .errors import StoreUnavailable
 from .keys import KeySchema
 from .store.app import cause
 from .store.client import describe
+from .store.client import is_cluster
 from .store.probe import Prober
 from .words import plural
 
@@ -315,6 +316,42 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     if strict:
         raise ConfigurationError(f"strict=True refuses to start: {message}")
     log.warning("qscookies: %s", message)
+
+
+def warn_unbounded(client: Any) -> None:
+    """Log once when a client passed in could hold a request past its bound.
+
+    A client that retries (redis-py's default: 10 retries; 3 for a cluster
+    client) re-sends a command that timed out, so a request waits several
+    timeouts and a re-sent cart write can apply twice; a client without a
+    ``socket_timeout`` waits as long as a hung Redis.
+    """
+    problems = unbounded(client)
+    if problems:
+        log.warning(
+            "qscookies: the Redis client passed in %s: a request can wait past"
+            " socket_timeout, and a re-sent cart write apply twice; give it"
+            " retry=Retry(NoBackoff(), 0) and a socket_timeout (see the README's"
+            " Scale section)",
+            " and ".join(problems),
+        )
+
+
+def unbounded(client: Any) -> list[str]:
+    """What in a client's settings breaks the per-request time bound."""
+    if is_cluster(client):
+        retry = getattr(client, "retry", None)
+    else:
+        get_retry = getattr(client, "get_retry", None)
+        retry = get_retry() if get_retry else None
+    problems = []
+    retries = retry.get_retries() if retry is not None else 0
+    if retries:
+        problems.append(f"retries {retries} times")
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None and pool.connection_kwargs.get("socket_timeout") is None:
+        problems.append("has no socket_timeout")
+    return problems
 
 
 def _unreachable(client: Any, prefix: str, error: StoreUnavailable) -> None:

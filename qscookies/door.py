@@ -9,6 +9,7 @@ from typing import Generic
 from typing import TypeVar
 
 from .check import enforce
+from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
 from .core.request import Rules
@@ -50,6 +51,8 @@ def checked_client(
     client, owned = open_client(
         redis_url, redis, socket_timeout=settings.socket_timeout
     )
+    if not owned:
+        warn_unbounded(client)
     try:
         enforce(client, prefix=settings.key_prefix, strict=settings.strict)
     except ConfigurationError:

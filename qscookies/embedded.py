@@ -271,8 +271,16 @@ class RedisServer(Managed):
         return "\n".join(text.splitlines()[-lines:])
 
     def client(self, **kwargs: Any) -> redis.Redis:
-        """Return a new client of this server; the caller closes it."""
-        return redis.Redis.from_url(self.url, **kwargs)
+        """Return a new client of this server; the caller closes it.
+
+        It waits at most 10 s for an answer and never retries (as a client
+        given to the middleware should: see ``qscookies.check.unbounded``);
+        *kwargs* override that.
+        """
+        options = {"socket_timeout": 10.0, "socket_connect_timeout": 10.0}
+        return redis.Redis.from_url(
+            self.url, **{**options, "retry": Retry(NoBackoff(), 0), **kwargs}
+        )
 
     def _command(self) -> list[str]:
         d = self.directory

@@ -45,6 +45,8 @@ from importlib.util import find_spec
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
@@ -175,6 +177,8 @@ def redis_app_user(redis_server: RedisServer) -> Iterator[redis.Redis]:
         username="qs-app",
         password="test-app",
         driver_info=None,
+        socket_timeout=10.0,
+        retry=Retry(NoBackoff(), 0),  # as a shop should (see check.unbounded)
     ) as client:
         yield client
 

@@ -16,7 +16,10 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
+from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.retry import Retry
 from werkzeug.test import Client
 
 from qscookies import ConfigurationError
@@ -941,3 +944,47 @@ def test_check_refuses_a_prefix_without_colon(
     code, out, err = _run(capsys, "check", "--redis-url", url, "--prefix", "qs")
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "ending in ':'" in err
+
+
+def test_a_client_passed_in_that_retries_is_warned_of_once(
+    server: RedisServer,
+    redis_cluster: RedisClusterServers,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that retries re-sends a command that timed out (a request waits
+    several timeouts, a cart write may apply twice); one without a socket
+    timeout waits as long as Redis hangs. redis-py's defaults do one or both."""
+    url = _url(server, "qs-app", APP_PASSWORD)
+    clients = {
+        "retries 3 times": redis.Redis.from_url(
+            url, socket_timeout=1, retry=Retry(NoBackoff(), 3)
+        ),
+        "has no socket_timeout": redis.Redis.from_url(
+            url, socket_timeout=None, retry=Retry(NoBackoff(), 0)
+        ),
+        "retries 10 times": redis_cluster.client(),  # redis-py's cluster default
+    }
+    for problem, client in clients.items():
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "qscookies"):
+            QSCookies(shop, secret_key=SECRET, redis=client)
+        client.close()
+        warned = [
+            r.getMessage() for r in caplog.records if "passed in" in r.getMessage()
+        ]
+        assert warned == [
+            f"qscookies: the Redis client passed in {problem}: a request can wait"
+            " past socket_timeout, and a re-sent cart write apply twice; give it"
+            " retry=Retry(NoBackoff(), 0) and a socket_timeout (see the README's"
+            " Scale section)"
+        ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "qscookies"):
+        ASGIQSCookies(shop, secret_key=SECRET, redis=redis.asyncio.Redis.from_url(url))
+        assert [r.getMessage().split(":")[1] for r in caplog.records] == [
+            " the Redis client passed in has no socket_timeout"
+        ]
+        caplog.clear()
+        with connect(url, socket_timeout=0.25) as ours:  # qscookies' own options
+            QSCookies(shop, secret_key=SECRET, redis=ours)
+        assert caplog.records == []
