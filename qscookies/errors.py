@@ -57,6 +57,7 @@ class StoreError(QSCookiesError):
     :param original_error: the redis-py exception behind it.
     :param reply: the kind of Redis error reply, such as ``"OOM"`` or
         ``"NOPERM"``; empty when Redis could not be reached.
+    :param nodes: the cluster nodes (``host:port``) that failed, when known.
     """
 
     def __init__(
@@ -65,12 +66,15 @@ class StoreError(QSCookiesError):
         *,
         original_error: BaseException | None = None,
         reply: str = "",
+        nodes: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(message)
         #: The redis-py exception that caused this one.
         self.original_error = original_error
         #: The kind of error reply (``"OOM"``, ``"NOPERM"``, ``"READONLY"``…).
         self.reply = reply
+        #: The cluster nodes that failed, when known (empty otherwise).
+        self.nodes = nodes
 
 
 class StoreUnavailable(StoreError):

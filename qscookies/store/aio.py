@@ -100,16 +100,17 @@ class AsyncAppStore(_AppStoreBase):
 
     async def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes (see ``AppStore.track``); never raises."""
-        if not self._breaker.closed():
+        nodes = self._guard.nodes(commands)
+        if not self._breaker.closed(nodes):
             return None
         try:
             replies = await self._guard.send(commands)
         except CommandRefused:
             raise
         except StoreError as error:
-            self._breaker.failed(error)
+            self._breaker.failed(error, nodes)
             return None
-        self._breaker.succeeded()
+        self._breaker.succeeded(nodes)
         return replies
 
     async def close(self) -> None:

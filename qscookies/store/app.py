@@ -11,7 +11,8 @@ Two policies, one per kind of write:
   (``WAIT``, pipelined in the same round trip) and fewer is a failure too;
 - :meth:`AppStore.track` is for tracking: it never raises. After a failure
   tracking pauses for ``retry_interval`` (a :class:`Breaker` on the injected
-  clock), and the pause is logged once per interval.
+  clock; on a cluster, only on the node that failed), and the pause is logged
+  once per interval.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,9 +77,12 @@ def cause(error: StoreError, prefix: str) -> str:
 
 
 class Breaker:
-    """Skips tracking for *retry_interval* seconds after a failure.
+    """Skips tracking for *retry_interval* seconds after a failure, per node.
 
-    Reads time through *clock*, so tests move time instead of sleeping.
+    On a cluster each node (``host:port``) pauses on its own: a failing shard
+    stops only the tracking writes and cart reads that need it. Off a cluster
+    there is one nameless node. Reads time through *clock*, so tests move time
+    instead of sleeping.
     """
 
     def __init__(
@@ -86,40 +91,58 @@ class Breaker:
         self.retry_interval = retry_interval
         self._clock = clock
         self._prefix = prefix
-        self._until = 0.0
+        self._until: dict[str, float] = {}  # paused node -> end of its pause
         self._skipped = 0
 
-    def closed(self) -> bool:
-        """Tracking may be tried now (a skipped try is counted for the log)."""
-        if self._until and self._clock() < self._until:
-            self._skipped += 1
-            return False
+    def closed(self, nodes: Collection[str]) -> bool:
+        """Tracking on all *nodes* may be tried now (a skipped try is counted
+        for the log)."""
+        if self._until:
+            now = self._clock()
+            if any(now < self._until.get(node, 0.0) for node in nodes):
+                self._skipped += 1
+                return False
         return True
 
-    def failed(self, error: StoreError) -> None:
-        """A tracking write failed: pause, and log once per interval."""
+    def failed(self, error: StoreError, nodes: Collection[str]) -> None:
+        """A tracking write to *nodes* failed: pause the nodes that failed
+        (those the error names, else all of *nodes*), and log once per interval."""
+        failed = error.nodes or nodes
         if not self._until:
             log.warning(
-                "qscookies: tracking paused (cart reads with a default answer it): %s",
+                "qscookies: tracking paused%s"
+                " (cart reads with a default answer it): %s",
+                _on(failed),
                 cause(error, self._prefix),
             )
         elif self._skipped:
             log.warning(
-                "qscookies: tracking still paused; %d page views not tracked",
+                "qscookies: tracking still paused%s; %d page views not tracked",
+                _on(self._until),
                 self._skipped,
             )
             self._skipped = 0
-        self._until = self._clock() + self.retry_interval
+        until = self._clock() + self.retry_interval
+        self._until.update(dict.fromkeys(failed, until))
 
-    def succeeded(self) -> None:
-        """A tracking write went through: resume."""
-        if self._until:
+    def succeeded(self, nodes: Collection[str]) -> None:
+        """A tracking write to *nodes* went through: resume them."""
+        if not self._until or self._until.keys().isdisjoint(nodes):
+            return
+        for node in nodes:
+            self._until.pop(node, None)
+        if not self._until:
             log.warning(
                 "qscookies: Redis back, tracking resumed; %d page views not tracked",
                 self._skipped,
             )
-            self._until = 0.0
             self._skipped = 0
+
+
+def _on(nodes: Collection[str]) -> str:
+    """`` on host:port, …`` for a log line; nothing off a cluster."""
+    named = sorted(node for node in nodes if node)
+    return f" on {', '.join(named)}" if named else ""
 
 
 def unavailable(error: StoreError, prefix: str) -> StoreUnavailable:
@@ -223,17 +246,19 @@ class AppStore(_AppStoreBase):
         return self._confirmed(replies, wait)
 
     def track(self, commands: Sequence[Command]) -> list[Any] | None:
-        """Send tracking writes in one round trip; ``None`` when not stored."""
-        if not self._breaker.closed():
+        """Send tracking writes in one round trip; ``None`` when not stored
+        (a node they need failed, now or less than ``retry_interval`` ago)."""
+        nodes = self._guard.nodes(commands)
+        if not self._breaker.closed(nodes):
             return None
         try:
             replies = self._guard.send(commands)
         except CommandRefused:
             raise
         except StoreError as error:
-            self._breaker.failed(error)
+            self._breaker.failed(error, nodes)
             return None
-        self._breaker.succeeded()
+        self._breaker.succeeded(nodes)
         return replies
 
     def close(self) -> None:
