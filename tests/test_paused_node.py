@@ -1,0 +1,173 @@
+"""A paused Redis node (``SIGSTOP``) on Cluster and Sentinel: issue 15's case.
+
+No request waits past the documented bound (``socket_timeout`` per round trip,
+plus one reading of the slot map from a healthy node on a Cluster), no
+acknowledged add is applied twice, and on a Cluster only the paused node's
+carts and tracking stop: the other shards go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+from werkzeug.test import TestResponse
+
+from qscookies import QSCookies
+from qscookies import StoreUnavailable
+from qscookies.embedded import HOST
+from qscookies.embedded import RedisServer
+from qscookies.embedded import wait_until
+from qscookies.store.client import Guard
+from qscookies.store.client import client_options
+
+from launchers import RedisClusterServers
+from launchers import SentinelServers
+from launchers import frozen
+from shop import SECRET
+from shop import get_json
+from shop import shop
+
+TIMEOUT = 0.25
+
+#: The documented bound of a request that needs one round trip: the reply's
+#: timeout, then on a Cluster the slot map read again from a healthy node.
+#: redis-py's own cluster pipeline took 3 x TIMEOUT for a durable cart write.
+BOUND = 2 * TIMEOUT
+
+
+@pytest.fixture(scope="module")
+def cluster(redis_server_binary: str) -> Iterator[RedisClusterServers]:
+    """A cluster of its own (the tests pause its nodes)."""
+    args = ["--cluster-require-full-coverage", "no"]
+    with RedisClusterServers(redis_server_binary, args=args) as servers:
+        yield servers
+
+
+def _server_of(cluster: RedisClusterServers, client: Any, key: str) -> RedisServer:
+    """The node serving *key*."""
+    port = client.get_node_from_key(key).port
+    [server] = [node for node in cluster.nodes if node.port == port]
+    return server
+
+
+def _timed(request: Callable[[], TestResponse]) -> tuple[TestResponse, float]:
+    started = time.monotonic()
+    response = request()
+    return response, time.monotonic() - started
+
+
+def test_a_cluster_pipeline_to_a_paused_node_is_sent_once(
+    cluster: RedisClusterServers,
+) -> None:
+    """redis-py re-sends the commands of a node that timed out, one by one;
+    the guard does not: one timeout, and each write runs once on waking."""
+    client = cluster.client(**client_options(TIMEOUT))
+    guard = Guard(client, frozenset({"HINCRBY"}))
+    key = "paused:{pipeline}"
+    server = _server_of(cluster, client, key)
+    writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+    with frozen(server):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as failed:
+            guard.send(writes)
+        took = time.monotonic() - started
+    assert took < BOUND
+    assert failed.value.nodes == {f"{HOST}:{server.port}"}
+    with server.client() as admin:
+        wait_until(lambda: admin.hlen(key) == 2, "the paused node to run them", 5)
+        time.sleep(3 * TIMEOUT)  # a re-sent copy would have landed by now
+        assert admin.hgetall(key) == {b"a": b"1", b"b": b"1"}
+        admin.delete(key)
+    assert guard.send(writes) == [1, 1]  # the same client, the slot map read again
+    client.close()
+
+
+def _browsers_by_node(
+    cluster: RedisClusterServers, app: QSCookies, count: int
+) -> dict[int, list[Client]]:
+    """*count* browsers with a cart each, by the port of their cart's node."""
+    found: dict[int, list[Client]] = {}
+    seen: set[bytes] = set()
+    for _ in range(count):
+        browser = Client(app)
+        assert get_json(browser, "/add?sku=A&id=first") == 1
+        for node in cluster.nodes:
+            with node.client() as admin:
+                new = set(admin.keys("qs:c:*")) - seen
+            if new:
+                seen |= new
+                found.setdefault(node.port or 0, []).append(browser)
+    return found
+
+
+def test_a_paused_cluster_master_stops_only_its_own_carts(
+    cluster: RedisClusterServers,
+) -> None:
+    client = cluster.client(**client_options(TIMEOUT))
+    app = QSCookies(shop, secret_key=SECRET, redis=client, socket_timeout=TIMEOUT)
+    now = time.time()
+    app.clock = lambda: now
+    by_node = _browsers_by_node(cluster, app, 12)
+    paused_port, healthy_port = sorted(by_node, key=lambda p: -len(by_node[p]))[:2]
+    [server] = [node for node in cluster.nodes if node.port == paused_port]
+    victim, healthy = by_node[paused_port][0], by_node[healthy_port][0]
+    code = next(  # a promotion whose counters live on the paused node
+        f"P{n}"
+        for n in range(1000)
+        if client.get_node_from_key(f"qs:a:{{P{n}}}:d").port == paused_port
+    )
+    with frozen(server):
+        add, took_add = _timed(lambda: victim.get("/add?sku=A&id=second"))
+        badge, took_badge = _timed(lambda: victim.get("/badge"))
+        landing, took_landing = _timed(lambda: Client(app).get(f"/?promo={code}"))
+        other_add, took_other = _timed(lambda: healthy.get("/add?sku=A&id=second"))
+        other_badge = healthy.get("/badge")
+    assert add.status_code == 503 and add.headers["Retry-After"] == "5"
+    assert badge.status_code == 200 and badge.json is None  # the default
+    assert landing.status_code == 303  # counted or not, the visitor is redirected
+    assert max(took_add, took_badge, took_landing) < BOUND
+    assert (other_add.status_code, other_add.json, took_other < TIMEOUT) == (
+        200,
+        2,
+        True,
+    )
+    assert other_badge.json == {"A": 2}  # its node is not paused: tracking goes on
+    assert victim.get("/badge").json is None  # paused for retry_interval
+    assert get_json(victim, "/add?sku=A&id=second") == 2  # ran once, on waking
+    assert get_json(victim, "/add?sku=A&id=third") == 3
+    app.clock = lambda: now + 6  # retry_interval (5 s) later
+    assert victim.get("/badge").json == {"A": 3}
+    app.close()
+    client.close()
+
+
+@pytest.fixture
+def sentinel(redis_server_binary: str) -> Iterator[SentinelServers]:
+    """A master and a sentinel of their own (the test pauses the master)."""
+    with SentinelServers(redis_server_binary) as servers:
+        yield servers
+
+
+def test_a_paused_sentinel_master_holds_no_request_past_the_bound(
+    sentinel: SentinelServers,
+) -> None:
+    master = sentinel.master_client(**client_options(TIMEOUT))
+    app = QSCookies(shop, secret_key=SECRET, redis=master, socket_timeout=TIMEOUT)
+    browser = Client(app)
+    assert get_json(browser, "/add?sku=A&id=first") == 1
+    with frozen(sentinel.master):  # shorter than down-after-milliseconds
+        add, took_add = _timed(lambda: browser.get("/add?sku=A&id=second"))
+        landing, took_landing = _timed(lambda: Client(app).get("/?promo=PAUSED"))
+        page, took_page = _timed(lambda: browser.get("/"))
+    assert add.status_code == 503 and add.headers["Retry-After"] == "5"
+    assert (landing.status_code, page.status_code) == (303, 200)
+    assert max(took_add, took_landing, took_page) < BOUND
+    assert get_json(browser, "/add?sku=A&id=second") == 2  # ran once, on waking
+    assert get_json(browser, "/cart") == {"A": 2}
+    app.close()
+    master.close()
