@@ -13,18 +13,24 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+import redis.asyncio
 from werkzeug.test import Client
 from werkzeug.test import TestResponse
 
 from qscookies import QSCookies
 from qscookies import StoreUnavailable
+from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.embedded import HOST
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 from qscookies.store.client import Guard
 from qscookies.store.client import client_options
 
+from asgi_server import ASGIServer
+from asgi_shop import Events
+from asgi_shop import make_app
 from launchers import RedisClusterServers
 from launchers import SentinelServers
 from launchers import frozen
@@ -87,21 +93,37 @@ def test_a_cluster_pipeline_to_a_paused_node_is_sent_once(
     client.close()
 
 
+class _Carts:
+    """Which node each new cart lands on, found by its key's appearance."""
+
+    def __init__(self, cluster: RedisClusterServers) -> None:
+        self._cluster = cluster
+        self._seen: set[bytes] = set()
+        self._new()  # the carts of earlier tests
+
+    def _new(self) -> dict[int, set[bytes]]:
+        found = {}
+        for node in self._cluster.nodes:
+            with node.client() as admin:
+                found[node.port or 0] = set(admin.keys("qs:c:*")) - self._seen
+            self._seen |= found[node.port or 0]
+        return found
+
+    def port_of_new(self) -> int:
+        """The port of the node holding the one cart made since the last call."""
+        [port] = [port for port, new in self._new().items() if new]
+        return port
+
+
 def _browsers_by_node(
     cluster: RedisClusterServers, app: QSCookies, count: int
 ) -> dict[int, list[Client]]:
     """*count* browsers with a cart each, by the port of their cart's node."""
-    found: dict[int, list[Client]] = {}
-    seen: set[bytes] = set()
+    carts, found = _Carts(cluster), {}
     for _ in range(count):
         browser = Client(app)
         assert get_json(browser, "/add?sku=A&id=first") == 1
-        for node in cluster.nodes:
-            with node.client() as admin:
-                new = set(admin.keys("qs:c:*")) - seen
-            if new:
-                seen |= new
-                found.setdefault(node.port or 0, []).append(browser)
+        found.setdefault(carts.port_of_new(), []).append(browser)
     return found
 
 
@@ -144,6 +166,34 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
     assert victim.get("/badge").json == {"A": 3}
     app.close()
     client.close()
+
+
+def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) -> None:
+    options = client_options(TIMEOUT)
+    client = redis.asyncio.RedisCluster.from_url(cluster.url, **options)
+    shop_app = make_app("bare", Events())
+    app = ASGIQSCookies(shop_app, secret_key=SECRET, redis=client)
+    with ASGIServer(app, cleanup=[client.aclose]) as server:
+        browsers = [httpx.Client(base_url=server.url) for _ in range(8)]
+        carts, ports = _Carts(cluster), []
+        for browser in browsers:
+            assert browser.get("/add?sku=A&id=first").json() == 1
+            ports.append(carts.port_of_new())
+        server_of = {node.port: node for node in cluster.nodes}
+        victim = browsers[0]
+        healthy = browsers[next(i for i, p in enumerate(ports) if p != ports[0])]
+        with frozen(server_of[ports[0]]):
+            add, took_add = _timed(lambda: victim.get("/add?sku=A&id=second"))
+            other = healthy.get("/add?sku=A&id=second")
+        assert (add.status_code, add.headers["Retry-After"], took_add < BOUND) == (
+            503,
+            "5",
+            True,
+        )
+        assert other.json() == 2
+        assert victim.get("/add?sku=A&id=second").json() == 2  # ran once, on waking
+        for browser in browsers:
+            browser.close()
 
 
 @pytest.fixture
