@@ -14,14 +14,11 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from inspect import signature
 from typing import Any
 
 import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
-from redis.cluster import NodesManager
-from redis.cluster import PipelineCommand
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
@@ -29,6 +26,7 @@ from ..errors import CommandRefused
 from ..errors import ConfigurationError
 from ..errors import StoreError
 from ..errors import StoreUnavailable
+from . import cluster
 
 #: One command: its name, then its arguments.
 Command = tuple[Any, ...]
@@ -255,11 +253,22 @@ class Guard(_GuardBase):
     def _pipeline(
         self, commands: Sequence[Command], wait: Wait | None = None
     ) -> list[Any]:
+        """*commands*, then the ``WAIT``, in one round trip; error replies in place.
+
+        On a cluster nothing that may have run is re-sent (see
+        :mod:`~qscookies.store.cluster`); a lost reply raises an error that
+        names the nodes that failed.
+        """
         queued = [*commands, wait.command] if wait else list(commands)
         try:
             if self._cluster:
                 keys = [*map(self._key_of, commands), *([wait.key] if wait else [])]
-                return self._cluster_pipeline(queued, keys)
+                replies, lost = cluster.send(self._client, queued, keys)
+                if lost:
+                    error = translate(next(iter(lost.values())))
+                    error.nodes = frozenset(lost)
+                    raise error
+                return replies
             pipe = self._client.pipeline(transaction=False)
             for command in queued:
                 pipe.execute_command(*command)
@@ -267,75 +276,9 @@ class Guard(_GuardBase):
         except FAILURES as error:
             raise translate(error) from error
 
-    def _cluster_pipeline(
-        self, commands: Sequence[Command], keys: Sequence[str | None]
-    ) -> list[Any]:
-        """One round trip on a cluster that never re-sends a command that may have run.
-
-        redis-py's cluster pipeline re-sends, one by one, every command whose
-        node timed out or dropped the connection: a paused master then holds
-        the request a timeout per command, and a write it runs when it wakes is
-        applied twice. Here only redirects (``MOVED``, ``ASK``, ``TRYAGAIN``:
-        not run) are re-sent; a node that failed goes to the end of the
-        client's list and the slot map is read again, so the next request
-        follows a failover; the error raised names the nodes that failed.
-        Each command goes to the node of its key (*keys*), which spares
-        redis-py a ``COMMAND GETKEYS`` per script.
-        """
-        nodes = [self._client.get_node_from_key(key) if key else None for key in keys]
-        routed = enumerate(zip(commands, nodes, strict=True))
-        stack = [
-            PipelineCommand(command, {"target_nodes": node} if node else {}, position)
-            for position, (command, node) in routed
-        ]
-        pipe = self._client.pipeline(transaction=False)
-        replies = list(
-            pipe.send_cluster_commands(
-                stack, raise_on_error=False, allow_redirections=False
-            )
-        )
-        failed = {}
-        for index, (reply, node) in enumerate(zip(replies, nodes, strict=True)):
-            if isinstance(reply, _REDIRECTS):
-                replies[index] = self._resend(commands[index])
-            elif isinstance(reply, _LOST):
-                failed[node.name if node else "?"] = reply
-        if failed:
-            reread_slots(self._client.nodes_manager, sorted(failed))
-            error = translate(next(iter(failed.values())))
-            error.nodes = frozenset(failed)
-            raise error
-        return replies
-
-    def _resend(self, command: Command) -> Any:
-        """A redirected command sent again, redis-py following the redirect;
-        its error, if any, as the reply."""
-        try:
-            return self._client.execute_command(*command)
-        except redis.RedisError as error:
-            return error
-
     def close(self) -> None:
         """Close the client's connections."""
         self._client.close()
-
-
-#: redis-py 8 asks the nodes for the slot map in random order unless told
-#: which one failed; redis-py 7 asks them in order.
-_NAMES_FAILED_NODE = "last_failed_node_name" in (
-    signature(NodesManager.initialize).parameters
-)
-
-
-def reread_slots(manager: NodesManager, failed: Sequence[str]) -> None:
-    """Read a cluster's slot map again, asking the *failed* nodes last, so a
-    paused node costs no second timeout."""
-    for name in failed:
-        manager.move_node_to_end_of_cached_nodes(name)
-    if _NAMES_FAILED_NODE:
-        manager.initialize(last_failed_node_name=failed[0])
-    else:
-        manager.initialize()
 
 
 def fewer(first: Any, second: Any) -> Any:
@@ -376,16 +319,6 @@ _SCRIPTS = frozenset({"EVAL", "EVALSHA"})
 
 #: The one node of a single Redis (or Sentinel's master), for :meth:`Guard.nodes`.
 ONE_NODE = frozenset({""})
-
-#: Replies of a cluster node that did not run the command: safe to re-send.
-_REDIRECTS = (
-    redis.exceptions.MovedError,
-    redis.exceptions.AskError,
-    redis.exceptions.TryAgainError,
-)
-
-#: Replies lost with the node: the command may have run.
-_LOST = (redis.ConnectionError, redis.TimeoutError)
 
 
 def by_sha(command: Command) -> Command:
