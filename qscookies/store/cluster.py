@@ -57,7 +57,7 @@ def send(
         stack, raise_on_error=False, allow_redirections=False
     )
     replies = list(sent)
-    lost = {}
+    lost: dict[str, BaseException] = {}
     for index, (reply, node) in enumerate(zip(replies, nodes, strict=True)):
         if isinstance(reply, _REDIRECTS):
             replies[index] = _resend(client, commands[index])
