@@ -90,6 +90,7 @@ def test_a_cluster_pipeline_to_a_paused_node_is_sent_once(
         assert admin.hgetall(key) == {b"a": b"1", b"b": b"1"}
         admin.delete(key)
     assert guard.send(writes) == [1, 1]  # the same client, the slot map read again
+    client.delete(key)
     client.close()
 
 
@@ -113,6 +114,30 @@ class _Carts:
         """The port of the node holding the one cart made since the last call."""
         [port] = [port for port, new in self._new().items() if new]
         return port
+
+
+def test_a_cluster_pipeline_follows_a_moved_slot_once(
+    cluster: RedisClusterServers,
+) -> None:
+    """``MOVED`` means "not run here": the guard re-sends those commands, once."""
+    client = cluster.client(**client_options(TIMEOUT))
+    guard = Guard(client, frozenset({"HINCRBY"}))
+    key = "moved:{slot}"
+    slot = client.keyslot(key)
+    source = _server_of(cluster, client, key)
+    [target] = [node for node in cluster.nodes if node is not source][:1]
+    with target.client() as admin:
+        target_id = admin.execute_command("CLUSTER MYID")
+    for node in cluster.nodes:  # the slot is empty: ownership moves, no key to copy
+        with node.client() as admin:
+            admin.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
+    writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+    assert guard.send(writes) == [1, 1]  # the client still had the old owner
+    with target.client() as admin:
+        assert admin.hgetall(key) == {b"a": b"1", b"b": b"1"}
+        admin.delete(key)
+    assert client.get_node_from_key(key).port == target.port
+    client.close()
 
 
 def _browsers_by_node(
