@@ -318,39 +318,63 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     log.warning("qscookies: %s", message)
 
 
+#: What a client passed in needs for the per-request bound: the start-up
+#: warning (:func:`warn_unbounded`) and ``qscookies check --cluster`` say it.
+CLIENT_SETTINGS = (
+    "retry=Retry(NoBackoff(), 0), a socket_timeout and a socket_connect_timeout"
+    " no longer than it (see the README's Scale section)"
+)
+
+
 def warn_unbounded(client: Any) -> None:
     """Log once when a client passed in could hold a request past its bound.
 
     A client that retries (redis-py's default: 10 retries; 3 for a cluster
     client) re-sends a command that timed out, so a request waits several
     timeouts and a re-sent cart write can apply twice; a client without a
-    ``socket_timeout`` waits as long as a hung Redis.
+    ``socket_timeout`` waits as long as a hung Redis; one whose
+    ``socket_connect_timeout`` is unset (redis-py 8 then waits 5 s, whatever
+    the ``socket_timeout``) or longer waits that long for each connection it
+    opens. See :func:`unbounded`.
     """
     problems = unbounded(client)
     if problems:
         log.warning(
             "qscookies: the Redis client passed in %s: a request can wait past"
-            " socket_timeout, and a re-sent cart write apply twice; give it"
-            " retry=Retry(NoBackoff(), 0) and a socket_timeout (see the README's"
-            " Scale section)",
+            " socket_timeout, and a re-sent cart write apply twice; give it %s",
             " and ".join(problems),
+            CLIENT_SETTINGS,
         )
 
 
 def unbounded(client: Any) -> list[str]:
-    """What in a client's settings breaks the per-request time bound."""
+    """What in a client's settings breaks the per-request time bound.
+
+    :return: e.g. ``["retries 3 times", "has no socket_timeout"]``; empty when
+        the client never retries and each connect and reply has a timeout no
+        longer than its ``socket_timeout``.
+    """
     if is_cluster(client):
         retry = getattr(client, "retry", None)
+        kwargs = client.get_connection_kwargs()
     else:
         get_retry = getattr(client, "get_retry", None)
         retry = get_retry() if get_retry else None
+        pool = getattr(client, "connection_pool", None)
+        kwargs = pool.connection_kwargs if pool is not None else None
     problems = []
     retries = retry.get_retries() if retry is not None else 0
     if retries:
         problems.append(f"retries {retries} times")
-    pool = getattr(client, "connection_pool", None)
-    if pool is not None and pool.connection_kwargs.get("socket_timeout") is None:
-        problems.append("has no socket_timeout")
+    if kwargs is not None:
+        timeout = kwargs.get("socket_timeout")
+        connect = kwargs.get("socket_connect_timeout")
+        if timeout is None:
+            problems.append("has no socket_timeout")
+        elif "socket_connect_timeout" not in kwargs:  # redis-py 8: 5 s, not timeout
+            problems.append("sets no socket_connect_timeout")
+        elif connect is not None and connect > timeout:
+            problems.append(f"waits up to {connect:g} s to connect")
     return problems
 
 

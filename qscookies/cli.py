@@ -44,6 +44,7 @@ from .report import DEFAULT_TOP
 from .report import PromotionReport
 from .store.client import connect
 from .store.probe import Prober
+from .topology import failover
 
 #: Exit code for success.
 OK = 0
@@ -417,8 +418,12 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         " the URL's user may run (ACL DRYRUN on Redis 7, else queued in MULTI"
         " and discarded: nothing is run). A command refused only for the probed"
         " key is allowed for others, whatever --prefix says: that counts as"
-        " allowed. Exit 1 when any is allowed or cannot be verified, 0 when all"
-        " are refused.",
+        " allowed. With --cluster, then a failover section: each master's"
+        " online replicas, the slots served, cluster-require-full-coverage and"
+        " cluster-node-timeout (when the user may CONFIG GET) and the client"
+        " settings that keep the per-request bound, as warnings. Exit 1 when"
+        " any export command is allowed or cannot be verified, 0 when all are"
+        " refused.",
     )
     _redis_url_option(parser, required=True)
     _one_prefix_option(parser)
@@ -430,10 +435,16 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _check(args: argparse.Namespace) -> int:
     with _connect(args, args.timeout) as client:
         result = check(Prober(client, prefix=args.prefix))
-    print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
-    for verdict in result.verdicts:
-        word = {True: "ALLOWED", False: "refused", None: "unknown"}[verdict.allowed]
-        note = f"  ({verdict.note})" if verdict.note else ""
-        print(f"{word:8} {verdict.command}{note}")
-    print(result.summary())
+        print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
+        for verdict in result.verdicts:
+            word = {True: "ALLOWED", False: "refused", None: "unknown"}
+            note = f"  ({verdict.note})" if verdict.note else ""
+            print(f"{word[verdict.allowed]:8} {verdict.command}{note}")
+        print(result.summary())
+        if args.cluster:
+            sys.stdout.flush()  # the verdicts stand even if the survey fails
+            method, findings = failover(client)
+            print(f"failover (the cluster's shards from {method}):")
+            print("\n".join(str(finding) for finding in findings))
+    # The failover findings are warnings: the exit code is the export verdict's.
     return OK if result.locked_in else FINDING

@@ -178,6 +178,7 @@ def redis_app_user(redis_server: RedisServer) -> Iterator[redis.Redis]:
         password="test-app",
         driver_info=None,
         socket_timeout=10.0,
+        socket_connect_timeout=10.0,
         retry=Retry(NoBackoff(), 0),  # as a shop should (see check.unbounded)
     ) as client:
         yield client

@@ -28,6 +28,7 @@ from qscookies import context
 from qscookies.acl import acl_lines
 from qscookies.acl import app_rules
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.check import CLIENT_SETTINGS
 from qscookies.check import EXPORT_PROBES
 from qscookies.check import NEED_PROBES
 from qscookies.check import READER_PROBES
@@ -955,14 +956,23 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
     several timeouts, a cart write may apply twice); one without a socket
     timeout waits as long as Redis hangs. redis-py's defaults do one or both."""
     url = _url(server, "qs-app", APP_PASSWORD)
+    no_retry = Retry(NoBackoff(), 0)
     clients = {
         "retries 3 times": redis.Redis.from_url(
-            url, socket_timeout=1, retry=Retry(NoBackoff(), 3)
+            url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 3)
         ),
         "has no socket_timeout": redis.Redis.from_url(
-            url, socket_timeout=None, retry=Retry(NoBackoff(), 0)
+            url, socket_timeout=None, retry=no_retry
         ),
-        "retries 10 times": redis_cluster.client(),  # redis-py's cluster default
+        # redis-py 8 waits 5 s to connect unless told, whatever the socket_timeout
+        "sets no socket_connect_timeout": redis.Redis.from_url(
+            url, socket_timeout=1, retry=no_retry
+        ),
+        "waits up to 3 s to connect": redis.Redis.from_url(
+            url, socket_timeout=1, socket_connect_timeout=3, retry=no_retry
+        ),
+        # redis-py's cluster defaults
+        "retries 10 times and has no socket_timeout": redis_cluster.client(),
     }
     for problem, client in clients.items():
         caplog.clear()
@@ -975,9 +985,11 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
         assert warned == [
             f"qscookies: the Redis client passed in {problem}: a request can wait"
             " past socket_timeout, and a re-sent cart write apply twice; give it"
-            " retry=Retry(NoBackoff(), 0) and a socket_timeout (see the README's"
-            " Scale section)"
+            " retry=Retry(NoBackoff(), 0), a socket_timeout and a"
+            " socket_connect_timeout no longer than it (see the README's Scale"
+            " section)"
         ]
+        assert warned[0].endswith(f"give it {CLIENT_SETTINGS}")
     caplog.clear()
     with caplog.at_level(logging.WARNING, "qscookies"):
         ASGIQSCookies(shop, secret_key=SECRET, redis=redis.asyncio.Redis.from_url(url))

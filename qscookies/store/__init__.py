@@ -6,6 +6,8 @@
   store, sync and ``redis.asyncio``;
 - :mod:`~qscookies.store.reader`: the report's aggregate reads;
 - :mod:`~qscookies.store.probe`: the ACL probe of ``qscookies check``.
+- :mod:`~qscookies.store.survey`: the shard map and failover settings read by
+  ``qscookies check --cluster``.
 
 Each role has its own allow-list; the raw client stays private to it.
 """
