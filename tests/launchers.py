@@ -1,9 +1,10 @@
 """Redis Cluster and Sentinel launchers for the scale tests.
 
 They start real ``redis-server`` processes from the binary the suite uses (see
-:func:`qscookies.embedded.find_redis_server`): a cluster of masters formed
-without ``redis-cli``, and a master watched by a sentinel; :func:`frozen`
-pauses one.
+:func:`qscookies.embedded.find_redis_server`): a cluster of masters, with
+replicas or not, formed without ``redis-cli``, and a master (with replicas or
+not) watched by one or more sentinels; :func:`frozen` pauses a server,
+:func:`kill` kills it (``kill -9``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import redis
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster
+from redis.crc import key_slot
 from redis.sentinel import Sentinel
 
 from qscookies.embedded import HOST
@@ -26,6 +28,16 @@ from qscookies.embedded import Managed
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import wait_until
+
+#: Replicas sync at once (Redis 7 waits 5 s for more replicas by default).
+FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
+
+
+def kill(server: RedisServer) -> None:
+    """``kill -9`` *server* and wait until it is gone (its data goes with it)."""
+    assert server.pid
+    os.kill(server.pid, signal.SIGKILL)
+    wait_until(lambda: not server.running, f"{server!r} to die", START_TIMEOUT)
 
 
 @contextmanager
@@ -40,9 +52,15 @@ def frozen(server: RedisServer) -> Iterator[None]:
 
 
 class RedisClusterServers(Managed):
-    """A cluster of *size* masters sharing the 16384 slots, formed without
-    ``redis-cli`` (a context manager).
+    """A cluster of *size* masters sharing the 16384 slots, each with *replicas*
+    replicas, formed without ``redis-cli`` (a context manager).
 
+    :attr:`nodes` lists every node, the masters first (as started: after a
+    failover, :meth:`master_of` says who holds a key).
+
+    :param replicas: replicas per master (``CLUSTER REPLICATE``).
+    :param node_timeout: ``cluster-node-timeout`` in ms: how soon a master that
+        stopped answering is failed over.
     :param args: extra command line arguments for every node.
     """
 
@@ -51,13 +69,31 @@ class RedisClusterServers(Managed):
         binary: str | None = None,
         *,
         size: int = 3,
+        replicas: int = 0,
+        node_timeout: int = 2000,
         args: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         binary = find_redis_server(binary)
         node_args: list[str | os.PathLike[str]]
         node_args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-        node_args += ["--cluster-node-timeout", "2000", *args]
-        self.nodes = [RedisServer(binary, args=node_args) for _ in range(size)]
+        node_args += ["--cluster-node-timeout", str(node_timeout)]
+        if replicas:
+            node_args += FAST_SYNC
+        node_args += args
+        self.size, self.replicas_per_master = size, replicas
+        count = size * (1 + replicas)
+        self.nodes = [RedisServer(binary, args=node_args) for _ in range(count)]
+
+    @property
+    def masters(self) -> list[RedisServer]:
+        """The nodes started as masters (slots assigned at formation)."""
+        return self.nodes[: self.size]
+
+    @property
+    def replicas(self) -> list[RedisServer]:
+        """The nodes started as replicas; replica ``j`` of master ``i`` is
+        ``replicas[i * replicas_per_master + j]``."""
+        return self.nodes[self.size :]
 
     @property
     def startup_nodes(self) -> list[ClusterNode]:
@@ -74,7 +110,8 @@ class RedisClusterServers(Managed):
         return RedisCluster(startup_nodes=self.startup_nodes, **kwargs)
 
     def start(self) -> RedisClusterServers:
-        """Start the nodes, form the cluster and wait until it is ``ok`` everywhere."""
+        """Start the nodes, form the cluster and wait until it is ``ok`` everywhere
+        and every master has its replicas online."""
         try:
             for node in self.nodes:
                 node.start()
@@ -86,8 +123,8 @@ class RedisClusterServers(Managed):
         return self
 
     def _form(self) -> None:
-        size = len(self.nodes)
-        for i, node in enumerate(self.nodes):
+        size = self.size
+        for i, node in enumerate(self.masters):
             first, last = i * 16384 // size, (i + 1) * 16384 // size - 1
             with node.client() as client:
                 client.execute_command("CLUSTER SET-CONFIG-EPOCH", i + 1)
@@ -98,16 +135,60 @@ class RedisClusterServers(Managed):
         with self.nodes[0].client() as client:
             for node in self.nodes[1:]:
                 client.execute_command("CLUSTER MEET", HOST, node._port)
+        if self.replicas:
+            wait_until(self._all_known, "every node to know every other", 40)
+            ids = [_node_id(master) for master in self.masters]
+            for k, replica in enumerate(self.replicas):
+                with replica.client() as client:
+                    master_id = ids[k // self.replicas_per_master]
+                    client.execute_command("CLUSTER REPLICATE", master_id)
         wait_until(self._ok, "the cluster to be formed", 4 * START_TIMEOUT)
+
+    def _all_known(self) -> bool:
+        for node in self.nodes:
+            with node.client() as client:
+                lines = _cluster_nodes(client)
+            if len(lines) != len(self.nodes) or any(
+                "handshake" in flags or "noaddr" in flags for _, flags, *_ in lines
+            ):
+                return False
+        return True
 
     def _ok(self) -> bool:
         for node in self.nodes:
             with node.client() as client:
                 info = client.execute_command("CLUSTER INFO")  # parsed into a dict
+                lines = _cluster_nodes(client)
             known = int(info["cluster_known_nodes"])
             if info["cluster_state"] != "ok" or known != len(self.nodes):
                 return False
+            replicas = [flags for _, flags, *_ in lines if "slave" in flags]
+            if len(replicas) != len(self.replicas) or any(
+                "fail" in flags for _, flags, *_ in lines
+            ):
+                return False
+        for master in self.masters:
+            if _online_replicas(master) != self.replicas_per_master:
+                return False
         return True
+
+    def master_of(self, key: str) -> RedisServer:
+        """The running node that serves *key*'s slot as a master now."""
+        slot = key_slot(key.encode())
+        for node in self.nodes:
+            if not node.running:
+                continue
+            try:
+                with node.client(socket_timeout=1.0) as client:
+                    for _, flags, port, slots in _cluster_nodes(client):
+                        if "master" in flags and "fail" not in flags and slot in slots:
+                            return self._by_port(port)
+            except redis.RedisError:
+                continue
+        raise LookupError(f"no master serves slot {slot} of {key!r}")
+
+    def _by_port(self, port: int) -> RedisServer:
+        return next(node for node in self.nodes if node._port == port)
 
     def stop(self) -> None:
         """Stop every node (idempotent)."""
@@ -115,26 +196,80 @@ class RedisClusterServers(Managed):
             node.stop()
 
 
+def _node_id(server: RedisServer) -> str:
+    with server.client() as client:
+        return str(client.execute_command("CLUSTER MYID"), "ascii")
+
+
+def _cluster_nodes(client: redis.Redis) -> list[tuple[str, str, int, set[int]]]:
+    """``CLUSTER NODES`` as ``(id, flags, port, slots)`` rows, read raw (redis-py's
+    parsed form differs between versions)."""
+    client.set_response_callback("CLUSTER NODES", lambda response, **_: response)
+    raw = client.execute_command("CLUSTER NODES")
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    rows = []
+    for line in raw.splitlines():
+        fields = line.split()
+        address = fields[1].split("@")[0]
+        slots: set[int] = set()
+        for item in fields[8:]:
+            if item.startswith("["):
+                continue  # a slot being migrated
+            first, _, last = item.partition("-")
+            slots.update(range(int(first), int(last or first) + 1))
+        rows.append((fields[0], fields[2], int(address.rsplit(":", 1)[1]), slots))
+    return rows
+
+
+def _online_replicas(server: RedisServer) -> int:
+    with server.client() as client:
+        info = client.info("replication")
+    return sum(
+        1
+        for name, value in info.items()
+        if name.startswith("slave")
+        and isinstance(value, dict)
+        and value.get("state") == "online"
+    )
+
+
 class _SentinelProcess(RedisServer):
-    def __init__(self, binary: str, master: RedisServer, name: str) -> None:
+    def __init__(
+        self,
+        binary: str,
+        master: RedisServer,
+        name: str,
+        *,
+        quorum: int = 1,
+        down_after: int = 1000,
+        failover_timeout: int = 2000,
+    ) -> None:
         super().__init__(binary)
         self.master, self.name = master, name
+        self.quorum, self.down_after = quorum, down_after
+        self.failover_timeout = failover_timeout
 
     def _command(self) -> list[str]:
         conf = self.directory / "sentinel.conf"  # sentinel needs to rewrite it
         if not conf.exists():
-            monitor = f"monitor {self.name} {HOST} {self.master._port} 1"
-            lines = [monitor, f"down-after-milliseconds {self.name} 1000"]
-            lines.append(f"failover-timeout {self.name} 2000")
+            monitor = f"monitor {self.name} {HOST} {self.master._port} {self.quorum}"
+            lines = [monitor, f"down-after-milliseconds {self.name} {self.down_after}"]
+            lines.append(f"failover-timeout {self.name} {self.failover_timeout}")
             conf.write_text("".join(f"sentinel {line}\n" for line in lines))
         return [self.binary, str(conf), "--sentinel", *super()._command()[1:]]
 
 
 class SentinelServers(Managed):
-    """A master and one sentinel monitoring it as :attr:`service_name`
-    (a context manager).
+    """A master, *replicas* replicas of it (``--replicaof``) and *sentinels*
+    sentinels monitoring it as :attr:`service_name` (a context manager).
 
-    :param args: extra command line arguments for the master.
+    :param quorum: sentinels that must agree the master is down (default: a
+        majority of them).
+    :param down_after: ``down-after-milliseconds``: how soon a silent master is
+        down.
+    :param failover_timeout: ``failover-timeout`` in ms.
+    :param args: extra command line arguments for the master and the replicas.
     """
 
     service_name = "mymaster"
@@ -143,43 +278,105 @@ class SentinelServers(Managed):
         self,
         binary: str | None = None,
         *,
+        replicas: int = 0,
+        sentinels: int = 1,
+        quorum: int | None = None,
+        down_after: int = 1000,
+        failover_timeout: int = 2000,
         args: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         binary = find_redis_server(binary)
+        if replicas:
+            args = [*FAST_SYNC, *args]
         self.master = RedisServer(binary, args=args)
-        self.sentinel: RedisServer = _SentinelProcess(
-            binary, self.master, self.service_name
-        )
+        replica_args = [*args, "--replicaof", HOST, str(self.master._port)]
+        self.replicas = [
+            RedisServer(binary, args=replica_args) for _ in range(replicas)
+        ]
+        quorum = sentinels // 2 + 1 if quorum is None else quorum
+        self.sentinels: list[RedisServer] = [
+            _SentinelProcess(
+                binary,
+                self.master,
+                self.service_name,
+                quorum=quorum,
+                down_after=down_after,
+                failover_timeout=failover_timeout,
+            )
+            for _ in range(sentinels)
+        ]
+        self.sentinel = self.sentinels[0]
+
+    @property
+    def servers(self) -> list[RedisServer]:
+        """The master and the replicas (as started)."""
+        return [self.master, *self.replicas]
 
     @property
     def sentinel_address(self) -> tuple[str, int]:
-        """``(host, port)`` of the sentinel."""
+        """``(host, port)`` of the first sentinel."""
         return HOST, self.sentinel._port
 
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``(host, port)`` of every sentinel."""
+        return [(HOST, sentinel._port) for sentinel in self.sentinels]
+
     def master_client(self, **kwargs: Any) -> redis.Redis:
-        """Return a client of the master found through the sentinel."""
-        sentinel = Sentinel([self.sentinel_address], socket_timeout=5)
+        """Return a client of the master found through the sentinels."""
+        sentinel = Sentinel(self.sentinel_addresses, socket_timeout=5)
         client: redis.Redis = sentinel.master_for(self.service_name, **kwargs)
         return client
 
+    def current_master(self) -> RedisServer:
+        """The server the first sentinel that answers names as the master now."""
+        for sentinel in self.sentinels:
+            if not sentinel.running:
+                continue
+            with sentinel.client(socket_timeout=1.0) as client:
+                try:
+                    _, port = client.sentinel_get_master_addr_by_name(self.service_name)
+                except redis.RedisError:
+                    continue
+            return next(s for s in self.servers if s._port == int(port))
+        raise LookupError("no sentinel answers")
+
     def start(self) -> SentinelServers:
-        """Start both and wait until the sentinel sees the master up."""
+        """Start them all and wait until the replicas are in sync and every
+        sentinel sees the master up, its replicas and the other sentinels."""
         try:
             self.master.start()
-            self.sentinel.start()
-            seen, what = self._master_seen, "the sentinel to see the master"
-            wait_until(seen, what, START_TIMEOUT)
+            for replica in self.replicas:
+                replica.start()
+            online, what = self._replicas_online, "the replicas to sync"
+            wait_until(online, what, 4 * START_TIMEOUT)
+            for sentinel in self.sentinels:
+                sentinel.start()
+            seen, what = self._master_seen, "the sentinels to see the master"
+            wait_until(seen, what, 4 * START_TIMEOUT)
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _replicas_online(self) -> bool:
+        return _online_replicas(self.master) == len(self.replicas)
+
     def _master_seen(self) -> bool:
-        with self.sentinel.client() as client:
-            state = client.sentinel_master(self.service_name)
-        return bool(state["is_master"] and not state["is_disconnected"])
+        for sentinel in self.sentinels:
+            with sentinel.client() as client:
+                state = client.sentinel_master(self.service_name)
+            if not (state["is_master"] and not state["is_disconnected"]):
+                return False
+            if state["num-slaves"] != len(self.replicas):
+                return False
+            if state["num-other-sentinels"] != len(self.sentinels) - 1:
+                return False
+        return True
 
     def stop(self) -> None:
-        """Stop both (idempotent)."""
-        self.sentinel.stop()
-        self.master.stop()
+        """Stop them all (idempotent)."""
+        for sentinel in self.sentinels:
+            sentinel.stop()
+        for server in reversed(self.servers):
+            server.stop()
