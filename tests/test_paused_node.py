@@ -8,6 +8,7 @@ carts and tracking stop: the other shards go on.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.embedded import HOST
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
+from qscookies.store.aio import AsyncGuard
 from qscookies.store.client import Guard
 from qscookies.store.client import client_options
 
@@ -116,6 +118,41 @@ class _Carts:
         return port
 
 
+def test_an_asyncio_cluster_pipeline_names_the_paused_node(
+    cluster: RedisClusterServers,
+) -> None:
+    """Tracking pauses only the node that failed: the error must name it."""
+    sync = cluster.client(**client_options(TIMEOUT))
+    paused = "paused:{a}"
+    server = _server_of(cluster, sync, paused)
+    healthy = next(
+        key
+        for key in (f"healthy:{{{n}}}" for n in range(100))
+        if _server_of(cluster, sync, key) is not server
+    )
+
+    async def send() -> frozenset[str]:
+        client = redis.asyncio.RedisCluster.from_url(
+            cluster.url, **client_options(TIMEOUT)
+        )
+        guard = AsyncGuard(client, frozenset({"HINCRBY"}))
+        await client.initialize()
+        with frozen(server):
+            with pytest.raises(StoreUnavailable) as failed:
+                await guard.send(
+                    [("HINCRBY", healthy, "a", 1), ("HINCRBY", paused, "a", 1)]
+                )
+        await client.aclose()
+        return failed.value.nodes
+
+    assert asyncio.run(send()) == {f"{HOST}:{server.port}"}
+    with server.client() as admin:
+        wait_until(lambda: admin.hget(paused, "a") == b"1", "the paused node", 5)
+    assert sync.hget(healthy, "a") == "1"
+    sync.delete(paused, healthy)
+    sync.close()
+
+
 def test_a_cluster_pipeline_follows_a_moved_slot_once(
     cluster: RedisClusterServers,
 ) -> None:
@@ -140,6 +177,28 @@ def test_a_cluster_pipeline_follows_a_moved_slot_once(
     client.close()
 
 
+class _SiteVisits:
+    """The day's site-wide visit count of a cluster, and the node holding it."""
+
+    def __init__(self, client: Any, now: float) -> None:
+        self._client = client
+        self._key = f"qs:a:{{_site}}:d:{time.strftime('%Y%m%d', time.gmtime(now))}"
+        self.port: int = client.get_node_from_key(self._key).port
+
+    def count(self) -> int:
+        """Visits counted so far today."""
+        return int(self._client.hget(self._key, "visits") or 0)
+
+
+def _promotion_on(client: Any, port: int) -> str:
+    """A promotion code whose counters live on the node at *port*."""
+    return next(
+        f"P{n}"
+        for n in range(1000)
+        if client.get_node_from_key(f"qs:a:{{P{n}}}:d").port == port
+    )
+
+
 def _browsers_by_node(
     cluster: RedisClusterServers, app: QSCookies, count: int
 ) -> dict[int, list[Client]]:
@@ -160,18 +219,18 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
     now = time.time()
     app.clock = lambda: now
     by_node = _browsers_by_node(cluster, app, 12)
-    paused_port, healthy_port = sorted(by_node, key=lambda p: -len(by_node[p]))[:2]
+    visits = _SiteVisits(client, now)
+    paused_port = next(port for port in by_node if port != visits.port)
+    healthy_port = next(port for port in by_node if port != paused_port)
     [server] = [node for node in cluster.nodes if node.port == paused_port]
     victim, healthy = by_node[paused_port][0], by_node[healthy_port][0]
-    code = next(  # a promotion whose counters live on the paused node
-        f"P{n}"
-        for n in range(1000)
-        if client.get_node_from_key(f"qs:a:{{P{n}}}:d").port == paused_port
-    )
+    code = _promotion_on(client, paused_port)
+    counted = visits.count()
     with frozen(server):
         add, took_add = _timed(lambda: victim.get("/add?sku=A&id=second"))
         badge, took_badge = _timed(lambda: victim.get("/badge"))
         landing, took_landing = _timed(lambda: Client(app).get(f"/?promo={code}"))
+        newcomer = Client(app).get("/")  # its visit counts: that node is not paused
         other_add, took_other = _timed(lambda: healthy.get("/add?sku=A&id=second"))
         other_badge = healthy.get("/badge")
     assert add.status_code == 503 and add.headers["Retry-After"] == "5"
@@ -184,6 +243,8 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
         True,
     )
     assert other_badge.json == {"A": 2}  # its node is not paused: tracking goes on
+    assert newcomer.status_code == 200
+    assert visits.count() == counted + 2  # the landing's visit and the newcomer's
     assert victim.get("/badge").json is None  # paused for retry_interval
     assert get_json(victim, "/add?sku=A&id=second") == 2  # ran once, on waking
     assert get_json(victim, "/add?sku=A&id=third") == 3
@@ -196,6 +257,7 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
 def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) -> None:
     options = client_options(TIMEOUT)
     client = redis.asyncio.RedisCluster.from_url(cluster.url, **options)
+    sync = cluster.client(**options)  # to find the nodes of keys
     shop_app = make_app("bare", Events())
     app = ASGIQSCookies(shop_app, secret_key=SECRET, redis=client)
     with ASGIServer(app, cleanup=[client.aclose]) as server:
@@ -205,11 +267,21 @@ def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) 
             assert browser.get("/add?sku=A&id=first").json() == 1
             ports.append(carts.port_of_new())
         server_of = {node.port: node for node in cluster.nodes}
-        victim = browsers[0]
-        healthy = browsers[next(i for i, p in enumerate(ports) if p != ports[0])]
-        with frozen(server_of[ports[0]]):
+        visits = _SiteVisits(sync, time.time())
+        paused = next(p for p in ports if p != visits.port)
+        victim = browsers[ports.index(paused)]
+        healthy = browsers[next(i for i, p in enumerate(ports) if p != paused)]
+        code, counted = _promotion_on(sync, paused), visits.count()
+        with frozen(server_of[paused]):
             add, took_add = _timed(lambda: victim.get("/add?sku=A&id=second"))
             other = healthy.get("/add?sku=A&id=second")
+            landing, took_landing = _timed(
+                lambda: httpx.get(f"{server.url}/?promo={code}")
+            )
+            newcomer = httpx.get(server.url)  # its visit counts: not that node
+        assert (landing.status_code, newcomer.status_code) == (303, 200)
+        assert took_landing < BOUND
+        assert visits.count() == counted + 2
         assert (add.status_code, add.headers["Retry-After"], took_add < BOUND) == (
             503,
             "5",
@@ -219,6 +291,7 @@ def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) 
         assert victim.get("/add?sku=A&id=second").json() == 2  # ran once, on waking
         for browser in browsers:
             browser.close()
+    sync.close()
 
 
 @pytest.fixture

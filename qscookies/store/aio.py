@@ -13,6 +13,7 @@ import redis
 
 from ..errors import CommandRefused
 from ..errors import StoreError
+from . import cluster
 from .app import _AppStoreBase
 from .app import unavailable
 from .client import FAILURES
@@ -22,6 +23,7 @@ from .client import _GuardBase
 from .client import by_sha
 from .client import checked
 from .client import fewer
+from .client import lost_error
 from .client import translate
 from .client import unknown_scripts
 
@@ -63,16 +65,22 @@ class AsyncGuard(_GuardBase):
         self, commands: Sequence[Command], wait: Wait | None = None
     ) -> list[Any]:
         try:
+            if self._cluster:  # the slot map, to find the keys' nodes
+                await self._client.initialize()
             pipe = self._client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command)
             if wait:
-                if self._cluster:  # the slot map, to find the key's node
-                    await self._client.initialize()
                 pipe.execute_command(*wait.command, **self._node_of(wait.key))
-            return list(await pipe.execute(raise_on_error=False))
+            replies = list(await pipe.execute(raise_on_error=False))
         except FAILURES as error:
             raise translate(error) from error
+        if self._cluster and any(isinstance(reply, Exception) for reply in replies):
+            keys = [*map(self._key_of, commands), *([wait.key] if wait else [])]
+            failed = cluster.lost(replies, cluster.nodes_of(self._client, keys))
+            if failed:  # named, for tracking's pause per node
+                raise lost_error(failed)
+        return replies
 
     async def close(self) -> None:
         """Close the client's connections."""

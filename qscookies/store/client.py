@@ -170,7 +170,7 @@ class _GuardBase:
             return ONE_NODE
         keys = [key for key in map(self._key_of, commands) if key]
         try:
-            return frozenset(self._client.get_node_from_key(key).name for key in keys)
+            return frozenset(node.name for node in cluster.nodes_of(self._client, keys))
         except FAILURES:
             return ONE_NODE
 
@@ -265,9 +265,7 @@ class Guard(_GuardBase):
                 keys = [*map(self._key_of, commands), *([wait.key] if wait else [])]
                 replies, lost = cluster.send(self._client, queued, keys)
                 if lost:
-                    error = translate(next(iter(lost.values())))
-                    error.nodes = frozenset(lost)
-                    raise error
+                    raise lost_error(lost)
                 return replies
             pipe = self._client.pipeline(transaction=False)
             for command in queued:
@@ -326,6 +324,13 @@ def by_sha(command: Command) -> Command:
     if command[0] != "EVAL":
         return command
     return ("EVALSHA", sha1(command[1]), *command[2:])
+
+
+def lost_error(lost: dict[str, BaseException]) -> StoreError:
+    """The error for replies lost with their cluster nodes (by node name)."""
+    error = translate(next(iter(lost.values())))
+    error.nodes = frozenset(lost)
+    return error
 
 
 def translate(error: BaseException) -> StoreError:

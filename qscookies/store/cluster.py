@@ -46,7 +46,7 @@ def send(
     :returns: the replies in order (error replies as exceptions), and the
         replies lost with their node, by node name (``host:port``).
     """
-    nodes = [client.get_node_from_key(key) if key else None for key in keys]
+    nodes = nodes_of(client, keys)
     routed = enumerate(zip(commands, nodes, strict=True))
     stack = [
         PipelineCommand(command, {"target_nodes": node} if node else {}, position)
@@ -57,15 +57,29 @@ def send(
         stack, raise_on_error=False, allow_redirections=False
     )
     replies = list(sent)
-    lost: dict[str, BaseException] = {}
-    for index, (reply, node) in enumerate(zip(replies, nodes, strict=True)):
+    for index, reply in enumerate(replies):
         if isinstance(reply, _REDIRECTS):
             replies[index] = _resend(client, commands[index])
-        elif isinstance(reply, _LOST):
-            lost[node.name if node else "?"] = reply
-    if lost:
-        reread_slots(client.nodes_manager, sorted(lost))
-    return replies, lost
+    failed = lost(replies, nodes)
+    if failed:
+        reread_slots(client.nodes_manager, sorted(failed))
+    return replies, failed
+
+
+def nodes_of(client: Any, keys: Sequence[str | None]) -> list[Any]:
+    """The node of each key in the slot map of the (sync or asyncio) cluster
+    *client*; ``None`` for no key."""
+    return [client.get_node_from_key(key) if key else None for key in keys]
+
+
+def lost(replies: Sequence[Any], nodes: Sequence[Any]) -> dict[str, BaseException]:
+    """The *replies* lost with their node (the command may have run), by the
+    name (``host:port``) of the node in *nodes* it went to."""
+    return {
+        node.name if node else "?": reply
+        for reply, node in zip(replies, nodes, strict=True)
+        if isinstance(reply, _LOST)
+    }
 
 
 def _resend(client: Any, command: tuple[Any, ...]) -> Any:
