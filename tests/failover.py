@@ -320,6 +320,19 @@ def _replicas_of(master: RedisServer, servers: list[RedisServer]) -> list[RedisS
     return [server for server in servers if server._port in ports]
 
 
+def _drop_replicas(master: RedisServer, expected: int) -> None:
+    """Close *master*'s replication links (its replicas are frozen, so they
+    cannot reconnect). A frozen replica's socket buffer would otherwise take
+    in every write made meanwhile (a few kB, well under the buffer) and hand
+    it over on ``SIGCONT``, after the kill: nothing would be lost even
+    without ``WAIT``. A replica cut off from the stream is what a lagging
+    one is at the moment the master dies."""
+    with master.client() as raw:
+        dropped = raw.client_kill_filter(_type="replica")
+    if dropped != expected:
+        raise RuntimeError(f"dropped {dropped} replication links, not {expected}")
+
+
 def run(
     kind: Topology,
     binary: str | None = None,
@@ -330,7 +343,8 @@ def run(
     """One failover under load; the figures say what happened.
 
     With *lagging_replicas*, every replica of the master to be killed is frozen
-    (``SIGSTOP``) for :data:`FREEZE` seconds of load before the kill, and woken
+    (``SIGSTOP``) and its replication link closed (``CLIENT KILL TYPE
+    replica``) for :data:`FREEZE` seconds of load before the kill, and woken
     (``SIGCONT``) right after it: the adds acknowledged meanwhile are on the
     master alone unless ``durable_writes`` made them wait for a replica."""
     logger = logging.getLogger("qscookies")
@@ -398,6 +412,7 @@ def _load(
                     raise RuntimeError(f"{victim!r} has no replica to freeze")
                 for replica in replicas:
                     stack.enter_context(frozen(replica))
+                _drop_replicas(victim, len(replicas))
                 frozen_at = time.monotonic()
                 time.sleep(FREEZE)
             killed_at = time.monotonic()
