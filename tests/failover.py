@@ -15,9 +15,17 @@ and the same client object recover on their own.
 Two replicas per master: with ``durable_writes=1`` the promoted replica needs a
 replica of its own to confirm cart writes.
 
+With ``--lagging-replicas`` every replica of the master to be killed is frozen
+(``SIGSTOP``) and its replication link closed for 0.5 s of load before the
+kill, then woken (``SIGCONT``) right after it, before the election: the adds
+made meanwhile are on the master alone. With ``--durable-writes 0`` those that
+were acknowledged are lost; with ``1`` they answer ``503`` instead.
+
 Run as a script, one figures line per run::
 
     PYTHONPATH=. python tests/failover.py --topology cluster --runs 3
+    PYTHONPATH=. python tests/failover.py --topology sentinel --lagging-replicas \
+        --durable-writes 0
 """
 
 from __future__ import annotations
