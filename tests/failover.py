@@ -15,9 +15,17 @@ and the same client object recover on their own.
 Two replicas per master: with ``durable_writes=1`` the promoted replica needs a
 replica of its own to confirm cart writes.
 
+With ``--lagging-replicas`` every replica of the master to be killed is frozen
+(``SIGSTOP``) and its replication link closed for 0.5 s of load before the
+kill, then woken (``SIGCONT``) right after it, before the election: the adds
+made meanwhile are on the master alone. With ``--durable-writes 0`` those that
+were acknowledged are lost; with ``1`` they answer ``503`` instead.
+
 Run as a script, one figures line per run::
 
     PYTHONPATH=. python tests/failover.py --topology cluster --runs 3
+    PYTHONPATH=. python tests/failover.py --topology sentinel --lagging-replicas \
+        --durable-writes 0
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import urllib.request
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Iterator
+from contextlib import ExitStack
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field
@@ -57,6 +66,7 @@ from qscookies.embedded import RedisServer
 
 from launchers import RedisClusterServers
 from launchers import SentinelServers
+from launchers import frozen
 from launchers import kill
 
 Topology = Literal["cluster", "sentinel"]
@@ -65,6 +75,9 @@ WRITERS = 8
 #: Load before the kill, and acknowledged adds on every affected cart after it.
 LOAD_BEFORE = 1.5
 HOLD_AFTER = 1.0
+#: Lagging replicas: how long the writers go on while every replica of the
+#: master to be killed is frozen (``SIGSTOP``), before the kill.
+FREEZE = 0.5
 #: No recovery within this long after the kill: the run fails.
 DEADLINE = 30.0
 #: A request answered later than this counts as hanging (socket_timeout is 0.25).
@@ -220,7 +233,14 @@ class Figures:
     recovery: float | None = None  # seconds from the kill; None: none by DEADLINE
     slowest_add: float = 0.0
     slowest_view: float = 0.0
+    #: Lagging replicas: seconds the victim's replicas were frozen before the
+    #: kill (0: not frozen), and the adds on the affected carts made wholly
+    #: inside that window, acknowledged / answered 503.
+    frozen: float = 0.0
+    acknowledged_frozen: int = 0
+    unavailable_frozen: int = 0
     odd: list[str] = field(default_factory=list)  # anything not 200 or 503+Retry-After
+    missing: list[str] = field(default_factory=list)  # per writer, what it lost
     tracebacks: list[str] = field(default_factory=list)
     log: dict[str, int] = field(default_factory=dict)
 
@@ -237,15 +257,23 @@ class Figures:
             f" {self.page_views_ok}/{self.page_views} 200; recovery {recovery};"
             f" slowest add {self.slowest_add:.2f}s, view {self.slowest_view:.2f}s;"
             f" other answers {len(self.odd)}, escaped exceptions {len(self.tracebacks)}"
+            + (
+                f"; replicas frozen {self.frozen:.2f}s before the kill: on the"
+                f" affected carts {self.acknowledged_frozen} adds acknowledged,"
+                f" {self.unavailable_frozen} 503s meanwhile"
+                if self.frozen
+                else ""
+            )
         )
 
 
 @contextmanager
 def topology(
     kind: Topology, binary: str | None = None
-) -> Iterator[tuple[Any, Callable[[], list[RedisServer]], str]]:
-    """The servers and the app's client: ``(client, masters, version)``, where
-    ``masters()`` lists the servers that are masters now."""
+) -> Iterator[tuple[Any, Callable[[], list[RedisServer]], list[RedisServer], str]]:
+    """The servers and the app's client: ``(client, masters, servers, version)``,
+    where ``masters()`` lists the servers that are masters now and ``servers``
+    every data server (no sentinel)."""
     if kind == "cluster":
         args = ["--cluster-require-full-coverage", "no"]
         with RedisClusterServers(
@@ -253,7 +281,8 @@ def topology(
         ) as cluster:
             client = RedisCluster(startup_nodes=cluster.startup_nodes, **NO_RETRY)
             try:
-                yield client, lambda: cluster.masters, _version(cluster.nodes[0])
+                version = _version(cluster.nodes[0])
+                yield client, lambda: cluster.masters, cluster.nodes, version
             finally:
                 client.close()
     else:
@@ -267,7 +296,8 @@ def topology(
             )
             client = sentinel.master_for(servers.service_name, **NO_RETRY)
             try:
-                yield client, lambda: [servers.master], _version(servers.master)
+                version = _version(servers.master)
+                yield client, lambda: [servers.master], servers.servers, version
             finally:
                 client.close()
 
@@ -286,15 +316,50 @@ def _writers_on(server: RedisServer) -> set[int]:
     return found
 
 
+def _replicas_of(master: RedisServer, servers: list[RedisServer]) -> list[RedisServer]:
+    """The servers attached to *master* as its replicas now."""
+    with master.client(decode_responses=True) as raw:
+        info = raw.info("replication")
+    ports = {
+        int(value["port"])
+        for name, value in info.items()
+        if name.startswith("slave") and isinstance(value, dict)
+    }
+    return [server for server in servers if server._port in ports]
+
+
+def _drop_replicas(master: RedisServer, expected: int) -> None:
+    """Close *master*'s replication links (its replicas are frozen, so they
+    cannot reconnect). A frozen replica's socket buffer would otherwise take
+    in every write made meanwhile (a few kB, well under the buffer) and hand
+    it over on ``SIGCONT``, after the kill: nothing would be lost even
+    without ``WAIT``. A replica cut off from the stream is what a lagging
+    one is at the moment the master dies."""
+    with master.client() as raw:
+        dropped = raw.client_kill_filter(_type="replica")
+    if dropped != expected:
+        raise RuntimeError(f"dropped {dropped} replication links, not {expected}")
+
+
 def run(
-    kind: Topology, binary: str | None = None, *, durable_writes: int = 1
+    kind: Topology,
+    binary: str | None = None,
+    *,
+    durable_writes: int = 1,
+    lagging_replicas: bool = False,
 ) -> Figures:
-    """One failover under load; the figures say what happened."""
+    """One failover under load; the figures say what happened.
+
+    With *lagging_replicas*, every replica of the master to be killed is frozen
+    (``SIGSTOP``) and its replication link closed (``CLIENT KILL TYPE
+    replica``) for :data:`FREEZE` seconds of load before the kill, and woken
+    (``SIGCONT``) right after it: the adds acknowledged meanwhile are on the
+    master alone unless ``durable_writes`` made them wait for a replica."""
     logger = logging.getLogger("qscookies")
     lines = LogLines()
     logger.addHandler(lines)
     try:
-        with topology(kind, binary) as (client, masters, version):
+        with topology(kind, binary) as (client, masters, servers, version):
             figures = Figures(kind, version, durable_writes)
             middleware = QSCookies(
                 shop,
@@ -305,7 +370,7 @@ def run(
             )
             app = Escaped(middleware)
             with serving(app) as base:
-                _load(base, masters, figures)
+                _load(base, masters, servers, figures, lagging_replicas)
             figures.tracebacks = app.tracebacks
     finally:
         logger.removeHandler(lines)
@@ -314,7 +379,13 @@ def run(
     return figures
 
 
-def _load(base: str, masters: Callable[[], list[RedisServer]], f: Figures) -> None:
+def _load(
+    base: str,
+    masters: Callable[[], list[RedisServer]],
+    servers: list[RedisServer],
+    f: Figures,
+    lagging_replicas: bool = False,
+) -> None:
     stop = threading.Event()
     writers = [Writer(i, Browser(base)) for i in range(WRITERS)]
     views: list[Answer] = []
@@ -341,14 +412,28 @@ def _load(base: str, masters: Callable[[], list[RedisServer]], f: Figures) -> No
         on = {server: _writers_on(server) for server in masters()}
         victim = max(on, key=lambda server: len(on[server]))
         affected = [writers[i] for i in sorted(on[victim])]
-        killed_at = time.monotonic()
-        kill(victim)
+        frozen_at = None
+        with ExitStack() as stack:
+            if lagging_replicas:
+                replicas = _replicas_of(victim, servers)
+                if not replicas:
+                    raise RuntimeError(f"{victim!r} has no replica to freeze")
+                for replica in replicas:
+                    stack.enter_context(frozen(replica))
+                _drop_replicas(victim, len(replicas))
+                frozen_at = time.monotonic()
+                time.sleep(FREEZE)
+            killed_at = time.monotonic()
+            kill(victim)
+        # Leaving the block woke the replicas (SIGCONT): before any election.
         recovered = _wait_for_recovery(affected, killed_at)
     finally:
         stop.set()
         for thread in threads:
             thread.join(HTTP_TIMEOUT + 5)
     _count(writers, affected, views, killed_at, recovered, f)
+    if frozen_at is not None:
+        _count_frozen(affected, frozen_at, killed_at, f)
     _compare(writers, f)
 
 
@@ -418,6 +503,17 @@ def _count(
             )
 
 
+def _count_frozen(
+    affected: list[Writer], frozen_at: float, killed_at: float, f: Figures
+) -> None:
+    f.frozen = killed_at - frozen_at
+    for writer in affected:
+        for _, a in writer.adds:
+            if a.started >= frozen_at and a.ended <= killed_at:
+                f.acknowledged_frozen += a.status == 200
+                f.unavailable_frozen += a.status == 503
+
+
 def _compare(writers: list[Writer], f: Figures) -> None:
     """Read every writer's cart through the app; count the acknowledged adds
     missing from it."""
@@ -437,7 +533,7 @@ def _compare(writers: list[Writer], f: Figures) -> None:
         missing = [sku for sku in acknowledged if lines.get(sku) != 1]
         f.lost += len(missing)
         if missing:
-            f.odd.append(f"writer {writer.index} lost {missing[:10]}")
+            f.missing.append(f"writer {writer.index} lost {missing[:10]}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,6 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-server", metavar="PATH", default=None)
     parser.add_argument(
         "--durable-writes", type=int, default=1, help="0 shows what WAIT prevents"
+    )
+    parser.add_argument(
+        "--lagging-replicas",
+        action="store_true",
+        help=f"freeze the victim's replicas for {FREEZE:g}s of load before the kill",
     )
     parser.add_argument("--log", action="store_true", help="print the log counts")
     options = parser.parse_args(argv)
@@ -459,8 +560,11 @@ def main(argv: list[str] | None = None) -> int:
             options.topology,
             options.redis_server,
             durable_writes=options.durable_writes,
+            lagging_replicas=options.lagging_replicas,
         )
         print(f"run {i + 1}: {figures.line()}", flush=True)
+        for line in figures.missing[:20]:
+            print(f"  lost: {line}")
         for line in figures.odd[:20]:
             print(f"  odd: {line}")
         for text in figures.tracebacks[:3]:
