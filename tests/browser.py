@@ -17,18 +17,31 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlencode
 
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 
+class _Quiet(WSGIRequestHandler):
+    """A request handler that logs no request lines."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 @contextmanager
-def served(app: WSGIApplication) -> Iterator[str]:
-    """Serve *app* on ``127.0.0.1`` on a free port; yield its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def served(app: WSGIApplication, *, quiet: bool = False) -> Iterator[str]:
+    """Serve *app* on ``127.0.0.1`` on a free port; yield its base URL.
+
+    :param quiet: log no request lines (a load test's thousands).
+    """
+    handler = _Quiet if quiet else None
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handler)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:

@@ -52,12 +52,11 @@ from dataclasses import field
 from typing import Any
 from typing import Literal
 
+from browser import served
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 from redis.sentinel import Sentinel
-from werkzeug.serving import WSGIRequestHandler
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 
 from qscookies import QSCookies
@@ -124,11 +123,6 @@ class Escaped:
             raise
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 class LogLines(logging.Handler):
     """The ``qscookies`` log lines of a run, counted with digits blanked."""
 
@@ -142,20 +136,6 @@ class LogLines(logging.Handler):
         self.counts[f"{record.levelname} {message}"[:200]] += 1
         if record.exc_info and len(self.tracebacks) < 5:
             self.tracebacks.append(logging.Formatter().format(record))
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """*app* served by werkzeug's threaded server; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 @dataclass
@@ -369,7 +349,7 @@ def run(
                 max_cart_lines=100_000,
             )
             app = Escaped(middleware)
-            with serving(app) as base:
+            with served(app, quiet=True) as base:
                 _load(base, masters, servers, figures, lagging_replicas)
             figures.tracebacks = app.tracebacks
     finally:
