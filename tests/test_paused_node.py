@@ -50,16 +50,17 @@ BOUND = 2 * TIMEOUT
 
 @pytest.fixture(scope="module")
 def cluster(redis_server_binary: str) -> Iterator[RedisClusterServers]:
-    """A cluster of its own (the tests pause its nodes)."""
+    """A cluster of its own, 3 masters with a replica each (the tests pause
+    masters; never for long enough to start a failover)."""
     args = ["--cluster-require-full-coverage", "no"]
-    with RedisClusterServers(redis_server_binary, args=args) as servers:
+    with RedisClusterServers(redis_server_binary, replicas=1, args=args) as servers:
         yield servers
 
 
 def _server_of(cluster: RedisClusterServers, client: Any, key: str) -> RedisServer:
     """The node serving *key*."""
     port = client.get_node_from_key(key).port
-    [server] = [node for node in cluster.nodes if node.port == port]
+    [server] = [node for node in cluster.masters if node.port == port]
     return server
 
 
@@ -106,7 +107,7 @@ class _Carts:
 
     def _new(self) -> dict[int, set[bytes]]:
         found = {}
-        for node in self._cluster.nodes:
+        for node in self._cluster.masters:
             with node.client() as admin:
                 found[node.port or 0] = set(admin.keys("qs:c:*")) - self._seen
             self._seen |= found[node.port or 0]
@@ -162,10 +163,10 @@ def test_a_cluster_pipeline_follows_a_moved_slot_once(
     key = "moved:{slot}"
     slot = client.keyslot(key)
     source = _server_of(cluster, client, key)
-    [target] = [node for node in cluster.nodes if node is not source][:1]
+    [target] = [node for node in cluster.masters if node is not source][:1]
     with target.client() as admin:
         target_id = admin.execute_command("CLUSTER MYID")
-    for node in cluster.nodes:  # the slot is empty: ownership moves, no key to copy
+    for node in cluster.masters:  # the slot is empty: ownership moves, no key to copy
         with node.client() as admin:
             admin.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
     writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
@@ -211,18 +212,27 @@ def _browsers_by_node(
     return found
 
 
+@pytest.mark.parametrize("durable_writes", [0, 1])
 def test_a_paused_cluster_master_stops_only_its_own_carts(
-    cluster: RedisClusterServers,
+    cluster: RedisClusterServers, durable_writes: int
 ) -> None:
+    """With ``durable_writes=1`` each add is a pipeline (the script, then
+    ``WAIT``): the case where redis-py's own re-sends held it 3 timeouts."""
     client = cluster.client(**client_options(TIMEOUT))
-    app = QSCookies(shop, secret_key=SECRET, redis=client, socket_timeout=TIMEOUT)
+    app = QSCookies(
+        shop,
+        secret_key=SECRET,
+        redis=client,
+        socket_timeout=TIMEOUT,
+        durable_writes=durable_writes,
+    )
     now = time.time()
     app.clock = lambda: now
     by_node = _browsers_by_node(cluster, app, 12)
     visits = _SiteVisits(client, now)
     paused_port = next(port for port in by_node if port != visits.port)
     healthy_port = next(port for port in by_node if port != paused_port)
-    [server] = [node for node in cluster.nodes if node.port == paused_port]
+    [server] = [node for node in cluster.masters if node.port == paused_port]
     victim, healthy = by_node[paused_port][0], by_node[healthy_port][0]
     code = _promotion_on(client, paused_port)
     counted = visits.count()
@@ -266,7 +276,7 @@ def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) 
         for browser in browsers:
             assert browser.get("/add?sku=A&id=first").json() == 1
             ports.append(carts.port_of_new())
-        server_of = {node.port: node for node in cluster.nodes}
+        server_of = {node.port: node for node in cluster.masters}
         visits = _SiteVisits(sync, time.time())
         paused = next(p for p in ports if p != visits.port)
         victim = browsers[ports.index(paused)]
