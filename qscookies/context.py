@@ -225,6 +225,9 @@ class Context(_Facade):
 
         The visitor and promotion cookies are dropped; the cart keeps working.
         Nothing is kept per visitor in Redis, so nothing is left behind.
+
+        :raises HeadersSentError: the response already started (a streamed
+            body): the cookies could no longer change.
         """
         self._state.opt_out()
 
@@ -236,6 +239,8 @@ class Context(_Facade):
         counted: one round trip, which never raises (as a page view's
         tracking). A yes already recorded keeps its date: asking again never
         extends it.
+
+        :raises HeadersSentError: the response already started.
         """
         track(self._store, self._state.opt_in())
 
@@ -246,6 +251,8 @@ class Context(_Facade):
         browser is signed out. Aggregate counts and order markers stay: they
         hold no per-visitor data (a marker is a keyed hash of an order id).
 
+        :raises HeadersSentError: the response already started (nothing is
+            erased: the cookies could no longer be dropped).
         :raises StoreUnavailable: Redis could not erase the cart.
         """
         run(self._state, self._store, self._state.forget())

@@ -810,6 +810,18 @@ def test_a_new_cart_after_the_headers_went_raises() -> None:
     assert state.cart.put("sku-1", 0, add=False).commands == ()
 
 
+@pytest.mark.parametrize("change", ["opt_out", "opt_in", "forget"])
+def test_a_privacy_change_after_the_headers_went_raises(change: str) -> None:
+    """A streamed response already sent its cookies: the choice (or the
+    erasure) would be silently lost, so it is refused before anything else."""
+    state = open_state(cookie=cart())
+    state.finish("200 OK", [])
+    with pytest.raises(HeadersSentError, match="before responding"):
+        getattr(state, change)()
+    assert state.tracking_choice is None
+    assert state.cart.id() is not None  # forget() erased nothing
+
+
 def test_an_existing_cart_may_be_written_after_the_headers_went() -> None:
     state = open_state(cookie=cart())
     assert state.finish("200 OK", []) is not None

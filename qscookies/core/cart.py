@@ -10,7 +10,6 @@ from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
-from ..errors import HeadersSentError
 from ..errors import QSCookiesError
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
@@ -246,11 +245,7 @@ class CartState:
         :param what: what happened to the cart, for the message.
         :raises HeadersSentError: the response headers went out.
         """
-        if self._jar.sent:
-            raise HeadersSentError(
-                f"the cart was {what} after the response started; the browser"
-                " could never learn its id. Do it before responding."
-            )
+        self._jar.check_unsent(f"the cart was {what}")
 
     def adopt(self, cart_id: str, lines: dict[str, int]) -> None:
         """Use the cart *cart_id* from now on (at sign-in): its cookie is set."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..codec import cookie_name
 from ..codec import delete_cookie_header
 from ..codec import set_cookie_header
+from ..errors import HeadersSentError
 from ..http import read_cookies
 from ..settings import OPT_OUT_CHOICE_MAX_AGE
 from ..settings import Settings
@@ -47,6 +48,18 @@ class CookieJar:
         self._outgoing[base] = value
         if max_age is not None:
             self._max_ages[base] = max_age
+
+    def check_unsent(self, what: str) -> None:
+        """Refuse a change the browser could no longer learn of.
+
+        :param what: what was about to happen, for the message.
+        :raises HeadersSentError: the response headers went out.
+        """
+        if self.sent:
+            raise HeadersSentError(
+                f"{what} after the response started; the browser could never"
+                " get its cookie. Do it before responding."
+            )
 
     def drop(self, *bases: str) -> None:
         """Make the browser drop these cookies (only those it sent)."""

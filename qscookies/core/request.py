@@ -337,7 +337,11 @@ class RequestState:
         """Record "out": drop the visitor and promotion cookies, track nothing.
 
         Nothing to erase in Redis: there is no per-visitor record.
+
+        :raises HeadersSentError: the response already started (the choice
+            cookie could not be set, nor the others dropped).
         """
+        self.jar.check_unsent("the tracking choice was recorded")
         settings = self.rules.settings
         self.consent.record("out")
         self._visitor = None
@@ -349,7 +353,10 @@ class RequestState:
 
         :return: when tracking was off and now is on, the plan of a fresh
             visitor's first visit (one round trip), else no command.
+        :raises HeadersSentError: the response already started (the choice
+            cookie could not be set).
         """
+        self.jar.check_unsent("the tracking choice was recorded")
         was = self.tracking_allowed
         self.consent.record("in")
         if was or not self.tracking_allowed:
@@ -367,7 +374,11 @@ class RequestState:
 
         Aggregate counts stay (they hold no per-visitor data), and so do order
         markers (a keyed hash of an order id, under the promotion's code).
+
+        :raises HeadersSentError: the response already started (the cookies
+            could not be dropped); nothing is erased.
         """
+        self.jar.check_unsent("forget() was called")
         cart_id = self.cart.id()
         settings = self.rules.settings
 
