@@ -295,11 +295,14 @@ def request_from(scope: Scope) -> Request:
             fields[key] = bytes(value).decode("latin-1")
     server = scope.get("server")
     host = fields.get(b"host") or (str(server[0]) if server else "")
+    query = scope.get("query_string", b"")
+    if not isinstance(query, str):  # str from Django's AsyncClient, not ASGI's bytes
+        query = bytes(query).decode("latin-1")
     return Request(
         method=scope.get("method", "GET"),
         path=path,
         raw_path=raw_path,
-        query=bytes(scope.get("query_string", b"")).decode("latin-1"),
+        query=query,
         https=scope.get("scheme") == "https",
         cookie="; ".join(cookies) if cookies else None,
         host=host,

@@ -340,3 +340,76 @@ def test_djangos_test_client_works_unchanged(redis_server: RedisServer) -> None:
         "application/json",
         "SPRING",
     ]
+
+
+_ASYNC_CLIENT_SCRIPT = """
+import asyncio, json, django
+django.setup()
+from django.test import AsyncClient
+
+async def journey():
+    client = AsyncClient()
+    seen = [(await client.get("/add?sku=A")).json()]
+    seen.append((await client.get("/add?sku=A")).json())
+    seen.append((await client.get("/cart")).json())
+    landing = await client.get("/?promo=SPRING")
+    seen.append([landing.status_code, landing["Location"]])
+    seen.append((await client.get("/")).json()["promotion"])
+    return seen
+
+print(json.dumps(asyncio.run(journey())))
+"""
+
+
+def test_djangos_async_client_works_unchanged(redis_server: RedisServer) -> None:
+    """Django's ``AsyncClient`` gives a ``str`` query string, not ASGI's bytes."""
+    result = _python(redis_server.url, "-c", _ASYNC_CLIENT_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [1, 2, {"A": 2}, [303, "/"], "SPRING"]
+
+
+_PASSED_CLIENTS_SCRIPT = """
+import asyncio, json, os, django, redis, redis.asyncio
+django.setup()
+from django.test import AsyncClient, override_settings
+from qscookies import ConfigurationError
+from qscookies.django import QSCookiesMiddleware
+from qscookies.store.client import client_options
+
+url = os.environ["DJANGO_SITE_REDIS_URL"]
+sync = redis.Redis.from_url(url, **client_options(1.0))
+seen = []
+
+async def view(request):
+    raise AssertionError("never reached")
+
+with override_settings(QSCOOKIES={"redis": sync}):
+    try:
+        QSCookiesMiddleware(view)  # an async get_response: Django's ASGI handler
+    except ConfigurationError as error:
+        seen.append(str(error))
+
+async def journey():
+    aclient = redis.asyncio.Redis.from_url(url, **client_options(1.0))
+    with override_settings(QSCOOKIES={"redis": sync, "async_redis": aclient}):
+        browser = AsyncClient()
+        seen.append((await browser.get("/add?sku=A")).json())
+        seen.append((await browser.get("/add?sku=A")).json())
+    await aclient.aclose()
+
+asyncio.run(journey())
+print(json.dumps(seen))
+"""
+
+
+def test_passed_clients_under_the_asgi_handler_need_async_redis(
+    redis_server: RedisServer,
+) -> None:
+    result = _python(redis_server.url, "-c", _PASSED_CLIENTS_SCRIPT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [
+        "under Django's ASGI handler, QSCOOKIES with 'redis' needs 'async_redis'"
+        " too (a redis.asyncio client of the same server)",
+        1,
+        2,
+    ]
