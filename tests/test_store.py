@@ -20,6 +20,7 @@ from qscookies import context
 from qscookies.cli import main
 from qscookies.codec import new_id
 from qscookies.embedded import RedisServer
+from qscookies.store.app import Breaker
 
 from launchers import RedisClusterServers
 from launchers import SentinelServers
@@ -229,3 +230,30 @@ def test_wrong_credentials_are_named(
     finally:
         app.close()
     assert main(["check", "--redis-url", url]) == 2
+
+
+def test_the_tracking_pause_is_per_node_and_forgets_a_node_gone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """After a failover the failed master's name is never written to again:
+    its pause runs out on its own, and "resumed" is still said."""
+    now = [1000.0]
+    breaker = Breaker(5, lambda: now[0], "qs:")
+    old, promoted, other = "10.0.0.1:7000", "10.0.0.4:7003", "10.0.0.2:7001"
+    caplog.set_level(logging.WARNING, "qscookies")
+    lost = StoreUnavailable("Redis unavailable: TimeoutError", nodes=frozenset({old}))
+    breaker.failed(lost, {old, other})  # the error names the node that failed
+    assert not breaker.closed({old})
+    assert breaker.closed({other})  # another shard goes on
+    breaker.succeeded({other})
+    now[0] += 6  # retry_interval later; the slots moved to the promoted replica
+    assert breaker.closed({old})
+    breaker.succeeded({promoted})
+    assert [r.getMessage() for r in caplog.records] == [
+        "qscookies: tracking paused on 10.0.0.1:7000 (cart reads with a default"
+        " answer it): Redis unavailable: TimeoutError",
+        "qscookies: Redis back, tracking resumed; 1 page views not tracked",
+    ]
+    breaker.failed(StoreUnavailable("Redis unavailable: ConnectionError"), {other})
+    assert not breaker.closed({other})  # unnamed: every node the write needed
+    assert "tracking paused on 10.0.0.2:7001" in caplog.records[-1].getMessage()

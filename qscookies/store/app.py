@@ -126,11 +126,17 @@ class Breaker:
         self._until.update(dict.fromkeys(failed, until))
 
     def succeeded(self, nodes: Collection[str]) -> None:
-        """A tracking write to *nodes* went through: resume them."""
-        if not self._until or self._until.keys().isdisjoint(nodes):
+        """A tracking write to *nodes* went through: resume them, and forget
+        the pauses that ran out (a node gone in a failover is never written
+        to again)."""
+        if not self._until:
             return
-        for node in nodes:
-            self._until.pop(node, None)
+        now = self._clock()
+        self._until = {
+            node: until
+            for node, until in self._until.items()
+            if node not in nodes and now < until
+        }
         if not self._until:
             log.warning(
                 "qscookies: Redis back, tracking resumed; %d page views not tracked",
