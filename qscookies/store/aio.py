@@ -65,18 +65,18 @@ class AsyncGuard(_GuardBase):
         self, commands: Sequence[Command], wait: Wait | None = None
     ) -> list[Any]:
         try:
-            if self._cluster:  # the slot map, to find the keys' nodes
-                await self._client.initialize()
             pipe = self._client.pipeline(transaction=False)
             for command in commands:
                 pipe.execute_command(*command)
             if wait:
+                if self._cluster:  # the slot map, to find the key's node
+                    await self._client.initialize()
                 pipe.execute_command(*wait.command, **self._node_of(wait.key))
             replies = list(await pipe.execute(raise_on_error=False))
         except FAILURES as error:
             raise translate(error) from error
         if self._cluster and any(isinstance(reply, Exception) for reply in replies):
-            keys = [*map(self._key_of, commands), *([wait.key] if wait else [])]
+            keys = self._keys(commands, wait)
             failed = cluster.lost(replies, cluster.nodes_of(self._client, keys))
             if failed:  # named, for tracking's pause per node
                 raise lost_error(failed)

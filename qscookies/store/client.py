@@ -163,6 +163,10 @@ class _GuardBase:
             return str(command[3]) if int(command[2]) else None
         return str(command[1]) if len(command) > 1 else None
 
+    def _keys(self, commands: Sequence[Command], wait: Wait | None) -> list[str | None]:
+        """The key of each of *commands*, then the ``WAIT``'s (the written key)."""
+        return [*map(self._key_of, commands), *([wait.key] if wait else [])]
+
     def nodes(self, commands: Sequence[Command]) -> frozenset[str]:
         """The names (``host:port``) of the nodes *commands* go to; off a
         cluster, or before a cluster's slot map is read, one nameless node."""
@@ -262,7 +266,7 @@ class Guard(_GuardBase):
         queued = [*commands, wait.command] if wait else list(commands)
         try:
             if self._cluster:
-                keys = [*map(self._key_of, commands), *([wait.key] if wait else [])]
+                keys = self._keys(commands, wait)
                 replies, lost = cluster.send(self._client, queued, keys)
                 if lost:
                     raise lost_error(lost)
