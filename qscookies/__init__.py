@@ -1,5 +1,7 @@
 """qscookies: signed cookies for cart, return visitors and promotions, in Redis."""
 
+__version__ = "0.1.0"
+
 from .context import Context as Context
 from .core.visits import Visitor as Visitor
 from .errors import AccountError as AccountError

