@@ -20,14 +20,14 @@ from typing import Any
 
 from ..codec import PROMOTION_CODE
 from ..codec import Attribution
-from ..errors import QSCookiesError
+from ..currencies import is_currency
+from ..errors import CurrencyError
 from ..keys import OTHER
 from ..keys import OTHER_PAIR
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
 from ..settings import SOURCE_PARAMS
 from ..settings import Settings
-from ..settings import check_currency as settings_currency
 from . import scripts
 from .aggregates import Day
 from .plan import Command
@@ -88,11 +88,16 @@ def takes_credit(settings: Settings, current: Attribution | None) -> bool:
 
 
 def check_currency(currency: object) -> str:
-    """*currency* when it is an ISO 4217 code (``"EUR"``), else raise.
+    """*currency* when it is an active ISO 4217 code (``"EUR"``), else raise.
 
-    :raises QSCookiesError: anything but three capital letters.
+    :raises CurrencyError: any other value (``"ZZZ"``, ``"eur"``, ``978``).
     """
-    return settings_currency(currency, QSCookiesError)
+    if not is_currency(currency):
+        raise CurrencyError(
+            f"currency must be an active ISO 4217 code like 'EUR', not {currency!r}",
+            currency=currency,
+        )
+    return str(currency)
 
 
 def credit(day: Day, attribution: Attribution, counter: str) -> list[Command]:

@@ -10,7 +10,7 @@ from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
-from ..errors import QSCookiesError
+from ..errors import PurchaseError
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
 from ..settings import Settings
@@ -72,16 +72,16 @@ def check_write_id(write_id: object) -> str:
 
 def check_order(order_id: object, total_cents: object) -> None:
     """Refuse a bad order id (1-128 printable characters, no card number) or
-    total (an int from 0 to 10**12 - 1) with :class:`QSCookiesError`."""
+    total (an int from 0 to 10**12 - 1) with :class:`PurchaseError`."""
     if (
         not isinstance(order_id, str)
         or not 0 < len(order_id) <= 128
         or not order_id.isprintable()
         or looks_like_card_number(order_id)
     ):
-        raise QSCookiesError("order_id must be 1-128 printable characters")
+        raise PurchaseError("order_id must be 1-128 printable characters")
     if type(total_cents) is not int or not 0 <= total_cents < 10**12:
-        raise QSCookiesError("total_cents must be an int from 0 to 10**12 - 1")
+        raise PurchaseError("total_cents must be an int from 0 to 10**12 - 1")
 
 
 class CartState:

@@ -298,7 +298,7 @@ class RequestState:
         (emptied) customer's cart.
 
         :param currency: an ISO 4217 code; default the ``currency`` setting.
-        :raises QSCookiesError: a bad order id, total or currency.
+        :raises PurchaseError: a bad order id, total or currency (nothing sent).
         """
         check_order(order_id, total_cents)
         rules = self.rules
