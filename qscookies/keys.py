@@ -18,7 +18,8 @@ one cart, or of one promotion over all its days, share a slot::
     qs:a:i:<YYYYMMDD>                sorted set  code -> landings that day (the index)
     qs:a:j:{qs:a:i:<YYYYMMDD>}       hash  <code>@<pair> -> landings, <code> -> pairs
                                      admitted (the pair index, the index's slot)
-    qs:o:{<code>}:<keyed order hash> marker that makes a purchase count once (TTL)
+    qs:o:{<keyed order hash>}        marker that makes an order count once, whatever
+                                     promotion it is credited to (TTL)
 
 Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. A
 customer's cart is named by an HMAC of the customer id (see
@@ -127,9 +128,10 @@ class KeySchema:
         id); the cart id is its hash tag, so it shares the cart's slot."""
         return f"{self.prefix}w:{{{cart_id}}}:{write_hash}"
 
-    def order(self, code: str, order_hash: str) -> str:
-        """Key of the marker that counts an order once (a keyed hash of its id)."""
-        return f"{self.prefix}o:{{{code}}}:{order_hash}"
+    def order(self, order_hash: str) -> str:
+        """Key of the marker that counts an order once (a keyed hash of its id),
+        whatever promotion the order is credited to; the hash is its hash tag."""
+        return f"{self.prefix}o:{{{order_hash}}}"
 
     @staticmethod
     def pair(source: str | None, medium: str | None) -> str:

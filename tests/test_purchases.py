@@ -26,6 +26,8 @@ from qscookies import context
 from qscookies.currencies import ISO_4217
 from qscookies.embedded import RedisServer
 
+from launchers import RedisClusterServers
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
     from _typeshed.wsgi import WSGIEnvironment
@@ -140,3 +142,41 @@ def test_a_real_currency_is_counted(redis_client: redis.Redis) -> None:
     fields = redis_client.hgetall(SPRING)
     assert fields[b"revenue_cents:CHF"] == b"700"
     assert fields[b"revenue_cents:JPY"] == b"300"
+
+
+# -- once per order, across promotions ------------------------------------------------
+
+
+def _buy_twice_across_promotions(client: Any, prefix: str = "qs:") -> None:
+    """One 50.00 EUR order recorded under SPRING, then again after the visitor
+    landed on WINTER: counted once, under SPRING."""
+    browser = Client(middleware(client, key_prefix=prefix))
+    browser.get("/?promo=SPRING")
+    assert browser.get("/buy?order=O-1&total=5000").text == "counted"
+    browser.get("/?promo=WINTER")
+    assert browser.get("/").text == "WINTER"
+    assert browser.get("/buy?order=O-1&total=5000").text == "not counted"
+    assert browser.get("/buy?order=O-2&total=100").text == "counted"  # another order
+    spring = client.hgetall(f"{prefix}a:{{SPRING}}:d:20270301")
+    winter = client.hgetall(f"{prefix}a:{{WINTER}}:d:20270301")
+    assert (spring[b"purchases"], spring[b"revenue_cents:EUR"]) == (b"1", b"5000")
+    assert (winter[b"purchases"], winter[b"revenue_cents:EUR"]) == (b"1", b"100")
+
+
+def test_an_order_counts_once_whatever_its_promotion(
+    redis_client: redis.Redis,
+) -> None:
+    _buy_twice_across_promotions(redis_client)
+    markers = redis_client.keys("qs:o:*")
+    assert len(markers) == 2
+    for marker in markers:
+        assert b"O-1" not in marker and b"O-2" not in marker  # a keyed hash
+        assert 0 < redis_client.ttl(marker) <= 400 * 86400
+
+
+def test_an_order_counts_once_on_redis_cluster(
+    redis_cluster: RedisClusterServers,
+) -> None:
+    """The marker and the counters live in two slots: set first, then counted."""
+    with redis_cluster.client() as client:
+        _buy_twice_across_promotions(client, prefix="orders:")

@@ -41,16 +41,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return quantity
 """
 
-# KEYS[1] order marker, KEYS[2] per-day counters; ARGV marker ttl s, counters
-# ttl s, then (field, increment) pairs. Counts a purchase once per order: moves
-# the fields (purchases and revenue, overall and of the pair); answers 1 if
-# counted.
-PURCHASE = """
+# Setting an order's marker (KEYS[1]) for ARGV[1] s, or answering 0 when it is
+# set: the head of PURCHASE and ORDER_MARK.
+_MARK = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+"""
+
+# KEYS[1] the order's marker, KEYS[2] the attributed code's day counters (two
+# slots: a single Redis or Sentinel only); ARGV marker ttl s, counters ttl s,
+# then (field, increment) pairs. Counts a purchase once per order, whatever
+# code it is credited to: moves the fields (purchases and revenue, overall and
+# of the pair); answers 1 if counted.
+PURCHASE = (
+    _MARK
+    + """
 for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
+)
+
+# KEYS[1] the order's marker; ARGV its ttl s. Redis Cluster, step 1 of a
+# purchase (the counters live in another slot): answers 1 if the marker was
+# set, and the counts follow.
+ORDER_MARK = _MARK + "return 1\n"
 
 # KEYS[1] the day's index, KEYS[2] the day's pair index (the same slot); then
 # (optional) the code's counters, visitors, returning visitors, the pair's
