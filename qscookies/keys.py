@@ -16,6 +16,8 @@ one cart, or of one promotion over all its days, share a slot::
     qs:a:{_site}:u:<YYYYMMDD>        HyperLogLog: unique visitors that day
     qs:a:{_site}:r:<YYYYMMDD>        HyperLogLog: unique returning visitors that day
     qs:a:i:<YYYYMMDD>                sorted set  code -> landings that day (the index)
+    qs:a:k:<YYYYMMDD>                sorted set  codes credited that day (a cart, a
+                                     purchase, a return) without a landing; score 0
     qs:a:j:{qs:a:i:<YYYYMMDD>}       hash  <code>@<pair> -> landings, <code> -> pairs
                                      admitted (the pair index, the index's slot)
     qs:o:{<keyed order hash>}        marker that makes an order count once, whatever
@@ -113,6 +115,12 @@ class KeySchema:
     def day_index(self, day: str) -> str:
         """Key of the sorted set of one day's promotion codes, scored by landings."""
         return f"{self.prefix}a:i:{day}"
+
+    def credit_index(self, day: str) -> str:
+        """Key of the sorted set of one day's credited codes (score 0): the
+        codes a cart, purchase or returning visit was credited to that day,
+        read by reports beside the day's index but never counted in its bound."""
+        return f"{self.prefix}a:k:{day}"
 
     def pair_index(self, day: str) -> str:
         """Key of the hash of one day's pairs (``<code>@<pair>`` -> landings,

@@ -145,9 +145,9 @@ PAIRS = f"qs:a:j:{{qs:a:i:{DAY}}}"
 
 
 def indexed(code: str, pair: str | None = "/") -> list[Command]:
-    """The day's indexes naming an attributed code (and its pair) without a
-    landing (score 0)."""
-    index = f"qs:a:i:{DAY}"
+    """The day's credit and pair indexes naming an attributed code (and its
+    pair) without a landing (score 0); never the day's index."""
+    index = f"qs:a:k:{DAY}"
     named: list[Command] = [("ZINCRBY", index, 0, code), ("EXPIRE", index, TTL)]
     if pair is None:
         return named

@@ -249,17 +249,18 @@ class RequestState:
         """Count a landing (under ``other`` past the day's bounds) and, unless
         ``attribution="first"`` keeps an earlier one, take the credit: the
         promotion cookie names the code and pair counted, so a later cart or
-        purchase is credited where the landing was. Without a *member* (no
-        consent yet) only ``landings`` moves, and nothing is credited.
+        purchase is credited where the landing was. The cookie is set from
+        Redis's reply only: a landing not counted (Redis down, tracking
+        paused) sets none, so no cookie names a code the day never admitted.
+        Without a *member* (no consent yet) only ``landings`` moves, and
+        nothing is credited.
         """
         settings = self.rules.settings
         credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
-        if credited:
-            self._attribute(landing.code, landing.pair)
 
         def counted(code: str, pair: str) -> None:
-            if credited and (code, pair) != (landing.code, landing.pair):
-                self._attribute(code, pair)  # a day's bound reached: "other"
+            if credited:
+                self._attribute(code, pair)  # "other" past a day's bound
 
         return campaigns.count_landing(
             settings,
