@@ -20,6 +20,8 @@ one cart, or of one promotion over all its days, share a slot::
                                      purchase, a return) without a landing; score 0
     qs:a:j:{qs:a:i:<YYYYMMDD>}       hash  <code>@<pair> -> landings, <code> -> pairs
                                      admitted (the pair index, the index's slot)
+    qs:w:{<cart id>}                 hash  keyed hash of (sku, write id) -> sequence,
+                                     at most MAX_WRITE_MARKERS (TTL: the cart's)
     qs:o:{<keyed order hash>}        marker that makes an order count once, whatever
                                      promotion it is credited to (TTL)
 
@@ -131,10 +133,11 @@ class KeySchema:
         """
         return f"{self.prefix}a:j:{{{self.day_index(day)}}}"
 
-    def write(self, cart_id: str, write_hash: str) -> str:
-        """Key of the marker that applies a cart write once (a keyed hash of its
-        id); the cart id is its hash tag, so it shares the cart's slot."""
-        return f"{self.prefix}w:{{{cart_id}}}:{write_hash}"
+    def writes(self, cart_id: str) -> str:
+        """Key of a cart's write markers: the hash that applies each cart write
+        once (keyed hashes of sku and write id), bounded; the cart id is its
+        hash tag, so it shares the cart's slot."""
+        return f"{self.prefix}w:{{{cart_id}}}"
 
     def order(self, order_hash: str) -> str:
         """Key of the marker that counts an order once (a keyed hash of its id),

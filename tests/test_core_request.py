@@ -917,7 +917,7 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     marker = f"qs:o:{{{CODEC.order_hash('A-1001')}}}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
-        ("DEL", f"qs:c:{{{CART}}}"),
+        ("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),
         ("EVAL", scripts.PURCHASE, 2, marker, day, ORDER_MEMORY, TTL)
         + ("purchases", 1, "revenue_cents:EUR", 4599)
         + ("purchases@/", 1, "revenue_cents:EUR@/", 4599),
@@ -943,7 +943,9 @@ def test_a_repeated_purchase_is_not_counted() -> None:
 @pytest.mark.parametrize(
     ("cookie", "commands"),
     [
-        pytest.param(cart(), (("DEL", f"qs:c:{{{CART}}}"),), id="cart-only"),
+        pytest.param(
+            cart(), (("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),), id="cart-only"
+        ),
         pytest.param(None, (), id="nothing"),
     ],
 )
@@ -981,7 +983,7 @@ def test_forget_erases_the_cart_and_drops_the_cookies() -> None:
     state = open_state(cookie=jar(visitor(), promo(), cart()))
     state.begin()
     plan = state.forget()
-    assert plan.commands == (("DEL", f"qs:c:{{{CART}}}"),)
+    assert plan.commands == (("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),)
     assert plan.read([1]) is None
     cookies = set_cookies(state.finish("200 OK", []))
     assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_cart"}

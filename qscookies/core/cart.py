@@ -29,9 +29,9 @@ _UNSET: Any = object()
 #: Longest sku accepted.
 MAX_SKU_LENGTH = 128
 
-#: How long a write id is remembered: a re-sent add within this time is not
-#: applied again (milliseconds).
-WRITE_ID_TTL_MS = 86_400_000
+#: Write markers kept per cart: past this, the oldest is forgotten (a write
+#: re-sent after that many later ones would apply again).
+MAX_WRITE_MARKERS = 64
 
 
 def check_sku(sku: object) -> str:
@@ -185,9 +185,10 @@ class CartState:
             settings.max_cart_lines,
             settings.cart_max_age * 1000,
         )
-        if write_id is not None:  # the marker: a second key, a seventh argument
-            marker = self._keys.write(cart_id, self._codec.write_hash(write_id))
-            put = ("EVAL", put[1], 2, key, marker, *put[4:], WRITE_ID_TTL_MS)
+        if write_id is not None:  # the markers: a second key, two more arguments
+            marker = self._codec.write_hash(sku, write_id)
+            markers = self._keys.writes(cart_id)
+            put = ("EVAL", put[1], 2, key, markers, *put[4:], marker, MAX_WRITE_MARKERS)
         commands: list[Command] = [put]
         if attribution:
             commands += credit(self._day, attribution, "carts")

@@ -309,7 +309,8 @@ class RequestState:
         cart_id = self.cart.id()
         commands: list[Command] = []
         if cart_id:
-            commands.append(("DEL", rules.keys.cart(cart_id)))
+            keys = rules.keys
+            commands.append(("DEL", keys.cart(cart_id), keys.writes(cart_id)))
         plan: Plan[bool] = Plan((), lambda _replies: False)
         if attribution:
             plan = campaigns.count_purchase(
@@ -382,7 +383,10 @@ class RequestState:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             self.cart.drop()
 
-        commands = (("DEL", self.rules.keys.cart(cart_id)),) if cart_id else ()
+        keys = self.rules.keys
+        commands = (
+            (("DEL", keys.cart(cart_id), keys.writes(cart_id)),) if cart_id else ()
+        )
         return Plan(commands, read)
 
     # -- the privacy switch ------
