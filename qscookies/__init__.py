@@ -8,7 +8,10 @@ from .errors import AccountError as AccountError
 from .errors import CartError as CartError
 from .errors import CommandRefused as CommandRefused
 from .errors import ConfigurationError as ConfigurationError
+from .errors import CurrencyError as CurrencyError
 from .errors import HeadersSentError as HeadersSentError
+from .errors import InputError as InputError
+from .errors import PurchaseError as PurchaseError
 from .errors import QSCookiesError as QSCookiesError
 from .errors import StoreError as StoreError
 from .errors import StoreUnavailable as StoreUnavailable

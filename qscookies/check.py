@@ -127,7 +127,7 @@ def probe_commands(
         _CART: schema.cart(_CHECK_ID),
         _AGGREGATE: schema.aggregate(_CHECK_ID, "d", "00000000"),
         _INDEX: schema.day_index("00000000"),
-        _ORDER: schema.order(_CHECK_ID, _CHECK_ID),
+        _ORDER: schema.order(_CHECK_ID),
     }
     return [tuple(keys.get(arg, arg) for arg in probe) for probe in probes]
 

@@ -179,9 +179,10 @@ class CookieCodec:
         """A keyed hash of an order id: sequential ids cannot be tried against it."""
         return keyed_hash(self._order_key, order_id, 32)
 
-    def write_hash(self, write_id: str) -> str:
-        """A keyed hash of a cart write's id (the marker that applies it once)."""
-        return keyed_hash(self._order_key, "write:" + write_id, 32)
+    def write_hash(self, sku: str, write_id: str) -> str:
+        """A keyed hash of a cart write's sku and id (the marker that applies
+        it once): the same id given for two skus makes two markers."""
+        return keyed_hash(self._order_key, f"write:{sku}\0{write_id}", 32)
 
     def customer_cart(self, customer_id: str) -> str:
         """The cart id of a customer's cart: a keyed hash of *customer_id*.

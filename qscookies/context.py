@@ -181,7 +181,7 @@ class Context(_Facade):
         :param currency: the ISO 4217 code of *total_cents* (``"USD"``);
             default the ``currency`` setting (``"EUR"`` unless set).
         :return: whether this call counted the purchase for a promotion.
-        :raises QSCookiesError: a bad order id, total or currency.
+        :raises PurchaseError: a bad order id, total or currency (nothing sent).
         :raises StoreUnavailable: Redis could not record it.
         """
         state = self._state

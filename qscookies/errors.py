@@ -29,7 +29,22 @@ class ConfigurationError(QSCookiesError, ValueError):
         return ConfigurationError(f"{key}: {self}", setting=self.setting)
 
 
-class CartError(QSCookiesError, ValueError):
+class InputError(QSCookiesError, ValueError):
+    """The application passed a bad value: a sku, quantity, order id, total,
+    currency, customer id or ``merge`` policy.
+
+    The base of :class:`CartError`, :class:`PurchaseError` and
+    :class:`AccountError`: what a view catches to answer its own ``400``.
+    Never a store failure: :class:`StoreUnavailable` is not an
+    :class:`InputError`, so catching this one lets an outage become the
+    ``503``. Raised before anything is sent to Redis (or, for a cart limit,
+    when Redis refused the write and nothing changed).
+
+    .. versionadded:: 0.2
+    """
+
+
+class CartError(InputError):
     """A cart operation was given a bad sku or quantity, or would exceed a limit.
 
     :param message: what was wrong and what is allowed.
@@ -42,7 +57,31 @@ class CartError(QSCookiesError, ValueError):
         self.sku = sku
 
 
-class AccountError(QSCookiesError, ValueError):
+class PurchaseError(InputError):
+    """``record_purchase`` was given a bad order id, total or currency.
+
+    Raised before anything is sent to Redis: nothing is counted, the cart is
+    left as it is.
+
+    .. versionadded:: 0.2
+    """
+
+
+class CurrencyError(PurchaseError):
+    """A currency that is not an active ISO 4217 code (``"ZZZ"``, ``"eur"``).
+
+    :param currency: the value refused.
+
+    .. versionadded:: 0.2
+    """
+
+    def __init__(self, message: str, *, currency: object = None) -> None:
+        super().__init__(message)
+        #: The value given as the currency.
+        self.currency = currency
+
+
+class AccountError(InputError):
     """``login`` was given a bad customer id or an unknown ``merge`` policy.
 
     A customer id is 1-128 printable characters; ``merge`` is ``"add"``,

@@ -16,9 +16,14 @@ one cart, or of one promotion over all its days, share a slot::
     qs:a:{_site}:u:<YYYYMMDD>        HyperLogLog: unique visitors that day
     qs:a:{_site}:r:<YYYYMMDD>        HyperLogLog: unique returning visitors that day
     qs:a:i:<YYYYMMDD>                sorted set  code -> landings that day (the index)
+    qs:a:k:<YYYYMMDD>                sorted set  codes credited that day (a cart, a
+                                     purchase, a return) without a landing; score 0
     qs:a:j:{qs:a:i:<YYYYMMDD>}       hash  <code>@<pair> -> landings, <code> -> pairs
                                      admitted (the pair index, the index's slot)
-    qs:o:{<code>}:<keyed order hash> marker that makes a purchase count once (TTL)
+    qs:w:{<cart id>}                 hash  keyed hash of (sku, write id) -> sequence,
+                                     at most MAX_WRITE_MARKERS (TTL: the cart's)
+    qs:o:{<keyed order hash>}        marker that makes an order count once, whatever
+                                     promotion it is credited to (TTL)
 
 Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. A
 customer's cart is named by an HMAC of the customer id (see
@@ -113,6 +118,12 @@ class KeySchema:
         """Key of the sorted set of one day's promotion codes, scored by landings."""
         return f"{self.prefix}a:i:{day}"
 
+    def credit_index(self, day: str) -> str:
+        """Key of the sorted set of one day's credited codes (score 0): the
+        codes a cart, purchase or returning visit was credited to that day,
+        read by reports beside the day's index but never counted in its bound."""
+        return f"{self.prefix}a:k:{day}"
+
     def pair_index(self, day: str) -> str:
         """Key of the hash of one day's pairs (``<code>@<pair>`` -> landings,
         ``<code>`` -> pairs admitted).
@@ -122,14 +133,16 @@ class KeySchema:
         """
         return f"{self.prefix}a:j:{{{self.day_index(day)}}}"
 
-    def write(self, cart_id: str, write_hash: str) -> str:
-        """Key of the marker that applies a cart write once (a keyed hash of its
-        id); the cart id is its hash tag, so it shares the cart's slot."""
-        return f"{self.prefix}w:{{{cart_id}}}:{write_hash}"
+    def writes(self, cart_id: str) -> str:
+        """Key of a cart's write markers: the hash that applies each cart write
+        once (keyed hashes of sku and write id), bounded; the cart id is its
+        hash tag, so it shares the cart's slot."""
+        return f"{self.prefix}w:{{{cart_id}}}"
 
-    def order(self, code: str, order_hash: str) -> str:
-        """Key of the marker that counts an order once (a keyed hash of its id)."""
-        return f"{self.prefix}o:{{{code}}}:{order_hash}"
+    def order(self, order_hash: str) -> str:
+        """Key of the marker that counts an order once (a keyed hash of its id),
+        whatever promotion the order is credited to; the hash is its hash tag."""
+        return f"{self.prefix}o:{{{order_hash}}}"
 
     @staticmethod
     def pair(source: str | None, medium: str | None) -> str:

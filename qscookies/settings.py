@@ -10,8 +10,8 @@ from typing import Any
 from typing import Literal
 
 from .codec import PROMOTION_CODE
+from .currencies import is_currency
 from .errors import ConfigurationError
-from .errors import QSCookiesError
 from .keys import KeySchema
 
 DAY = 86400
@@ -29,9 +29,6 @@ _CONSENT_MODES = ("opt-out", "opt-in")
 
 #: The query parameters that carry a landing's source and medium.
 SOURCE_PARAMS = ("utm_source", "utm_medium")
-
-#: An ISO 4217 currency code: three capital letters.
-CURRENCY = re.compile(r"[A-Z]{3}")
 
 #: Who keeps the credit when a visitor lands twice inside ``promotion_max_age``.
 Touch = Literal["last", "first"]
@@ -210,8 +207,8 @@ class Settings:
                 _fail("allowed_promotions", f"codes matching {PROMOTION_CODE.pattern}")
         if self.attribution not in ("last", "first"):
             _fail("attribution", "'last' or 'first'")
-        if not isinstance(self.currency, str) or not CURRENCY.fullmatch(self.currency):
-            _fail("currency", "an ISO 4217 code of three capital letters, like 'EUR'")
+        if not is_currency(self.currency):
+            _fail("currency", f"an active ISO 4217 code, not {self.currency!r}")
         if self.referrer_policy not in _REFERRER_POLICIES | {None}:
             _fail("referrer_policy", f"one of {', '.join(sorted(_REFERRER_POLICIES))}")
         if self.privacy_path is not None and not self.privacy_path.startswith("/"):
@@ -268,16 +265,14 @@ class Settings:
         return OPT_OUT_CHOICE_MAX_AGE
 
 
-def check_currency(
-    currency: object, error: type[QSCookiesError] = ConfigurationError
-) -> str:
-    """*currency* when it is an ISO 4217 code (``"EUR"``), else raise *error*."""
-    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
-        raise error(
-            "currency must be an ISO 4217 code of three capital letters, like"
-            f" 'EUR', not {currency!r}"
-        )
-    return currency
+def check_currency(currency: object) -> str:
+    """*currency* when it is an active ISO 4217 code (``"EUR"``), else raise.
+
+    :raises ConfigurationError: any other value (``"ZZZ"``, ``"eur"``).
+    """
+    if not is_currency(currency):
+        _fail("currency", f"an active ISO 4217 code like 'EUR', not {currency!r}")
+    return str(currency)
 
 
 def _as_tuple(name: str, value: Any) -> tuple[str, ...]:

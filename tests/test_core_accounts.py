@@ -186,7 +186,7 @@ def test_after_the_response_started_login_and_logout_refuse() -> None:
 def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> None:
     state = open_state(cookie=cart(ALICE))
     plan = state.record_purchase("order-1", 100)
-    assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}"),)
+    assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),)
     plan.read([1])
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {}
@@ -196,7 +196,7 @@ def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> No
 def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> None:
     state = open_state(cookie=cart(ALICE))
     plan = state.forget()
-    assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}"),)
+    assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),)
     plan.read([1])
     assert not state.cart.signed_in
     assert dropped(set_cookies(state.finish("200 OK", []))["qs_cart"])

@@ -26,6 +26,6 @@ def test_each_write_renews_the_ttl_of_its_key() -> None:
         ("EXPIRE", "shop:a:{_site}:u:20250615", 99),
     ]
     assert day.indexed("SUMMER") == [
-        ("ZINCRBY", "shop:a:i:20250615", 0, "SUMMER"),  # named, no landing added
-        ("EXPIRE", "shop:a:i:20250615", 99),
+        ("ZINCRBY", "shop:a:k:20250615", 0, "SUMMER"),  # credited, not admitted
+        ("EXPIRE", "shop:a:k:20250615", 99),
     ]

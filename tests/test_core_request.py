@@ -20,6 +20,7 @@ from qscookies.codec import VisitorState
 from qscookies.codec import cookie_name
 from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
+from qscookies.core.campaigns import ORDER_MEMORY
 from qscookies.core.messages import EMPTY
 from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.core.messages import Answer
@@ -27,7 +28,6 @@ from qscookies.core.messages import Headers
 from qscookies.core.messages import Request
 from qscookies.core.plan import Command
 from qscookies.core.plan import Plan
-from qscookies.core.request import ORDER_MEMORY
 from qscookies.core.request import RequestState
 from qscookies.core.request import Rules
 from qscookies.core.visits import ANONYMOUS
@@ -145,9 +145,9 @@ PAIRS = f"qs:a:j:{{qs:a:i:{DAY}}}"
 
 
 def indexed(code: str, pair: str | None = "/") -> list[Command]:
-    """The day's indexes naming an attributed code (and its pair) without a
-    landing (score 0)."""
-    index = f"qs:a:i:{DAY}"
+    """The day's credit and pair indexes naming an attributed code (and its
+    pair) without a landing (score 0); never the day's index."""
+    index = f"qs:a:k:{DAY}"
     named: list[Command] = [("ZINCRBY", index, 0, code), ("EXPIRE", index, TTL)]
     if pair is None:
         return named
@@ -914,21 +914,21 @@ def test_bad_purchases_raise(order_id: Any, total: Any) -> None:
 def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     state = open_state(cookie=jar(promo(), cart()))
     plan = state.record_purchase("A-1001", 4599)
-    marker = f"qs:o:{{SUMMER}}:{CODEC.order_hash('A-1001')}"
+    marker = f"qs:o:{{{CODEC.order_hash('A-1001')}}}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
+        ("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),
         ("EVAL", scripts.PURCHASE, 2, marker, day, ORDER_MEMORY, TTL)
         + ("purchases", 1, "revenue_cents:EUR", 4599)
         + ("purchases@/", 1, "revenue_cents:EUR@/", 4599),
         *indexed("SUMMER"),
-        ("DEL", f"qs:c:{{{CART}}}"),
     ]
     digest = hashlib.sha256(b"A-1001").hexdigest()
-    order_hash = marker.rpartition(":")[2]
+    order_hash = marker[len("qs:o:{") : -1]
     assert len(order_hash) == 32 and order_hash not in digest
     other_codec = CookieCodec("another-secret-0123456789")
     assert other_codec.order_hash("A-1001") != order_hash
-    assert plan.read([1, 0, 1, 1]) is True
+    assert plan.read([1, 1, 0, 1]) is True
     cookies = set_cookies(state.finish("200 OK", []))
     assert cookies.keys() == {"qs_cart"} and dropped(cookies["qs_cart"])
     assert state.cart.id() is None
@@ -943,7 +943,9 @@ def test_a_repeated_purchase_is_not_counted() -> None:
 @pytest.mark.parametrize(
     ("cookie", "commands"),
     [
-        pytest.param(cart(), (("DEL", f"qs:c:{{{CART}}}"),), id="cart-only"),
+        pytest.param(
+            cart(), (("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),), id="cart-only"
+        ),
         pytest.param(None, (), id="nothing"),
     ],
 )
@@ -981,7 +983,7 @@ def test_forget_erases_the_cart_and_drops_the_cookies() -> None:
     state = open_state(cookie=jar(visitor(), promo(), cart()))
     state.begin()
     plan = state.forget()
-    assert plan.commands == (("DEL", f"qs:c:{{{CART}}}"),)
+    assert plan.commands == (("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),)
     assert plan.read([1]) is None
     cookies = set_cookies(state.finish("200 OK", []))
     assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_cart"}

@@ -13,6 +13,7 @@ from werkzeug.http import parse_cookie
 from werkzeug.test import Client
 
 from qscookies import ConfigurationError
+from qscookies import PurchaseError
 from qscookies import QSCookies
 from qscookies import QSCookiesError
 from qscookies import context
@@ -440,7 +441,7 @@ def test_purchase_without_promotion_counts_nothing(
 )
 def test_bad_purchase_input_is_refused(app: QSCookies, order: str, total: str) -> None:
     client = Client(app)
-    with pytest.raises(QSCookiesError):
+    with pytest.raises(PurchaseError):
         client.get("/buy", query_string={"order": order, "total": total})
 
 

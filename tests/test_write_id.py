@@ -14,6 +14,7 @@ from werkzeug.test import Client
 from qscookies import CartError
 from qscookies import QSCookies
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.core.cart import MAX_WRITE_MARKERS
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 from qscookies.store.client import client_options
@@ -36,13 +37,48 @@ def test_a_resent_add_is_applied_once(redis_client: redis.Redis) -> None:
     assert get_json(client, "/add?sku=A&id=form-2") == 2
     assert get_json(client, "/add?sku=A") == 3  # no id: every add counts
     assert get_json(client, "/cart") == {"A": 3}
-    markers = redis_client.keys("qs:w:*")
-    assert len(markers) == 2
-    for marker in markers:
-        assert b"form-" not in marker  # a keyed hash, never the id itself
-        assert 0 < redis_client.pttl(marker) <= 86_400_000
-        [cart] = redis_client.keys("qs:c:*")
-        assert marker.split(b":")[2] == cart.split(b":")[2]  # the cart's hash tag
+    [markers] = redis_client.keys("qs:w:*")
+    fields = redis_client.hgetall(markers)
+    assert len(fields) == 3  # two markers and the sequence
+    for field in fields:
+        assert b"form-" not in field  # a keyed hash, never the id itself
+    assert 0 < redis_client.pttl(markers)
+    [cart] = redis_client.keys("qs:c:*")
+    assert markers.split(b":")[2] == cart.split(b":")[2]  # the cart's hash tag
+
+
+def test_one_write_id_for_two_skus_adds_both(redis_client: redis.Redis) -> None:
+    client = Client(wrap(redis_client))
+    assert get_json(client, "/add?sku=A&id=form-1") == 1
+    assert get_json(client, "/add?sku=B&id=form-1") == 1  # another line: applied
+    assert get_json(client, "/add?sku=B&id=form-1") == 1  # re-sent: not again
+    assert get_json(client, "/cart") == {"A": 1, "B": 1}
+
+
+def test_markers_per_cart_are_capped(redis_client: redis.Redis) -> None:
+    """The oldest marker goes first: the hash never holds more than the cap."""
+    client = Client(wrap(redis_client, max_quantity=999))
+    for number in range(MAX_WRITE_MARKERS + 10):
+        get_json(client, f"/add?sku=A&id=w-{number}")
+    [markers] = redis_client.keys("qs:w:*")
+    assert redis_client.hlen(markers) == MAX_WRITE_MARKERS + 1  # and the sequence
+    total = MAX_WRITE_MARKERS + 10
+    newest = f"/add?sku=A&id=w-{total - 1}"
+    assert get_json(client, newest) == total  # remembered: not applied again
+    assert get_json(client, "/add?sku=A&id=w-0") == total + 1  # the oldest: forgotten
+
+
+def test_a_purchase_clears_the_markers_with_the_cart(redis_client: redis.Redis) -> None:
+    """A customer's cart outlives a purchase; the same form id used for the
+    next order's add must apply."""
+    client = Client(wrap(redis_client))
+    get_json(client, "/login?customer=ada")
+    client.get("/?promo=SUMMER")
+    assert get_json(client, "/add?sku=A&id=form-1") == 1
+    get_json(client, "/buy?order=o-1&total=100")
+    assert redis_client.keys("qs:w:*") == []
+    assert get_json(client, "/add?sku=A&id=form-1") == 1  # applied: a new order
+    assert get_json(client, "/cart") == {"A": 1}
 
 
 def test_a_refused_add_leaves_no_marker(redis_client: redis.Redis) -> None:

@@ -61,15 +61,16 @@ class Day:
         return [("PFADD", key, member), ("EXPIRE", key, self.ttl)]
 
     def indexed(self, code: str, pair: str | None = None) -> list[Command]:
-        """Name an attributed code in the day's index (score 0: no landing).
+        """Name an attributed code in the day's credit index (score 0).
 
         A cart, purchase or returning visit counted on a day without a landing
         of that code must still be found by a report of that day; so must its
-        *pair* in the pair index (``HINCRBY … 0``). Both come from a signed
-        cookie, so they were admitted at the landing: this adds no unbounded
-        input.
+        *pair* in the pair index (``HINCRBY … 0``). Never the day's index:
+        only a counted landing admits a code there, so credits never use up
+        ``max_promotions_per_day``. Both come from a signed cookie, set only
+        by a counted landing: this adds no unbounded input.
         """
-        key = self.keys.day_index(self.day)
+        key = self.keys.credit_index(self.day)
         named: list[Command] = [("ZINCRBY", key, 0, code), ("EXPIRE", key, self.ttl)]
         if pair is None:
             return named

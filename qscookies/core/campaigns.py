@@ -20,22 +20,26 @@ from typing import Any
 
 from ..codec import PROMOTION_CODE
 from ..codec import Attribution
-from ..errors import QSCookiesError
+from ..currencies import is_currency
+from ..errors import CurrencyError
 from ..keys import OTHER
 from ..keys import OTHER_PAIR
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
 from ..settings import SOURCE_PARAMS
 from ..settings import Settings
-from ..settings import check_currency as settings_currency
 from . import scripts
 from .aggregates import Day
 from .plan import Command
 from .plan import Plan
+from .plan import done
 from .plan import ignore
 from .plan import text
 from .promotions import find_code
 from .promotions import first_values
+
+#: How long an order id is remembered to keep a purchase from counting twice.
+ORDER_MEMORY = 400 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +92,16 @@ def takes_credit(settings: Settings, current: Attribution | None) -> bool:
 
 
 def check_currency(currency: object) -> str:
-    """*currency* when it is an ISO 4217 code (``"EUR"``), else raise.
+    """*currency* when it is an active ISO 4217 code (``"EUR"``), else raise.
 
-    :raises QSCookiesError: anything but three capital letters.
+    :raises CurrencyError: any other value (``"ZZZ"``, ``"eur"``, ``978``).
     """
-    return settings_currency(currency, QSCookiesError)
+    if not is_currency(currency):
+        raise CurrencyError(
+            f"currency must be an active ISO 4217 code like 'EUR', not {currency!r}",
+            currency=currency,
+        )
+    return str(currency)
 
 
 def credit(day: Day, attribution: Attribution, counter: str) -> list[Command]:
@@ -116,14 +125,58 @@ def credit_returning(day: Day, attribution: Attribution, member: str) -> list[Co
 
 def purchase_fields(
     attribution: Attribution, total_cents: int, currency: str
-) -> list[Any]:
-    """The ``PURCHASE`` script's (field, increment) arguments: purchases and
-    revenue in *currency*, overall and of the attributed pair."""
-    moves: list[Any] = []
+) -> dict[str, int]:
+    """The fields a purchase moves: purchases and revenue in *currency*,
+    overall and of the attributed pair."""
+    moves: dict[str, int] = {}
     for pair in (None, pair_of(attribution)):
-        moves += [KeySchema.field("purchases", pair), 1]
-        moves += [KeySchema.field("revenue_cents", pair, currency), total_cents]
+        moves[KeySchema.field("purchases", pair)] = 1
+        moves[KeySchema.field("revenue_cents", pair, currency)] = total_cents
     return moves
+
+
+def count_purchase(
+    day: Day,
+    attribution: Attribution,
+    marker: str,
+    fields: dict[str, int],
+    *,
+    commands: list[Command],
+    cluster: bool,
+) -> Plan[bool]:
+    """Count a purchase once per order, after *commands*: *marker* (the
+    order's, whatever promotion it is credited to) is set with ``SET NX``, and
+    only then are the attributed code's *fields* moved.
+
+    One ``EVAL`` of the purchase script, in the same round trip as
+    *commands*. On Redis Cluster the marker and the code's counters live in
+    different slots: the ``SET NX`` goes first and the counts follow in a
+    second round trip, only when it was set (:data:`~qscookies.core.scripts.ORDER_MARK`;
+    a failure between the two loses
+    that purchase's count, never counts it twice).
+
+    :return: a plan answering whether this call counted the purchase.
+    """
+    code, at = attribution.code, len(commands)
+    indexed = day.indexed(code, pair_of(attribution))
+    if not cluster:
+        moves = [value for item in fields.items() for value in item]
+        counters = day.keys.aggregate(code, "d", day.day)
+        commands += [
+            ("EVAL", scripts.PURCHASE, 2, marker, counters, ORDER_MEMORY, day.ttl)
+            + tuple(moves),
+            *indexed,
+        ]
+        return Plan(tuple(commands), lambda replies: replies[at] == 1)
+
+    def count(replies: list[Any]) -> Plan[bool]:
+        if replies[at] != 1:
+            return done(False)
+        writes = day.counts(code, fields) + indexed
+        return Plan(tuple(writes), lambda _replies: True)
+
+    commands.append(("EVAL", scripts.ORDER_MARK, 1, marker, ORDER_MEMORY))
+    return Plan(tuple(commands), count)
 
 
 def count_landing(

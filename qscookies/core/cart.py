@@ -10,7 +10,7 @@ from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
-from ..errors import QSCookiesError
+from ..errors import PurchaseError
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
 from ..settings import Settings
@@ -29,9 +29,9 @@ _UNSET: Any = object()
 #: Longest sku accepted.
 MAX_SKU_LENGTH = 128
 
-#: How long a write id is remembered: a re-sent add within this time is not
-#: applied again (milliseconds).
-WRITE_ID_TTL_MS = 86_400_000
+#: Write markers kept per cart: past this, the oldest is forgotten (a write
+#: re-sent after that many later ones would apply again).
+MAX_WRITE_MARKERS = 64
 
 
 def check_sku(sku: object) -> str:
@@ -72,16 +72,16 @@ def check_write_id(write_id: object) -> str:
 
 def check_order(order_id: object, total_cents: object) -> None:
     """Refuse a bad order id (1-128 printable characters, no card number) or
-    total (an int from 0 to 10**12 - 1) with :class:`QSCookiesError`."""
+    total (an int from 0 to 10**12 - 1) with :class:`PurchaseError`."""
     if (
         not isinstance(order_id, str)
         or not 0 < len(order_id) <= 128
         or not order_id.isprintable()
         or looks_like_card_number(order_id)
     ):
-        raise QSCookiesError("order_id must be 1-128 printable characters")
+        raise PurchaseError("order_id must be 1-128 printable characters")
     if type(total_cents) is not int or not 0 <= total_cents < 10**12:
-        raise QSCookiesError("total_cents must be an int from 0 to 10**12 - 1")
+        raise PurchaseError("total_cents must be an int from 0 to 10**12 - 1")
 
 
 class CartState:
@@ -185,9 +185,10 @@ class CartState:
             settings.max_cart_lines,
             settings.cart_max_age * 1000,
         )
-        if write_id is not None:  # the marker: a second key, a seventh argument
-            marker = self._keys.write(cart_id, self._codec.write_hash(write_id))
-            put = ("EVAL", put[1], 2, key, marker, *put[4:], WRITE_ID_TTL_MS)
+        if write_id is not None:  # the markers: a second key, two more arguments
+            marker = self._codec.write_hash(sku, write_id)
+            markers = self._keys.writes(cart_id)
+            put = ("EVAL", put[1], 2, key, markers, *put[4:], marker, MAX_WRITE_MARKERS)
         commands: list[Command] = [put]
         if attribution:
             commands += credit(self._day, attribution, "carts")

@@ -22,7 +22,6 @@ from ..keys import KeySchema
 from ..privacy import scrub_location
 from ..settings import Settings
 from . import campaigns
-from . import scripts
 from .aggregates import Day
 from .cart import CartState
 from .cart import check_order
@@ -46,10 +45,6 @@ from .plan import ignore
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
-
-#: How long an order id is remembered to keep a purchase from counting twice.
-ORDER_MEMORY = 400 * 86400
-
 
 _UNSET: Any = object()
 
@@ -254,17 +249,18 @@ class RequestState:
         """Count a landing (under ``other`` past the day's bounds) and, unless
         ``attribution="first"`` keeps an earlier one, take the credit: the
         promotion cookie names the code and pair counted, so a later cart or
-        purchase is credited where the landing was. Without a *member* (no
-        consent yet) only ``landings`` moves, and nothing is credited.
+        purchase is credited where the landing was. The cookie is set from
+        Redis's reply only: a landing not counted (Redis down, tracking
+        paused) sets none, so no cookie names a code the day never admitted.
+        Without a *member* (no consent yet) only ``landings`` moves, and
+        nothing is credited.
         """
         settings = self.rules.settings
         credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
-        if credited:
-            self._attribute(landing.code, landing.pair)
 
         def counted(code: str, pair: str) -> None:
-            if credited and (code, pair) != (landing.code, landing.pair):
-                self._attribute(code, pair)  # a day's bound reached: "other"
+            if credited:
+                self._attribute(code, pair)  # "other" past a day's bound
 
         return campaigns.count_landing(
             settings,
@@ -291,14 +287,17 @@ class RequestState:
     ) -> Plan[bool]:
         """Count a purchase for the attributed promotion and pair, once per order.
 
-        One round trip: the purchase script (``SET NX`` on the order marker, a
-        keyed hash of the order id; ``HINCRBY`` of purchases and of the revenue
-        in *currency*) and ``DEL`` of the cart. An anonymous cart is dropped
-        and a new cart id is used from then on; a signed-in browser keeps its
-        (emptied) customer's cart.
+        One round trip: ``DEL`` of the cart and the purchase script (``SET NX``
+        on the order's marker, a keyed hash of the order id whatever promotion
+        it is credited to; ``HINCRBY`` of purchases and of the revenue in
+        *currency*); two on Redis Cluster (see
+        :func:`~qscookies.core.campaigns.count_purchase`). An anonymous cart is
+        dropped and a new cart id is used from then on; a signed-in browser
+        keeps its (emptied) customer's cart.
 
-        :param currency: an ISO 4217 code; default the ``currency`` setting.
-        :raises QSCookiesError: a bad order id, total or currency.
+        :param currency: an active ISO 4217 code; default the ``currency``
+            setting.
+        :raises PurchaseError: a bad order id, total or currency (nothing sent).
         """
         check_order(order_id, total_cents)
         rules = self.rules
@@ -307,31 +306,27 @@ class RequestState:
         )
         self.jar.accessed = True
         attribution = self.attribution()
-        code = attribution.code if attribution else None
         cart_id = self.cart.id()
         commands: list[Command] = []
-        if attribution and code:
-            commands += [
-                (
-                    "EVAL",
-                    scripts.PURCHASE,
-                    2,
-                    rules.keys.order(code, rules.codec.order_hash(order_id)),
-                    rules.keys.aggregate(code, "d", self.day.day),
-                    ORDER_MEMORY,
-                    rules.settings.aggregate_max_age,
-                    *campaigns.purchase_fields(attribution, total_cents, currency),
-                ),
-                *self.day.indexed(code, campaigns.pair_of(attribution)),
-            ]
         if cart_id:
-            commands.append(("DEL", rules.keys.cart(cart_id)))
+            keys = rules.keys
+            commands.append(("DEL", keys.cart(cart_id), keys.writes(cart_id)))
+        plan: Plan[bool] = Plan((), lambda _replies: False)
+        if attribution:
+            plan = campaigns.count_purchase(
+                self.day,
+                attribution,
+                rules.keys.order(rules.codec.order_hash(order_id)),
+                campaigns.purchase_fields(attribution, total_cents, currency),
+                commands=commands,
+                cluster=rules.cluster,
+            )
 
-        def read(replies: list[Any]) -> bool:
+        def read(replies: list[Any]) -> bool | Plan[bool]:
             self.cart.bought()
-            return bool(code) and replies[0] == 1
+            return plan.read(replies)
 
-        return Plan(tuple(commands), read)
+        return Plan(plan.commands or tuple(commands), read)
 
     def opt_out(self) -> None:
         """Record "out": drop the visitor and promotion cookies, track nothing.
@@ -373,7 +368,7 @@ class RequestState:
         out.
 
         Aggregate counts stay (they hold no per-visitor data), and so do order
-        markers (a keyed hash of an order id, under the promotion's code).
+        markers (a keyed hash of an order id, whatever its promotion).
 
         :raises HeadersSentError: the response already started (the cookies
             could not be dropped); nothing is erased.
@@ -388,7 +383,10 @@ class RequestState:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             self.cart.drop()
 
-        commands = (("DEL", self.rules.keys.cart(cart_id)),) if cart_id else ()
+        keys = self.rules.keys
+        commands = (
+            (("DEL", keys.cart(cart_id), keys.writes(cart_id)),) if cart_id else ()
+        )
         return Plan(commands, read)
 
     # -- the privacy switch ------

@@ -12,18 +12,33 @@ OVER_QUANTITY = -1
 #: What :data:`CART_PUT` answers when the cart already holds the max lines.
 OVER_LINES = -2
 
-# KEYS[1] cart, KEYS[2] (optional) the marker of a write id, in the cart's slot;
-# ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines, ttl ms, the
-# marker's ttl ms. Answers the new quantity, or OVER_QUANTITY / OVER_LINES
-# (nothing changed). A write whose marker is already set (a re-sent write)
-# changes nothing and answers the line's quantity; a refused one sets none.
+# KEYS[1] cart, KEYS[2] (optional) the cart's write markers (a hash in the
+# cart's slot: keyed hash of sku and write id -> sequence, '#' -> last
+# sequence); ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines,
+# ttl ms, then (with KEYS[2]) the marker and the most markers kept. Answers
+# the new quantity, or OVER_QUANTITY / OVER_LINES (nothing changed). A write
+# whose marker is already set (a re-sent write) changes nothing and answers
+# the line's quantity; a refused one sets none. Past the most markers, the
+# oldest is dropped, so the hash stays bounded.
 CART_PUT = """
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[7]) then
-  return current
+if KEYS[2] then
+  if redis.call('HGET', KEYS[2], ARGV[7]) then return current end
+  redis.call('HSET', KEYS[2], ARGV[7], redis.call('HINCRBY', KEYS[2], '#', 1))
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[8]) + 1 then
+    local markers, oldest, first = redis.call('HGETALL', KEYS[2]), nil, nil
+    for i = 1, #markers, 2 do
+      local seq = tonumber(markers[i + 1])
+      if markers[i] ~= '#' and (first == nil or seq < first) then
+        oldest, first = markers[i], seq
+      end
+    end
+    redis.call('HDEL', KEYS[2], oldest)
+  end
 end
 local function refuse(code)
-  if KEYS[2] then redis.call('DEL', KEYS[2]) end
+  if KEYS[2] then redis.call('HDEL', KEYS[2], ARGV[7]) end
   return code
 end
 local quantity = tonumber(ARGV[2])
@@ -41,16 +56,30 @@ redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return quantity
 """
 
-# KEYS[1] order marker, KEYS[2] per-day counters; ARGV marker ttl s, counters
-# ttl s, then (field, increment) pairs. Counts a purchase once per order: moves
-# the fields (purchases and revenue, overall and of the pair); answers 1 if
-# counted.
-PURCHASE = """
+# Setting an order's marker (KEYS[1]) for ARGV[1] s, or answering 0 when it is
+# set: the head of PURCHASE and ORDER_MARK.
+_MARK = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+"""
+
+# KEYS[1] the order's marker, KEYS[2] the attributed code's day counters (two
+# slots: a single Redis or Sentinel only); ARGV marker ttl s, counters ttl s,
+# then (field, increment) pairs. Counts a purchase once per order, whatever
+# code it is credited to: moves the fields (purchases and revenue, overall and
+# of the pair); answers 1 if counted.
+PURCHASE = (
+    _MARK
+    + """
 for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
 """
+)
+
+# KEYS[1] the order's marker; ARGV its ttl s. Redis Cluster, step 1 of a
+# purchase (the counters live in another slot): answers 1 if the marker was
+# set, and the counts follow.
+ORDER_MARK = _MARK + "return 1\n"
 
 # KEYS[1] the day's index, KEYS[2] the day's pair index (the same slot); then
 # (optional) the code's counters, visitors, returning visitors, the pair's

@@ -44,20 +44,28 @@ class Reader:
         *pairs*, its pair index (code -> pair -> landings; else empty).
 
         One pipelined round trip: ``ZRANGE qs:a:i:<day> 0 -1 WITHSCORES`` per
-        day (*days* as ``YYYYMMDD``), and ``HGETALL`` of each day's pair index.
+        day (*days* as ``YYYYMMDD``) and ``ZRANGE qs:a:k:<day> 0 -1`` (codes
+        only credited that day, with 0 landings), and ``HGETALL`` of each
+        day's pair index.
         """
         if not days:
             return [], []
+        count = len(days)
         commands: list[tuple[Any, ...]] = [
             ("ZRANGE", self.keys.day_index(day), 0, -1, "WITHSCORES") for day in days
         ]
+        commands += [("ZRANGE", self.keys.credit_index(day), 0, -1) for day in days]
         if pairs:
             commands += [("HGETALL", self.keys.pair_index(day)) for day in days]
         replies = self._guard.send(commands)
-        named = [_pairs(reply) for reply in replies[len(days) :]]
-        return [_scores(reply) for reply in replies[: len(days)]], (
-            named or [{} for _ in days]
-        )
+        indexes = [
+            {**dict.fromkeys(map(_text, credited), 0), **_scores(landed)}
+            for landed, credited in zip(
+                replies[:count], replies[count : 2 * count], strict=True
+            )
+        ]
+        named = [_pairs(reply) for reply in replies[2 * count :]]
+        return indexes, named or [{} for _ in days]
 
     def send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send report commands (:data:`REPORT_COMMANDS` only) in one round trip.
