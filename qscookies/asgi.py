@@ -76,10 +76,8 @@ SCOPE_KEY = "qscookies.context"
 FORM_LIMIT = 1024
 
 _D = TypeVar("_D")
-#: The request headers the core reads, besides ``Cookie`` (the rest stay bytes).
-_READ = frozenset(
-    {b"host", b"sec-gpc", b"dnt", b"sec-fetch-site", b"origin", b"referer"}
-)
+#: The request headers the core reads, besides ``Cookie``.
+_READ = frozenset({"host", "sec-gpc", "dnt", "sec-fetch-site", "origin", "referer"})
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -278,40 +276,50 @@ def _check_user(url: str, settings: Settings) -> None:
 
 
 def request_from(scope: Scope) -> Request:
-    """The plain request the core reads, from an ASGI HTTP scope."""
+    """The plain request the core reads, from an ASGI HTTP scope.
+
+    ASGI gives header names and values, ``raw_path`` and ``query_string`` as
+    bytes; some servers and test tools hand ``str`` instead, which is read as
+    it is. Duplicate headers are joined by ``,`` as WSGI servers join them
+    (``Sec-GPC: 1`` twice is ``1,1``), so every door hands the core the same
+    text.
+    """
     path: str = scope.get("path", "")
-    raw: bytes | None = scope.get("raw_path")
+    raw = scope.get("raw_path")
     if raw:
-        raw_path = raw.decode("latin-1").partition("?")[0]
+        raw_path = _text(raw).partition("?")[0]
     else:
         raw_path = quote(path.encode("utf-8", "surrogateescape"), safe=_URL_SAFE)
     cookies: list[str] = []
-    fields: dict[bytes, str] = {}
+    fields: dict[str, str] = {}
     for name, value in scope.get("headers", ()):
-        key = bytes(name).lower()
-        if key == b"cookie":
-            cookies.append(bytes(value).decode("latin-1"))
-        elif key in _READ and key not in fields:  # the first of each wins
-            fields[key] = bytes(value).decode("latin-1")
+        key = _text(name).lower()
+        if key == "cookie":
+            cookies.append(_text(value))
+        elif key in _READ:
+            text = _text(value)
+            fields[key] = f"{fields[key]},{text}" if key in fields else text
     server = scope.get("server")
-    host = fields.get(b"host") or (str(server[0]) if server else "")
-    query = scope.get("query_string", b"")
-    if not isinstance(query, str):  # str from Django's AsyncClient, not ASGI's bytes
-        query = bytes(query).decode("latin-1")
+    host = fields.get("host") or (str(server[0]) if server else "")
     return Request(
         method=scope.get("method", "GET"),
         path=path,
         raw_path=raw_path,
-        query=query,
+        query=_text(scope.get("query_string", b"")),
         https=scope.get("scheme") == "https",
         cookie="; ".join(cookies) if cookies else None,
         host=host,
-        sec_gpc=fields.get(b"sec-gpc", ""),
-        dnt=fields.get(b"dnt", ""),
-        fetch_site=fields.get(b"sec-fetch-site", ""),
-        origin=fields.get(b"origin", ""),
-        referer=fields.get(b"referer", ""),
+        sec_gpc=fields.get("sec-gpc", ""),
+        dnt=fields.get("dnt", ""),
+        fetch_site=fields.get("sec-fetch-site", ""),
+        origin=fields.get("origin", ""),
+        referer=fields.get("referer", ""),
     )
+
+
+def _text(value: bytes | str) -> str:
+    """Bytes of a scope as latin-1 text; ``str`` (not ASGI, but sent) as it is."""
+    return value if isinstance(value, str) else bytes(value).decode("latin-1")
 
 
 async def _read_form(receive: Receive) -> bytes:

@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -305,26 +304,33 @@ def cookie_name(base: str, secure: bool) -> str:
     return HOST_PREFIX + base if secure else base
 
 
-def set_cookie_header(name: str, value: str, *, max_age: int, secure: bool) -> str:
+def set_cookie_header(
+    name: str, value: str, *, max_age: int, secure: bool, now: int
+) -> str:
     """Build a ``Set-Cookie`` value: HttpOnly, SameSite=Lax, Path=/, no Domain.
 
     The same text as werkzeug's ``dump_cookie`` gives for these attributes
-    (``Expires`` from the wall clock, then ``Max-Age``), built directly: our
-    names and values are plain tokens that never need quoting (signed values,
-    ``1``), and the ``Expires`` date is formatted once per second, not per
-    cookie. Any other value goes through ``dump_cookie``.
+    (``Expires``, then ``Max-Age``), built directly: our names and values are
+    plain tokens that never need quoting (signed values, ``1``), and the
+    ``Expires`` date is formatted once per second, not per cookie. Any other
+    value goes through ``dump_cookie``.
+
+    :param now: the time of the request (Unix seconds, from the middleware's
+        clock): ``Expires`` is *now* + *max_age*, never read from the wall
+        clock.
     """
     if not _TOKEN.fullmatch(value):
         return dump_cookie(
             name,
             value,
             max_age=max_age,
+            expires=now + max_age,
             path="/",
             secure=secure,
             httponly=True,
             samesite="Lax",
         )
-    expires = _http_date(int(time.time()) + max_age)
+    expires = _http_date(now + max_age)
     attributes = _SECURE_ATTRIBUTES if secure else _ATTRIBUTES
     return f"{name}={value}; Expires={expires}; Max-Age={max_age}{attributes}"
 

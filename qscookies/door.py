@@ -12,6 +12,7 @@ from .check import enforce
 from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
+from .core.messages import Answer
 from .core.request import Rules
 from .errors import ConfigurationError
 from .errors import QSCookiesError
@@ -102,6 +103,14 @@ class Door(Generic[_App, _Store]):
         self._rules = Rules(
             settings, codec, cluster=self._store.is_cluster, clock=self._now
         )
+
+    def unavailable(self) -> Answer:
+        """The ``503`` (with ``Retry-After``) answered for an unavailable store.
+
+        For a framework's own error handler (the Flask door's), so that what
+        it answers is the middleware's ``503``.
+        """
+        return self._rules.unavailable()
 
     def _now(self) -> float:
         return self.clock()

@@ -25,16 +25,19 @@ ours and neither signature verifies as the other's), and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from typing import TYPE_CHECKING
 from typing import Any
 
+from flask import Response
 from flask import request
 from werkzeug.local import LocalProxy
 
 from .codec import framework_keys
 from .context import Context
 from .errors import ConfigurationError
+from .errors import StoreUnavailable
 from .settings import Settings
 from .wsgi import QSCookies as WSGIQSCookies
 from .wsgi import context
@@ -90,6 +93,24 @@ class QSCookies:
             raise _named(error) from error
         app.wsgi_app = middleware  # type: ignore[method-assign]
         app.extensions["qscookies"] = middleware
+        if StoreUnavailable not in app.error_handler_spec[None][None]:
+            app.register_error_handler(StoreUnavailable, _unavailable(middleware))
+
+
+def _unavailable(middleware: WSGIQSCookies) -> Callable[[StoreUnavailable], Response]:
+    """The handler that answers the core's ``503`` to a view's StoreUnavailable.
+
+    Handled, the error is not logged again by Flask (a traceback per request
+    while Redis is down): the store already logged one line naming the cause.
+    An app's own handler for StoreUnavailable, registered before or after,
+    takes precedence.
+    """
+
+    def handle(_error: StoreUnavailable) -> Response:
+        answer = middleware.unavailable()
+        return Response(answer.body, answer.status, answer.headers)
+
+    return handle
 
 
 def config_options(config: Any) -> dict[str, Any]:

@@ -182,8 +182,9 @@ class ShopClient(Client):
         """
         settings = self.qscookies.settings
         header = self._environ().get("HTTP_COOKIE")
-        jar = CookieJar(settings, header, self._secure())
-        consent = Consent(settings, self.qscookies.codec, jar, int(self.now()))
+        now = int(self.now())
+        jar = CookieJar(settings, header, self._secure(), now)
+        consent = Consent(settings, self.qscookies.codec, jar, now)
         state = consent.load_visitor()
         return Visitor.from_state(state) if state else None
 

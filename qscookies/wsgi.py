@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
@@ -26,6 +27,7 @@ from .context import track
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
+from .core.request import Rules
 from .door import Door
 from .door import checked_client
 from .door import found
@@ -148,36 +150,17 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         if answer is not None:
             return self._answer(state, start_response, answer)
 
-        replaced = started = False
-
-        def qs_start_response(
-            status: str, headers: Headers, exc_info: OptExcInfo | None = None
-        ) -> Callable[[bytes], object]:
-            nonlocal replaced, started
-            started = True
-            if state.store_failed and status.startswith("500"):
-                replaced = True
-                unavailable = self._rules.unavailable()
-                status, headers = unavailable.status, unavailable.headers
-            return start_response(status, state.finish(status, headers), exc_info)
-
+        response = _Response(self._rules, state, start_response)
         try:
-            body = self.app(environ, qs_start_response)
+            body = self.app(environ, response.start_response)
         except StoreUnavailable:
-            unavailable = self._rules.unavailable()
-            # exc_info only when the app had started a response (PEP 3333)
-            start_response(
-                unavailable.status,
-                state.finish(unavailable.status, unavailable.headers),
-                sys.exc_info() if started else None,
-            )
-            return [unavailable.body]
-        if replaced:
-            close = getattr(body, "close", None)
-            if close:
-                close()
-            return [self._rules.unavailable().body]
-        return body
+            return response.unavailable(started=response.started)
+        if response.replaced:
+            _close(body)
+            return response.unavailable(started=True)
+        if response.started:
+            return body
+        return response.late(body)
 
     @staticmethod
     def _answer(
@@ -186,6 +169,88 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         """Answer a request ourselves, without the application."""
         start_response(answer.status, state.finish(answer.status, answer.headers))
         return [answer.body] if answer.body else []
+
+
+class _Response:
+    """The response to one request through the app: ours, the app's, or the 503.
+
+    :meth:`start_response` adds the core's headers to the app's and turns the
+    app's 500 after a failed store call into the ``503``; :meth:`late` does
+    the same for an app that starts its response only when its body is
+    iterated (a generator), so that the ``503``'s headers always go with its
+    body.
+
+    :param rules: the core's rules (their ``503``).
+    :param state: the request's state.
+    :param start_response: the server's.
+    """
+
+    def __init__(
+        self, rules: Rules, state: RequestState, start_response: StartResponse
+    ) -> None:
+        self._rules = rules
+        self._state = state
+        self._start_response = start_response
+        #: The app called :meth:`start_response`.
+        self.started = False
+        #: The app's 500 became the ``503``: its body must not be sent.
+        self.replaced = False
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: OptExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        """The ``start_response`` the app is given."""
+        self.started = True
+        if self._state.store_failed and status.startswith("500"):
+            self.replaced = True
+            unavailable = self._rules.unavailable()
+            status, headers = unavailable.status, unavailable.headers
+        return self._start_response(
+            status, self._state.finish(status, headers), exc_info
+        )
+
+    def unavailable(self, *, started: bool) -> list[bytes]:
+        """The ``503``'s body, its headers sent unless :attr:`replaced` sent them.
+
+        :param started: the app had started a response: ``exc_info`` goes
+            with the ``503`` (PEP 3333), so a server whose headers went out
+            already raises instead of sending a second status.
+        """
+        answer = self._rules.unavailable()
+        if not self.replaced:
+            self._start_response(
+                answer.status,
+                self._state.finish(answer.status, answer.headers),
+                sys.exc_info() if started else None,
+            )
+        return [answer.body]
+
+    def late(self, body: Iterable[bytes]) -> Iterator[bytes]:
+        """The body of an app that had not started its response when it returned.
+
+        Passes its chunks through as they come, unless its response became the
+        ``503`` (then the ``503``'s body instead), also when it raises
+        :class:`StoreUnavailable` while iterated. The app's iterable is closed.
+        """
+        try:
+            for chunk in body:
+                if self.replaced:
+                    break
+                yield chunk
+        except StoreUnavailable:
+            yield from self.unavailable(started=self.started)
+            return
+        finally:
+            _close(body)
+        if self.replaced:
+            yield self._rules.unavailable().body
+
+
+def _close(body: Iterable[bytes]) -> None:
+    """Close the app's iterable, as the server would have (PEP 3333)."""
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
 
 
 def request_from(environ: WSGIEnvironment) -> Request:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+import redis.asyncio
 import websocket
 
 from qscookies.asgi import SCOPE_KEY
@@ -24,6 +25,7 @@ from qscookies.asgi import context
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
 from qscookies.errors import QSCookiesError
+from qscookies.store.client import client_options
 
 from asgi_server import ASGIServer
 from asgi_server import WSGIServer
@@ -485,3 +487,50 @@ def test_round_trip_budget(
         trips, sent = _cost(shop, redis_client, client, "/")  # a returning visit
         assert trips == 1 and sent >= 4
         assert _cost(shop, redis_client, client, "/static/x.css") == (0, 0)
+
+
+def test_str_headers_in_a_scope_are_read_never_a_500(
+    redis_server: RedisServer,
+) -> None:
+    """ASGI says bytes; some servers and test tools hand ``str``."""
+    seen: dict[str, Any] = {}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        qs = context(scope)
+        seen["added"] = await qs.cart.add("A")
+        seen["choice"] = qs.tracking_choice
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def journey() -> list[Any]:
+        aclient = redis.asyncio.Redis.from_url(redis_server.url, **client_options(2))
+        middleware = QSCookies(app, secret_key=SECRET, redis=aclient, key_prefix="s:")
+        middleware.clock = lambda: NOW
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/shoes",
+            "raw_path": "/shoes",
+            "query_string": "promo=SUMMER&color=red",
+            "scheme": "http",
+            "headers": [("host", "shop.test"), ("sec-gpc", "1"), ("cookie", "a=1")],
+        }
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        await middleware(scope, receive, send)
+        await middleware({**scope, "query_string": ""}, receive, send)
+        await aclient.aclose()
+        return sent
+
+    sent = asyncio.run(journey())
+    landing, _, page, _ = sent
+    assert landing["status"] == 303
+    assert dict(landing["headers"])[b"location"] == b"/shoes?color=red"
+    assert page["status"] == 200
+    assert seen == {"added": 1, "choice": "out"}  # Sec-GPC was read

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from werkzeug.http import http_date
 
 from qscookies.core.jar import OPT_OUT_MAX_AGE
 from qscookies.core.jar import CookieJar
 from qscookies.settings import Settings
 
 SETTINGS = Settings()
+NOW = 1_800_000_000
 
 
 @pytest.mark.parametrize(
@@ -24,11 +26,11 @@ SETTINGS = Settings()
 def test_get_reads_our_name_for_the_scheme(
     secure: bool, header: str | None, found: str | None
 ) -> None:
-    assert CookieJar(SETTINGS, header, secure).get("qs_cart") == found
+    assert CookieJar(SETTINGS, header, secure, NOW).get("qs_cart") == found
 
 
 def test_drop_only_what_the_browser_sent() -> None:
-    jar = CookieJar(SETTINGS, "qs_visitor=v", False)
+    jar = CookieJar(SETTINGS, "qs_visitor=v", False, NOW)
     jar.set("qs_promo", "p")
     jar.drop("qs_visitor", "qs_promo")  # the promotion cookie was never sent
     (header,) = jar.headers(ids=True)
@@ -36,7 +38,7 @@ def test_drop_only_what_the_browser_sent() -> None:
 
 
 def test_headers_mark_the_jar_sent_and_carry_the_lifetimes() -> None:
-    jar = CookieJar(SETTINGS, None, True)
+    jar = CookieJar(SETTINGS, None, True, NOW)
     jar.set("qs_cart", "c")
     jar.set("qs_optout", "1")
     assert not jar.sent
@@ -48,8 +50,17 @@ def test_headers_mark_the_jar_sent_and_carry_the_lifetimes() -> None:
     assert f"Max-Age={OPT_OUT_MAX_AGE}" in optout
 
 
+def test_expires_is_read_from_the_requests_time_not_the_wall_clock() -> None:
+    jar = CookieJar(SETTINGS, None, False, NOW)
+    jar.set("qs_cart", "c")
+    jar.set("qs_visitor", "needs quoting;")  # the dump_cookie path
+    for header in jar.headers(ids=True):
+        max_age = int(header.split("Max-Age=")[1].split(";")[0])
+        assert f"Expires={http_date(NOW + max_age)};" in header
+
+
 def test_without_ids_only_drops_and_the_opt_out_go() -> None:
-    jar = CookieJar(SETTINGS, "qs_promo=p", False)
+    jar = CookieJar(SETTINGS, "qs_promo=p", False, NOW)
     jar.set("qs_cart", "c")
     jar.set("qs_visitor", "v")
     jar.set("qs_optout", "1")

@@ -413,3 +413,102 @@ def test_passed_clients_under_the_asgi_handler_need_async_redis(
         1,
         2,
     ]
+
+
+_RULES_SCRIPT = """
+import json, django
+django.setup()
+from django.test import Client
+from werkzeug.http import http_date
+from qscookies.django import QSCookiesMiddleware
+
+QSCookiesMiddleware.clock = staticmethod(lambda: 1_800_000_000)
+client = Client()
+seen = {"visits": [client.get("/", headers={"Sec-GPC": gpc}).json()["visits"]
+                   for gpc in ("1, 0", "0,1")]}
+refused = client.post("/privacy", {"choice": "out"})
+seen["refused"] = [refused.status_code, refused.content.decode(),
+                   refused["Content-Length"] == str(len(refused.content))]
+added = client.get("/add?sku=A")
+seen["expires"] = added.cookies["qs_cart"]["expires"] == http_date(
+    1_800_000_000 + 30 * 86400)
+print(json.dumps(seen))
+"""
+
+
+def test_the_http_rules_of_every_door(redis_server: RedisServer) -> None:
+    """Comma-joined privacy signals, the refusals' bodies, ``Expires`` by our clock."""
+    result = _python(redis_server.url, "-c", _RULES_SCRIPT, privacy_path="/privacy")
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["visits"] == [0, 0]
+    status, body, framed = seen["refused"]
+    assert status == 403 and "neither an Origin nor a Referer" in body and framed
+    assert seen["expires"] is True
+
+
+_DOWN_SCRIPT = """
+import logging, django
+django.setup()
+from django.test import Client
+client = Client()
+client.get("/")  # the visit starts: start-up and tracking warnings, then quiet
+lines = []
+class Keep(logging.Handler):
+    def emit(self, record):
+        lines.append((record.name, record.getMessage(), bool(record.exc_info)))
+logging.getLogger().addHandler(Keep())
+for logger in ("qscookies", "django.request"):
+    logging.getLogger(logger).addHandler(Keep())
+    logging.getLogger(logger).propagate = False
+statuses = [client.get("/add?sku=B").status_code for _ in range(3)]
+print(statuses)
+for line in lines:
+    print(line)
+"""
+
+
+def test_redis_down_is_one_log_line_per_failed_request() -> None:
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    result = _python(down, "-c", _DOWN_SCRIPT, socket_timeout=0.5)
+    assert result.returncode == 0, result.stderr
+    statuses, *lines = result.stdout.splitlines()
+    assert statuses == "[503, 503, 503]"
+    assert len(lines) == 3, lines
+    assert all("cart write or read failed" in line for line in lines)
+    assert all(line.endswith("False)") for line in lines)  # no traceback
+
+
+_REPORT_SCRIPT = """
+import sys, django
+django.setup()
+from django.conf import settings
+from django.views.debug import ExceptionReporter
+from qscookies.django import QSCookiesMiddleware
+
+QSCookiesMiddleware(lambda request: None)  # what Django's handler does at start
+
+def view():
+    url = settings.QSCOOKIES["redis_url"]  # a frame's local, as in a traceback
+    raise RuntimeError("boom")
+
+try:
+    view()
+except RuntimeError:
+    reporter = ExceptionReporter(None, *sys.exc_info())
+    print(reporter.get_traceback_text())
+    print(reporter.get_traceback_html())
+print(settings.QSCOOKIES["redis_url"] == sys.argv[1])
+"""
+
+
+def test_djangos_error_report_hides_the_redis_password(
+    redis_server: RedisServer,
+) -> None:
+    """The debug page and the mail to ADMINS, with the shop's settings unchanged."""
+    url = redis_server.url.replace("redis://", "redis://:s3cret-pw@", 1)
+    result = _python(url, "-c", _REPORT_SCRIPT, url)
+    assert result.returncode == 0, result.stderr
+    assert "s3cret-pw" not in result.stdout
+    assert "redis://:********@" in result.stdout
+    assert result.stdout.rstrip().endswith("True")  # the URL itself is unchanged

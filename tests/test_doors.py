@@ -19,6 +19,7 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from werkzeug.http import http_date
 
 from qscookies import QSCookies as WSGIQSCookies
 from qscookies.asgi import QSCookies as ASGIQSCookies
@@ -361,3 +362,73 @@ def test_opt_in_lifetimes_are_never_extended(serve: Callable[..., Served]) -> No
         assert browser.get("/").json()["visits"] == 0
         assert browser.get("/choice", params={"c": "in"}).json() == "in"
         assert browser.get("/").json()["visits"] == 1  # a new visitor
+
+
+# -- the HTTP rules, the same at every door ------
+
+SIGNALS = [
+    [("Sec-GPC", "1"), ("Sec-GPC", "0")],
+    [("Sec-GPC", "0"), ("Sec-GPC", "1")],
+    [("Sec-GPC", "1, 0")],
+    [("DNT", "0"), ("DNT", "1")],
+]
+
+
+def test_a_privacy_signal_is_on_when_any_of_its_headers_says_1(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    for headers in SIGNALS:
+        with shop.browser() as browser:
+            assert browser.get("/choice", headers=headers).json() == "out", headers
+            landing = browser.get("/", params={"promo": "SUMMER"}, headers=headers)
+            assert not set(landing.cookies) & TRACKING
+            assert browser.get("/", headers=headers).json()["visits"] == 0
+    assert tracking_keys(shop) == {}  # not even a landing
+
+
+def test_the_privacy_switchs_refusals_say_why(serve: Callable[..., Served]) -> None:
+    shop = serve(privacy_path="/privacy")
+    shop.at(NOW)
+    out = {"choice": "out"}
+    with shop.browser() as browser:
+        refusals = [
+            (
+                browser.post("/privacy", data=out),
+                403,
+                "neither an Origin nor a Referer",
+            ),
+            (
+                browser.post("/privacy", data=out, headers={"Origin": "http://evil"}),
+                403,
+                "another site",
+            ),
+            (browser.get("/privacy"), 405, "POST only"),
+            (
+                browser.post("/privacy", data={"choice": "x"}, headers=SAME_ORIGIN),
+                400,
+                '"choice" must be in or out',
+            ),
+        ]
+    for response, status, why in refusals:
+        assert response.status_code == status
+        assert why in response.text
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        assert int(response.headers["content-length"]) == len(response.content)
+
+
+def test_expires_is_read_from_the_middlewares_clock(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve(privacy_path="/privacy")
+    later = NOW + 400 * 86400  # another day, month and year than NOW
+    for now in (NOW, later):
+        shop.at(now)
+        with shop.browser() as browser:
+            response = browser.get("/add", params={"sku": "A"})
+            set_cookies = response.headers.get_list("set-cookie")
+            assert len(set_cookies) == 2  # the cart and the visitor
+            for header in set_cookies:
+                max_age = int(header.split("Max-Age=")[1].split(";")[0])
+                assert f"Expires={http_date(now + max_age)};" in header

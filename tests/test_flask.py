@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from flask import Flask
 from flask import jsonify
 from flask import request
+from werkzeug.http import http_date
 
 from qscookies import ConfigurationError
 from qscookies import QSCookies as WSGIQSCookies
@@ -223,3 +225,37 @@ def test_importing_qscookies_imports_neither_flask_nor_django() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_the_http_rules_of_every_door(redis_url: str) -> None:
+    """Duplicate privacy signals, the refusals' bodies, ``Expires`` by our clock."""
+    app = make_app(redis_url, QSCOOKIES_PRIVACY_PATH="/privacy")
+    QSCookies(app)
+    app.extensions["qscookies"].clock = lambda: 1_800_000_000
+    client = app.test_client()
+    for signal in ([("Sec-GPC", "1"), ("Sec-GPC", "0")], [("DNT", "0, 1")]):
+        assert client.get("/", headers=signal).json["visits"] == 0
+    refused = client.post("/privacy", data={"choice": "out"})
+    assert refused.status_code == 403
+    assert "neither an Origin nor a Referer" in refused.text
+    assert refused.headers["Content-Length"] == str(len(refused.data))
+    added = client.get("/add?sku=A")
+    (cart,) = [c for c in added.headers.getlist("Set-Cookie") if "qs_cart" in c]
+    assert f"Expires={http_date(1_800_000_000 + 30 * 86400)};" in cart
+
+
+def test_redis_down_is_one_log_line_per_failed_request(
+    fresh_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(fresh_redis_server.url, QSCOOKIES_SOCKET_TIMEOUT=0.5)
+    QSCookies(app)
+    client = app.test_client()
+    assert client.get("/add?sku=A").json == 1
+    fresh_redis_server.stop()
+    caplog.clear()
+    for _ in range(3):
+        assert client.get("/add?sku=B").status_code == 503
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 3, [r.getMessage() for r in lines]
+    assert all(r.exc_info is None for r in lines)  # no traceback
+    assert all("cart write or read failed" in r.getMessage() for r in lines)

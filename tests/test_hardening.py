@@ -28,10 +28,12 @@ from hardening_http import serve
 
 from qscookies import QSCookies
 from qscookies import QSCookiesError
+from qscookies import StoreUnavailable
 from qscookies import context
 from qscookies.acl import RedisVersion
 from qscookies.acl import app_rules
 from qscookies.core.aggregates import utc_day
+from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 
@@ -212,6 +214,77 @@ def test_the_503_passes_the_wsgi_validator_on_both_sides(
     assert reply.header("Retry-After") == "5"
     assert reply.header("Content-Type")
     assert reply.header("Content-Length") == str(len(reply.body))
+
+
+#: The 500 page of an app of its own, not the 503's length.
+OWN_500 = b"<h1>Internal Server Error</h1><p>Something went wrong on our side.</p>\n"
+
+
+def fails_when_iterated(environ: dict[str, Any], start_response: Any) -> Any:
+    """A generator app whose cart write fails before it starts its response."""
+    context(environ).cart.add("A")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"added"
+
+
+def answers_500_when_iterated(environ: dict[str, Any], start_response: Any) -> Any:
+    """A generator app that catches the failure and sends its own 500 page."""
+    try:
+        context(environ).cart.add("A")
+    except StoreUnavailable:
+        length = str(len(OWN_500))
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "text/html"), ("Content-Length", length)],
+        )
+        yield OWN_500
+        return
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    yield b"added"
+
+
+LATE_APPS = [
+    pytest.param(fails_when_iterated, id="raises-when-iterated"),
+    pytest.param(answers_500_when_iterated, id="own-500-when-iterated"),
+]
+
+
+@pytest.mark.parametrize("app", LATE_APPS)
+def test_the_503_of_an_app_that_starts_late_is_framed(
+    fresh_redis_server: RedisServer, app: Any
+) -> None:
+    """Its headers go with its own body, on a real server and in process."""
+    inner = _private(fresh_redis_server.url, validator(app), retry_interval=0.2)
+    fresh_redis_server.stop()
+    try:
+        with (
+            serve(_conforming(validator(inner))) as server,
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("error", WSGIWarning)
+            reply = server.request("/add?sku=A")
+            again = server.request("/add?sku=A")  # the connection is sound
+            environ: dict[str, Any] = {
+                "SCRIPT_NAME": "",
+                "PATH_INFO": "/add",
+                "QUERY_STRING": "sku=A",
+            }
+            setup_testing_defaults(environ)
+            started = _Started()
+            result = validator(inner)(environ, started)
+            body = b"".join(result)
+            result.close()
+    finally:
+        inner.close()
+    for status, headers, sent in (
+        (reply.status, reply.headers, reply.body),
+        (again.status, again.headers, again.body),
+        (int(started.calls[-1][0][:3]), started.calls[-1][1], body),
+    ):
+        assert status == 503
+        assert sent == UNAVAILABLE_BODY
+        assert dict(headers)["Content-Length"] == str(len(sent))
+        assert dict(headers)["Retry-After"] == "5"
 
 
 # -- 3. the clean-URL 303 keeps the URL byte for byte ------------------------------

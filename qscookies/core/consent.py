@@ -23,11 +23,11 @@ from ..codec import Choice
 from ..codec import CookieCodec
 from ..codec import VisitorState
 from ..settings import Settings
-from .headers import same_origin
+from .headers import cross_origin
 from .jar import CookieJar
-from .messages import EMPTY
 from .messages import Answer
 from .messages import Request
+from .messages import refusal
 
 #: A recorded tracking choice.
 Decision = Literal["in", "out"]
@@ -162,15 +162,22 @@ def asked(request: Request, form: Callable[[], str | None]) -> Decision | Answer
     """What a request to the privacy route asks: a decision, or the refusal.
 
     ``405`` but for a POST, ``403`` for a request from another origin (see
-    :func:`~qscookies.core.headers.same_origin`), ``400`` for a ``choice``
-    field other than ``in`` or ``out``.
+    :func:`~qscookies.core.headers.cross_origin`), ``400`` for a ``choice``
+    field other than ``in`` or ``out``; each refusal says why in its body.
 
     :param form: reads the request's ``choice`` field (only called for a
         same-origin POST).
     """
     if request.method != "POST":
-        return Answer("405 Method Not Allowed", EMPTY + [("Allow", "POST")])
-    if not same_origin(request):
-        return Answer("403 Forbidden", EMPTY)
+        return refusal(
+            "405 Method Not Allowed",
+            "the tracking choice is recorded by a POST only.",
+            [("Allow", "POST")],
+        )
+    why = cross_origin(request)
+    if why is not None:
+        return refusal("403 Forbidden", why)
     decision = _DECISIONS.get(form())
-    return Answer("400 Bad Request", EMPTY) if decision is None else decision
+    if decision is None:
+        return refusal("400 Bad Request", 'the form field "choice" must be in or out.')
+    return decision

@@ -6,19 +6,39 @@ from .messages import Headers
 from .messages import Request
 
 
-def same_origin(request: Request) -> bool:
-    """Tell whether a state-changing request comes from the shop's own pages.
+def says_one(value: str) -> bool:
+    """Tell whether a privacy signal header (``Sec-GPC``, ``DNT``) says ``1``.
+
+    Duplicate headers arrive joined by commas (``1, 0``; WSGI servers join
+    them, and the ASGI door does the same): the signal is on when any of the
+    values is ``1``, so a second header can never switch an opt-out off.
+    """
+    return any(part.strip() == "1" for part in value.split(","))
+
+
+def cross_origin(request: Request) -> str | None:
+    """Why a state-changing request is not taken as one from the shop's own pages.
 
     Trusts ``Sec-Fetch-Site`` where the browser sends it, else compares the
     ``Origin`` (or ``Referer``) host with the request's ``Host``. A request with
     none of them is refused.
+
+    :return: ``None`` for a same-origin request, else the reason, one line for
+        the body of the ``403``.
     """
     if request.fetch_site:
-        return request.fetch_site == "same-origin"
+        if request.fetch_site == "same-origin":
+            return None
+        return "the request did not come from this site's own pages."
     source = request.origin or request.referer
     if not source or source == "null":
-        return False
-    return netloc(source) == request.host.lower()
+        return (
+            "the request carries neither an Origin nor a Referer header,"
+            " so it cannot be told to come from this site."
+        )
+    if netloc(source) == request.host.lower():
+        return None
+    return "the request came from another site."
 
 
 def netloc(url: str) -> str:

@@ -21,10 +21,15 @@ class CookieJar:
     :param settings: the cookie names and lifetimes.
     :param header: the request's ``Cookie`` header (latin-1 text), or ``None``.
     :param secure: cookies are ``Secure`` and named with the ``__Host-`` prefix.
+    :param now: Unix time of the request, from the middleware's clock (the
+        ``Expires`` of what is sent).
     """
 
-    def __init__(self, settings: Settings, header: str | None, secure: bool) -> None:
+    def __init__(
+        self, settings: Settings, header: str | None, secure: bool, now: int
+    ) -> None:
         self._settings = settings
+        self._now = now
         #: Cookies are sent ``Secure`` with the ``__Host-`` prefix.
         self.secure = secure
         #: The response depends on our cookies (it must vary on ``Cookie``).
@@ -97,7 +102,11 @@ class CookieJar:
             elif ids or base in choices:
                 headers.append(
                     set_cookie_header(
-                        name, value, max_age=max_ages[base], secure=self.secure
+                        name,
+                        value,
+                        max_age=max_ages[base],
+                        secure=self.secure,
+                        now=self._now,
                     )
                 )
         return headers

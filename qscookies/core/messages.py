@@ -55,3 +55,23 @@ EMPTY: Headers = [
     ("Content-Length", "0"),
     ("Cache-Control", "no-store"),
 ]
+
+
+def refusal(status: str, why: str, headers: Headers | None = None) -> Answer:
+    """An answer of ours that says why in a short plain-text body.
+
+    :param status: the status line, e.g. ``"403 Forbidden"``.
+    :param why: the reason, one line of text.
+    :param headers: more headers (``Allow``), after the framing ones.
+    """
+    body = f"{status.partition(' ')[2]}: {why}\n".encode()
+    return Answer(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+            *(headers or []),
+        ],
+        body,
+    )

@@ -30,6 +30,7 @@ from .consent import Decision
 from .consent import asked
 from .headers import add_vary
 from .headers import back
+from .headers import says_one
 from .headers import shared_cacheable
 from .jar import CookieJar
 from .lazy import lazy
@@ -111,13 +112,13 @@ class RequestState:
         self.now = int(rules.clock())
         secure = request.https if settings.secure is None else settings.secure
         #: Our cookies: what came in, what goes out.
-        self.jar = CookieJar(settings, request.cookie, secure)
+        self.jar = CookieJar(settings, request.cookie, secure, self.now)
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
-        signal = request.sec_gpc.strip() == "1" or (
-            settings.honor_dnt and request.dnt.strip() == "1"
+        signal = says_one(request.sec_gpc) or (
+            settings.honor_dnt and says_one(request.dnt)
         )
         #: The tracking choice and the privacy signals.
         self.consent = Consent(settings, rules.codec, self.jar, self.now, signal=signal)

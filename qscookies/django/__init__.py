@@ -142,8 +142,16 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
     ) -> HttpResponse | None:
         """A :class:`StoreUnavailable` out of a view is the ``503``, not a ``500``."""
         if isinstance(exception, StoreUnavailable) and _STATE in request.META:
-            return _response(self._rules.unavailable())
+            return self._unavailable()
         return None
+
+    def _unavailable(self) -> HttpResponse:
+        """The ``503``, which Django does not log again: the store logged one
+        line naming the cause (and ``django.request`` would mail ``ADMINS``
+        for every request while Redis is down)."""
+        response = _response(self._rules.unavailable())
+        response._has_been_logged = True  # what django.utils.log.log_response reads
+        return response
 
     async def _sync_context_for_sync_views(
         self, request: HttpRequest, view: Callable[..., Any], *args: Any
@@ -175,7 +183,7 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         is the ``503``."""
         if state.store_failed and response.status_code == 500:
             response.close()
-            response = _response(self._rules.unavailable())
+            response = self._unavailable()
         return _finish(state, response)
 
 
