@@ -108,18 +108,18 @@ class AsyncAppStore(_AppStoreBase):
 
     async def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes (see ``AppStore.track``); never raises."""
-        nodes = self._guard.nodes(commands)
-        if not self._breaker.closed(nodes):
+        route = self._unpaused(commands)
+        if route is None:
             return None
         try:
-            replies = await self._guard.send(commands)
+            replies = await self._guard.send(route.pick(commands))
         except CommandRefused:
             raise
         except StoreError as error:
-            self._breaker.failed(error, nodes)
+            self._breaker.failed(error, route.nodes)
             return None
-        self._breaker.succeeded(nodes)
-        return replies
+        self._breaker.succeeded(route.nodes)
+        return route.replies(len(commands), replies)
 
     async def close(self) -> None:
         """Close the client's connections."""

@@ -11,8 +11,8 @@ Two policies, one per kind of write:
   (``WAIT``, pipelined in the same round trip) and fewer is a failure too;
 - :meth:`AppStore.track` is for tracking: it never raises. After a failure
   tracking pauses for ``retry_interval`` (a :class:`Breaker` on the injected
-  clock; on a cluster, only on the node that failed), and the pause is logged
-  once per interval.
+  clock; on a cluster, only on the node that failed: the commands for the
+  other nodes are still sent), and the pause is logged once per interval.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CommandRefused
+from ..errors import NotSent
 from ..errors import StoreError
 from ..errors import StoreUnavailable
 from .client import Command
@@ -94,15 +95,16 @@ class Breaker:
         self._until: dict[str, float] = {}  # paused node -> end of its pause
         self._skipped = 0
 
-    def closed(self, nodes: Collection[str]) -> bool:
-        """Tracking on all *nodes* may be tried now (a skipped try is counted
-        for the log)."""
-        if self._until:
-            now = self._clock()
-            if any(now < self._until.get(node, 0.0) for node in nodes):
-                self._skipped += 1
-                return False
-        return True
+    def paused(self, nodes: Collection[str]) -> frozenset[str]:
+        """Those of *nodes* whose tracking is paused now (a request that skips
+        some is counted for the log)."""
+        if not self._until:
+            return frozenset()
+        now = self._clock()
+        paused = frozenset(node for node in nodes if now < self._until.get(node, 0.0))
+        if paused:
+            self._skipped += 1
+        return paused
 
     def failed(self, error: StoreError, nodes: Collection[str]) -> None:
         """A tracking write to *nodes* failed: pause the nodes that failed
@@ -160,6 +162,39 @@ def unavailable(error: StoreError, prefix: str) -> StoreUnavailable:
     )
 
 
+class _Route:
+    """The commands of a tracking send that go out: the others' nodes are paused.
+
+    :param sent: the positions of the commands sent.
+    :param nodes: the nodes they go to.
+    :param paused: the paused nodes of the others.
+    """
+
+    __slots__ = ("nodes", "paused", "sent")
+
+    def __init__(
+        self, sent: list[int], nodes: frozenset[str], paused: frozenset[str]
+    ) -> None:
+        self.sent, self.nodes, self.paused = sent, nodes, paused
+
+    def pick(self, commands: Sequence[Command]) -> list[Command]:
+        """The commands sent, in order."""
+        if not self.paused:
+            return list(commands)
+        return [commands[index] for index in self.sent]
+
+    def replies(self, count: int, replies: list[Any]) -> list[Any]:
+        """The *count* replies of all the commands: the replies of those sent,
+        and a :class:`~qscookies.errors.NotSent` for each of the others."""
+        if not self.paused:
+            return replies
+        skipped = NotSent(f"tracking paused{_on(self.paused)}", nodes=self.paused)
+        every: list[Any] = [skipped] * count
+        for index, reply in zip(self.sent, replies, strict=True):
+            every[index] = reply
+        return every
+
+
 class _AppStoreBase:
     """What the sync and the asyncio app stores share: the guard and the breaker.
 
@@ -212,6 +247,18 @@ class _AppStoreBase:
             raise unavailable(error, self._prefix)
         return replies
 
+    def _unpaused(self, commands: Sequence[Command]) -> _Route | None:
+        """Which of *commands* tracking may send now: ``None`` when none (all
+        their nodes paused)."""
+        nodes = self._guard.nodes(commands)
+        paused = self._breaker.paused(nodes)
+        if not paused:
+            return _Route(list(range(len(commands))), frozenset(nodes), paused)
+        sent = [index for index, node in enumerate(nodes) if node not in paused]
+        if not sent:
+            return None
+        return _Route(sent, frozenset(nodes) - paused, paused)
+
     @property
     def is_cluster(self) -> bool:
         """The client is a Redis Cluster client."""
@@ -253,19 +300,24 @@ class AppStore(_AppStoreBase):
 
     def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes in one round trip; ``None`` when not stored
-        (a node they need failed, now or less than ``retry_interval`` ago)."""
-        nodes = self._guard.nodes(commands)
-        if not self._breaker.closed(nodes):
+        (a node they need failed now, or all of them less than
+        ``retry_interval`` ago).
+
+        On a cluster only the commands for a paused node are skipped: their
+        replies are a :class:`~qscookies.errors.NotSent`, the others' as sent.
+        """
+        route = self._unpaused(commands)
+        if route is None:
             return None
         try:
-            replies = self._guard.send(commands)
+            replies = self._guard.send(route.pick(commands))
         except CommandRefused:
             raise
         except StoreError as error:
-            self._breaker.failed(error, nodes)
+            self._breaker.failed(error, route.nodes)
             return None
-        self._breaker.succeeded(nodes)
-        return replies
+        self._breaker.succeeded(route.nodes)
+        return route.replies(len(commands), replies)
 
     def close(self) -> None:
         """Close the client's connections."""

@@ -167,16 +167,17 @@ class _GuardBase:
         """The key of each of *commands*, then the ``WAIT``'s (the written key)."""
         return [*map(self._key_of, commands), *([wait.key] if wait else [])]
 
-    def nodes(self, commands: Sequence[Command]) -> frozenset[str]:
-        """The names (``host:port``) of the nodes *commands* go to; off a
-        cluster, or before a cluster's slot map is read, one nameless node."""
+    def nodes(self, commands: Sequence[Command]) -> list[str]:
+        """The name (``host:port``) of the node each of *commands* goes to;
+        off a cluster, or before a cluster's slot map is read, ``""`` (one
+        nameless node) for all."""
         if not self._cluster:
-            return ONE_NODE
-        keys = [key for key in map(self._key_of, commands) if key]
+            return [""] * len(commands)
         try:
-            return frozenset(node.name for node in cluster.nodes_of(self._client, keys))
+            found = cluster.nodes_of(self._client, list(map(self._key_of, commands)))
         except FAILURES:
-            return ONE_NODE
+            return [""] * len(commands)
+        return [node.name if node else "" for node in found]
 
     def _node_of(self, key: str) -> dict[str, Any]:
         """The ``target_nodes`` of a cluster command bound to *key*'s node."""
@@ -318,9 +319,6 @@ def sha1(script: str) -> str:
 
 
 _SCRIPTS = frozenset({"EVAL", "EVALSHA"})
-
-#: The one node of a single Redis (or Sentinel's master), for :meth:`Guard.nodes`.
-ONE_NODE = frozenset({""})
 
 
 def by_sha(command: Command) -> Command:
