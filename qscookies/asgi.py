@@ -169,7 +169,11 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             url = str(redis_url)
             _check_user(url, settings)
             try:
-                redis = aconnect(url, socket_timeout=settings.socket_timeout)
+                redis = aconnect(
+                    url,
+                    socket_timeout=settings.socket_timeout,
+                    max_connections=settings.max_connections,
+                )
             except ValueError as error:
                 raise ConfigurationError(f"bad Redis URL: {error}") from error
         else:

@@ -49,7 +49,10 @@ def checked_client(
     :raises ConfigurationError: a bad location, or ``strict`` and a finding.
     """
     client, owned = open_client(
-        redis_url, redis, socket_timeout=settings.socket_timeout
+        redis_url,
+        redis,
+        socket_timeout=settings.socket_timeout,
+        max_connections=settings.max_connections,
     )
     if not owned:
         warn_unbounded(client)

@@ -190,7 +190,11 @@ def _attach(request: HttpRequest, qs: Context | AsyncContext) -> None:
 
 def _async_client(connection: dict[str, Any], settings: Settings) -> Any:
     if "redis_url" in connection:
-        return aconnect(connection["redis_url"], socket_timeout=settings.socket_timeout)
+        return aconnect(
+            connection["redis_url"],
+            socket_timeout=settings.socket_timeout,
+            max_connections=settings.max_connections,
+        )
     if connection.get("async_redis") is None:
         raise ConfigurationError(
             "under Django's ASGI handler, QSCOOKIES with 'redis' needs"

@@ -70,6 +70,8 @@ def cause(error: StoreError, prefix: str) -> str:
         return "configuration error: Redis refused the user name or password"
     if error.reply == "WAIT":
         return f"{error} (durable_writes): the write may be on the master only"
+    if error.reply == "POOL":
+        return f"{error}: Redis was not asked; raise max_connections if it lasts"
     if error.reply == "OOM":
         return "Redis is full (OOM: maxmemory reached and nothing may be evicted)"
     if error.reply:
@@ -79,6 +81,8 @@ def cause(error: StoreError, prefix: str) -> str:
 
 class Breaker:
     """Skips tracking for *retry_interval* seconds after a failure, per node.
+
+    A full connection pool (``POOL``) is not Redis failing: nothing pauses.
 
     On a cluster each node (``host:port``) pauses on its own: a failing shard
     stops only the tracking writes and cart reads that need it. Off a cluster
@@ -94,6 +98,8 @@ class Breaker:
         self._prefix = prefix
         self._until: dict[str, float] = {}  # paused node -> end of its pause
         self._skipped = 0
+        self._pool_logged = 0.0  # no pool-full line before then
+        self._pool_drops = 0
 
     def paused(self, nodes: Collection[str]) -> frozenset[str]:
         """Those of *nodes* whose tracking is paused now (a request that skips
@@ -109,6 +115,9 @@ class Breaker:
     def failed(self, error: StoreError, nodes: Collection[str]) -> None:
         """A tracking write to *nodes* failed: pause the nodes that failed
         (those the error names, else all of *nodes*), and log once per interval."""
+        if error.reply == "POOL":  # our pool was full: Redis is not at fault
+            self._pool_full(error)
+            return
         failed = error.nodes or nodes
         if not self._until:
             log.warning(
@@ -126,6 +135,19 @@ class Breaker:
             self._skipped = 0
         until = self._clock() + self.retry_interval
         self._until.update(dict.fromkeys(failed, until))
+
+    def _pool_full(self, error: StoreError) -> None:
+        """A tracking write found the connection pool full: no pause; logged
+        once per ``retry_interval``, with the writes dropped since."""
+        self._pool_drops += 1
+        now = self._clock()
+        if now >= self._pool_logged:
+            log.warning(
+                "qscookies: tracking write dropped (%d since the last line): %s",
+                self._pool_drops,
+                cause(error, self._prefix),
+            )
+            self._pool_logged, self._pool_drops = now + self.retry_interval, 0
 
     def succeeded(self, nodes: Collection[str]) -> None:
         """A tracking write to *nodes* went through: resume them, and forget
