@@ -214,6 +214,51 @@ def test_tracking_skips_only_the_commands_of_a_paused_node(
     sync.close()
 
 
+#: What most shops pass: timeouts set, redis-py's retries left on.
+DEFAULT_CLIENT = dict(socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("topology", ["cluster", "single"])
+def test_an_asyncio_client_with_its_retries_sends_each_write_once(
+    cluster: RedisClusterServers, redis_server_binary: str, topology: str
+) -> None:
+    """redis-py's asyncio clients retry by default (the cluster pipeline
+    closes the client, sleeps 0.25 s and sends again): the store does not
+    let them. One timeout, and each write runs once when the node wakes."""
+    sync = cluster.client(**client_options(TIMEOUT))
+    key = "retried:{asyncio}"
+    with RedisServer(redis_server_binary) as single:
+        server = _server_of(cluster, sync, key) if topology == "cluster" else single
+        url = cluster.url if topology == "cluster" else single.url
+        kind = (
+            redis.asyncio.RedisCluster if topology == "cluster" else redis.asyncio.Redis
+        )
+
+        async def send() -> float:
+            store = AsyncAppStore(
+                kind.from_url(url, **DEFAULT_CLIENT), prefix="qs:", retry_interval=5
+            )
+            assert await store.send([("HINCRBY", key, "warm", 1)])
+            writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+            with frozen(server):
+                started = time.monotonic()
+                for sent in (writes[:1], writes[1:]):  # a command, a pipeline
+                    with pytest.raises(StoreUnavailable):
+                        await store.send(sent)
+                took = (time.monotonic() - started) / 2
+            await store.close()
+            return took
+
+        assert asyncio.run(send()) < BOUND  # each
+        with server.client() as admin:
+            wait_until(lambda: admin.hget(key, "a"), "the paused node to run it", 5)
+            time.sleep(3 * TIMEOUT)  # a re-sent copy would have landed by now
+            # b may never have left (its connection could not be reopened)
+            assert set(admin.hvals(key)) == {b"1"}
+            admin.delete(key)
+    sync.close()
+
+
 def test_a_cluster_pipeline_follows_a_moved_slot_once(
     cluster: RedisClusterServers,
 ) -> None:

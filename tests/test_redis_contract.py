@@ -1,11 +1,14 @@
 """The redis-py internals :mod:`qscookies.store.cluster` relies on, pinned.
 
 qscookies sends cluster pipelines itself (so nothing that may have run is
-re-sent): it builds redis-py's ``PipelineCommand`` stack, calls the cluster
-pipeline's ``send_cluster_commands`` without redirections, and reads the slot
-map again through the ``NodesManager``. None of that is redis-py's public API,
-so a release that changes it must fail here, not in a shop; ``pyproject.toml``
-bounds redis-py to the majors this file was run on.
+re-sent): on the sync client it writes each node's commands on a connection
+of that node's ``redis_connection`` and reads them with its
+``parse_response``; on the asyncio client it fills ``PipelineCommand`` objects
+and runs ``ClusterNode.execute_pipeline``; both read the slot map again
+through the ``NodesManager``. For a single-server client that retries it
+makes a pool of the same kind from the client's. None of that is redis-py's
+public API, so a release that changes it must fail here, not in a shop;
+``pyproject.toml`` bounds redis-py to the majors this file was run on.
 """
 
 from __future__ import annotations
@@ -18,15 +21,19 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio
-from redis.cluster import ClusterPipeline
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.asyncio.cluster import NodesManager as AsyncNodesManager
+from redis.asyncio.cluster import PipelineCommand as AsyncPipelineCommand
 from redis.cluster import NodesManager
-from redis.cluster import PipelineCommand
+from redis.sentinel import SentinelConnectionPool
 
 from qscookies.embedded import HOST
 from qscookies.store import cluster
 from qscookies.store.client import client_options
+from qscookies.store.pool import without_retries
 
 from launchers import RedisClusterServers
+from launchers import SentinelServers
 
 #: The redis-py majors the suite has been run on (the bound of pyproject.toml).
 TESTED_MAJORS = (7, 8)
@@ -40,29 +47,25 @@ def test_redis_py_is_bounded_to_the_majors_tested() -> None:
 
 
 def test_the_signatures_qscookies_calls() -> None:
-    assert list(signature(PipelineCommand).parameters)[:3] == [
-        "args",
-        "options",
-        "position",
-    ]
-    sends = signature(ClusterPipeline.send_cluster_commands).parameters
-    assert {"stack", "raise_on_error", "allow_redirections"} <= set(sends)
-    assert (
-        "node_name"
-        in signature(NodesManager.move_node_to_end_of_cached_nodes).parameters
-    )
+    assert list(signature(AsyncPipelineCommand).parameters)[:2] == ["position", "args"]
+    assert "commands" in signature(AsyncClusterNode.execute_pipeline).parameters
+    for manager in (NodesManager, AsyncNodesManager):
+        moved = signature(manager.move_node_to_end_of_cached_nodes).parameters
+        assert "node_name" in moved
     initialize = signature(NodesManager.initialize).parameters
     assert cluster._NAMES_FAILED_NODE == ("last_failed_node_name" in initialize)
     for name in ("MovedError", "AskError", "TryAgainError", "MaxConnectionsError"):
         assert issubclass(getattr(redis.exceptions, name), redis.RedisError)
+    sentinel_pool = signature(SentinelConnectionPool).parameters
+    assert list(sentinel_pool)[:2] == ["service_name", "sentinel_manager"]
 
 
-def test_send_cluster_commands_answers_in_order_with_errors_in_place(
+def test_the_sync_cluster_send_answers_in_order_with_errors_in_place(
     redis_cluster: RedisClusterServers,
 ) -> None:
-    """One reply per command, in the stack's order, error replies as
-    exceptions; each command goes to its ``target_nodes``; a node's name is
-    ``host:port``; the slot map can be read again naming the failed node."""
+    """One reply per command, in order, error replies as exceptions; each
+    command goes to its key's node, whose name is ``host:port``; the slot
+    map can be read again naming the failed node."""
     client = redis_cluster.client(**client_options(1.0))
     keys = [f"contract:{{{n}}}" for n in range(6)]
     client.set(keys[0], "a string")
@@ -75,15 +78,11 @@ def test_send_cluster_commands_answers_in_order_with_errors_in_place(
     replies, lost = cluster.send(client, commands, keys)
     assert isinstance(replies[0], redis.ResponseError)  # WRONGTYPE, in place
     assert replies[1:] == [1] * 5 and lost == {}
-    stack = [
-        PipelineCommand(command, {"target_nodes": node}, position)
-        for position, (command, node) in enumerate(zip(commands, nodes, strict=False))
-    ]
-    pipe = client.pipeline(transaction=False)
-    sent = pipe.send_cluster_commands(
-        stack, raise_on_error=False, allow_redirections=False
-    )
-    assert list(sent)[1:] == [2] * 5
+    server = client.get_redis_connection(nodes[1])
+    connection = server.connection_pool.get_connection()
+    connection.send_packed_command(connection.pack_commands([commands[1]]))
+    assert server.parse_response(connection, "HINCRBY") == 2
+    server.connection_pool.release(connection)
     cluster.reread_slots(client.nodes_manager, [nodes[1].name])
     assert client.get_node_from_key(keys[1]).name == nodes[1].name
     client.delete(*keys)
@@ -94,25 +93,39 @@ def test_the_asyncio_cluster_pipeline_keeps_errors_in_place(
     redis_cluster: RedisClusterServers,
 ) -> None:
     """What :class:`~qscookies.store.aio.AsyncGuard` reads: replies in order,
-    errors in place with ``raise_on_error=False``, ``target_nodes`` honoured."""
+    errors in place, from ``ClusterNode.execute_pipeline`` per node."""
 
-    async def run() -> list[object]:
+    async def run() -> tuple[list[object], dict[str, BaseException]]:
         client = redis.asyncio.RedisCluster.from_url(
             redis_cluster.url, **client_options(1.0)
         )
-        await client.initialize()
         await client.set("contract:{a}", "a string")
-        pipe = client.pipeline(transaction=False)
-        pipe.execute_command("HINCRBY", "contract:{a}", "n", 1)
-        node = client.get_node_from_key("contract:{b}")
-        pipe.execute_command("HINCRBY", "contract:{b}", "n", 1, target_nodes=node)
-        replies = list(await pipe.execute(raise_on_error=False))
-        await client.delete("contract:{a}", "contract:{b}")
+        keys = ["contract:{a}", "contract:{b}"]
+        commands = [("HINCRBY", key, "n", 1) for key in keys]
+        sent = await cluster.asend(client, commands, keys)
+        await cluster.areread_slots(client.nodes_manager, ["127.0.0.1:1"])
+        await client.delete(*keys)
         await client.aclose()
-        return replies
+        return sent
 
-    first, second = asyncio.run(run())
-    assert isinstance(first, redis.ResponseError) and second == 1
+    (first, second), lost = asyncio.run(run())
+    assert isinstance(first, redis.ResponseError) and second == 1 and lost == {}
+
+
+def test_a_retrying_client_gets_a_twin_without_retries(
+    redis_sentinel: SentinelServers,
+) -> None:
+    """The pool kinds and settings a twin is made from (Sentinel's included)."""
+    retrying = redis_sentinel.master_client(socket_timeout=1.0)
+    twin = without_retries(retrying)
+    assert twin is not retrying and type(twin) is type(retrying)
+    pool = twin.connection_pool
+    assert type(pool) is type(retrying.connection_pool)
+    assert pool.connection_kwargs["retry"].get_retries() == 0
+    assert pool.connection_kwargs["socket_timeout"] == 1.0
+    assert twin.ping() and without_retries(twin) is twin
+    twin.close()
+    retrying.close()
 
 
 @pytest.mark.parametrize("client_class", [redis.Redis, redis.asyncio.Redis])

@@ -32,6 +32,7 @@ from ..errors import StoreUnavailable
 from .client import Command
 from .client import Guard
 from .client import Wait
+from .pool import without_retries
 
 log = logging.getLogger("qscookies")
 
@@ -220,7 +221,9 @@ class _Route:
 class _AppStoreBase:
     """What the sync and the asyncio app stores share: the guard and the breaker.
 
-    :param client: the Redis client, of the kind :attr:`_guard_class` guards.
+    :param client: the Redis client, of the kind :attr:`_guard_class` guards;
+        one that retries is not used as it is but through a client of the
+        store's own without retries (:func:`~qscookies.store.pool.without_retries`).
     :param prefix: the key prefix (named in configuration errors).
     :param retry_interval: seconds tracking pauses after a failed write.
     :param clock: the clock of the breaker, Unix seconds.
@@ -240,7 +243,7 @@ class _AppStoreBase:
         durable_writes: int = 0,
         wait_ms: int = 100,
     ) -> None:
-        self._guard = self._guard_class(client, APP_COMMANDS)
+        self._guard = self._guard_class(without_retries(client), APP_COMMANDS)
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
         self._replicas = durable_writes

@@ -214,12 +214,6 @@ class _GuardBase:
             return [""] * len(commands)
         return [node.name if node else "" for node in found]
 
-    def _node_of(self, key: str) -> dict[str, Any]:
-        """The ``target_nodes`` of a cluster command bound to *key*'s node."""
-        if not self._cluster:
-            return {}
-        return {"target_nodes": self._client.get_node_from_key(key)}
-
     def check_all(self, commands: Sequence[Command], wait: Wait | None) -> None:
         """:meth:`check` *commands* and the ``WAIT`` after them, if any."""
         self.check([*commands, wait.command] if wait else commands)
@@ -254,6 +248,8 @@ class Guard(_GuardBase):
 
         :raises StoreError: Redis answered with an error, or was unreachable.
         """
+        if self._cluster:  # cluster.send: never the cluster client's retries
+            return self.send([command])[0]
         self.check([command])
         try:
             try:
@@ -277,7 +273,7 @@ class Guard(_GuardBase):
         :raises StoreError: Redis answered one of them with an error, or was
             unreachable.
         """
-        if len(commands) == 1 and wait is None:
+        if len(commands) == 1 and wait is None and not self._cluster:
             return [self.call(*commands[0])]
         self.check_all(commands, wait)
         replies = self._pipeline([by_sha(command) for command in commands], wait)
