@@ -87,6 +87,8 @@ class Door(Generic[_App, _Store]):
         codec: CookieCodec,
         store: Callable[..., _Store],
         client: object,
+        *,
+        owned: bool,
     ) -> None:
         #: The wrapped application.
         self.app = app
@@ -101,6 +103,7 @@ class Door(Generic[_App, _Store]):
             clock=self._now,
             durable_writes=settings.durable_writes,
             wait_ms=settings.durable_wait_ms,
+            owned=owned,
         )
         self._rules = Rules(
             settings, codec, cluster=self._store.is_cluster, clock=self._now

@@ -27,13 +27,20 @@ from redis.asyncio.cluster import PipelineCommand as AsyncPipelineCommand
 from redis.cluster import NodesManager
 from redis.sentinel import SentinelConnectionPool
 
+from qscookies import QSCookies
 from qscookies.embedded import HOST
+from qscookies.embedded import RedisServer
 from qscookies.store import cluster
 from qscookies.store.client import client_options
 from qscookies.store.pool import without_retries
 
 from launchers import RedisClusterServers
 from launchers import SentinelServers
+from shop import SECRET
+from shop import shop
+
+#: A shop's client: timeouts set, redis-py's retries left on.
+DEFAULT_TIMEOUTS = dict(socket_timeout=1.0, socket_connect_timeout=1.0)
 
 #: The redis-py majors the suite has been run on (the bound of pyproject.toml).
 TESTED_MAJORS = (7, 8)
@@ -133,3 +140,21 @@ def test_the_client_options_are_accepted(client_class: type) -> None:
     """``client_options`` names keywords both clients take (``driver_info``,
     ``protocol``, ``retry``); no connection is opened."""
     client_class(host=HOST, port=1, **client_options(0.25))
+
+
+def test_the_middleware_closes_its_twin_and_leaves_the_shops_client(
+    redis_server: RedisServer,
+) -> None:
+    """``close()`` closes the twin made for a retrying client, never the
+    client the shop passed in (which goes on working)."""
+    shops = redis.Redis.from_url(redis_server.url, **DEFAULT_TIMEOUTS)
+    app = QSCookies(shop, secret_key=SECRET, redis=shops)
+    twin = app._store._guard._client
+    assert twin is not shops
+    assert twin.ping() and shops.ping()
+    with redis_server.client() as admin:
+        before = len(admin.client_list())
+        app.close()
+        assert len(admin.client_list()) == before - 1  # the twin's connection
+    assert shops.ping()
+    shops.close()

@@ -88,7 +88,14 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         client, self._owned = checked_client(
             connection.get("redis_url"), connection.get("redis"), settings
         )
-        self._start(get_response, settings, CookieCodec(keys), AppStore, client)
+        self._start(
+            get_response,
+            settings,
+            CookieCodec(keys),
+            AppStore,
+            client,
+            owned=self._owned,
+        )
         #: The asyncio store, when Django runs the middleware async (ASGI).
         self._astore: AsyncAppStore | None = None
         if iscoroutinefunction(get_response):

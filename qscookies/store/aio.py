@@ -123,5 +123,6 @@ class AsyncAppStore(_AppStoreBase):
         return route.replies(len(commands), replies)
 
     async def close(self) -> None:
-        """Close the client's connections."""
-        await self._guard.close()
+        """Close the client's connections if the store owns them."""
+        if self._closes:
+            await self._guard.close()

@@ -229,6 +229,8 @@ class _AppStoreBase:
     :param clock: the clock of the breaker, Unix seconds.
     :param durable_writes: replicas that must confirm a cart write (0: none).
     :param wait_ms: how long a cart write waits for them, in milliseconds.
+    :param owned: the store owns *client* (:meth:`close` closes it; a twin
+        of its own it always closes).
     """
 
     _guard_class: Any
@@ -242,8 +244,12 @@ class _AppStoreBase:
         clock: Callable[[], float] = time.time,
         durable_writes: int = 0,
         wait_ms: int = 100,
+        owned: bool = True,
     ) -> None:
-        self._guard = self._guard_class(without_retries(client), APP_COMMANDS)
+        guarded = without_retries(client)
+        self._guard = self._guard_class(guarded, APP_COMMANDS)
+        #: :meth:`close` closes the guarded client: ours, or a twin of ours.
+        self._closes = owned or guarded is not client
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
         self._replicas = durable_writes
@@ -345,5 +351,6 @@ class AppStore(_AppStoreBase):
         return route.replies(len(commands), replies)
 
     def close(self) -> None:
-        """Close the client's connections."""
-        self._guard.close()
+        """Close the client's connections if the store owns them."""
+        if self._closes:
+            self._guard.close()
