@@ -167,21 +167,25 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             url = str(redis_url)
             _check_user(url, settings)
             try:
-                redis = aconnect(url, socket_timeout=settings.socket_timeout)
+                redis = aconnect(
+                    url,
+                    socket_timeout=settings.socket_timeout,
+                    max_connections=settings.max_connections,
+                )
             except ValueError as error:
                 raise ConfigurationError(f"bad Redis URL: {error}") from error
         else:
             warn_unbounded(redis)
-        self._start(app, settings, codec, AsyncAppStore, redis)
+        self._start(app, settings, codec, AsyncAppStore, redis, owned=self._owned)
 
     async def aclose(self) -> None:
-        """Close the Redis connection pool, if qscookies opened it (``redis_url``).
+        """Close the Redis connection pool, if qscookies opened it (``redis_url``),
+        and the store's own twin of a client passed in that retries.
 
         Call it on the event loop that served the requests (e.g. at lifespan
         shutdown): ``redis.asyncio`` connections belong to their loop.
         """
-        if self._owned:
-            await self._store.close()
+        await self._store.close()
 
     def context_for(self, scope: Scope) -> AsyncContext:
         """Build the request context of an HTTP *scope* without handling a request.

@@ -320,39 +320,42 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
 
 #: What a client passed in needs for the per-request bound: the start-up
 #: warning (:func:`warn_unbounded`) and ``qscookies check --cluster`` say it.
+#: Its retries do not matter: the middleware's store never lets a client
+#: re-send (see :mod:`qscookies.store.pool` and :mod:`qscookies.store.cluster`).
 CLIENT_SETTINGS = (
-    "retry=Retry(NoBackoff(), 0), a socket_timeout and a socket_connect_timeout"
-    " no longer than it (see the README's Scale section)"
+    "a socket_timeout and a socket_connect_timeout no longer than it"
+    " (see the README's Scale section)"
 )
 
 
 def warn_unbounded(client: Any) -> None:
     """Log once when a client passed in could hold a request past its bound.
 
-    A client that retries (redis-py's default: 10 retries; 3 for a cluster
-    client) re-sends a command that timed out, so a request waits several
-    timeouts and a re-sent cart write can apply twice; a client without a
-    ``socket_timeout`` waits as long as a hung Redis; one whose
-    ``socket_connect_timeout`` is unset (redis-py 8 then waits 5 s, whatever
-    the ``socket_timeout``) or longer waits that long for each connection it
-    opens. See :func:`unbounded`.
+    What the store cannot change: a client without a ``socket_timeout`` waits
+    as long as a hung Redis; one whose ``socket_connect_timeout`` is unset
+    (redis-py 8 then waits 5 s, whatever the ``socket_timeout``) or longer
+    waits that long for each connection it opens. Its retries are not named:
+    the store sends through a client of its own without them, or (on a
+    cluster) sends the commands itself. See :func:`unbounded`.
     """
-    problems = unbounded(client)
+    problems = unbounded(client, retries=False)
     if problems:
         log.warning(
             "qscookies: the Redis client passed in %s: a request can wait past"
-            " socket_timeout, and a re-sent cart write apply twice; give it %s",
+            " socket_timeout; give it %s",
             " and ".join(problems),
             CLIENT_SETTINGS,
         )
 
 
-def unbounded(client: Any) -> list[str]:
+def unbounded(client: Any, *, retries: bool = True) -> list[str]:
     """What in a client's settings breaks the per-request time bound.
 
+    :param retries: name the client's retries too (a client used as it is,
+        such as a command's own, re-sends what timed out).
     :return: e.g. ``["retries 3 times", "has no socket_timeout"]``; empty when
-        the client never retries and each connect and reply has a timeout no
-        longer than its ``socket_timeout``.
+        (with *retries*, the client never retries and) each connect and reply
+        has a timeout no longer than its ``socket_timeout``.
     """
     if is_cluster(client):
         retry = getattr(client, "retry", None)
@@ -363,9 +366,9 @@ def unbounded(client: Any) -> list[str]:
         pool = getattr(client, "connection_pool", None)
         kwargs = pool.connection_kwargs if pool is not None else None
     problems = []
-    retries = retry.get_retries() if retry is not None else 0
-    if retries:
-        problems.append(f"retries {retries} times")
+    tries = retry.get_retries() if retry is not None and retries else 0
+    if tries:
+        problems.append(f"retries {tries} times")
     if kwargs is not None:
         timeout = kwargs.get("socket_timeout")
         connect = kwargs.get("socket_connect_timeout")

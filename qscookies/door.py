@@ -50,7 +50,10 @@ def checked_client(
     :raises ConfigurationError: a bad location, or ``strict`` and a finding.
     """
     client, owned = open_client(
-        redis_url, redis, socket_timeout=settings.socket_timeout
+        redis_url,
+        redis,
+        socket_timeout=settings.socket_timeout,
+        max_connections=settings.max_connections,
     )
     if not owned:
         warn_unbounded(client)
@@ -85,6 +88,8 @@ class Door(Generic[_App, _Store]):
         codec: CookieCodec,
         store: Callable[..., _Store],
         client: object,
+        *,
+        owned: bool,
     ) -> None:
         #: The wrapped application.
         self.app = app
@@ -99,6 +104,7 @@ class Door(Generic[_App, _Store]):
             clock=self._now,
             durable_writes=settings.durable_writes,
             wait_ms=settings.durable_wait_ms,
+            owned=owned,
         )
         self._rules = Rules(
             settings, codec, cluster=self._store.is_cluster, clock=self._now

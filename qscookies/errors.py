@@ -130,6 +130,15 @@ class StoreUnavailable(StoreError):
     """
 
 
+class NotSent(StoreUnavailable):
+    """The reply, in a tracking send's replies, of a command that was not sent.
+
+    On Redis Cluster tracking pauses per node after a failure; the commands
+    of a paused node are skipped while the others go out, and a plan's
+    reader finds this in place of each skipped command's reply. Never raised.
+    """
+
+
 class CommandRefused(StoreError):
     """The store refused to send a command outside its allow-list.
 

@@ -103,6 +103,9 @@ class Settings:
     strict: bool = False
     #: Seconds to wait for Redis (connect and each reply) before giving up.
     socket_timeout: float = 0.25
+    #: Connections of the pool opened from ``redis_url`` (per process); when
+    #: all are in use a request waits up to :attr:`socket_timeout` for one.
+    max_connections: int = 100
     #: Replicas (0, 1 or 2) that must confirm a cart write before it is
     #: acknowledged: ``WAIT`` in the same round trip, within
     #: :attr:`durable_wait_ms`; fewer is ``StoreUnavailable`` (a ``503``).
@@ -183,6 +186,7 @@ class Settings:
             "retry_after",
             "max_promotions_per_day",
             "max_sources",
+            "max_connections",
         ):
             value = getattr(self, name)
             if type(value) is not int or value < 1:

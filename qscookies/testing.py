@@ -277,8 +277,10 @@ def qscookies_rebind(
         codec = CookieCodec(settings.pop("secret_key", TEST_SECRET_KEY))
         saved.append((middleware, dict(vars(middleware))))
         new = middleware.settings.replace(**settings)
-        middleware._start(middleware.app, new, codec, AppStore, qscookies_redis)
-        middleware._owned = False  # the fixture's client: not the app's to close
+        # the fixture's client: not the app's to close
+        middleware._start(
+            middleware.app, new, codec, AppStore, qscookies_redis, owned=False
+        )
         return middleware
 
     yield rebind

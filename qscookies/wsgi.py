@@ -109,12 +109,12 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
         client, self._owned = checked_client(redis_url, redis, settings)
-        self._start(app, settings, codec, AppStore, client)
+        self._start(app, settings, codec, AppStore, client, owned=self._owned)
 
     def close(self) -> None:
-        """Close the Redis connection pool, if qscookies opened it (``redis_url``)."""
-        if self._owned:
-            self._store.close()
+        """Close the Redis connection pool, if qscookies opened it (``redis_url``),
+        and the store's own twin of a client passed in that retries."""
+        self._store.close()
 
     def context_for(self, environ: WSGIEnvironment) -> Context:
         """Build the request context of *environ* without handling a request.

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
@@ -139,8 +141,13 @@ class RoundTrips:
             (CountingConnection,),
             {"sent": self.sent, "handshakes": self.handshakes},
         )
+        # No retries: a client that retries is used through a twin of the
+        # store's own (store/pool.py), whose connections would not be counted.
         pool = redis.ConnectionPool.from_url(
-            url, connection_class=connection_class, decode_responses=True
+            url,
+            connection_class=connection_class,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
         )
         self.client = redis.Redis(connection_pool=pool)
         self.warm()

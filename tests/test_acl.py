@@ -952,29 +952,38 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
     redis_cluster: RedisClusterServers,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A client that retries re-sends a command that timed out (a request waits
-    several timeouts, a cart write may apply twice); one without a socket
-    timeout waits as long as Redis hangs. redis-py's defaults do one or both."""
+    """A client without a socket timeout waits as long as Redis hangs, one
+    without a connect timeout 5 s a connection. Its retries are not named: the
+    store never lets a client re-send (redis-py's cluster defaults have no
+    timeout, but their 10 retries are no problem)."""
     url = _url(server, "qs-app", APP_PASSWORD)
     no_retry = Retry(NoBackoff(), 0)
-    clients = {
-        "retries 3 times": redis.Redis.from_url(
-            url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 3)
-        ),
-        "has no socket_timeout": redis.Redis.from_url(
-            url, socket_timeout=None, retry=no_retry
+    retrying = redis.Redis.from_url(
+        url, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 3)
+    )
+    with caplog.at_level(logging.WARNING, "qscookies"):
+        QSCookies(shop, secret_key=SECRET, redis=retrying).close()
+    assert not [r for r in caplog.records if "passed in" in r.getMessage()]
+    clients = [
+        (
+            "has no socket_timeout",
+            redis.Redis.from_url(url, socket_timeout=None, retry=no_retry),
         ),
         # redis-py 8 waits 5 s to connect unless told, whatever the socket_timeout
-        "sets no socket_connect_timeout": redis.Redis.from_url(
-            url, socket_timeout=1, retry=no_retry
+        (
+            "sets no socket_connect_timeout",
+            redis.Redis.from_url(url, socket_timeout=1, retry=no_retry),
         ),
-        "waits up to 3 s to connect": redis.Redis.from_url(
-            url, socket_timeout=1, socket_connect_timeout=3, retry=no_retry
+        (
+            "waits up to 3 s to connect",
+            redis.Redis.from_url(
+                url, socket_timeout=1, socket_connect_timeout=3, retry=no_retry
+            ),
         ),
-        # redis-py's cluster defaults
-        "retries 10 times and has no socket_timeout": redis_cluster.client(),
-    }
-    for problem, client in clients.items():
+        # redis-py's cluster defaults (10 retries: not named)
+        ("has no socket_timeout", redis_cluster.client()),
+    ]
+    for problem, client in clients:
         caplog.clear()
         with caplog.at_level(logging.WARNING, "qscookies"):
             QSCookies(shop, secret_key=SECRET, redis=client)
@@ -984,8 +993,7 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
         ]
         assert warned == [
             f"qscookies: the Redis client passed in {problem}: a request can wait"
-            " past socket_timeout, and a re-sent cart write apply twice; give it"
-            " retry=Retry(NoBackoff(), 0), a socket_timeout and a"
+            " past socket_timeout; give it a socket_timeout and a"
             " socket_connect_timeout no longer than it (see the README's Scale"
             " section)"
         ]

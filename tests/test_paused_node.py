@@ -26,7 +26,10 @@ from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.embedded import HOST
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
+from qscookies.errors import NotSent
+from qscookies.store.aio import AsyncAppStore
 from qscookies.store.aio import AsyncGuard
+from qscookies.store.app import AppStore
 from qscookies.store.client import Guard
 from qscookies.store.client import client_options
 
@@ -154,6 +157,108 @@ def test_an_asyncio_cluster_pipeline_names_the_paused_node(
     sync.close()
 
 
+def _keys_on(client: Any, server: RedisServer) -> tuple[str, str]:
+    """A key on *server*, and one on another master."""
+    keys = [f"track:{{{n}}}" for n in range(100)]
+    on = next(key for key in keys if _server_of_port(client, key) == server.port)
+    off = next(key for key in keys if _server_of_port(client, key) != server.port)
+    return on, off
+
+
+def _server_of_port(client: Any, key: str) -> int:
+    return int(client.get_node_from_key(key).port)
+
+
+def test_tracking_skips_only_the_commands_of_a_paused_node(
+    cluster: RedisClusterServers,
+) -> None:
+    """After a failure only the failed node's tracking pauses: a later send
+    still carries the commands for the other nodes (sync and asyncio)."""
+    sync = cluster.client(**client_options(TIMEOUT))
+    server = cluster.masters[0]
+    paused, healthy = _keys_on(sync, server)
+    writes = [("HINCRBY", paused, "n", 1), ("HINCRBY", healthy, "n", 1)]
+    now = [FIRST_DAY]
+    options = dict(prefix="qs:", retry_interval=5, clock=lambda: now[0])
+
+    def check(first: Any, second: Any, alone: Any) -> None:
+        assert first is None  # the failure: the paused node now known
+        assert isinstance(second[0], NotSent) and second[1:] == [2]
+        assert second[0].nodes == {f"{HOST}:{server.port}"}
+        assert alone is None  # all its nodes paused: nothing sent
+
+    store = AppStore(sync, **options)
+    with frozen(server):
+        check(store.track(writes), store.track(writes), store.track(writes[:1]))
+    now[0] += 6  # retry_interval later
+    assert store.track(writes) == [2, 3]  # the first send ran on waking, once
+    sync.delete(paused, healthy)
+    now[0] += 6
+
+    async def asyncio_case() -> None:
+        client = redis.asyncio.RedisCluster.from_url(
+            cluster.url, **client_options(TIMEOUT)
+        )
+        await client.initialize()
+        store = AsyncAppStore(client, **options)
+        with frozen(server):
+            first = await store.track(writes)
+            second = await store.track(writes)
+            check(first, second, await store.track(writes[:1]))
+        now[0] += 6
+        assert await store.track(writes) == [2, 3]
+        await client.aclose()
+
+    asyncio.run(asyncio_case())
+    sync.delete(paused, healthy)
+    sync.close()
+
+
+#: What most shops pass: timeouts set, redis-py's retries left on.
+DEFAULT_CLIENT = dict(socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+
+
+@pytest.mark.parametrize("topology", ["cluster", "single"])
+def test_an_asyncio_client_with_its_retries_sends_each_write_once(
+    cluster: RedisClusterServers, redis_server_binary: str, topology: str
+) -> None:
+    """redis-py's asyncio clients retry by default (the cluster pipeline
+    closes the client, sleeps 0.25 s and sends again): the store does not
+    let them. One timeout, and each write runs once when the node wakes."""
+    sync = cluster.client(**client_options(TIMEOUT))
+    key = "retried:{asyncio}"
+    with RedisServer(redis_server_binary) as single:
+        server = _server_of(cluster, sync, key) if topology == "cluster" else single
+        url = cluster.url if topology == "cluster" else single.url
+        kind = (
+            redis.asyncio.RedisCluster if topology == "cluster" else redis.asyncio.Redis
+        )
+
+        async def send() -> float:
+            store = AsyncAppStore(
+                kind.from_url(url, **DEFAULT_CLIENT), prefix="qs:", retry_interval=5
+            )
+            assert await store.send([("HINCRBY", key, "warm", 1)])
+            writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+            with frozen(server):
+                started = time.monotonic()
+                for sent in (writes[:1], writes[1:]):  # a command, a pipeline
+                    with pytest.raises(StoreUnavailable):
+                        await store.send(sent)
+                took = (time.monotonic() - started) / 2
+            await store.close()
+            return took
+
+        assert asyncio.run(send()) < BOUND  # each
+        with server.client() as admin:
+            wait_until(lambda: admin.hget(key, "a"), "the paused node to run it", 5)
+            time.sleep(3 * TIMEOUT)  # a re-sent copy would have landed by now
+            # b may never have left (its connection could not be reopened)
+            assert set(admin.hvals(key)) == {b"1"}
+            admin.delete(key)
+    sync.close()
+
+
 def test_a_cluster_pipeline_follows_a_moved_slot_once(
     cluster: RedisClusterServers,
 ) -> None:
@@ -178,17 +283,40 @@ def test_a_cluster_pipeline_follows_a_moved_slot_once(
     client.close()
 
 
+#: Noon UTC of the first day :func:`_day_on` tries: a fixed date, so where a
+#: day-keyed key lands never depends on the day the suite runs.
+FIRST_DAY = 1767268800.0  # 2026-01-01T12:00:00Z
+
+
+def _day_on(client: Any, port: int, *, on: bool) -> float:
+    """A fixed noon whose day index (``qs:a:i:<day>``, no hash tag: its slot
+    moves with the date) lives on the node at *port* (*on*), or not."""
+    return next(
+        when
+        for when in (FIRST_DAY + n * 86400 for n in range(100))
+        if (_SiteVisits(client, when).index_port == port) is on
+    )
+
+
 class _SiteVisits:
-    """The day's site-wide visit count of a cluster, and the node holding it."""
+    """One day's site-wide visit count of a cluster, and where that day's keys
+    live: the site row (hash tag ``{_site}``) and the day index."""
 
     def __init__(self, client: Any, now: float) -> None:
+        day = time.strftime("%Y%m%d", time.gmtime(now))
         self._client = client
-        self._key = f"qs:a:{{_site}}:d:{time.strftime('%Y%m%d', time.gmtime(now))}"
+        self._key = f"qs:a:{{_site}}:d:{day}"
+        self.index = f"qs:a:i:{day}"
         self.port: int = client.get_node_from_key(self._key).port
+        self.index_port: int = client.get_node_from_key(self.index).port
 
     def count(self) -> int:
-        """Visits counted so far today."""
+        """Visits counted so far that day."""
         return int(self._client.hget(self._key, "visits") or 0)
+
+    def landings(self, code: str) -> float:
+        """The landings of *code* in that day's index (0: not named)."""
+        return float(self._client.zscore(self.index, code) or 0)
 
 
 def _promotion_on(client: Any, port: int) -> str:
@@ -201,23 +329,43 @@ def _promotion_on(client: Any, port: int) -> str:
 
 
 def _browsers_by_node(
-    cluster: RedisClusterServers, app: QSCookies, count: int
-) -> dict[int, list[Client]]:
-    """*count* browsers with a cart each, by the port of their cart's node."""
+    cluster: RedisClusterServers, app: QSCookies
+) -> dict[int, Client]:
+    """A browser with a cart on each master, by the port of its cart's node
+    (cart ids are random: browsers are made until every master has one)."""
     carts, found = _Carts(cluster), {}
-    for _ in range(count):
+    for _ in range(200):
         browser = Client(app)
         assert get_json(browser, "/add?sku=A&id=first") == 1
-        found.setdefault(carts.port_of_new(), []).append(browser)
-    return found
+        found.setdefault(carts.port_of_new(), browser)
+        if len(found) == len(cluster.masters):
+            return found
+    raise AssertionError("no cart landed on some master")
 
 
+def _paused_port(cluster: RedisClusterServers, client: Any) -> int:
+    """The master the tests pause: the first that does not hold the site row,
+    so a visit start is never on the paused node."""
+    site = _SiteVisits(client, FIRST_DAY).port
+    return next(node.port for node in cluster.masters if node.port != site)
+
+
+@pytest.mark.parametrize(
+    "index_on_paused",
+    [pytest.param(True, id="index-on-paused"), pytest.param(False, id="index-healthy")],
+)
 @pytest.mark.parametrize("durable_writes", [0, 1])
 def test_a_paused_cluster_master_stops_only_its_own_carts(
-    cluster: RedisClusterServers, durable_writes: int
+    cluster: RedisClusterServers, durable_writes: int, index_on_paused: bool
 ) -> None:
     """With ``durable_writes=1`` each add is a pipeline (the script, then
-    ``WAIT``): the case where redis-py's own re-sends held it 3 timeouts."""
+    ``WAIT``): the case where redis-py's own re-sends held it 3 timeouts.
+
+    The paused master holds a cart and the landing's promotion; the day
+    index (whose slot moves with the date: the clock is pinned to a day that
+    puts it there) is on the paused master, or on a healthy one. Either way
+    the landing's visit counts: the site row's node is healthy.
+    """
     client = cluster.client(**client_options(TIMEOUT))
     app = QSCookies(
         shop,
@@ -226,16 +374,18 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
         socket_timeout=TIMEOUT,
         durable_writes=durable_writes,
     )
-    now = time.time()
+    paused_port = _paused_port(cluster, client)
+    now = _day_on(client, paused_port, on=index_on_paused)
     app.clock = lambda: now
-    by_node = _browsers_by_node(cluster, app, 12)
     visits = _SiteVisits(client, now)
-    paused_port = next(port for port in by_node if port != visits.port)
+    assert (visits.index_port == paused_port) is index_on_paused
+    assert visits.port != paused_port
+    by_node = _browsers_by_node(cluster, app)
     healthy_port = next(port for port in by_node if port != paused_port)
     [server] = [node for node in cluster.masters if node.port == paused_port]
-    victim, healthy = by_node[paused_port][0], by_node[healthy_port][0]
+    victim, healthy = by_node[paused_port], by_node[healthy_port]
     code = _promotion_on(client, paused_port)
-    counted = visits.count()
+    counted, landed = visits.count(), visits.landings(code)
     with frozen(server):
         add, took_add = _timed(lambda: victim.get("/add?sku=A&id=second"))
         badge, took_badge = _timed(lambda: victim.get("/badge"))
@@ -255,6 +405,9 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
     assert other_badge.json == {"A": 2}  # its node is not paused: tracking goes on
     assert newcomer.status_code == 200
     assert visits.count() == counted + 2  # the landing's visit and the newcomer's
+    # The index admits the code when its node is healthy; the code's own
+    # counters are on the paused node: skipped.
+    assert visits.landings(code) == landed + (not index_on_paused)
     assert victim.get("/badge").json is None  # paused for retry_interval
     assert get_json(victim, "/add?sku=A&id=second") == 2  # ran once, on waking
     assert get_json(victim, "/add?sku=A&id=third") == 3
@@ -264,24 +417,34 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
     client.close()
 
 
-def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) -> None:
+@pytest.mark.parametrize(
+    "index_on_paused",
+    [pytest.param(True, id="index-on-paused"), pytest.param(False, id="index-healthy")],
+)
+def test_the_asgi_door_on_a_paused_cluster_master(
+    cluster: RedisClusterServers, index_on_paused: bool
+) -> None:
     options = client_options(TIMEOUT)
     client = redis.asyncio.RedisCluster.from_url(cluster.url, **options)
     sync = cluster.client(**options)  # to find the nodes of keys
     shop_app = make_app("bare", Events())
     app = ASGIQSCookies(shop_app, secret_key=SECRET, redis=client)
+    paused = _paused_port(cluster, sync)
+    now = _day_on(sync, paused, on=index_on_paused)
+    app.clock = lambda: now
+    visits = _SiteVisits(sync, now)
     with ASGIServer(app, cleanup=[client.aclose]) as server:
-        browsers = [httpx.Client(base_url=server.url) for _ in range(8)]
-        carts, ports = _Carts(cluster), []
-        for browser in browsers:
-            assert browser.get("/add?sku=A&id=first").json() == 1
+        browsers, ports, carts = [], [], _Carts(cluster)
+        while paused not in ports or len(set(ports)) < 2:
+            assert len(browsers) < 200, "no cart landed on some master"
+            browsers.append(httpx.Client(base_url=server.url))
+            assert browsers[-1].get("/add?sku=A&id=first").json() == 1
             ports.append(carts.port_of_new())
         server_of = {node.port: node for node in cluster.masters}
-        visits = _SiteVisits(sync, time.time())
-        paused = next(p for p in ports if p != visits.port)
         victim = browsers[ports.index(paused)]
         healthy = browsers[next(i for i, p in enumerate(ports) if p != paused)]
         code, counted = _promotion_on(sync, paused), visits.count()
+        landed = visits.landings(code)
         with frozen(server_of[paused]):
             add, took_add = _timed(lambda: victim.get("/add?sku=A&id=second"))
             other = healthy.get("/add?sku=A&id=second")
@@ -292,6 +455,7 @@ def test_the_asgi_door_on_a_paused_cluster_master(cluster: RedisClusterServers) 
         assert (landing.status_code, newcomer.status_code) == (303, 200)
         assert took_landing < BOUND
         assert visits.count() == counted + 2
+        assert visits.landings(code) == landed + (not index_on_paused)
         assert (add.status_code, add.headers["Retry-After"], took_add < BOUND) == (
             503,
             "5",

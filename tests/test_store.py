@@ -243,11 +243,10 @@ def test_the_tracking_pause_is_per_node_and_forgets_a_node_gone(
     caplog.set_level(logging.WARNING, "qscookies")
     lost = StoreUnavailable("Redis unavailable: TimeoutError", nodes=frozenset({old}))
     breaker.failed(lost, {old, other})  # the error names the node that failed
-    assert not breaker.closed({old})
-    assert breaker.closed({other})  # another shard goes on
+    assert breaker.paused({old, other}) == {old}  # another shard goes on
     breaker.succeeded({other})
     now[0] += 6  # retry_interval later; the slots moved to the promoted replica
-    assert breaker.closed({old})
+    assert not breaker.paused({old})
     breaker.succeeded({promoted})
     assert [r.getMessage() for r in caplog.records] == [
         "qscookies: tracking paused on 10.0.0.1:7000 (cart reads with a default"
@@ -255,5 +254,5 @@ def test_the_tracking_pause_is_per_node_and_forgets_a_node_gone(
         "qscookies: Redis back, tracking resumed; 1 page views not tracked",
     ]
     breaker.failed(StoreUnavailable("Redis unavailable: ConnectionError"), {other})
-    assert not breaker.closed({other})  # unnamed: every node the write needed
+    assert breaker.paused({other, old}) == {other}  # unnamed: the nodes it needed
     assert "tracking paused on 10.0.0.2:7001" in caplog.records[-1].getMessage()

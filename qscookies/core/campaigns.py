@@ -22,6 +22,7 @@ from ..codec import PROMOTION_CODE
 from ..codec import Attribution
 from ..currencies import is_currency
 from ..errors import CurrencyError
+from ..errors import NotSent
 from ..keys import OTHER
 from ..keys import OTHER_PAIR
 from ..keys import KeySchema
@@ -195,7 +196,10 @@ def count_landing(
 
     One ``EVAL`` of the landing script, in the same round trip as *commands*;
     on Redis Cluster the script only admits (the indexes' slot) and the counts
-    follow in a second round trip (the code's slot).
+    follow in a second round trip (the code's slot). There, while tracking is
+    paused on one node, the rest still counts: *commands* (a visit start)
+    whatever holds the indexes, the code's counts only after the script
+    admitted it (the indexes' node healthy), and only when the code's node is.
 
     :param member: the visitor's keyed hash for the sketches; ``""`` counts
         the landing alone (no visitor).
@@ -216,7 +220,9 @@ def count_landing(
     indexes = (keys.day_index(day.day), keys.pair_index(day.day))
     at = len(commands)
 
-    def read(replies: list[Any]) -> tuple[str, str]:
+    def read(replies: list[Any]) -> tuple[str, str] | None:
+        if isinstance(replies[at], NotSent):  # the indexes' node is paused
+            return None
         code, chosen = (text(value) for value in replies[at])
         counted(code, chosen)
         return code, chosen
@@ -235,8 +241,11 @@ def count_landing(
         return Plan(tuple(commands), done)
 
     # Redis Cluster: the indexes and the code's keys live in different slots.
-    def count(replies: list[Any]) -> Plan[None]:
-        code, chosen = read(replies)
+    def count(replies: list[Any]) -> Plan[None] | None:
+        admitted = read(replies)
+        if admitted is None:
+            return None
+        code, chosen = admitted
         writes = day.counts(
             code, {"landings": 1, KeySchema.field("landings", chosen): 1}
         )

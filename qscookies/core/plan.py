@@ -28,7 +28,8 @@ class Plan(Generic[T]):
     #: The commands, in order; empty: nothing to send.
     commands: tuple[Command, ...]
     #: Turns the replies (one per command, in order) into the result, or into
-    #: the next plan.
+    #: the next plan. A tracking send may skip the commands of a paused
+    #: cluster node: their replies are a :class:`~qscookies.errors.NotSent`.
     read: Callable[[list[Any]], T | Plan[T]]
     #: The cart key this plan writes, or ``None``: with ``durable_writes``, the
     #: store has that key's replicas confirm the write (``WAIT``, in the same

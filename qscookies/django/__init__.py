@@ -88,7 +88,14 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         client, self._owned = checked_client(
             connection.get("redis_url"), connection.get("redis"), settings
         )
-        self._start(get_response, settings, CookieCodec(keys), AppStore, client)
+        self._start(
+            get_response,
+            settings,
+            CookieCodec(keys),
+            AppStore,
+            client,
+            owned=self._owned,
+        )
         #: The asyncio store, when Django runs the middleware async (ASGI).
         self._astore: AsyncAppStore | None = None
         if iscoroutinefunction(get_response):
@@ -198,7 +205,11 @@ def _attach(request: HttpRequest, qs: Context | AsyncContext) -> None:
 
 def _async_client(connection: dict[str, Any], settings: Settings) -> Any:
     if "redis_url" in connection:
-        return aconnect(connection["redis_url"], socket_timeout=settings.socket_timeout)
+        return aconnect(
+            connection["redis_url"],
+            socket_timeout=settings.socket_timeout,
+            max_connections=settings.max_connections,
+        )
     if connection.get("async_redis") is None:
         raise ConfigurationError(
             "under Django's ASGI handler, QSCOOKIES with 'redis' needs"

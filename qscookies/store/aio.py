@@ -35,6 +35,8 @@ class AsyncGuard(_GuardBase):
 
     async def call(self, *command: Any) -> Any:
         """Send one command and return its reply (see ``Guard.call``)."""
+        if self._cluster:
+            return (await self.send([command]))[0]
         self.check([command])
         try:
             try:
@@ -48,7 +50,7 @@ class AsyncGuard(_GuardBase):
         self, commands: Sequence[Command], *, wait: Wait | None = None
     ) -> list[Any]:
         """Send *commands* in one round trip (see ``Guard.send``)."""
-        if len(commands) == 1 and wait is None:
+        if len(commands) == 1 and wait is None and not self._cluster:
             return [await self.call(*commands[0])]
         self.check_all(commands, wait)
         replies = await self._pipeline([by_sha(c) for c in commands], wait)
@@ -64,23 +66,22 @@ class AsyncGuard(_GuardBase):
     async def _pipeline(
         self, commands: Sequence[Command], wait: Wait | None = None
     ) -> list[Any]:
+        """*commands*, then the ``WAIT``, in one round trip (see
+        ``Guard._pipeline``)."""
+        queued = [*commands, wait.command] if wait else list(commands)
         try:
+            if self._cluster:
+                keys = self._keys(commands, wait)
+                replies, lost = await cluster.asend(self._client, queued, keys)
+                if lost:  # named, for tracking's pause per node
+                    raise lost_error(lost)
+                return replies
             pipe = self._client.pipeline(transaction=False)
-            for command in commands:
+            for command in queued:
                 pipe.execute_command(*command)
-            if wait:
-                if self._cluster:  # the slot map, to find the key's node
-                    await self._client.initialize()
-                pipe.execute_command(*wait.command, **self._node_of(wait.key))
-            replies = list(await pipe.execute(raise_on_error=False))
+            return list(await pipe.execute(raise_on_error=False))
         except FAILURES as error:
             raise translate(error) from error
-        if self._cluster and any(isinstance(reply, Exception) for reply in replies):
-            keys = self._keys(commands, wait)
-            failed = cluster.lost(replies, cluster.nodes_of(self._client, keys))
-            if failed:  # named, for tracking's pause per node
-                raise lost_error(failed)
-        return replies
 
     async def close(self) -> None:
         """Close the client's connections."""
@@ -108,19 +109,20 @@ class AsyncAppStore(_AppStoreBase):
 
     async def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes (see ``AppStore.track``); never raises."""
-        nodes = self._guard.nodes(commands)
-        if not self._breaker.closed(nodes):
+        route = self._unpaused(commands)
+        if route is None:
             return None
         try:
-            replies = await self._guard.send(commands)
+            replies = await self._guard.send(route.pick(commands))
         except CommandRefused:
             raise
         except StoreError as error:
-            self._breaker.failed(error, nodes)
+            self._breaker.failed(error, route.nodes)
             return None
-        self._breaker.succeeded(nodes)
-        return replies
+        self._breaker.succeeded(route.nodes)
+        return route.replies(len(commands), replies)
 
     async def close(self) -> None:
-        """Close the client's connections."""
-        await self._guard.close()
+        """Close the client's connections if the store owns them."""
+        if self._closes:
+            await self._guard.close()

@@ -11,8 +11,8 @@ Two policies, one per kind of write:
   (``WAIT``, pipelined in the same round trip) and fewer is a failure too;
 - :meth:`AppStore.track` is for tracking: it never raises. After a failure
   tracking pauses for ``retry_interval`` (a :class:`Breaker` on the injected
-  clock; on a cluster, only on the node that failed), and the pause is logged
-  once per interval.
+  clock; on a cluster, only on the node that failed: the commands for the
+  other nodes are still sent), and the pause is logged once per interval.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import CommandRefused
+from ..errors import NotSent
 from ..errors import StoreError
 from ..errors import StoreUnavailable
 from .client import Command
 from .client import Guard
 from .client import Wait
+from .pool import without_retries
 
 log = logging.getLogger("qscookies")
 
@@ -69,6 +71,8 @@ def cause(error: StoreError, prefix: str) -> str:
         return "configuration error: Redis refused the user name or password"
     if error.reply == "WAIT":
         return f"{error} (durable_writes): the write may be on the master only"
+    if error.reply == "POOL":
+        return f"{error}: Redis was not asked; raise max_connections if it lasts"
     if error.reply == "OOM":
         return "Redis is full (OOM: maxmemory reached and nothing may be evicted)"
     if error.reply:
@@ -78,6 +82,8 @@ def cause(error: StoreError, prefix: str) -> str:
 
 class Breaker:
     """Skips tracking for *retry_interval* seconds after a failure, per node.
+
+    A full connection pool (``POOL``) is not Redis failing: nothing pauses.
 
     On a cluster each node (``host:port``) pauses on its own: a failing shard
     stops only the tracking writes and cart reads that need it. Off a cluster
@@ -93,20 +99,26 @@ class Breaker:
         self._prefix = prefix
         self._until: dict[str, float] = {}  # paused node -> end of its pause
         self._skipped = 0
+        self._pool_logged = 0.0  # no pool-full line before then
+        self._pool_drops = 0
 
-    def closed(self, nodes: Collection[str]) -> bool:
-        """Tracking on all *nodes* may be tried now (a skipped try is counted
-        for the log)."""
-        if self._until:
-            now = self._clock()
-            if any(now < self._until.get(node, 0.0) for node in nodes):
-                self._skipped += 1
-                return False
-        return True
+    def paused(self, nodes: Collection[str]) -> frozenset[str]:
+        """Those of *nodes* whose tracking is paused now (a request that skips
+        some is counted for the log)."""
+        if not self._until:
+            return frozenset()
+        now = self._clock()
+        paused = frozenset(node for node in nodes if now < self._until.get(node, 0.0))
+        if paused:
+            self._skipped += 1
+        return paused
 
     def failed(self, error: StoreError, nodes: Collection[str]) -> None:
         """A tracking write to *nodes* failed: pause the nodes that failed
         (those the error names, else all of *nodes*), and log once per interval."""
+        if error.reply == "POOL":  # our pool was full: Redis is not at fault
+            self._pool_full(error)
+            return
         failed = error.nodes or nodes
         if not self._until:
             log.warning(
@@ -124,6 +136,19 @@ class Breaker:
             self._skipped = 0
         until = self._clock() + self.retry_interval
         self._until.update(dict.fromkeys(failed, until))
+
+    def _pool_full(self, error: StoreError) -> None:
+        """A tracking write found the connection pool full: no pause; logged
+        once per ``retry_interval``, with the writes dropped since."""
+        self._pool_drops += 1
+        now = self._clock()
+        if now >= self._pool_logged:
+            log.warning(
+                "qscookies: tracking write dropped (%d since the last line): %s",
+                self._pool_drops,
+                cause(error, self._prefix),
+            )
+            self._pool_logged, self._pool_drops = now + self.retry_interval, 0
 
     def succeeded(self, nodes: Collection[str]) -> None:
         """A tracking write to *nodes* went through: resume them, and forget
@@ -160,15 +185,52 @@ def unavailable(error: StoreError, prefix: str) -> StoreUnavailable:
     )
 
 
+class _Route:
+    """The commands of a tracking send that go out: the others' nodes are paused.
+
+    :param sent: the positions of the commands sent.
+    :param nodes: the nodes they go to.
+    :param paused: the paused nodes of the others.
+    """
+
+    __slots__ = ("nodes", "paused", "sent")
+
+    def __init__(
+        self, sent: list[int], nodes: frozenset[str], paused: frozenset[str]
+    ) -> None:
+        self.sent, self.nodes, self.paused = sent, nodes, paused
+
+    def pick(self, commands: Sequence[Command]) -> list[Command]:
+        """The commands sent, in order."""
+        if not self.paused:
+            return list(commands)
+        return [commands[index] for index in self.sent]
+
+    def replies(self, count: int, replies: list[Any]) -> list[Any]:
+        """The *count* replies of all the commands: the replies of those sent,
+        and a :class:`~qscookies.errors.NotSent` for each of the others."""
+        if not self.paused:
+            return replies
+        skipped = NotSent(f"tracking paused{_on(self.paused)}", nodes=self.paused)
+        every: list[Any] = [skipped] * count
+        for index, reply in zip(self.sent, replies, strict=True):
+            every[index] = reply
+        return every
+
+
 class _AppStoreBase:
     """What the sync and the asyncio app stores share: the guard and the breaker.
 
-    :param client: the Redis client, of the kind :attr:`_guard_class` guards.
+    :param client: the Redis client, of the kind :attr:`_guard_class` guards;
+        one that retries is not used as it is but through a client of the
+        store's own without retries (:func:`~qscookies.store.pool.without_retries`).
     :param prefix: the key prefix (named in configuration errors).
     :param retry_interval: seconds tracking pauses after a failed write.
     :param clock: the clock of the breaker, Unix seconds.
     :param durable_writes: replicas that must confirm a cart write (0: none).
     :param wait_ms: how long a cart write waits for them, in milliseconds.
+    :param owned: the store owns *client* (:meth:`close` closes it; a twin
+        of its own it always closes).
     """
 
     _guard_class: Any
@@ -182,8 +244,12 @@ class _AppStoreBase:
         clock: Callable[[], float] = time.time,
         durable_writes: int = 0,
         wait_ms: int = 100,
+        owned: bool = True,
     ) -> None:
-        self._guard = self._guard_class(client, APP_COMMANDS)
+        guarded = without_retries(client)
+        self._guard = self._guard_class(guarded, APP_COMMANDS)
+        #: :meth:`close` closes the guarded client: ours, or a twin of ours.
+        self._closes = owned or guarded is not client
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
         self._replicas = durable_writes
@@ -211,6 +277,18 @@ class _AppStoreBase:
             )
             raise unavailable(error, self._prefix)
         return replies
+
+    def _unpaused(self, commands: Sequence[Command]) -> _Route | None:
+        """Which of *commands* tracking may send now: ``None`` when none (all
+        their nodes paused)."""
+        nodes = self._guard.nodes(commands)
+        paused = self._breaker.paused(nodes)
+        if not paused:
+            return _Route(list(range(len(commands))), frozenset(nodes), paused)
+        sent = [index for index, node in enumerate(nodes) if node not in paused]
+        if not sent:
+            return None
+        return _Route(sent, frozenset(nodes) - paused, paused)
 
     @property
     def is_cluster(self) -> bool:
@@ -253,20 +331,26 @@ class AppStore(_AppStoreBase):
 
     def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes in one round trip; ``None`` when not stored
-        (a node they need failed, now or less than ``retry_interval`` ago)."""
-        nodes = self._guard.nodes(commands)
-        if not self._breaker.closed(nodes):
+        (a node they need failed now, or all of them less than
+        ``retry_interval`` ago).
+
+        On a cluster only the commands for a paused node are skipped: their
+        replies are a :class:`~qscookies.errors.NotSent`, the others' as sent.
+        """
+        route = self._unpaused(commands)
+        if route is None:
             return None
         try:
-            replies = self._guard.send(commands)
+            replies = self._guard.send(route.pick(commands))
         except CommandRefused:
             raise
         except StoreError as error:
-            self._breaker.failed(error, nodes)
+            self._breaker.failed(error, route.nodes)
             return None
-        self._breaker.succeeded(nodes)
-        return replies
+        self._breaker.succeeded(route.nodes)
+        return route.replies(len(commands), replies)
 
     def close(self) -> None:
-        """Close the client's connections."""
-        self._guard.close()
+        """Close the client's connections if the store owns them."""
+        if self._closes:
+            self._guard.close()

@@ -20,6 +20,7 @@ import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import MaxConnectionsError
 from redis.retry import Retry
 
 from ..errors import CommandRefused
@@ -27,6 +28,8 @@ from ..errors import ConfigurationError
 from ..errors import StoreError
 from ..errors import StoreUnavailable
 from . import cluster
+from .pool import AsyncBlockingPool
+from .pool import BlockingPool
 
 #: One command: its name, then its arguments.
 Command = tuple[Any, ...]
@@ -85,28 +88,55 @@ def client_options(socket_timeout: float) -> dict[str, Any]:
     )
 
 
-def connect(url: str, *, socket_timeout: float, cluster: bool = False) -> Any:
+def connect(
+    url: str,
+    *,
+    socket_timeout: float,
+    cluster: bool = False,
+    max_connections: int | None = None,
+) -> Any:
     """Open a client for *url* that fails fast instead of hanging the shop.
 
     :param cluster: a ``redis.RedisCluster`` that finds the other nodes from
         the one in *url*, instead of a single-server ``redis.Redis``.
+    :param max_connections: the size of a single server's pool, which then
+        waits up to *socket_timeout* for a free connection (see
+        :mod:`~qscookies.store.pool`); ``None``: redis-py's pool.
     """
     options = client_options(socket_timeout)
     if cluster:
         return RedisCluster.from_url(url, **options)
-    return redis.Redis.from_url(url, **options)
+    if max_connections is None:
+        return redis.Redis.from_url(url, **options)
+    pool = BlockingPool.from_url(
+        url, max_connections=max_connections, timeout=socket_timeout, **options
+    )
+    return redis.Redis.from_pool(pool)
 
 
-def aconnect(url: str, *, socket_timeout: float) -> Any:
-    """:func:`connect` for the ASGI door: a ``redis.asyncio.Redis`` for *url*."""
-    return redis.asyncio.Redis.from_url(url, **client_options(socket_timeout))
+def aconnect(url: str, *, socket_timeout: float, max_connections: int) -> Any:
+    """:func:`connect` for the ASGI door: a ``redis.asyncio.Redis`` for *url*,
+    on a pool of *max_connections* that waits for a free one."""
+    pool = AsyncBlockingPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=socket_timeout,
+        **client_options(socket_timeout),
+    )
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 def open_client(
-    redis_url: str | None, client: Any, *, socket_timeout: float
+    redis_url: str | None,
+    client: Any,
+    *,
+    socket_timeout: float,
+    max_connections: int | None = None,
 ) -> tuple[Any, bool]:
     """The client for exactly one of *redis_url* and *client*, and whether we own it.
 
+    :param max_connections: the pool size of a client opened from *redis_url*
+        (see :func:`connect`).
     :raises ConfigurationError: both or neither given, or a malformed URL.
     """
     if (redis_url is None) == (client is None):
@@ -114,11 +144,16 @@ def open_client(
     if client is not None:
         return client, False
     try:
-        return connect(str(redis_url), socket_timeout=socket_timeout), True
+        client = connect(
+            str(redis_url),
+            socket_timeout=socket_timeout,
+            max_connections=max_connections,
+        )
     except ValueError as error:
         raise ConfigurationError(
             f"bad Redis URL: {error}", setting="redis_url"
         ) from error
+    return client, True
 
 
 def is_cluster(client: Any) -> bool:
@@ -167,22 +202,17 @@ class _GuardBase:
         """The key of each of *commands*, then the ``WAIT``'s (the written key)."""
         return [*map(self._key_of, commands), *([wait.key] if wait else [])]
 
-    def nodes(self, commands: Sequence[Command]) -> frozenset[str]:
-        """The names (``host:port``) of the nodes *commands* go to; off a
-        cluster, or before a cluster's slot map is read, one nameless node."""
+    def nodes(self, commands: Sequence[Command]) -> list[str]:
+        """The name (``host:port``) of the node each of *commands* goes to;
+        off a cluster, or before a cluster's slot map is read, ``""`` (one
+        nameless node) for all."""
         if not self._cluster:
-            return ONE_NODE
-        keys = [key for key in map(self._key_of, commands) if key]
+            return [""] * len(commands)
         try:
-            return frozenset(node.name for node in cluster.nodes_of(self._client, keys))
+            found = cluster.nodes_of(self._client, list(map(self._key_of, commands)))
         except FAILURES:
-            return ONE_NODE
-
-    def _node_of(self, key: str) -> dict[str, Any]:
-        """The ``target_nodes`` of a cluster command bound to *key*'s node."""
-        if not self._cluster:
-            return {}
-        return {"target_nodes": self._client.get_node_from_key(key)}
+            return [""] * len(commands)
+        return [node.name if node else "" for node in found]
 
     def check_all(self, commands: Sequence[Command], wait: Wait | None) -> None:
         """:meth:`check` *commands* and the ``WAIT`` after them, if any."""
@@ -218,6 +248,8 @@ class Guard(_GuardBase):
 
         :raises StoreError: Redis answered with an error, or was unreachable.
         """
+        if self._cluster:  # cluster.send: never the cluster client's retries
+            return self.send([command])[0]
         self.check([command])
         try:
             try:
@@ -241,7 +273,7 @@ class Guard(_GuardBase):
         :raises StoreError: Redis answered one of them with an error, or was
             unreachable.
         """
-        if len(commands) == 1 and wait is None:
+        if len(commands) == 1 and wait is None and not self._cluster:
             return [self.call(*commands[0])]
         self.check_all(commands, wait)
         replies = self._pipeline([by_sha(command) for command in commands], wait)
@@ -319,9 +351,6 @@ def sha1(script: str) -> str:
 
 _SCRIPTS = frozenset({"EVAL", "EVALSHA"})
 
-#: The one node of a single Redis (or Sentinel's master), for :meth:`Guard.nodes`.
-ONE_NODE = frozenset({""})
-
 
 def by_sha(command: Command) -> Command:
     """``EVAL`` as ``EVALSHA``; any other command unchanged."""
@@ -340,7 +369,8 @@ def lost_error(lost: dict[str, BaseException]) -> StoreError:
 def translate(error: BaseException) -> StoreError:
     """The qscookies error for a redis-py exception (or an error reply).
 
-    Unreachable or refused credentials: :class:`StoreUnavailable`; an error
+    Unreachable or refused credentials: :class:`StoreUnavailable` (a full
+    connection pool too, its :attr:`~StoreError.reply` ``POOL``); an error
     reply: :class:`StoreError`, its :attr:`~StoreError.reply` the reply's
     first word (``OOM``, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``…).
     """
@@ -349,6 +379,10 @@ def translate(error: BaseException) -> StoreError:
             "Redis refused the user name or password",
             original_error=error,
             reply="AUTH",
+        )
+    if isinstance(error, MaxConnectionsError):  # the pool, not Redis
+        return StoreUnavailable(
+            f"connection pool full: {error}", original_error=error, reply="POOL"
         )
     if isinstance(error, _UNAVAILABLE):
         return StoreUnavailable(
