@@ -168,10 +168,11 @@ class RequestState:
 
     @property
     def promotion(self) -> str | None:
-        """The promotion code attributed to this visitor, or ``None``."""
+        """The promotion code attributed to this visitor, or ``None``: the code
+        landed on, even when a day's bound counted it under ``other``."""
         self.jar.accessed = True
         attribution = self.attribution()
-        return attribution.code if attribution else None
+        return attribution.promotion if attribution else None
 
     def attribution(self) -> Attribution | None:
         """The promotion cookie's attribution (code, source, medium), if tracked."""
@@ -229,7 +230,9 @@ class RequestState:
             return self._landing(landing, member, returning, commands), answer
         attributed = self.attribution() if returning else None
         if attributed:
-            commands += campaigns.credit_returning(self.day, attributed, member)
+            commands += campaigns.credit_returning(
+                settings, self.day, attributed, member
+            )
         return Plan(tuple(commands), ignore), answer
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
@@ -259,8 +262,10 @@ class RequestState:
         credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
 
         def counted(code: str, pair: str) -> None:
-            if credited:
-                self._attribute(code, pair)  # "other" past a day's bound
+            if credited:  # "other" past a day's bound: the cookie keeps the landing
+                came = (landing.code, landing.source, landing.medium)
+                counted_as = (code, pair) != (landing.code, landing.pair)
+                self._attribute(code, pair, came if counted_as else None)
 
         return campaigns.count_landing(
             settings,
@@ -273,8 +278,11 @@ class RequestState:
             cluster=self.rules.cluster,
         )
 
-    def _attribute(self, code: str, pair: str) -> None:
-        self._attribution = Attribution(code, self.now, *KeySchema.split_pair(pair))
+    def _attribute(
+        self, code: str, pair: str, landing: tuple[str, str | None, str | None] | None
+    ) -> None:
+        source, medium = KeySchema.split_pair(pair)
+        self._attribution = Attribution(code, self.now, source, medium, landing)
         self.jar.set(
             self.rules.settings.promotion_cookie,
             self.rules.codec.dump_promotion(self._attribution),
