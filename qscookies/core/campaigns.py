@@ -104,6 +104,17 @@ def takes_credit(settings: Settings, current: Attribution | None) -> bool:
     return settings.attribution == "last" or current is None
 
 
+def attributed(landing: Landing, code: str, pair: str, now: int) -> Attribution:
+    """The attribution of *landing*, counted under *code* and *pair*: when a
+    day's bound counted it under others, it keeps the landing's own code,
+    source and medium (what ``qs.promotion`` reads, and what :func:`admit`
+    admits on evidence)."""
+    source, medium = KeySchema.split_pair(pair)
+    own = (landing.code, landing.source, landing.medium)
+    kept = None if (code, pair) == (landing.code, landing.pair) else own
+    return Attribution(code, now, source, medium, kept)
+
+
 def check_currency(currency: object) -> str:
     """*currency* when it is an active ISO 4217 code (``"EUR"``), else raise.
 

@@ -230,9 +230,8 @@ class RequestState:
             return self._landing(landing, member, returning, commands), answer
         attributed = self.attribution() if returning else None
         if attributed:
-            commands += campaigns.credit_returning(
-                settings, self.day, attributed, member
-            )
+            credit = campaigns.credit_returning(settings, self.day, attributed, member)
+            commands += credit
         return Plan(tuple(commands), ignore), answer
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
@@ -263,9 +262,7 @@ class RequestState:
 
         def counted(code: str, pair: str) -> None:
             if credited:  # "other" past a day's bound: the cookie keeps the landing
-                came = (landing.code, landing.source, landing.medium)
-                counted_as = (code, pair) != (landing.code, landing.pair)
-                self._attribute(code, pair, came if counted_as else None)
+                self._attribute(campaigns.attributed(landing, code, pair, self.now))
 
         return campaigns.count_landing(
             settings,
@@ -278,11 +275,8 @@ class RequestState:
             cluster=self.rules.cluster,
         )
 
-    def _attribute(
-        self, code: str, pair: str, landing: tuple[str, str | None, str | None] | None
-    ) -> None:
-        source, medium = KeySchema.split_pair(pair)
-        self._attribution = Attribution(code, self.now, source, medium, landing)
+    def _attribute(self, attribution: Attribution) -> None:
+        self._attribution = attribution
         self.jar.set(
             self.rules.settings.promotion_cookie,
             self.rules.codec.dump_promotion(self._attribution),
