@@ -79,12 +79,27 @@ class Choice:
 @dataclass(frozen=True)
 class Attribution:
     """What the promotion cookie says: the code, when the visitor landed, and
-    the landing's source and medium (``None`` when it carried none)."""
+    the landing's source and medium (``None`` when it carried none), as they
+    were counted; and, when a day's bound counted them under ``other`` (or
+    ``other/other``), the landing as it came (:attr:`landing`).
+
+    Credits go where the landing was counted (:attr:`code`, :attr:`source`,
+    :attr:`medium`), so they never create keys; the application reads the
+    code the visitor landed on (:attr:`promotion`).
+    """
 
     code: str
     landed_at: int
     source: str | None = None
     medium: str | None = None
+    #: The landing's own code, source and medium, when they were counted
+    #: under others; else ``None``.
+    landing: tuple[str, str | None, str | None] | None = None
+
+    @property
+    def promotion(self) -> str:
+        """The code the visitor landed on, whatever it was counted under."""
+        return self.landing[0] if self.landing else self.code
 
 
 class _Signer:
@@ -229,10 +244,13 @@ class CookieCodec:
         return VisitorState(visitor_id, int(visits), int(first_seen), int(last_seen))
 
     def dump_promotion(self, attribution: Attribution) -> str:
-        """Sign a promotion code with its landing time, source and medium."""
+        """Sign a promotion code with its landing time, source and medium (and
+        the landing's own three, when counted under others)."""
         payload = f"{attribution.code}~{attribution.landed_at}"
-        if attribution.source or attribution.medium:
+        if attribution.source or attribution.medium or attribution.landing:
             payload += f"~{attribution.source or ''}~{attribution.medium or ''}"
+        if attribution.landing:
+            payload += "".join(f"~{part or ''}" for part in attribution.landing)
         return self._promotion.sign(payload)
 
     def load_promotion(
@@ -241,19 +259,26 @@ class CookieCodec:
         """Return the attribution in a valid promotion cookie inside its window.
 
         A cookie from before sources were kept (``code~time``) still reads,
-        with no source or medium.
+        with no source or medium; so does one from before landings counted
+        under others were kept (``code~time~source~medium``).
         """
         parts = _unsign(self._promotion, value).split("~")
-        if len(parts) not in (2, 4):
+        if len(parts) not in (2, 4, 7):
             return None
-        code, landed_at, source, medium = (*parts, "", "")[:4]
+        code, landed_at, source, medium, *landed = (*parts, "", "")[
+            : max(4, len(parts))
+        ]
         if not (PROMOTION_CODE.fullmatch(code) and _INT.fullmatch(landed_at)):
             return None
-        if not all(PROMOTION_CODE.fullmatch(part) for part in (source, medium) if part):
+        names = (source, medium, *landed)
+        if not all(PROMOTION_CODE.fullmatch(part) for part in names if part):
             return None
-        if not _fresh(int(landed_at), now, max_age):
+        if (landed and not landed[0]) or not _fresh(int(landed_at), now, max_age):
             return None
-        return Attribution(code, int(landed_at), source or None, medium or None)
+        landing = (landed[0], landed[1] or None, landed[2] or None) if landed else None
+        return Attribution(
+            code, int(landed_at), source or None, medium or None, landing
+        )
 
     def dump_choice(self, choice: Choice) -> str:
         """Sign a tracking choice with the time it was made."""

@@ -32,7 +32,9 @@ is kept per visitor: the signed visitor cookie is the visitor's record. A day's
 index holds at most ``max_promotions_per_day`` codes plus :data:`OTHER`, and
 each code at most ``max_sources`` pairs a day plus :data:`OTHER_PAIR` (a pair
 credited later, from a signed cookie, was admitted on the day of its landing),
-so no input grows the key space without bound.
+so no input grows the key space without bound. Landings admit only half of
+each bound; the rest is admitted by evidence (a cart or a returning visit of a
+landing counted under :data:`OTHER`: see :func:`~qscookies.core.campaigns.admit`).
 
 A *pair* is a landing's ``utm_source`` and ``utm_medium`` as ``<source>/<medium>``,
 each empty when the landing carried none (or junk): ``newsletter/email``,

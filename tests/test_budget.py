@@ -116,6 +116,23 @@ def test_a_landing_with_source_and_medium_is_one_round_trip(
     assert landed == b"1"
 
 
+def test_a_cart_that_admits_its_landing_is_one_round_trip(
+    wire: RoundTrips, redis_client: redis.Redis
+) -> None:
+    """A cart whose landing counted under ``other`` also admits the code landed
+    on (the admit script, pipelined with the cart's): still one round trip."""
+    app = wrap(wire.client, max_promotions_per_day=2)
+    app.clock = lambda: NOW
+    wire.warm()
+    Client(app).get("/?promo=FIRST")  # the landings' half of the day's bound
+    warm, browser = Client(app), Client(app)
+    for client in (warm, browser):
+        client.get("/?promo=SPRING")  # counted under other
+    warm.get("/add?sku=A")  # the admit script's first use (NOSCRIPT, once)
+    assert round_trips(wire, browser, "/add?sku=A") == 1
+    assert redis_client.zscore(f"qs:a:i:{utc_day(NOW)}", "SPRING") == 0
+
+
 def test_landing_inside_a_visit_is_one_round_trip(
     app: QSCookies, wire: RoundTrips
 ) -> None:

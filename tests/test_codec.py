@@ -49,6 +49,27 @@ def test_promotion_round_trip(codec: CookieCodec) -> None:
     assert codec.load_promotion(value, NOW + DAY, 30 * DAY) == attribution
 
 
+@pytest.mark.parametrize(
+    "attribution",
+    [
+        pytest.param(
+            Attribution("other", NOW, landing=("SPRING", None, None)), id="code"
+        ),
+        pytest.param(
+            Attribution("SPRING", NOW, "other", "other", ("SPRING", "news", None)),
+            id="pair",
+        ),
+    ],
+)
+def test_a_landing_counted_under_others_keeps_its_own(
+    codec: CookieCodec, attribution: Attribution
+) -> None:
+    value = codec.dump_promotion(attribution)
+    loaded = codec.load_promotion(value, NOW + DAY, 30 * DAY)
+    assert loaded == attribution
+    assert loaded is not None and loaded.promotion == "SPRING"
+
+
 def test_values_hold_no_cart_contents_or_personal_data(codec: CookieCodec) -> None:
     cart_id = new_id()
     value = codec.dump_cart(cart_id, NOW)

@@ -178,7 +178,9 @@ def landing(
             pair_agg(c, "r", "other/other"),
         )
     ]
-    args = (code, bound, member, TTL, int(returning), pair, 50)
+    # Landings may take all but half of each bound: the rest is kept for
+    # codes and pairs with evidence (a cart, a returning visit).
+    args = (code, bound - bound // 2, member, TTL, int(returning), pair, 25)
     return ("EVAL", scripts.LANDING, 16, f"qs:a:i:{DAY}", PAIRS, *keys, *args)
 
 
@@ -389,7 +391,8 @@ def test_the_landing_script_gets_sixteen_keys() -> None:
             )
         ),
     )
-    assert command[19:] == ("SUMMER", 200, MEMBER, TTL, 1, "news/email", 50)
+    # Landings may take 100 of the 200 codes and 25 of the 50 pairs.
+    assert command[19:] == ("SUMMER", 100, MEMBER, TTL, 1, "news/email", 25)
 
 
 def test_the_promotion_cookie_names_the_code_landed_on() -> None:
@@ -407,15 +410,17 @@ def test_the_promotion_cookie_names_the_code_landed_on() -> None:
     [pytest.param("other", id="str"), pytest.param(b"other", id="bytes")],
 )
 def test_a_landing_past_the_days_bound_is_credited_to_other(reply: str | bytes) -> None:
+    """Counted (and credited) under ``other``; the application still reads
+    the code landed on, which the cookie keeps."""
     state = open_state(
         "promo=SUMMER", cookie=jar(visitor(last_seen=T - 5), promo("OLD"))
     )
     plan, _ = state.begin()
     plan.read([[reply, "/"]])
-    assert state.promotion == "other"
+    assert state.promotion == "SUMMER"
     cookies = set_cookies(state.finish("200 OK", []))
     loaded = CODEC.load_promotion(value_of(cookies["qs_promo"]), T, 86400)
-    assert loaded == Attribution("other", T)
+    assert loaded == Attribution("other", T, landing=("SUMMER", None, None))
 
 
 def test_a_new_landing_replaces_the_attribution() -> None:
@@ -443,12 +448,12 @@ def test_a_code_off_the_allow_list_is_not_counted_but_stripped() -> None:
     assert "qs_promo" not in set_cookies(state.finish("200 OK", []))
 
 
-def test_max_promotions_per_day_is_the_bound() -> None:
+def test_landings_take_all_but_half_of_max_promotions_per_day() -> None:
     rules = make_rules(max_promotions_per_day=3)
     plan, _ = open_state(
         "promo=X", rules=rules, cookie=visitor(last_seen=T - 5)
     ).begin()
-    assert plan.commands[0][20] == 3
+    assert plan.commands[0][20] == 2  # the third is kept for evidence
 
 
 # -- begin(): landings on Redis Cluster --------------------------------------------
@@ -473,8 +478,8 @@ def test_a_cluster_landing_takes_two_round_trips(
     index = f"qs:a:i:{DAY}"
     assert list(plan.commands) == [
         *visit_commands(member),
-        ("EVAL", scripts.LANDING, 2, index, PAIRS, "SUMMER", 200, member, TTL, 0)
-        + ("/", 50),
+        ("EVAL", scripts.LANDING, 2, index, PAIRS, "SUMMER", 100, member, TTL, 0)
+        + ("/", 25),
     ]
     second = plan.read([1, 1, 1, 1, [reply, b"/"]])
     assert isinstance(second, Plan)
@@ -488,7 +493,8 @@ def test_a_cluster_landing_takes_two_round_trips(
         ("EXPIRE", pair_agg(chosen, "u"), TTL),
     ]
     assert second.read([1, 1, 1, 1]) is None
-    assert state.promotion == chosen
+    assert state.promotion == "SUMMER"  # the code landed on, wherever counted
+    assert state.attribution().code == chosen  # type: ignore[union-attr]
 
 
 def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
@@ -512,7 +518,9 @@ def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
         ("PFADD", pair_agg("other", "r", other), MEMBER),
         ("EXPIRE", pair_agg("other", "r", other), TTL),
     ]
-    assert state.attribution() == Attribution("other", T, "other", "other")
+    assert state.attribution() == Attribution(
+        "other", T, "other", "other", ("SUMMER", None, None)
+    )
 
 
 # -- begin(): junk, methods, opt-out -----------------------------------------------

@@ -493,8 +493,9 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
     ]  # the test's own admin look, never a request path
     assert len(aggregates) <= 3 * (bound + 1) + 2 + 3
     index = redis_client.zrange(f"qs:a:i:{utc_today():%Y%m%d}", 0, -1, withscores=True)
-    assert len(index) == bound + 1
-    assert {_text(code): score for code, score in index}["other"] == junk - bound
+    assert len(index) == bound + 1  # the carts' evidence fills the rest, no more
+    landed = bound - bound // 2  # the codes landings alone may admit
+    assert {_text(code): score for code, score in index}["other"] == junk - landed
 
     counting = RoundTrips(redis_server.url)
     try:
@@ -508,9 +509,11 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
     finally:
         counting.close()
     body = response.json
-    assert len(body["rows"]) == bound + 1  # the bound's codes and "other"
+    # The codes landings admitted and "other" (those the carts admitted have
+    # no figure of their own yet).
+    assert len(body["rows"]) == landed + 1
     assert dict((r["promotion"], r["landings"]) for r in body["rows"])["other"] == (
-        junk - bound
+        junk - landed
     )
     assert body["rest"] is None and body["totals"]["landings"] == junk
     assert body["totals"]["carts"] == junk
@@ -519,8 +522,8 @@ def test_junk_codes_grow_keys_by_a_constant_and_one_bounded_call(
     assert len(response.data) < (bound + 1) * 30 * 200 + 5_000
     # The CSV download: one row per code kept, largest first, same bound.
     rows = csv_rows(download.text)
-    assert len(rows) == bound + 1
-    assert (rows[0]["promotion"], rows[0]["landings"]) == ("other", str(junk - bound))
+    assert len(rows) == landed + 1
+    assert (rows[0]["promotion"], rows[0]["landings"]) == ("other", str(junk - landed))
     assert len(download.data) < (bound + 1) * 200
 
 

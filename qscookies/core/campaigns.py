@@ -43,6 +43,19 @@ from .promotions import first_values
 ORDER_MEMORY = 400 * 86400
 
 
+def code_bound(settings: Settings) -> int:
+    """Codes with keys of their own a day: ``max_promotions_per_day``, or 0
+    (no bound) with an allow-list, whose codes are bounded by the list."""
+    return 0 if settings.allowed_promotions else settings.max_promotions_per_day
+
+
+def landing_room(bound: int) -> int:
+    """How much of a day's *bound* (codes, or pairs of a code) first landings
+    may take: all but the half kept for evidence (:func:`admit`), so junk
+    landed first can fill only that share and never evict a real campaign."""
+    return bound - bound // 2
+
+
 @dataclass(frozen=True, slots=True)
 class Landing:
     """What one landing carries: the code, and its source and medium if valid."""
@@ -92,6 +105,17 @@ def takes_credit(settings: Settings, current: Attribution | None) -> bool:
     return settings.attribution == "last" or current is None
 
 
+def attributed(landing: Landing, code: str, pair: str, now: int) -> Attribution:
+    """The attribution of *landing*, counted under *code* and *pair*: when a
+    day's bound counted it under others, it keeps the landing's own code,
+    source and medium (what ``qs.promotion`` reads, and what :func:`admit`
+    admits on evidence)."""
+    source, medium = KeySchema.split_pair(pair)
+    own = (landing.code, landing.source, landing.medium)
+    kept = None if (code, pair) == (landing.code, landing.pair) else own
+    return Attribution(code, now, source, medium, kept)
+
+
 def check_currency(currency: object) -> str:
     """*currency* when it is an active ISO 4217 code (``"EUR"``), else raise.
 
@@ -105,22 +129,62 @@ def check_currency(currency: object) -> str:
     return str(currency)
 
 
-def credit(day: Day, attribution: Attribution, counter: str) -> list[Command]:
+def admit(settings: Settings, day: Day, attribution: Attribution) -> list[Command]:
+    """Evidence for a landing counted under ``other`` (or ``other/other``): a
+    cart or returning visit credited from its signed cookie admits the
+    landing's own code and pair to the day's indexes, into the room landings
+    may not take (:func:`landing_room`), so the day's next landings of them
+    count under their own names. Nothing for a landing counted as it came.
+
+    One ``EVAL`` of the admit script on the indexes' slot, pipelined with the
+    credit (the credit itself still goes where the landing was counted).
+    """
+    if attribution.landing is None:
+        return []
+    code, source, medium = attribution.landing
+    keys = day.keys
+    return [
+        (
+            "EVAL",
+            scripts.ADMIT,
+            2,
+            keys.day_index(day.day),
+            keys.pair_index(day.day),
+            code,
+            code_bound(settings),
+            KeySchema.pair(source, medium),
+            settings.max_sources,
+            day.ttl,
+        )
+    ]
+
+
+def credit(
+    settings: Settings, day: Day, attribution: Attribution, counter: str
+) -> list[Command]:
     """Count one *counter* (``carts``) for the attributed code and its pair,
-    and name both in the day's indexes."""
-    pair = pair_of(attribution)
+    name both in the day's indexes, and :func:`admit` the landing's own."""
+    pair, code = pair_of(attribution), attribution.code
     fields = {counter: 1, KeySchema.field(counter, pair): 1}
-    return day.counts(attribution.code, fields) + day.indexed(attribution.code, pair)
+    return [
+        *day.counts(code, fields),
+        *day.indexed(code, pair),
+        *admit(settings, day, attribution),
+    ]
 
 
-def credit_returning(day: Day, attribution: Attribution, member: str) -> list[Command]:
+def credit_returning(
+    settings: Settings, day: Day, attribution: Attribution, member: str
+) -> list[Command]:
     """A returning visit of a visitor attributed to a promotion: the code's and
-    its pair's ``r`` sketches, and both named in the day's indexes."""
+    its pair's ``r`` sketches, both named in the day's indexes, and
+    :func:`admit` the landing's own."""
     code, pair = attribution.code, pair_of(attribution)
     return [
         *day.sketch(code, "r", member),
         *day.sketch(code, "r", member, pair),
         *day.indexed(code, pair),
+        *admit(settings, day, attribution),
     ]
 
 
@@ -192,7 +256,8 @@ def count_landing(
     cluster: bool,
 ) -> Plan[None]:
     """Count a landing after *commands*: its code admitted to the day's index
-    (else ``other``), its pair to the code's pairs (else ``other/other``).
+    (else ``other``), its pair to the code's pairs (else ``other/other``),
+    while landings have room (:func:`landing_room`).
 
     One ``EVAL`` of the landing script, in the same round trip as *commands*;
     on Redis Cluster the script only admits (the indexes' slot) and the counts
@@ -206,16 +271,15 @@ def count_landing(
     :param counted: told the code and pair the landing was counted under.
     """
     keys = day.keys
-    bound = 0 if settings.allowed_promotions else settings.max_promotions_per_day
     pair = landing.pair
     args = (
         landing.code,
-        bound,
+        landing_room(code_bound(settings)),
         member,
         settings.aggregate_max_age,
         int(returning),
         pair,
-        settings.max_sources,
+        landing_room(settings.max_sources),
     )
     indexes = (keys.day_index(day.day), keys.pair_index(day.day))
     at = len(commands)

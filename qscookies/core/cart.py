@@ -191,7 +191,7 @@ class CartState:
             put = ("EVAL", put[1], 2, key, markers, *put[4:], marker, MAX_WRITE_MARKERS)
         commands: list[Command] = [put]
         if attribution:
-            commands += credit(self._day, attribution, "carts")
+            commands += credit(settings, self._day, attribution, "carts")
 
         def read(replies: list[Any]) -> int:
             result = int(replies[0])

@@ -169,10 +169,11 @@ class RequestState:
 
     @property
     def promotion(self) -> str | None:
-        """The promotion code attributed to this visitor, or ``None``."""
+        """The promotion code attributed to this visitor, or ``None``: the code
+        landed on, even when a day's bound counted it under ``other``."""
         self.jar.accessed = True
         attribution = self.attribution()
-        return attribution.code if attribution else None
+        return attribution.promotion if attribution else None
 
     def attribution(self) -> Attribution | None:
         """The promotion cookie's attribution (code, source, medium), if tracked."""
@@ -230,7 +231,8 @@ class RequestState:
             return self._landing(landing, member, returning, commands), answer
         attributed = self.attribution() if returning else None
         if attributed:
-            commands += campaigns.credit_returning(self.day, attributed, member)
+            credit = campaigns.credit_returning(settings, self.day, attributed, member)
+            commands += credit
         return Plan(tuple(commands), ignore), answer
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
@@ -260,8 +262,8 @@ class RequestState:
         credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
 
         def counted(code: str, pair: str) -> None:
-            if credited:
-                self._attribute(code, pair)  # "other" past a day's bound
+            if credited:  # "other" past a day's bound: the cookie keeps the landing
+                self._attribute(campaigns.attributed(landing, code, pair, self.now))
 
         return campaigns.count_landing(
             settings,
@@ -274,8 +276,8 @@ class RequestState:
             cluster=self.rules.cluster,
         )
 
-    def _attribute(self, code: str, pair: str) -> None:
-        self._attribution = Attribution(code, self.now, *KeySchema.split_pair(pair))
+    def _attribute(self, attribution: Attribution) -> None:
+        self._attribution = attribution
         self.jar.set(
             self.rules.settings.promotion_cookie,
             self.rules.codec.dump_promotion(self._attribution),

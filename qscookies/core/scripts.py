@@ -81,22 +81,35 @@ return 1
 # set, and the counts follow.
 ORDER_MARK = _MARK + "return 1\n"
 
+# The number of codes a day's index (KEYS[1]) admitted: its members but 'other'.
+# The head of LANDING and ADMIT.
+_ADMITTED = """
+local function admitted()
+  local count = redis.call('ZCARD', KEYS[1])
+  if redis.call('ZSCORE', KEYS[1], 'other') then count = count - 1 end
+  return count
+end
+"""
+
 # KEYS[1] the day's index, KEYS[2] the day's pair index (the same slot); then
 # (optional) the code's counters, visitors, returning visitors, the pair's
 # visitors and returning visitors, the 'other/other' pair's two, and the same
-# seven of the code 'other'. ARGV code, max codes that day (0: no bound),
-# visitor hash ('': count the landing only, no sketch), ttl s, "1" if the
-# visitor is returning, pair, max pairs of a code that day. Admits the code to
-# the day's index while it has room (else counts 'other'), and its pair to the
-# pair index while the code has room (else 'other/other'); given the other
-# keys, counts the landing there. Answers {code, pair} counted. Given the two
-# indexes alone (Redis Cluster, where the code's keys live in another slot), it
-# only admits; the landing is counted next.
-LANDING = """
+# seven of the code 'other'. ARGV code, codes a landing may admit that day (0:
+# no bound), visitor hash ('': count the landing only, no sketch), ttl s, "1"
+# if the visitor is returning, pair, pairs of a code a landing may admit that
+# day. Admits the code to the day's index while landings have room (else
+# counts 'other'), and its pair to the pair index while the code has room
+# (else 'other/other'); given the other keys, counts the landing there.
+# Answers {code, pair} counted. Given the two indexes alone (Redis Cluster,
+# where the code's keys live in another slot), it only admits; the landing is
+# counted next. The room of landings is less than the day's bounds: the rest
+# is kept for ADMIT.
+LANDING = (
+    _ADMITTED
+    + """
 local code, base = ARGV[1], 3
 local bound = tonumber(ARGV[2])
-if bound > 0 and not redis.call('ZSCORE', KEYS[1], code)
-    and redis.call('ZCARD', KEYS[1]) >= bound then
+if bound > 0 and not redis.call('ZSCORE', KEYS[1], code) and admitted() >= bound then
   code, base = 'other', 10
 end
 redis.call('ZINCRBY', KEYS[1], 1, code)
@@ -124,6 +137,35 @@ for offset = 1, (ARGV[5] == '1') and 2 or 1 do
 end
 return {code, pair}
 """
+)
+
+# KEYS[1] the day's index, KEYS[2] the day's pair index (the same slot); ARGV
+# code, max codes that day (0: no bound), pair, max pairs of a code that day,
+# ttl s. Evidence for a landing counted under 'other' (or 'other/other'): a
+# cart or a returning visit credited from its signed cookie. Admits the code
+# (0 landings) to the day's index while the day has room, then its pair while
+# the code has room, so that day's next landings of them count under their
+# own names. Answers 1 if the pair is (now) admitted, else 0.
+ADMIT = (
+    _ADMITTED
+    + """
+local code, field = ARGV[1], ARGV[1] .. '@' .. ARGV[3]
+local bound = tonumber(ARGV[2])
+if bound > 0 and not redis.call('ZSCORE', KEYS[1], code) then
+  if admitted() >= bound then return 0 end
+  redis.call('ZINCRBY', KEYS[1], 0, code)
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+if redis.call('HGET', KEYS[2], field) then return 1 end
+if tonumber(redis.call('HGET', KEYS[2], code) or '0') >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('HINCRBY', KEYS[2], code, 1)
+redis.call('HINCRBY', KEYS[2], field, 0)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+"""
+)
 
 # The merge of lines into a customer's cart, by policy: the tail of LOGIN and
 # CART_MERGE, which set `lines` (flat sku, quantity pairs) and `cart` (the
