@@ -84,12 +84,53 @@ def check_order(order_id: object, total_cents: object) -> None:
         raise QSCookiesError("total_cents must be an int from 0 to 10**12 - 1")
 
 
+def choose_cart(
+    codec: CookieCodec, values: list[str], now: int, max_age: int
+) -> tuple[str | None, tuple[str, ...]]:
+    """The cart a browser's cart cookies name, and the rivals to outrank.
+
+    The browser holds one cart cookie of ours (host-only, ``Path=/``), so a
+    second value means one was planted beside it (cookie tossing from a
+    sibling subdomain with ``Domain=``, or under a longer ``Path``, over plain
+    HTTP where there is no ``__Host-`` prefix), and the browser's first value
+    is not to be trusted. One valid value is the cart (planted junk is ignored).
+    Of several, the cart is the one whose cookie was issued *beside* all the
+    others (each of them among its :attr:`~qscookies.codec.CartCookie.rivals`):
+    only qscookies issues such a value, on a response to a request that carried
+    those others. Without one, the cart is ambiguous and none is used: nothing
+    is read from, written to or merged at sign-in out of a planted cart, and
+    the next write starts a fresh cart whose cookie outranks every value there.
+
+    :return: the cart id (``None``: no cart, or an ambiguous one) and the
+        :meth:`~qscookies.codec.CookieCodec.rival_hash` of the other values,
+        for the next cookie issued (empty in the common case).
+    """
+    if len(values) < 2:  # the common case: one value, or none
+        return (codec.load_cart(values[0], now, max_age) if values else None), ()
+    loaded = {
+        value: cookie
+        for value in values
+        if (cookie := codec.load_cart_cookie(value, now, max_age)) is not None
+    }
+    if len(loaded) < 2:
+        return next((cookie.cart_id for cookie in loaded.values()), None), ()
+    hashes = {value: codec.rival_hash(value) for value in loaded}
+    winners = [
+        value
+        for value, cookie in loaded.items()
+        if all(hashes[other] in cookie.rivals for other in loaded if other != value)
+    ]
+    chosen = winners[0] if len(winners) == 1 else None
+    rivals = tuple(hashes[value] for value in loaded if value != chosen)
+    return (loaded[chosen].cart_id if chosen else None), rivals
+
+
 class CartState:
     """The cart of one request: its id (from the signed cookie) and its lines.
 
     Each method answers a :class:`~qscookies.core.plan.Plan`; the lines are
     read once per request and kept up to date by the writes. The cart cookie is
-    set only once Redis stored a line.
+    set only once Redis stored a line (see :meth:`put` for its renewal).
 
     :param settings: the limits and the cart cookie's name and lifetime.
     :param codec: signs and verifies the cart cookie.
@@ -119,14 +160,19 @@ class CartState:
         self._day = day
         self._promotion = promotion
         self._id: str | None = _UNSET
+        self._rivals: tuple[str, ...] = ()
         self._lines: dict[str, int] | None = None
 
     def id(self) -> str | None:
-        """The cart id from a valid cart cookie, or ``None`` (no cart yet)."""
+        """The cart id from a valid cart cookie, or ``None`` (no cart yet, or
+        an ambiguous one: see :func:`choose_cart`)."""
         if self._id is _UNSET:
             settings = self._settings
-            self._id = self._codec.load_cart(
-                self._jar.get(settings.cart_cookie), self._now, settings.cart_max_age
+            self._id, self._rivals = choose_cart(
+                self._codec,
+                self._jar.get_all(settings.cart_cookie),
+                self._now,
+                settings.cart_max_age,
             )
         self._jar.accessed = True
         return self._id
@@ -156,6 +202,14 @@ class CartState:
         its marker (``SET NX``, in the cart's slot) and a write re-sent with
         that id changes nothing and answers the line's quantity.
 
+        The cart cookie is set by the write that starts a cart, and renewed by
+        a write to an anonymous cart that already held lines. Never otherwise,
+        so a write that started before a sign-in or sign-out and ends after it
+        cannot put the old cookie back: a signed-in cookie is issued by
+        :func:`~qscookies.core.accounts.login` alone (its signed issue time
+        bounds it), and an anonymous cart emptied by a sign-in's merge is not
+        renewed by the write that finds it empty.
+
         :raises CartError: a bad sku or quantity (before anything is sent), or,
             when read, a line or cart limit reached.
         :raises HeadersSentError: a new cart is needed after the headers went.
@@ -168,9 +222,10 @@ class CartState:
         cart_id = self.id()
         if cart_id is None and quantity == 0:
             return done(0)
-        if cart_id is None:
+        started = cart_id is None
+        if started:
             self.check_unsent("first written")
-        attribution = self._promotion() if cart_id is None else None
+        attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
         key = self._keys.cart(cart_id)
         put: Command = (
@@ -193,7 +248,7 @@ class CartState:
             commands += credit(self._day, attribution, "carts")
 
         def read(replies: list[Any]) -> int:
-            result = int(replies[0])
+            result, fresh = (int(reply) for reply in replies[0])
             if result == scripts.OVER_QUANTITY:
                 raise CartError(
                     f"a cart line holds at most {settings.max_quantity}", sku=sku
@@ -202,7 +257,8 @@ class CartState:
                 raise CartError(
                     f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
                 )
-            self._keep(cart_id)
+            if started or not (fresh or cart_id.startswith(CUSTOMER_CART)):
+                self._keep(cart_id)
             self._remember(sku, result)
             return result
 
@@ -265,19 +321,27 @@ class CartState:
             self.drop()
 
     def drop(self) -> None:
-        """Forget the cart: a new id from the next write on, its cookie dropped."""
+        """Forget the cart: a new id from the next write on, its cookie dropped.
+
+        When a planted cart cookie came beside ours (see :func:`choose_cart`),
+        ours is not dropped, which would leave the planted one to be read: it
+        names a fresh, empty cart instead, outranking the planted one.
+        """
+        self.id()  # the rivals, if any
         self._id = None
         self._lines = {}
-        self._jar.drop(self._settings.cart_cookie)
+        if self._rivals:
+            self._keep(new_id())
+        else:
+            self._jar.drop(self._settings.cart_cookie)
 
     def _keep(self, cart_id: str) -> None:
         if self._id != cart_id:
             self._id = cart_id
             self._lines = {}
         if not self._jar.sent:  # renewed on the next write otherwise
-            self._jar.set(
-                self._settings.cart_cookie, self._codec.dump_cart(cart_id, self._now)
-            )
+            value = self._codec.dump_cart(cart_id, self._now, self._rivals)
+            self._jar.set(self._settings.cart_cookie, value)
 
     def _remember(self, sku: str, quantity: int) -> None:
         if self._lines is None:
