@@ -38,7 +38,7 @@ _INT = re.compile(r"[0-9]{1,12}")
 #: characters, times whole seconds).
 _CART = re.compile(
     r"([A-Za-z0-9_\-]{22}|u:[0-9a-f]{32})\.([0-9]{1,12})"
-    r"(?:\.([0-9a-f]{8}(?:-[0-9a-f]{8}){0,3}))?"
+    r"(?:\.([0-9a-f]{8}(?:-[0-9a-f]{8}){0,3}))?(\.new)?"
 )
 #: Most rival cart cookies a cart cookie can outrank (see :class:`CartCookie`).
 MAX_RIVALS = 4
@@ -85,11 +85,14 @@ class CartCookie:
         cart cookies the browser sent beside the request that issued this
         one: planted cookies of the same name that this one was issued to
         replace, so it wins over them (at most :data:`MAX_RIVALS`).
+    :param new: the id was given out before the cart's first line (when the
+        cart was first read), so that concurrent first adds share it.
     """
 
     cart_id: str
     issued: int
     rivals: tuple[str, ...] = ()
+    new: bool = False
 
 
 @dataclass(frozen=True)
@@ -216,16 +219,19 @@ class CookieCodec:
         """
         return CUSTOMER_CART + keyed_hash(self._customer_key, customer_id, 32)
 
-    def dump_cart(self, cart_id: str, now: int, rivals: Sequence[str] = ()) -> str:
+    def dump_cart(
+        self, cart_id: str, now: int, rivals: Sequence[str] = (), *, new: bool = False
+    ) -> str:
         """Sign a cart id with the time it was issued or renewed.
 
         :param rivals: the :meth:`rival_hash` of the cart cookies this value
             outranks (the first :data:`MAX_RIVALS`).
+        :param new: the cart has no line yet (:attr:`CartCookie.new`).
         """
         payload = f"{cart_id}.{now}"
         if rivals:
             payload += "." + "-".join(rivals[:MAX_RIVALS])
-        return self._cart.sign(payload)
+        return self._cart.sign(payload + ".new" if new else payload)
 
     def load_cart(self, value: str | None, now: int, max_age: int) -> str | None:
         """Return the cart id of a valid, unexpired cart cookie value, else ``None``.
@@ -243,12 +249,11 @@ class CookieCodec:
         found = _CART.fullmatch(_unsign(self._cart, value))
         if found is None:
             return None
-        cart_id, issued, rivals = found.groups()
+        cart_id, issued, rivals, new = found.groups()
         if not _fresh(int(issued), now, max_age):
             return None
-        return CartCookie(
-            cart_id, int(issued), tuple(rivals.split("-") if rivals else ())
-        )
+        hashes = tuple(rivals.split("-")) if rivals else ()
+        return CartCookie(cart_id, int(issued), hashes, new is not None)
 
     def rival_hash(self, value: str) -> str:
         """A keyed hash of a cart cookie value, for :attr:`CartCookie.rivals`."""

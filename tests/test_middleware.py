@@ -86,8 +86,9 @@ def test_cart_is_lazy(app: QSCookies, redis_client: redis.Redis) -> None:
     client = Client(app)
     response = client.get("/cart")
     assert response.json == {}
-    assert "qs_cart" not in set_cookies(response)
-    assert redis_client.keys("qs:c:*") == []
+    assert "qs_cart" in set_cookies(response)  # its id, for the adds that follow
+    assert redis_client.keys("qs:c:*") == []  # and nothing in Redis
+    assert "qs_cart" not in set_cookies(client.get("/cart"))  # given once
 
 
 def test_cart_supports_len_iteration_and_membership(app: QSCookies) -> None:

@@ -8,6 +8,7 @@ sign-in and sign-out racing with requests that started before them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import test_doors
@@ -122,3 +123,35 @@ def test_a_planted_yes_never_overrides_the_visitors_no(
     victim.get("/choice", c="out")
     assert victim.get("/choice").json() == "out"
     assert "qs_visitor" not in victim.get("/").cookies
+
+
+# -- 4. first adds fired at once ------
+
+
+def cookie_header(browser: httpx.Client) -> dict[str, str]:
+    """The ``Cookie`` header the browser sends now."""
+    pairs = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+    return {"Cookie": pairs}
+
+
+def test_two_first_adds_fired_at_once_land_in_one_cart(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        assert browser.get("/badge").json() == {}  # the page with the add buttons
+        held = cookie_header(browser)  # what both adds carry: neither answered yet
+
+        def add(sku: str) -> httpx.Response:
+            return httpx.get(
+                shop.url + "/add", params={"sku": sku}, headers=held, timeout=10
+            )
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            answers = list(pool.map(add, ["A", "B"]))
+        for answer in answers:
+            assert answer.status_code == 200
+            browser.cookies.update(answer.cookies)
+        assert browser.get("/cart").json() == {"A": 1, "B": 1}
+    assert len(shop.keys("c:*")) == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..codec import CUSTOMER_CART
 from ..codec import Attribution
+from ..codec import CartCookie
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
@@ -86,7 +87,7 @@ def check_order(order_id: object, total_cents: object) -> None:
 
 def choose_cart(
     codec: CookieCodec, values: list[str], now: int, max_age: int
-) -> tuple[str | None, tuple[str, ...]]:
+) -> tuple[CartCookie | None, tuple[str, ...]]:
     """The cart a browser's cart cookies name, and the rivals to outrank.
 
     The browser holds one cart cookie of ours (host-only, ``Path=/``), so a
@@ -101,19 +102,19 @@ def choose_cart(
     is read from, written to or merged at sign-in out of a planted cart, and
     the next write starts a fresh cart whose cookie outranks every value there.
 
-    :return: the cart id (``None``: no cart, or an ambiguous one) and the
+    :return: the cart's cookie (``None``: no cart, or an ambiguous one) and the
         :meth:`~qscookies.codec.CookieCodec.rival_hash` of the other values,
         for the next cookie issued (empty in the common case).
     """
     if len(values) < 2:  # the common case: one value, or none
-        return (codec.load_cart(values[0], now, max_age) if values else None), ()
+        return (codec.load_cart_cookie(values[0], now, max_age) if values else None), ()
     loaded = {
         value: cookie
         for value in values
         if (cookie := codec.load_cart_cookie(value, now, max_age)) is not None
     }
     if len(loaded) < 2:
-        return next((cookie.cart_id for cookie in loaded.values()), None), ()
+        return next(iter(loaded.values()), None), ()
     hashes = {value: codec.rival_hash(value) for value in loaded}
     winners = [
         value
@@ -122,7 +123,7 @@ def choose_cart(
     ]
     chosen = winners[0] if len(winners) == 1 else None
     rivals = tuple(hashes[value] for value in loaded if value != chosen)
-    return (loaded[chosen].cart_id if chosen else None), rivals
+    return (loaded[chosen] if chosen else None), rivals
 
 
 class CartState:
@@ -161,6 +162,7 @@ class CartState:
         self._promotion = promotion
         self._id: str | None = _UNSET
         self._rivals: tuple[str, ...] = ()
+        self._new = False
         self._lines: dict[str, int] | None = None
 
     def id(self) -> str | None:
@@ -168,22 +170,32 @@ class CartState:
         an ambiguous one: see :func:`choose_cart`)."""
         if self._id is _UNSET:
             settings = self._settings
-            self._id, self._rivals = choose_cart(
+            cookie, self._rivals = choose_cart(
                 self._codec,
                 self._jar.get_all(settings.cart_cookie),
                 self._now,
                 settings.cart_max_age,
             )
+            self._id = None if cookie is None else cookie.cart_id
+            self._new = cookie is not None and cookie.new
         self._jar.accessed = True
         return self._id
 
     def items(self) -> Plan[dict[str, int]]:
-        """The lines: ``HGETALL`` once per request; nothing sent without a cart."""
+        """The lines: ``HGETALL`` once per request; nothing sent without a cart.
+
+        A browser without a cart is given its cart id here (a cookie, nothing
+        in Redis): the page that shows the cart badge, and the add buttons
+        beside it, hands the id to every add it sends, so two adds fired at
+        once from it land in one cart.
+        """
         if self._lines is not None:
             return done(dict(self._lines))
         cart_id = self.id()
         if cart_id is None:
             self._lines = {}
+            if not self._jar.sent:
+                self._keep(new_id(), new=True)
             return done({})
 
         def read(replies: list[Any]) -> dict[str, int]:
@@ -222,8 +234,8 @@ class CartState:
         cart_id = self.id()
         if cart_id is None and quantity == 0:
             return done(0)
-        started = cart_id is None
-        if started:
+        started = cart_id is None or self._new
+        if cart_id is None:
             self.check_unsent("first written")
         attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
@@ -335,12 +347,13 @@ class CartState:
         else:
             self._jar.drop(self._settings.cart_cookie)
 
-    def _keep(self, cart_id: str) -> None:
+    def _keep(self, cart_id: str, *, new: bool = False) -> None:
         if self._id != cart_id:
             self._id = cart_id
             self._lines = {}
+        self._new = new
         if not self._jar.sent:  # renewed on the next write otherwise
-            value = self._codec.dump_cart(cart_id, self._now, self._rivals)
+            value = self._codec.dump_cart(cart_id, self._now, self._rivals, new=new)
             self._jar.set(self._settings.cart_cookie, value)
 
     def _remember(self, sku: str, quantity: int) -> None:
