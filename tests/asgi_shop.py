@@ -40,6 +40,8 @@ from qscookies.errors import AccountError
 from qscookies.errors import StoreUnavailable
 from qscookies.store.client import client_options
 
+from shop import HOLD
+
 #: Longest a streamed response waits for the test to read its first chunk.
 STREAM_WAIT = 10.0
 
@@ -58,7 +60,10 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
     """What ``shop.shop`` does for *path*, on the asyncio context."""
     if path == "/add":
         quantity = int(args.get("q", "1"))
-        return await qs.cart.add(args["sku"], quantity, write_id=args.get("id"))
+        added = await qs.cart.add(args["sku"], quantity, write_id=args.get("id"))
+        if args.get("hold"):
+            await asyncio.to_thread(HOLD[0].wait)
+        return added
     if path == "/set":
         return await qs.cart.set(args["sku"], int(args["q"]))
     if path == "/remove":

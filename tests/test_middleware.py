@@ -240,7 +240,10 @@ def test_rotation_old_cookie_still_verifies_new_one_signed_with_newest_key(
     )
     client.application = rotated
     assert get_json(client, "/cart") == {"KEEP": 1}
-    get_json(client, "/add?sku=KEEP")  # rewrites the cart cookie
+    get_json(client, "/add?sku=KEEP")  # a write never rewrites the cart cookie
+    assert get_json(client, "/cart") == {"KEEP": 2}  # the old key still verifies
+    get_json(client, "/buy?order=o-1&total=100")
+    get_json(client, "/add?sku=NEXT")  # a new cart: a new cookie
     value = cookie_value(client, "qs_cart")
     assert value
     now = int(time.time())

@@ -8,12 +8,17 @@ sign-in and sign-out racing with requests that started before them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pytest
 import test_doors
 from test_doors import NOW
 from test_doors import Served
+
+from shop import HOLD
+from shop import Hold
 
 #: The shop behind each door, over each topology (the fixtures of test_doors).
 redis_url = test_doors.redis_url
@@ -68,48 +73,41 @@ def test_a_planted_cart_cookie_never_wins_over_ours(
 ) -> None:
     shop = serve()
     shop.at(NOW)
+    mine = issued(shop, "/add", "qs_cart", sku="MINE")
     planted = issued(shop, "/add", "qs_cart", sku="EVIL")  # the attacker's cart
     victim = TossedBrowser(shop, "qs_cart", planted)
-    # alone, it cannot be told from ours: the victim's first add lands there,
-    # and its answer renews the cookie host-only, beside the planted one
-    assert victim.get("/cart").json() == {"EVIL": 1}
-    shop.at(NOW + 60)
-    victim.get("/add", sku="LOST")
-    assert victim.own is not None
-    # from then on the two values are ambiguous: the planted cart is not read
-    assert victim.get("/cart").json() == {}
-    victim.get("/add", sku="MINE")  # a fresh cart, whose cookie outranks both
+    victim.own = mine  # ours was there first: neither outranks the other
+    assert victim.get("/cart").json() == {}  # ambiguous: the planted one unread
+    assert victim.get("/account").json() is False
+    victim.get("/add", sku="NEW")  # a fresh cart, whose cookie outranks both
     victim.get("/add", sku="MORE")
-    assert victim.get("/cart").json() == {"MINE": 1, "MORE": 1}
+    assert victim.get("/cart").json() == {"NEW": 1, "MORE": 1}
     # sign-in merges ours, never the planted cart, and sticks
     signed = victim.get("/login", customer="victim@example.com").json()
-    assert signed == {"signed_in": True, "cart": {"MINE": 1, "MORE": 1}}
+    assert signed == {"signed_in": True, "cart": {"NEW": 1, "MORE": 1}}
     assert victim.get("/account").json() is True
-    assert victim.get("/cart").json() == {"MINE": 1, "MORE": 1}
+    assert victim.get("/cart").json() == {"NEW": 1, "MORE": 1}
     # sign-out leaves a fresh cart, never the planted one
     victim.get("/logout")
     assert victim.own is not None
     assert victim.get("/cart").json() == {}
     with httpx.Client(base_url=shop.url, cookies={"qs_cart": planted}) as attacker:
-        assert attacker.get("/cart").json() == {"EVIL": 1, "LOST": 1}  # unmerged
+        assert attacker.get("/cart").json() == {"EVIL": 1}  # untouched, unmerged
 
 
-def test_two_planted_values_without_ours_are_ambiguous_and_read_nothing(
+def test_a_sign_in_outlives_a_planted_cart_cookie(
     serve: Callable[..., Served],
 ) -> None:
     shop = serve()
     shop.at(NOW)
-    mine = issued(shop, "/add", "qs_cart", sku="MINE")
     planted = issued(shop, "/add", "qs_cart", sku="EVIL")
-    victim = TossedBrowser(shop, "qs_cart", planted)
-    victim.own = mine  # ours was there first: neither outranks the other
-    assert victim.get("/cart").json() == {}
-    assert victim.get("/account").json() is False
-    victim.get("/add", sku="NEW")  # a fresh cart, outranking both
-    assert victim.get("/cart").json() == {"NEW": 1}
-    assert victim.get("/login", customer="victim@example.com").json()["cart"] == {
-        "NEW": 1
-    }
+    victim = TossedBrowser(shop, "qs_cart", planted)  # holds nothing of ours
+    victim.get("/login", customer="victim@example.com")
+    assert victim.own is not None
+    assert victim.get("/account").json() is True  # the planted one sent first
+    victim.get("/add", sku="AFTER")
+    with httpx.Client(base_url=shop.url, cookies={"qs_cart": planted}) as attacker:
+        assert "AFTER" not in attacker.get("/cart").json()
 
 
 def test_a_planted_yes_never_overrides_the_visitors_no(
@@ -155,3 +153,58 @@ def test_two_first_adds_fired_at_once_land_in_one_cart(
             browser.cookies.update(answer.cookies)
         assert browser.get("/cart").json() == {"A": 1, "B": 1}
     assert len(shop.keys("c:*")) == 1
+
+
+# -- 1. sign-in and sign-out win over requests that started before them ------
+
+
+@pytest.fixture
+def hold() -> Iterator[Hold]:
+    """The hold of ``/add?hold=1``, released at teardown whatever happened."""
+    HOLD[0] = Hold()
+    yield HOLD[0]
+    HOLD[0].release.set()
+
+
+def held_add(browser: httpx.Client, hold: Hold, during: Callable[[], None]) -> None:
+    """An add from *browser* held after its write while *during()* runs (with
+    the same browser's cookies), then answered and its cookies kept."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(browser.get, "/add", params={"sku": "HELD", "hold": "1"})
+        assert hold.reached.wait(10)
+        during()
+        hold.release.set()
+        assert held.result().status_code == 200
+
+
+def test_a_sign_out_wins_over_an_add_that_started_before_it(
+    serve: Callable[..., Served], hold: Hold
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        browser.get("/login", params={"customer": "alice@example.com"})
+
+        def sign_out() -> None:
+            assert browser.get("/logout").json() is False
+
+        held_add(browser, hold, sign_out)
+        assert browser.get("/account").json() is False  # still signed out
+        assert browser.get("/cart").json() == {}
+
+
+def test_a_sign_in_wins_over_an_add_that_started_before_it(
+    serve: Callable[..., Served], hold: Hold
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        browser.get("/add", params={"sku": "FIRST"})
+
+        def sign_in() -> None:
+            answer = browser.get("/login", params={"customer": "alice@example.com"})
+            assert answer.json()["signed_in"] is True
+
+        held_add(browser, hold, sign_in)
+        assert browser.get("/account").json() is True  # still signed in
+        assert browser.get("/cart").json() == {"FIRST": 1, "HELD": 1}  # merged

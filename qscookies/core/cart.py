@@ -87,8 +87,8 @@ def check_order(order_id: object, total_cents: object) -> None:
 
 def choose_cart(
     codec: CookieCodec, values: list[str], now: int, max_age: int
-) -> tuple[CartCookie | None, tuple[str, ...]]:
-    """The cart a browser's cart cookies name, and the rivals to outrank.
+) -> tuple[CartCookie | None, list[str]]:
+    """The cart a browser's cart cookies name, among the valid values present.
 
     The browser holds one cart cookie of ours (host-only, ``Path=/``), so a
     second value means one was planted beside it (cookie tossing from a
@@ -100,30 +100,26 @@ def choose_cart(
     only qscookies issues such a value, on a response to a request that carried
     those others. Without one, the cart is ambiguous and none is used: nothing
     is read from, written to or merged at sign-in out of a planted cart, and
-    the next write starts a fresh cart whose cookie outranks every value there.
+    the next write starts a fresh cart. Every cookie qscookies issues names the
+    valid values present as its rivals, so it outranks whichever was planted.
 
     :return: the cart's cookie (``None``: no cart, or an ambiguous one) and the
-        :meth:`~qscookies.codec.CookieCodec.rival_hash` of the other values,
-        for the next cookie issued (empty in the common case).
+        valid values present.
     """
-    if len(values) < 2:  # the common case: one value, or none
-        return (codec.load_cart_cookie(values[0], now, max_age) if values else None), ()
     loaded = {
         value: cookie
         for value in values
         if (cookie := codec.load_cart_cookie(value, now, max_age)) is not None
     }
-    if len(loaded) < 2:
-        return next(iter(loaded.values()), None), ()
+    if len(loaded) < 2:  # the common case: one value, or none
+        return next(iter(loaded.values()), None), list(loaded)
     hashes = {value: codec.rival_hash(value) for value in loaded}
     winners = [
-        value
+        cookie
         for value, cookie in loaded.items()
         if all(hashes[other] in cookie.rivals for other in loaded if other != value)
     ]
-    chosen = winners[0] if len(winners) == 1 else None
-    rivals = tuple(hashes[value] for value in loaded if value != chosen)
-    return (loaded[chosen] if chosen else None), rivals
+    return (winners[0] if len(winners) == 1 else None), list(loaded)
 
 
 class CartState:
@@ -161,7 +157,7 @@ class CartState:
         self._day = day
         self._promotion = promotion
         self._id: str | None = _UNSET
-        self._rivals: tuple[str, ...] = ()
+        self._present: list[str] = []
         self._new = False
         self._lines: dict[str, int] | None = None
 
@@ -170,7 +166,7 @@ class CartState:
         an ambiguous one: see :func:`choose_cart`)."""
         if self._id is _UNSET:
             settings = self._settings
-            cookie, self._rivals = choose_cart(
+            cookie, self._present = choose_cart(
                 self._codec,
                 self._jar.get_all(settings.cart_cookie),
                 self._now,
@@ -214,13 +210,11 @@ class CartState:
         its marker (``SET NX``, in the cart's slot) and a write re-sent with
         that id changes nothing and answers the line's quantity.
 
-        The cart cookie is set by the write that starts a cart, and renewed by
-        a write to an anonymous cart that already held lines. Never otherwise,
-        so a write that started before a sign-in or sign-out and ends after it
-        cannot put the old cookie back: a signed-in cookie is issued by
-        :func:`~qscookies.core.accounts.login` alone (its signed issue time
-        bounds it), and an anonymous cart emptied by a sign-in's merge is not
-        renewed by the write that finds it empty.
+        The cart cookie is set by the write that starts a cart, never renewed
+        by later writes: a write that started before a sign-in or sign-out and
+        answers after it cannot put the old cookie back. The cookie's signed
+        issue time bounds it (``cart_max_age`` from the cart's first line, or
+        from the sign-in), while the key's TTL is renewed by each write.
 
         :raises CartError: a bad sku or quantity (before anything is sent), or,
             when read, a line or cart limit reached.
@@ -260,7 +254,7 @@ class CartState:
             commands += credit(self._day, attribution, "carts")
 
         def read(replies: list[Any]) -> int:
-            result, fresh = (int(reply) for reply in replies[0])
+            result = int(replies[0])
             if result == scripts.OVER_QUANTITY:
                 raise CartError(
                     f"a cart line holds at most {settings.max_quantity}", sku=sku
@@ -269,7 +263,7 @@ class CartState:
                 raise CartError(
                     f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
                 )
-            if started or not (fresh or cart_id.startswith(CUSTOMER_CART)):
+            if started:
                 self._keep(cart_id)
             self._remember(sku, result)
             return result
@@ -339,10 +333,10 @@ class CartState:
         ours is not dropped, which would leave the planted one to be read: it
         names a fresh, empty cart instead, outranking the planted one.
         """
-        self.id()  # the rivals, if any
+        self.id()  # the values present
         self._id = None
         self._lines = {}
-        if self._rivals:
+        if len(self._present) > 1:
             self._keep(new_id())
         else:
             self._jar.drop(self._settings.cart_cookie)
@@ -353,7 +347,8 @@ class CartState:
             self._lines = {}
         self._new = new
         if not self._jar.sent:  # renewed on the next write otherwise
-            value = self._codec.dump_cart(cart_id, self._now, self._rivals, new=new)
+            rivals = [self._codec.rival_hash(v) for v in self._present]
+            value = self._codec.dump_cart(cart_id, self._now, rivals, new=new)
             self._jar.set(self._settings.cart_cookie, value)
 
     def _remember(self, sku: str, quantity: int) -> None:

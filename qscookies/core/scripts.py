@@ -14,34 +14,31 @@ OVER_LINES = -2
 
 # KEYS[1] cart, KEYS[2] (optional) the marker of a write id, in the cart's slot;
 # ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines, ttl ms, the
-# marker's ttl ms. Answers {the new quantity, or OVER_QUANTITY / OVER_LINES
-# (nothing changed); 1 if the cart held no line before, else 0}. A write whose
-# marker is already set (a re-sent write) changes nothing and answers the
-# line's quantity; a refused one sets none.
+# marker's ttl ms. Answers the new quantity, or OVER_QUANTITY / OVER_LINES
+# (nothing changed). A write whose marker is already set (a re-sent write)
+# changes nothing and answers the line's quantity; a refused one sets none.
 CART_PUT = """
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local lines = redis.call('HLEN', KEYS[1])
-local fresh = lines == 0 and 1 or 0
 if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[7]) then
-  return {current, fresh}
+  return current
 end
 local function refuse(code)
   if KEYS[2] then redis.call('DEL', KEYS[2]) end
-  return {code, fresh}
+  return code
 end
 local quantity = tonumber(ARGV[2])
 if ARGV[3] == 'add' then quantity = current + quantity end
 if quantity > tonumber(ARGV[4]) then return refuse(-1) end
 if quantity <= 0 then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  return {0, fresh}
+  return 0
 end
-if current == 0 and lines >= tonumber(ARGV[5]) then
+if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
   return refuse(-2)
 end
 redis.call('HSET', KEYS[1], ARGV[1], quantity)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
-return {quantity, fresh}
+return quantity
 """
 
 # KEYS[1] order marker, KEYS[2] per-day counters; ARGV marker ttl s, counters
