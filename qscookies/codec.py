@@ -38,7 +38,7 @@ _INT = re.compile(r"[0-9]{1,12}")
 #: characters, times whole seconds).
 _CART = re.compile(
     r"([A-Za-z0-9_\-]{22}|u:[0-9a-f]{32})\.([0-9]{1,12})"
-    r"(?:\.([0-9a-f]{8}(?:-[0-9a-f]{8}){0,3}))?(\.new)?"
+    r"(?:\.([0-9a-f]{8}(?:-[0-9a-f]{8}){0,3}))?(?:\.g([0-9]{1,12}))?(\.new)?"
 )
 #: Most rival cart cookies a cart cookie can outrank (see :class:`CartCookie`).
 MAX_RIVALS = 4
@@ -87,12 +87,15 @@ class CartCookie:
         replace, so it wins over them (at most :data:`MAX_RIVALS`).
     :param new: the id was given out before the cart's first line (when the
         cart was first read), so that concurrent first adds share it.
+    :param generation: signed in: the customer's sign-in generation at the
+        sign-in (a sign-out everywhere moves it, voiding this cookie).
     """
 
     cart_id: str
     issued: int
     rivals: tuple[str, ...] = ()
     new: bool = False
+    generation: str = "0"
 
 
 @dataclass(frozen=True)
@@ -220,17 +223,26 @@ class CookieCodec:
         return CUSTOMER_CART + keyed_hash(self._customer_key, customer_id, 32)
 
     def dump_cart(
-        self, cart_id: str, now: int, rivals: Sequence[str] = (), *, new: bool = False
+        self,
+        cart_id: str,
+        now: int,
+        rivals: Sequence[str] = (),
+        *,
+        new: bool = False,
+        generation: str = "0",
     ) -> str:
-        """Sign a cart id with the time it was issued or renewed.
+        """Sign a cart id with the time it was issued.
 
         :param rivals: the :meth:`rival_hash` of the cart cookies this value
             outranks (the first :data:`MAX_RIVALS`).
         :param new: the cart has no line yet (:attr:`CartCookie.new`).
+        :param generation: :attr:`CartCookie.generation`.
         """
         payload = f"{cart_id}.{now}"
         if rivals:
             payload += "." + "-".join(rivals[:MAX_RIVALS])
+        if generation != "0":
+            payload += ".g" + generation
         return self._cart.sign(payload + ".new" if new else payload)
 
     def load_cart(self, value: str | None, now: int, max_age: int) -> str | None:
@@ -249,11 +261,13 @@ class CookieCodec:
         found = _CART.fullmatch(_unsign(self._cart, value))
         if found is None:
             return None
-        cart_id, issued, rivals, new = found.groups()
+        cart_id, issued, rivals, generation, new = found.groups()
         if not _fresh(int(issued), now, max_age):
             return None
         hashes = tuple(rivals.split("-")) if rivals else ()
-        return CartCookie(cart_id, int(issued), hashes, new is not None)
+        return CartCookie(
+            cart_id, int(issued), hashes, new is not None, str(int(generation or 0))
+        )
 
     def rival_hash(self, value: str) -> str:
         """A keyed hash of a cart cookie value, for :attr:`CartCookie.rivals`."""

@@ -210,15 +210,20 @@ class Context(_Facade):
         """
         run(self._state, self._store, accounts.login(self._state, customer_id, merge))
 
-    def logout(self) -> None:
+    def logout(self, everywhere: bool = False) -> None:
         """Sign the browser out: a fresh, empty anonymous cart (no Redis call).
 
         The customer's cart stays in Redis for the next sign-in, on this or
-        another device.
+        another device. A copy of this browser's signed-in cart cookie works
+        until ``cart_max_age`` after the sign-in, unless *everywhere*.
 
+        :param everywhere: sign the customer out on every device, copies of
+            the cookie included (one round trip: the customer's sign-in
+            generation moves, and every cart read or write checks it).
         :raises HeadersSentError: the response already started.
+        :raises StoreUnavailable: *everywhere*, and Redis could not record it.
         """
-        accounts.logout(self._state)
+        run(self._state, self._store, accounts.logout(self._state, everywhere))
 
     def opt_out(self) -> None:
         """Record "out" in the choice cookie and stop tracking this browser.
@@ -378,9 +383,9 @@ class AsyncContext(_Facade):
         plan = accounts.login(self._state, customer_id, merge)
         await arun(self._state, self._store, plan)
 
-    async def logout(self) -> None:
-        """See :meth:`Context.logout` (awaitable, for one shape of API)."""
-        accounts.logout(self._state)
+    async def logout(self, everywhere: bool = False) -> None:
+        """See :meth:`Context.logout`."""
+        await arun(self._state, self._store, accounts.logout(self._state, everywhere))
 
     async def opt_out(self) -> None:
         """See :meth:`Context.opt_out` (awaitable, for one shape of API)."""

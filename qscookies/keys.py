@@ -122,6 +122,12 @@ class KeySchema:
         """
         return f"{self.prefix}a:j:{{{self.day_index(day)}}}"
 
+    def generation(self, cart_id: str) -> str:
+        """Key of a customer's sign-in generation (a hash, field ``g``): a
+        sign-out everywhere moves it, and every signed-in cart cookie of an
+        older generation stops working. It shares the customer's cart slot."""
+        return f"{self.prefix}g:{{{cart_id}}}"
+
     def write(self, cart_id: str, write_hash: str) -> str:
         """Key of the marker that applies a cart write once (a keyed hash of its
         id); the cart id is its hash tag, so it shares the cart's slot."""

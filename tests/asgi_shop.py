@@ -82,7 +82,7 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         await qs.login(args.get("customer", ""), merge=args.get("merge", "add"))
         return {"signed_in": qs.signed_in, "cart": await qs.cart.items()}
     if path == "/logout":
-        await qs.logout()
+        await qs.logout(everywhere=bool(args.get("everywhere")))
         return qs.signed_in
     if path == "/account":
         return qs.signed_in

@@ -85,7 +85,7 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             return [str(error).encode()]
         result = {"signed_in": qs.signed_in, "cart": qs.cart.items()}
     elif path == "/logout":
-        qs.logout()
+        qs.logout(everywhere=bool(args.get("everywhere")))
         result = qs.signed_in
     elif path == "/account":
         result = qs.signed_in

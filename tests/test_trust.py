@@ -208,3 +208,63 @@ def test_a_sign_in_wins_over_an_add_that_started_before_it(
         held_add(browser, hold, sign_in)
         assert browser.get("/account").json() is True  # still signed in
         assert browser.get("/cart").json() == {"FIRST": 1, "HELD": 1}  # merged
+
+
+# -- 2. a sign-out that sticks ------
+
+
+def holding(shop: Served, value: str) -> httpx.Client:
+    """A browser given a copy of a cart cookie, which it then keeps as browsers
+    do (replaced and dropped by our answers)."""
+    browser = shop.browser()
+    browser.cookies.set("qs_cart", value, domain=httpx.URL(shop.url).host)
+    return browser
+
+
+def test_sign_out_everywhere_ends_every_copy_of_a_signed_in_cookie(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as phone, shop.browser() as laptop:
+        phone.get("/add", params={"sku": "A"})
+        phone.get("/login", params={"customer": "alice@example.com"})
+        laptop.get("/login", params={"customer": "alice@example.com"})
+        copied = phone.cookies["qs_cart"]
+        assert phone.get("/logout", params={"everywhere": "1"}).json() is False
+        with holding(shop, copied) as thief:
+            read = thief.get("/cart")  # every cart read checks the generation
+            assert read.json() == {}
+            assert thief.get("/account").json() is False  # and dropped the cookie
+        for path, params in [
+            ("/add", {"sku": "EVIL"}),
+            ("/set", {"sku": "A", "q": "9"}),
+            ("/remove", {"sku": "A"}),
+            ("/clear", {}),
+        ]:  # each on a fresh copy: none reaches the customer's cart
+            with holding(shop, copied) as thief:
+                assert thief.get(path, params=params).status_code == 200, path
+                assert thief.get("/account").json() is False, path
+        assert laptop.get("/cart").json() == {}  # signed out there too
+        assert laptop.get("/account").json() is False
+        again = phone.get("/login", params={"customer": "alice@example.com"})
+        assert again.json() == {"signed_in": True, "cart": {"A": 1}}  # cart kept
+        phone.get("/add", params={"sku": "B"})
+        assert phone.get("/cart").json() == {"A": 1, "B": 1}
+
+
+def test_a_copied_signed_in_cookie_does_not_renew_itself(
+    serve: Callable[..., Served],
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as phone:
+        phone.get("/login", params={"customer": "alice@example.com"})
+        copied = phone.cookies["qs_cart"]
+        phone.get("/logout")
+    with holding(shop, copied) as thief:
+        for day in range(0, 29, 7):  # a write every week
+            shop.at(NOW + day * 86400)
+            assert thief.get("/add", params={"sku": f"D{day}"}).status_code == 200
+        shop.at(NOW + 30 * 86400 + 1)  # cart_max_age after the sign-in
+        assert thief.get("/account").json() is False

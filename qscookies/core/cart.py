@@ -159,6 +159,7 @@ class CartState:
         self._id: str | None = _UNSET
         self._present: list[str] = []
         self._new = False
+        self._generation = "0"
         self._lines: dict[str, int] | None = None
 
     def id(self) -> str | None:
@@ -174,6 +175,7 @@ class CartState:
             )
             self._id = None if cookie is None else cookie.cart_id
             self._new = cookie is not None and cookie.new
+            self._generation = "0" if cookie is None else cookie.generation
         self._jar.accessed = True
         return self._id
 
@@ -194,11 +196,25 @@ class CartState:
                 self._keep(new_id(), new=True)
             return done({})
 
-        def read(replies: list[Any]) -> dict[str, int]:
-            self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+        key = self._keys.cart(cart_id)
+        if not self.signed_in:
+
+            def read(replies: list[Any]) -> dict[str, int]:
+                self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+                return dict(self._lines)
+
+            return Plan((("HGETALL", key),), read)
+
+        def checked(replies: list[Any]) -> dict[str, int]:
+            generation = {text(k): text(v) for k, v in replies[0].items()}
+            if generation.get("g", "0") != self._generation:
+                self.drop()  # signed out everywhere since: signed out here
+                return {}
+            self._lines = {text(sku): int(n) for sku, n in replies[1].items()}
             return dict(self._lines)
 
-        return Plan((("HGETALL", self._keys.cart(cart_id)),), read)
+        generation = ("HGETALL", self._keys.generation(cart_id))
+        return Plan((generation, ("HGETALL", key)), checked)
 
     def put(
         self, sku: str, quantity: int, *, add: bool, write_id: str | None = None
@@ -208,7 +224,10 @@ class CartState:
         A cart started under a promotion moves its ``carts`` counter (and its
         pair's) in the same round trip. With *write_id*, the same script sets
         its marker (``SET NX``, in the cart's slot) and a write re-sent with
-        that id changes nothing and answers the line's quantity.
+        that id changes nothing and answers the line's quantity. Signed in,
+        the script checks the cookie's generation first: signed out everywhere
+        since, the browser is signed out and the write goes to a fresh
+        anonymous cart (a second round trip, only then).
 
         The cart cookie is set by the write that starts a cart, never renewed
         by later writes: a write that started before a sign-in or sign-out and
@@ -234,26 +253,32 @@ class CartState:
         attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
         key = self._keys.cart(cart_id)
+        keys: list[str] = [key]
+        extra: list[int | str] = []
+        if write_id is not None:  # the marker: a second key, a seventh argument
+            keys.append(self._keys.write(cart_id, self._codec.write_hash(write_id)))
+            extra.append(WRITE_ID_TTL_MS)
+        if self.signed_in:  # the generation: the last key, the eighth argument
+            keys.append(self._keys.generation(cart_id))
+            extra = [*(extra or [""]), self._generation]
         put: Command = (
             "EVAL",
             scripts.CART_PUT,
-            1,
-            key,
+            len(keys),
+            *keys,
             sku,
             quantity,
             "add" if add else "set",
             settings.max_quantity,
             settings.max_cart_lines,
             settings.cart_max_age * 1000,
+            *extra,
         )
-        if write_id is not None:  # the marker: a second key, a seventh argument
-            marker = self._keys.write(cart_id, self._codec.write_hash(write_id))
-            put = ("EVAL", put[1], 2, key, marker, *put[4:], WRITE_ID_TTL_MS)
         commands: list[Command] = [put]
         if attribution:
             commands += credit(self._day, attribution, "carts")
 
-        def read(replies: list[Any]) -> int:
+        def read(replies: list[Any]) -> int | Plan[int]:
             result = int(replies[0])
             if result == scripts.OVER_QUANTITY:
                 raise CartError(
@@ -263,6 +288,9 @@ class CartState:
                 raise CartError(
                     f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
                 )
+            if result == scripts.REVOKED:  # signed out everywhere since:
+                self.drop()  # signed out here, and written to a fresh cart
+                return self.put(sku, quantity, add=add, write_id=write_id)
             if started:
                 self._keep(cart_id)
             self._remember(sku, result)
@@ -271,29 +299,45 @@ class CartState:
         return Plan(tuple(commands), read, durable=key)
 
     def remove(self, sku: str) -> Plan[None]:
-        """Remove one line (``HDEL``); nothing to send without a cart."""
+        """Remove one line (``HDEL``; signed in, :meth:`put` of 0, which checks
+        the customer's generation); nothing to send without a cart."""
         check_sku(sku)
         cart_id = self.id()
         if cart_id is None:
             return NOTHING
+        key = self._keys.cart(cart_id)
+        if self.signed_in:  # the script, which checks the generation
+            put = self.put(sku, 0, add=False)
+
+            def removed(replies: list[Any]) -> None:
+                put.read(replies)  # revoked: signed out, nothing to remove
+
+            return Plan(put.commands, removed, durable=key)
 
         def read(_replies: list[Any]) -> None:
             self._remember(sku, 0)
 
-        key = self._keys.cart(cart_id)
         return Plan((("HDEL", key, sku),), read, durable=key)
 
     def clear(self) -> Plan[None]:
-        """Remove every line (``DEL``); the cart id stays the same."""
+        """Remove every line (``DEL``; signed in, a script that checks the
+        customer's generation first); the cart id stays the same."""
         cart_id = self.id()
         if cart_id is None:
             return NOTHING
 
-        def read(_replies: list[Any]) -> None:
+        key = self._keys.cart(cart_id)
+        command: Command = ("DEL", key)
+        if self.signed_in:
+            generation = self._keys.generation(cart_id)
+            command = ("EVAL", scripts.CART_CLEAR, 2, key, generation, self._generation)
+
+        def read(replies: list[Any]) -> None:
+            if replies[0] == scripts.REVOKED:
+                self.drop()  # signed out everywhere since: signed out here
             self._lines = {}
 
-        key = self._keys.cart(cart_id)
-        return Plan((("DEL", key),), read, durable=key)
+        return Plan((command,), read, durable=key)
 
     @property
     def signed_in(self) -> bool:
@@ -309,9 +353,14 @@ class CartState:
         """
         self._jar.check_unsent(f"the cart was {what}")
 
-    def adopt(self, cart_id: str, lines: dict[str, int]) -> None:
-        """Use the cart *cart_id* from now on (at sign-in): its cookie is set."""
+    def adopt(self, cart_id: str, lines: dict[str, int], generation: str) -> None:
+        """Use the cart *cart_id* from now on (at sign-in): its cookie is set.
+
+        :param generation: the customer's sign-in generation, signed into the
+            cookie and checked by every read and write of the cart.
+        """
         self._id = None  # a new id: _keep sets the cookie and forgets the lines
+        self._generation = generation
         self._keep(cart_id)
         self._lines = lines
 
@@ -348,7 +397,10 @@ class CartState:
         self._new = new
         if not self._jar.sent:  # renewed on the next write otherwise
             rivals = [self._codec.rival_hash(v) for v in self._present]
-            value = self._codec.dump_cart(cart_id, self._now, rivals, new=new)
+            generation = self._generation if cart_id.startswith(CUSTOMER_CART) else "0"
+            value = self._codec.dump_cart(
+                cart_id, self._now, rivals, new=new, generation=generation
+            )
             self._jar.set(self._settings.cart_cookie, value)
 
     def _remember(self, sku: str, quantity: int) -> None:

@@ -11,19 +11,28 @@ from __future__ import annotations
 OVER_QUANTITY = -1
 #: What :data:`CART_PUT` answers when the cart already holds the max lines.
 OVER_LINES = -2
+#: What :data:`CART_PUT` answers when the signed-in cookie's generation is not
+#: the customer's (signed out everywhere since).
+REVOKED = -3
 
-# KEYS[1] cart, KEYS[2] (optional) the marker of a write id, in the cart's slot;
-# ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines, ttl ms, the
-# marker's ttl ms. Answers the new quantity, or OVER_QUANTITY / OVER_LINES
-# (nothing changed). A write whose marker is already set (a re-sent write)
-# changes nothing and answers the line's quantity; a refused one sets none.
+# KEYS[1] cart, KEYS[2] (optional) the marker of a write id, in the cart's slot,
+# last (signed in) the customer's generation; ARGV sku, quantity, mode
+# ("add"|"set"), max quantity, max lines, ttl ms, the marker's ttl ms ('': no
+# marker), the cookie's generation (signed in). Answers the new quantity, or
+# OVER_QUANTITY / OVER_LINES / REVOKED (nothing changed). A write whose marker
+# is already set (a re-sent write) changes nothing and answers the line's
+# quantity; a refused one sets none.
 CART_PUT = """
+local marker = ARGV[7] and ARGV[7] ~= '' and KEYS[2]
+if ARGV[8] and (redis.call('HGET', KEYS[#KEYS], 'g') or '0') ~= ARGV[8] then
+  return -3
+end
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if KEYS[2] and not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[7]) then
+if marker and not redis.call('SET', marker, '1', 'NX', 'PX', ARGV[7]) then
   return current
 end
 local function refuse(code)
-  if KEYS[2] then redis.call('DEL', KEYS[2]) end
+  if marker then redis.call('DEL', marker) end
   return code
 end
 local quantity = tonumber(ARGV[2])
@@ -39,6 +48,13 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], quantity)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return quantity
+"""
+
+# KEYS[1] a customer's cart, KEYS[2] its generation; ARGV the cookie's
+# generation. Empties the cart (DEL), or answers REVOKED (nothing changed).
+CART_CLEAR = """
+if (redis.call('HGET', KEYS[2], 'g') or '0') ~= ARGV[1] then return -3 end
+return redis.call('DEL', KEYS[1])
 """
 
 # KEYS[1] order marker, KEYS[2] per-day counters; ARGV marker ttl s, counters
@@ -101,8 +117,9 @@ return {code, pair}
 # customer's cart key) first. ARGV policy ("add"|"replace"|"keep"), max
 # quantity, max lines, ttl ms. "add" sums quantities (capped at the max
 # quantity; a new line past the max lines is left out), "replace" empties the
-# cart first when there are lines, "keep" merges nothing. Renews the cart's TTL
-# and answers its lines (flat pairs).
+# cart first when there are lines, "keep" merges nothing. Renews the TTL of the
+# cart and of the customer's generation (the last key), and answers the
+# generation, then the cart's lines (flat pairs).
 _MERGE = """
 local most, width = tonumber(ARGV[2]), tonumber(ARGV[3])
 if ARGV[1] == 'replace' and #lines > 0 then redis.call('DEL', cart) end
@@ -116,7 +133,10 @@ if ARGV[1] ~= 'keep' then
   end
 end
 redis.call('PEXPIRE', cart, ARGV[4])
-return redis.call('HGETALL', cart)
+redis.call('PEXPIRE', KEYS[#KEYS], ARGV[4])
+local reply = redis.call('HGETALL', cart)
+table.insert(reply, 1, redis.call('HGET', KEYS[#KEYS], 'g') or '0')
+return reply
 """
 
 # Taking the lines of a cart: read and delete them in one atomic step. An add
@@ -127,17 +147,18 @@ redis.call('DEL', KEYS[1])
 """
 
 # KEYS[1] the anonymous cart, KEYS[2] the customer's cart (a single Redis: the
-# two slots are on one server); ARGV as _MERGE. Sign-in in one atomic step:
-# takes the anonymous lines, merges them, answers the customer's lines.
+# two slots are on one server), KEYS[3] the customer's generation; ARGV as
+# _MERGE. Sign-in in one atomic step: takes the anonymous lines, merges them,
+# answers the generation and the customer's lines.
 LOGIN = _TAKE + "local cart = KEYS[2]\n" + _MERGE
 
 # KEYS[1] a cart. Redis Cluster, step 1 of a sign-in: takes the anonymous lines
 # (answers them as flat pairs).
 CART_TAKE = _TAKE + "return lines\n"
 
-# KEYS[1] the customer's cart; ARGV as _MERGE, then the lines taken (flat
-# pairs). Redis Cluster, step 2 of a sign-in (or the only step without an
-# anonymous cart: renews the TTL, answers the lines).
+# KEYS[1] the customer's cart, KEYS[2] its generation; ARGV as _MERGE, then the
+# lines taken (flat pairs). Redis Cluster, step 2 of a sign-in (or the only step
+# without an anonymous cart: renews the TTL, answers the lines).
 CART_MERGE = "local lines = {unpack(ARGV, 5)}\nlocal cart = KEYS[1]\n" + _MERGE
 
 #: The commands the scripts call (the app user's ACL must allow them).
