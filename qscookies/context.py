@@ -140,6 +140,16 @@ class _Facade:
         return self._state.promotion
 
     @property
+    def cross_site(self) -> bool:
+        """This is a state-changing request another site made (a form it
+        posted): ``Sec-Fetch-Site: cross-site``, or an ``Origin`` of another
+        host. It came without our cookies, tracks nothing and cannot start a
+        cart (:class:`~qscookies.CrossSiteError`); refuse it (a ``403``) in
+        every view that changes something, as the examples do.
+        """
+        return self._state.cross_site
+
+    @property
     def signed_in(self) -> bool:
         """This browser's cart is a customer's cart (after :meth:`login`)."""
         return accounts.signed_in(self._state)

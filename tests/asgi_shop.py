@@ -37,6 +37,7 @@ from qscookies.asgi import QSCookies
 from qscookies.asgi import context
 from qscookies.context import AsyncContext
 from qscookies.errors import AccountError
+from qscookies.errors import CrossSiteError
 from qscookies.errors import StoreUnavailable
 from qscookies.store.client import client_options
 
@@ -145,6 +146,9 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
     async def as_400(request: Request, error: Exception) -> Response:
         return PlainTextResponse(str(error), status_code=400)
 
+    async def as_403(request: Request, error: Exception) -> Response:
+        return PlainTextResponse(str(error), status_code=403)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         events.lifespan.append("startup")
@@ -160,6 +164,7 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
         ],
         exception_handlers={
             AccountError: as_400,
+            CrossSiteError: as_403,
             **({StoreUnavailable: as_500} if store_errors_as_500 else {}),
         },
         lifespan=lifespan,
@@ -195,6 +200,9 @@ def bare_shop(events: Events) -> Any:
             result = await journey(context(scope), path, args)
         except AccountError as error:
             await _respond(send, str(error).encode(), status=400)
+            return
+        except CrossSiteError as error:
+            await _respond(send, str(error).encode(), status=403)
             return
         await _respond(send, json.dumps(result).encode(), "application/json")
 

@@ -14,6 +14,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from qscookies import AccountError
+from qscookies import CrossSiteError
 from qscookies import QSCookies
 from qscookies import context
 
@@ -60,7 +61,13 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     result: Any = None
     if path == "/add":
         write_id = args.get("id")  # a re-sent add of the same form: applied once
-        result = qs.cart.add(args["sku"], int(args.get("q", "1")), write_id=write_id)
+        try:
+            result = qs.cart.add(
+                args["sku"], int(args.get("q", "1")), write_id=write_id
+            )
+        except CrossSiteError as error:
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [str(error).encode()]
         if args.get("hold"):
             HOLD[0].wait()
     elif path == "/set":

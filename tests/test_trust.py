@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import pytest
@@ -268,3 +269,58 @@ def test_a_copied_signed_in_cookie_does_not_renew_itself(
             assert thief.get("/add", params={"sku": f"D{day}"}).status_code == 200
         shop.at(NOW + 30 * 86400 + 1)  # cart_max_age after the sign-in
         assert thief.get("/account").json() is False
+
+
+# -- 3. cross-site requests ------
+
+#: What a browser sends with a form another site posts (no SameSite=Lax cookie).
+CROSS_SITE = [
+    pytest.param(
+        {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+        id="sec-fetch-site",
+    ),
+    pytest.param({"Origin": "https://evil.example"}, id="origin-only"),
+]
+
+
+def aggregates(shop: Served) -> dict[str, Any]:
+    """Every aggregate key of the shop and what it holds."""
+    found: dict[str, Any] = {}
+    for key in shop.keys("a:*"):
+        kind = shop.admin.type(key)
+        found[key] = shop.admin.hgetall(key) if kind == "hash" else kind
+    return found
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_a_cross_site_form_never_overwrites_the_cart_cookie(
+    serve: Callable[..., Served], headers: dict[str, str]
+) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as victim:
+        victim.get("/add", params={"sku": "MINE"})
+        victim.get("/login", params={"customer": "alice@example.com"})
+        victim.get("/choice", params={"c": "out"})
+        counted = aggregates(shop)
+        # the attacker's auto-submitted form: the browser sends none of our cookies
+        with shop.browser() as form:
+            forced = form.post("/add", params={"sku": "EVIL"}, headers=headers)
+            page = form.post("/", headers=headers)
+        assert forced.status_code == 403
+        assert "cross-site" in forced.text
+        for answer in (forced, page):
+            assert "set-cookie" not in answer.headers  # nothing overwritten
+        assert aggregates(shop) == counted  # the opted-out visitor is not counted
+        assert victim.get("/account").json() is True
+        assert victim.get("/cart").json() == {"MINE": 1}
+    assert not [key for key in shop.keys("c:*") if "{u:" not in key]
+
+
+def test_a_same_origin_form_starts_a_cart(serve: Callable[..., Served]) -> None:
+    shop = serve()
+    shop.at(NOW)
+    with shop.browser() as browser:
+        same = {"Sec-Fetch-Site": "same-origin", "Origin": shop.url}
+        assert browser.post("/add", params={"sku": "A"}, headers=same).json() == 1
+        assert browser.get("/cart").json() == {"A": 1}

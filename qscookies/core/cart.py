@@ -11,6 +11,7 @@ from ..codec import CartCookie
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
+from ..errors import CrossSiteError
 from ..errors import QSCookiesError
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
@@ -137,6 +138,8 @@ class CartState:
     :param day: the aggregate writes of the request's day.
     :param promotion: the attribution (code, source, medium) a new cart is
         credited to, if any.
+    :param cross_site: the request is a cross-site unsafe one: it starts no
+        cart and gives no cart id (see :class:`~qscookies.errors.CrossSiteError`).
     """
 
     def __init__(
@@ -148,6 +151,8 @@ class CartState:
         now: int,
         day: Day,
         promotion: Callable[[], Attribution | None],
+        *,
+        cross_site: bool = False,
     ) -> None:
         self._settings = settings
         self._codec = codec
@@ -156,6 +161,7 @@ class CartState:
         self._now = now
         self._day = day
         self._promotion = promotion
+        self._cross_site = cross_site
         self._id: str | None = _UNSET
         self._present: list[str] = []
         self._new = False
@@ -192,7 +198,7 @@ class CartState:
         cart_id = self.id()
         if cart_id is None:
             self._lines = {}
-            if not self._jar.sent:
+            if not (self._jar.sent or self._cross_site):
                 self._keep(new_id(), new=True)
             return done({})
 
@@ -238,6 +244,8 @@ class CartState:
         :raises CartError: a bad sku or quantity (before anything is sent), or,
             when read, a line or cart limit reached.
         :raises HeadersSentError: a new cart is needed after the headers went.
+        :raises CrossSiteError: a new cart is needed on a cross-site unsafe
+            request (which arrives without the browser's cart cookie).
         """
         settings = self._settings
         check_sku(sku)
@@ -250,6 +258,12 @@ class CartState:
         started = cart_id is None or self._new
         if cart_id is None:
             self.check_unsent("first written")
+            if self._cross_site:
+                raise CrossSiteError(
+                    "a cross-site form cannot start a cart: the browser's own cart"
+                    " cookie was not sent with it and would be overwritten",
+                    sku=sku,
+                )
         attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
         key = self._keys.cart(cart_id)

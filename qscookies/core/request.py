@@ -31,6 +31,7 @@ from .consent import Decision
 from .consent import asked
 from .headers import add_vary
 from .headers import back
+from .headers import cross_site_unsafe
 from .headers import shared_cacheable
 from .jar import CookieJar
 from .lazy import lazy
@@ -121,8 +122,13 @@ class RequestState:
         self.store_failed = False
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
-        signal = request.sec_gpc.strip() == "1" or (
-            settings.honor_dnt and request.dnt.strip() == "1"
+        #: A state-changing request from another site, without our cookies:
+        #: it tracks nothing and starts no cart (:class:`CartState`).
+        self.cross_site = cross_site_unsafe(request)
+        signal = (
+            self.cross_site
+            or request.sec_gpc.strip() == "1"
+            or (settings.honor_dnt and request.dnt.strip() == "1")
         )
         #: The tracking choice and the privacy signals.
         self.consent = Consent(settings, rules.codec, self.jar, self.now, signal=signal)
@@ -144,6 +150,7 @@ class RequestState:
             self.now,
             self.day,
             self.attribution,
+            cross_site=self.cross_site,
         )
 
     @property
