@@ -141,12 +141,9 @@ class _Facade:
 
     @property
     def cross_site(self) -> bool:
-        """This is a state-changing request another site made (a form it
-        posted): ``Sec-Fetch-Site: cross-site``, or an ``Origin`` of another
-        host. It came without our cookies, tracks nothing and cannot start a
-        cart (:class:`~qscookies.CrossSiteError`); refuse it (a ``403``) in
-        every view that changes something, as the examples do.
-        """
+        """A state-changing request another site made (``Sec-Fetch-Site:
+        cross-site``, or a foreign ``Origin``): refuse it with a ``403`` in the
+        views that change something. It tracks nothing and starts no cart."""
         return self._state.cross_site
 
     @property
@@ -223,13 +220,12 @@ class Context(_Facade):
     def logout(self, everywhere: bool = False) -> None:
         """Sign the browser out: a fresh, empty anonymous cart (no Redis call).
 
-        The customer's cart stays in Redis for the next sign-in, on this or
-        another device. A copy of this browser's signed-in cart cookie works
-        until ``cart_max_age`` after the sign-in, unless *everywhere*.
+        The customer's cart stays in Redis for the next sign-in. A copy of
+        the signed-in cookie works until ``cart_max_age`` after the sign-in.
 
-        :param everywhere: sign the customer out on every device, copies of
-            the cookie included (one round trip: the customer's sign-in
-            generation moves, and every cart read or write checks it).
+        :param everywhere: sign the customer out on every device, copies
+            included (one round trip: the customer's sign-in generation moves;
+            every cart read or write checks it).
         :raises HeadersSentError: the response already started.
         :raises StoreUnavailable: *everywhere*, and Redis could not record it.
         """
