@@ -5,8 +5,10 @@ the cart, visitor and promotion from the ``qs`` proxy. Run it with::
 
     python examples/flask_shop.py
 
-It runs over an embedded Redis (see :func:`qscookies.demo.serve`). A real shop
-keeps its CSRF protection (e.g. Flask-WTF) on the forms; it is left out here.
+It runs over an embedded Redis (see :func:`qscookies.demo.serve`). Its forms are
+protected against cross-site request forgery by a same-origin check: a POST that
+another site made (``qs.cross_site``) is refused with a ``403``; a shop with
+Flask-WTF's tokens keeps them too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from werkzeug.wrappers import Response
 
 from qscookies import CartError
 from qscookies.demo import serve
+from qscookies.demoshop.catalogue import CROSS_SITE
 from qscookies.demoshop.catalogue import OPTIONS
 from qscookies.demoshop.catalogue import cart_page
 from qscookies.demoshop.catalogue import catalogue_page
@@ -45,6 +48,12 @@ def create_app(*, secret_key: str, redis_url: str, **options: Any) -> Flask:
     for name, value in {**OPTIONS, **options}.items():
         app.config[f"QSCOOKIES_{name.upper()}"] = value
     QSCookies(app)
+
+    @app.before_request
+    def same_origin_only() -> tuple[str, int] | None:
+        if qs.cross_site:  # CSRF: a form another site posted
+            return error_page(qs, CROSS_SITE), 403
+        return None
 
     @app.get("/")
     def catalogue() -> str:

@@ -8,6 +8,7 @@ from .errors import AccountError as AccountError
 from .errors import CartError as CartError
 from .errors import CommandRefused as CommandRefused
 from .errors import ConfigurationError as ConfigurationError
+from .errors import CrossSiteError as CrossSiteError
 from .errors import CurrencyError as CurrencyError
 from .errors import HeadersSentError as HeadersSentError
 from .errors import InputError as InputError

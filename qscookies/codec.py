@@ -35,7 +35,12 @@ _INT = re.compile(r"[0-9]{1,12}")
 #: The signed payloads: a cart id (random, or a customer's) and its issue time;
 #: a visitor id, visits, first and last seen (random ids are 22 url-safe
 #: characters, times whole seconds).
-_CART = re.compile(r"([A-Za-z0-9_\-]{22}|u:[0-9a-f]{32})\.([0-9]{1,12})")
+_CART = re.compile(
+    r"([A-Za-z0-9_\-]{22}|u:[0-9a-f]{32})\.([0-9]{1,12})"
+    r"(?:\.([0-9a-f]{8}(?:-[0-9a-f]{8}){0,3}))?(?:\.g([0-9]{1,12}))?(\.new)?"
+)
+#: Most rival cart cookies a cart cookie can outrank (see :class:`CartCookie`).
+MAX_RIVALS = 4
 _VISITOR = re.compile(
     r"([A-Za-z0-9_\-]{22})\.([0-9]{1,12})\.([0-9]{1,12})\.([0-9]{1,12})"
 )
@@ -66,6 +71,30 @@ class VisitorState:
     visits: int
     first_seen: int
     last_seen: int
+
+
+@dataclass(frozen=True)
+class CartCookie:
+    """What a cart cookie says: the cart id, when it was issued, and the rivals
+    it outranks.
+
+    :param cart_id: a random id, or a customer's (:data:`CUSTOMER_CART`).
+    :param issued: when the value was signed (Unix seconds).
+    :param rivals: keyed hashes (:meth:`CookieCodec.rival_hash`) of the other
+        cart cookies the browser sent beside the request that issued this
+        one: planted cookies of the same name that this one was issued to
+        replace, so it wins over them (at most :data:`MAX_RIVALS`).
+    :param new: the id was given out before the cart's first line (when the
+        cart was first read), so that concurrent first adds share it.
+    :param generation: signed in: the customer's sign-in generation at the
+        sign-in (a sign-out everywhere moves it, voiding this cookie).
+    """
+
+    cart_id: str
+    issued: int
+    rivals: tuple[str, ...] = ()
+    new: bool = False
+    generation: str = "0"
 
 
 @dataclass(frozen=True)
@@ -208,9 +237,28 @@ class CookieCodec:
         """
         return CUSTOMER_CART + keyed_hash(self._customer_key, customer_id, 32)
 
-    def dump_cart(self, cart_id: str, now: int) -> str:
-        """Sign a cart id with the time it was issued or renewed."""
-        return self._cart.sign(f"{cart_id}.{now}")
+    def dump_cart(
+        self,
+        cart_id: str,
+        now: int,
+        rivals: Sequence[str] = (),
+        *,
+        new: bool = False,
+        generation: str = "0",
+    ) -> str:
+        """Sign a cart id with the time it was issued.
+
+        :param rivals: the :meth:`rival_hash` of the cart cookies this value
+            outranks (the first :data:`MAX_RIVALS`).
+        :param new: the cart has no line yet (:attr:`CartCookie.new`).
+        :param generation: :attr:`CartCookie.generation`.
+        """
+        payload = f"{cart_id}.{now}"
+        if rivals:
+            payload += "." + "-".join(rivals[:MAX_RIVALS])
+        if generation != "0":
+            payload += ".g" + generation
+        return self._cart.sign(payload + ".new" if new else payload)
 
     def load_cart(self, value: str | None, now: int, max_age: int) -> str | None:
         """Return the cart id of a valid, unexpired cart cookie value, else ``None``.
@@ -218,11 +266,27 @@ class CookieCodec:
         The id is a random one (an anonymous cart) or, once the browser signed
         in, a :meth:`customer_cart` id; only a signed value names either.
         """
+        cookie = self.load_cart_cookie(value, now, max_age)
+        return None if cookie is None else cookie.cart_id
+
+    def load_cart_cookie(
+        self, value: str | None, now: int, max_age: int
+    ) -> CartCookie | None:
+        """All a valid, unexpired cart cookie value says, else ``None``."""
         found = _CART.fullmatch(_unsign(self._cart, value))
         if found is None:
             return None
-        cart_id, issued = found.groups()
-        return cart_id if _fresh(int(issued), now, max_age) else None
+        cart_id, issued, rivals, generation, new = found.groups()
+        if not _fresh(int(issued), now, max_age):
+            return None
+        hashes = tuple(rivals.split("-")) if rivals else ()
+        return CartCookie(
+            cart_id, int(issued), hashes, new is not None, str(int(generation or 0))
+        )
+
+    def rival_hash(self, value: str) -> str:
+        """A keyed hash of a cart cookie value, for :attr:`CartCookie.rivals`."""
+        return keyed_hash(self._order_key, "rival:" + value, 8)
 
     def dump_visitor(self, state: VisitorState) -> str:
         """Sign a visitor state; ``last_seen`` is the signing time."""

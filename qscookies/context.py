@@ -140,6 +140,13 @@ class _Facade:
         return self._state.promotion
 
     @property
+    def cross_site(self) -> bool:
+        """A state-changing request another site made (``Sec-Fetch-Site:
+        cross-site``, or a foreign ``Origin``): refuse it with a ``403`` in the
+        views that change something. It tracks nothing and starts no cart."""
+        return self._state.cross_site
+
+    @property
     def signed_in(self) -> bool:
         """This browser's cart is a customer's cart (after :meth:`login`)."""
         return accounts.signed_in(self._state)
@@ -210,15 +217,19 @@ class Context(_Facade):
         """
         run(self._state, self._store, accounts.login(self._state, customer_id, merge))
 
-    def logout(self) -> None:
+    def logout(self, everywhere: bool = False) -> None:
         """Sign the browser out: a fresh, empty anonymous cart (no Redis call).
 
-        The customer's cart stays in Redis for the next sign-in, on this or
-        another device.
+        The customer's cart stays in Redis for the next sign-in. A copy of
+        the signed-in cookie works until ``cart_max_age`` after the sign-in.
 
+        :param everywhere: sign the customer out on every device, copies
+            included (one round trip: the customer's sign-in generation moves;
+            every cart read or write checks it).
         :raises HeadersSentError: the response already started.
+        :raises StoreUnavailable: *everywhere*, and Redis could not record it.
         """
-        accounts.logout(self._state)
+        run(self._state, self._store, accounts.logout(self._state, everywhere))
 
     def opt_out(self) -> None:
         """Record "out" in the choice cookie and stop tracking this browser.
@@ -378,9 +389,9 @@ class AsyncContext(_Facade):
         plan = accounts.login(self._state, customer_id, merge)
         await arun(self._state, self._store, plan)
 
-    async def logout(self) -> None:
-        """See :meth:`Context.logout` (awaitable, for one shape of API)."""
-        accounts.logout(self._state)
+    async def logout(self, everywhere: bool = False) -> None:
+        """See :meth:`Context.logout`."""
+        await arun(self._state, self._store, accounts.logout(self._state, everywhere))
 
     async def opt_out(self) -> None:
         """See :meth:`Context.opt_out` (awaitable, for one shape of API)."""

@@ -57,6 +57,14 @@ class CartError(InputError):
         self.sku = sku
 
 
+class CrossSiteError(CartError):
+    """A cross-site unsafe request (a form another site posted) would start a
+    new cart: refused, because the browser's own cart cookie (``SameSite=Lax``)
+    was not sent with it and a new one would overwrite it. Answer it with a
+    ``403``; a same-origin form never gets it.
+    """
+
+
 class PurchaseError(InputError):
     """``record_purchase`` was given a bad order id, total or currency.
 

@@ -34,7 +34,9 @@ _UNSAFE = re.compile(r"[^\x21-\x7e]")
 _PATH_SAFE = "/:@!$&'()*+,;="
 
 
-def read_cookies(header: str | None) -> dict[str, str]:
+def read_cookies(
+    header: str | None, repeats: dict[str, list[str]] | None = None
+) -> dict[str, str]:
     """Parse a ``Cookie`` header into ``{name: value}``.
 
     Built for the middleware's hot path: one pass of ``str`` methods, three to
@@ -45,7 +47,10 @@ def read_cookies(header: str | None) -> dict[str, str]:
     - Pairs are separated by ``;`` and also by ``,``, which some servers use to
       join duplicate ``Cookie`` headers (``a=1, qs_cart=…``).
     - The first occurrence of a name wins (browsers send the cookie with the most
-      specific path first).
+      specific path first); the values of its later occurrences go to
+      *repeats*, when given: a cookie planted from a sibling subdomain
+      (``Domain=``) or under a longer path arrives beside ours, often first,
+      and the rules decide which one to trust (:mod:`qscookies.core.jar`).
     - A pair without ``=`` or with an empty name is skipped. White space around
       names and values is dropped, and so are the double quotes around a quoted
       value (escapes inside are not interpreted).
@@ -61,6 +66,8 @@ def read_cookies(header: str | None) -> dict[str, str]:
 
     :param header: the header as the WSGI server hands it
         (``environ.get("HTTP_COOKIE")``), or ``None``.
+    :param repeats: filled with ``{name: [later values]}`` for the names that
+        occur more than once (same validity rules as the first value).
     :return: a new dict; empty when there is no header.
 
     ::
@@ -80,13 +87,17 @@ def read_cookies(header: str | None) -> dict[str, str]:
         if not equals:
             continue
         name = name.strip()
-        if not name or name in cookies:
+        if not name or (name in cookies and repeats is None):
             continue
         value = value.strip()
         if len(value) > 1 and value[0] == '"' and value[-1] == '"':
             value = value[1:-1]
-        if name.isascii() and value.isascii():
+        if not (name.isascii() and value.isascii()):
+            continue
+        if name not in cookies:
             cookies[name] = value
+        elif repeats is not None:
+            repeats.setdefault(name, []).append(value)
     return cookies
 
 

@@ -135,6 +135,12 @@ class KeySchema:
         """
         return f"{self.prefix}a:j:{{{self.day_index(day)}}}"
 
+    def generation(self, cart_id: str) -> str:
+        """Key of a customer's sign-in generation (a hash, field ``g``): a
+        sign-out everywhere moves it, and every signed-in cart cookie of an
+        older generation stops working. It shares the customer's cart slot."""
+        return f"{self.prefix}g:{{{cart_id}}}"
+
     def writes(self, cart_id: str) -> str:
         """Key of a cart's write markers: the hash that applies each cart write
         once (keyed hashes of sku and write id), bounded; the cart id is its

@@ -37,8 +37,11 @@ from qscookies.asgi import QSCookies
 from qscookies.asgi import context
 from qscookies.context import AsyncContext
 from qscookies.errors import AccountError
+from qscookies.errors import CrossSiteError
 from qscookies.errors import StoreUnavailable
 from qscookies.store.client import client_options
+
+from shop import HOLD
 
 #: Longest a streamed response waits for the test to read its first chunk.
 STREAM_WAIT = 10.0
@@ -58,7 +61,10 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
     """What ``shop.shop`` does for *path*, on the asyncio context."""
     if path == "/add":
         quantity = int(args.get("q", "1"))
-        return await qs.cart.add(args["sku"], quantity, write_id=args.get("id"))
+        added = await qs.cart.add(args["sku"], quantity, write_id=args.get("id"))
+        if args.get("hold"):
+            await asyncio.to_thread(HOLD[0].wait)
+        return added
     if path == "/set":
         return await qs.cart.set(args["sku"], int(args["q"]))
     if path == "/remove":
@@ -77,7 +83,7 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         await qs.login(args.get("customer", ""), merge=args.get("merge", "add"))
         return {"signed_in": qs.signed_in, "cart": await qs.cart.items()}
     if path == "/logout":
-        await qs.logout()
+        await qs.logout(everywhere=bool(args.get("everywhere")))
         return qs.signed_in
     if path == "/account":
         return qs.signed_in
@@ -140,6 +146,9 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
     async def as_400(request: Request, error: Exception) -> Response:
         return PlainTextResponse(str(error), status_code=400)
 
+    async def as_403(request: Request, error: Exception) -> Response:
+        return PlainTextResponse(str(error), status_code=403)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         events.lifespan.append("startup")
@@ -155,6 +164,7 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
         ],
         exception_handlers={
             AccountError: as_400,
+            CrossSiteError: as_403,
             **({StoreUnavailable: as_500} if store_errors_as_500 else {}),
         },
         lifespan=lifespan,
@@ -190,6 +200,9 @@ def bare_shop(events: Events) -> Any:
             result = await journey(context(scope), path, args)
         except AccountError as error:
             await _respond(send, str(error).encode(), status=400)
+            return
+        except CrossSiteError as error:
+            await _respond(send, str(error).encode(), status=403)
             return
         await _respond(send, json.dumps(result).encode(), "application/json")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,33 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from qscookies import AccountError
+from qscookies import CrossSiteError
 from qscookies import QSCookies
 from qscookies import context
 
 SECRET = "test-secret-key-0123456789abcdef"
+
+#: Longest a held request waits for the test to release it (seconds).
+HOLD_WAIT = 10.0
+
+
+class Hold:
+    """An add held between its write and its answer: ``/add?hold=1`` sets
+    :attr:`reached` once the line is stored, then waits for :attr:`release`
+    (every door's shop), so a test can run another request in between."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def wait(self) -> None:
+        """Called by the held request: report the write, wait to answer."""
+        self.reached.set()
+        self.release.wait(HOLD_WAIT)
+
+
+#: The hold of the shops' ``/add?hold=1`` (replaced by each test that holds).
+HOLD = [Hold()]
 
 
 def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -39,7 +63,15 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     result: Any = None
     if path == "/add":
         write_id = args.get("id")  # a re-sent add of the same form: applied once
-        result = qs.cart.add(args["sku"], int(args.get("q", "1")), write_id=write_id)
+        try:
+            result = qs.cart.add(
+                args["sku"], int(args.get("q", "1")), write_id=write_id
+            )
+        except CrossSiteError as error:
+            start_response("403 Forbidden", [("Content-Type", "text/plain")])
+            return [str(error).encode()]
+        if args.get("hold"):
+            HOLD[0].wait()
     elif path == "/set":
         result = qs.cart.set(args["sku"], int(args["q"]))
     elif path == "/remove":
@@ -62,7 +94,7 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             return [str(error).encode()]
         result = {"signed_in": qs.signed_in, "cart": qs.cart.items()}
     elif path == "/logout":
-        qs.logout()
+        qs.logout(everywhere=bool(args.get("everywhere")))
         result = qs.signed_in
     elif path == "/account":
         result = qs.signed_in

@@ -76,6 +76,10 @@ def test_an_account_error_is_a_qscookies_error() -> None:
     assert Exported is AccountError and issubclass(AccountError, QSCookiesError)
 
 
+#: The key of alice's sign-in generation.
+GEN = f"qs:g:{{{ALICE}}}"
+
+
 @pytest.mark.parametrize("policy", ["add", "replace", "keep"])
 def test_single_redis_merges_in_one_script(policy: str) -> None:
     state = open_state(cookie=cart())
@@ -84,14 +88,15 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
         (
             "EVAL",
             scripts.LOGIN,
-            2,
+            3,
             f"qs:c:{{{CART}}}",
             f"qs:c:{{{ALICE}}}",
+            GEN,
             policy,
             *LIMITS,
         ),
     )
-    assert plan.read([["A", "2", "B", "1"]]) is None
+    assert plan.read([["0", "A", "2", "B", "1"]]) is None
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {"A": 2, "B": 1}  # cached: no Redis
 
@@ -103,9 +108,19 @@ def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     merge = take.read([["A", "2"]])
     assert not state.cart.signed_in  # not before the merge is stored
     assert merge.commands == (  # type: ignore[union-attr]
-        ("EVAL", scripts.CART_MERGE, 1, f"qs:c:{{{ALICE}}}", "add", *LIMITS, "A", "2"),
+        (
+            "EVAL",
+            scripts.CART_MERGE,
+            2,
+            f"qs:c:{{{ALICE}}}",
+            GEN,
+            "add",
+            *LIMITS,
+            "A",
+            "2",
+        ),
     )
-    merge.read([["A", "5"]])  # type: ignore[union-attr]
+    merge.read([["0", "A", "5"]])  # type: ignore[union-attr]
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {"A": 5}
 
@@ -116,9 +131,9 @@ def test_cluster_keep_takes_the_anonymous_cart_and_carries_nothing() -> None:
     assert take.commands == (("EVAL", scripts.CART_TAKE, 1, f"qs:c:{{{CART}}}"),)
     merge = take.read([["A", "2"]])
     assert merge.commands == (  # type: ignore[union-attr]
-        ("EVAL", scripts.CART_MERGE, 1, f"qs:c:{{{ALICE}}}", "keep", *LIMITS),
+        ("EVAL", scripts.CART_MERGE, 2, f"qs:c:{{{ALICE}}}", GEN, "keep", *LIMITS),
     )
-    merge.read([["C", "1"]])  # type: ignore[union-attr]
+    merge.read([["0", "C", "1"]])  # type: ignore[union-attr]
     assert state.cart.items().read([]) == {"C": 1}
 
 
@@ -129,7 +144,7 @@ def test_without_an_anonymous_cart_login_renews_the_customers_cart(
     state = open_state(rules=make_rules(cluster=cluster))
     plan = accounts.login(state, "alice@example.com")
     assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 1, f"qs:c:{{{ALICE}}}", "add", *LIMITS),
+        ("EVAL", scripts.CART_MERGE, 2, f"qs:c:{{{ALICE}}}", GEN, "add", *LIMITS),
     )
 
 
@@ -138,13 +153,13 @@ def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
     assert state.cart.signed_in
     plan = accounts.login(state, "alice@example.com", "add")
     assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 1, f"qs:c:{{{ALICE}}}", "add", *LIMITS),
+        ("EVAL", scripts.CART_MERGE, 2, f"qs:c:{{{ALICE}}}", GEN, "add", *LIMITS),
     )
 
 
 def test_the_cart_cookie_after_login_is_new_and_names_the_customers_cart() -> None:
     state = open_state(cookie=cart())
-    accounts.login(state, "alice@example.com").read([[]])
+    accounts.login(state, "alice@example.com").read([["0"]])
     cookie = value_of(set_cookies(state.finish("200 OK", []))["qs_cart"])
     assert CODEC.load_cart(cookie, T, 86400) == ALICE
     assert CODEC.load_cart(cart().partition("=")[2], T, 86400) == CART
@@ -169,7 +184,7 @@ def test_logout_drops_the_cart_cookie_and_sends_nothing() -> None:
 
 def test_login_then_logout_in_one_request_leaves_no_customer_cookie() -> None:
     state = open_state()
-    accounts.login(state, "alice").read([[]])
+    accounts.login(state, "alice").read([["0"]])
     accounts.logout(state)
     assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
 
@@ -205,3 +220,28 @@ def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> Non
 def test_script_replies_as_lines() -> None:
     assert accounts.lines([]) == {}
     assert accounts.lines([b"A", b"2", "B", "10"]) == {"A": 2, "B": 10}
+
+
+def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
+    state = open_state()
+    accounts.login(state, "alice").read([["3"]])
+    cookie = value_of(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    later = open_state(cookie=f"qs_cart={cookie}")
+    (put,) = later.cart.put("A", 1, add=True).commands
+    assert put[2:5] == (2, f"qs:c:{{{later.cart.id()}}}", f"qs:g:{{{later.cart.id()}}}")
+    assert put[-2:] == ("", "3")  # no write id; the cookie's generation
+    read = later.cart.items()
+    assert read.commands[0] == ("HGETALL", f"qs:g:{{{later.cart.id()}}}")
+    assert read.read([{"g": "4"}, {"A": "1"}]) == {}  # signed out everywhere since
+    assert not later.cart.signed_in
+
+
+def test_logout_everywhere_moves_the_generation_in_one_round_trip() -> None:
+    state = open_state(cookie=cart(ALICE))
+    plan = accounts.logout(state, everywhere=True)
+    assert plan.commands == (
+        ("HINCRBY", GEN, "g", 1),
+        ("EXPIRE", GEN, 30 * 86400),
+    )
+    assert not state.cart.signed_in
+    assert accounts.logout(open_state(cookie=cart()), everywhere=True).commands == ()

@@ -67,3 +67,11 @@ def test_without_ids_only_drops_and_the_opt_out_go() -> None:
     jar.drop("qs_promo")
     names = [header.split("=", 1)[0] for header in jar.headers(ids=False)]
     assert names == ["qs_optout", "qs_promo"]
+
+
+def test_get_all_gives_every_distinct_value_of_a_repeated_name() -> None:
+    header = "qs_cart=planted; other=1; qs_cart=ours, qs_cart=planted"
+    jar = CookieJar(SETTINGS, header, False)
+    assert jar.get("qs_cart") == "planted"  # the first, as browsers order them
+    assert jar.get_all("qs_cart") == ["planted", "ours"]
+    assert jar.get_all("qs_visitor") == []

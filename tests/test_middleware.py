@@ -87,8 +87,9 @@ def test_cart_is_lazy(app: QSCookies, redis_client: redis.Redis) -> None:
     client = Client(app)
     response = client.get("/cart")
     assert response.json == {}
-    assert "qs_cart" not in set_cookies(response)
-    assert redis_client.keys("qs:c:*") == []
+    assert "qs_cart" in set_cookies(response)  # its id, for the adds that follow
+    assert redis_client.keys("qs:c:*") == []  # and nothing in Redis
+    assert "qs_cart" not in set_cookies(client.get("/cart"))  # given once
 
 
 def test_cart_supports_len_iteration_and_membership(app: QSCookies) -> None:
@@ -240,7 +241,10 @@ def test_rotation_old_cookie_still_verifies_new_one_signed_with_newest_key(
     )
     client.application = rotated
     assert get_json(client, "/cart") == {"KEEP": 1}
-    get_json(client, "/add?sku=KEEP")  # rewrites the cart cookie
+    get_json(client, "/add?sku=KEEP")  # a write never rewrites the cart cookie
+    assert get_json(client, "/cart") == {"KEEP": 2}  # the old key still verifies
+    get_json(client, "/buy?order=o-1&total=100")
+    get_json(client, "/add?sku=NEXT")  # a new cart: a new cookie
     value = cookie_value(client, "qs_cart")
     assert value
     now = int(time.time())

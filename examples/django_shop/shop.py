@@ -8,13 +8,16 @@ Run it with::
 
     python examples/django_shop/shop.py
 
-It runs over an embedded Redis (see :func:`qscookies.demo.serve`). A real project
-keeps Django's ``CsrfViewMiddleware`` and ``{% csrf_token %}`` on its forms; they
-are left out here to keep one module.
+It runs over an embedded Redis (see :func:`qscookies.demo.serve`). Its forms are
+protected against cross-site request forgery by a same-origin check
+(:func:`same_origin`: a POST another site made, ``request.qs.cross_site``, gets a
+``403``); a real project keeps Django's ``CsrfViewMiddleware`` and
+``{% csrf_token %}`` too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +33,7 @@ from django.views.decorators.http import require_POST
 
 from qscookies import CartError
 from qscookies.demo import serve
+from qscookies.demoshop.catalogue import CROSS_SITE
 from qscookies.demoshop.catalogue import OPTIONS
 from qscookies.demoshop.catalogue import cart_page
 from qscookies.demoshop.catalogue import catalogue_page
@@ -47,6 +51,17 @@ class SeeOther(HttpResponseRedirect):
     status_code = 303
 
 
+def same_origin(view: Callable[[HttpRequest], HttpResponse]) -> Any:
+    """Refuse a POST another site made (CSRF) with a ``403``."""
+
+    def checked(request: HttpRequest) -> HttpResponse:
+        if request.qs.cross_site:
+            return HttpResponse(error_page(request.qs, CROSS_SITE), status=403)
+        return view(request)
+
+    return checked
+
+
 @require_GET
 def catalogue(request: HttpRequest) -> HttpResponse:
     return HttpResponse(catalogue_page(request.qs))
@@ -58,6 +73,7 @@ def cart(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@same_origin
 def add(request: HttpRequest) -> HttpResponse:
     qs = request.qs
     try:
@@ -69,6 +85,7 @@ def add(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@same_origin
 def checkout(request: HttpRequest) -> HttpResponse:
     qs = request.qs
     total = order_total(qs.cart.items())
@@ -80,6 +97,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@same_origin
 def login(request: HttpRequest) -> HttpResponse:
     qs = request.qs
     refused = sign_in(qs, request.POST)
@@ -89,6 +107,7 @@ def login(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@same_origin
 def logout(request: HttpRequest) -> HttpResponse:
     request.qs.logout()
     return SeeOther("/")

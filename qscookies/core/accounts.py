@@ -31,8 +31,10 @@ from typing import Literal
 
 from ..errors import AccountError
 from . import scripts
+from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
+from .plan import ignore
 from .plan import text
 
 if TYPE_CHECKING:
@@ -83,6 +85,11 @@ def lines(reply: list[Any]) -> dict[str, int]:
     return {text(sku): int(n) for sku, n in zip(reply[::2], reply[1::2], strict=True)}
 
 
+def signed(reply: list[Any]) -> tuple[dict[str, int], str]:
+    """The lines and the customer's generation from a merge script's reply."""
+    return lines(reply[1:]), text(reply[0])
+
+
 def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[None]:
     """Sign the browser in: its cart becomes the customer's, merged by *merge*.
 
@@ -113,16 +120,17 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
         settings.cart_max_age * 1000,
     )
     key = rules.keys.cart(target)
-    merged: Command = ("EVAL", scripts.CART_MERGE, 1, key, *limits)
+    generation = rules.keys.generation(target)
+    merged: Command = ("EVAL", scripts.CART_MERGE, 2, key, generation, *limits)
 
     def adopt(replies: list[Any]) -> None:
-        cart.adopt(target, lines(replies[-1]))
+        cart.adopt(target, *signed(replies[-1]))
 
     if anonymous is None:
         return Plan((merged,), adopt, durable=key)
     taken = rules.keys.cart(anonymous)
     if not rules.cluster:
-        both = ("EVAL", scripts.LOGIN, 2, taken, key, *limits)
+        both = ("EVAL", scripts.LOGIN, 3, taken, key, generation, *limits)
         return Plan((both,), adopt, durable=key)
 
     # Two single commands, never one pipeline over two slots: redis-py's cluster
@@ -134,17 +142,28 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
     return Plan((("EVAL", scripts.CART_TAKE, 1, taken),), give, durable=taken)
 
 
-def logout(state: RequestState) -> None:
+def logout(state: RequestState, everywhere: bool = False) -> Plan[None]:
     """Sign the browser out: a fresh, empty anonymous cart from now on.
 
-    No Redis: the customer's cart stays for the next sign-in; the cart cookie is
-    dropped and the next cart write starts a new anonymous cart. (Called on an
-    anonymous browser, its cart is left to expire with its TTL.)
+    The customer's cart stays for the next sign-in; the cart cookie is dropped
+    and the next cart write starts a new anonymous cart. (Called on an
+    anonymous browser, its cart is left to expire with its TTL.) No Redis,
+    unless *everywhere*: then the customer's sign-in generation moves
+    (``HINCRBY``, ``EXPIRE``, one round trip) and every signed-in cart cookie of
+    that customer, on every device and every copy of one, stops working at its
+    next cart read or write.
 
     :raises HeadersSentError: the response already started.
     """
-    state.cart.check_unsent("signed out")
-    state.cart.drop()
+    cart = state.cart
+    cart.check_unsent("signed out")
+    cart_id = cart.id() if cart.signed_in else None
+    cart.drop()
+    if not (everywhere and cart_id):
+        return NOTHING
+    key = state.rules.keys.generation(cart_id)
+    ttl = state.rules.settings.cart_max_age
+    return Plan((("HINCRBY", key, "g", 1), ("EXPIRE", key, ttl)), ignore)
 
 
 def signed_in(state: RequestState) -> bool:

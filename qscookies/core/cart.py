@@ -7,9 +7,11 @@ from typing import Any
 
 from ..codec import CUSTOMER_CART
 from ..codec import Attribution
+from ..codec import CartCookie
 from ..codec import CookieCodec
 from ..codec import new_id
 from ..errors import CartError
+from ..errors import CrossSiteError
 from ..errors import PurchaseError
 from ..keys import KeySchema
 from ..privacy import looks_like_card_number
@@ -84,12 +86,49 @@ def check_order(order_id: object, total_cents: object) -> None:
         raise PurchaseError("total_cents must be an int from 0 to 10**12 - 1")
 
 
+def choose_cart(
+    codec: CookieCodec, values: list[str], now: int, max_age: int
+) -> tuple[CartCookie | None, list[str]]:
+    """The cart a browser's cart cookies name, among the valid values present.
+
+    The browser holds one cart cookie of ours (host-only, ``Path=/``), so a
+    second value means one was planted beside it (cookie tossing from a
+    sibling subdomain with ``Domain=``, or under a longer ``Path``, over plain
+    HTTP where there is no ``__Host-`` prefix), and the browser's first value
+    is not to be trusted. One valid value is the cart (planted junk is ignored).
+    Of several, the cart is the one whose cookie was issued *beside* all the
+    others (each of them among its :attr:`~qscookies.codec.CartCookie.rivals`):
+    only qscookies issues such a value, on a response to a request that carried
+    those others. Without one, the cart is ambiguous and none is used: nothing
+    is read from, written to or merged at sign-in out of a planted cart, and
+    the next write starts a fresh cart. Every cookie qscookies issues names the
+    valid values present as its rivals, so it outranks whichever was planted.
+
+    :return: the cart's cookie (``None``: no cart, or an ambiguous one) and the
+        valid values present.
+    """
+    loaded = {
+        value: cookie
+        for value in values
+        if (cookie := codec.load_cart_cookie(value, now, max_age)) is not None
+    }
+    if len(loaded) < 2:  # the common case: one value, or none
+        return next(iter(loaded.values()), None), list(loaded)
+    hashes = {value: codec.rival_hash(value) for value in loaded}
+    winners = [
+        cookie
+        for value, cookie in loaded.items()
+        if all(hashes[other] in cookie.rivals for other in loaded if other != value)
+    ]
+    return (winners[0] if len(winners) == 1 else None), list(loaded)
+
+
 class CartState:
     """The cart of one request: its id (from the signed cookie) and its lines.
 
     Each method answers a :class:`~qscookies.core.plan.Plan`; the lines are
     read once per request and kept up to date by the writes. The cart cookie is
-    set only once Redis stored a line.
+    set only once Redis stored a line (see :meth:`put` for its renewal).
 
     :param settings: the limits and the cart cookie's name and lifetime.
     :param codec: signs and verifies the cart cookie.
@@ -99,6 +138,8 @@ class CartState:
     :param day: the aggregate writes of the request's day.
     :param promotion: the attribution (code, source, medium) a new cart is
         credited to, if any.
+    :param cross_site: the request is a cross-site unsafe one: it starts no
+        cart and gives no cart id (see :class:`~qscookies.errors.CrossSiteError`).
     """
 
     def __init__(
@@ -110,6 +151,8 @@ class CartState:
         now: int,
         day: Day,
         promotion: Callable[[], Attribution | None],
+        *,
+        cross_site: bool = False,
     ) -> None:
         self._settings = settings
         self._codec = codec
@@ -118,33 +161,66 @@ class CartState:
         self._now = now
         self._day = day
         self._promotion = promotion
+        self._cross_site = cross_site
         self._id: str | None = _UNSET
+        self._present: list[str] = []
+        self._new = False
+        self._generation = "0"
         self._lines: dict[str, int] | None = None
 
     def id(self) -> str | None:
-        """The cart id from a valid cart cookie, or ``None`` (no cart yet)."""
+        """The cart id from a valid cart cookie, or ``None`` (no cart yet, or
+        an ambiguous one: see :func:`choose_cart`)."""
         if self._id is _UNSET:
             settings = self._settings
-            self._id = self._codec.load_cart(
-                self._jar.get(settings.cart_cookie), self._now, settings.cart_max_age
+            cookie, self._present = choose_cart(
+                self._codec,
+                self._jar.get_all(settings.cart_cookie),
+                self._now,
+                settings.cart_max_age,
             )
+            self._id = None if cookie is None else cookie.cart_id
+            self._new = cookie is not None and cookie.new
+            self._generation = "0" if cookie is None else cookie.generation
         self._jar.accessed = True
         return self._id
 
     def items(self) -> Plan[dict[str, int]]:
-        """The lines: ``HGETALL`` once per request; nothing sent without a cart."""
+        """The lines: ``HGETALL`` once per request; nothing sent without a cart.
+
+        A browser without a cart is given its cart id here (a cookie, nothing
+        in Redis): the page that shows the cart badge, and the add buttons
+        beside it, hands the id to every add it sends, so two adds fired at
+        once from it land in one cart.
+        """
         if self._lines is not None:
             return done(dict(self._lines))
         cart_id = self.id()
         if cart_id is None:
             self._lines = {}
+            if not (self._jar.sent or self._cross_site):
+                self._keep(new_id(), new=True)
             return done({})
 
-        def read(replies: list[Any]) -> dict[str, int]:
-            self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+        key = self._keys.cart(cart_id)
+        if not self.signed_in:
+
+            def read(replies: list[Any]) -> dict[str, int]:
+                self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+                return dict(self._lines)
+
+            return Plan((("HGETALL", key),), read)
+
+        def checked(replies: list[Any]) -> dict[str, int]:
+            generation = {text(k): text(v) for k, v in replies[0].items()}
+            if generation.get("g", "0") != self._generation:
+                self.drop()  # signed out everywhere since: signed out here
+                return {}
+            self._lines = {text(sku): int(n) for sku, n in replies[1].items()}
             return dict(self._lines)
 
-        return Plan((("HGETALL", self._keys.cart(cart_id)),), read)
+        generation = ("HGETALL", self._keys.generation(cart_id))
+        return Plan((generation, ("HGETALL", key)), checked)
 
     def put(
         self, sku: str, quantity: int, *, add: bool, write_id: str | None = None
@@ -153,12 +229,24 @@ class CartState:
 
         A cart started under a promotion moves its ``carts`` counter (and its
         pair's) in the same round trip. With *write_id*, the same script sets
-        its marker (``SET NX``, in the cart's slot) and a write re-sent with
-        that id changes nothing and answers the line's quantity.
+        its marker (in the cart's bounded hash of markers, in its slot) and a
+        write re-sent with that id for that sku changes nothing and answers
+        the line's quantity. Signed in, the script checks the cookie's
+        generation first: signed out everywhere since, the browser is signed
+        out and the write goes to a fresh
+        anonymous cart (a second round trip, only then).
+
+        The cart cookie is set by the write that starts a cart, never renewed
+        by later writes: a write that started before a sign-in or sign-out and
+        answers after it cannot put the old cookie back. The cookie's signed
+        issue time bounds it (``cart_max_age`` from the cart's first line, or
+        from the sign-in), while the key's TTL is renewed by each write.
 
         :raises CartError: a bad sku or quantity (before anything is sent), or,
             when read, a line or cart limit reached.
         :raises HeadersSentError: a new cart is needed after the headers went.
+        :raises CrossSiteError: a new cart is needed on a cross-site unsafe
+            request (which arrives without the browser's cart cookie).
         """
         settings = self._settings
         check_sku(sku)
@@ -168,32 +256,44 @@ class CartState:
         cart_id = self.id()
         if cart_id is None and quantity == 0:
             return done(0)
+        started = cart_id is None or self._new
         if cart_id is None:
             self.check_unsent("first written")
-        attribution = self._promotion() if cart_id is None else None
+            if self._cross_site:
+                raise CrossSiteError(
+                    "a cross-site form cannot start a cart: the browser's own cart"
+                    " cookie was not sent with it and would be overwritten",
+                    sku=sku,
+                )
+        attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
         key = self._keys.cart(cart_id)
+        keys: list[str] = [key]
+        extra: list[int | str] = []
+        if write_id is not None:  # the markers: a second key, ARGV 7 and 8
+            keys.append(self._keys.writes(cart_id))
+            extra += [self._codec.write_hash(sku, write_id), MAX_WRITE_MARKERS]
+        if self.signed_in:  # the generation: the last key, ARGV 9
+            keys.append(self._keys.generation(cart_id))
+            extra = [*(extra or ["", 0]), self._generation]
         put: Command = (
             "EVAL",
             scripts.CART_PUT,
-            1,
-            key,
+            len(keys),
+            *keys,
             sku,
             quantity,
             "add" if add else "set",
             settings.max_quantity,
             settings.max_cart_lines,
             settings.cart_max_age * 1000,
+            *extra,
         )
-        if write_id is not None:  # the markers: a second key, two more arguments
-            marker = self._codec.write_hash(sku, write_id)
-            markers = self._keys.writes(cart_id)
-            put = ("EVAL", put[1], 2, key, markers, *put[4:], marker, MAX_WRITE_MARKERS)
         commands: list[Command] = [put]
         if attribution:
             commands += credit(settings, self._day, attribution, "carts")
 
-        def read(replies: list[Any]) -> int:
+        def read(replies: list[Any]) -> int | Plan[int]:
             result = int(replies[0])
             if result == scripts.OVER_QUANTITY:
                 raise CartError(
@@ -203,36 +303,56 @@ class CartState:
                 raise CartError(
                     f"a cart holds at most {settings.max_cart_lines} lines", sku=sku
                 )
-            self._keep(cart_id)
+            if result == scripts.REVOKED:  # signed out everywhere since:
+                self.drop()  # signed out here, and written to a fresh cart
+                return self.put(sku, quantity, add=add, write_id=write_id)
+            if started:
+                self._keep(cart_id)
             self._remember(sku, result)
             return result
 
         return Plan(tuple(commands), read, durable=key)
 
     def remove(self, sku: str) -> Plan[None]:
-        """Remove one line (``HDEL``); nothing to send without a cart."""
+        """Remove one line (``HDEL``; signed in, :meth:`put` of 0, which checks
+        the customer's generation); nothing to send without a cart."""
         check_sku(sku)
         cart_id = self.id()
         if cart_id is None:
             return NOTHING
+        key = self._keys.cart(cart_id)
+        if self.signed_in:  # the script, which checks the generation
+            put = self.put(sku, 0, add=False)
+
+            def removed(replies: list[Any]) -> None:
+                put.read(replies)  # revoked: signed out, nothing to remove
+
+            return Plan(put.commands, removed, durable=key)
 
         def read(_replies: list[Any]) -> None:
             self._remember(sku, 0)
 
-        key = self._keys.cart(cart_id)
         return Plan((("HDEL", key, sku),), read, durable=key)
 
     def clear(self) -> Plan[None]:
-        """Remove every line (``DEL``); the cart id stays the same."""
+        """Remove every line (``DEL``; signed in, a script that checks the
+        customer's generation first); the cart id stays the same."""
         cart_id = self.id()
         if cart_id is None:
             return NOTHING
 
-        def read(_replies: list[Any]) -> None:
+        key = self._keys.cart(cart_id)
+        command: Command = ("DEL", key)
+        if self.signed_in:
+            generation = self._keys.generation(cart_id)
+            command = ("EVAL", scripts.CART_CLEAR, 2, key, generation, self._generation)
+
+        def read(replies: list[Any]) -> None:
+            if replies[0] == scripts.REVOKED:
+                self.drop()  # signed out everywhere since: signed out here
             self._lines = {}
 
-        key = self._keys.cart(cart_id)
-        return Plan((("DEL", key),), read, durable=key)
+        return Plan((command,), read, durable=key)
 
     @property
     def signed_in(self) -> bool:
@@ -248,9 +368,14 @@ class CartState:
         """
         self._jar.check_unsent(f"the cart was {what}")
 
-    def adopt(self, cart_id: str, lines: dict[str, int]) -> None:
-        """Use the cart *cart_id* from now on (at sign-in): its cookie is set."""
+    def adopt(self, cart_id: str, lines: dict[str, int], generation: str) -> None:
+        """Use the cart *cart_id* from now on (at sign-in): its cookie is set.
+
+        :param generation: the customer's sign-in generation, signed into the
+            cookie and checked by every read and write of the cart.
+        """
         self._id = None  # a new id: _keep sets the cookie and forgets the lines
+        self._generation = generation
         self._keep(cart_id)
         self._lines = lines
 
@@ -266,19 +391,32 @@ class CartState:
             self.drop()
 
     def drop(self) -> None:
-        """Forget the cart: a new id from the next write on, its cookie dropped."""
+        """Forget the cart: a new id from the next write on, its cookie dropped.
+
+        When a planted cart cookie came beside ours (see :func:`choose_cart`),
+        ours is not dropped, which would leave the planted one to be read: it
+        names a fresh, empty cart instead, outranking the planted one.
+        """
+        self.id()  # the values present
         self._id = None
         self._lines = {}
-        self._jar.drop(self._settings.cart_cookie)
+        if len(self._present) > 1:
+            self._keep(new_id())
+        else:
+            self._jar.drop(self._settings.cart_cookie)
 
-    def _keep(self, cart_id: str) -> None:
+    def _keep(self, cart_id: str, *, new: bool = False) -> None:
         if self._id != cart_id:
             self._id = cart_id
             self._lines = {}
+        self._new = new
         if not self._jar.sent:  # renewed on the next write otherwise
-            self._jar.set(
-                self._settings.cart_cookie, self._codec.dump_cart(cart_id, self._now)
+            rivals = [self._codec.rival_hash(v) for v in self._present]
+            generation = self._generation if cart_id.startswith(CUSTOMER_CART) else "0"
+            value = self._codec.dump_cart(
+                cart_id, self._now, rivals, new=new, generation=generation
             )
+            self._jar.set(self._settings.cart_cookie, value)
 
     def _remember(self, sku: str, quantity: int) -> None:
         if self._lines is None:

@@ -74,14 +74,22 @@ class Consent:
         return self._settings.consent == "opt-in"
 
     def _cookie(self) -> Choice | None:
-        """The choice in a valid, unexpired choice cookie (verified once)."""
+        """The choice in a valid, unexpired choice cookie (verified once).
+
+        A choice cookie that arrives more than once (one planted from a sibling
+        subdomain, over plain HTTP) never turns an "out" into an "in": a
+        valid "out" among them wins.
+        """
         if self._made is _UNREAD:
             settings = self._settings
-            self._made = self._codec.load_choice(
-                self._jar.get(settings.choice_cookie),
-                self._now,
-                settings.choice_max_age,
-            )
+            made = None
+            for value in self._jar.get_all(settings.choice_cookie):
+                choice = self._codec.load_choice(
+                    value, self._now, settings.choice_max_age
+                )
+                if choice is not None and (made is None or choice.choice == "out"):
+                    made = choice
+            self._made = made
         return self._made
 
     @property

@@ -41,6 +41,25 @@ def cross_origin(request: Request) -> str | None:
     return "the request came from another site."
 
 
+#: Methods that change nothing (a cross-site one is a plain link or image).
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def cross_site_unsafe(request: Request) -> bool:
+    """Tell whether a state-changing request comes from another site.
+
+    ``Sec-Fetch-Site: cross-site`` where the browser sends it, else an
+    ``Origin`` (``null`` included) of another host. Such a request arrives
+    without our ``SameSite=Lax`` cookies though the browser may hold them.
+    """
+    if request.method in SAFE_METHODS:
+        return False
+    if request.fetch_site:
+        return request.fetch_site == "cross-site"
+    origin = request.origin
+    return bool(origin) and (origin == "null" or netloc(origin) != request.host.lower())
+
+
 def netloc(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep:

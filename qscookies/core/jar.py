@@ -36,13 +36,33 @@ class CookieJar:
         self.accessed = False
         #: The response headers went out: no new cookie can be set.
         self.sent = False
-        self._incoming = read_cookies(header)
+        self._repeats: dict[str, list[str]] = {}
+        self._incoming = read_cookies(header, self._repeats)
         self._outgoing: dict[str, str | None] = {}
         self._max_ages: dict[str, int] = {}
 
     def get(self, base: str) -> str | None:
         """The value of our cookie *base* (its name without ``__Host-``)."""
         return self._incoming.get(cookie_name(base, self.secure))
+
+    def get_all(self, base: str) -> list[str]:
+        """Every distinct value of our cookie *base*, in the order received.
+
+        More than one when a cookie of the same name was planted beside ours
+        (from a sibling subdomain with ``Domain=``, or under a longer
+        ``Path``): without the ``__Host-`` prefix (plain HTTP) the browser
+        sends both, and the planted one often first. The rules of each
+        cookie decide which to trust; none may simply take the first.
+        """
+        name = cookie_name(base, self.secure)
+        first = self._incoming.get(name)
+        if first is None:
+            return []
+        values = [first]
+        for value in self._repeats.get(name, ()):
+            if value not in values:
+                values.append(value)
+        return values
 
     def set(self, base: str, value: str, max_age: int | None = None) -> None:
         """Send cookie *base* with *value* (a signed value, or ``"1"``).

@@ -30,6 +30,7 @@ from .consent import Decision
 from .consent import asked
 from .headers import add_vary
 from .headers import back
+from .headers import cross_site_unsafe
 from .headers import says_one
 from .headers import shared_cacheable
 from .jar import CookieJar
@@ -117,8 +118,13 @@ class RequestState:
         self.store_failed = False
         self._visitor: VisitorState | None = None
         self._attribution: Attribution | None = _UNSET
-        signal = says_one(request.sec_gpc) or (
-            settings.honor_dnt and says_one(request.dnt)
+        #: A state-changing request from another site, without our cookies:
+        #: it tracks nothing and starts no cart (:class:`CartState`).
+        self.cross_site = cross_site_unsafe(request)
+        signal = (
+            self.cross_site
+            or says_one(request.sec_gpc)
+            or (settings.honor_dnt and says_one(request.dnt))
         )
         #: The tracking choice and the privacy signals.
         self.consent = Consent(settings, rules.codec, self.jar, self.now, signal=signal)
@@ -140,6 +146,7 @@ class RequestState:
             self.now,
             self.day,
             self.attribution,
+            cross_site=self.cross_site,
         )
 
     @property

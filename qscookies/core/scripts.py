@@ -11,20 +11,28 @@ from __future__ import annotations
 OVER_QUANTITY = -1
 #: What :data:`CART_PUT` answers when the cart already holds the max lines.
 OVER_LINES = -2
+#: What :data:`CART_PUT` answers when the signed-in cookie's generation is not
+#: the customer's (signed out everywhere since).
+REVOKED = -3
 
-# KEYS[1] cart, KEYS[2] (optional) the cart's write markers (a hash in the
-# cart's slot: keyed hash of sku and write id -> sequence, '#' -> last
-# sequence); ARGV sku, quantity, mode ("add"|"set"), max quantity, max lines,
-# ttl ms, then (with KEYS[2]) the marker and the most markers kept. Answers
-# the new quantity, or OVER_QUANTITY / OVER_LINES (nothing changed). A write
-# whose marker is already set (a re-sent write) changes nothing and answers
-# the line's quantity; a refused one sets none. Past the most markers, the
-# oldest is dropped, so the hash stays bounded.
+# KEYS[1] cart, KEYS[2] (with a write id) the cart's write markers (a hash in
+# the cart's slot: keyed hash of sku and write id -> sequence, '#' -> last
+# sequence), last (signed in) the customer's generation; ARGV sku, quantity,
+# mode ("add"|"set"), max quantity, max lines, ttl ms, then the marker and the
+# most markers kept ('' and 0: no write id), then (signed in) the cookie's
+# generation. Answers the new quantity, or OVER_QUANTITY / OVER_LINES / REVOKED
+# (nothing changed). A write whose marker is already set (a re-sent write)
+# changes nothing and answers the line's quantity; a refused one sets none.
+# Past the most markers, the oldest is dropped, so the hash stays bounded.
 CART_PUT = """
+local marker = ARGV[7] ~= '' and ARGV[7]
+if ARGV[9] and (redis.call('HGET', KEYS[#KEYS], 'g') or '0') ~= ARGV[9] then
+  return -3
+end
 local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if KEYS[2] then
-  if redis.call('HGET', KEYS[2], ARGV[7]) then return current end
-  redis.call('HSET', KEYS[2], ARGV[7], redis.call('HINCRBY', KEYS[2], '#', 1))
+if marker then
+  if redis.call('HGET', KEYS[2], marker) then return current end
+  redis.call('HSET', KEYS[2], marker, redis.call('HINCRBY', KEYS[2], '#', 1))
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
   if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[8]) + 1 then
     local markers, oldest, first = redis.call('HGETALL', KEYS[2]), nil, nil
@@ -38,7 +46,7 @@ if KEYS[2] then
   end
 end
 local function refuse(code)
-  if KEYS[2] then redis.call('HDEL', KEYS[2], ARGV[7]) end
+  if marker then redis.call('HDEL', KEYS[2], marker) end
   return code
 end
 local quantity = tonumber(ARGV[2])
@@ -54,6 +62,13 @@ end
 redis.call('HSET', KEYS[1], ARGV[1], quantity)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return quantity
+"""
+
+# KEYS[1] a customer's cart, KEYS[2] its generation; ARGV the cookie's
+# generation. Empties the cart (DEL), or answers REVOKED (nothing changed).
+CART_CLEAR = """
+if (redis.call('HGET', KEYS[2], 'g') or '0') ~= ARGV[1] then return -3 end
+return redis.call('DEL', KEYS[1])
 """
 
 # Setting an order's marker (KEYS[1]) for ARGV[1] s, or answering 0 when it is
@@ -172,8 +187,9 @@ return 1
 # customer's cart key) first. ARGV policy ("add"|"replace"|"keep"), max
 # quantity, max lines, ttl ms. "add" sums quantities (capped at the max
 # quantity; a new line past the max lines is left out), "replace" empties the
-# cart first when there are lines, "keep" merges nothing. Renews the cart's TTL
-# and answers its lines (flat pairs).
+# cart first when there are lines, "keep" merges nothing. Renews the TTL of the
+# cart and of the customer's generation (the last key), and answers the
+# generation, then the cart's lines (flat pairs).
 _MERGE = """
 local most, width = tonumber(ARGV[2]), tonumber(ARGV[3])
 if ARGV[1] == 'replace' and #lines > 0 then redis.call('DEL', cart) end
@@ -187,7 +203,10 @@ if ARGV[1] ~= 'keep' then
   end
 end
 redis.call('PEXPIRE', cart, ARGV[4])
-return redis.call('HGETALL', cart)
+redis.call('PEXPIRE', KEYS[#KEYS], ARGV[4])
+local reply = redis.call('HGETALL', cart)
+table.insert(reply, 1, redis.call('HGET', KEYS[#KEYS], 'g') or '0')
+return reply
 """
 
 # Taking the lines of a cart: read and delete them in one atomic step. An add
@@ -198,17 +217,18 @@ redis.call('DEL', KEYS[1])
 """
 
 # KEYS[1] the anonymous cart, KEYS[2] the customer's cart (a single Redis: the
-# two slots are on one server); ARGV as _MERGE. Sign-in in one atomic step:
-# takes the anonymous lines, merges them, answers the customer's lines.
+# two slots are on one server), KEYS[3] the customer's generation; ARGV as
+# _MERGE. Sign-in in one atomic step: takes the anonymous lines, merges them,
+# answers the generation and the customer's lines.
 LOGIN = _TAKE + "local cart = KEYS[2]\n" + _MERGE
 
 # KEYS[1] a cart. Redis Cluster, step 1 of a sign-in: takes the anonymous lines
 # (answers them as flat pairs).
 CART_TAKE = _TAKE + "return lines\n"
 
-# KEYS[1] the customer's cart; ARGV as _MERGE, then the lines taken (flat
-# pairs). Redis Cluster, step 2 of a sign-in (or the only step without an
-# anonymous cart: renews the TTL, answers the lines).
+# KEYS[1] the customer's cart, KEYS[2] its generation; ARGV as _MERGE, then the
+# lines taken (flat pairs). Redis Cluster, step 2 of a sign-in (or the only step
+# without an anonymous cart: renews the TTL, answers the lines).
 CART_MERGE = "local lines = {unpack(ARGV, 5)}\nlocal cart = KEYS[1]\n" + _MERGE
 
 #: The commands the scripts call (the app user's ACL must allow them).

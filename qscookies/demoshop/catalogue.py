@@ -157,6 +157,11 @@ def order_page(qs: Context, order_id: str, total_cents: int) -> str:
     return _layout(qs, "Order placed", body)
 
 
+#: Why a form another site posted is refused (``qs.cross_site``, a ``403``):
+#: the shops' same-origin check against cross-site request forgery.
+CROSS_SITE = "Refused: this form was sent from another site."
+
+
 def error_page(qs: Context, message: str) -> str:
     """A page explaining why a request was refused (for a ``400``)."""
     return _layout(qs, "Sorry", f"<p>{escape(message)}</p>")

@@ -22,6 +22,7 @@ from werkzeug.wrappers import Response
 from ..errors import CartError
 from ..wsgi import QSCookies
 from ..wsgi import context
+from .catalogue import CROSS_SITE
 from .catalogue import OPTIONS
 from .catalogue import cart_page
 from .catalogue import catalogue_page
@@ -57,6 +58,9 @@ class Storefront:
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         request = Request(environ)
+        qs = context(environ)
+        if qs.cross_site:  # CSRF: a form another site posted is refused
+            return _html(error_page(qs, CROSS_SITE), 403)(environ, start_response)
         try:
             endpoint, _ = self.url_map.bind_to_environ(environ).match()
             response: Response = getattr(self, f"on_{endpoint}")(request)
