@@ -229,7 +229,7 @@ def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
     later = open_state(cookie=f"qs_cart={cookie}")
     (put,) = later.cart.put("A", 1, add=True).commands
     assert put[2:5] == (2, f"qs:c:{{{later.cart.id()}}}", f"qs:g:{{{later.cart.id()}}}")
-    assert put[-2:] == ("", "3")  # no write id; the cookie's generation
+    assert put[-3:] == ("", 0, "3")  # no write id; the cookie's generation
     read = later.cart.items()
     assert read.commands[0] == ("HGETALL", f"qs:g:{{{later.cart.id()}}}")
     assert read.read([{"g": "4"}, {"A": "1"}]) == {}  # signed out everywhere since

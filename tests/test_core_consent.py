@@ -159,7 +159,8 @@ def test_before_a_yes_a_landing_counts_in_landings_only() -> None:
     assert answer is not None and answer.status == "303 See Other"
     (landing,) = plan.commands
     assert landing[:3] == ("EVAL", scripts.LANDING, 16)
-    assert landing[-7:] == ("SUMMER", 200, "", 800 * DAY, 0, "/", 50)  # no member
+    # no member; landings take half of each bound (the rest: admitted by evidence)
+    assert landing[-7:] == ("SUMMER", 100, "", 800 * DAY, 0, "/", 25)
     assert plan.read([["SUMMER", "/"]]) is None
     assert state.promotion is None  # attributed to nothing
     assert set_cookies(state) == {}

@@ -71,7 +71,7 @@ def test_without_ids_only_drops_and_the_opt_out_go() -> None:
 
 def test_get_all_gives_every_distinct_value_of_a_repeated_name() -> None:
     header = "qs_cart=planted; other=1; qs_cart=ours, qs_cart=planted"
-    jar = CookieJar(SETTINGS, header, False)
+    jar = CookieJar(SETTINGS, header, False, NOW)
     assert jar.get("qs_cart") == "planted"  # the first, as browsers order them
     assert jar.get_all("qs_cart") == ["planted", "ours"]
     assert jar.get_all("qs_visitor") == []
