@@ -14,7 +14,9 @@ import logging
 import warnings
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from contextlib import ExitStack
+from contextlib import contextmanager
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 from wsgiref.validate import WSGIWarning
@@ -196,20 +198,29 @@ def test_own_responses_pass_the_wsgi_validator_on_both_sides(
     assert reply.header("Content-Length") == str(len(reply.body))
 
 
-def test_the_503_passes_the_wsgi_validator_on_both_sides(
-    fresh_redis_server: RedisServer,
-) -> None:
-    inner = _private(fresh_redis_server.url, validator(shop), retry_interval=0.2)
-    fresh_redis_server.stop()
+@contextmanager
+def _validated_outage(redis_server: RedisServer, app: Any) -> Iterator[tuple[Any, Any]]:
+    """*app* in qscookies on *redis_server*, stopped, served under
+    ``wsgiref.validate`` on both sides (its warnings are errors): ``(the
+    served server, the middleware)``."""
+    inner = _private(redis_server.url, validator(app), retry_interval=0.2)
+    redis_server.stop()
     try:
         with (
             serve(_conforming(validator(inner))) as server,
             warnings.catch_warnings(),
         ):
             warnings.simplefilter("error", WSGIWarning)
-            reply = server.request("/add?sku=A")
+            yield server, inner
     finally:
         inner.close()
+
+
+def test_the_503_passes_the_wsgi_validator_on_both_sides(
+    fresh_redis_server: RedisServer,
+) -> None:
+    with _validated_outage(fresh_redis_server, shop) as (server, _inner):
+        reply = server.request("/add?sku=A")
     assert reply.status == 503
     assert reply.header("Retry-After") == "5"
     assert reply.header("Content-Type")
@@ -254,28 +265,19 @@ def test_the_503_of_an_app_that_starts_late_is_framed(
     fresh_redis_server: RedisServer, app: Any
 ) -> None:
     """Its headers go with its own body, on a real server and in process."""
-    inner = _private(fresh_redis_server.url, validator(app), retry_interval=0.2)
-    fresh_redis_server.stop()
-    try:
-        with (
-            serve(_conforming(validator(inner))) as server,
-            warnings.catch_warnings(),
-        ):
-            warnings.simplefilter("error", WSGIWarning)
-            reply = server.request("/add?sku=A")
-            again = server.request("/add?sku=A")  # the connection is sound
-            environ: dict[str, Any] = {
-                "SCRIPT_NAME": "",
-                "PATH_INFO": "/add",
-                "QUERY_STRING": "sku=A",
-            }
-            setup_testing_defaults(environ)
-            started = _Started()
-            result = validator(inner)(environ, started)
-            body = b"".join(result)
-            result.close()
-    finally:
-        inner.close()
+    with _validated_outage(fresh_redis_server, app) as (server, inner):
+        reply = server.request("/add?sku=A")
+        again = server.request("/add?sku=A")  # the connection is sound
+        environ: dict[str, Any] = {
+            "SCRIPT_NAME": "",
+            "PATH_INFO": "/add",
+            "QUERY_STRING": "sku=A",
+        }
+        setup_testing_defaults(environ)
+        started = _Started()
+        result = validator(inner)(environ, started)
+        body = b"".join(result)
+        result.close()
     for status, headers, sent in (
         (reply.status, reply.headers, reply.body),
         (again.status, again.headers, again.body),
