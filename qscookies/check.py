@@ -12,6 +12,7 @@ finding (see :func:`classify`).
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from .store.app import cause
 from .store.client import describe
 from .store.client import is_cluster
 from .store.probe import Prober
+from .store.startup import logged_by
 from .words import plural
 
 log = logging.getLogger("qscookies")
@@ -306,7 +308,12 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
         )
         if strict:
             raise ConfigurationError(f"strict=True refuses to start: {needs}")
-        log.error("qscookies: at start-up, Redis at %s: %s", describe(client), needs)
+        _once(
+            client,
+            prefix,
+            logging.ERROR,
+            f"qscookies: at start-up, Redis at {describe(client)}: {needs}",
+        )
     if result.locked_in:
         return
     message = (
@@ -315,7 +322,32 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     )
     if strict:
         raise ConfigurationError(f"strict=True refuses to start: {message}")
-    log.warning("qscookies: %s", message)
+    _once(client, prefix, logging.WARNING, f"qscookies: {message}")
+
+
+def _once(client: Any, prefix: str, level: int, line: str) -> None:
+    """Log a start-up finding once per server, not once per worker process.
+
+    The first process of a server to find it logs *line* at *level*; its
+    sibling workers log it at ``DEBUG`` (see
+    :func:`~qscookies.store.startup.logged_by`).
+    """
+    sibling = logged_by(client, prefix, line)
+    if sibling is None:
+        log.log(
+            level,
+            "%s (pid %d; logged once for the worker processes of parent pid %d)",
+            line,
+            os.getpid(),
+            os.getppid(),
+        )
+    else:
+        log.debug("%s (pid %d; pid %d logged it already)", line, os.getpid(), sibling)
+
+
+def _each_process() -> str:
+    """What ends a start-up line that cannot be logged once per server."""
+    return f"(pid {os.getpid()}; each worker process checks once)"
 
 
 #: What a client passed in needs for the per-request bound: the start-up
@@ -342,9 +374,10 @@ def warn_unbounded(client: Any) -> None:
     if problems:
         log.warning(
             "qscookies: the Redis client passed in %s: a request can wait past"
-            " socket_timeout; give it %s",
+            " socket_timeout; give it %s %s",
             " and ".join(problems),
             CLIENT_SETTINGS,
+            _each_process(),
         )
 
 
@@ -385,11 +418,18 @@ def _unreachable(client: Any, prefix: str, error: StoreUnavailable) -> None:
     """Log why Redis failed the start-up check; a refused login is an error."""
     reason = cause(error, prefix)
     if reason.startswith("configuration error"):
-        log.error("qscookies: at start-up, Redis at %s: %s", describe(client), reason)
+        log.error(
+            "qscookies: at start-up, Redis at %s: %s %s",
+            describe(client),
+            reason,
+            _each_process(),
+        )
         return
     log.warning(
         "qscookies: at start-up, Redis at %s did not answer (%s); the shop starts:"
-        " pages render untracked and cart requests answer 503 until Redis is back",
+        " pages render untracked and cart requests answer 503 until Redis is back"
+        " %s",
         describe(client),
         error.original_error or reason,
+        _each_process(),
     )

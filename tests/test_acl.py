@@ -8,6 +8,7 @@ superuser of these tests); the data is flushed after each test.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -44,6 +45,7 @@ from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import connect
+from qscookies.store.startup import logged_by
 
 from launchers import RedisClusterServers
 from shop import SECRET
@@ -265,6 +267,19 @@ def test_aclfile_form_loads_into_a_real_server(
 
 
 # -- the app user -------------------------------------------------------------------
+
+
+def test_the_app_user_may_leave_the_start_up_marker(
+    app_client: redis.Redis, admin: redis.Redis
+) -> None:
+    """The rules allow the marker that logs a start-up finding once per server
+    (``SET … GET EX``, Redis 6.2 and 7), under the prefix."""
+    assert logged_by(app_client, PREFIX, "qscookies: a finding") is None
+    (key,) = admin.keys(f"{PREFIX}s:*")
+    assert admin.get(key) == str(os.getpid())
+    assert 0 < admin.ttl(key) <= 600
+    # this process's own marker: it logs again (a second middleware, a test)
+    assert logged_by(app_client, PREFIX, "qscookies: a finding") is None
 
 
 def test_the_shop_runs_as_the_app_user(
@@ -509,7 +524,10 @@ def test_start_up_with_redis_down_logs_one_line(
         f"qscookies: at start-up, Redis at 127.0.0.1:{port} as user 'qs-app'"
         f" did not answer (Error 111 connecting to 127.0.0.1:{port}."
     )
-    assert message.endswith("cart requests answer 503 until Redis is back")
+    assert message.endswith(
+        "cart requests answer 503 until Redis is back"
+        f" (pid {os.getpid()}; each worker process checks once)"
+    )
     assert APP_PASSWORD not in message
 
 
@@ -524,7 +542,8 @@ def test_start_up_with_a_wrong_password_logs_a_configuration_error(
     assert (record.levelname, record.getMessage()) == (
         "ERROR",
         f"qscookies: at start-up, Redis at {server.host}:{server.port} as user"
-        " 'qs-app': configuration error: Redis refused the user name or password",
+        " 'qs-app': configuration error: Redis refused the user name or password"
+        f" (pid {os.getpid()}; each worker process checks once)",
     )
 
 
@@ -573,7 +592,8 @@ def test_start_up_names_the_commands_a_user_is_refused(
             f"qscookies: at start-up, Redis at {server.host}:{server.port} as user"
             f" 'qs-short': configuration error: the user is refused {refused} on the"
             " keys of 'qs:', which the middleware needs; apply the rules of"
-            " `qscookies acl`",
+            f" `qscookies acl` (pid {os.getpid()}; logged once for the worker"
+            f" processes of parent pid {os.getppid()})",
         )
         with pytest.raises(ConfigurationError, match=f"refused {refused} on"):
             QSCookies(shop, secret_key=SECRET, redis_url=url, strict=True)
@@ -995,9 +1015,9 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
             f"qscookies: the Redis client passed in {problem}: a request can wait"
             " past socket_timeout; give it a socket_timeout and a"
             " socket_connect_timeout no longer than it (see the README's Scale"
-            " section)"
+            f" section) (pid {os.getpid()}; each worker process checks once)"
         ]
-        assert warned[0].endswith(f"give it {CLIENT_SETTINGS}")
+        assert f"give it {CLIENT_SETTINGS} (pid" in warned[0]
     caplog.clear()
     with caplog.at_level(logging.WARNING, "qscookies"):
         ASGIQSCookies(shop, secret_key=SECRET, redis=redis.asyncio.Redis.from_url(url))
