@@ -22,6 +22,7 @@ from qscookies import QSCookies
 from qscookies import StoreUnavailable
 from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.embedded import RedisServer
+from qscookies.embedded import redis_version
 from qscookies.store.aio import AsyncAppStore
 from qscookies.store.app import AppStore
 from qscookies.store.client import aconnect
@@ -37,8 +38,10 @@ TIMEOUT = 0.5
 
 @pytest.fixture
 def private_server(redis_server_binary: str) -> Iterator[RedisServer]:
-    """A server of this test's own: ``DEBUG SLEEP`` stalls it."""
-    args = ["--enable-debug-command", "yes"]
+    """A server of this test's own: ``DEBUG SLEEP`` stalls it (Redis 7 needs
+    ``enable-debug-command``, which 6.2 neither needs nor knows)."""
+    new = redis_version(redis_server_binary) >= (7, 0, 0)
+    args = ["--enable-debug-command", "yes"] if new else []
     with RedisServer(redis_server_binary, args=args) as server:
         yield server
 
