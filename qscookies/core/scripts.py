@@ -107,19 +107,59 @@ _MARK = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 """
 
+# Moving a code's day counters (`key`) by the (field, increment) pairs of ARGV
+# from `from` on, renewing their TTL (ARGV[2] s): in PURCHASE and PAID.
+_COUNT = """
+local function count(key, from)
+  for i = from, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', key, ARGV[2])
+end
+"""
+
+# Taking paid `lines` (flat sku, quantity pairs) away from a cart: each line
+# loses the quantity paid for (a line at 0 or less goes), so what was added
+# meanwhile stays; the write markers go with the last line. In PAID and
+# CART_PAY.
+_PAY = """
+local function pay(cart, writes, lines)
+  for i = 1, #lines, 2 do
+    if redis.call('HINCRBY', cart, lines[i], -tonumber(lines[i + 1])) <= 0 then
+      redis.call('HDEL', cart, lines[i])
+    end
+  end
+  if redis.call('HLEN', cart) == 0 then redis.call('DEL', writes) end
+end
+"""
+
 # KEYS[1] the order's marker, KEYS[2] the attributed code's day counters (two
 # slots: a single Redis or Sentinel only); ARGV marker ttl s, counters ttl s,
 # then (field, increment) pairs. Counts a purchase once per order, whatever
 # code it is credited to: moves the fields (purchases and revenue, overall and
 # of the pair); answers 1 if counted.
-PURCHASE = (
+PURCHASE = _MARK + _COUNT + "count(KEYS[2], 3)\nreturn 1\n"
+
+# KEYS[1] the order's marker, KEYS[2] the paid cart, KEYS[3] its write
+# markers, then (attributed) the code's day counters: a single Redis or
+# Sentinel only; ARGV marker ttl s, counters ttl s, the number of values of the
+# paid lines, the paid lines (flat pairs), then (field, increment) pairs. A
+# purchase paid with a checkout's token, once per order: takes the paid lines
+# away (_PAY) and moves the fields; answers 1 if counted.
+PAID = (
     _MARK
+    + _COUNT
+    + _PAY
     + """
-for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+local paid = tonumber(ARGV[3])
+pay(KEYS[2], KEYS[3], {unpack(ARGV, 4, 3 + paid)})
+if #KEYS == 4 then count(KEYS[4], 4 + paid) end
 return 1
 """
 )
+
+# KEYS[1] the paid cart, KEYS[2] its write markers; ARGV the paid lines (flat
+# pairs). Redis Cluster, step 2 of a paid purchase, once ORDER_MARK set the
+# order's marker: takes the paid lines away.
+CART_PAY = _PAY + "pay(KEYS[1], KEYS[2], ARGV)\nreturn 1\n"
 
 # KEYS[1] the order's marker; ARGV its ttl s. Redis Cluster, step 1 of a
 # purchase (the counters live in another slot): answers 1 if the marker was
