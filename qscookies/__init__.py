@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .context import Context as Context
+from .core.checkout import CartSnapshot as CartSnapshot
 from .core.visits import Visitor as Visitor
 from .errors import AccountError as AccountError
 from .errors import CartError as CartError
@@ -12,6 +13,7 @@ from .errors import CrossSiteError as CrossSiteError
 from .errors import CurrencyError as CurrencyError
 from .errors import HeadersSentError as HeadersSentError
 from .errors import InputError as InputError
+from .errors import PaidTokenError as PaidTokenError
 from .errors import PurchaseError as PurchaseError
 from .errors import QSCookiesError as QSCookiesError
 from .errors import StoreError as StoreError

@@ -41,7 +41,6 @@ from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
 from .context import AsyncContext
-from .context import atrack
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
@@ -50,6 +49,7 @@ from .door import found
 from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
+from .sending import atrack
 from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.client import aconnect

@@ -10,7 +10,6 @@ the timestamps are signed too: expiry is enforced here, not by the browser.
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import hmac
@@ -19,11 +18,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from itsdangerous import Signer
 from werkzeug.http import dump_cookie
 from werkzeug.http import http_date
 
 from .errors import ConfigurationError
+from .signing import MacSigner
 
 #: Prefix that binds a cookie to the exact host, HTTPS and ``Path=/``.
 HOST_PREFIX = "__Host-"
@@ -131,53 +130,13 @@ class Attribution:
         return self.landing[0] if self.landing else self.code
 
 
-class _Signer:
-    """itsdangerous's signed values (``payload.signature``), made with one call.
-
-    The signature is itsdangerous's own: HMAC-SHA1 under the key its ``Signer``
-    derives from a secret key and the salt, in base64url without padding, so a
-    value made here verifies in an itsdangerous ``Signer`` of the same keys and
-    salt, and the other way round. What differs is the cost: the keys are
-    derived once, and each MAC is one :func:`hmac.digest` call instead of an
-    HMAC object built and fed in Python, a third of the time per cookie
-    (``bench/cookies.py``). A signature that is not the canonical base64 of the
-    MAC is refused.
-
-    :param keys: the secret keys, newest first: the first signs, all verify.
-    :param salt: the purpose of the values (each purpose its own salt).
-    """
-
-    def __init__(self, keys: Sequence[str | bytes], salt: str) -> None:
-        raw = [key.encode() if isinstance(key, str) else key for key in keys]
-        signer = Signer(raw, salt=salt)
-        self._keys = [signer.derive_key(key) for key in signer.secret_keys]
-
-    def sign(self, payload: str) -> str:
-        """*payload* and its signature under the first key."""
-        return f"{payload}.{_mac(self._keys[0], payload)}"
-
-    def unsign(self, value: str) -> str | None:
-        """The payload of *value* when a key signed it, else ``None``."""
-        payload, dot, signature = value.rpartition(".")
-        if not dot or not value.isascii():
-            return None
-        for key in self._keys:
-            if hmac.compare_digest(_mac(key, payload), signature):
-                return payload
-        return None
-
-
-def _mac(key: bytes, payload: str) -> str:
-    digest = hmac.digest(key, payload.encode("ascii"), "sha1")
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 class CookieCodec:
     """Signs and verifies the cookie values (cart, visitor, promotion, choice).
 
     Of its list of secret keys the *first* signs and every key verifies, so a
     new key can be put in front without logging anyone out. (itsdangerous signs
-    with the *last* key of its list; :class:`_Signer` takes them newest first.)
+    with the *last* key of its list; :class:`~qscookies.signing.MacSigner`
+    takes them newest first.)
 
     The keyed hashes (:meth:`visitor_hash`, :meth:`order_hash`,
     :meth:`customer_cart`) are keyed by
@@ -206,10 +165,13 @@ class CookieCodec:
         self._customer_key = hashlib.sha256(
             b"qscookies.customer-hash\0" + first
         ).digest()
-        self._cart = _Signer(keys, salt="qscookies.cart")
-        self._visitor = _Signer(keys, salt="qscookies.visitor")
-        self._promotion = _Signer(keys, salt="qscookies.promotion")
-        self._choice = _Signer(keys, salt="qscookies.choice")
+        self._cart = MacSigner(keys, salt="qscookies.cart")
+        self._visitor = MacSigner(keys, salt="qscookies.visitor")
+        self._promotion = MacSigner(keys, salt="qscookies.promotion")
+        self._choice = MacSigner(keys, salt="qscookies.choice")
+        #: Signs checkout tokens (:mod:`qscookies.core.checkout`): a salt of
+        #: their own, so a token never verifies as a cookie, nor one as a token.
+        self.checkout = MacSigner(keys, salt="qscookies.checkout")
 
     def __repr__(self) -> str:
         return "<CookieCodec (secret keys hidden)>"
@@ -277,7 +239,7 @@ class CookieCodec:
         if found is None:
             return None
         cart_id, issued, rivals, generation, new = found.groups()
-        if not _fresh(int(issued), now, max_age):
+        if not fresh(int(issued), now, max_age):
             return None
         hashes = tuple(rivals.split("-")) if rivals else ()
         return CartCookie(
@@ -303,7 +265,7 @@ class CookieCodec:
         if found is None:
             return None
         visitor_id, visits, first_seen, last_seen = found.groups()
-        if not _fresh(int(last_seen), now, max_age) or int(visits) < 1:
+        if not fresh(int(last_seen), now, max_age) or int(visits) < 1:
             return None
         return VisitorState(visitor_id, int(visits), int(first_seen), int(last_seen))
 
@@ -337,7 +299,7 @@ class CookieCodec:
         names = (source, medium, *landed)
         if not all(PROMOTION_CODE.fullmatch(part) for part in names if part):
             return None
-        if (landed and not landed[0]) or not _fresh(int(landed_at), now, max_age):
+        if (landed and not landed[0]) or not fresh(int(landed_at), now, max_age):
             return None
         landing = (landed[0], landed[1] or None, landed[2] or None) if landed else None
         return Attribution(
@@ -351,7 +313,7 @@ class CookieCodec:
     def load_choice(self, value: str | None, now: int, max_age: int) -> Choice | None:
         """Return the choice in a valid choice cookie made at most *max_age* ago."""
         found = _CHOICE.fullmatch(_unsign(self._choice, value))
-        if found is None or not _fresh(int(found[2]), now, max_age):
+        if found is None or not fresh(int(found[2]), now, max_age):
             return None
         return Choice(found[1], int(found[2]))
 
@@ -449,12 +411,14 @@ def delete_cookie_header(name: str, *, secure: bool) -> str:
     )
 
 
-def _unsign(signer: _Signer, value: str | None) -> str:
+def _unsign(signer: MacSigner, value: str | None) -> str:
     """The payload of a signed *value*; ``""`` (matching no payload) if unsigned."""
     if not value or len(value) > 512:
         return ""
     return signer.unsign(value) or ""
 
 
-def _fresh(timestamp: int, now: int, max_age: int) -> bool:
+def fresh(timestamp: int, now: int, max_age: int) -> bool:
+    """*timestamp* is at most *max_age* before *now* (and not past the skew of
+    clocks after it)."""
     return -_CLOCK_SKEW <= now - timestamp <= max_age

@@ -14,90 +14,24 @@ from typing import TypeVar
 from typing import overload
 
 from .core import accounts
+from .core import checkout
+from .core.checkout import CartSnapshot
 from .core.consent import Decision
-from .core.plan import Plan
 from .core.request import RequestState
 from .core.visits import Visitor
-from .errors import StoreUnavailable
+from .sending import aattempt
+from .sending import arun
+from .sending import atrack
+from .sending import attempt
+from .sending import run
+from .sending import track
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
 
-T = TypeVar("T")
 D = TypeVar("D")
 
 #: The default of ``context()`` and ``Cart.items()``: raise, answer no default.
 RAISE: Any = object()
-
-
-def run(state: RequestState, store: AppStore, plan: Plan[T]) -> T:
-    """Send a plan the application needs; a failure marks the request failed.
-
-    :raises StoreUnavailable: Redis failed it (the response becomes a ``503``).
-    """
-    try:
-        while True:
-            replies = store.send(plan.commands, plan.durable) if plan.commands else []
-            result = plan.read(replies)
-            if not isinstance(result, Plan):
-                return result
-            plan = result
-    except StoreUnavailable:
-        state.store_failed = True
-        raise
-
-
-async def arun(state: RequestState, store: AsyncAppStore, plan: Plan[T]) -> T:
-    """:func:`run` on the asyncio store."""
-    try:
-        while True:
-            replies = (
-                await store.send(plan.commands, plan.durable) if plan.commands else []
-            )
-            result = plan.read(replies)
-            if not isinstance(result, Plan):
-                return result
-            plan = result
-    except StoreUnavailable:
-        state.store_failed = True
-        raise
-
-
-def attempt(store: AppStore, plan: Plan[T], default: D) -> T | D:
-    """Send a plan by the tracking policy: *default* when Redis is down.
-
-    Never raises for Redis: a failure pauses these sends for
-    ``retry_interval`` (one log line), so pages do not wait on a dead Redis.
-    """
-    while True:
-        replies = store.track(plan.commands) if plan.commands else []
-        if replies is None:
-            return default
-        result = plan.read(replies)
-        if not isinstance(result, Plan):
-            return result
-        plan = result
-
-
-async def aattempt(store: AsyncAppStore, plan: Plan[T], default: D) -> T | D:
-    """:func:`attempt` on the asyncio store."""
-    while True:
-        replies = await store.track(plan.commands) if plan.commands else []
-        if replies is None:
-            return default
-        result = plan.read(replies)
-        if not isinstance(result, Plan):
-            return result
-        plan = result
-
-
-def track(store: AppStore, plan: Plan[None]) -> None:
-    """Send a tracking plan; never raises (tracking never blocks a page)."""
-    attempt(store, plan, None)
-
-
-async def atrack(store: AsyncAppStore, plan: Plan[None]) -> None:
-    """:func:`track` on the asyncio store."""
-    await aattempt(store, plan, None)
 
 
 class _Facade:
@@ -172,7 +106,12 @@ class Context(_Facade):
         self.cart = Cart(state, store)
 
     def record_purchase(
-        self, order_id: str, total_cents: int, currency: str | None = None
+        self,
+        order_id: str,
+        total_cents: int,
+        currency: str | None = None,
+        *,
+        paid: str | None = None,
     ) -> bool:
         """Count a purchase (and its revenue) for the attributed promotion.
 
@@ -183,16 +122,29 @@ class Context(_Facade):
         from now on. One round trip: a script (``SET NX`` on a marker holding a
         keyed hash of the order id, ``HINCRBY``) and ``DEL`` of the cart.
 
+        With *paid*, the token of :meth:`Cart.checkout`, only the quantities
+        paid for leave the token's cart (in the same script, once per order),
+        and the purchase is credited to the promotion the browser had at
+        checkout: a payment provider's return, a cross-site request without
+        our cookies, records it too. Call it only once the payment is
+        verified; the token is the bearer's.
+
         :param order_id: the shop's order id, 1-128 printable characters.
         :param total_cents: the order total in cents (an int, at least 0).
         :param currency: the ISO 4217 code of *total_cents* (``"USD"``);
             default the ``currency`` setting (``"EUR"`` unless set).
+        :param paid: a checkout's token (``snapshot.token``).
         :return: whether this call counted the purchase for a promotion.
         :raises PurchaseError: a bad order id, total or currency (nothing sent).
+        :raises PaidTokenError: *paid* is forged, expired, or a checkout of
+            another cart than the browser's (nothing sent).
         :raises StoreUnavailable: Redis could not record it.
+
+        .. versionchanged:: 0.2
+            *paid*.
         """
         state = self._state
-        plan = state.record_purchase(order_id, total_cents, currency)
+        plan = state.record_purchase(order_id, total_cents, currency, paid)
         return run(state, self._store, plan)
 
     def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
@@ -336,6 +288,23 @@ class Cart:
         """Remove every line (``DEL``); the cart id stays the same."""
         run(self._state, self._store, self._state.cart.clear())
 
+    def checkout(self) -> CartSnapshot:
+        """The lines the customer is about to pay for, and their signed token.
+
+        One round trip (``HGETALL``; none when the cart was read before). Give
+        ``snapshot.token`` to the payment provider (the return URL or a form
+        field) and back to :meth:`Context.record_purchase` as ``paid=``: that
+        takes away only these quantities, so a line added in another tab
+        meanwhile stays. The token names the cart, its lines and the
+        promotion attribution at checkout, and expires after
+        ``checkout_max_age``; it holds no personal or financial data.
+
+        :raises CrossSiteError: a cross-site unsafe request (it has no cart).
+
+        .. versionadded:: 0.2
+        """
+        return run(self._state, self._store, checkout.checkout(self._state))
+
     @property
     def quantity(self) -> int:
         """Items in the cart, all lines summed (``len(cart)`` counts lines)."""
@@ -377,11 +346,16 @@ class AsyncContext(_Facade):
         self.cart = AsyncCart(state, store)
 
     async def record_purchase(
-        self, order_id: str, total_cents: int, currency: str | None = None
+        self,
+        order_id: str,
+        total_cents: int,
+        currency: str | None = None,
+        *,
+        paid: str | None = None,
     ) -> bool:
         """See :meth:`Context.record_purchase`."""
         state = self._state
-        plan = state.record_purchase(order_id, total_cents, currency)
+        plan = state.record_purchase(order_id, total_cents, currency, paid)
         return await arun(state, self._store, plan)
 
     async def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
@@ -445,6 +419,10 @@ class AsyncCart:
     async def clear(self) -> None:
         """See :meth:`Cart.clear`."""
         await arun(self._state, self._store, self._state.cart.clear())
+
+    async def checkout(self) -> CartSnapshot:
+        """See :meth:`Cart.checkout` (``await qs.cart.checkout()``)."""
+        return await arun(self._state, self._store, checkout.checkout(self._state))
 
     async def quantity(self) -> int:
         """Items in the cart, all lines summed."""

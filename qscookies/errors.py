@@ -75,6 +75,15 @@ class PurchaseError(InputError):
     """
 
 
+class PaidTokenError(PurchaseError):
+    """``record_purchase(..., paid=token)`` was given a token it cannot take:
+    forged or damaged, expired (``checkout_max_age``), or a checkout of another
+    cart than the browser's. Nothing is counted, no cart is changed.
+
+    .. versionadded:: 0.2
+    """
+
+
 class CurrencyError(PurchaseError):
     """A currency that is not an active ISO 4217 code (``"ZZZ"``, ``"eur"``).
 

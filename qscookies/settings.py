@@ -66,6 +66,9 @@ class Settings:
     #: Lifetime of the visitor cookie; ``None``: the mode's default (see
     #: :attr:`visitor_lifetime`).
     visitor_max_age: int | None = None
+    #: How long a checkout's token (:meth:`~qscookies.context.Cart.checkout`)
+    #: can pay for its lines: the payment provider's return must come before.
+    checkout_max_age: int = DAY
     #: Attribution window: how long a promotion stays attached to a visitor.
     promotion_max_age: int = 30 * DAY
     #: How long per-day promotion counts are kept.
@@ -179,6 +182,7 @@ class Settings:
         for name in (
             "visit_gap",
             "cart_max_age",
+            "checkout_max_age",
             "promotion_max_age",
             "aggregate_max_age",
             "max_quantity",

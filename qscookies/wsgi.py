@@ -23,7 +23,6 @@ from urllib.parse import parse_qs
 from .codec import CookieCodec
 from .context import RAISE
 from .context import Context
-from .context import track
 from .core.messages import Answer
 from .core.messages import Request
 from .core.request import RequestState
@@ -34,6 +33,7 @@ from .door import found
 from .errors import QSCookiesError
 from .errors import StoreUnavailable
 from .http import raw_target
+from .sending import track
 from .settings import Settings
 from .store.app import AppStore
 

@@ -2,11 +2,11 @@
 
 Both apps answer the same journeys as the WSGI shop: ``/`` gives the visitor
 and promotion as JSON; ``/add?sku=&q=``, ``/set``, ``/remove``, ``/clear``,
-``/cart``, ``/buy?order=&total=`` and ``/forget`` use the cart; ``/login``,
-``/logout`` and ``/account`` sign in and out; ``/choice?c=in|out`` opts in
-or out and answers the tracking choice; ``/static/…``
-(excluded) answers whether a context was there. The Starlette one also has a
-streamed ``/stream`` and a websocket echo on ``/ws``.
+``/cart``, ``/checkout``, ``/buy?order=&total=&paid=`` and ``/forget`` use the
+cart; ``/login``, ``/logout`` and ``/account`` sign in and out;
+``/choice?c=in|out`` opts in or out and answers the tracking choice;
+``/static/…`` (excluded) answers whether a context was there. The Starlette
+one also has a streamed ``/stream`` and a websocket echo on ``/ws``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from qscookies.asgi import context
 from qscookies.context import AsyncContext
 from qscookies.errors import AccountError
 from qscookies.errors import CrossSiteError
+from qscookies.errors import PaidTokenError
 from qscookies.errors import StoreUnavailable
 from qscookies.store.client import client_options
 
@@ -75,8 +76,12 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return await qs.cart.items()
     if path == "/badge":  # a layout's cart badge: degrades while Redis is down
         return await qs.cart.items(default=None)
-    if path == "/buy":
-        return await qs.record_purchase(args["order"], total_cents=int(args["total"]))
+    if path == "/buy":  # with a checkout's token, only what it paid for
+        total, paid = int(args["total"]), args.get("paid")
+        return await qs.record_purchase(args["order"], total_cents=total, paid=paid)
+    if path == "/checkout":
+        snapshot = await qs.cart.checkout()
+        return {"lines": snapshot.lines, "token": snapshot.token}
     if path == "/forget":
         return await qs.forget()
     if path == "/login":  # a bad customer or policy: AccountError, a 400
@@ -164,6 +169,7 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
         ],
         exception_handlers={
             AccountError: as_400,
+            PaidTokenError: as_400,
             CrossSiteError: as_403,
             **({StoreUnavailable: as_500} if store_errors_as_500 else {}),
         },
@@ -198,7 +204,7 @@ def bare_shop(events: Events) -> Any:
         args = {name: values[0] for name, values in query.items()}
         try:
             result = await journey(context(scope), path, args)
-        except AccountError as error:
+        except (AccountError, PaidTokenError) as error:
             await _respond(send, str(error).encode(), status=400)
             return
         except CrossSiteError as error:

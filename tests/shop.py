@@ -17,6 +17,7 @@ from werkzeug.wrappers import Request
 
 from qscookies import AccountError
 from qscookies import CrossSiteError
+from qscookies import PaidTokenError
 from qscookies import QSCookies
 from qscookies import context
 
@@ -48,10 +49,12 @@ HOLD = [Hold()]
 def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Plain WSGI shop: ``/`` reads visitor and promotion, cart paths use the cart.
 
-    ``/login?customer=&merge=`` signs in (a ``400`` for a bad customer or
-    policy) and answers the cart; ``/logout`` signs out; ``/account`` answers
-    whether the browser is signed in; ``/choice?c=in|out`` opts in or out and
-    answers the tracking choice (without ``c``, only answers it).
+    ``/checkout`` answers the lines and token of a checkout, ``/buy?paid=``
+    pays with one (a ``400`` for a bad token); ``/login?customer=&merge=``
+    signs in (a ``400`` for a bad customer or policy) and answers the cart;
+    ``/logout`` signs out; ``/account`` answers whether the browser is signed
+    in; ``/choice?c=in|out`` opts in or out and answers the tracking choice
+    (without ``c``, only answers it).
     """
     if environ["PATH_INFO"].startswith("/static/"):
         start_response("200 OK", [("Content-Type", "text/plain")])
@@ -82,8 +85,16 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         result = qs.cart.items()
     elif path == "/badge":  # a layout's cart badge: degrades while Redis is down
         result = qs.cart.items(default=None)
-    elif path == "/buy":
-        result = qs.record_purchase(args["order"], total_cents=int(args["total"]))
+    elif path == "/buy":  # with a checkout's token, only what it paid for
+        total, paid = int(args["total"]), args.get("paid")
+        try:
+            result = qs.record_purchase(args["order"], total_cents=total, paid=paid)
+        except PaidTokenError as error:
+            start_response("400 Bad Request", [("Content-Type", "text/plain")])
+            return [str(error).encode()]
+    elif path == "/checkout":
+        snapshot = qs.cart.checkout()
+        result = {"lines": snapshot.lines, "token": snapshot.token}
     elif path == "/forget":
         qs.forget()
     elif path == "/login":  # answers the cart after the merge (no more Redis)

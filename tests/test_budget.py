@@ -185,6 +185,27 @@ def test_purchase_is_one_round_trip(app: QSCookies, wire: RoundTrips) -> None:
     assert round_trips(wire, client, "/buy?order=o-1&total=100") == 1
 
 
+def test_checkout_and_a_paid_purchase_are_one_round_trip_each(
+    app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(app)
+    client.get("/?promo=SUMMER")
+    client.get("/add?sku=A")
+    warm = get_json(client, "/checkout")["token"]
+    client.get("/buy", query_string={"order": "o-0", "total": "1", "paid": warm})
+    client.get("/add?sku=A")
+    assert round_trips(wire, client, "/checkout") == 1
+    token = get_json(client, "/checkout")["token"]
+    paid = f"/buy?order=o-1&total=100&paid={token}"
+    assert round_trips(wire, client, paid) == 1
+    provider = Client(app)  # the cookieless return, a cross-site POST: the same
+    with wire.count() as counted:
+        provider.post(
+            paid.replace("o-1", "o-2"), headers={"Sec-Fetch-Site": "cross-site"}
+        )
+    assert counted == [1]
+
+
 def test_excluded_path_is_free_and_sets_no_cookie(
     app: QSCookies, wire: RoundTrips, redis_client: redis.Redis
 ) -> None:
@@ -337,6 +358,28 @@ def test_login_is_at_most_two_round_trips_on_redis_cluster(
     before = len(sent)
     get_json(browser, "/logout")
     assert len(sent) == before
+
+
+def test_a_paid_purchase_on_redis_cluster_costs_no_more_than_before(
+    cluster_app: tuple[Any, list[int]],
+) -> None:
+    """Two round trips, as a purchase without a token: the order's marker
+    first, then the take and the counts (sent to their nodes at once). Each
+    kind is measured on its second use (the scripts then known to the nodes)."""
+    app, sent = cluster_app
+    browser = Client(app)
+    browser.get("/?promo=SUMMER")
+    cost: dict[bool, int] = {}
+    for order in ("o-0", "o-1", "p-0", "p-1"):
+        browser.get("/add?sku=A")
+        paid = order.startswith("p")
+        token = get_json(browser, "/checkout")["token"] if paid else None
+        query = {"order": order, "total": "5", **({"paid": token} if paid else {})}
+        before = len(sent)
+        assert get_json(browser, "/buy", query_string=query)
+        cost[paid] = len(sent) - before
+    assert get_json(browser, "/cart") == {}
+    assert 2 <= cost[True] <= cost[False]
 
 
 def test_a_landing_on_redis_cluster_asks_no_keys_of_the_server(

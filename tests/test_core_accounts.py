@@ -21,11 +21,12 @@ from test_core_request import value_of
 from qscookies.codec import CookieCodec
 from qscookies.core import accounts
 from qscookies.core import scripts
+from qscookies.core.cart import MAX_WRITE_MARKERS
 from qscookies.errors import AccountError
 from qscookies.errors import HeadersSentError
 
 ALICE = CODEC.customer_cart("alice@example.com")
-LIMITS = (999, 200, MS30)
+LIMITS = (999, 200, MS30, MAX_WRITE_MARKERS)
 
 
 def test_a_customer_cart_id_is_a_keyed_hash_never_the_id() -> None:
@@ -78,6 +79,9 @@ def test_an_account_error_is_a_qscookies_error() -> None:
 
 #: The key of alice's sign-in generation.
 GEN = f"qs:g:{{{ALICE}}}"
+#: The anonymous cart and its write markers; alice's cart and its markers.
+TAKEN = (f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}")
+MERGED = (f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}", GEN)
 
 
 @pytest.mark.parametrize("policy", ["add", "replace", "keep"])
@@ -88,10 +92,9 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
         (
             "EVAL",
             scripts.LOGIN,
-            3,
-            f"qs:c:{{{CART}}}",
-            f"qs:c:{{{ALICE}}}",
-            GEN,
+            5,
+            *TAKEN,
+            *MERGED,
             policy,
             *LIMITS,
         ),
@@ -104,20 +107,22 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
 def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     take = accounts.login(state, "alice@example.com", "add")
-    assert take.commands == (("EVAL", scripts.CART_TAKE, 1, f"qs:c:{{{CART}}}"),)
-    merge = take.read([["A", "2"]])
+    assert take.commands == (("EVAL", scripts.CART_TAKE, 2, *TAKEN),)
+    merge = take.read([[["A", "2"], ["m1", "m2"]]])
     assert not state.cart.signed_in  # not before the merge is stored
     assert merge.commands == (  # type: ignore[union-attr]
         (
             "EVAL",
             scripts.CART_MERGE,
-            2,
-            f"qs:c:{{{ALICE}}}",
-            GEN,
+            3,
+            *MERGED,
             "add",
             *LIMITS,
+            2,
             "A",
             "2",
+            "m1",
+            "m2",
         ),
     )
     merge.read([["0", "A", "5"]])  # type: ignore[union-attr]
@@ -125,13 +130,13 @@ def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     assert state.cart.items().read([]) == {"A": 5}
 
 
-def test_cluster_keep_takes_the_anonymous_cart_and_carries_nothing() -> None:
+def test_cluster_keep_takes_the_anonymous_cart_and_carries_its_markers() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     take = accounts.login(state, "alice@example.com", "keep")
-    assert take.commands == (("EVAL", scripts.CART_TAKE, 1, f"qs:c:{{{CART}}}"),)
-    merge = take.read([["A", "2"]])
+    assert take.commands == (("EVAL", scripts.CART_TAKE, 2, *TAKEN),)
+    merge = take.read([[["A", "2"], ["m1"]]])
     assert merge.commands == (  # type: ignore[union-attr]
-        ("EVAL", scripts.CART_MERGE, 2, f"qs:c:{{{ALICE}}}", GEN, "keep", *LIMITS),
+        ("EVAL", scripts.CART_MERGE, 3, *MERGED, "keep", *LIMITS, 0, "m1"),
     )
     merge.read([["0", "C", "1"]])  # type: ignore[union-attr]
     assert state.cart.items().read([]) == {"C": 1}
@@ -144,7 +149,7 @@ def test_without_an_anonymous_cart_login_renews_the_customers_cart(
     state = open_state(rules=make_rules(cluster=cluster))
     plan = accounts.login(state, "alice@example.com")
     assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 2, f"qs:c:{{{ALICE}}}", GEN, "add", *LIMITS),
+        ("EVAL", scripts.CART_MERGE, 3, *MERGED, "add", *LIMITS, 0),
     )
 
 
@@ -153,7 +158,7 @@ def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
     assert state.cart.signed_in
     plan = accounts.login(state, "alice@example.com", "add")
     assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 2, f"qs:c:{{{ALICE}}}", GEN, "add", *LIMITS),
+        ("EVAL", scripts.CART_MERGE, 3, *MERGED, "add", *LIMITS, 0),
     )
 
 

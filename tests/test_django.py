@@ -162,6 +162,39 @@ def test_cart_landing_and_visitor_through_settings_only(
     )
 
 
+@pytest.mark.parametrize(
+    ("server", "views"), [("gunicorn", "/"), ("uvicorn", "/async/")]
+)
+def test_a_payment_return_without_cookies_pays_the_checkout(
+    serve: Serve,
+    server: str,
+    views: str,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> None:
+    """``qs.cart.checkout()`` and ``record_purchase(..., paid=)`` in Django
+    views (awaited in async ones): the cookieless cross-site return takes away
+    only what was checked out, once, credited to the landing's promotion."""
+    base = serve(server, redis_server.url)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        browser.get("/?promo=SUMMER24")
+        _json(browser, "/add?sku=TEA-01&q=2")
+        token = _json(browser, f"{views}checkout")["token"]
+        assert _json(browser, "/add?sku=MUG") == 1  # after the checkout
+        with httpx.Client(base_url=base, timeout=10) as provider:
+            for _ in range(2):  # a return sent twice
+                answer = provider.post(
+                    f"{views}pay?order=dj-{server}",
+                    data={"paid": token},
+                    headers={"Sec-Fetch-Site": "cross-site"},
+                )
+                assert answer.status_code == 200, answer.text
+        assert _json(browser, "/cart") == {"MUG": 1}
+    with redis_server.client(decode_responses=True) as admin:
+        (day,) = admin.keys("dj:a:{SUMMER24}:d:*")
+        assert admin.hget(day, "purchases") == "1"
+
+
 def test_async_and_sync_views_under_the_asgi_handler(
     serve: Serve, redis_server: RedisServer
 ) -> None:

@@ -15,6 +15,7 @@ from flask import request
 from werkzeug.http import http_date
 
 from qscookies import ConfigurationError
+from qscookies import PaidTokenError
 from qscookies import QSCookies as WSGIQSCookies
 from qscookies import context
 from qscookies.embedded import RedisServer
@@ -51,6 +52,21 @@ def make_app(redis_url: str | None, **config: Any) -> Flask:
     def cart() -> dict[str, int]:
         return qs.cart.items()
 
+    @app.get("/checkout")
+    def checkout() -> dict[str, Any]:
+        snapshot = qs.cart.checkout()
+        return {"lines": snapshot.lines, "token": snapshot.token}
+
+    @app.post("/pay")
+    def pay() -> Any:  # a payment provider's return
+        try:
+            counted = qs.record_purchase(
+                "fl-1", total_cents=500, paid=request.form["paid"]
+            )
+        except PaidTokenError as error:
+            return str(error), 400
+        return jsonify(counted)
+
     return app
 
 
@@ -78,6 +94,23 @@ def test_the_apps_own_test_client_works_unchanged(redis_url: str) -> None:
         "same": True,
     }
     assert client.get_cookie("qs_cart") is not None
+
+
+def test_a_payment_return_without_cookies_pays_the_checkout(redis_url: str) -> None:
+    app = make_app(redis_url)
+    QSCookies(app)
+    browser = app.test_client()
+    browser.get("/?promo=SUMMER24")
+    browser.get("/add?sku=TEA-01")
+    token = browser.get("/checkout").json["token"]
+    assert browser.get("/add?sku=MUG").json == 1  # after the checkout
+    provider = app.test_client()  # no cookie of ours, another site's POST
+    cross_site = {"Sec-Fetch-Site": "cross-site"}
+    answer = provider.post("/pay", data={"paid": token}, headers=cross_site)
+    assert answer.json is True  # credited to SUMMER24
+    assert browser.get("/cart").json == {"MUG": 1}
+    forged = provider.post("/pay", data={"paid": token[:-1]}, headers=cross_site)
+    assert forged.status_code == 400 and "checkout token" in forged.text
 
 
 def test_opt_in_mode_tracks_from_the_yes(redis_url: str) -> None:

@@ -88,7 +88,7 @@ def test_flask_shop_passes_the_readme_test(
     files = snippets()
     for name in ("myshop.py", "test_shop.py"):
         (tmp_path / name).write_text(files[name])
-    assert "1 passed" in _pytest(tmp_path, fresh_redis_server.url)
+    assert "2 passed" in _pytest(tmp_path, fresh_redis_server.url)
     assert dev_redis.dbsize() == 0
 
 

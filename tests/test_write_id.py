@@ -144,3 +144,49 @@ def test_on_a_cluster_the_marker_shares_the_carts_slot(
             for key in direct.keys("wid:*"):
                 direct.delete(key)
     client.close()
+
+
+def _resent_after_sign_in(browser: Client) -> None:
+    """An add whose reply was lost, re-sent after the sign-in merged its cart."""
+    assert get_json(browser, "/add?sku=A&id=form-1") == 1
+    assert get_json(browser, "/login?customer=ada")["cart"] == {"A": 1}
+    assert get_json(browser, "/add?sku=A&id=form-1") == 1  # re-sent: not again
+    assert get_json(browser, "/add?sku=A&id=form-2") == 2
+    assert get_json(browser, "/cart") == {"A": 2}
+
+
+def test_a_write_resent_after_sign_in_is_applied_once(
+    redis_client: redis.Redis,
+) -> None:
+    """The login script carries the anonymous cart's markers into the
+    customer's, bounded as before, and deletes the anonymous ones."""
+    browser = Client(wrap(redis_client, max_quantity=999))
+    _resent_after_sign_in(browser)
+    [markers] = redis_client.keys("qs:w:*")  # the anonymous cart's are gone
+    assert b"{u:" in markers
+    # A second browser of the customer: a full hash of anonymous markers is
+    # carried over the customer's and the whole stays within the cap.
+    other = Client(wrap(redis_client, max_quantity=999))
+    for number in range(MAX_WRITE_MARKERS):
+        get_json(other, f"/add?sku=B&id=w-{number}")
+    get_json(other, "/login?customer=ada")
+    assert redis_client.hlen(markers) == MAX_WRITE_MARKERS + 1  # and the sequence
+    assert get_json(other, f"/add?sku=B&id=w-{MAX_WRITE_MARKERS - 1}") == 64
+    assert get_json(other, "/add?sku=A&id=form-2") == 3  # the oldest: forgotten
+
+
+def test_on_a_cluster_a_write_resent_after_sign_in_is_applied_once(
+    redis_cluster: RedisClusterServers,
+) -> None:
+    """The take (step 1) carries the markers to the merge (step 2)."""
+    client = redis_cluster.client(**client_options(1.0))
+    app = QSCookies(shop, secret_key=SECRET, redis=client, key_prefix="wsi:")
+    _resent_after_sign_in(Client(app))
+    found = []
+    for node in redis_cluster.nodes:  # the session cluster: leave no key behind
+        with node.client() as direct:
+            found += direct.keys("wsi:w:*")
+            for key in direct.keys("wsi:*"):
+                direct.delete(key)
+    assert len(found) == 1 and b"{u:" in found[0]
+    client.close()

@@ -13,14 +13,16 @@ that still carry the anonymous cookie:
 - on a single Redis (or Sentinel), one script takes the anonymous lines
   (``HGETALL`` and ``DEL``), merges them by the policy and renews the TTL: an
   add is either before it (merged) or after it (it starts the anonymous cart
-  afresh, under the old cookie);
+  afresh, under the old cookie). The anonymous cart's write markers go with
+  its lines (whatever the policy), so a write re-sent after the sign-in is not
+  applied again;
 - on Redis Cluster the two carts live in different slots: step 1 takes the
-  anonymous lines in one atomic script on their slot, step 2 merges them into
-  the customer's cart on its slot. The take is the dividing line, as above: an
-  add before it is in the lines taken and merged once, an add after it is in
-  the fresh anonymous cart. Nothing is lost or counted twice; only a Redis
-  failure between the two steps (login then raises ``StoreUnavailable``) can
-  lose the lines taken.
+  anonymous lines (and write markers) in one atomic script on their slot,
+  step 2 merges them into the customer's cart on its slot. The take is the
+  dividing line, as above: an add before it is in the lines taken and merged
+  once, an add after it is in the fresh anonymous cart. Nothing is lost or
+  counted twice; only a Redis failure between the two steps (login then
+  raises ``StoreUnavailable``) can lose the lines taken.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Literal
 
 from ..errors import AccountError
 from . import scripts
+from .cart import MAX_WRITE_MARKERS
 from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
@@ -118,28 +121,32 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
         settings.max_quantity,
         settings.max_cart_lines,
         settings.cart_max_age * 1000,
+        MAX_WRITE_MARKERS,
     )
-    key = rules.keys.cart(target)
-    generation = rules.keys.generation(target)
-    merged: Command = ("EVAL", scripts.CART_MERGE, 2, key, generation, *limits)
+    keys = rules.keys
+    key, writes = keys.cart(target), keys.writes(target)
+    generation = keys.generation(target)
+    merged: Command = ("EVAL", scripts.CART_MERGE, 3, key, writes, generation, *limits)
 
     def adopt(replies: list[Any]) -> None:
         cart.adopt(target, *signed(replies[-1]))
 
     if anonymous is None:
-        return Plan((merged,), adopt, durable=key)
-    taken = rules.keys.cart(anonymous)
+        return Plan(((*merged, 0),), adopt, durable=key)
+    taken = (keys.cart(anonymous), keys.writes(anonymous))
     if not rules.cluster:
-        both = ("EVAL", scripts.LOGIN, 3, taken, key, generation, *limits)
+        both = ("EVAL", scripts.LOGIN, 5, *taken, key, writes, generation, *limits)
         return Plan((both,), adopt, durable=key)
 
     # Two single commands, never one pipeline over two slots: redis-py's cluster
     # pipeline asks a node for an EVALSHA's keys first (COMMAND GETKEYS).
     def give(replies: list[Any]) -> Plan[None]:
-        carried = () if policy == "keep" else tuple(replies[0])
-        return Plan(((*merged, *carried),), adopt, durable=key)
+        lines, markers = replies[0]
+        carried = () if policy == "keep" else tuple(lines)
+        command = (*merged, len(carried), *carried, *markers)
+        return Plan((command,), adopt, durable=key)
 
-    return Plan((("EVAL", scripts.CART_TAKE, 1, taken),), give, durable=taken)
+    return Plan((("EVAL", scripts.CART_TAKE, 2, *taken),), give, durable=taken[0])
 
 
 def logout(state: RequestState, everywhere: bool = False) -> Plan[None]:

@@ -200,45 +200,67 @@ def purchase_fields(
     return moves
 
 
+#: What a purchase paid with a checkout's token takes away: the cart's key,
+#: its write markers' key, and the paid lines (flat sku, quantity values).
+Paying = tuple[str, str, tuple[str | int, ...]]
+
+
 def count_purchase(
     day: Day,
-    attribution: Attribution,
+    attribution: Attribution | None,
     marker: str,
     fields: dict[str, int],
     *,
     commands: list[Command],
     cluster: bool,
+    paying: Paying | None = None,
 ) -> Plan[bool]:
     """Count a purchase once per order, after *commands*: *marker* (the
     order's, whatever promotion it is credited to) is set with ``SET NX``, and
-    only then are the attributed code's *fields* moved.
+    only then are the attributed code's *fields* moved and, with *paying*, the
+    paid lines taken away from the cart (so a purchase recorded twice takes
+    them once). Without *paying*, *attribution* is required.
 
-    One ``EVAL`` of the purchase script, in the same round trip as
-    *commands*. On Redis Cluster the marker and the code's counters live in
-    different slots: the ``SET NX`` goes first and the counts follow in a
-    second round trip, only when it was set (:data:`~qscookies.core.scripts.ORDER_MARK`;
-    a failure between the two loses
-    that purchase's count, never counts it twice).
+    One ``EVAL`` of the purchase script (:data:`~qscookies.core.scripts.PAID`
+    with *paying*), in the same round trip as *commands*. On Redis Cluster the
+    marker, the cart and the code's counters live in different slots: the
+    ``SET NX`` goes first (:data:`~qscookies.core.scripts.ORDER_MARK`) and the
+    take (:data:`~qscookies.core.scripts.CART_PAY`) and counts follow in a
+    second round trip, only when it was set (a failure between the two loses
+    that purchase's count and take, never applies them twice).
 
-    :return: a plan answering whether this call counted the purchase.
+    :return: a plan answering whether this call counted the purchase for a
+        promotion.
     """
-    code, at = attribution.code, len(commands)
-    indexed = day.indexed(code, pair_of(attribution))
+    at, credited = len(commands), attribution is not None
+    counters: tuple[str, ...] = ()
+    moves: tuple[str | int, ...] = ()
+    indexed: list[Command] = []
+    if attribution is not None:
+        indexed = day.indexed(attribution.code, pair_of(attribution))
+        counters = (day.keys.aggregate(attribution.code, "d", day.day),)
+        moves = tuple(value for item in fields.items() for value in item)
     if not cluster:
-        moves = [value for item in fields.items() for value in item]
-        counters = day.keys.aggregate(code, "d", day.day)
-        commands += [
-            ("EVAL", scripts.PURCHASE, 2, marker, counters, ORDER_MEMORY, day.ttl)
-            + tuple(moves),
-            *indexed,
-        ]
-        return Plan(tuple(commands), lambda replies: replies[at] == 1)
+        head = (ORDER_MEMORY, day.ttl)
+        script: Command = ("EVAL", scripts.PURCHASE, 2, marker, *counters, *head)
+        script += moves
+        if paying is not None:
+            cart, writes, lines = paying
+            keys = (marker, cart, writes, *counters)
+            script = ("EVAL", scripts.PAID, len(keys), *keys, *head, len(lines))
+            script += (*lines, *moves)
+        commands += [script, *indexed]
+        return Plan(tuple(commands), lambda replies: credited and replies[at] == 1)
 
     def count(replies: list[Any]) -> Plan[bool]:
         if replies[at] != 1:
             return done(False)
-        writes = day.counts(code, fields) + indexed
-        return Plan(tuple(writes), lambda _replies: True)
+        writes: list[Command] = []
+        if paying is not None:
+            writes.append(("EVAL", scripts.CART_PAY, 2, *paying[:2], *paying[2]))
+        if attribution is not None:
+            writes += day.counts(attribution.code, fields) + indexed
+        return Plan(tuple(writes), lambda _replies: credited)
 
     commands.append(("EVAL", scripts.ORDER_MARK, 1, marker, ORDER_MEMORY))
     return Plan(tuple(commands), count)

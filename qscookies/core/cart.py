@@ -390,6 +390,10 @@ class CartState:
         else:
             self.drop()
 
+    def paid(self) -> None:
+        """Lines of the cart were paid for (and taken away): read them again."""
+        self._lines = None
+
     def drop(self) -> None:
         """Forget the cart: a new id from the next write on, its cookie dropped.
 

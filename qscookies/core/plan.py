@@ -16,6 +16,7 @@ from typing import Generic
 from typing import TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 #: One Redis command: its name, then its arguments.
 Command = tuple[Any, ...]
@@ -40,6 +41,16 @@ class Plan(Generic[T]):
 def done(value: T) -> Plan[T]:
     """A plan that sends nothing and answers *value*."""
     return Plan((), lambda _replies: value)
+
+
+def then(plan: Plan[T], step: Callable[[T], U]) -> Plan[U]:
+    """*plan*, its result passed through *step* (after any plan it leads to)."""
+
+    def read(replies: list[Any]) -> U | Plan[U]:
+        result = plan.read(replies)
+        return then(result, step) if isinstance(result, Plan) else step(result)
+
+    return Plan(plan.commands, read, plan.durable)
 
 
 def text(reply: str | bytes) -> str:

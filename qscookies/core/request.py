@@ -22,9 +22,9 @@ from ..keys import KeySchema
 from ..privacy import scrub_location
 from ..settings import Settings
 from . import campaigns
+from . import checkout
 from .aggregates import Day
 from .cart import CartState
-from .cart import check_order
 from .consent import Consent
 from .consent import Decision
 from .consent import asked
@@ -293,50 +293,15 @@ class RequestState:
     # -- purchases and privacy ------
 
     def record_purchase(
-        self, order_id: str, total_cents: int, currency: str | None = None
+        self,
+        order_id: str,
+        total_cents: int,
+        currency: str | None = None,
+        paid: str | None = None,
     ) -> Plan[bool]:
-        """Count a purchase for the attributed promotion and pair, once per order.
-
-        One round trip: ``DEL`` of the cart and the purchase script (``SET NX``
-        on the order's marker, a keyed hash of the order id whatever promotion
-        it is credited to; ``HINCRBY`` of purchases and of the revenue in
-        *currency*); two on Redis Cluster (see
-        :func:`~qscookies.core.campaigns.count_purchase`). An anonymous cart is
-        dropped and a new cart id is used from then on; a signed-in browser
-        keeps its (emptied) customer's cart.
-
-        :param currency: an active ISO 4217 code; default the ``currency``
-            setting.
-        :raises PurchaseError: a bad order id, total or currency (nothing sent).
-        """
-        check_order(order_id, total_cents)
-        rules = self.rules
-        currency = campaigns.check_currency(
-            rules.settings.currency if currency is None else currency
-        )
-        self.jar.accessed = True
-        attribution = self.attribution()
-        cart_id = self.cart.id()
-        commands: list[Command] = []
-        if cart_id:
-            keys = rules.keys
-            commands.append(("DEL", keys.cart(cart_id), keys.writes(cart_id)))
-        plan: Plan[bool] = Plan((), lambda _replies: False)
-        if attribution:
-            plan = campaigns.count_purchase(
-                self.day,
-                attribution,
-                rules.keys.order(rules.codec.order_hash(order_id)),
-                campaigns.purchase_fields(attribution, total_cents, currency),
-                commands=commands,
-                cluster=rules.cluster,
-            )
-
-        def read(replies: list[Any]) -> bool | Plan[bool]:
-            self.cart.bought()
-            return plan.read(replies)
-
-        return Plan(plan.commands or tuple(commands), read)
+        """Count a purchase once per order: see
+        :func:`~qscookies.core.checkout.purchase`."""
+        return checkout.purchase(self, order_id, total_cents, currency, paid)
 
     def opt_out(self) -> None:
         """Record "out": drop the visitor and promotion cookies, track nothing.

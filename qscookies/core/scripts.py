@@ -15,6 +15,42 @@ OVER_LINES = -2
 #: the customer's (signed out everywhere since).
 REVOKED = -3
 
+# The write markers of a cart (a hash: marker -> sequence, '#' -> last
+# sequence): `ordered` lists a hash's markers oldest first, `trim` drops the
+# oldest past the most kept, `carry` gives a cart the markers of another (at
+# sign-in), each after those it holds, bounded. The head of CART_PUT, CART_TAKE,
+# LOGIN and CART_MERGE.
+_MARKERS = """
+local function ordered(key)
+  local fields, order = redis.call('HGETALL', key), {}
+  for i = 1, #fields, 2 do
+    if fields[i] ~= '#' then
+      table.insert(order, {fields[i], tonumber(fields[i + 1])})
+    end
+  end
+  table.sort(order, function(a, b) return a[2] < b[2] end)
+  for i = 1, #order do order[i] = order[i][1] end
+  return order
+end
+local function trim(key, most)
+  local over = redis.call('HLEN', key) - tonumber(most) - 1
+  if over > 0 then
+    local order = ordered(key)
+    for i = 1, over do redis.call('HDEL', key, order[i]) end
+  end
+end
+local function carry(key, markers, most, ttl)
+  if #markers == 0 then return end
+  for _, marker in ipairs(markers) do
+    if not redis.call('HGET', key, marker) then
+      redis.call('HSET', key, marker, redis.call('HINCRBY', key, '#', 1))
+    end
+  end
+  redis.call('PEXPIRE', key, ttl)
+  trim(key, most)
+end
+"""
+
 # KEYS[1] cart, KEYS[2] (with a write id) the cart's write markers (a hash in
 # the cart's slot: keyed hash of sku and write id -> sequence, '#' -> last
 # sequence), last (signed in) the customer's generation; ARGV sku, quantity,
@@ -24,7 +60,9 @@ REVOKED = -3
 # (nothing changed). A write whose marker is already set (a re-sent write)
 # changes nothing and answers the line's quantity; a refused one sets none.
 # Past the most markers, the oldest is dropped, so the hash stays bounded.
-CART_PUT = """
+CART_PUT = (
+    _MARKERS
+    + """
 local marker = ARGV[7] ~= '' and ARGV[7]
 if ARGV[9] and (redis.call('HGET', KEYS[#KEYS], 'g') or '0') ~= ARGV[9] then
   return -3
@@ -34,16 +72,7 @@ if marker then
   if redis.call('HGET', KEYS[2], marker) then return current end
   redis.call('HSET', KEYS[2], marker, redis.call('HINCRBY', KEYS[2], '#', 1))
   redis.call('PEXPIRE', KEYS[2], ARGV[6])
-  if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[8]) + 1 then
-    local markers, oldest, first = redis.call('HGETALL', KEYS[2]), nil, nil
-    for i = 1, #markers, 2 do
-      local seq = tonumber(markers[i + 1])
-      if markers[i] ~= '#' and (first == nil or seq < first) then
-        oldest, first = markers[i], seq
-      end
-    end
-    redis.call('HDEL', KEYS[2], oldest)
-  end
+  trim(KEYS[2], ARGV[8])
 end
 local function refuse(code)
   if marker then redis.call('HDEL', KEYS[2], marker) end
@@ -63,6 +92,7 @@ redis.call('HSET', KEYS[1], ARGV[1], quantity)
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return quantity
 """
+)
 
 # KEYS[1] a customer's cart, KEYS[2] its generation; ARGV the cookie's
 # generation. Empties the cart (DEL), or answers REVOKED (nothing changed).
@@ -77,19 +107,59 @@ _MARK = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 """
 
+# Moving a code's day counters (`key`) by the (field, increment) pairs of ARGV
+# from `from` on, renewing their TTL (ARGV[2] s): in PURCHASE and PAID.
+_COUNT = """
+local function count(key, from)
+  for i = from, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) end
+  redis.call('EXPIRE', key, ARGV[2])
+end
+"""
+
+# Taking paid `lines` (flat sku, quantity pairs) away from a cart: each line
+# loses the quantity paid for (a line at 0 or less goes), so what was added
+# meanwhile stays; the write markers go with the last line. In PAID and
+# CART_PAY.
+_PAY = """
+local function pay(cart, writes, lines)
+  for i = 1, #lines, 2 do
+    if redis.call('HINCRBY', cart, lines[i], -tonumber(lines[i + 1])) <= 0 then
+      redis.call('HDEL', cart, lines[i])
+    end
+  end
+  if redis.call('HLEN', cart) == 0 then redis.call('DEL', writes) end
+end
+"""
+
 # KEYS[1] the order's marker, KEYS[2] the attributed code's day counters (two
 # slots: a single Redis or Sentinel only); ARGV marker ttl s, counters ttl s,
 # then (field, increment) pairs. Counts a purchase once per order, whatever
 # code it is credited to: moves the fields (purchases and revenue, overall and
 # of the pair); answers 1 if counted.
-PURCHASE = (
+PURCHASE = _MARK + _COUNT + "count(KEYS[2], 3)\nreturn 1\n"
+
+# KEYS[1] the order's marker, KEYS[2] the paid cart, KEYS[3] its write
+# markers, then (attributed) the code's day counters: a single Redis or
+# Sentinel only; ARGV marker ttl s, counters ttl s, the number of values of the
+# paid lines, the paid lines (flat pairs), then (field, increment) pairs. A
+# purchase paid with a checkout's token, once per order: takes the paid lines
+# away (_PAY) and moves the fields; answers 1 if counted.
+PAID = (
     _MARK
+    + _COUNT
+    + _PAY
     + """
-for i = 3, #ARGV, 2 do redis.call('HINCRBY', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[2], ARGV[2])
+local paid = tonumber(ARGV[3])
+pay(KEYS[2], KEYS[3], {unpack(ARGV, 4, 3 + paid)})
+if #KEYS == 4 then count(KEYS[4], 4 + paid) end
 return 1
 """
 )
+
+# KEYS[1] the paid cart, KEYS[2] its write markers; ARGV the paid lines (flat
+# pairs). Redis Cluster, step 2 of a paid purchase, once ORDER_MARK set the
+# order's marker: takes the paid lines away.
+CART_PAY = _PAY + "pay(KEYS[1], KEYS[2], ARGV)\nreturn 1\n"
 
 # KEYS[1] the order's marker; ARGV its ttl s. Redis Cluster, step 1 of a
 # purchase (the counters live in another slot): answers 1 if the marker was
@@ -183,12 +253,15 @@ return 1
 )
 
 # The merge of lines into a customer's cart, by policy: the tail of LOGIN and
-# CART_MERGE, which set `lines` (flat sku, quantity pairs) and `cart` (the
-# customer's cart key) first. ARGV policy ("add"|"replace"|"keep"), max
-# quantity, max lines, ttl ms. "add" sums quantities (capped at the max
-# quantity; a new line past the max lines is left out), "replace" empties the
-# cart first when there are lines, "keep" merges nothing. Renews the TTL of the
-# cart and of the customer's generation (the last key), and answers the
+# CART_MERGE, which set `lines` (flat sku, quantity pairs), `cart` (the
+# customer's cart key), `markers` (the anonymous cart's write markers, oldest
+# first) and `writes` (the customer's cart's markers key) first. ARGV policy
+# ("add"|"replace"|"keep"), max quantity, max lines, ttl ms, most markers kept.
+# "add" sums quantities (capped at the max quantity; a new line past the max
+# lines is left out), "replace" empties the cart first when there are lines,
+# "keep" merges nothing. Whatever the policy, the markers are carried (a write
+# re-sent after the sign-in was applied once already), bounded. Renews the TTL
+# of the cart and of the customer's generation (the last key), and answers the
 # generation, then the cart's lines (flat pairs).
 _MERGE = """
 local most, width = tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -202,6 +275,7 @@ if ARGV[1] ~= 'keep' then
     end
   end
 end
+carry(writes, markers, ARGV[5], ARGV[4])
 redis.call('PEXPIRE', cart, ARGV[4])
 redis.call('PEXPIRE', KEYS[#KEYS], ARGV[4])
 local reply = redis.call('HGETALL', cart)
@@ -209,27 +283,43 @@ table.insert(reply, 1, redis.call('HGET', KEYS[#KEYS], 'g') or '0')
 return reply
 """
 
-# Taking the lines of a cart: read and delete them in one atomic step. An add
-# before it is in the lines taken; an add after it starts the cart afresh.
-_TAKE = """
-local lines = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
+# Taking the lines and write markers of a cart (KEYS[1], KEYS[2]): read and
+# delete them in one atomic step. An add before it is in the lines taken; an
+# add after it starts the cart afresh.
+_TAKE = (
+    _MARKERS
+    + """
+local lines, markers = redis.call('HGETALL', KEYS[1]), ordered(KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
 """
+)
 
-# KEYS[1] the anonymous cart, KEYS[2] the customer's cart (a single Redis: the
-# two slots are on one server), KEYS[3] the customer's generation; ARGV as
-# _MERGE. Sign-in in one atomic step: takes the anonymous lines, merges them,
-# answers the generation and the customer's lines.
-LOGIN = _TAKE + "local cart = KEYS[2]\n" + _MERGE
+# KEYS[1] the anonymous cart, KEYS[2] its write markers, KEYS[3] the customer's
+# cart, KEYS[4] its write markers, KEYS[5] the customer's generation (a single
+# Redis: the two slots are on one server); ARGV as _MERGE. Sign-in in one
+# atomic step: takes the anonymous lines and markers, merges them, answers the
+# generation and the customer's lines.
+LOGIN = _TAKE + "local cart, writes = KEYS[3], KEYS[4]\n" + _MERGE
 
-# KEYS[1] a cart. Redis Cluster, step 1 of a sign-in: takes the anonymous lines
-# (answers them as flat pairs).
-CART_TAKE = _TAKE + "return lines\n"
+# KEYS[1] a cart, KEYS[2] its write markers. Redis Cluster, step 1 of a
+# sign-in: takes the anonymous lines and markers (answers both: flat pairs,
+# and the markers oldest first).
+CART_TAKE = _TAKE + "return {lines, markers}\n"
 
-# KEYS[1] the customer's cart, KEYS[2] its generation; ARGV as _MERGE, then the
-# lines taken (flat pairs). Redis Cluster, step 2 of a sign-in (or the only step
-# without an anonymous cart: renews the TTL, answers the lines).
-CART_MERGE = "local lines = {unpack(ARGV, 5)}\nlocal cart = KEYS[1]\n" + _MERGE
+# KEYS[1] the customer's cart, KEYS[2] its write markers, KEYS[3] its
+# generation; ARGV as _MERGE, then the number of values of the lines taken, the
+# lines taken (flat pairs) and the markers taken. Redis Cluster, step 2 of a
+# sign-in (or the only step without an anonymous cart: renews the TTL, answers
+# the lines).
+CART_MERGE = (
+    _MARKERS
+    + """
+local count = tonumber(ARGV[6])
+local lines, markers = {unpack(ARGV, 7, 6 + count)}, {unpack(ARGV, 7 + count)}
+local cart, writes = KEYS[1], KEYS[2]
+"""
+    + _MERGE
+)
 
 #: The commands the scripts call (the app user's ACL must allow them).
 SCRIPT_COMMANDS = frozenset(

@@ -46,8 +46,6 @@ from ..asgi import request_from as asgi_request
 from ..codec import CookieCodec
 from ..context import AsyncContext
 from ..context import Context
-from ..context import atrack
-from ..context import track
 from ..core.messages import Answer
 from ..core.messages import Request
 from ..core.request import RequestState
@@ -56,6 +54,8 @@ from ..door import checked_client
 from ..errors import ConfigurationError
 from ..errors import QSCookiesError
 from ..errors import StoreUnavailable
+from ..sending import atrack
+from ..sending import track
 from ..settings import Settings
 from ..store.aio import AsyncAppStore
 from ..store.app import AppStore

@@ -40,6 +40,29 @@ def buy(request: HttpRequest) -> JsonResponse:
     return JsonResponse(counted, safe=False)
 
 
+def checkout(request: HttpRequest) -> JsonResponse:
+    snapshot = request.qs.cart.checkout()
+    return JsonResponse({"lines": snapshot.lines, "token": snapshot.token})
+
+
+def pay(request: HttpRequest) -> JsonResponse:
+    """A payment provider's return (a POST, with or without our cookies)."""
+    order, paid = request.GET["order"], request.POST["paid"]
+    counted = request.qs.record_purchase(order, total_cents=500, paid=paid)
+    return JsonResponse(counted, safe=False)
+
+
+async def async_checkout(request: HttpRequest) -> JsonResponse:
+    snapshot = await request.qs.cart.checkout()
+    return JsonResponse({"lines": snapshot.lines, "token": snapshot.token})
+
+
+async def async_pay(request: HttpRequest) -> JsonResponse:
+    order, paid = request.GET["order"], request.POST["paid"]
+    counted = await request.qs.record_purchase(order, total_cents=500, paid=paid)
+    return JsonResponse(counted, safe=False)
+
+
 async def async_add(request: HttpRequest) -> JsonResponse:
     sku = request.GET["sku"]
     return JsonResponse(await request.qs.cart.add(sku), safe=False)
@@ -59,6 +82,10 @@ urlpatterns = [
     path("add", add),
     path("cart", cart),
     path("buy", buy),
+    path("checkout", checkout),
+    path("pay", pay),
+    path("async/checkout", async_checkout),
+    path("async/pay", async_pay),
     path("async/add", async_add),
     path("async/cart", async_cart),
     path("async/", async_page),
