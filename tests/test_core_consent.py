@@ -160,7 +160,7 @@ def test_before_a_yes_a_landing_counts_in_landings_only() -> None:
     (landing,) = plan.commands
     assert landing[:3] == ("EVAL", scripts.LANDING, 16)
     # no member; landings take half of each bound (the rest: admitted by evidence)
-    assert landing[-7:] == ("SUMMER", 100, "", 800 * DAY, 0, "/", 25)
+    assert landing[-7:] == ("SUMMER", 100, "", 758 * DAY, 0, "/", 25)
     assert plan.read([["SUMMER", "/"]]) is None
     assert state.promotion is None  # attributed to nothing
     assert set_cookies(state) == {}

