@@ -6,8 +6,7 @@
 - the **app user** (``qs-app``) may touch only keys under the prefix, and run only
   the commands the middleware sends (:data:`~qscookies.store.APP_COMMANDS`), the
   commands its Lua scripts run (:data:`~qscookies.store.SCRIPT_COMMANDS`: Redis
-  checks commands called from a script against the user too), the ``SET`` of
-  the start-up marker (:data:`~qscookies.store.startup.MARKER_COMMANDS`) and ``SELECT``,
+  checks commands called from a script against the user too) and ``SELECT``,
   which redis-py sends on connecting to a database other than 0 (its ``HELLO``
   needs no permission; the ``CLIENT MAINT_NOTIFICATIONS`` redis-py 8 tries is
   refused and redis-py carries on);
@@ -54,7 +53,6 @@ from .errors import ConfigurationError
 from .keys import KeySchema
 from .store.app import APP_COMMANDS
 from .store.reader import REPORT_COMMANDS
-from .store.startup import MARKER_COMMANDS
 
 log = logging.getLogger("qscookies")
 
@@ -85,7 +83,7 @@ _UNQUOTABLE = frozenset("\"'\\")
 
 def app_rules(prefix: str, version: RedisVersion) -> list[str]:
     """ACL rules of the app user: prefix keys, the middleware's commands only."""
-    commands = APP_COMMANDS | SCRIPT_COMMANDS | MARKER_COMMANDS | CONNECT_COMMANDS
+    commands = APP_COMMANDS | SCRIPT_COMMANDS | CONNECT_COMMANDS
     return [
         "resetkeys",
         f"~{KeySchema(prefix).all_keys}",

@@ -22,11 +22,11 @@ from .advisories import lua_advisory
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .keys import KeySchema
+from .startup import logged_by
 from .store.app import cause
 from .store.client import describe
 from .store.client import is_cluster
 from .store.probe import Prober
-from .store.startup import logged_by
 from .words import plural
 
 log = logging.getLogger("qscookies")
@@ -306,7 +306,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
         return
     if advisory.needs_fix or advisory.scripts_open:
         for line in advisory.lines():
-            _once(client, prefix, logging.WARNING, f"qscookies: {line}")
+            _once(logging.WARNING, f"qscookies: {line}")
     if missing:
         needs = (
             f"configuration error: the user is refused {' '.join(missing)} on the"
@@ -316,8 +316,6 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
         if strict:
             raise ConfigurationError(f"strict=True refuses to start: {needs}")
         _once(
-            client,
-            prefix,
             logging.ERROR,
             f"qscookies: at start-up, Redis at {describe(client)}: {needs}",
         )
@@ -329,17 +327,17 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     )
     if strict:
         raise ConfigurationError(f"strict=True refuses to start: {message}")
-    _once(client, prefix, logging.WARNING, f"qscookies: {message}")
+    _once(logging.WARNING, f"qscookies: {message}")
 
 
-def _once(client: Any, prefix: str, level: int, line: str) -> None:
+def _once(level: int, line: str) -> None:
     """Log a start-up finding once per server, not once per worker process.
 
     The first process of a server to find it logs *line* at *level*; its
     sibling workers log it at ``DEBUG`` (see
-    :func:`~qscookies.store.startup.logged_by`).
+    :func:`~qscookies.startup.logged_by`).
     """
-    sibling = logged_by(client, prefix, line)
+    sibling = logged_by(line)
     if sibling is None:
         log.log(
             level,

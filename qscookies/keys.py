@@ -24,9 +24,6 @@ one cart, or of one promotion over all its days, share a slot::
                                      at most MAX_WRITE_MARKERS (TTL: the cart's)
     qs:o:{<keyed order hash>}        marker that makes an order count once, whatever
                                      promotion it is credited to (TTL)
-    qs:s:{<hash>}                    the pid of the worker process that logged a
-                                     start-up finding, so its siblings do not log it
-                                     again (hash of host, parent pid, line; TTL)
 
 Aggregate keys (``qs:a:``) hold counters and sketches only, never an id. A
 customer's cart is named by an HMAC of the customer id (see
@@ -154,12 +151,6 @@ class KeySchema:
         """Key of the marker that counts an order once (a keyed hash of its id),
         whatever promotion the order is credited to; the hash is its hash tag."""
         return f"{self.prefix}o:{{{order_hash}}}"
-
-    def startup(self, digest: str) -> str:
-        """Key of the marker of one start-up line (see
-        :mod:`qscookies.store.startup`): *digest* is a hex hash of the host, the
-        parent process id and the line; no id of anyone."""
-        return f"{self.prefix}s:{{{digest}}}"
 
     @staticmethod
     def pair(source: str | None, medium: str | None) -> str:

@@ -133,9 +133,6 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 #: start (tests/test_lua_check.py), beside the line a test is about.
 VERSION_LINES = ("the 2025 Lua flaws", "has no functions (FUNCTION LOAD")
 
-#: The start-up marker's kind (``<prefix>s:{…}``): a version line leaves one.
-MARKER = "s:"
-
 
 def other_records(records: Iterable[logging.LogRecord]) -> list[logging.LogRecord]:
     """The *records* that are not about the server's version."""

@@ -46,10 +46,8 @@ from qscookies.embedded import redis_version
 from qscookies.report import PromotionReport
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import connect
-from qscookies.store.startup import logged_by
 
 from launchers import RedisClusterServers
-from shop import MARKER
 from shop import SECRET
 from shop import get_json
 from shop import other_records
@@ -287,19 +285,6 @@ def test_aclfile_form_loads_into_a_real_server(
 # -- the app user -------------------------------------------------------------------
 
 
-def test_the_app_user_may_leave_the_start_up_marker(
-    app_client: redis.Redis, admin: redis.Redis
-) -> None:
-    """The rules allow the marker that logs a start-up finding once per server
-    (``SET … GET EX``, Redis 6.2 and 7), under the prefix."""
-    assert logged_by(app_client, PREFIX, "qscookies: a finding") is None
-    (key,) = admin.keys(f"{PREFIX}s:*")
-    assert admin.get(key) == str(os.getpid())
-    assert 0 < admin.ttl(key) <= 600
-    # this process's own marker: it logs again (a second middleware, a test)
-    assert logged_by(app_client, PREFIX, "qscookies: a finding") is None
-
-
 def test_the_shop_runs_as_the_app_user(
     app_client: redis.Redis, admin: redis.Redis
 ) -> None:
@@ -352,9 +337,7 @@ def test_opt_out_works_as_the_app_user(
     browser = Client(QSCookies(page, secret_key=SECRET, redis=app_client))
     browser.get("/")
     browser.get("/")  # the visitor record was deleted by the app user
-    # the cart, the site's day aggregates, the marker of the start-up line about
-    # the server's version (tests/test_lua_check.py)
-    kept = ("qs:c:", "qs:a:{_site}:", f"qs:{MARKER}")
+    kept = ("qs:c:", "qs:a:{_site}:")  # the cart, the site's day aggregates
     assert [key for key in admin.keys("qs:*") if not key.startswith(kept)] == []
 
 

@@ -28,7 +28,6 @@ def test_builders() -> None:
     assert keys.aggregate(OTHER, "r", "20250615") == "qs:a:{other}:r:20250615"
     assert keys.day_index("20250615") == "qs:a:i:20250615"
     assert keys.order("ab" * 16) == "qs:o:{" + "ab" * 16 + "}"
-    assert keys.startup("cd" * 32) == "qs:s:{" + "cd" * 32 + "}"
 
 
 def test_globs() -> None:

@@ -6,14 +6,17 @@ could export the data) its combined log holds the warning once, with
 as the locked-down app user of ``qscookies acl`` it holds no qscookies line but
 the server's version against the 2025 Lua fixes (once too: the user may not
 ``INFO``, its ``HELLO`` tells). The marker itself
-(:func:`~qscookies.store.startup.logged_by`) is tested with sibling processes: a
-live sibling's marker silences the line, a dead one's does not.
+(:func:`~qscookies.startup.logged_by`, a claim file in the temp dir, nothing in
+Redis) is tested with sibling processes: a live sibling's claim silences the line,
+a dead one's does not.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -23,7 +26,7 @@ import redis
 from qscookies.acl import app_rules
 from qscookies.advisories import lua_advisory
 from qscookies.embedded import RedisServer
-from qscookies.store.startup import MARKER_TTL
+from qscookies.startup import CLAIM_TTL
 
 from gunicorn_server import gunicorn
 
@@ -95,44 +98,80 @@ def test_a_locked_down_user_gets_only_the_version_warning(
 
 _SIBLING = """
 import sys
-from qscookies.store.client import connect
-from qscookies.store.startup import logged_by
-with connect(sys.argv[1], socket_timeout=2) as client:
-    print(logged_by(client, "qs:", "qscookies: a finding"), flush=True)
+from qscookies.startup import claim_path, logged_by
+print(logged_by(sys.argv[1]), claim_path(sys.argv[1]), flush=True)
 sys.stdin.read()  # alive until the test closes stdin
 """
 
 
-def _sibling(url: str) -> tuple[subprocess.Popen[str], str]:
+def _sibling(line: str) -> tuple[subprocess.Popen[str], str]:
     """A process of the same parent (this one) that checks: it and its answer."""
     process = subprocess.Popen(
-        [sys.executable, "-c", _SIBLING, url],
+        [sys.executable, "-c", _SIBLING, line],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
-    return process, process.stdout.readline().strip()
+    said, _claim = process.stdout.readline().split()
+    return process, said
+
+
+def _claim_of(line: str) -> Path:
+    """The claim file of *line* for this process's children (their parent: us)."""
+    process = subprocess.run(
+        [sys.executable, "-c", _SIBLING.replace("logged_by(sys.argv[1])", "0"), line],
+        input="",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(process.stdout.split()[1])
 
 
 def _end(process: subprocess.Popen[str]) -> None:
     process.communicate("", timeout=30)
 
 
-def test_a_live_siblings_marker_silences_the_line_a_dead_ones_does_not(
-    redis_server: RedisServer, redis_client: redis.Redis
+def test_a_live_siblings_claim_silences_the_line_a_dead_ones_does_not(
+    redis_client: redis.Redis,
 ) -> None:
-    first, said = _sibling(redis_server.url)
+    line = f"qscookies: a finding of {os.getpid()}"  # this run's own claim
+    claim = _claim_of(line)
+    claim.unlink(missing_ok=True)
+    first, said = _sibling(line)
     assert said == "None"  # first: it logs
     try:
-        second, said = _sibling(redis_server.url)
+        second, said = _sibling(line)
         assert said == str(first.pid)  # a live sibling logged it: DEBUG only
         _end(second)
     finally:
         _end(first)
-    (key,) = redis_client.keys("qs:s:*")
-    assert 0 < redis_client.ttl(key) <= MARKER_TTL
-    # the last to check holds the marker; it is gone now: a restart logs again
-    restarted, said = _sibling(redis_server.url)
+    assert claim.read_text() == str(first.pid)
+    assert 0 <= time.time() - claim.stat().st_mtime <= CLAIM_TTL
+    # the process of the claim is gone now: a restart logs again
+    restarted, said = _sibling(line)
     _end(restarted)
     assert said == "None"
+    claim.unlink()
+    assert redis_client.dbsize() == 0  # nothing of it reaches Redis
+
+
+def test_a_stale_or_planted_claim_never_silences_the_line(tmp_path: Path) -> None:
+    """A claim older than its TTL, junk, or a symlink is no claim."""
+    line = f"qscookies: another finding of {os.getpid()}"
+    claim = _claim_of(line)
+    claim.write_text(str(os.getppid()))  # a live process: the test runner's parent
+    old = time.time() - CLAIM_TTL - 1
+    os.utime(claim, (old, old))
+    first, said = _sibling(line)
+    _end(first)
+    assert said == "None"
+    claim.unlink()
+    target = tmp_path / "elsewhere"
+    target.write_text(str(os.getppid()))
+    claim.symlink_to(target)
+    first, said = _sibling(line)
+    _end(first)
+    assert said == "None" and target.read_text() == str(os.getppid())  # untouched
+    claim.unlink()

@@ -243,11 +243,9 @@ class Guard(_GuardBase):
 
     __slots__ = ()
 
-    def call(self, *command: Any, **options: Any) -> Any:
+    def call(self, *command: Any) -> Any:
         """Send one command (no pipeline object) and return its reply.
 
-        :param options: for redis-py's reply parser, e.g. ``get=True`` for a
-            ``SET … GET`` (whose reply is then the old value, not a flag).
         :raises StoreError: Redis answered with an error, or was unreachable.
         """
         if self._cluster:  # cluster.send: never the cluster client's retries
@@ -255,9 +253,9 @@ class Guard(_GuardBase):
         self.check([command])
         try:
             try:
-                return self._client.execute_command(*by_sha(command), **options)
+                return self._client.execute_command(*by_sha(command))
             except redis.exceptions.NoScriptError:
-                return self._client.execute_command(*command, **options)
+                return self._client.execute_command(*command)
         except FAILURES as error:
             raise translate(error) from error
 
