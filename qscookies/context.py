@@ -15,6 +15,7 @@ from typing import overload
 
 from .core import accounts
 from .core.consent import Decision
+from .core.plan import NOTHING
 from .core.plan import Plan
 from .core.request import RequestState
 from .core.visits import Visitor
@@ -92,12 +93,14 @@ async def aattempt(store: AsyncAppStore, plan: Plan[T], default: D) -> T | D:
 
 def track(store: AppStore, plan: Plan[None]) -> None:
     """Send a tracking plan; never raises (tracking never blocks a page)."""
-    attempt(store, plan, None)
+    if plan is not NOTHING:
+        attempt(store, plan, None)
 
 
 async def atrack(store: AsyncAppStore, plan: Plan[None]) -> None:
     """:func:`track` on the asyncio store."""
-    await aattempt(store, plan, None)
+    if plan is not NOTHING:
+        await aattempt(store, plan, None)
 
 
 class _Facade:

@@ -188,10 +188,13 @@ class RequestState:
             return None
         if self._attribution is _UNSET:
             settings = self.rules.settings
-            self._attribution = self.rules.codec.load_promotion(
-                self.jar.get(settings.promotion_cookie),
-                self.now,
-                settings.promotion_max_age,
+            value = self.jar.get(settings.promotion_cookie)
+            self._attribution = (
+                self.rules.codec.load_promotion(
+                    value, self.now, settings.promotion_max_age
+                )
+                if value
+                else None
             )
         return self._attribution
 
