@@ -11,7 +11,8 @@ decides behaviour: the pool (its size, its wait, its checks of a connection
 handed out), the connection (connect and reply timeouts, health checks,
 ``AUTH``/``SELECT`` on reconnect), the reply parser and its error replies.
 As in redis-py, a connection whose command failed other than by an error reply
-is disconnected before it goes back to the pool, and nothing is retried.
+is disconnected before it goes back to the pool (which drops one a server's
+maintenance notice asks to reconnect), and nothing is retried.
 
 The allow-list is the guard's, checked before a command comes here
 (:meth:`~qscookies.store.client._GuardBase.check`).
@@ -95,8 +96,6 @@ def call(client: Any, command: Sequence[Any]) -> Any:
         connection.disconnect()
         raise
     finally:
-        if connection.should_reconnect():  # a server's maintenance notice
-            connection.disconnect()
         pool.release(connection)
     callback = client.response_callbacks.get(command[0])
     return reply if callback is None else callback(reply)
