@@ -162,8 +162,8 @@ class Consent:
             self._now,
             self._settings.visitor_lifetime,
         )
-        if state is None:
-            return None
+        if state is None or not self.opt_in_mode:
+            return state
         deadline = self._deadline(state)
         return None if deadline is not None and self._now > deadline else state
 

@@ -443,8 +443,9 @@ class RequestState:
         control = out[names["cache-control"]][1] if "cache-control" in names else ""
         shared = bool(control) and shared_cacheable(control)
         cookies = self.jar.headers(ids=not shared)
-        out.extend(("Set-Cookie", cookie) for cookie in cookies)
-        if cookies or self.accessed:
+        if cookies:
+            out.extend([("Set-Cookie", cookie) for cookie in cookies])
+        if cookies or self.jar.accessed:
             add_vary(out, names.get("vary"))
         if cookies and not control:
             out.append(("Cache-Control", "private"))
