@@ -161,3 +161,29 @@ def test_an_asyncio_timed_out_reply_never_reaches_the_next_command(
             await client.aclose()
 
     assert asyncio.run(main()) in ({"n": "1"}, {"n": "2"})
+
+
+def test_a_single_connection_client_keeps_redis_py_s_path(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Its one connection is guarded by redis-py's own lock: not the lane's."""
+    client = redis.Redis.from_url(
+        redis_server.url, single_connection_client=True, **client_options(2.0)
+    )
+    try:
+        assert not wire.lean(client, {})
+        assert Guard(client, APP_COMMANDS).call("HINCRBY", "qs:a:{one}", "n", 3) == 3
+    finally:
+        client.close()
+
+    async def main() -> Any:
+        aclient = redis.asyncio.Redis.from_url(
+            redis_server.url, single_connection_client=True, **client_options(2.0)
+        )
+        try:
+            assert not wire.lean(aclient, {})
+            return await AsyncGuard(aclient, APP_COMMANDS).call("HGETALL", "qs:a:{one}")
+        finally:
+            await aclient.aclose()
+
+    assert asyncio.run(main()) == {"n": "3"}
