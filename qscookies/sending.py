@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from .core.plan import NOTHING
 from .core.plan import Plan
 from .core.request import RequestState
 from .errors import StoreUnavailable
@@ -82,9 +83,11 @@ async def aattempt(store: AsyncAppStore, plan: Plan[T], default: D) -> T | D:
 
 def track(store: AppStore, plan: Plan[None]) -> None:
     """Send a tracking plan; never raises (tracking never blocks a page)."""
-    attempt(store, plan, None)
+    if plan is not NOTHING:
+        attempt(store, plan, None)
 
 
 async def atrack(store: AsyncAppStore, plan: Plan[None]) -> None:
     """:func:`track` on the asyncio store."""
-    await aattempt(store, plan, None)
+    if plan is not NOTHING:
+        await aattempt(store, plan, None)

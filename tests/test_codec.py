@@ -226,3 +226,18 @@ def test_delete_cookie_header() -> None:
     assert header.startswith("qs_visitor=;")
     assert "Max-Age=0" in header
     assert "Secure" not in header
+
+
+@pytest.mark.parametrize("length", [0, 20, 64, 65, 200])
+def test_the_mac_is_hmac_sha1_for_keys_of_any_length(length: int) -> None:
+    """The pre-hashed pads of :class:`~qscookies.signing.Mac` give RFC 2104's
+    HMAC, whatever the key."""
+    import base64
+    import hmac
+
+    from qscookies.signing import Mac
+
+    key = bytes(range(256))[:length]
+    for payload in ["", "a" * 63, "x.1.2.3" * 40]:
+        expected = hmac.digest(key, payload.encode(), "sha1")
+        assert Mac(key)(payload) == base64.urlsafe_b64encode(expected).decode()[:27]

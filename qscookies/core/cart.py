@@ -24,6 +24,7 @@ from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
 from .plan import done
+from .plan import lines_of
 from .plan import text
 
 _UNSET: Any = object()
@@ -206,7 +207,7 @@ class CartState:
         if not self.signed_in:
 
             def read(replies: list[Any]) -> dict[str, int]:
-                self._lines = {text(sku): int(n) for sku, n in replies[0].items()}
+                self._lines = lines_of(replies[0])
                 return dict(self._lines)
 
             return Plan((("HGETALL", key),), read)
@@ -216,7 +217,7 @@ class CartState:
             if generation.get("g", "0") != self._generation:
                 self.drop()  # signed out everywhere since: signed out here
                 return {}
-            self._lines = {text(sku): int(n) for sku, n in replies[1].items()}
+            self._lines = lines_of(replies[1])
             return dict(self._lines)
 
         generation = ("HGETALL", self._keys.generation(cart_id))

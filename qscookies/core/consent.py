@@ -49,7 +49,16 @@ class Consent:
         ``DNT: 1`` while ``honor_dnt``).
     """
 
-    __slots__ = ("_codec", "_jar", "_made", "_now", "_settings", "signal")
+    __slots__ = (
+        "_allowed",
+        "_codec",
+        "_jar",
+        "_made",
+        "_now",
+        "_settings",
+        "opt_in_mode",
+        "signal",
+    )
 
     def __init__(
         self,
@@ -67,11 +76,9 @@ class Consent:
         #: The request says out by itself (``Sec-GPC``, honoured ``DNT``).
         self.signal = signal
         self._made: Choice | None = _UNREAD
-
-    @property
-    def opt_in_mode(self) -> bool:
-        """Tracking waits for a yes (``consent="opt-in"``)."""
-        return self._settings.consent == "opt-in"
+        #: Tracking waits for a yes (``consent="opt-in"``).
+        self.opt_in_mode = settings.consent == "opt-in"
+        self._allowed: bool | None = None  # decided once, until a new choice
 
     def _cookie(self) -> Choice | None:
         """The choice in a valid, unexpired choice cookie (verified once).
@@ -110,8 +117,10 @@ class Consent:
     @property
     def allowed(self) -> bool:
         """Tracking is on: a yes in ``"opt-in"`` mode, no ``"out"`` in ``"opt-out"``."""
-        choice = self.choice
-        return choice == "in" if self.opt_in_mode else choice != "out"
+        if self._allowed is None:
+            choice = self.choice
+            self._allowed = choice == "in" if self.opt_in_mode else choice != "out"
+        return self._allowed
 
     @property
     def landings_only(self) -> bool:
@@ -126,6 +135,7 @@ class Consent:
         """
         settings = self._settings
         made = self._cookie()
+        self._allowed = None
         if made is None or made.choice != decision:
             self._made = Choice(decision, self._now)
             self._jar.set(settings.choice_cookie, self._codec.dump_choice(self._made))
@@ -152,8 +162,8 @@ class Consent:
             self._now,
             self._settings.visitor_lifetime,
         )
-        if state is None:
-            return None
+        if state is None or not self.opt_in_mode:
+            return state
         deadline = self._deadline(state)
         return None if deadline is not None and self._now > deadline else state
 

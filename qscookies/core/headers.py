@@ -13,7 +13,7 @@ def says_one(value: str) -> bool:
     them, and the ASGI door does the same): the signal is on when any of the
     values is ``1``, so a second header can never switch an opt-out off.
     """
-    return any(part.strip() == "1" for part in value.split(","))
+    return "1" in value and any(part.strip() == "1" for part in value.split(","))
 
 
 def cross_origin(request: Request) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..codec import HOST_PREFIX
 from ..codec import cookie_name
 from ..codec import delete_cookie_header
 from ..codec import set_cookie_header
@@ -32,6 +33,7 @@ class CookieJar:
         self._now = now
         #: Cookies are sent ``Secure`` with the ``__Host-`` prefix.
         self.secure = secure
+        self._prefix = HOST_PREFIX if secure else ""
         #: The response depends on our cookies (it must vary on ``Cookie``).
         self.accessed = False
         #: The response headers went out: no new cookie can be set.
@@ -43,7 +45,7 @@ class CookieJar:
 
     def get(self, base: str) -> str | None:
         """The value of our cookie *base* (its name without ``__Host-``)."""
-        return self._incoming.get(cookie_name(base, self.secure))
+        return self._incoming.get(self._prefix + base)
 
     def get_all(self, base: str) -> list[str]:
         """Every distinct value of our cookie *base*, in the order received.

@@ -58,6 +58,15 @@ def text(reply: str | bytes) -> str:
     return reply.decode() if isinstance(reply, bytes) else reply
 
 
+def lines_of(reply: dict[Any, Any]) -> dict[str, int]:
+    """A cart's ``HGETALL`` reply as ``{sku: quantity}``, whether or not the
+    client decodes replies."""
+    return {
+        (sku if sku.__class__ is str else sku.decode()): int(n)
+        for sku, n in reply.items()
+    }
+
+
 def ignore(_replies: list[Any]) -> None:
     """A reader for writes whose replies say nothing the rules need."""
     return None

@@ -188,10 +188,13 @@ class RequestState:
             return None
         if self._attribution is _UNSET:
             settings = self.rules.settings
-            self._attribution = self.rules.codec.load_promotion(
-                self.jar.get(settings.promotion_cookie),
-                self.now,
-                settings.promotion_max_age,
+            value = self.jar.get(settings.promotion_cookie)
+            self._attribution = (
+                self.rules.codec.load_promotion(
+                    value, self.now, settings.promotion_max_age
+                )
+                if value
+                else None
             )
         return self._attribution
 
@@ -405,8 +408,9 @@ class RequestState:
         control = out[names["cache-control"]][1] if "cache-control" in names else ""
         shared = bool(control) and shared_cacheable(control)
         cookies = self.jar.headers(ids=not shared)
-        out.extend(("Set-Cookie", cookie) for cookie in cookies)
-        if cookies or self.accessed:
+        if cookies:
+            out.extend([("Set-Cookie", cookie) for cookie in cookies])
+        if cookies or self.jar.accessed:
             add_vary(out, names.get("vary"))
         if cookies and not control:
             out.append(("Cache-Control", "private"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone
+from typing import NamedTuple
 
 from ..codec import VisitorState
 from ..codec import new_id
@@ -43,9 +44,9 @@ class Visitor:
 ANONYMOUS = Visitor(is_returning=False, visits=0, first_seen=None)
 
 
-@dataclass(frozen=True)
-class Step:
-    """The outcome of one request for the visitor cookie."""
+class Step(NamedTuple):
+    """The outcome of one request for the visitor cookie (a named tuple: one
+    is built on every request)."""
 
     #: The state after this request.
     state: VisitorState

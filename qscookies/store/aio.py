@@ -14,6 +14,7 @@ import redis
 from ..errors import CommandRefused
 from ..errors import StoreError
 from . import cluster
+from . import wire
 from .app import _AppStoreBase
 from .app import unavailable
 from .client import FAILURES
@@ -38,11 +39,17 @@ class AsyncGuard(_GuardBase):
         if self._cluster:
             return (await self.send([command]))[0]
         self.check([command])
+        client = self._client
+        lean = wire.lean(client)
         try:
             try:
-                return await self._client.execute_command(*by_sha(command))
+                if lean:
+                    return await wire.acall(client, by_sha(command))
+                return await client.execute_command(*by_sha(command))
             except redis.exceptions.NoScriptError:
-                return await self._client.execute_command(*command)
+                if lean:
+                    return await wire.acall(client, command)
+                return await client.execute_command(*command)
         except FAILURES as error:
             raise translate(error) from error
 

@@ -28,6 +28,7 @@ from ..errors import ConfigurationError
 from ..errors import StoreError
 from ..errors import StoreUnavailable
 from . import cluster
+from . import wire
 from .pool import AsyncBlockingPool
 from .pool import BlockingPool
 
@@ -227,9 +228,12 @@ class _GuardBase:
 
         :raises CommandRefused: a command is not in :attr:`allowed`.
         """
+        allowed = self.allowed
         for command in commands:
+            if type(command[0]) is str and command[0] in allowed:  # as planned
+                continue
             name = str(command[0]).upper()
-            if name not in self.allowed:
+            if name not in allowed:
                 raise CommandRefused(name)
 
 
@@ -251,11 +255,17 @@ class Guard(_GuardBase):
         if self._cluster:  # cluster.send: never the cluster client's retries
             return self.send([command])[0]
         self.check([command])
+        client = self._client
+        send = wire.call if wire.lean(client) else None
         try:
             try:
-                return self._client.execute_command(*by_sha(command))
+                if send is not None:
+                    return send(client, by_sha(command))
+                return client.execute_command(*by_sha(command))
             except redis.exceptions.NoScriptError:
-                return self._client.execute_command(*command)
+                if send is not None:
+                    return send(client, command)
+                return client.execute_command(*command)
         except FAILURES as error:
             raise translate(error) from error
 

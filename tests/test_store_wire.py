@@ -1,0 +1,189 @@
+"""The store's lean lane (:mod:`qscookies.store.wire`) on a real Redis.
+
+A guard's single command goes out packed by us on a connection of the client's
+pool, not through ``execute_command``; what it sends is byte for byte what
+redis-py's packer sends, the allow-list still comes first, a script the server
+has not seen still goes again with its source, and a connection whose reply
+timed out never goes back to the pool with that reply still to come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+
+from qscookies import CommandRefused
+from qscookies import StoreUnavailable
+from qscookies.embedded import RedisServer
+from qscookies.errors import StoreError
+from qscookies.store import wire
+from qscookies.store.aio import AsyncGuard
+from qscookies.store.app import APP_COMMANDS
+from qscookies.store.client import Guard
+from qscookies.store.client import client_options
+from qscookies.store.client import connect
+from qscookies.store.client import sha1
+
+from launchers import frozen
+
+SCRIPT = "return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(
+            ("EVALSHA", sha1(SCRIPT), 1, "qs:c:{x}", "SKU-1", 2), id="evalsha"
+        ),
+        pytest.param(("HGETALL", "qs:c:{x}"), id="hgetall"),
+        pytest.param(("HINCRBY", "qs:a:{p}", "café", -3), id="utf8-negative"),
+        pytest.param(("EXPIRE", "qs:c:{x}", 2.5), id="float"),
+        pytest.param(("DEL", b"qs:\xff", "qs:w:{x}"), id="bytes"),
+        pytest.param(("WAIT", 1, 0), id="wait"),
+    ],
+)
+def test_a_command_is_packed_as_redis_py_packs_it(command: tuple[Any, ...]) -> None:
+    connection = redis.Connection()
+    expected = b"".join(connection.pack_command(*command))
+    assert wire.pack(connection.encoder, command) == expected
+
+
+def test_an_argument_redis_py_refuses_is_refused() -> None:
+    connection = redis.Connection()
+    with pytest.raises(redis.DataError):
+        wire.pack(connection.encoder, ("HINCRBY", "k", "f", True))
+
+
+@pytest.fixture
+def guarded(redis_server: RedisServer) -> Iterator[tuple[Guard, redis.Redis]]:
+    client = connect(redis_server.url, socket_timeout=2.0)
+    yield Guard(client, APP_COMMANDS), client
+    client.close()
+
+
+def _no_execute_command(*_args: Any, **_options: Any) -> Any:
+    raise AssertionError("a single command went through execute_command")
+
+
+def test_a_single_command_takes_the_lean_lane_on_one_pooled_connection(
+    guarded: tuple[Guard, redis.Redis],
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guard, client = guarded
+    monkeypatch.setattr(client, "execute_command", _no_execute_command)
+    redis_client.script_flush()
+    # The script is unknown: EVALSHA answers NOSCRIPT, then EVAL runs it once.
+    assert guard.call("EVAL", SCRIPT, 1, "qs:c:{x}", "SKU-1", 2) == 2
+    assert guard.call("EVAL", SCRIPT, 1, "qs:c:{x}", "SKU-1", 3) == 5  # by SHA1
+    assert guard.call("HGETALL", "qs:c:{x}") == {"SKU-1": "5"}  # redis-py's reply
+    assert guard.call("EXPIRE", "qs:c:{x}", 60) is True
+    assert guard.call("HGETALL", "qs:c:{none}") == {}
+    pool = client.connection_pool
+    assert len(pool._available_connections) == 1  # type: ignore[attr-defined]
+    assert not pool._in_use_connections  # type: ignore[attr-defined]
+    with pytest.raises(CommandRefused):
+        guard.call("HGET", "qs:c:{x}", "SKU-1")  # never sent: not on the list
+
+
+def test_an_error_reply_on_the_lane_keeps_the_connection(
+    guarded: tuple[Guard, redis.Redis],
+    redis_client: redis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guard, client = guarded
+    monkeypatch.setattr(client, "execute_command", _no_execute_command)
+    redis_client.set("qs:s:{str}", "x")
+    with pytest.raises(StoreError) as failed:
+        guard.call("HGETALL", "qs:s:{str}")
+    assert failed.value.reply == "WRONGTYPE"
+    connection = client.connection_pool._available_connections[0]  # type: ignore[attr-defined]
+    assert connection._sock is not None
+    assert guard.call("DEL", "qs:s:{str}") == 1
+
+
+def test_a_timed_out_reply_never_reaches_the_next_command(
+    fresh_redis_server: RedisServer,
+) -> None:
+    client = connect(fresh_redis_server.url, socket_timeout=0.3)
+    guard = Guard(client, APP_COMMANDS)
+    try:
+        assert guard.call("HINCRBY", "qs:a:{t}", "n", 1) == 1
+        with frozen(fresh_redis_server), pytest.raises(StoreUnavailable):
+            guard.call("HINCRBY", "qs:a:{t}", "n", 1)
+        # The late reply of that HINCRBY died with its connection.
+        assert guard.call("HGETALL", "qs:a:{t}") in ({"n": "1"}, {"n": "2"})
+    finally:
+        client.close()
+
+
+def _aclient(url: str, timeout: float) -> redis.asyncio.Redis:
+    return redis.asyncio.Redis.from_url(url, **client_options(timeout))
+
+
+def test_the_asyncio_guard_takes_the_lean_lane(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    async def main() -> list[Any]:
+        client = _aclient(redis_server.url, 2.0)
+        client.execute_command = _no_execute_command  # type: ignore[method-assign]
+        guard = AsyncGuard(client, APP_COMMANDS)
+        try:
+            return [
+                await guard.call("EVAL", SCRIPT, 1, "qs:c:{y}", "SKU-1", 2),
+                await guard.call("HGETALL", "qs:c:{y}"),
+                len(client.connection_pool._available_connections),
+            ]
+        finally:
+            await client.aclose()
+
+    redis_client.script_flush()
+    assert asyncio.run(main()) == [2, {"SKU-1": "2"}, 1]
+
+
+def test_an_asyncio_timed_out_reply_never_reaches_the_next_command(
+    fresh_redis_server: RedisServer,
+) -> None:
+    async def main() -> Any:
+        client = _aclient(fresh_redis_server.url, 0.3)
+        guard = AsyncGuard(client, APP_COMMANDS)
+        try:
+            await guard.call("HINCRBY", "qs:a:{t}", "n", 1)
+            with frozen(fresh_redis_server), pytest.raises(StoreUnavailable):
+                await guard.call("HINCRBY", "qs:a:{t}", "n", 1)
+            return await guard.call("HGETALL", "qs:a:{t}")
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(main()) in ({"n": "1"}, {"n": "2"})
+
+
+def test_a_single_connection_client_keeps_redis_py_s_path(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Its one connection is guarded by redis-py's own lock: not the lane's."""
+    client = redis.Redis.from_url(
+        redis_server.url, single_connection_client=True, **client_options(2.0)
+    )
+    try:
+        assert not wire.lean(client)
+        assert Guard(client, APP_COMMANDS).call("HINCRBY", "qs:a:{one}", "n", 3) == 3
+    finally:
+        client.close()
+
+    async def main() -> Any:
+        aclient = redis.asyncio.Redis.from_url(
+            redis_server.url, single_connection_client=True, **client_options(2.0)
+        )
+        try:
+            assert not wire.lean(aclient)
+            return await AsyncGuard(aclient, APP_COMMANDS).call("HGETALL", "qs:a:{one}")
+        finally:
+            await aclient.aclose()
+
+    assert asyncio.run(main()) == {"n": "3"}
