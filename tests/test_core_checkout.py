@@ -23,6 +23,7 @@ from qscookies.core import checkout
 from qscookies.core import scripts
 from qscookies.core.campaigns import ORDER_MEMORY
 from qscookies.core.cart import CrossSiteError
+from qscookies.settings import TWENTY_FIVE_MONTHS
 
 
 def snapshot(lines: dict[str, str], **options: object) -> CartSnapshot:
@@ -124,7 +125,7 @@ def test_a_cookieless_return_pays_in_one_script_credited_to_the_token() -> None:
         f"qs:w:{{{CART}}}",
         counters,
     )
-    assert script[7:14] == (ORDER_MEMORY, 800 * 86400, 4, "A", 2, "B", 1)
+    assert script[7:14] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
     assert script[14:16] == ("purchases", 1)
     assert plan.read([1] * len(plan.commands)) is True
     headers = state.finish("200 OK", [])
