@@ -144,7 +144,7 @@ class Context(_Facade):
             *paid*.
         """
         state = self._state
-        plan = state.record_purchase(order_id, total_cents, currency, paid)
+        plan = checkout.purchase(state, order_id, total_cents, currency, paid)
         return run(state, self._store, plan)
 
     def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
@@ -355,7 +355,7 @@ class AsyncContext(_Facade):
     ) -> bool:
         """See :meth:`Context.record_purchase`."""
         state = self._state
-        plan = state.record_purchase(order_id, total_cents, currency, paid)
+        plan = checkout.purchase(state, order_id, total_cents, currency, paid)
         return await arun(state, self._store, plan)
 
     async def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:

@@ -20,6 +20,7 @@ from test_core_request import value_of
 
 from qscookies.codec import CookieCodec
 from qscookies.core import accounts
+from qscookies.core import checkout
 from qscookies.core import scripts
 from qscookies.core.cart import MAX_WRITE_MARKERS
 from qscookies.errors import AccountError
@@ -205,7 +206,7 @@ def test_after_the_response_started_login_and_logout_refuse() -> None:
 
 def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> None:
     state = open_state(cookie=cart(ALICE))
-    plan = state.record_purchase("order-1", 100)
+    plan = checkout.purchase(state, "order-1", 100)
     assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),)
     plan.read([1])
     assert state.cart.signed_in

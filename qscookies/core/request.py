@@ -22,7 +22,6 @@ from ..keys import KeySchema
 from ..privacy import scrub_location
 from ..settings import Settings
 from . import campaigns
-from . import checkout
 from .aggregates import Day
 from .cart import CartState
 from .consent import Consent
@@ -294,17 +293,6 @@ class RequestState:
         )
 
     # -- purchases and privacy ------
-
-    def record_purchase(
-        self,
-        order_id: str,
-        total_cents: int,
-        currency: str | None = None,
-        paid: str | None = None,
-    ) -> Plan[bool]:
-        """Count a purchase once per order: see
-        :func:`~qscookies.core.checkout.purchase`."""
-        return checkout.purchase(self, order_id, total_cents, currency, paid)
 
     def opt_out(self) -> None:
         """Record "out": drop the visitor and promotion cookies, track nothing.
