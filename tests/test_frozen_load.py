@@ -10,7 +10,7 @@ retries (single server, Sentinel) or sends cluster commands itself.
 Eight writers (each its own cart, unique skus: an add applied twice is a line
 of quantity 2) and a page-view loop run against a real threaded WSGI server
 (see ``tests/failover.py``); the master holding the most writers' carts is
-frozen (``SIGSTOP``) three times for 1 s, 0.5 s apart: shorter than
+frozen (``SIGSTOP``) three times, for 1 s, 1.5 s and 2 s, 0.5 s apart: shorter than
 ``cluster-node-timeout`` and ``down-after-milliseconds``, so nothing fails over.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,7 +50,8 @@ DEFAULT_CLIENT = dict(socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
 #: The documented bound of a request: the reply's timeout, then on a Cluster
 #: the slot map read again (from a healthy node, asked first).
 BOUND = 2 * TIMEOUT
-FREEZES, FROZEN, BETWEEN = 3, 1.0, 0.5
+#: How long each of the three freezes lasts, and the pause between them.
+FREEZES, BETWEEN = (1.0, 1.5, 2.0), 0.5
 
 
 class _Held:
@@ -86,8 +88,12 @@ def _sentinel(binary: str) -> Iterator[tuple[Any, list[RedisServer]]]:
         client.close()
 
 
-def _load(base: str, masters: list[RedisServer]) -> tuple[list[Writer], list[Answer]]:
-    """The writers and page views, through the three freezes."""
+def _load(
+    base: str, masters: list[RedisServer], warmed: Callable[[], None]
+) -> tuple[list[Writer], list[Answer]]:
+    """The writers and page views, through the three freezes; *warmed* is
+    called once every writer has an add acknowledged (the first requests open
+    the connections and meet servers that have just started)."""
     stop = threading.Event()
     writers = [Writer(i, Browser(base)) for i in range(8)]
     views: list[Answer] = []
@@ -105,11 +111,12 @@ def _load(base: str, masters: list[RedisServer]) -> tuple[list[Writer], list[Ans
         deadline = time.monotonic() + 10
         while not all(w.acknowledged() for w in writers):
             assert time.monotonic() < deadline, "no add acknowledged before the freezes"
+        warmed()
         on = {server: _writers_on(server) for server in masters}
         victim = max(on, key=lambda server: len(on[server]))
-        for _ in range(FREEZES):
+        for seconds in FREEZES:
             with frozen(victim):
-                stop.wait(FROZEN)
+                stop.wait(seconds)
             stop.wait(BETWEEN)
     finally:
         stop.set()
@@ -129,7 +136,7 @@ def test_a_frozen_master_under_load_applies_no_add_twice(
         held = _Held(middleware)
         app = Escaped(held)
         with served(app, quiet=True) as base:
-            writers, views = _load(base, masters)
+            writers, views = _load(base, masters, warmed=held.held.clear)
             twice, lost = [], []
             for writer in writers:
                 answer, body = writer.browser.request("/cart")
