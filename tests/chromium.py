@@ -11,14 +11,15 @@ module takes the fixture by name and marks its tests::
     def test_page(chromium): ...
 
 The browser keeps its performance log (every network event), read with
-:func:`requests` and :func:`responses`, so a test can check where a page
-went and the status of a page it navigated to.
+:func:`requests` and :func:`exchanges`, so a test can check where a page went,
+what the browser sent (its cookies, its ``Sec-Fetch-Site``) and the status.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +81,28 @@ def requests(driver: Any) -> list[tuple[str, str]]:
     ]
 
 
-def responses(driver: Any) -> list[tuple[str, int]]:
-    """The ``(url, status)`` of every response received since the last read."""
-    return [
-        (message["params"]["response"]["url"], message["params"]["response"]["status"])
-        for message in messages(driver)
-        if message["method"] == "Network.responseReceived"
-    ]
+@dataclass(frozen=True)
+class Exchange:
+    """One request as the browser sent it on the wire, and its answer's status."""
+
+    #: The request headers, names in lower case (``cookie`` included, if sent).
+    headers: dict[str, str]
+    status: int
+
+
+def exchanges(driver: Any, url: str) -> list[Exchange]:
+    """Every request to *url* since the log was last read, in order."""
+    sent: dict[str, dict[str, str]] = {}
+    status: dict[str, int] = {}
+    order: list[str] = []
+    for message in messages(driver):
+        params = message["params"]
+        if message["method"] == "Network.requestWillBeSent":
+            if params["request"]["url"] == url:
+                order.append(params["requestId"])
+        elif message["method"] == "Network.requestWillBeSentExtraInfo":
+            headers = params["headers"]
+            sent[params["requestId"]] = {k.lower(): v for k, v in headers.items()}
+        elif message["method"] == "Network.responseReceived":
+            status[params["requestId"]] = params["response"]["status"]
+    return [Exchange(sent[rid], status[rid]) for rid in order]
