@@ -166,7 +166,7 @@ def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
 def test_the_cart_cookie_after_login_is_new_and_names_the_customers_cart() -> None:
     state = open_state(cookie=cart())
     accounts.login(state, "alice@example.com").read([["0"]])
-    cookie = value_of(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    cookie = value_of(set_cookies(state.finish(200, []))["qs_cart"])
     assert CODEC.load_cart(cookie, T, 86400) == ALICE
     assert CODEC.load_cart(cart().partition("=")[2], T, 86400) == CART
     assert cookie != cart().partition("=")[2]
@@ -185,19 +185,19 @@ def test_logout_drops_the_cart_cookie_and_sends_nothing() -> None:
     assert accounts.signed_in(state)
     accounts.logout(state)
     assert not accounts.signed_in(state)
-    assert dropped(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    assert dropped(set_cookies(state.finish(200, []))["qs_cart"])
 
 
 def test_login_then_logout_in_one_request_leaves_no_customer_cookie() -> None:
     state = open_state()
     accounts.login(state, "alice").read([["0"]])
     accounts.logout(state)
-    assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
+    assert "qs_cart" not in set_cookies(state.finish(200, []))
 
 
 def test_after_the_response_started_login_and_logout_refuse() -> None:
     state = open_state(cookie=cart())
-    state.finish("200 OK", [])
+    state.finish(200, [])
     with pytest.raises(HeadersSentError, match="signed in"):
         accounts.login(state, "alice")
     with pytest.raises(HeadersSentError, match="signed out"):
@@ -211,7 +211,7 @@ def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> No
     plan.read([1])
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {}
-    assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
+    assert "qs_cart" not in set_cookies(state.finish(200, []))
 
 
 def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> None:
@@ -220,7 +220,7 @@ def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> Non
     assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),)
     plan.read([1])
     assert not state.cart.signed_in
-    assert dropped(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    assert dropped(set_cookies(state.finish(200, []))["qs_cart"])
 
 
 def test_script_replies_as_lines() -> None:
@@ -231,7 +231,7 @@ def test_script_replies_as_lines() -> None:
 def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
     state = open_state()
     accounts.login(state, "alice").read([["3"]])
-    cookie = value_of(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    cookie = value_of(set_cookies(state.finish(200, []))["qs_cart"])
     later = open_state(cookie=f"qs_cart={cookie}")
     (put,) = later.cart.put("A", 1, add=True).commands
     assert put[2:5] == (2, f"qs:c:{{{later.cart.id()}}}", f"qs:g:{{{later.cart.id()}}}")

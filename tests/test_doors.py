@@ -13,17 +13,23 @@ from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
 import redis.asyncio
+from test_django import start_site
+from test_flask import make_app as flask_shop
 from werkzeug.http import http_date
 
 from qscookies import QSCookies as WSGIQSCookies
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.embedded import RedisServer
+from qscookies.embedded import free_port
+from qscookies.flask import QSCookies as FlaskQSCookies
 from qscookies.store.client import client_options
 from qscookies.store.client import connect
 
@@ -433,3 +439,113 @@ def test_expires_is_read_from_the_middlewares_clock(
             for header in set_cookies:
                 max_age = int(header.split("Max-Age=")[1].split(";")[0])
                 assert f"Expires={http_date(now + max_age)};" in header
+
+
+# -- every door, Django and Flask included: the cases that once drifted ------
+
+#: Every door of the package: the Django project served by gunicorn (the
+#: middleware sync) and by uvicorn (async), the Flask app through its extension.
+EVERY_DOOR = ["wsgi", "asgi", "django-sync", "django-async", "flask"]
+DOWN = {"privacy_path": "/privacy", "socket_timeout": 0.5}
+
+
+def _flask(redis_url: str, **settings: Any) -> Any:
+    """The Flask shop of ``test_flask.py`` with its extension, as a WSGI app."""
+    config = {f"QSCOOKIES_{name.upper()}": value for name, value in settings.items()}
+    app = flask_shop(redis_url, **config)
+    FlaskQSCookies(app)
+    return app
+
+
+@pytest.fixture(params=EVERY_DOOR)
+def down_shop(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, str]]:
+    """The shop behind this door, its Redis down (nothing listens at its port):
+    its URL and the path of a cart add."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    door = request.param
+    with ExitStack() as stack:
+        if door.startswith("django"):
+            server = "gunicorn" if door == "django-sync" else "uvicorn"
+            base = start_site(stack, tmp_path, server, url, **DOWN)
+            yield base, "/async/add" if door == "django-async" else "/add"
+            return
+        if door == "asgi":
+            app: Any = ASGIQSCookies(
+                make_app("starlette", Events()),
+                secret_key=SECRET,
+                redis_url=url,
+                **DOWN,
+            )
+            served: Any = ASGIServer(app, cleanup=[app.aclose])
+        elif door == "wsgi":
+            served = WSGIServer(
+                WSGIQSCookies(shop, secret_key=SECRET, redis_url=url, **DOWN)
+            )
+        else:
+            served = WSGIServer(_flask(url, **DOWN))
+        yield stack.enter_context(served).url, "/add"
+
+
+def _journeys(base: str, add: str) -> dict[str, Any]:
+    """What one browser sees of the middleware's own rules, Redis down."""
+    seen: dict[str, Any] = {}
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        landing = browser.get("/?promo=SUMMER&x=1")
+        seen["landing"] = (
+            landing.status_code,
+            landing.headers.get("location"),
+            sorted(landing.cookies),  # the visitor; no promotion: never counted
+        )
+        added = browser.get(add, params={"sku": "A"})
+        seen["store down"] = (
+            added.status_code,
+            added.headers.get("retry-after"),
+            added.headers.get("cache-control"),
+            added.headers.get("content-type"),
+            added.text,
+        )
+        static = browser.get("/static/app.css")
+        seen["excluded"] = "set-cookie" in static.headers, static.headers.get("vary")
+        wrong = browser.get("/privacy")
+        seen["privacy GET"] = wrong.status_code, wrong.headers.get("allow"), wrong.text
+        blind = browser.post("/privacy", data={"choice": "out"})
+        seen["privacy no origin"] = blind.status_code, blind.text
+        out = browser.post("/privacy", data={"choice": "out"}, headers=SAME_ORIGIN)
+        seen["privacy out"] = (
+            out.status_code,
+            out.headers.get("location"),
+            sorted(out.cookies),
+        )
+    return seen
+
+
+def test_every_door_answers_the_middlewares_own_rules_alike(
+    down_shop: tuple[str, str],
+) -> None:
+    """Landing ``303``, the ``503`` of a failed cart write, an excluded path and
+    the privacy route's answers: the same status, headers and body at every
+    door, while Redis is down."""
+    assert _journeys(*down_shop) == {
+        "landing": (303, "/?x=1", ["qs_visitor"]),
+        "store down": (
+            503,
+            "5",
+            "no-store",
+            "text/plain; charset=utf-8",
+            UNAVAILABLE_BODY.decode(),
+        ),
+        "excluded": (False, None),
+        "privacy GET": (
+            405,
+            "POST",
+            "Method Not Allowed: the tracking choice is recorded by a POST only.\n",
+        ),
+        "privacy no origin": (
+            403,
+            "Forbidden: the request carries neither an Origin nor a Referer header,"
+            " so it cannot be told to come from this site.\n",
+        ),
+        "privacy out": (303, "/", ["qs_choice"]),
+    }

@@ -86,7 +86,7 @@ class Rules:
     def unavailable(self) -> Answer:
         """The ``503`` answered when the store failed a write the app needed."""
         return Answer(
-            "503 Service Unavailable",
+            503,
             [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(UNAVAILABLE_BODY))),
@@ -220,7 +220,7 @@ class RequestState:
                 and settings.strip_promotion_params
                 and request.method in ("GET", "HEAD")
             ):
-                answer = Answer("303 See Other", EMPTY + [("Location", location)])
+                answer = Answer(303, EMPTY + [("Location", location)])
         if not self.tracking_allowed:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             if landing and self.consent.landings_only:  # counted, credited nowhere
@@ -374,11 +374,11 @@ class RequestState:
         plan = self.opt_in() if choice == "in" else NOTHING
         if choice == "out":
             self.opt_out()
-        return plan, Answer("303 See Other", EMPTY + [("Location", back(self.request))])
+        return plan, Answer(303, EMPTY + [("Location", back(self.request))])
 
     # -- the response ------
 
-    def finish(self, status: str, headers: Headers) -> Headers:
+    def finish(self, status: int, headers: Headers) -> Headers:
         """The response headers with ours added, never weakening the app's own.
 
         ``Set-Cookie`` for what is new, renewed or dropped; ``Vary: Cookie``
@@ -406,7 +406,7 @@ class RequestState:
         if policy and "referrer-policy" not in names:
             out.append(("Referrer-Policy", policy))
         index = names.get("location")
-        if index is not None and status.startswith("3"):
+        if index is not None and 300 <= status < 400:
             location = scrub_location(
                 out[index][1], self.request.host, settings.landing_params
             )
