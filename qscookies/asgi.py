@@ -196,9 +196,9 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         if scope["type"] != "http" or self._cycle.excluded(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        await self._astartup()
         wrapped = SCOPE_KEY in scope or isinstance(self.app, Door)
         turn = self._cycle.open(request_from(scope), wrapped=wrapped)
+        await self._astartup()
         scope = dict(scope)  # ASGI: copy a scope before changing it
         scope[SCOPE_KEY] = AsyncContext(turn.state, self._store)
         body = await _read_form(receive) if turn.reads_form else b""

@@ -9,6 +9,8 @@ the Redis keys are the same.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -20,12 +22,17 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from test_django import _python
 from test_django import start_site
 from test_flask import make_app as flask_shop
 from werkzeug.http import http_date
+from werkzeug.test import Client as WerkzeugClient
 
+from qscookies import ConfigurationError
 from qscookies import QSCookies as WSGIQSCookies
+from qscookies import QSCookiesError
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.core.cycle import WRAPPED_TWICE
 from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.embedded import RedisServer
 from qscookies.embedded import free_port
@@ -549,3 +556,129 @@ def test_every_door_answers_the_middlewares_own_rules_alike(
         ),
         "privacy out": (303, "/", ["qs_choice"]),
     }
+
+
+_DJANGO_DOORS = """
+import asyncio, json, sys, django
+django.setup()
+from django.conf import settings
+from django.http import HttpResponse
+from django.test import AsyncClient, Client, override_settings
+from qscookies.django import QSCookiesMiddleware
+
+seen = {}
+door = "qscookies.django.QSCookiesMiddleware"
+with override_settings(MIDDLEWARE=[door, door]):
+    for name, call in (
+        ("sync", lambda: Client().get("/")),
+        ("async", lambda: asyncio.run(AsyncClient().get("/async/"))),
+    ):
+        try:
+            call()
+        except Exception as error:
+            seen[f"wrapped twice {name}"] = str(error)
+bad = {**settings.QSCOOKIES, "redis_url": "nowhere://x"}
+with override_settings(QSCOOKIES=bad):
+    try:
+        QSCookiesMiddleware(lambda request: HttpResponse())
+    except Exception as error:
+        seen["bad url"] = [error.setting, str(error)]
+print(json.dumps(seen))
+"""
+
+
+def test_every_door_refuses_a_double_wrap_and_a_bad_url_alike(
+    redis_server: RedisServer,
+) -> None:
+    """One error text for a request that meets qscookies twice, whatever the
+    door; a bad Redis URL names the setting (``setting="redis_url"``)."""
+    url = redis_server.url
+    admin = redis_server.client()
+    before = _connections(admin)
+    twice: dict[str, str] = {}
+    bad: dict[str, ConfigurationError] = {}
+    outer = WSGIQSCookies(WSGIQSCookies(shop, secret_key=SECRET, redis_url=url),
+                          secret_key=SECRET, redis_url=url)  # fmt: skip
+    flask_twice = _flask(url)
+    FlaskQSCookies(flask_twice)
+    for name, app in (("wsgi", outer), ("flask", flask_twice)):
+        with pytest.raises(QSCookiesError) as raised:
+            WerkzeugClient(app).get("/")
+        twice[name] = str(raised.value)
+    inner = ASGIQSCookies(make_app("bare", Events()), secret_key=SECRET, redis_url=url)
+    aouter = ASGIQSCookies(inner, secret_key=SECRET, redis_url=url)
+    with pytest.raises(QSCookiesError) as raised:
+        asyncio.run(aouter({"type": "http", "path": "/"}, _nothing, _nothing))
+    twice["asgi"] = str(raised.value)
+    assert _connections(admin) == before  # refused before anything reached Redis
+    admin.close()
+    for name, build in (
+        ("wsgi", lambda: WSGIQSCookies(shop, secret_key=SECRET, redis_url="nowhere://x")),
+        ("asgi", lambda: ASGIQSCookies(shop, secret_key=SECRET, redis_url="nowhere://x")),
+        ("flask", lambda: _flask("nowhere://x")),
+    ):  # fmt: skip
+        with pytest.raises(ConfigurationError) as error:
+            build()
+        bad[name] = error.value
+    django = _python(url, "-c", _DJANGO_DOORS)
+    assert django.returncode == 0, django.stderr
+    seen = json.loads(django.stdout)
+    twice["django sync"] = seen["wrapped twice sync"]
+    twice["django async"] = seen["wrapped twice async"]
+    assert twice == dict.fromkeys(twice, WRAPPED_TWICE)
+    assert len(twice) == 5
+    assert {name: error.setting for name, error in bad.items()} == dict.fromkeys(
+        bad, "redis_url"
+    )
+    assert seen["bad url"][0] == "redis_url"
+    messages = [str(error) for error in bad.values()] + [seen["bad url"][1]]
+    wheres = [message.partition("bad Redis URL: ")[0] for message in messages]
+    assert wheres == ["", "", "app.config['QSCOOKIES_REDIS_URL']: ",
+                      "QSCOOKIES['redis_url']: "]  # fmt: skip
+    assert len({message.partition("bad Redis URL: ")[2] for message in messages}) == 1
+
+
+async def _nothing(*_args: Any) -> Any:
+    raise AssertionError("nothing may be received or sent")
+
+
+_DJANGO_BUILD = """
+import django
+django.setup()
+from django.http import HttpResponse
+from qscookies.django import QSCookiesMiddleware
+
+async def view(request):
+    return HttpResponse()
+
+QSCookiesMiddleware(lambda request: HttpResponse())  # Django's WSGI handler
+QSCookiesMiddleware(view)  # its ASGI handler
+"""
+
+
+def _connections(admin: redis.Redis) -> int:
+    return int(admin.info("stats")["total_connections_received"])
+
+
+def test_building_any_door_contacts_no_redis(redis_server: RedisServer) -> None:
+    """Importing a shop under test reaches no Redis: each door checks at its
+    first request (or when a start-up hook calls ``startup_check()``)."""
+    url = redis_server.url
+    with redis_server.client() as admin:
+        before = _connections(admin)
+        wsgi = WSGIQSCookies(shop, secret_key=SECRET, redis_url=url)
+        asgi = ASGIQSCookies(
+            make_app("bare", Events()), secret_key=SECRET, redis_url=url
+        )
+        flask = _flask(url)
+        django = _python(url, "-c", _DJANGO_BUILD)
+        assert django.returncode == 0, django.stderr
+        assert _connections(admin) == before
+        assert WerkzeugClient(wsgi).get("/").status_code == 200
+        checked = _connections(admin)
+        assert checked > before  # the first request ran the check (and tracked)
+        assert WerkzeugClient(wsgi).get("/").status_code == 200
+        asgi.startup_check()
+        assert _connections(admin) > checked  # its own short-lived sync client
+        assert flask.test_client().get("/").status_code == 200
+        wsgi.close()

@@ -8,8 +8,9 @@ WSGI) walks the same steps and holds no rule of its own:
 2. :meth:`Cycle.open` takes the request as a plain
    :class:`~qscookies.core.messages.Request` and answers its :class:`Turn`;
    a request that went through qscookies already is refused, before anything
-   reaches Redis; the first request runs the start-up check (:class:`Startup`);
-3. :meth:`Turn.begin` hands the tracking plan to send; then, when the
+   reaches Redis;
+3. :meth:`Turn.begin` runs the start-up check once (:class:`Startup`) and
+   hands the tracking plan to send; then, when the
    middleware answers itself (the landing's ``303``, the privacy route, a
    refused start), :meth:`Turn.ours` hands the :class:`Head` to send instead
    of calling the application;
@@ -140,7 +141,7 @@ class Cycle:
         return self.rules.excluded(path)
 
     def open(self, request: Request, *, wrapped: bool) -> Turn:
-        """The turn of one request; the first one runs the start-up check.
+        """The turn of one request.
 
         :param wrapped: the request carries a qscookies context already, or
             the application the door wraps is itself a door.
@@ -149,7 +150,6 @@ class Cycle:
         """
         if wrapped:
             raise QSCookiesError(WRAPPED_TWICE)
-        self.startup.run()
         return Turn(self.rules, self.startup, self.rules.open(request))
 
 
@@ -183,9 +183,13 @@ class Turn:
     def begin(self, form: Callable[[], str | None]) -> Plan[None]:
         """The tracking plan to send first (:meth:`ours` is read after it).
 
+        The first request's runs the start-up check (a door on an event loop
+        runs it off the loop before).
+
         :param form: reads the request's ``choice`` field (called only for a
             same-origin POST to the privacy route).
         """
+        self._startup.run()
         if self._startup.refusal is not None:
             self._own = self._rules.unavailable()
             return NOTHING

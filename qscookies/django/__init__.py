@@ -135,8 +135,8 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         """:meth:`__call__` under Django's ASGI handler."""
         if self._cycle.excluded(request.path_info):
             return await self.app(request)
-        await self._astartup()
         turn = self._open(request, lambda state: AsyncContext(state, store))
+        await self._astartup()
         await atrack(store, turn.begin(lambda: request.POST.get("choice")))
         head = turn.ours()
         if head is not None:
