@@ -18,7 +18,6 @@ from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
 from qscookies.codec import cookie_name
-from qscookies.core import checkout
 from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
 from qscookies.core.campaigns import ORDER_MEMORY
@@ -495,7 +494,7 @@ def test_a_cluster_landing_takes_two_round_trips(
     ]
     assert second.read([1, 1, 1, 1]) is None
     assert state.promotion == "SUMMER"  # the code landed on, wherever counted
-    assert state.attribution().code == chosen  # type: ignore[union-attr]
+    assert state.landing.attribution().code == chosen  # type: ignore[union-attr]
 
 
 def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
@@ -519,7 +518,7 @@ def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
         ("PFADD", pair_agg("other", "r", other), MEMBER),
         ("EXPIRE", pair_agg("other", "r", other), TTL),
     ]
-    assert state.attribution() == Attribution(
+    assert state.landing.attribution() == Attribution(
         "other", T, "other", "other", ("SUMMER", None, None)
     )
 
@@ -918,12 +917,12 @@ def test_an_invalid_cart_cookie_is_no_cart() -> None:
 )
 def test_bad_purchases_raise(order_id: Any, total: Any) -> None:
     with pytest.raises(QSCookiesError):
-        checkout.purchase(open_state(cookie=promo()), order_id, total)
+        open_state(cookie=promo()).purchases.record(order_id, total)
 
 
 def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     state = open_state(cookie=jar(promo(), cart()))
-    plan = checkout.purchase(state, "A-1001", 4599)
+    plan = state.purchases.record("A-1001", 4599)
     marker = f"qs:o:{{{CODEC.order_hash('A-1001')}}}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
@@ -945,7 +944,7 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
 
 
 def test_a_repeated_purchase_is_not_counted() -> None:
-    plan = checkout.purchase(open_state(cookie=promo()), "A-1001", 4599)
+    plan = open_state(cookie=promo()).purchases.record("A-1001", 4599)
     assert plan.commands[1:] == tuple(indexed("SUMMER"))
     assert plan.read([0, 0, 1]) is False
 
@@ -963,14 +962,14 @@ def test_a_purchase_without_a_promotion_only_drops_the_cart(
     cookie: str | None, commands: tuple[Command, ...]
 ) -> None:
     state = open_state(cookie=cookie)
-    plan = checkout.purchase(state, "A-1001", 100)
+    plan = state.purchases.record("A-1001", 100)
     assert plan.commands == commands
     assert plan.read([1] * len(commands)) is False
 
 
 def test_after_a_purchase_a_new_cart_is_used() -> None:
     state = open_state(cookie=cart())
-    checkout.purchase(state, "A-1", 1).read([1])
+    state.purchases.record("A-1", 1).read([1])
     plan = state.cart.put("a", 1, add=True)
     assert cart_key_of(plan) != f"qs:c:{{{CART}}}"
     plan.read([1])
@@ -982,7 +981,7 @@ def test_after_a_purchase_a_new_cart_is_used() -> None:
 def test_a_cart_started_and_bought_in_one_request_sets_no_cookie() -> None:
     state = open_state()
     state.cart.put("a", 1, add=True).read([1])
-    checkout.purchase(state, "A-1", 1).read([1])
+    state.purchases.record("A-1", 1).read([1])
     assert set_cookies(state.finish(200, [])) == {}
 
 
