@@ -467,32 +467,31 @@ def _flask(redis_url: str, **settings: Any) -> Any:
 @pytest.fixture(params=EVERY_DOOR)
 def down_shop(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, str]]:
-    """The shop behind this door, its Redis down (nothing listens at its port):
-    its URL and the path of a cart add."""
+) -> Iterator[Callable[..., tuple[str, str]]]:
+    """``down_shop(**settings)``: the shop behind this door, its Redis down
+    (nothing listens at its port): its URL and the path of a cart add."""
     url = f"redis://127.0.0.1:{free_port()}/0"
     door = request.param
     with ExitStack() as stack:
-        if door.startswith("django"):
-            server = "gunicorn" if door == "django-sync" else "uvicorn"
-            base = start_site(stack, tmp_path, server, url, **DOWN)
-            yield base, "/async/add" if door == "django-async" else "/add"
-            return
-        if door == "asgi":
-            app: Any = ASGIQSCookies(
-                make_app("starlette", Events()),
-                secret_key=SECRET,
-                redis_url=url,
-                **DOWN,
-            )
-            served: Any = ASGIServer(app, cleanup=[app.aclose])
-        elif door == "wsgi":
-            served = WSGIServer(
-                WSGIQSCookies(shop, secret_key=SECRET, redis_url=url, **DOWN)
-            )
-        else:
-            served = WSGIServer(_flask(url, **DOWN))
-        yield stack.enter_context(served).url, "/add"
+
+        def start(**settings: Any) -> tuple[str, str]:
+            settings = {**DOWN, **settings}
+            if door.startswith("django"):
+                server = "gunicorn" if door == "django-sync" else "uvicorn"
+                base = start_site(stack, tmp_path, server, url, **settings)
+                return base, "/async/add" if door == "django-async" else "/add"
+            if door == "asgi":
+                app = make_app("starlette", Events())
+                app = ASGIQSCookies(app, secret_key=SECRET, redis_url=url, **settings)
+                served: Any = ASGIServer(app, cleanup=[app.aclose])
+            elif door == "wsgi":
+                app = WSGIQSCookies(shop, secret_key=SECRET, redis_url=url, **settings)
+                served = WSGIServer(app)
+            else:
+                served = WSGIServer(_flask(url, **settings))
+            return stack.enter_context(served).url, "/add"
+
+        yield start
 
 
 def _journeys(base: str, add: str) -> dict[str, Any]:
@@ -529,12 +528,12 @@ def _journeys(base: str, add: str) -> dict[str, Any]:
 
 
 def test_every_door_answers_the_middlewares_own_rules_alike(
-    down_shop: tuple[str, str],
+    down_shop: Callable[..., tuple[str, str]],
 ) -> None:
     """Landing ``303``, the ``503`` of a failed cart write, an excluded path and
     the privacy route's answers: the same status, headers and body at every
     door, while Redis is down."""
-    assert _journeys(*down_shop) == {
+    assert _journeys(*down_shop()) == {
         "landing": (303, "/?x=1", ["qs_visitor"]),
         "store down": (
             503,
@@ -682,3 +681,26 @@ def test_building_any_door_contacts_no_redis(redis_server: RedisServer) -> None:
         assert _connections(admin) > checked  # its own short-lived sync client
         assert flask.test_client().get("/").status_code == 200
         wsgi.close()
+
+
+def test_a_strict_refusal_at_the_first_request_is_a_503_at_every_door(
+    down_shop: Callable[..., tuple[str, str]],
+) -> None:
+    """``strict=True`` and a Redis that cannot be checked: building the door
+    raised nothing; its first request finds the refusal, and every request is
+    the ``503``, the middleware's own answers too."""
+    base, add = down_shop(strict=True)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        answers = [
+            browser.get("/"),
+            browser.get("/?promo=SUMMER"),
+            browser.get(add, params={"sku": "A"}),
+            browser.post("/privacy", data={"choice": "out"}, headers=SAME_ORIGIN),
+        ]
+        excluded = browser.get("/static/app.css")
+    seen = [
+        (a.status_code, a.headers.get("retry-after"), a.text, sorted(a.cookies))
+        for a in answers
+    ]
+    assert seen == [(503, "5", UNAVAILABLE_BODY.decode(), [])] * 4
+    assert excluded.status_code != 503  # the app alone, as ever
