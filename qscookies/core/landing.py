@@ -29,6 +29,25 @@ from .plan import Plan
 _UNSET: Any = object()
 
 
+def find(
+    request: Request, settings: Settings
+) -> tuple[campaigns.Landing | None, Answer | None]:
+    """The landing *request* makes, if any, and for a GET or HEAD landing with
+    ``strip_promotion_params`` the ``303`` to the clean URL."""
+    query = request.query
+    if not (query and any(name in query for name in settings.promotion_params)):
+        return None, None
+    landing = campaigns.find_landing(query, settings)
+    location = clean_location(request.raw_path, query, settings.landing_params)
+    if (
+        location is None
+        or not settings.strip_promotion_params
+        or request.method not in ("GET", "HEAD")
+    ):
+        return landing, None
+    return landing, Answer(303, EMPTY + [("Location", location)])
+
+
 class LandingState:
     """The promotion side of one request: its landing and the attribution.
 
@@ -76,23 +95,6 @@ class LandingState:
     def forget(self) -> None:
         """No attribution from now on (opted out, forgotten)."""
         self._attribution = None
-
-    def find(self, request: Request) -> tuple[campaigns.Landing | None, Answer | None]:
-        """The landing *request* makes, if any, and for a GET or HEAD landing
-        with ``strip_promotion_params`` the ``303`` to the clean URL."""
-        settings = self._settings
-        query = request.query
-        if not (query and any(name in query for name in settings.promotion_params)):
-            return None, None
-        landing = campaigns.find_landing(query, settings)
-        location = clean_location(request.raw_path, query, settings.landing_params)
-        if (
-            location is None
-            or not settings.strip_promotion_params
-            or request.method not in ("GET", "HEAD")
-        ):
-            return landing, None
-        return landing, Answer(303, EMPTY + [("Location", location)])
 
     def credit_returning(self, day: Day, member: str) -> list[Command]:
         """A returning visit's credit to its attributed promotion, if any."""

@@ -33,6 +33,7 @@ from .headers import says_one
 from .headers import shared_cacheable
 from .jar import CookieJar
 from .landing import LandingState
+from .landing import find as find_landing
 from .lazy import lazy
 from .messages import EMPTY
 from .messages import UNAVAILABLE_BODY
@@ -225,7 +226,7 @@ class RequestState:
             with ``strip_promotion_params``, the ``303`` to the clean URL.
         """
         settings = self.rules.settings
-        landing, answer = self.landing.find(self.request)
+        landing, answer = find_landing(self.request, settings)
         if not self.tracking_allowed:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             if landing and self.consent.landings_only:  # counted, credited nowhere
