@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from collections.abc import MutableMapping
 from collections.abc import Sequence
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 from typing import overload
@@ -54,6 +55,11 @@ from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.client import aconnect
 from .store.client import connect
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .settings import Options
 
 #: An ASGI connection scope.
 Scope = MutableMapping[str, Any]
@@ -155,7 +161,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         secret_key: str | bytes | Sequence[str | bytes],
         redis_url: str | None = None,
         redis: Any = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
@@ -193,7 +199,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return AsyncContext(self._rules.open(request_from(scope)), self._store)
+        return AsyncContext(self._rules.read(request_from(scope)), self._store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection.
