@@ -16,6 +16,7 @@ from typing import overload
 from .core import accounts
 from .core import checkout
 from .core.checkout import CartSnapshot
+from .core.checkout import Purchase
 from .core.consent import Decision
 from .core.request import RequestState
 from .core.visits import Visitor
@@ -112,7 +113,7 @@ class Context(_Facade):
         currency: str | None = None,
         *,
         paid: str | None = None,
-    ) -> bool:
+    ) -> Purchase:
         """Count a purchase (and its revenue) for the attributed promotion.
 
         Credited to the promotion and to the source and medium of the landing
@@ -134,7 +135,12 @@ class Context(_Facade):
         :param currency: the ISO 4217 code of *total_cents* (``"USD"``);
             default the ``currency`` setting (``"EUR"`` unless set).
         :param paid: a checkout's token (``snapshot.token``).
-        :return: whether this call counted the purchase for a promotion.
+        :return: what was done: the promotion credited, if any, and whether
+            the order was recorded before (see :class:`~qscookies.Purchase`; its truth
+            value is whether a promotion was credited now).
+
+        .. versionchanged:: 0.2
+            Answers a :class:`~qscookies.Purchase`, not a bool.
         :raises PurchaseError: a bad order id, total or currency (nothing sent).
         :raises PaidTokenError: *paid* is forged, expired, or a checkout of
             another cart than the browser's (nothing sent).
@@ -352,7 +358,7 @@ class AsyncContext(_Facade):
         currency: str | None = None,
         *,
         paid: str | None = None,
-    ) -> bool:
+    ) -> Purchase:
         """See :meth:`Context.record_purchase`."""
         state = self._state
         plan = checkout.purchase(state, order_id, total_cents, currency, paid)

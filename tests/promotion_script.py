@@ -39,7 +39,9 @@ def shop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[by
     if environ["PATH_INFO"] == "/cart":
         qs.cart.add("SKU-1")
     elif environ["PATH_INFO"] == "/buy":
-        counted = qs.record_purchase(query["order"], total_cents=int(query["total"]))
+        counted = qs.record_purchase(
+            query["order"], total_cents=int(query["total"])
+        ).counted
         body = b"counted" if counted else b"not counted"
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [body]
