@@ -23,3 +23,28 @@ from .figures import PromotionCounts as PromotionCounts
 from .report import PromotionReport as PromotionReport
 from .wsgi import QSCookies as QSCookies
 from .wsgi import context as context
+
+__all__ = [
+    "__version__",
+    "AccountError",
+    "CartError",
+    "CartSnapshot",
+    "CommandRefused",
+    "ConfigurationError",
+    "Context",
+    "CrossSiteError",
+    "CurrencyError",
+    "HeadersSentError",
+    "InputError",
+    "PaidTokenError",
+    "PromotionCounts",
+    "PromotionReport",
+    "Purchase",
+    "PurchaseError",
+    "QSCookies",
+    "QSCookiesError",
+    "StoreError",
+    "StoreUnavailable",
+    "Visitor",
+    "context",
+]

@@ -61,6 +61,18 @@ if TYPE_CHECKING:
 
     from .settings import Options
 
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "QSCookies",
+    "Receive",
+    "SCOPE_KEY",
+    "Scope",
+    "Send",
+    "context",
+    "request_from",
+]
+
 #: An ASGI connection scope.
 Scope = MutableMapping[str, Any]
 #: An ASGI event message.

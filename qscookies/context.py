@@ -29,6 +29,14 @@ from .sending import track
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
 
+__all__ = [
+    "AsyncCart",
+    "AsyncContext",
+    "Cart",
+    "Context",
+]
+
+
 D = TypeVar("D")
 
 #: The default of ``context()`` and ``Cart.items()``: raise, answer no default.

@@ -43,8 +43,8 @@ from .core.consent import Decision
 from .core.visits import Visitor
 from .testing import Clock
 from .testing import _expect
+from .testing import _visitor_of
 from .testing import our_cookies
-from .testing import visitor_of
 
 __all__ = ["ASGIShopClient"]
 
@@ -94,7 +94,7 @@ class ASGIShopClient(TestClient, Clock):
     def visitor(self) -> Visitor | None:
         """What the middleware knows of this client from its visitor cookie
         (see :meth:`qscookies.testing.ShopClient.visitor`)."""
-        return visitor_of(self._context())
+        return _visitor_of(self._context())
 
     def _run(self, read: Callable[[AsyncContext], Awaitable[_T]]) -> _T:
         """Await *read* of this client's context on a loop of its own."""

@@ -147,7 +147,7 @@ def our_cookies(
     return found
 
 
-def visitor_of(qs: Any) -> Visitor | None:
+def _visitor_of(qs: Any) -> Visitor | None:
     """The visitor of a context read from cookies, ``None`` when untracked."""
     visitor: Visitor = qs.visitor
     return visitor if visitor.visits else None
@@ -235,7 +235,7 @@ class ShopClient(Client, Clock):
             (no request yet, opted out, idle past ``visitor_max_age``, or, with
             ``consent="opt-in"``, past its span since the consent).
         """
-        return visitor_of(self._context())
+        return _visitor_of(self._context())
 
     def _environ(self) -> WSGIEnvironment:
         secure = self.qscookies.settings.secure

@@ -46,6 +46,13 @@ if TYPE_CHECKING:
 
     from .settings import Options
 
+__all__ = [
+    "ENVIRON_KEY",
+    "QSCookies",
+    "context",
+    "request_from",
+]
+
 #: The PEP 3333 extension key under which the context sits in the environ.
 ENVIRON_KEY = "qscookies.context"
 

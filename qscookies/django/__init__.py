@@ -64,6 +64,11 @@ from ..wsgi import ENVIRON_KEY
 from ..wsgi import request_from as wsgi_request
 from .config import configuration
 
+__all__ = [
+    "QSCookiesMiddleware",
+]
+
+
 GetResponse = Callable[[HttpRequest], Any]
 
 _STATE = "qscookies.state"
