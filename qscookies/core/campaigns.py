@@ -191,11 +191,13 @@ def credit_returning(
 def purchase_fields(
     attribution: Attribution, total_cents: int, currency: str
 ) -> dict[str, int]:
-    """The fields a purchase moves: purchases and revenue in *currency*,
-    overall and of the attributed pair."""
+    """The fields a purchase moves: purchases, purchases in *currency* (an
+    average order divides a currency's revenue by its purchases only) and
+    revenue in *currency*, overall and of the attributed pair."""
     moves: dict[str, int] = {}
     for pair in (None, pair_of(attribution)):
         moves[KeySchema.field("purchases", pair)] = 1
+        moves[KeySchema.field("purchases", pair, currency)] = 1
         moves[KeySchema.field("revenue_cents", pair, currency)] = total_cents
     return moves
 
