@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .context import Context as Context
 from .core.checkout import CartSnapshot as CartSnapshot
+from .core.checkout import Purchase as Purchase
 from .core.visits import Visitor as Visitor
 from .errors import AccountError as AccountError
 from .errors import CartError as CartError
@@ -22,3 +23,28 @@ from .figures import PromotionCounts as PromotionCounts
 from .report import PromotionReport as PromotionReport
 from .wsgi import QSCookies as QSCookies
 from .wsgi import context as context
+
+__all__ = [
+    "__version__",
+    "AccountError",
+    "CartError",
+    "CartSnapshot",
+    "CommandRefused",
+    "ConfigurationError",
+    "Context",
+    "CrossSiteError",
+    "CurrencyError",
+    "HeadersSentError",
+    "InputError",
+    "PaidTokenError",
+    "PromotionCounts",
+    "PromotionReport",
+    "Purchase",
+    "PurchaseError",
+    "QSCookies",
+    "QSCookiesError",
+    "StoreError",
+    "StoreUnavailable",
+    "Visitor",
+    "context",
+]

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import MutableMapping
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 from typing import overload
@@ -46,6 +47,23 @@ from .errors import StoreUnavailable
 from .sending import atrack
 from .settings import Settings
 from .store.aio import AsyncAppStore
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .settings import Options
+
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "QSCookies",
+    "Receive",
+    "SCOPE_KEY",
+    "Scope",
+    "Send",
+    "context",
+    "request_from",
+]
 
 #: An ASGI connection scope.
 Scope = MutableMapping[str, Any]
@@ -151,7 +169,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         secret_key: str | bytes | Sequence[str | bytes],
         redis_url: str | None = None,
         redis: Any = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
@@ -175,7 +193,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return AsyncContext(self._cycle.rules.open(request_from(scope)), self._store)
+        return AsyncContext(self._cycle.rules.read(request_from(scope)), self._store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection.

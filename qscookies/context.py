@@ -12,6 +12,7 @@ from .carts import RAISE as RAISE
 from .carts import AsyncCart
 from .carts import Cart
 from .core import accounts
+from .core.checkout import Purchase
 from .core.consent import Decision
 from .core.request import RequestState
 from .core.visits import Visitor
@@ -21,6 +22,13 @@ from .sending import run
 from .sending import track
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
+
+__all__ = [
+    "AsyncCart",
+    "AsyncContext",
+    "Cart",
+    "Context",
+]
 
 
 class _Facade:
@@ -101,7 +109,7 @@ class Context(_Facade):
         currency: str | None = None,
         *,
         paid: str | None = None,
-    ) -> bool:
+    ) -> Purchase:
         """Count a purchase (and its revenue) for the attributed promotion.
 
         Credited to the promotion and to the source and medium of the landing
@@ -123,7 +131,12 @@ class Context(_Facade):
         :param currency: the ISO 4217 code of *total_cents* (``"USD"``);
             default the ``currency`` setting (``"EUR"`` unless set).
         :param paid: a checkout's token (``snapshot.token``).
-        :return: whether this call counted the purchase for a promotion.
+        :return: what was done: the promotion credited, if any, and whether
+            the order was recorded before (see :class:`~qscookies.Purchase`; its truth
+            value is whether a promotion was credited now).
+
+        .. versionchanged:: 0.2
+            Answers a :class:`~qscookies.Purchase`, not a bool.
         :raises PurchaseError: a bad order id, total or currency (nothing sent).
         :raises PaidTokenError: *paid* is forged, expired, or a checkout of
             another cart than the browser's (nothing sent).
@@ -237,7 +250,7 @@ class AsyncContext(_Facade):
         currency: str | None = None,
         *,
         paid: str | None = None,
-    ) -> bool:
+    ) -> Purchase:
         """See :meth:`Context.record_purchase`."""
         state = self._state
         plan = state.purchases.record(order_id, total_cents, currency, paid)

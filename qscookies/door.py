@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Generic
 from typing import TypeVar
@@ -18,12 +22,20 @@ from .core.cycle import Cycle
 from .core.cycle import Startup
 from .core.messages import Answer
 from .core.request import Rules
+from .errors import ConfigurationError
 from .errors import QSCookiesError
 from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
 from .store.client import aconnect
+from .store.client import connect
 from .store.client import open_client
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+    from typing_extensions import Unpack
+
+    from .settings import Options
 
 _App = TypeVar("_App")
 _S = TypeVar("_S")
@@ -167,6 +179,55 @@ class Door(Generic[_App, _Store]):
         """The first request's start-up check, off the event loop."""
         if not self._cycle.startup.done:
             await asyncio.to_thread(self._cycle.startup.run)
+
+    @contextmanager
+    def rebound(
+        self,
+        redis_url: str,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        **options: Unpack[Options],
+    ) -> Iterator[Self]:
+        """Serve from another Redis, key and settings inside a ``with`` block.
+
+        For tests of a shop whose module builds its own middleware: the
+        middleware is pointed at *redis_url* (a client it opens and owns, with
+        no start-up check), signs with *secret_key* if given and takes
+        *options* over its settings; on leaving the block it is as it was
+        (its :attr:`clock` included) and the sync client is closed. An asyncio
+        client's connections close with the event loop that opened them (see
+        :mod:`qscookies.store.loops`)::
+
+            with app.rebound("redis://127.0.0.1:6390/0", visit_gap=60):
+                ...
+
+        :raises ConfigurationError: a bad option or URL.
+
+        .. versionadded:: 0.2
+        """
+        saved = dict(vars(self))
+        settings = self.settings.replace(**options)
+        codec = self.codec if secret_key is None else CookieCodec(secret_key)
+        kind = type(self._store)
+        opener = aconnect if kind is AsyncAppStore else connect
+        try:
+            client = opener(
+                redis_url,
+                socket_timeout=settings.socket_timeout,
+                max_connections=settings.max_connections,
+            )
+        except ValueError as error:
+            raise ConfigurationError(
+                f"bad Redis URL: {error}", setting="redis_url"
+            ) from error
+        self._start(self.app, settings, codec, kind, client, owned=True)
+        try:
+            yield self
+        finally:
+            if isinstance(self._store, AppStore):
+                self._store.close()
+            vars(self).clear()
+            vars(self).update(saved)
 
     def unavailable(self) -> Answer:
         """The ``503`` (with ``Retry-After``) answered for an unavailable store.

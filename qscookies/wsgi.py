@@ -38,6 +38,16 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
     from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
+    from typing_extensions import Unpack
+
+    from .settings import Options
+
+__all__ = [
+    "ENVIRON_KEY",
+    "QSCookies",
+    "context",
+    "request_from",
+]
 
 #: The PEP 3333 extension key under which the context sits in the environ.
 ENVIRON_KEY = "qscookies.context"
@@ -105,7 +115,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         secret_key: str | bytes | Sequence[str | bytes],
         redis_url: str | None = None,
         redis: Any = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
@@ -125,7 +135,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return Context(self._cycle.rules.open(request_from(environ)), self._store)
+        return Context(self._cycle.rules.read(request_from(environ)), self._store)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse

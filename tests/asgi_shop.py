@@ -78,7 +78,8 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return await qs.cart.items(default=None)
     if path == "/buy":  # with a checkout's token, only what it paid for
         total, paid = int(args["total"]), args.get("paid")
-        return await qs.record_purchase(args["order"], total_cents=total, paid=paid)
+        purchase = await qs.record_purchase(args["order"], total_cents=total, paid=paid)
+        return purchase.counted
     if path == "/checkout":
         snapshot = await qs.cart.checkout()
         return {"lines": snapshot.lines, "token": snapshot.token}

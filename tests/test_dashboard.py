@@ -406,6 +406,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
             "carts": row.carts,
             "purchases": row.purchases,
             "revenue_cents": row.revenue_cents,
+            "currency_purchases": row.currency_purchases,
             "revenue_by_currency": row.revenue_by_currency,
             "conversion_rate": round(row.conversion_rate, 4),
             "average_order_cents": row.average_order_cents,
@@ -424,6 +425,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
         "carts": 3,
         "purchases": 2,
         "revenue_cents": 2499,
+        "currency_purchases": 2,
         "revenue_by_currency": {"EUR": 2499},
         "conversion_rate": 0.5,
         "average_order_cents": 1249.5,
@@ -458,6 +460,7 @@ def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "currency_purchases": 0,
         "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,  # no purchase: no average

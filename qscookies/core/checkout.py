@@ -41,6 +41,7 @@ from .cart import check_order
 from .jar import CookieJar
 from .plan import Command
 from .plan import Plan
+from .plan import done
 from .plan import then
 
 #: Longest token accepted (characters), checked before its signature.
@@ -59,6 +60,39 @@ class CartSnapshot:
     #: Signed, for ``record_purchase(..., paid=token)``; expires after
     #: ``checkout_max_age``.
     token: str
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """What :meth:`~qscookies.Context.record_purchase` did with an order.
+
+    A purchase no promotion is credited with is no failure: the order is
+    recorded (the cart emptied) all the same. Its truth value is
+    :attr:`counted`, what ``record_purchase`` answered before 0.2.
+
+    .. versionadded:: 0.2
+    """
+
+    #: The promotion code credited with this purchase and its revenue (the
+    #: code counted under: ``other`` past a day's bound); ``None``: none is
+    #: attributed, or the order was recorded before.
+    credited: str | None
+    #: The order id was recorded by an earlier call: nothing was counted or
+    #: taken from the cart again. (An order without a promotion and without
+    #: a ``paid`` token leaves no record, so it is never a duplicate.)
+    duplicate: bool
+
+    @property
+    def counted(self) -> bool:
+        """This call counted the purchase for a promotion (:attr:`credited`)."""
+        return self.credited is not None
+
+    def __bool__(self) -> bool:
+        return self.counted
+
+
+#: The purchase of an order credited to no promotion and paid by no token.
+UNCREDITED = Purchase(credited=None, duplicate=False)
 
 
 @dataclass(frozen=True)
@@ -174,7 +208,7 @@ class Purchases:
         total_cents: int,
         currency: str | None = None,
         paid: str | None = None,
-    ) -> Plan[bool]:
+    ) -> Plan[Purchase]:
         """Count a purchase for the attributed promotion and pair, once per order.
 
         One round trip: the purchase script (``SET NX`` on the order's marker,
@@ -217,14 +251,14 @@ class Purchases:
             paying = (keys.cart(token.cart_id), keys.writes(token.cart_id), lines)
         elif cart_id:
             commands.append(("DEL", keys.cart(cart_id), keys.writes(cart_id)))
-        plan: Plan[bool] = Plan((), lambda _replies: False)
+        plan: Plan[Purchase] = done(UNCREDITED)
         if attribution or paying:
             fields = (
                 campaigns.purchase_fields(attribution, total_cents, currency)
                 if attribution
                 else {}
             )
-            plan = campaigns.count_purchase(
+            first = campaigns.count_purchase(
                 self._day,
                 attribution,
                 keys.order(self._codec.order_hash(order_id)),
@@ -233,8 +267,10 @@ class Purchases:
                 cluster=self._cluster,
                 paying=paying,
             )
+            code = attribution.code if attribution else None
+            plan = then(first, lambda new: Purchase(code if new else None, not new))
 
-        def read(replies: list[Any]) -> bool | Plan[bool]:
+        def read(replies: list[Any]) -> Purchase | Plan[Purchase]:
             if token is None:
                 cart.bought()
             elif cart_id is not None:

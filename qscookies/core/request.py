@@ -82,6 +82,17 @@ class Rules:
         """The state of one request, before anything is sent."""
         return RequestState(self, request)
 
+    def read(self, request: Request) -> RequestState:
+        """The state of *request* as its cookies stand, for reading only.
+
+        The visitor is the one its cookie holds (no visit starts, nothing is
+        counted or sent): what a test or a tool reads of a browser.
+        """
+        state = RequestState(self, request)
+        if state.tracking_allowed:
+            state._visitor = state.consent.load_visitor()
+        return state
+
     def unavailable(self) -> Answer:
         """The ``503`` answered when the store failed a write the app needed."""
         return Answer(

@@ -67,6 +67,11 @@ from ..wsgi import request_from as wsgi_request
 from .config import configuration
 from .config import named
 
+__all__ = [
+    "QSCookiesMiddleware",
+]
+
+
 GetResponse = Callable[[HttpRequest], Any]
 Qs = Context | AsyncContext
 Response = TypeVar("Response", bound=HttpResponseBase)
