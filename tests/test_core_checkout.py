@@ -18,6 +18,7 @@ from test_core_request import promo
 
 from qscookies import CartSnapshot
 from qscookies import PaidTokenError
+from qscookies import Purchase
 from qscookies import PurchaseError
 from qscookies.core import checkout
 from qscookies.core import scripts
@@ -127,7 +128,7 @@ def test_a_cookieless_return_pays_in_one_script_credited_to_the_token() -> None:
     )
     assert script[7:14] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
     assert script[14:16] == ("purchases", 1)
-    assert plan.read([1] * len(plan.commands)) is True
+    assert plan.read([1] * len(plan.commands)) == Purchase("SUMMER", duplicate=False)
     headers = state.finish(200, [])
     assert not [value for name, value in headers if name == "Set-Cookie"]
 

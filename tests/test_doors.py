@@ -159,10 +159,12 @@ def test_landing_attribution_cart_and_one_purchase(
         "landings": 1,
         "carts": 1,
         "purchases": 1,
+        "purchases:EUR": 1,
         "revenue_cents:EUR": 500,
         "landings@/": 1,
         "carts@/": 1,
         "purchases@/": 1,
+        "purchases:EUR@/": 1,
         "revenue_cents:EUR@/": 500,
     }
     assert shop.admin.zrange(f"door:a:i:{DAY}", 0, -1) == ["SUMMER"]
@@ -310,6 +312,8 @@ def test_a_yes_starts_tracking_on_that_response_and_an_out_stops_it(
         "carts@/": "1",
         "purchases": "1",
         "purchases@/": "1",
+        "purchases:EUR": "1",
+        "purchases:EUR@/": "1",
         "revenue_cents:EUR": "700",
         "revenue_cents:EUR@/": "700",
     }
