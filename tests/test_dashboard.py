@@ -27,8 +27,9 @@ import promotion_script
 import pytest
 import redis
 from browser import served
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from chromium import CHROMEDRIVER
+from chromium import CHROMIUM
+from chromium import headless_chromium
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.http import parse_cookie
@@ -61,8 +62,6 @@ FIRST = date(2024, 2, 28)
 LAST = FIRST + timedelta(days=2)
 RANGE = f"since={FIRST}&until={LAST}"
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/lib/chromium/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 #: URL schemes served from inside the browser, never from the network.
 _LOCAL = {"data", "chrome", "about", "blob"}
 
@@ -956,24 +955,7 @@ needs_chromium = pytest.mark.skipif(
 
 @pytest.fixture
 def chromium(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1200",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability(
-        "goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"}
-    )
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = headless_chromium(tmp_path / "profile")
     try:
         yield driver
     finally:
