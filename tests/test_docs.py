@@ -13,6 +13,8 @@ is never written to by the shops' tests.
 from __future__ import annotations
 
 import ast
+import importlib.util
+import logging
 import os
 import re
 import subprocess
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import fields
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 
 import promotion_script
 import pytest
@@ -33,6 +36,7 @@ from test_examples import SHOPS
 
 from qscookies.embedded import RedisServer
 from qscookies.settings import Settings
+from qscookies.testing import ShopClient
 
 DOCS = ROOT / "docs"
 SECRET = "docs-test-secret-0123456789"
@@ -250,3 +254,79 @@ def test_the_django_project_passes_the_tests_of_its_pages(
     assert f"Ran {_tests_in([files['mysite/tests.py']])} tests" in tested, tested
     assert "OK" in tested
     assert dev_redis.dbsize() == 0
+
+
+def test_wrapping_the_flask_shop_again_is_refused_before_redis(
+    tmp_path: Path, dev_redis: redis.Redis, fresh_redis_server: RedisServer
+) -> None:
+    """The old mistake: ``qscookies_wrap(app)`` of an app that wraps itself."""
+    (tmp_path / "myshop.py").write_text(FILES["myshop.py"])
+    (tmp_path / "test_wrap.py").write_text(
+        "import pytest\n"
+        "from qscookies import QSCookiesError\n"
+        "from myshop import app\n\n"
+        "def test_wrap(qscookies_wrap, qscookies_redis):\n"
+        "    with pytest.raises(QSCookiesError, match=r'qscookies_rebind\\(app\\)'):\n"
+        "        qscookies_wrap(app)\n"
+        "    assert qscookies_redis.dbsize() == 0\n"
+    )
+    output = _run(
+        tmp_path, fresh_redis_server.url, sys.executable, "-m", "pytest", "-q",
+        "-p", "no:cacheprovider",
+    )  # fmt: skip
+    assert "1 passed" in output
+    assert dev_redis.dbsize() == 0
+
+
+# -- the outage the Operations page describes ---------------------------------------
+
+
+def _flask_shop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> ModuleType:
+    """The Flask quick start's shop, imported as its user would, on *redis_url*."""
+    monkeypatch.setenv("FLASK_SECRET_KEY", SECRET)
+    monkeypatch.setenv("FLASK_QSCOOKIES_REDIS_URL", redis_url)
+    path = tmp_path / "myshop.py"
+    path.write_text(FILES["myshop.py"])
+    spec = importlib.util.spec_from_file_location("docs_myshop", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_page_with_the_cart_badge_renders_while_redis_is_down(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each row of the "When Redis is down" table, on the Flask quick start's shop."""
+    shop = _flask_shop(tmp_path, monkeypatch, fresh_redis_server.url)
+    client = ShopClient(shop.app.wsgi_app)
+    client.post("/cart/add", data={"sku": "TEA-01", "quantity": "2"})
+    assert "Cart (2)" in client.get("/").text
+    cart_cookie = client.get_cookie("qs_cart")
+    assert cart_cookie is not None
+
+    fresh_redis_server.stop()
+    caplog.set_level(logging.WARNING, logger="qscookies")
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "Welcome!" in page.text and "Cart (" not in page.text
+    assert client.get("/static/app.css").status_code == 404  # the app's own answer
+    landing = client.get("/?promo=SUMMER24")
+    assert (landing.status_code, landing.headers["Location"]) == (303, "/")
+    for response in (
+        client.get("/cart"),
+        client.post("/cart/add", data={"sku": "TEA-02"}),
+    ):
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+    assert client.get_cookie("qs_cart").value == cart_cookie.value  # type: ignore[union-attr]
+    assert any("a cart write or read failed" in r.message for r in caplog.records)
+
+    stranger = ShopClient(shop.app.wsgi_app)
+    assert stranger.post("/cart/add", data={"sku": "TEA-01"}).status_code == 503
+    assert stranger.get_cookie("qs_cart") is None  # no cookie for a cart never stored
