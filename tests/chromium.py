@@ -49,17 +49,27 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Any]:
-    """A headless Chromium with a fresh profile; quit after the test."""
+def headless_chromium(profile: Path) -> webdriver.Chrome:
+    """A headless Chromium with its own profile directory, 1280 × 1200 pixels,
+    keeping its performance log (the suite's fixture, and the documentation's
+    screenshot: ``tests/dashboard_screenshot.py``).
+
+    :param profile: an empty directory for the browser's profile.
+    """
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'profile'}"):
+    for flag in (*FLAGS, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     options.set_capability(
         "goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"}
     )
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Any]:
+    """A headless Chromium with a fresh profile; quit after the test."""
+    driver = headless_chromium(tmp_path / "profile")
     try:
         yield driver
     finally:

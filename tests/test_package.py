@@ -130,7 +130,7 @@ def test_the_wheel_holds_nothing_but_the_package(wheel: zipfile.ZipFile) -> None
     assert tops == {"qscookies", f"{BASE}.dist-info"}
 
 
-def test_the_sdist_holds_the_package_its_tests_and_examples(
+def test_the_sdist_holds_the_package_its_tests_examples_and_docs(
     sdist_names: set[str],
 ) -> None:
     wanted = (
@@ -138,6 +138,8 @@ def test_the_sdist_holds_the_package_its_tests_and_examples(
         | _tree(ROOT / "tests", skip=("test-artifacts",))
         | _tree(ROOT / "examples")
         | _tree(ROOT / "bench")
+        | _tree(ROOT / "docs")
+        | {"mkdocs.yml"}
         | {"LICENSE", "CHANGELOG.md", "README.md", "pyproject.toml", "tox.ini"}
         | {"ruff.toml", "MANIFEST.in"}
     )
