@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .context import Context as Context
 from .core.checkout import CartSnapshot as CartSnapshot
+from .core.lines import CartLine as CartLine
 from .core.visits import Visitor as Visitor
 from .errors import AccountError as AccountError
 from .errors import CartError as CartError

@@ -65,8 +65,11 @@ class Settings:
     key_prefix: str = "qs:"
     #: Inactivity after which the next request starts a new visit.
     visit_gap: int = 1800
-    #: Lifetime of the cart cookie and its Redis key, renewed on each cart write.
+    #: Lifetime of an anonymous cart's cookie and its Redis key, renewed on
+    #: each cart write.
     cart_max_age: int = 30 * DAY
+    #: The same for a signed-in customer's cart (after ``login``).
+    customer_cart_max_age: int = 90 * DAY
     #: Lifetime of the visitor cookie; ``None``: the mode's default (see
     #: :attr:`visitor_lifetime`).
     visitor_max_age: int | None = None
@@ -122,8 +125,13 @@ class Settings:
     retry_interval: float = 5.0
     #: Largest quantity of one cart line.
     max_quantity: int = 999
-    #: Largest number of distinct lines in one cart.
+    #: Largest number of distinct lines in one cart (a sku with other options
+    #: is another line).
     max_cart_lines: int = 200
+    #: Largest total quantity of one cart, all lines summed.
+    max_cart_items: int = 1000
+    #: Most option keys of one cart line (``cart.add(..., options=)``).
+    max_line_options: int = 5
     #: ``Retry-After`` seconds on the ``503`` answered when Redis is away: about
     #: one measured failover (3.3-4.7 s on Cluster and Sentinel, issue 15).
     retry_after: int = 5
@@ -187,11 +195,14 @@ class Settings:
         for name in (
             "visit_gap",
             "cart_max_age",
+            "customer_cart_max_age",
             "checkout_max_age",
             "promotion_max_age",
             "aggregate_max_age",
             "max_quantity",
             "max_cart_lines",
+            "max_cart_items",
+            "max_line_options",
             "retry_after",
             "max_promotions_per_day",
             "max_sources",

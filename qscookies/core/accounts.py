@@ -120,22 +120,23 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
         policy,
         settings.max_quantity,
         settings.max_cart_lines,
-        settings.cart_max_age * 1000,
+        settings.customer_cart_max_age * 1000,
         MAX_WRITE_MARKERS,
+        settings.max_cart_items,
     )
     keys = rules.keys
-    key, writes = keys.cart(target), keys.writes(target)
-    generation = keys.generation(target)
-    merged: Command = ("EVAL", scripts.CART_MERGE, 3, key, writes, generation, *limits)
+    customer = keys.cart_keys(target)
+    key, generation = customer[0], keys.generation(target)
+    merged: Command = ("EVAL", scripts.CART_MERGE, 4, *customer, generation, *limits)
 
     def adopt(replies: list[Any]) -> None:
         cart.adopt(target, *signed(replies[-1]))
 
     if anonymous is None:
         return Plan(((*merged, 0),), adopt, durable=key)
-    taken = (keys.cart(anonymous), keys.writes(anonymous))
+    taken = keys.cart_keys(anonymous)
     if not rules.cluster:
-        both = ("EVAL", scripts.LOGIN, 5, *taken, key, writes, generation, *limits)
+        both = ("EVAL", scripts.LOGIN, 7, *taken, *customer, generation, *limits)
         return Plan((both,), adopt, durable=key)
 
     # Two single commands, never one pipeline over two slots: redis-py's cluster
@@ -146,7 +147,7 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
         command = (*merged, len(carried), *carried, *markers)
         return Plan((command,), adopt, durable=key)
 
-    return Plan((("EVAL", scripts.CART_TAKE, 2, *taken),), give, durable=taken[0])
+    return Plan((("EVAL", scripts.CART_TAKE, 3, *taken),), give, durable=taken[0])
 
 
 def logout(state: RequestState, everywhere: bool = False) -> Plan[None]:
@@ -169,7 +170,7 @@ def logout(state: RequestState, everywhere: bool = False) -> Plan[None]:
     if not (everywhere and cart_id):
         return NOTHING
     key = state.rules.keys.generation(cart_id)
-    ttl = state.rules.settings.cart_max_age
+    ttl = state.rules.settings.customer_cart_max_age
     return Plan((("HINCRBY", key, "g", 1), ("EXPIRE", key, ttl)), ignore)
 
 
