@@ -211,6 +211,8 @@ class Settings:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 _fail(name, "a whole number of at least 1")
+        if self.customer_cart_max_age < self.cart_max_age:
+            _fail("customer_cart_max_age", "at least cart_max_age")
         for name in ("socket_timeout", "retry_interval"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -65,8 +65,9 @@ def snapshot_of(snapshot: CartSnapshot) -> dict[str, Any]:
 def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Plain WSGI shop: ``/`` reads visitor and promotion, cart paths use the cart.
 
-    ``/add?opt.<key>=`` adds a line with options (a bad one, any
-    :class:`CartError`: a ``400``), ``/lines`` answers the lines with their
+    ``/add?opt.<key>=`` adds a line with options (a :class:`CartError`
+    propagates; :func:`http_shop` answers it with a ``400``), ``/lines``
+    answers the lines with their
     options; ``/checkout`` answers the lines and token of a checkout, ``/buy?paid=``
     pays with one (a ``400`` for a bad token); ``/login?customer=&merge=``
     signs in (a ``400`` for a bad customer or policy) and answers the cart;
@@ -94,20 +95,12 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         except CrossSiteError as error:
             start_response("403 Forbidden", [("Content-Type", "text/plain")])
             return [str(error).encode()]
-        except CartError as error:
-            start_response("400 Bad Request", [("Content-Type", "text/plain")])
-            return [str(error).encode()]
         if args.get("hold"):
             HOLD[0].wait()
-    elif path in ("/set", "/remove"):  # by line id: a bad one is a 400
-        try:
-            if path == "/set":
-                result = qs.cart.set(args["sku"], int(args["q"]))
-            else:
-                qs.cart.remove(args["sku"])
-        except CartError as error:
-            start_response("400 Bad Request", [("Content-Type", "text/plain")])
-            return [str(error).encode()]
+    elif path == "/set":  # by line id
+        result = qs.cart.set(args["sku"], int(args["q"]))
+    elif path == "/remove":
+        qs.cart.remove(args["sku"])
     elif path == "/clear":
         qs.cart.clear()
     elif path == "/cart":
@@ -155,6 +148,16 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     body = json.dumps(result).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
+
+
+def http_shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """:func:`shop` served over HTTP: a :class:`CartError` is a ``400`` with its
+    message (as in the ASGI shops), any other error stays a ``500``."""
+    try:
+        return shop(environ, start_response)
+    except CartError as error:
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])
+        return [str(error).encode()]
 
 
 #: What the start-up check logs about the server's version: the suite's servers

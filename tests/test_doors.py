@@ -33,7 +33,7 @@ from asgi_shop import Events
 from asgi_shop import make_app
 from launchers import RedisClusterServers
 from shop import SECRET
-from shop import shop
+from shop import http_shop
 
 NOW = 1_800_000_000
 DAY = "20270115"  # the UTC day of NOW
@@ -99,7 +99,7 @@ def serve(
                     connect(url, socket_timeout=2.0, cluster=cluster)
                 )
                 app: Any = WSGIQSCookies(
-                    shop, secret_key=SECRET, redis=client, **settings
+                    http_shop, secret_key=SECRET, redis=client, **settings
                 )
                 server: Any = stack.enter_context(WSGIServer(app))
                 return Served(server.url, app, admin, prefix)

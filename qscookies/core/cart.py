@@ -219,12 +219,13 @@ class CartState:
         """
         settings = self._settings
         mode = "add"
+        canonical = ""
         if add:
             check_sku(line)
-            canonical = canonical_options(options, settings.max_line_options)
-            line = line_id(line, canonical)
+            if options is not None:
+                canonical = canonical_options(options, settings.max_line_options)
+                line = line_id(line, canonical)
         else:
-            canonical = ""
             mode = "edit" if check_line_id(line) else "set"
         check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
         if write_id is not None:

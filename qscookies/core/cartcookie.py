@@ -31,25 +31,20 @@ def choose_cart(
     valid values present as its rivals, so it outranks whichever was planted.
 
     :param max_age: the lifetime of an anonymous cart's cookie.
-    :param customer_max_age: that of a customer's cart (default *max_age*).
+    :param customer_max_age: that of a customer's cart, at least *max_age*
+        (default *max_age*).
     :return: the cart's cookie (``None``: no cart, or an ambiguous one) and the
         valid values present.
     """
-    customer_max_age = customer_max_age or max_age
-    longest = max(max_age, customer_max_age)
+    longest = customer_max_age or max_age  # never shorter (see Settings)
     loaded = {
         value: cookie
         for value in values
         if (cookie := codec.load_cart_cookie(value, now, longest)) is not None
         and (
-            max_age == customer_max_age
-            or fresh(
-                cookie.issued,
-                now,
-                customer_max_age
-                if cookie.cart_id.startswith(CUSTOMER_CART)
-                else max_age,
-            )
+            longest == max_age
+            or cookie.cart_id.startswith(CUSTOMER_CART)
+            or fresh(cookie.issued, now, max_age)
         )
     }
     if len(loaded) < 2:  # the common case: one value, or none
