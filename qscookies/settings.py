@@ -246,6 +246,14 @@ class Settings:
             _fail("*_cookie", "five distinct names of letters, digits, '_' or '-'")
 
     @property
+    def items_bound(self) -> int:
+        """:attr:`max_cart_items` as the cart scripts take it: 0 (no bound to
+        check) when ``max_quantity`` lines of ``max_cart_lines`` cannot reach
+        it, so a huge cart is not summed on each write."""
+        items = self.max_cart_items
+        return items if items < self.max_quantity * self.max_cart_lines else 0
+
+    @property
     def landing_params(self) -> tuple[str, ...]:
         """Every parameter of a landing: the promotion's, then source and medium
         (all removed from the clean URL and from redirects to other hosts)."""

@@ -108,3 +108,9 @@ def test_the_new_settings_and_their_defaults() -> None:
     ):
         with pytest.raises(ConfigurationError):
             Settings.from_options(**bad)
+
+
+def test_an_items_bound_the_lines_cannot_reach_is_not_checked() -> None:
+    assert Settings().items_bound == 1000
+    huge = Settings(max_cart_lines=100_000, max_cart_items=10**9)
+    assert huge.items_bound == 0  # 999 x 100,000 < 10**9: no HVALS per write

@@ -122,7 +122,7 @@ def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[Non
         settings.max_cart_lines,
         settings.customer_cart_max_age * 1000,
         MAX_WRITE_MARKERS,
-        settings.max_cart_items,
+        settings.items_bound,
     )
     keys = rules.keys
     customer = keys.cart_keys(target)

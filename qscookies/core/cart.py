@@ -265,7 +265,7 @@ class CartState:
             mode,
             settings.max_quantity,
             settings.max_cart_lines,
-            settings.max_cart_items,
+            settings.items_bound,
             self._max_age(cart_id) * 1000,
             *tail,
         )

@@ -64,19 +64,18 @@ local function carry(key, markers, most, ttl)
 end
 """
 
-# KEYS[1] cart (line id -> quantity), KEYS[2] its lines (a hash in the cart's
-# slot: line id -> '<sequence>:<canonical options>', '' -> last sequence), then
-# (with a write id) KEYS[3] the cart's write markers (keyed hash of line id and
-# write id -> sequence, '#' -> last sequence), last (signed in) the customer's
-# generation; ARGV line id, quantity, mode ("add"|"set", or "edit": set a line
-# that is there, never start one), max quantity, max lines, max items, ttl ms,
-# then the canonical options, the marker and the most markers kept ('', '' and
-# 0: none), then (signed in) the cookie's generation. Answers the new quantity
-# (0 for an "edit" of a line not there), or OVER_QUANTITY / OVER_LINES /
-# OVER_ITEMS / CLASH / REVOKED (nothing changed). A write whose marker is
-# already set (a re-sent write) changes nothing and answers the line's
-# quantity; a refused one sets none. Past the most markers, the oldest is
-# dropped, so the hash stays bounded; the lines' hash holds one entry per line.
+# KEYS[1] cart (line id -> quantity), KEYS[2] its lines (a hash in the cart's slot: line
+# id -> '<sequence>:<canonical options>', '' -> last sequence), then (with a write id)
+# KEYS[3] the cart's write markers (keyed hash of line id and write id -> sequence, '#'
+# -> last sequence), last (signed in) the customer's generation; ARGV line id, quantity,
+# mode ("add"|"set", or "edit": set a line that is there, never start one), max
+# quantity, max lines, max items (0: no bound), ttl ms, then the canonical options, the
+# marker and the most markers kept ('', '' and 0: none), then (signed in) the cookie's
+# generation. Answers the new quantity (0 for an "edit" of a line not there), or
+# OVER_QUANTITY / OVER_LINES / OVER_ITEMS / CLASH / REVOKED (nothing changed). A write
+# whose marker is already set (a re-sent write) changes nothing and answers the line's
+# quantity; a refused one sets none. Past the most markers, the oldest is dropped, so
+# the hash stays bounded; the lines' hash holds one entry per line.
 CART_PUT = (
     _MARKERS
     + _OPTIONS
@@ -112,7 +111,7 @@ end
 if current == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
   return refuse(-2)
 end
-if quantity > current then
+if quantity > current and ARGV[6] ~= '0' then
   local total = quantity - current
   for _, n in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(n) end
   if total > tonumber(ARGV[6]) then return refuse(-4) end
@@ -302,7 +301,7 @@ return 1
 # `details` (its lines' key), `markers` (the anonymous cart's write markers,
 # oldest first) and `writes` (the customer's cart's markers key) first. ARGV
 # policy ("add"|"replace"|"keep"), max quantity, max lines, ttl ms, most
-# markers kept, max items. "add" sums quantities by line (the same sku and
+# markers kept, max items (0: no bound). "add" sums quantities by line (the same sku and
 # options: the same line id; capped at the max quantity and the max items; a
 # new line past the max lines is left out, and so is one whose id holds other
 # options), "replace" empties the cart first when there are lines, "keep"
@@ -315,7 +314,9 @@ local most, width, room = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[6]
 if ARGV[1] == 'replace' and #lines > 0 then redis.call('DEL', cart, details) end
 if ARGV[1] ~= 'keep' then
   local total = 0
-  for _, n in ipairs(redis.call('HVALS', cart)) do total = total + tonumber(n) end
+  if room == 0 then room = math.huge else
+    for _, n in ipairs(redis.call('HVALS', cart)) do total = total + tonumber(n) end
+  end
   for i = 1, #lines, 3 do
     local line, quantity, options = lines[i], tonumber(lines[i + 1]), lines[i + 2]
     local current = tonumber(redis.call('HGET', cart, line) or '0')
