@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .context import Context as Context
 from .core.checkout import CartSnapshot as CartSnapshot
+from .core.checkout import Purchase as Purchase
 from .core.lines import CartLine as CartLine
 from .core.visits import Visitor as Visitor
 from .errors import AccountError as AccountError
@@ -23,3 +24,29 @@ from .figures import PromotionCounts as PromotionCounts
 from .report import PromotionReport as PromotionReport
 from .wsgi import QSCookies as QSCookies
 from .wsgi import context as context
+
+__all__ = [
+    "__version__",
+    "AccountError",
+    "CartError",
+    "CartLine",
+    "CartSnapshot",
+    "CommandRefused",
+    "ConfigurationError",
+    "Context",
+    "CrossSiteError",
+    "CurrencyError",
+    "HeadersSentError",
+    "InputError",
+    "PaidTokenError",
+    "PromotionCounts",
+    "PromotionReport",
+    "Purchase",
+    "PurchaseError",
+    "QSCookies",
+    "QSCookiesError",
+    "StoreError",
+    "StoreUnavailable",
+    "Visitor",
+    "context",
+]

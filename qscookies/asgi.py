@@ -1,12 +1,11 @@
 """The ASGI door: the only module that knows ASGI.
 
-It mirrors :mod:`qscookies.wsgi` and holds no rule of its own. It turns the
-scope into a plain :class:`~qscookies.core.request.Request`, runs the request
-core's plans on the asyncio store, answers what the core answers itself (the
-landing's ``303``, the privacy switch), adds the core's headers to the
-application's ``http.response.start`` message, and turns an unavailable store
-into a ``503``. Every other message passes through untouched: bodies stream, and
-``lifespan`` and ``websocket`` scopes never meet qscookies.
+It mirrors :mod:`qscookies.wsgi` and translates only: the scope into a plain
+:class:`~qscookies.core.messages.Request`, the request cycle
+(:mod:`qscookies.core.cycle`) back into ASGI messages, its plans sent on the
+asyncio store; its headers join the application's ``http.response.start``.
+Every other message passes through untouched: bodies stream, and ``lifespan``
+and ``websocket`` scopes never meet qscookies.
 
 Wrap any ASGI 3 application (Starlette, FastAPI, Django's ASGI handler)::
 
@@ -29,31 +28,42 @@ from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import MutableMapping
 from collections.abc import Sequence
-from http import HTTPStatus
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 from typing import overload
 from urllib.parse import parse_qs
 from urllib.parse import quote
 
-from .check import enforce
-from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
 from .context import AsyncContext
-from .core.messages import Answer
+from .core.cycle import Head
 from .core.messages import Request
-from .core.request import RequestState
 from .door import Door
+from .door import async_client
 from .door import found
-from .errors import ConfigurationError
-from .errors import QSCookiesError
 from .errors import StoreUnavailable
 from .sending import atrack
 from .settings import Settings
 from .store.aio import AsyncAppStore
-from .store.client import aconnect
-from .store.client import connect
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from .settings import Options
+
+__all__ = [
+    "ASGIApp",
+    "Message",
+    "QSCookies",
+    "Receive",
+    "SCOPE_KEY",
+    "Scope",
+    "Send",
+    "context",
+    "request_from",
+]
 
 #: An ASGI connection scope.
 Scope = MutableMapping[str, Any]
@@ -133,7 +143,9 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         ``unix:///run/redis.sock``; qscookies opens a ``redis.asyncio.Redis``
         for it, owns its pool and closes it in :meth:`aclose`. The start-up
         ACL check (:func:`~qscookies.check.enforce`) runs on a short-lived sync
-        connection to the same URL.
+        connection to the same URL, at the first request (off the event loop)
+        or when a start-up hook calls :meth:`startup_check`: building the
+        door contacts no Redis.
     :param redis: a ready ``redis.asyncio`` client instead (``Redis``,
         ``RedisCluster``, or a Sentinel ``master_for`` client); its owner
         closes it. Set short socket timeouts on it: a hung Redis must not hang
@@ -141,9 +153,11 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         need a blocking call in the constructor): run ``qscookies check``
         for that user instead, and ``strict`` has no effect.
     :param options: the settings, see :class:`~qscookies.settings.Settings`.
-    :raises ConfigurationError: a bad secret key, Redis location or option; with
-        *redis_url* and ``strict=True``, a Redis user who could export the data
-        (without ``strict``, one warning is logged).
+    :raises ConfigurationError: a bad secret key, Redis location or option.
+        With *redis_url* and ``strict=True``, a Redis user who could export the
+        data refuses to start: :meth:`startup_check` raises, or (found at the
+        first request) every request answers ``503``; without ``strict``, one
+        warning is logged.
 
     .. versionadded:: 0.1
     """
@@ -155,28 +169,14 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         secret_key: str | bytes | Sequence[str | bytes],
         redis_url: str | None = None,
         redis: Any = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
-        if (redis_url is None) == (redis is None):
-            raise ConfigurationError("pass exactly one of redis_url= and redis=")
-        #: The client was opened here from *redis_url* (closed by :meth:`aclose`).
-        self._owned = redis is None
-        if redis is None:
-            url = str(redis_url)
-            _check_user(url, settings)
-            try:
-                redis = aconnect(
-                    url,
-                    socket_timeout=settings.socket_timeout,
-                    max_connections=settings.max_connections,
-                )
-            except ValueError as error:
-                raise ConfigurationError(f"bad Redis URL: {error}") from error
-        else:
-            warn_unbounded(redis)
-        self._start(app, settings, codec, AsyncAppStore, redis, owned=self._owned)
+        client, self._owned, check = async_client(redis_url, redis, settings)
+        self._start(
+            app, settings, codec, AsyncAppStore, client, owned=self._owned, check=check
+        )
 
     async def aclose(self) -> None:
         """Close the Redis connection pool, if qscookies opened it (``redis_url``),
@@ -193,90 +193,58 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return AsyncContext(self._rules.open(request_from(scope)), self._store)
+        return AsyncContext(self._cycle.rules.read(request_from(scope)), self._store)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection.
 
         ``lifespan``, ``websocket`` and excluded paths go straight to the app.
-        An HTTP request gets its context in a copy of the scope; the core's
-        ``303`` and privacy answers are sent without the app; otherwise the
-        core's headers join the app's ``http.response.start``. After a failed
-        store call, the app's ``500`` (and its body) becomes the ``503``; a
-        :class:`StoreUnavailable` the app lets out becomes the ``503`` when no
-        response started, and is re-raised otherwise (not when the ``503``
-        already answered: a framework such as Starlette re-raises after
-        sending its ``500``).
+        An HTTP request gets its context in a copy of the scope and walks the
+        request cycle (:mod:`qscookies.core.cycle`): its answers are sent
+        without the app, its headers join the app's ``http.response.start``,
+        and the app's ``500`` after a failed store call (its body dropped) is
+        the ``503``. A :class:`StoreUnavailable` the app lets out is the
+        ``503`` when no response started, and is re-raised otherwise (not when
+        the ``503`` already answered: a framework such as Starlette re-raises
+        after sending its ``500``).
 
-        :raises QSCookiesError: the request already went through a
-            :class:`QSCookies` (the app is wrapped twice), before any Redis call.
+        :raises QSCookiesError: the request already went through a qscookies
+            door (the app is wrapped twice), before any Redis call.
         """
-        if scope["type"] != "http" or self._rules.excluded(scope.get("path", "")):
+        if scope["type"] != "http" or self._cycle.excluded(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
-        if SCOPE_KEY in scope:
-            raise QSCookiesError(
-                "this request already went through QSCookies: the app is wrapped"
-                " twice. Wrap it once (in tests, see qscookies.testing's"
-                " qscookies_rebind for an app that wraps itself)"
-            )
-        state = self._rules.open(request_from(scope))
+        wrapped = SCOPE_KEY in scope or isinstance(self.app, Door)
+        turn = self._cycle.open(request_from(scope), wrapped=wrapped)
+        await self._astartup()
         scope = dict(scope)  # ASGI: copy a scope before changing it
-        scope[SCOPE_KEY] = AsyncContext(state, self._store)
-        if state.request.path == self.settings.privacy_path:
-            body = await _read_form(receive) if state.request.method == "POST" else b""
-            plan, switched = state.privacy_switch(lambda: _form_field(body, "choice"))
-            await atrack(self._store, plan)
-            await _answer(state, send, switched)
+        scope[SCOPE_KEY] = AsyncContext(turn.state, self._store)
+        body = await _read_form(receive) if turn.reads_form else b""
+        await atrack(self._store, turn.begin(lambda: _form_field(body, "choice")))
+        head = turn.ours()
+        if head is not None:
+            await _send(send, head)
             return
-        plan, answer = state.begin()
-        await atrack(self._store, plan)
-        if answer is not None:
-            await _answer(state, send, answer)
-            return
-
-        started = replaced = False
 
         async def qs_send(message: Message) -> None:
-            nonlocal started, replaced
-            if replaced:  # the app's 500 body, trailers…: our 503 went instead
+            if turn.replaced:  # the app's 500 body, trailers…: our 503 went instead
                 return
             if message["type"] != "http.response.start":
                 await send(message)
                 return
-            started = True
-            status = int(message["status"])
-            if state.store_failed and status == 500:
-                replaced = True
-                await _answer(state, send, self._rules.unavailable())
-                return
             raw = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
-            headers = state.finish(_status_line(status), _decode(raw))
-            await send({**message, "headers": _encode(headers, raw)})
+            head = turn.respond(int(message["status"]), _decode(raw))
+            if head.body is not None:
+                await _send(send, head)
+                return
+            await send({**message, "headers": _encode(head.headers, raw)})
 
         try:
             await self.app(scope, receive, qs_send)
-        except StoreUnavailable:
-            if replaced:  # answered: the 503 is the whole response
-                return
-            if started:
-                raise
-            await _answer(state, send, self._rules.unavailable())
-
-
-def _check_user(url: str, settings: Settings) -> None:
-    """The start-up ACL check, on a short-lived sync connection to *url*.
-
-    :raises ConfigurationError: a malformed URL, or ``strict`` and a finding.
-    """
-    try:
-        client = connect(url, socket_timeout=settings.socket_timeout)
-    except ValueError as error:
-        raise ConfigurationError(f"bad Redis URL: {error}") from error
-    try:
-        enforce(client, prefix=settings.key_prefix, strict=settings.strict)
-    finally:
-        client.close()
+        except StoreUnavailable as error:
+            head = turn.failed(error)
+            if head is not None:
+                await _send(send, head)
 
 
 def request_from(scope: Scope) -> Request:
@@ -345,14 +313,6 @@ def _form_field(body: bytes, name: str) -> str | None:
     return values[name][0] if name in values else None
 
 
-def _status_line(status: int) -> str:
-    """``200`` as ``"200 OK"``: the core reads WSGI-style status lines."""
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
-
-
 def _decode(raw: RawHeaders) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
 
@@ -375,18 +335,12 @@ def _encode(headers: Iterable[tuple[str, str]], raw: RawHeaders) -> RawHeaders:
     return out
 
 
-async def _answer(state: RequestState, send: Send, answer: Answer) -> None:
-    """Answer a request ourselves, without the application."""
-    status = int(answer.status.split(" ", 1)[0])
-    headers = state.finish(answer.status, answer.headers)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in headers
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": answer.body})
+async def _send(send: Send, head: Head) -> None:
+    """Send a response of ours, whole: *head* and its body."""
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in head.headers
+    ]
+    start = {"type": "http.response.start", "status": head.status, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": head.body or b""})

@@ -13,7 +13,6 @@ from typing import Any
 from typing import TypeVar
 from typing import overload
 
-from .core import checkout
 from .core.checkout import CartSnapshot
 from .core.lines import CartLine
 from .core.request import RequestState
@@ -153,7 +152,7 @@ class Cart:
 
         .. versionadded:: 0.2
         """
-        return run(self._state, self._store, checkout.checkout(self._state))
+        return run(self._state, self._store, self._state.purchases.checkout())
 
     @property
     def quantity(self) -> int:
@@ -229,7 +228,7 @@ class AsyncCart:
 
     async def checkout(self) -> CartSnapshot:
         """See :meth:`Cart.checkout` (``await qs.cart.checkout()``)."""
-        return await arun(self._state, self._store, checkout.checkout(self._state))
+        return await arun(self._state, self._store, self._state.purchases.checkout())
 
     async def quantity(self) -> int:
         """Items in the cart, all lines summed."""

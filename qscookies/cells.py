@@ -26,8 +26,14 @@ from .keys import KeySchema
 from .store.reader import Reader
 
 #: Counters of the per-day promotion hash (``revenue_cents``: the report's
-#: currency's).
-COUNTERS = ("landings", "carts", "purchases", "revenue_cents")
+#: currency's; ``currency_purchases``: the purchases paid in it).
+COUNTERS = (
+    "landings",
+    "carts",
+    "purchases",
+    "revenue_cents",
+    "currency_purchases",
+)
 
 #: How a report may break promotions down.
 Breakdown = Literal["source", "medium", "source_medium"] | None
@@ -102,9 +108,15 @@ class Cell:
         return f"{self.code}@{source}/{medium}"
 
     def fill(self, reply: dict[Any, Any] | None, currency: str) -> None:
-        """Read the cell's figures from its day hash (fields of its pair only)."""
+        """Read the cell's figures from its day hash (fields of its pair only).
+
+        Purchases paid in *currency* are ``purchases:<CUR>``; a day from before
+        they were kept has none, and then counts all its purchases as paid in
+        *currency* when all its revenue is (else none, as unknown).
+        """
         counters = dict.fromkeys(COUNTERS, 0)
         revenues: dict[str, int] = {}
+        paid_in: dict[str, int] = {}
         for name, value in (reply or {}).items():
             base, _, pair = _text(name).partition("@")
             if (pair or None) != self.pair:
@@ -113,9 +125,15 @@ class Cell:
             if counter == "revenue_cents":
                 money = money or LEGACY_CURRENCY
                 revenues[money] = revenues.get(money, 0) + int(value)
+            elif counter == "purchases" and money:
+                paid_in[money] = int(value)
             else:
                 counters[counter] = int(value)
         counters["revenue_cents"] = revenues.get(currency, 0)
+        if paid_in:
+            counters["currency_purchases"] = paid_in.get(currency, 0)
+        elif set(revenues) <= {currency}:
+            counters["currency_purchases"] = counters["purchases"]
         self.counters = counters
         self.revenues = dict(sorted(revenues.items()))
 

@@ -231,7 +231,10 @@ def _promotions(args: argparse.Namespace) -> int:
         if args.daily is not None:
             days = report.daily(args.daily, since, until)
             if not _print_rows(args, days, DAY_COLUMNS):
-                sys.stdout.write(render_daily_table(args.daily, since, until, days))
+                table = render_daily_table(
+                    args.daily, since, until, days, args.currency
+                )
+                sys.stdout.write(table)
             return OK
         if args.json or args.csv:
             rows = sort_rows(report.counts(since, until, by=args.by), args.sort)

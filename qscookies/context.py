@@ -12,7 +12,7 @@ from .cart import RAISE as RAISE
 from .cart import AsyncCart
 from .cart import Cart
 from .core import accounts
-from .core import checkout
+from .core.checkout import Purchase
 from .core.consent import Decision
 from .core.request import RequestState
 from .core.visits import Visitor
@@ -22,6 +22,13 @@ from .sending import run
 from .sending import track
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
+
+__all__ = [
+    "AsyncCart",
+    "AsyncContext",
+    "Cart",
+    "Context",
+]
 
 
 class _Facade:
@@ -73,7 +80,7 @@ class _Facade:
     @property
     def signed_in(self) -> bool:
         """This browser's cart is a customer's cart (after :meth:`login`)."""
-        return accounts.signed_in(self._state)
+        return self._state.account.signed_in
 
 
 class Context(_Facade):
@@ -102,7 +109,7 @@ class Context(_Facade):
         currency: str | None = None,
         *,
         paid: str | None = None,
-    ) -> bool:
+    ) -> Purchase:
         """Count a purchase (and its revenue) for the attributed promotion.
 
         Credited to the promotion and to the source and medium of the landing
@@ -124,7 +131,12 @@ class Context(_Facade):
         :param currency: the ISO 4217 code of *total_cents* (``"USD"``);
             default the ``currency`` setting (``"EUR"`` unless set).
         :param paid: a checkout's token (``snapshot.token``).
-        :return: whether this call counted the purchase for a promotion.
+        :return: what was done: the promotion credited, if any, and whether
+            the order was recorded before (see :class:`~qscookies.Purchase`; its truth
+            value is whether a promotion was credited now).
+
+        .. versionchanged:: 0.2
+            Answers a :class:`~qscookies.Purchase`, not a bool.
         :raises PurchaseError: a bad order id, total or currency (nothing sent).
         :raises PaidTokenError: *paid* is forged, expired, or a checkout of
             another cart than the browser's (nothing sent).
@@ -134,7 +146,7 @@ class Context(_Facade):
             *paid*.
         """
         state = self._state
-        plan = checkout.purchase(state, order_id, total_cents, currency, paid)
+        plan = state.purchases.record(order_id, total_cents, currency, paid)
         return run(state, self._store, plan)
 
     def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
@@ -157,7 +169,7 @@ class Context(_Facade):
         :raises HeadersSentError: the response already started.
         :raises StoreUnavailable: Redis could not merge the carts.
         """
-        run(self._state, self._store, accounts.login(self._state, customer_id, merge))
+        run(self._state, self._store, self._state.account.login(customer_id, merge))
 
     def logout(self, everywhere: bool = False) -> None:
         """Sign the browser out: a fresh, empty anonymous cart (no Redis call).
@@ -171,7 +183,7 @@ class Context(_Facade):
         :raises HeadersSentError: the response already started.
         :raises StoreUnavailable: *everywhere*, and Redis could not record it.
         """
-        run(self._state, self._store, accounts.logout(self._state, everywhere))
+        run(self._state, self._store, self._state.account.logout(everywhere))
 
     def opt_out(self) -> None:
         """Record "out" in the choice cookie and stop tracking this browser.
@@ -238,20 +250,20 @@ class AsyncContext(_Facade):
         currency: str | None = None,
         *,
         paid: str | None = None,
-    ) -> bool:
+    ) -> Purchase:
         """See :meth:`Context.record_purchase`."""
         state = self._state
-        plan = checkout.purchase(state, order_id, total_cents, currency, paid)
+        plan = state.purchases.record(order_id, total_cents, currency, paid)
         return await arun(state, self._store, plan)
 
     async def login(self, customer_id: str, merge: accounts.Merge = "add") -> None:
         """See :meth:`Context.login` (``await qs.login("c-42")``)."""
-        plan = accounts.login(self._state, customer_id, merge)
+        plan = self._state.account.login(customer_id, merge)
         await arun(self._state, self._store, plan)
 
     async def logout(self, everywhere: bool = False) -> None:
         """See :meth:`Context.logout`."""
-        await arun(self._state, self._store, accounts.logout(self._state, everywhere))
+        await arun(self._state, self._store, self._state.account.logout(everywhere))
 
     async def opt_out(self) -> None:
         """See :meth:`Context.opt_out` (awaitable, for one shape of API)."""

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import Generic
 from typing import TypeVar
@@ -12,6 +18,8 @@ from .check import enforce
 from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
+from .core.cycle import Cycle
+from .core.cycle import Startup
 from .core.messages import Answer
 from .core.request import Rules
 from .errors import ConfigurationError
@@ -19,9 +27,18 @@ from .errors import QSCookiesError
 from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
+from .store.client import aconnect
+from .store.client import connect
 from .store.client import open_client
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+    from typing_extensions import Unpack
+
+    from .settings import Options
+
 _App = TypeVar("_App")
+_S = TypeVar("_S")
 
 
 def found(context: object | None, default: Any, path: str, fix: str) -> Any:
@@ -38,16 +55,16 @@ def found(context: object | None, default: Any, path: str, fix: str) -> Any:
     raise QSCookiesError(f"no qscookies context for {path!r}: {fix}")
 
 
-def checked_client(
+def sync_client(
     redis_url: str | None, redis: Any, settings: Settings
-) -> tuple[Any, bool]:
-    """The sync client of a door, checked at start-up, and whether we own it.
+) -> tuple[Any, bool, Callable[[], None]]:
+    """The sync client of a door, whether we own it, and its start-up check.
 
-    See :func:`~qscookies.store.client.open_client` and
-    :func:`~qscookies.check.enforce`; a client we opened is closed when the
-    check refuses to start.
+    Nothing reaches Redis here: the check (:func:`~qscookies.check.enforce`)
+    runs later, once (see :class:`~qscookies.core.cycle.Startup`).
 
-    :raises ConfigurationError: a bad location, or ``strict`` and a finding.
+    :raises ConfigurationError: a bad location (see
+        :func:`~qscookies.store.client.open_client`).
     """
     client, owned = open_client(
         redis_url,
@@ -57,13 +74,38 @@ def checked_client(
     )
     if not owned:
         warn_unbounded(client)
+    return client, owned, partial(_check, client, settings, close=False)
+
+
+def async_client(
+    redis_url: str | None, redis: Any, settings: Settings
+) -> tuple[Any, bool, Callable[[], None] | None]:
+    """The ``redis.asyncio`` client of a door, whether we own it, and its check.
+
+    A client opened from *redis_url* is checked on a short-lived sync client
+    of the same URL; one passed in gets no check (it would need a blocking
+    call on its event loop): ``qscookies check`` that user instead.
+
+    :raises ConfigurationError: a bad location, as :func:`sync_client`.
+    """
+    probe, owned = open_client(redis_url, redis, socket_timeout=settings.socket_timeout)
+    if not owned:
+        warn_unbounded(redis)
+        return redis, False, None
+    client = aconnect(
+        str(redis_url),
+        socket_timeout=settings.socket_timeout,
+        max_connections=settings.max_connections,
+    )
+    return client, True, partial(_check, probe, settings, close=True)
+
+
+def _check(client: Any, settings: Settings, *, close: bool) -> None:
     try:
         enforce(client, prefix=settings.key_prefix, strict=settings.strict)
-    except ConfigurationError:
-        if owned:
+    finally:
+        if close:
             client.close()
-        raise
-    return client, owned
 
 
 _Store = TypeVar("_Store", AppStore, AsyncAppStore)
@@ -72,10 +114,12 @@ _Store = TypeVar("_Store", AppStore, AsyncAppStore)
 class Door(Generic[_App, _Store]):
     """The parts of a door that know no protocol.
 
-    A door (:mod:`qscookies.wsgi`, :mod:`qscookies.asgi`) validates its options,
-    opens its client, then calls :meth:`_start` with the store for that client.
-    The codec's expiry checks, the visit rules and the store's breaker all read
-    :attr:`clock`, so a test moves time by replacing it on an instance.
+    A door (:mod:`qscookies.wsgi`, :mod:`qscookies.asgi`, :mod:`qscookies.django`)
+    validates its options, opens its client, then calls :meth:`_start` with
+    the store for that client and its start-up check; each request then walks
+    the :class:`~qscookies.core.cycle.Cycle`. The codec's expiry checks, the
+    visit rules and the store's breaker all read :attr:`clock`, so a test
+    moves time by replacing it on an instance.
     """
 
     #: The clock (Unix seconds); replace it on an instance to move time in tests.
@@ -90,6 +134,7 @@ class Door(Generic[_App, _Store]):
         client: object,
         *,
         owned: bool,
+        check: Callable[[], None] | None = None,
     ) -> None:
         #: The wrapped application.
         self.app = app
@@ -97,7 +142,16 @@ class Door(Generic[_App, _Store]):
         self.settings = settings
         #: The cookie codec (signing and verification).
         self.codec = codec
-        self._store: _Store = store(
+        self._store: _Store = self._store_for(store, client, owned=owned)
+        rules = Rules(settings, codec, cluster=self._store.is_cluster, clock=self._now)
+        self._cycle = Cycle(rules, Startup(check))
+
+    def _store_for(
+        self, store: Callable[..., _S], client: object, *, owned: bool
+    ) -> _S:
+        """A store (sync or asyncio) on *client*, by the settings and the clock."""
+        settings = self.settings
+        return store(
             client,
             prefix=settings.key_prefix,
             retry_interval=settings.retry_interval,
@@ -106,9 +160,74 @@ class Door(Generic[_App, _Store]):
             wait_ms=settings.durable_wait_ms,
             owned=owned,
         )
-        self._rules = Rules(
-            settings, codec, cluster=self._store.is_cluster, clock=self._now
-        )
+
+    def startup_check(self) -> None:
+        """Run the start-up check now, from a server's start-up hook.
+
+        Building a door contacts no Redis: the check (is the Redis user locked
+        down? does the server have the Lua fixes?) runs once, here or else at
+        the first request. Called here, a ``strict=True`` refusal raises, so
+        the server does not start; found at the first request, it is logged
+        and every request answers ``503``. A second call checks nothing again.
+
+        :raises ConfigurationError: ``strict=True``, and the Redis user could
+            export the data (or could not be checked).
+        """
+        self._cycle.startup.run(explicit=True)
+
+    async def _astartup(self) -> None:
+        """The first request's start-up check, off the event loop."""
+        if not self._cycle.startup.done:
+            await asyncio.to_thread(self._cycle.startup.run)
+
+    @contextmanager
+    def rebound(
+        self,
+        redis_url: str,
+        *,
+        secret_key: str | bytes | Sequence[str | bytes] | None = None,
+        **options: Unpack[Options],
+    ) -> Iterator[Self]:
+        """Serve from another Redis, key and settings inside a ``with`` block.
+
+        For tests of a shop whose module builds its own middleware: the
+        middleware is pointed at *redis_url* (a client it opens and owns, with
+        no start-up check), signs with *secret_key* if given and takes
+        *options* over its settings; on leaving the block it is as it was
+        (its :attr:`clock` included) and the sync client is closed. An asyncio
+        client's connections close with the event loop that opened them (see
+        :mod:`qscookies.store.loops`)::
+
+            with app.rebound("redis://127.0.0.1:6390/0", visit_gap=60):
+                ...
+
+        :raises ConfigurationError: a bad option or URL.
+
+        .. versionadded:: 0.2
+        """
+        saved = dict(vars(self))
+        settings = self.settings.replace(**options)
+        codec = self.codec if secret_key is None else CookieCodec(secret_key)
+        kind = type(self._store)
+        opener = aconnect if kind is AsyncAppStore else connect
+        try:
+            client = opener(
+                redis_url,
+                socket_timeout=settings.socket_timeout,
+                max_connections=settings.max_connections,
+            )
+        except ValueError as error:
+            raise ConfigurationError(
+                f"bad Redis URL: {error}", setting="redis_url"
+            ) from error
+        self._start(self.app, settings, codec, kind, client, owned=True)
+        try:
+            yield self
+        finally:
+            if isinstance(self._store, AppStore):
+                self._store.close()
+            vars(self).clear()
+            vars(self).update(saved)
 
     def unavailable(self) -> Answer:
         """The ``503`` (with ``Retry-After``) answered for an unavailable store.
@@ -116,7 +235,7 @@ class Door(Generic[_App, _Store]):
         For a framework's own error handler (the Flask door's), so that what
         it answers is the middleware's ``503``.
         """
-        return self._rules.unavailable()
+        return self._cycle.rules.unavailable()
 
     def _now(self) -> float:
         return self.clock()

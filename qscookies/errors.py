@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "AccountError",
+    "CartError",
+    "CommandRefused",
+    "ConfigurationError",
+    "CrossSiteError",
+    "CurrencyError",
+    "EmbeddedRedisError",
+    "HeadersSentError",
+    "InputError",
+    "NotSent",
+    "PaidTokenError",
+    "PurchaseError",
+    "QSCookiesError",
+    "StoreError",
+    "StoreUnavailable",
+]
+
 
 class QSCookiesError(Exception):
     """Base class of every error qscookies raises."""

@@ -33,12 +33,19 @@ class _Orders:
 
     purchases: int
     revenue_cents: int
+    currency_purchases: int
 
     @property
     def average_order_cents(self) -> float | None:
-        """Average order value: ``revenue_cents / purchases``, in cents;
-        ``None`` when there were no purchases."""
-        return self.revenue_cents / self.purchases if self.purchases else None
+        """Average order value in the report's currency, in cents: its revenue
+        divided by the purchases paid in it (``currency_purchases``) only;
+        ``None`` when there were none.
+
+        .. versionchanged:: 0.2
+            It divided by every purchase, whatever its currency.
+        """
+        paid = self.currency_purchases
+        return self.revenue_cents / paid if paid else None
 
 
 class _Conversions(_Orders):
@@ -70,6 +77,8 @@ class PromotionCounts(_Conversions):
     purchases: int
     #: Revenue of those purchases in the report's currency, in cents.
     revenue_cents: int
+    #: Purchases paid in the report's currency (the average order's divisor).
+    currency_purchases: int = field(default=0, kw_only=True)
     #: The landings' ``utm_source`` in a breakdown by source (``None``: none,
     #: or junk; also ``None`` when not broken down by source).
     source: str | None = None
@@ -98,6 +107,8 @@ class DailyCounts(_Conversions):
     purchases: int
     #: Revenue that day in the report's currency, in cents.
     revenue_cents: int
+    #: Purchases paid in the report's currency (the average order's divisor).
+    currency_purchases: int = field(default=0, kw_only=True)
     #: Revenue that day in cents per currency.
     revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
 
@@ -118,6 +129,8 @@ class Totals(_Orders):
     carts: int
     purchases: int
     revenue_cents: int
+    #: Purchases paid in the report's currency (the average order's divisor).
+    currency_purchases: int = field(default=0, kw_only=True)
     revenue_by_currency: dict[str, int] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -136,6 +149,7 @@ class Totals(_Orders):
             carts=sum(row.carts for row in rows),
             purchases=sum(row.purchases for row in rows),
             revenue_cents=sum(row.revenue_cents for row in rows),
+            currency_purchases=sum(row.currency_purchases for row in rows),
             revenue_by_currency=add_currencies(row.revenue_by_currency for row in rows),
         )
 

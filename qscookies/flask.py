@@ -45,6 +45,15 @@ from .wsgi import context
 if TYPE_CHECKING:
     from flask import Flask
 
+__all__ = [
+    "PREFIX",
+    "QSCookies",
+    "config_options",
+    "context",
+    "qs",
+]
+
+
 #: The prefix of every config key of qscookies.
 PREFIX = "QSCOOKIES_"
 _CONNECTION = ("REDIS_URL", "REDIS", "SECRET_KEY")

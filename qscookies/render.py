@@ -31,6 +31,7 @@ COLUMNS = (
     "carts",
     "purchases",
     "revenue_cents",
+    "currency_purchases",
     "conversion_rate",
     "average_order_cents",
 )
@@ -146,7 +147,10 @@ def render_table(
         return f"{heading}: no promotion activity.\n{site_line}\n"
     totals = summary.totals
     dimensions = list(DIMENSIONS) if by else []
-    lines = [_cells(row.promotion, row, row.visitors, row.returning) for row in rows]
+    lines = [
+        _cells(row.promotion, row, row.visitors, row.returning, currency)
+        for row in rows
+    ]
     if by:  # the source and medium after the promotion; "-": none
         for line, row in zip(lines, rows, strict=True):
             line[1:1] = [row.source or "-", row.medium or "-"]
@@ -154,8 +158,10 @@ def render_table(
     blank = [""] * len(dimensions)
     if rest is not None:
         name = f"({summary.rest_codes} more)"
-        lines.append(_cells(name, rest, rest.visitors, rest.returning, blank))
-    lines.append(_cells("TOTAL", totals, totals.visitors, totals.returning, blank))
+        lines.append(_cells(name, rest, rest.visitors, rest.returning, currency, blank))
+    lines.append(
+        _cells("TOTAL", totals, totals.visitors, totals.returning, currency, blank)
+    )
     header, rule, *body = _aligned(["promotion", *dimensions, *_HEADS], lines)
     note = (
         "TOTAL visitors and returning are unique across promotions, not a sum."
@@ -177,14 +183,21 @@ def render_table(
 
 
 def render_daily_table(
-    promotion: str, since: date, until: date, days: Sequence[DailyCounts]
+    promotion: str,
+    since: date,
+    until: date,
+    days: Sequence[DailyCounts],
+    currency: str = "EUR",
 ) -> str:
-    """One promotion day by day as an aligned text table for a terminal."""
+    """One promotion day by day as an aligned text table for a terminal, its
+    revenue in *currency*."""
     heading = f"{promotion} day by day, {since} .. {until} (UTC days)"
     if not days:
         reason = "each rests on fewer visitors than min_count"
         return f"{heading}: no day to show ({reason}).\n"
-    lines = [_cells(str(row.day), row, row.visitors, row.returning) for row in days]
+    lines = [
+        _cells(str(row.day), row, row.visitors, row.returning, currency) for row in days
+    ]
     note = "Visitors and returning are unique within each day, not across days."
     table = [heading, "", *_aligned(["day", *_HEADS], lines), "", note, CONSENT_NOTE]
     return "\n".join(table) + "\n"
@@ -218,8 +231,10 @@ def _cells(
     figures: PromotionCounts | DailyCounts | Totals,
     visitors: int | None,
     returning: int | None,
+    currency: str,
     dimensions: Sequence[str] = (),
 ) -> list[str]:
+    """A row's cells; revenue and average order with their *currency*."""
     rate, average = figures.conversion_rate, figures.average_order_cents
     return [
         name,
@@ -229,7 +244,7 @@ def _cells(
         "n/a" if returning is None else str(returning),
         str(figures.carts),
         str(figures.purchases),
-        _money(figures.revenue_cents),
+        f"{_money(figures.revenue_cents)} {currency}",
         "n/a" if rate is None else f"{rate:.1%}",
-        "" if average is None else _money(average),
+        "" if average is None else f"{_money(average)} {currency}",
     ]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from dataclasses import fields
 from typing import Any
 from typing import Literal
+from typing import TypedDict
 
 from .codec import PROMOTION_CODE
 from .currencies import is_currency
@@ -297,6 +298,58 @@ class Settings:
         if self.consent == "opt-in":
             return THIRTEEN_MONTHS
         return OPT_OUT_CHOICE_MAX_AGE
+
+
+class Options(TypedDict, total=False):
+    """Every setting, typed: the ``**options`` of each door.
+
+    The keyword arguments of :class:`~qscookies.QSCookies` and
+    :class:`qscookies.asgi.QSCookies` (and ``rebound``) are checked against it,
+    so mypy or pyright reports a misspelt or mistyped setting::
+
+        QSCookies(app, secret_key=KEY, redis_url=URL, visit_gaps=60)  # error
+
+    Each key is a field of :class:`Settings`, documented there.
+
+    .. versionadded:: 0.2
+    """
+
+    key_prefix: str
+    visit_gap: int
+    cart_max_age: int
+    customer_cart_max_age: int
+    visitor_max_age: int | None
+    checkout_max_age: int
+    promotion_max_age: int
+    aggregate_max_age: int
+    secure: bool | None
+    excluded_paths: Iterable[str]
+    promotion_params: Iterable[str]
+    allowed_promotions: Iterable[str] | None
+    max_promotions_per_day: int
+    consent: Consent
+    max_sources: int
+    attribution: Touch
+    currency: str
+    honor_dnt: bool
+    referrer_policy: str | None
+    strip_promotion_params: bool
+    strict: bool
+    socket_timeout: float
+    max_connections: int
+    durable_writes: int
+    retry_interval: float
+    max_quantity: int
+    max_cart_lines: int
+    max_cart_items: int
+    max_line_options: int
+    retry_after: int
+    privacy_path: str | None
+    cart_cookie: str
+    visitor_cookie: str
+    promotion_cookie: str
+    choice_cookie: str
+    opt_out_cookie: str
 
 
 def check_currency(currency: object) -> str:

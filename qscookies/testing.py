@@ -25,6 +25,12 @@ Fixtures
     ``qscookies_rebind(app, **settings)`` points the app's own middleware at
     that Redis (and :data:`TEST_SECRET_KEY`) for the test and returns it;
     the middleware is put back as it was after the test.
+``qscookies_asgi_wrap`` and ``qscookies_asgi_rebind``
+    The same for the ASGI door (:class:`qscookies.asgi.QSCookies`): a
+    Starlette or FastAPI shop, tested with
+    :class:`~qscookies.testclient.ASGIShopClient` (needs ``starlette`` and
+    ``httpx2``, which FastAPI brings). Each fixture names the door it expects
+    when given the other one's middleware.
 
 Example test of a shop that wraps itself (``app.wsgi_app = QSCookies(...)``;
 for an app that does not, ``ShopClient(qscookies_wrap(app))``)::
@@ -48,24 +54,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
-from .codec import CookieCodec
+from . import asgi
 from .codec import cookie_name
 from .context import Context
-from .core.consent import Consent
 from .core.consent import Decision
-from .core.jar import CookieJar
 from .core.visits import Visitor
+from .door import Door
 from .embedded import RedisServer
 from .errors import QSCookiesError
-from .store.app import AppStore
+from .settings import Settings
 from .wsgi import QSCookies
 
 if TYPE_CHECKING:
@@ -73,11 +80,80 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
 
+__all__ = [
+    "TEST_SECRET_KEY",
+    "Clock",
+    "ShopClient",
+    "our_cookies",
+    "qscookies_asgi_rebind",
+    "qscookies_asgi_wrap",
+    "qscookies_rebind",
+    "qscookies_redis",
+    "qscookies_redis_server",
+    "qscookies_wrap",
+]
+
 #: The secret key :func:`qscookies_wrap` signs with unless told otherwise.
 TEST_SECRET_KEY = "qscookies-testing-secret-key-not-for-production"
 
+_Door = TypeVar("_Door", bound=Door[Any, Any])
 
-class ShopClient(Client):
+
+class Clock:
+    """A middleware's clock that a test moves instead of sleeping.
+
+    Both test clients own one: they set the middleware's public
+    :attr:`~qscookies.door.Door.clock` to :meth:`now`, so the codec's expiry
+    checks, the visit rules and the store's breaker all see the moved time.
+    """
+
+    def __init__(self) -> None:
+        #: Seconds the clock is ahead of real time.
+        self.offset = 0.0
+
+    def now(self) -> float:
+        """The middleware's clock: real time plus :attr:`offset` (Unix seconds)."""
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the middleware's clock forward, e.g. past a visit gap or an expiry.
+
+        Cookies keep their signed timestamps, so the middleware sees them as
+        older (or expired) on the next request, exactly as after a real wait.
+
+        :param seconds: how far to move, at least 0.
+        :raises ValueError: *seconds* is negative.
+        """
+        if seconds < 0:
+            raise ValueError("time only moves forward: seconds must be at least 0")
+        self.offset += seconds
+
+
+def our_cookies(
+    settings: Settings, secure: bool, get: Callable[[str], str | None]
+) -> dict[str, str]:
+    """Our cookies among a client's, ``{name: value}``, as a ``Cookie`` header
+    would carry them.
+
+    :param secure: the client talks HTTPS (``__Host-`` names).
+    :param get: a cookie's value by name, ``None`` when the client has none.
+    """
+    found = {}
+    for base in settings.cookie_names:
+        name = cookie_name(base, secure)
+        value = get(name)
+        if value is not None:
+            found[name] = value
+    return found
+
+
+def _visitor_of(qs: Any) -> Visitor | None:
+    """The visitor of a context read from cookies, ``None`` when untracked."""
+    visitor: Visitor = qs.visitor
+    return visitor if visitor.visits else None
+
+
+class ShopClient(Client, Clock):
     """A werkzeug test client for a shop wrapped in :class:`~qscookies.QSCookies`.
 
     Besides making requests (``get``, ``post``, … as :class:`werkzeug.test.Client`),
@@ -110,37 +186,16 @@ class ShopClient(Client):
         follow_redirects: bool = False,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(app, QSCookies):
-            raise TypeError(
-                f"ShopClient needs the QSCookies-wrapped app, not {type(app).__name__}"
-            )
-        super().__init__(app, **kwargs)
+        _expect(app, QSCookies, "ShopClient", "ASGIShopClient")
+        Client.__init__(self, app, **kwargs)
+        Clock.__init__(self)
         #: The middleware the client talks to.
         self.qscookies = app
         #: The URL requests go to (scheme and host).
         self.base_url = base_url
         #: Whether requests follow redirects unless told otherwise.
         self.follow_redirects = follow_redirects
-        #: Seconds the client's clock is ahead of real time.
-        self.offset = 0.0
         app.clock = self.now
-
-    def now(self) -> float:
-        """The middleware's clock: real time plus :attr:`offset` (Unix seconds)."""
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        """Move the middleware's clock forward, e.g. past a visit gap or an expiry.
-
-        Cookies keep their signed timestamps, so the middleware sees them as
-        older (or expired) on the next request, exactly as after a real wait.
-
-        :param seconds: how far to move, at least 0.
-        :raises ValueError: *seconds* is negative.
-        """
-        if seconds < 0:
-            raise ValueError("time only moves forward: seconds must be at least 0")
-        self.offset += seconds
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
         """Make a request to :attr:`base_url`; see :meth:`werkzeug.test.Client.open`.
@@ -180,34 +235,19 @@ class ShopClient(Client):
             (no request yet, opted out, idle past ``visitor_max_age``, or, with
             ``consent="opt-in"``, past its span since the consent).
         """
-        settings = self.qscookies.settings
-        header = self._environ().get("HTTP_COOKIE")
-        now = int(self.now())
-        jar = CookieJar(settings, header, self._secure(), now)
-        consent = Consent(settings, self.qscookies.codec, jar, now)
-        state = consent.load_visitor()
-        return Visitor.from_state(state) if state else None
-
-    def _secure(self) -> bool:
-        secure = self.qscookies.settings.secure
-        return self.base_url.startswith("https:") if secure is None else secure
-
-    def _our_cookies(self) -> dict[str, str]:
-        """This client's qscookies cookies, read with werkzeug's public API."""
-        host = urlsplit(self.base_url).hostname or "localhost"
-        secure = self._secure()
-        found = {}
-        for base in self.qscookies.settings.cookie_names:
-            name = cookie_name(base, secure)
-            cookie = self.get_cookie(name, domain=host)
-            if cookie is not None:
-                found[name] = cookie.value
-        return found
+        return _visitor_of(self._context())
 
     def _environ(self) -> WSGIEnvironment:
-        cookies = "; ".join(
-            f"{name}={value}" for name, value in self._our_cookies().items()
-        )
+        secure = self.qscookies.settings.secure
+        host = urlsplit(self.base_url).hostname or "localhost"
+
+        def get(name: str) -> str | None:
+            cookie = self.get_cookie(name, domain=host)
+            return None if cookie is None else cookie.value
+
+        https = self.base_url.startswith("https:") if secure is None else secure
+        found = our_cookies(self.qscookies.settings, https, get)
+        cookies = "; ".join(f"{name}={value}" for name, value in found.items())
         headers = [("Cookie", cookies)] if cookies else []
         return EnvironBuilder(base_url=self.base_url, headers=headers).get_environ()
 
@@ -240,12 +280,7 @@ def qscookies_wrap(qscookies_redis: redis.Redis) -> Callable[..., QSCookies]:
     """
 
     def wrap(app: WSGIApplication, **settings: Any) -> QSCookies:
-        if _middleware(app) is not None:
-            raise QSCookiesError(
-                f"{app!r} already wraps itself in QSCookies, bound to your Redis;"
-                " wrapping it again would not change that: use"
-                " qscookies_rebind(app) instead of qscookies_wrap(app)"
-            )
+        _refuse_wrapped(app, "qscookies_wrap", "qscookies_rebind")
         settings.setdefault("secret_key", TEST_SECRET_KEY)
         return QSCookies(app, redis=qscookies_redis, **settings)
 
@@ -253,8 +288,24 @@ def qscookies_wrap(qscookies_redis: redis.Redis) -> Callable[..., QSCookies]:
 
 
 @pytest.fixture
+def qscookies_asgi_wrap(
+    qscookies_redis_server: RedisServer, qscookies_redis: redis.Redis
+) -> Callable[..., asgi.QSCookies]:
+    """:func:`qscookies_wrap` for an ASGI app: ``qscookies_asgi_wrap(app,
+    **settings)`` returns ``app`` wrapped in :class:`qscookies.asgi.QSCookies`,
+    bound to the private Redis (flushed after the test)."""
+
+    def wrap(app: asgi.ASGIApp, **settings: Any) -> asgi.QSCookies:
+        _refuse_wrapped(app, "qscookies_asgi_wrap", "qscookies_asgi_rebind")
+        settings.setdefault("secret_key", TEST_SECRET_KEY)
+        return asgi.QSCookies(app, redis_url=qscookies_redis_server.url, **settings)
+
+    return wrap
+
+
+@pytest.fixture
 def qscookies_rebind(
-    qscookies_redis: redis.Redis,
+    qscookies_redis_server: RedisServer, qscookies_redis: redis.Redis
 ) -> Iterator[Callable[..., QSCookies]]:
     """Point an app's own QSCookies at the private Redis, for one test.
 
@@ -262,36 +313,92 @@ def qscookies_rebind(
     ``wsgi.application``) or an app whose ``wsgi_app`` is one (Flask), keeps its
     settings but for the *settings* given, signs with :data:`TEST_SECRET_KEY`
     unless ``secret_key=`` is given, and returns the middleware, ready for
-    :class:`ShopClient`. After the test the middleware is as it was.
+    :class:`ShopClient`. After the test the middleware is as it was (see
+    :meth:`~qscookies.door.Door.rebound`).
     """
-    saved: list[tuple[QSCookies, dict[str, Any]]] = []
+    with ExitStack() as stack:
+        yield _rebinder(stack, qscookies_redis_server, QSCookies, "qscookies_rebind")
 
-    def rebind(app: object, **settings: Any) -> QSCookies:
+
+@pytest.fixture
+def qscookies_asgi_rebind(
+    qscookies_redis_server: RedisServer, qscookies_redis: redis.Redis
+) -> Iterator[Callable[..., asgi.QSCookies]]:
+    """:func:`qscookies_rebind` for the ASGI door: ``qscookies_asgi_rebind(app,
+    **settings)`` takes a :class:`qscookies.asgi.QSCookies` (the module-level
+    ``app`` of a Starlette or FastAPI shop that wraps itself) and returns it,
+    ready for :class:`~qscookies.testclient.ASGIShopClient`."""
+    with ExitStack() as stack:
+        yield _rebinder(
+            stack, qscookies_redis_server, asgi.QSCookies, "qscookies_asgi_rebind"
+        )
+
+
+def _rebinder(
+    stack: ExitStack, server: RedisServer, door: type[_Door], fixture: str
+) -> Callable[..., _Door]:
+    """The function a rebind fixture hands out; *stack* puts things back."""
+
+    def rebind(app: object, **settings: Any) -> _Door:
         middleware = _middleware(app)
         if middleware is None:
             raise TypeError(
-                "qscookies_rebind needs a QSCookies middleware, or an app whose"
+                f"{fixture} needs a {_name(door)} middleware, or an app whose"
                 f" wsgi_app is one, not {type(app).__name__}; for an app that"
-                " does not wrap itself, use qscookies_wrap(app)"
+                f" does not wrap itself, use {fixture.replace('rebind', 'wrap')}(app)"
             )
-        codec = CookieCodec(settings.pop("secret_key", TEST_SECRET_KEY))
-        saved.append((middleware, dict(vars(middleware))))
-        new = middleware.settings.replace(**settings)
-        # the fixture's client: not the app's to close
-        middleware._start(
-            middleware.app, new, codec, AppStore, qscookies_redis, owned=False
+        ours = _expect(middleware, door, fixture, _FIXTURES[fixture])
+        settings.setdefault("secret_key", TEST_SECRET_KEY)
+        return stack.enter_context(ours.rebound(server.url, **settings))
+
+    return rebind
+
+
+#: Each rebind fixture, and its twin of the other door.
+_FIXTURES = {
+    "qscookies_rebind": "qscookies_asgi_rebind",
+    "qscookies_asgi_rebind": "qscookies_rebind",
+}
+
+
+def _name(door: type) -> str:
+    """A door's class by its import path: ``qscookies.asgi.QSCookies``."""
+    module = "qscookies" if door is QSCookies else door.__module__
+    return f"{module}.{door.__qualname__}"
+
+
+def _expect(app: object, door: type[_Door], user: str, other: str) -> _Door:
+    """Refuse anything but *door*'s middleware, naming the door it is.
+
+    :param user: the fixture or client that needs *door*.
+    :param other: what to use instead for the other door.
+    :raises TypeError: *app* is not *door*'s middleware.
+    """
+    if isinstance(app, door):
+        return app
+    if isinstance(app, Door):
+        raise TypeError(
+            f"{user} is for the {_name(door)} door; this is {_name(type(app))}:"
+            f" use {other} for it"
         )
-        return middleware
-
-    yield rebind
-    for middleware, state in reversed(saved):
-        vars(middleware).clear()
-        vars(middleware).update(state)
+    raise TypeError(
+        f"{user} needs the {_name(door)}-wrapped app, not {type(app).__name__}"
+    )
 
 
-def _middleware(app: object) -> QSCookies | None:
-    """The QSCookies an app wraps itself in: the app, or its ``wsgi_app``."""
+def _refuse_wrapped(app: object, fixture: str, rebind: str) -> None:
+    """An app that wraps itself is rebound, not wrapped again."""
+    if _middleware(app) is not None:
+        raise QSCookiesError(
+            f"{app!r} already wraps itself in QSCookies, bound to your Redis;"
+            f" wrapping it again would not change that: use"
+            f" {rebind}(app) instead of {fixture}(app)"
+        )
+
+
+def _middleware(app: object) -> Door[Any, Any] | None:
+    """The qscookies door an app wraps itself in: the app, or its ``wsgi_app``."""
     for candidate in (app, getattr(app, "wsgi_app", None)):
-        if isinstance(candidate, QSCookies):
+        if isinstance(candidate, Door):
             return candidate
     return None

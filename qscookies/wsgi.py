@@ -1,10 +1,9 @@
 """The WSGI door: the only module that knows WSGI.
 
-It turns the environ into a plain :class:`~qscookies.core.request.Request`, runs
-the request core's plans on the sync store, answers what the core answers itself
-(the landing's ``303``, the privacy switch), adds the core's headers when the
-application starts its response, and turns an unavailable store into a ``503``.
-It never buffers or wraps a response body.
+It translates only: the environ into a plain
+:class:`~qscookies.core.messages.Request`, the request cycle
+(:mod:`qscookies.core.cycle`) back into ``start_response`` calls and bodies,
+its plans sent on the sync store. It never buffers a response body.
 """
 
 from __future__ import annotations
@@ -23,14 +22,11 @@ from urllib.parse import parse_qs
 from .codec import CookieCodec
 from .context import RAISE
 from .context import Context
-from .core.messages import Answer
+from .core.cycle import Turn
 from .core.messages import Request
-from .core.request import RequestState
-from .core.request import Rules
 from .door import Door
-from .door import checked_client
 from .door import found
-from .errors import QSCookiesError
+from .door import sync_client
 from .errors import StoreUnavailable
 from .http import raw_target
 from .sending import track
@@ -42,6 +38,16 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
     from _typeshed.wsgi import WSGIApplication
     from _typeshed.wsgi import WSGIEnvironment
+    from typing_extensions import Unpack
+
+    from .settings import Options
+
+__all__ = [
+    "ENVIRON_KEY",
+    "QSCookies",
+    "context",
+    "request_from",
+]
 
 #: The PEP 3333 extension key under which the context sits in the environ.
 ENVIRON_KEY = "qscookies.context"
@@ -92,9 +98,14 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         or a Sentinel ``master_for`` client); its owner closes it. Set short
         socket timeouts on it: a hung Redis must not hang the shop.
     :param options: the settings, see :class:`~qscookies.settings.Settings`.
-    :raises ConfigurationError: a bad secret key, Redis location or option; with
-        ``strict=True``, a Redis user who could export the data (see
-        :func:`~qscookies.check.enforce`; without it, one warning is logged).
+    :raises ConfigurationError: a bad secret key, Redis location or option.
+
+    Building it contacts no Redis: the start-up check (see
+    :func:`~qscookies.check.enforce`) runs at the first request, or when a
+    server's start-up hook calls :meth:`startup_check`. With ``strict=True``,
+    a Redis user who could export the data refuses to start: the hook's call
+    raises, or (found at the first request) every request answers ``503``;
+    without it, one warning is logged.
     """
 
     def __init__(
@@ -104,12 +115,14 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         secret_key: str | bytes | Sequence[str | bytes],
         redis_url: str | None = None,
         redis: Any = None,
-        **options: Any,
+        **options: Unpack[Options],
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
-        client, self._owned = checked_client(redis_url, redis, settings)
-        self._start(app, settings, codec, AppStore, client, owned=self._owned)
+        client, self._owned, check = sync_client(redis_url, redis, settings)
+        self._start(
+            app, settings, codec, AppStore, client, owned=self._owned, check=check
+        )
 
     def close(self) -> None:
         """Close the Redis connection pool, if qscookies opened it (``redis_url``),
@@ -122,108 +135,76 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         Nothing is tracked and no cookie is sent; for tests and tools that read
         a browser's cart or promotion from its cookies.
         """
-        return Context(self._rules.open(request_from(environ)), self._store)
+        return Context(self._cycle.rules.read(request_from(environ)), self._store)
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        if self._rules.excluded(environ.get("PATH_INFO", "")):
+        if self._cycle.excluded(environ.get("PATH_INFO", "")):
             return self.app(environ, start_response)
         # The outer of QSCookies(QSCookies(app)) refuses too, or its tracking
         # would reach Redis before the inner one sees the context.
-        if ENVIRON_KEY in environ or isinstance(self.app, QSCookies):
-            raise QSCookiesError(
-                "this request already went through QSCookies, or is about to: the"
-                " app is wrapped twice. Wrap it once (in tests of an app that wraps"
-                " itself, use the qscookies_rebind fixture, not qscookies_wrap)."
-            )
-        state = self._rules.open(request_from(environ))
-        environ[ENVIRON_KEY] = Context(state, self._store)
-        if state.request.path == self.settings.privacy_path:
-            plan, switched = state.privacy_switch(
-                lambda: _form_field(environ, "choice")
-            )
-            track(self._store, plan)
-            return self._answer(state, start_response, switched)
-        plan, answer = state.begin()
-        track(self._store, plan)
-        if answer is not None:
-            return self._answer(state, start_response, answer)
-
-        response = _Response(self._rules, state, start_response)
+        wrapped = ENVIRON_KEY in environ or isinstance(self.app, Door)
+        turn = self._cycle.open(request_from(environ), wrapped=wrapped)
+        environ[ENVIRON_KEY] = Context(turn.state, self._store)
+        track(self._store, turn.begin(lambda: _form_field(environ, "choice")))
+        head = turn.ours()
+        if head is not None:
+            start_response(head.line, head.headers)
+            return [head.body] if head.body else []
+        response = _Response(turn, start_response)
         try:
             body = self.app(environ, response.start_response)
-        except StoreUnavailable:
-            return response.unavailable(started=response.started)
-        if response.replaced:
+        except StoreUnavailable as error:
+            return response.failed(error)
+        if response.instead is not None:
             _close(body)
-            return response.unavailable(started=True)
-        if response.started:
+            return [response.instead]
+        if turn.started:
             return body
         return response.late(body)
 
-    @staticmethod
-    def _answer(
-        state: RequestState, start_response: StartResponse, answer: Answer
-    ) -> Iterable[bytes]:
-        """Answer a request ourselves, without the application."""
-        start_response(answer.status, state.finish(answer.status, answer.headers))
-        return [answer.body] if answer.body else []
-
 
 class _Response:
-    """The response to one request through the app: ours, the app's, or the 503.
+    """The response to one request through the app: the app's, or our ``503``.
 
-    :meth:`start_response` adds the core's headers to the app's and turns the
-    app's 500 after a failed store call into the ``503``; :meth:`late` does
+    :meth:`start_response` passes the app's through the cycle (which adds our
+    headers, or puts the ``503`` in place of its ``500``); :meth:`late` does
     the same for an app that starts its response only when its body is
     iterated (a generator), so that the ``503``'s headers always go with its
     body.
 
-    :param rules: the core's rules (their ``503``).
-    :param state: the request's state.
+    :param turn: the request's turn of the cycle.
     :param start_response: the server's.
     """
 
-    def __init__(
-        self, rules: Rules, state: RequestState, start_response: StartResponse
-    ) -> None:
-        self._rules = rules
-        self._state = state
+    def __init__(self, turn: Turn, start_response: StartResponse) -> None:
+        self._turn = turn
         self._start_response = start_response
-        #: The app called :meth:`start_response`.
-        self.started = False
-        #: The app's 500 became the ``503``: its body must not be sent.
-        self.replaced = False
+        #: Our body, sent in place of the app's (the ``503``'s), or ``None``.
+        self.instead: bytes | None = None
 
     def start_response(
         self, status: str, headers: Headers, exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
         """The ``start_response`` the app is given."""
-        self.started = True
-        if self._state.store_failed and status.startswith("500"):
-            self.replaced = True
-            unavailable = self._rules.unavailable()
-            status, headers = unavailable.status, unavailable.headers
-        return self._start_response(
-            status, self._state.finish(status, headers), exc_info
-        )
+        code, _, phrase = status.partition(" ")
+        head = self._turn.respond(int(code), headers, phrase)
+        self.instead = head.body
+        return self._start_response(head.line, head.headers, exc_info)
 
-    def unavailable(self, *, started: bool) -> list[bytes]:
-        """The ``503``'s body, its headers sent unless :attr:`replaced` sent them.
-
-        :param started: the app had started a response: ``exc_info`` goes
-            with the ``503`` (PEP 3333), so a server whose headers went out
-            already raises instead of sending a second status.
-        """
-        answer = self._rules.unavailable()
-        if not self.replaced:
-            self._start_response(
-                answer.status,
-                self._state.finish(answer.status, answer.headers),
-                sys.exc_info() if started else None,
-            )
-        return [answer.body]
+    def failed(self, error: StoreUnavailable) -> list[bytes]:
+        """The ``503``'s body for a StoreUnavailable the app let out, its head
+        sent unless it went already; once the app started a response,
+        ``exc_info`` goes with it (PEP 3333), so a server whose headers went
+        out already raises instead of sending a second status."""
+        started = self._turn.started
+        head = self._turn.failed(error, restart=True)
+        if head is not None:
+            self.instead = head.body
+            exc_info = sys.exc_info() if started else None
+            self._start_response(head.line, head.headers, exc_info)
+        return [self.instead or b""]
 
     def late(self, body: Iterable[bytes]) -> Iterator[bytes]:
         """The body of an app that had not started its response when it returned.
@@ -234,16 +215,16 @@ class _Response:
         """
         try:
             for chunk in body:
-                if self.replaced:
+                if self.instead is not None:
                     break
                 yield chunk
-        except StoreUnavailable:
-            yield from self.unavailable(started=self.started)
+        except StoreUnavailable as error:
+            yield from self.failed(error)
             return
         finally:
             _close(body)
-        if self.replaced:
-            yield self._rules.unavailable().body
+        if self.instead is not None:
+            yield self.instead
 
 
 def _close(body: Iterable[bytes]) -> None:

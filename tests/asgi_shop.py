@@ -86,7 +86,8 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return [asdict(line) for line in await qs.cart.lines()]
     if path == "/buy":  # with a checkout's token, only what it paid for
         total, paid = int(args["total"]), args.get("paid")
-        return await qs.record_purchase(args["order"], total_cents=total, paid=paid)
+        purchase = await qs.record_purchase(args["order"], total_cents=total, paid=paid)
+        return purchase.counted
     if path == "/checkout":
         return snapshot_of(await qs.cart.checkout())
     if path == "/forget":

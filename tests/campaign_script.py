@@ -35,7 +35,7 @@ def shop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[by
     elif environ["PATH_INFO"] == "/buy":
         counted = qs.record_purchase(
             query["order"], total_cents=int(query["total"]), currency=query.get("cur")
-        )
+        ).counted
         body = "counted" if counted else "not counted"
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [body.encode()]

@@ -39,6 +39,7 @@ _NO_CONTROL = [
 
 _CONFIG = f"""
 def post_worker_init(worker):
+    worker.wsgi.startup_check()  # the shop's start-up hook: checked before serving
     worker.log.info("{READY} (pid %s)", worker.pid)
 """
 

@@ -112,7 +112,9 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     elif path == "/buy":  # with a checkout's token, only what it paid for
         total, paid = int(args["total"]), args.get("paid")
         try:
-            result = qs.record_purchase(args["order"], total_cents=total, paid=paid)
+            result = qs.record_purchase(
+                args["order"], total_cents=total, paid=paid
+            ).counted
         except PaidTokenError as error:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [str(error).encode()]

@@ -492,15 +492,38 @@ def test_check_unreachable_or_bad_url_is_exit_2(
 
 
 def test_strict_refuses_to_start_as_the_default_user(server: RedisServer) -> None:
+    app = QSCookies(shop, secret_key=SECRET, redis_url=_url(server), strict=True)
     with pytest.raises(ConfigurationError, match="strict=True refuses to start"):
-        QSCookies(shop, secret_key=SECRET, redis_url=_url(server), strict=True)
+        app.startup_check()  # a server's start-up hook
+    with pytest.raises(ConfigurationError, match="strict=True refuses to start"):
+        app.startup_check()  # checked once: the refusal stays
+
+
+def test_strict_found_at_the_first_request_answers_503_and_logs_once(
+    server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "qscookies")
+    app = QSCookies(shop, secret_key=SECRET, redis_url=_url(server), strict=True)
+    with server.client() as admin:
+        before = admin.dbsize()
+        answers = [Client(app).get(path) for path in ("/", "/add?sku=A", "/")]
+        assert admin.dbsize() == before  # nothing tracked, no cart
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    assert answers[0].headers["Retry-After"] == "5"
+    assert "qs_visitor" not in answers[0].headers.get("Set-Cookie", "")
+    (record,) = other_records(caplog.records)
+    assert record.levelname == "ERROR"
+    assert record.getMessage().startswith("qscookies: strict=True refuses to start")
+    assert record.getMessage().endswith("every request answers 503 until the shop"
+        " restarts with a Redis user that passes the check")  # fmt: skip
 
 
 def test_strict_refuses_to_start_when_it_cannot_check() -> None:
+    app = QSCookies(
+        shop, secret_key=SECRET, redis_url="redis://127.0.0.1:1/0", strict=True
+    )
     with pytest.raises(ConfigurationError, match="cannot check"):
-        QSCookies(
-            shop, secret_key=SECRET, redis_url="redis://127.0.0.1:1/0", strict=True
-        )
+        app.startup_check()
 
 
 def test_without_strict_one_warning(
@@ -509,8 +532,8 @@ def test_without_strict_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, "qscookies")
-    QSCookies(shop, secret_key=SECRET, redis=admin)
-    QSCookies(shop, secret_key=SECRET, redis=app_client)  # locked in: silent
+    QSCookies(shop, secret_key=SECRET, redis=admin).startup_check()
+    QSCookies(shop, secret_key=SECRET, redis=app_client).startup_check()  # silent
     (record,) = other_records(caplog.records)
     assert "Redis user default: data exportable" in record.getMessage()
     assert "qscookies acl" in record.getMessage()
@@ -523,7 +546,10 @@ def test_start_up_with_redis_down_logs_one_line(
     port = free_port()
     caplog.set_level(logging.WARNING, "qscookies")
     url = f"redis://qs-app:{APP_PASSWORD}@127.0.0.1:{port}/0"
-    door(shop, secret_key=SECRET, redis_url=url)
+    app = door(shop, secret_key=SECRET, redis_url=url)
+    assert caplog.records == []  # building it reached for no Redis
+    app.startup_check()
+    app.startup_check()  # once
     (record,) = caplog.records
     message = record.getMessage()
     assert record.levelname == "WARNING"
@@ -544,7 +570,9 @@ def test_start_up_with_a_wrong_password_logs_a_configuration_error(
 ) -> None:
     caplog.set_level(logging.WARNING, "qscookies")
     wrong = "wrong-password-0123456789"
-    door(shop, secret_key=SECRET, redis_url=_url(server, "qs-app", wrong))
+    door(
+        shop, secret_key=SECRET, redis_url=_url(server, "qs-app", wrong)
+    ).startup_check()
     (record,) = caplog.records
     assert (record.levelname, record.getMessage()) == (
         "ERROR",
@@ -592,7 +620,7 @@ def test_start_up_names_the_commands_a_user_is_refused(
     try:
         caplog.set_level(logging.WARNING, "qscookies")
         url = _url(server, "qs-short", password)
-        QSCookies(shop, secret_key=SECRET, redis_url=url)
+        QSCookies(shop, secret_key=SECRET, redis_url=url).startup_check()
         (record,) = other_records(caplog.records)
         assert (record.levelname, record.getMessage()) == (
             "ERROR",
@@ -602,8 +630,9 @@ def test_start_up_names_the_commands_a_user_is_refused(
             f" `qscookies acl` (pid {os.getpid()}; logged once for the worker"
             f" processes of parent pid {os.getppid()})",
         )
+        strict = QSCookies(shop, secret_key=SECRET, redis_url=url, strict=True)
         with pytest.raises(ConfigurationError, match=f"refused {refused} on"):
-            QSCookies(shop, secret_key=SECRET, redis_url=url, strict=True)
+            strict.startup_check()
     finally:
         with server.client() as admin:
             admin.execute_command("ACL", "DELUSER", "qs-short")

@@ -392,14 +392,16 @@ def test_exactly_one_redis(redis_server: RedisServer) -> None:
 def test_strict_refuses_to_start_as_the_default_user(
     redis_server: RedisServer,
 ) -> None:
-    """With ``redis_url`` the start-up check runs, on a short-lived sync client."""
+    """With ``redis_url`` the start-up check runs, on a short-lived sync client,
+    when a start-up hook asks (building the door reaches no Redis)."""
+    app = QSCookies(
+        make_app("bare", Events()),
+        secret_key=SECRET,
+        redis_url=redis_server.url,
+        strict=True,
+    )
     with pytest.raises(ConfigurationError, match="strict=True refuses to start"):
-        QSCookies(
-            make_app("bare", Events()),
-            secret_key=SECRET,
-            redis_url=redis_server.url,
-            strict=True,
-        )
+        app.startup_check()
 
 
 # -- one shop, two doors ------

@@ -77,6 +77,7 @@ def test_breakdown_by_source_and_medium(report: PromotionReport) -> None:
             carts=1,
             purchases=1,
             revenue_cents=1999,
+            currency_purchases=1,
             revenue_by_currency={"EUR": 1999},
         ),
     ]
@@ -111,9 +112,12 @@ def test_without_by_one_row_per_promotion(report: PromotionReport) -> None:
             carts=3,
             purchases=2,
             revenue_cents=1999,
+            currency_purchases=1,  # the USD order is not an EUR one
             revenue_by_currency={"EUR": 1999, "USD": 500},
         )
     ]
+    # the EUR revenue over the EUR purchase, not over both
+    assert report.counts(DAY, DAY)[0].average_order_cents == 1999
 
 
 def test_two_currencies_are_never_summed(redis_client: redis.Redis) -> None:

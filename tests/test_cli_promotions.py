@@ -39,6 +39,7 @@ EXPECTED_ROWS = [
         "carts": 2,
         "purchases": 2,
         "revenue_cents": 2499,
+        "currency_purchases": 2,
         "revenue_by_currency": {"EUR": 2499},
         "conversion_rate": 0.6667,
         "average_order_cents": 1249.5,
@@ -51,6 +52,7 @@ EXPECTED_ROWS = [
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "currency_purchases": 0,
         "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,
@@ -63,6 +65,7 @@ EXPECTED_ROWS = [
         "carts": 0,
         "purchases": 0,
         "revenue_cents": 0,
+        "currency_purchases": 0,
         "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,
@@ -87,26 +90,26 @@ def test_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (code, err) == (0, "")
     since = utc_today() - timedelta(days=29)
     header = (
-        "promotion  landings  visitors  returning  carts  purchases  revenue"
+        "promotion  landings  visitors  returning  carts  purchases    revenue"
         "  conversion  avg order"
     )
     rule = "-" * len(header)
     # The average order: 2499 cents over 2 orders, half a cent up; blank
-    # where there was no purchase.
+    # where there was no purchase. Every revenue figure names its currency.
     assert out.splitlines() == [
         f"Promotions {since} .. {utc_today()} (UTC days)",
         "",
         header,
         rule,
-        "SPRING            4         3          3      2          2    24.99"
-        "       66.7%      12.50",
-        "SUMMER            2         1          1      1          0     0.00"
+        "SPRING            4         3          3      2          2  24.99 EUR"
+        "       66.7%  12.50 EUR",
+        "SUMMER            2         1          1      1          0   0.00 EUR"
         "        0.0%",
-        "WINTER            1         1          0      0          0     0.00"
+        "WINTER            1         1          0      0          0   0.00 EUR"
         "        0.0%",
         rule,
-        "TOTAL             7         4          3      3          2    24.99"
-        "       50.0%      12.50",
+        "TOTAL             7         4          3      3          2  24.99 EUR"
+        "       50.0%  12.50 EUR",
         "",
         "TOTAL visitors and returning are unique across promotions, not a sum.",
         "Revenue in EUR.",
@@ -123,10 +126,21 @@ def test_table_shows_the_top_and_sums_the_rest(
     assert code == 0
     assert lines[4].split() == [
         "SPRING",
-        *("4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"),
+        *("4", "3", "3", "2", "2", "24.99", "EUR", "66.7%", "12.50", "EUR"),
     ]
     # SUMMER and WINTER summed; Carol is one visitor of both.
-    assert lines[5].split() == ["(2", "more)", "3", "2", "1", "1", "0", "0.00", "0.0%"]
+    assert lines[5].split() == [
+        "(2",
+        "more)",
+        "3",
+        "2",
+        "1",
+        "1",
+        "0",
+        "0.00",
+        "EUR",
+        "0.0%",
+    ]
     assert lines[7].split()[:2] == ["TOTAL", "7"]
     code, out, _ = run(capsys, "--redis-url", url, "--top", "1", "--json")
     assert json.loads(out) == EXPECTED_ROWS  # --json gives every row
@@ -152,7 +166,7 @@ def test_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert out.splitlines()[0] == (
         "promotion,landings,visitors,returning,carts,purchases,revenue_cents,"
-        "conversion_rate,average_order_cents,revenue_cents_EUR"
+        "currency_purchases,conversion_rate,average_order_cents,revenue_cents_EUR"
     )
     rows = list(csv.DictReader(io.StringIO(out)))
     # No purchase: the average order is an empty cell, not "None" nor 0.
@@ -234,7 +248,7 @@ def test_sort_by_average_order_puts_rows_without_purchases_last(
 # -- one promotion day by day (--daily) ------
 
 DAY_HEADER = (
-    "day         landings  visitors  returning  carts  purchases  revenue"
+    "day         landings  visitors  returning  carts  purchases    revenue"
     "  conversion  avg order"
 )
 
@@ -262,11 +276,12 @@ def test_daily_table(url: str, capsys: pytest.CaptureFixture[str]) -> None:
         "",
         DAY_HEADER,
         "-" * len(DAY_HEADER),
-        f"{day1}         2         2          0      1          1    19.99"
-        "       50.0%      19.99",
-        f"{day2}         1         1          2      1          1     5.00"
-        "      100.0%       5.00",
-        f"{day3}         1         1          1      0          0     0.00        0.0%",
+        f"{day1}         2         2          0      1          1  19.99 EUR"
+        "       50.0%  19.99 EUR",
+        f"{day2}         1         1          2      1          1   5.00 EUR"
+        "      100.0%   5.00 EUR",
+        f"{day3}         1         1          1      0          0   0.00 EUR"
+        "        0.0%",
         "",
         "Visitors and returning are unique within each day, not across days.",
         CONSENT_NOTE,
@@ -283,7 +298,7 @@ def test_daily_json_and_csv(url: str, capsys: pytest.CaptureFixture[str]) -> Non
     assert (code, err) == (0, "")
     assert out.splitlines()[0] == (
         "day,landings,visitors,returning,carts,purchases,revenue_cents,"
-        "conversion_rate,average_order_cents,revenue_cents_EUR"
+        "currency_purchases,conversion_rate,average_order_cents,revenue_cents_EUR"
     )
     assert list(csv.DictReader(io.StringIO(out))) == [
         {
@@ -425,13 +440,13 @@ def test_unreachable_redis(
 def test_table_marks_totals_a_cluster_cannot_merge() -> None:
     # On Redis Cluster the summary's unique totals are None (see test_report).
     rows = promotion_script.expected_counts()
-    totals = Totals(7, None, None, 3, 2, 2499)
+    totals = Totals(7, None, None, 3, 2, 2499, currency_purchases=2)
     summary = Summary(FIRST, FIRST, rows, None, 0, totals, SiteCounts(8, 5, 3))
     out = render_table(summary, rows)
     (total,) = [line for line in out.splitlines() if line.startswith("TOTAL  ")]
     assert total.split() == [
         "TOTAL",
-        *("7", "n/a", "n/a", "3", "2", "24.99", "n/a", "12.50"),
+        *("7", "n/a", "n/a", "3", "2", "24.99", "EUR", "n/a", "12.50", "EUR"),
     ]
     assert "n/a, Redis Cluster cannot merge them" in out
 

@@ -20,7 +20,6 @@ from test_core_request import value_of
 
 from qscookies.codec import CookieCodec
 from qscookies.core import accounts
-from qscookies.core import checkout
 from qscookies.core import scripts
 from qscookies.core.cart import MAX_WRITE_MARKERS
 from qscookies.errors import AccountError
@@ -58,7 +57,7 @@ def test_a_bad_customer_id_is_refused_before_anything_is_sent(
 ) -> None:
     state = open_state(cookie=cart())
     with pytest.raises(AccountError, match="customer_id"):
-        accounts.login(state, customer_id, "add")  # type: ignore[arg-type]
+        state.account.login(customer_id, "add")  # type: ignore[arg-type]
     assert not state.cart.signed_in
 
 
@@ -70,7 +69,7 @@ def test_good_customer_ids(customer_id: str) -> None:
 @pytest.mark.parametrize("merge", ["sum", "", "ADD", None, 1])
 def test_an_unknown_merge_policy_is_refused(merge: object) -> None:
     with pytest.raises(AccountError, match="merge must be one of"):
-        accounts.login(open_state(), "alice", merge)  # type: ignore[arg-type]
+        open_state().account.login("alice", merge)  # type: ignore[arg-type]
 
 
 def test_an_account_error_is_a_qscookies_error() -> None:
@@ -90,7 +89,7 @@ MERGED = (f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}", GEN)
 @pytest.mark.parametrize("policy", ["add", "replace", "keep"])
 def test_single_redis_merges_in_one_script(policy: str) -> None:
     state = open_state(cookie=cart())
-    plan = accounts.login(state, "alice@example.com", policy)
+    plan = state.account.login("alice@example.com", policy)
     assert plan.commands == (
         (
             "EVAL",
@@ -109,7 +108,7 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
 
 def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
-    take = accounts.login(state, "alice@example.com", "add")
+    take = state.account.login("alice@example.com", "add")
     assert take.commands == (("EVAL", scripts.CART_TAKE, 3, *TAKEN),)
     merge = take.read([[["A", "2", ""], ["m1", "m2"]]])
     assert not state.cart.signed_in  # not before the merge is stored
@@ -136,7 +135,7 @@ def test_cluster_takes_then_merges_in_two_round_trips() -> None:
 
 def test_cluster_keep_takes_the_anonymous_cart_and_carries_its_markers() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
-    take = accounts.login(state, "alice@example.com", "keep")
+    take = state.account.login("alice@example.com", "keep")
     assert take.commands == (("EVAL", scripts.CART_TAKE, 3, *TAKEN),)
     merge = take.read([[["A", "2", ""], ["m1"]]])
     assert merge.commands == (  # type: ignore[union-attr]
@@ -151,7 +150,7 @@ def test_without_an_anonymous_cart_login_renews_the_customers_cart(
     cluster: bool,
 ) -> None:
     state = open_state(rules=make_rules(cluster=cluster))
-    plan = accounts.login(state, "alice@example.com")
+    plan = state.account.login("alice@example.com")
     assert plan.commands == (
         ("EVAL", scripts.CART_MERGE, 4, *MERGED, "add", *LIMITS, 0),
     )
@@ -160,7 +159,7 @@ def test_without_an_anonymous_cart_login_renews_the_customers_cart(
 def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
     state = open_state(cookie=cart(CODEC.customer_cart("bob")))
     assert state.cart.signed_in
-    plan = accounts.login(state, "alice@example.com", "add")
+    plan = state.account.login("alice@example.com", "add")
     assert plan.commands == (
         ("EVAL", scripts.CART_MERGE, 4, *MERGED, "add", *LIMITS, 0),
     )
@@ -168,8 +167,8 @@ def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
 
 def test_the_cart_cookie_after_login_is_new_and_names_the_customers_cart() -> None:
     state = open_state(cookie=cart())
-    accounts.login(state, "alice@example.com").read([["0"]])
-    cookie = value_of(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    state.account.login("alice@example.com").read([["0"]])
+    cookie = value_of(set_cookies(state.finish(200, []))["qs_cart"])
     assert CODEC.load_cart(cookie, T, 86400) == ALICE
     assert CODEC.load_cart(cart().partition("=")[2], T, 86400) == CART
     assert cookie != cart().partition("=")[2]
@@ -185,38 +184,38 @@ def test_a_customer_cart_id_cannot_be_forged_into_a_cookie() -> None:
 
 def test_logout_drops_the_cart_cookie_and_sends_nothing() -> None:
     state = open_state(cookie=cart(ALICE))
-    assert accounts.signed_in(state)
-    accounts.logout(state)
-    assert not accounts.signed_in(state)
-    assert dropped(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    assert state.account.signed_in
+    state.account.logout()
+    assert not state.account.signed_in
+    assert dropped(set_cookies(state.finish(200, []))["qs_cart"])
 
 
 def test_login_then_logout_in_one_request_leaves_no_customer_cookie() -> None:
     state = open_state()
-    accounts.login(state, "alice").read([["0"]])
-    accounts.logout(state)
-    assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
+    state.account.login("alice").read([["0"]])
+    state.account.logout()
+    assert "qs_cart" not in set_cookies(state.finish(200, []))
 
 
 def test_after_the_response_started_login_and_logout_refuse() -> None:
     state = open_state(cookie=cart())
-    state.finish("200 OK", [])
+    state.finish(200, [])
     with pytest.raises(HeadersSentError, match="signed in"):
-        accounts.login(state, "alice")
+        state.account.login("alice")
     with pytest.raises(HeadersSentError, match="signed out"):
-        accounts.logout(state)
+        state.account.logout()
 
 
 def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> None:
     state = open_state(cookie=cart(ALICE))
-    plan = checkout.purchase(state, "order-1", 100)
+    plan = state.purchases.record("order-1", 100)
     assert plan.commands == (
         ("DEL", f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),
     )
     plan.read([1])
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {}
-    assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
+    assert "qs_cart" not in set_cookies(state.finish(200, []))
 
 
 def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> None:
@@ -227,7 +226,7 @@ def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> Non
     )
     plan.read([1])
     assert not state.cart.signed_in
-    assert dropped(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    assert dropped(set_cookies(state.finish(200, []))["qs_cart"])
 
 
 def test_script_replies_as_lines() -> None:
@@ -237,8 +236,8 @@ def test_script_replies_as_lines() -> None:
 
 def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
     state = open_state()
-    accounts.login(state, "alice").read([["3"]])
-    cookie = value_of(set_cookies(state.finish("200 OK", []))["qs_cart"])
+    state.account.login("alice").read([["3"]])
+    cookie = value_of(set_cookies(state.finish(200, []))["qs_cart"])
     later = open_state(cookie=f"qs_cart={cookie}")
     (put,) = later.cart.put("A", 1, add=True).commands
     cart_id = later.cart.id()
@@ -257,10 +256,10 @@ def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
 
 def test_logout_everywhere_moves_the_generation_in_one_round_trip() -> None:
     state = open_state(cookie=cart(ALICE))
-    plan = accounts.logout(state, everywhere=True)
+    plan = state.account.logout(everywhere=True)
     assert plan.commands == (
         ("HINCRBY", GEN, "g", 1),
         ("EXPIRE", GEN, 90 * 86400),  # customer_cart_max_age
     )
     assert not state.cart.signed_in
-    assert accounts.logout(open_state(cookie=cart()), everywhere=True).commands == ()
+    assert open_state(cookie=cart()).account.logout(everywhere=True).commands == ()

@@ -20,6 +20,7 @@ from test_core_request import promo
 
 from qscookies import CartSnapshot
 from qscookies import PaidTokenError
+from qscookies import Purchase
 from qscookies import PurchaseError
 from qscookies.core import checkout
 from qscookies.core import scripts
@@ -39,12 +40,12 @@ def reply(lines: dict[str, str], details: dict[str, str] | None = None) -> list[
 
 def snapshot(lines: dict[str, str], **options: object) -> CartSnapshot:
     state = open_state(rules=make_rules(**options), cookie=f"{cart()}; {promo()}")
-    return checkout.checkout(state).read([reply(lines)])  # type: ignore[return-value]
+    return state.purchases.checkout().read([reply(lines)])  # type: ignore[return-value]
 
 
 def test_a_checkout_reads_the_cart_once_and_signs_its_lines() -> None:
     state = open_state(cookie=f"{cart()}; {promo()}")
-    plan = checkout.checkout(state)
+    plan = state.purchases.checkout()
     lines = ("EVAL", scripts.CART_LINES, 2, f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}")
     assert plan.commands == (lines,)
     details = {"B": "1:", "A": "2:", "": "2"}  # B first added
@@ -52,7 +53,7 @@ def test_a_checkout_reads_the_cart_once_and_signs_its_lines() -> None:
     assert isinstance(taken, CartSnapshot)
     assert taken.lines == {"A": 2, "B": 1}
     assert [line.line_id for line in taken.details] == ["B", "A"]
-    paid = checkout.load_token(open_state(), taken.token)
+    paid = open_state().purchases.load_token(taken.token)
     assert (paid.cart_id, paid.issued, paid.lines) == (CART, T, (("B", 1), ("A", 2)))
     assert paid.attribution is not None and paid.attribution.code == "SUMMER"
     with pytest.raises(AttributeError):
@@ -62,7 +63,7 @@ def test_a_checkout_reads_the_cart_once_and_signs_its_lines() -> None:
 def test_a_read_cart_checks_out_without_redis() -> None:
     state = open_state(cookie=cart())
     state.cart.lines().read([reply({"A": "1"}, {"A": "1:"})])
-    plan = checkout.checkout(state)
+    plan = state.purchases.checkout()
     assert plan.commands == ()
     assert plan.read([]).lines == {"A": 1}  # type: ignore[union-attr]
 
@@ -70,7 +71,7 @@ def test_a_read_cart_checks_out_without_redis() -> None:
 def test_a_cross_site_request_has_nothing_to_check_out() -> None:
     state = open_state(method="POST", fetch_site="cross-site")
     with pytest.raises(CrossSiteError):
-        checkout.checkout(state).read([])
+        state.purchases.checkout().read([])
 
 
 def test_the_token_is_small_and_names_no_line_in_clear() -> None:
@@ -85,7 +86,7 @@ def test_a_token_never_verifies_as_a_cookie_nor_a_cookie_as_a_token() -> None:
     assert CODEC.load_cart(token, T, 86400) is None
     assert CODEC.load_promotion(token, T, 86400) is None
     with pytest.raises(PaidTokenError, match="not a checkout token"):
-        checkout.load_token(open_state(), cart().partition("=")[2])
+        open_state().purchases.load_token(cart().partition("=")[2])
 
 
 @pytest.mark.parametrize(
@@ -103,30 +104,30 @@ def test_a_token_never_verifies_as_a_cookie_nor_a_cookie_as_a_token() -> None:
 def test_a_forged_token_is_refused(mangle: object) -> None:
     token = snapshot({"A": "1"}).token
     with pytest.raises(PaidTokenError):
-        checkout.load_token(open_state(), mangle(token))  # type: ignore[operator]
+        open_state().purchases.load_token(mangle(token))  # type: ignore[operator]
 
 
 def test_a_token_expires_after_checkout_max_age() -> None:
     token = snapshot({"A": "1"}, checkout_max_age=600).token
     at_end = open_state(rules=make_rules(now=T + 600, checkout_max_age=600))
-    assert checkout.load_token(at_end, token).cart_id == CART
+    assert at_end.purchases.load_token(token).cart_id == CART
     late = open_state(rules=make_rules(now=T + 601, checkout_max_age=600))
     with pytest.raises(PaidTokenError, match="expired"):
-        checkout.load_token(late, token)
+        late.purchases.load_token(token)
 
 
 def test_a_token_of_another_cart_is_refused_before_anything_is_sent() -> None:
     token = snapshot({"A": "1"}).token
     other = open_state(cookie=cart("yyyZ9XJwVcwU-qD1c83yVw"))
     with pytest.raises(PaidTokenError, match="another cart"):
-        checkout.purchase(other, "o-1", 100, paid=token)
+        other.purchases.record("o-1", 100, paid=token)
     assert issubclass(PaidTokenError, PurchaseError)
 
 
 def test_a_cookieless_return_pays_in_one_script_credited_to_the_token() -> None:
     token = snapshot({"A": "2", "B": "1"}).token
     state = open_state(method="POST", fetch_site="cross-site")  # no cookie
-    plan = checkout.purchase(state, "o-1", 500, paid=token)
+    plan = state.purchases.record("o-1", 500, paid=token)
     marker = f"qs:o:{{{CODEC.order_hash('o-1')}}}"
     counters = f"qs:a:{{SUMMER}}:d:{DAY}"
     script = plan.commands[0]
@@ -142,15 +143,15 @@ def test_a_cookieless_return_pays_in_one_script_credited_to_the_token() -> None:
     )
     assert script[8:15] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
     assert script[15:17] == ("purchases", 1)
-    assert plan.read([1] * len(plan.commands)) is True
-    headers = state.finish("200 OK", [])
+    assert plan.read([1] * len(plan.commands)) == Purchase("SUMMER", duplicate=False)
+    headers = state.finish(200, [])
     assert not [value for name, value in headers if name == "Set-Cookie"]
 
 
 def test_on_a_cluster_the_take_follows_the_orders_marker() -> None:
     token = snapshot({"A": "2"}).token
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
-    plan = checkout.purchase(state, "o-1", 500, paid=token)
+    plan = state.purchases.record("o-1", 500, paid=token)
     assert [command[1] for command in plan.commands] == [scripts.ORDER_MARK]
     assert plan.read([0]).commands == ()  # type: ignore[union-attr]
     then = plan.read([1])

@@ -57,7 +57,7 @@ def visitor(first_seen: int, last_seen: int, visits: int = 2) -> str:
 
 
 def set_cookies(state: RequestState) -> dict[str, str]:
-    headers = state.finish("200 OK", [])
+    headers = state.finish(200, [])
     return {
         value.partition("=")[0]: value
         for name, value in headers
@@ -156,7 +156,7 @@ def test_before_a_yes_no_visitor_cookie_is_read_or_set() -> None:
 def test_before_a_yes_a_landing_counts_in_landings_only() -> None:
     state = open_state("promo=SUMMER")
     plan, answer = state.begin()
-    assert answer is not None and answer.status == "303 See Other"
+    assert answer is not None and answer.status == 303
     (landing,) = plan.commands
     assert landing[:3] == ("EVAL", scripts.LANDING, 16)
     # no member; landings take half of each bound (the rest: admitted by evidence)

@@ -18,7 +18,6 @@ from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
 from qscookies.codec import cookie_name
-from qscookies.core import checkout
 from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
 from qscookies.core.campaigns import ORDER_MEMORY
@@ -189,7 +188,7 @@ def landing(
 
 def new_visitor_member(state: RequestState) -> tuple[str, VisitorState]:
     """The keyed hash and state of the visitor cookie the response sets."""
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     loaded = CODEC.load_visitor(value_of(cookies["qs_visitor"]), T, 365 * 86400)
     assert loaded is not None
     return CODEC.visitor_hash(loaded.visitor_id), loaded
@@ -230,7 +229,7 @@ def test_excluded(path: str, excluded: bool) -> None:
 
 def test_unavailable() -> None:
     answer = make_rules(retry_after=7).unavailable()
-    assert answer.status == "503 Service Unavailable"
+    assert answer.status == 503
     assert answer.body == UNAVAILABLE_BODY
     assert ("Retry-After", "7") in answer.headers
     assert ("Cache-Control", "no-store") in answer.headers
@@ -265,7 +264,7 @@ def test_a_known_visitor_inside_the_visit_costs_nothing() -> None:
     plan, answer = state.begin()
     assert (plan.commands, answer) == ((), None)
     assert plan.read([]) is None
-    assert state.finish("200 OK", []) == [("Referrer-Policy", "same-origin")]
+    assert state.finish(200, []) == [("Referrer-Policy", "same-origin")]
     assert state.visitor.visits == 2
 
 
@@ -273,7 +272,7 @@ def test_a_known_visitor_is_renewed_every_thirtieth_of_the_gap() -> None:
     state = open_state(cookie=visitor(visits=2, last_seen=T - 600))
     plan, _ = state.begin()
     assert plan.commands == ()
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     loaded = CODEC.load_visitor(value_of(cookies["qs_visitor"]), T, 86400)
     assert loaded == VisitorState(VID, 2, T - 30 * 86400, T)
 
@@ -311,7 +310,7 @@ def test_a_returning_visit_counts_for_the_attributed_promotion() -> None:
         ("EXPIRE", pair_agg("SUMMER", "r"), TTL),
         *indexed("SUMMER"),
     ]
-    assert set_cookies(state.finish("200 OK", [])).keys() == {"qs_visitor"}
+    assert set_cookies(state.finish(200, [])).keys() == {"qs_visitor"}
 
 
 @pytest.mark.parametrize(
@@ -362,7 +361,7 @@ def test_an_invalid_visitor_cookie_makes_a_new_visitor(cookie: str) -> None:
 def test_a_landing_counts_the_code_and_redirects_to_the_clean_url() -> None:
     state = open_state("promo=SUMMER&color=red", path="/shoes")
     plan, answer = state.begin()
-    assert answer == Answer("303 See Other", EMPTY + [("Location", "/shoes?color=red")])
+    assert answer == Answer(303, EMPTY + [("Location", "/shoes?color=red")])
     member, _ = new_visitor_member(state)
     assert list(plan.commands) == [
         *visit_commands(member),
@@ -402,7 +401,7 @@ def test_the_promotion_cookie_names_the_code_landed_on() -> None:
     state = open_state("promo=SUMMER", cookie=visitor(last_seen=T - 5))
     plan, _ = state.begin()
     assert plan.read([["SUMMER", "/"]]) is None
-    cookies = set_cookies(state.finish("303 See Other", []))
+    cookies = set_cookies(state.finish(303, []))
     assert CODEC.load_promotion(
         value_of(cookies["qs_promo"]), T, 30 * 86400
     ) == Attribution("SUMMER", T)
@@ -421,7 +420,7 @@ def test_a_landing_past_the_days_bound_is_credited_to_other(reply: str | bytes) 
     plan, _ = state.begin()
     plan.read([[reply, "/"]])
     assert state.promotion == "SUMMER"
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     loaded = CODEC.load_promotion(value_of(cookies["qs_promo"]), T, 86400)
     assert loaded == Attribution("other", T, landing=("SUMMER", None, None))
 
@@ -448,7 +447,7 @@ def test_a_code_off_the_allow_list_is_not_counted_but_stripped() -> None:
     plan, answer = state.begin()
     assert plan.commands == ()
     assert answer is not None and ("Location", "/") in answer.headers
-    assert "qs_promo" not in set_cookies(state.finish("200 OK", []))
+    assert "qs_promo" not in set_cookies(state.finish(200, []))
 
 
 def test_landings_take_all_but_half_of_max_promotions_per_day() -> None:
@@ -497,7 +496,7 @@ def test_a_cluster_landing_takes_two_round_trips(
     ]
     assert second.read([1, 1, 1, 1]) is None
     assert state.promotion == "SUMMER"  # the code landed on, wherever counted
-    assert state.attribution().code == chosen  # type: ignore[union-attr]
+    assert state.landing.attribution().code == chosen  # type: ignore[union-attr]
 
 
 def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
@@ -521,7 +520,7 @@ def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
         ("PFADD", pair_agg("other", "r", other), MEMBER),
         ("EXPIRE", pair_agg("other", "r", other), TTL),
     ]
-    assert state.attribution() == Attribution(
+    assert state.landing.attribution() == Attribution(
         "other", T, "other", "other", ("SUMMER", None, None)
     )
 
@@ -549,8 +548,8 @@ def test_junk_codes_are_not_counted_but_still_stripped(
     state = open_state(query, cookie=visitor(last_seen=T - 5))
     plan, answer = state.begin()
     assert plan.commands == ()
-    assert answer == Answer("303 See Other", EMPTY + [("Location", location)])
-    headers = state.finish("303 See Other", [])
+    assert answer == Answer(303, EMPTY + [("Location", location)])
+    headers = state.finish(303, [])
     assert set_cookies(headers) == {}
     assert state.promotion is None
 
@@ -625,8 +624,8 @@ def test_opted_out_visitors_are_not_tracked_and_lose_their_cookies(
     plan, answer = state.begin()
     assert plan.commands == ()
     assert plan.read([]) is None
-    assert answer == Answer("303 See Other", EMPTY + [("Location", "/?a=1")])
-    cookies = set_cookies(state.finish("200 OK", []))
+    assert answer == Answer(303, EMPTY + [("Location", "/?a=1")])
+    cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_visitor", "qs_promo"}
     assert all(dropped(value) for value in cookies.values())
     assert state.visitor == ANONYMOUS
@@ -642,7 +641,7 @@ def test_opted_out_without_cookies_sets_none(
     state = open_state(rules=make_rules(**options), cookie=cookie, **fields)
     plan, _ = state.begin()
     assert plan.commands == ()
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 @pytest.mark.parametrize(
@@ -665,7 +664,7 @@ def test_on_https_the_cookies_are_secure_and_host_prefixed() -> None:
     state = open_state(https=True, cookie=visitor())  # the plain name is not ours
     plan, _ = state.begin()
     assert len(plan.commands) == 4
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     (value,) = cookies.values()
     assert value.startswith("__Host-qs_visitor=")
     assert "; Secure" in value and "Domain" not in value
@@ -680,11 +679,11 @@ def test_on_https_the_host_prefixed_cookie_is_read() -> None:
 def test_the_secure_setting_overrides_the_scheme() -> None:
     state = open_state(https=True, rules=make_rules(secure=False))
     state.begin()
-    (value,) = set_cookies(state.finish("200 OK", [])).values()
+    (value,) = set_cookies(state.finish(200, [])).values()
     assert value.startswith("qs_visitor=") and "Secure" not in value
     state = open_state(https=False, rules=make_rules(secure=True))
     state.begin()
-    (value,) = set_cookies(state.finish("200 OK", [])).values()
+    (value,) = set_cookies(state.finish(200, [])).values()
     assert value.startswith("__Host-qs_visitor=") and "; Secure" in value
 
 
@@ -716,7 +715,7 @@ def test_bad_cart_writes_raise_before_any_plan(
     state = open_state()
     with pytest.raises(CartError):
         state.cart.put(sku, quantity, add=add)
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 def cart_key_of(plan: Plan[Any]) -> str:
@@ -735,14 +734,14 @@ def test_a_new_cart_is_written_then_its_cookie_set() -> None:
     assert state.cart.id() is None  # not before Redis stored the line
     assert plan.read([2]) == 2
     assert state.cart.id() == match[1]
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert CODEC.load_cart(value_of(cookies["qs_cart"]), T, 86400) == match[1]
 
 
 def test_no_cart_cookie_before_the_write_is_read() -> None:
     state = open_state()
     state.cart.put("sku-1", 2, add=True)
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 def test_an_existing_cart_is_written_under_its_key() -> None:
@@ -752,7 +751,7 @@ def test_an_existing_cart_is_written_under_its_key() -> None:
     assert plan.read([5]) == 5
     # not renewed: a write answering after a sign-in or sign-out must not
     # put the old cookie back
-    assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
+    assert "qs_cart" not in set_cookies(state.finish(200, []))
 
 
 def test_cart_limits_apply_to_the_settings() -> None:
@@ -805,7 +804,7 @@ def test_limits_reached_raise_when_read(reply: int, message: str) -> None:
         plan.read([reply])
     assert raised.value.sku == "sku-1"
     assert state.cart.id() is None
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 def test_setting_zero_without_a_cart_sends_nothing() -> None:
@@ -813,12 +812,12 @@ def test_setting_zero_without_a_cart_sends_nothing() -> None:
     plan = state.cart.put("sku-1", 0, add=False)
     assert plan.commands == ()
     assert plan.read([]) == 0
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 def test_a_new_cart_after_the_headers_went_raises() -> None:
     state = open_state()
-    state.finish("200 OK", [])
+    state.finish(200, [])
     with pytest.raises(HeadersSentError):
         state.cart.put("sku-1", 1, add=True)
     assert state.cart.put("sku-1", 0, add=False).commands == ()
@@ -829,7 +828,7 @@ def test_a_privacy_change_after_the_headers_went_raises(change: str) -> None:
     """A streamed response already sent its cookies: the choice (or the
     erasure) would be silently lost, so it is refused before anything else."""
     state = open_state(cookie=cart())
-    state.finish("200 OK", [])
+    state.finish(200, [])
     with pytest.raises(HeadersSentError, match="before responding"):
         getattr(state, change)()
     assert state.tracking_choice is None
@@ -838,10 +837,10 @@ def test_a_privacy_change_after_the_headers_went_raises(change: str) -> None:
 
 def test_an_existing_cart_may_be_written_after_the_headers_went() -> None:
     state = open_state(cookie=cart())
-    assert state.finish("200 OK", []) is not None
+    assert state.finish(200, []) is not None
     plan = state.cart.put("sku-1", 1, add=True)
     assert plan.read([1]) == 1
-    assert "qs_cart" not in set_cookies(state.finish("200 OK", []))
+    assert "qs_cart" not in set_cookies(state.finish(200, []))
 
 
 def test_cart_items_without_a_cart() -> None:
@@ -922,12 +921,12 @@ def test_an_invalid_cart_cookie_is_no_cart() -> None:
 )
 def test_bad_purchases_raise(order_id: Any, total: Any) -> None:
     with pytest.raises(QSCookiesError):
-        checkout.purchase(open_state(cookie=promo()), order_id, total)
+        open_state(cookie=promo()).purchases.record(order_id, total)
 
 
 def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     state = open_state(cookie=jar(promo(), cart()))
-    plan = checkout.purchase(state, "A-1001", 4599)
+    plan = state.purchases.record("A-1001", 4599)
     marker = f"qs:o:{{{CODEC.order_hash('A-1001')}}}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
@@ -943,13 +942,13 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     other_codec = CookieCodec("another-secret-0123456789")
     assert other_codec.order_hash("A-1001") != order_hash
     assert plan.read([1, 1, 0, 1]) is True
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_cart"} and dropped(cookies["qs_cart"])
     assert state.cart.id() is None
 
 
 def test_a_repeated_purchase_is_not_counted() -> None:
-    plan = checkout.purchase(open_state(cookie=promo()), "A-1001", 4599)
+    plan = open_state(cookie=promo()).purchases.record("A-1001", 4599)
     assert plan.commands[1:] == tuple(indexed("SUMMER"))
     assert plan.read([0, 0, 1]) is False
 
@@ -969,18 +968,18 @@ def test_a_purchase_without_a_promotion_only_drops_the_cart(
     cookie: str | None, commands: tuple[Command, ...]
 ) -> None:
     state = open_state(cookie=cookie)
-    plan = checkout.purchase(state, "A-1001", 100)
+    plan = state.purchases.record("A-1001", 100)
     assert plan.commands == commands
     assert plan.read([1] * len(commands)) is False
 
 
 def test_after_a_purchase_a_new_cart_is_used() -> None:
     state = open_state(cookie=cart())
-    checkout.purchase(state, "A-1", 1).read([1])
+    state.purchases.record("A-1", 1).read([1])
     plan = state.cart.put("a", 1, add=True)
     assert cart_key_of(plan) != f"qs:c:{{{CART}}}"
     plan.read([1])
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert not dropped(cookies["qs_cart"])
     assert CODEC.load_cart(value_of(cookies["qs_cart"]), T, 60) not in (None, CART)
 
@@ -988,8 +987,8 @@ def test_after_a_purchase_a_new_cart_is_used() -> None:
 def test_a_cart_started_and_bought_in_one_request_sets_no_cookie() -> None:
     state = open_state()
     state.cart.put("a", 1, add=True).read([1])
-    checkout.purchase(state, "A-1", 1).read([1])
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    state.purchases.record("A-1", 1).read([1])
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 # -- opt-out, opt-in, forget -------------------------------------------------------
@@ -1003,7 +1002,7 @@ def test_forget_erases_the_cart_and_drops_the_cookies() -> None:
         ("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),
     )
     assert plan.read([1]) is None
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_cart"}
     assert all(dropped(value) for value in cookies.values())
     assert state.cart.id() is None
@@ -1015,7 +1014,7 @@ def test_forget_a_new_visitor_sets_no_cookie() -> None:
     plan = state.forget()
     assert plan.commands == ()
     plan.read([])
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 def test_opt_out_drops_the_tracking_cookies_and_records_the_choice() -> None:
@@ -1024,7 +1023,7 @@ def test_opt_out_drops_the_tracking_cookies_and_records_the_choice() -> None:
     state.opt_out()
     assert not state.tracking_allowed and state.tracking_choice == "out"
     assert state.visitor == ANONYMOUS and state.promotion is None
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_choice"}
     assert dropped(cookies["qs_visitor"]) and dropped(cookies["qs_promo"])
     assert CODEC.load_choice(value_of(cookies["qs_choice"]), T, 1) == Choice("out", T)
@@ -1034,7 +1033,7 @@ def test_opt_out_drops_the_tracking_cookies_and_records_the_choice() -> None:
 def test_the_choice_cookie_is_sent_on_a_shared_cacheable_response() -> None:
     state = open_state()
     state.opt_out()
-    headers = state.finish("200 OK", [("Cache-Control", "public, max-age=60")])
+    headers = state.finish(200, [("Cache-Control", "public, max-age=60")])
     assert set_cookies(headers).keys() == {"qs_choice"}
 
 
@@ -1047,7 +1046,7 @@ def test_opt_in_replaces_the_opt_out_cookie_and_tracks_at_once() -> None:
     assert [command[0] for command in plan.commands] == [
         "HINCRBY", "EXPIRE", "PFADD", "EXPIRE"
     ]  # fmt: skip
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_optout", "qs_choice", "qs_visitor"}
     assert dropped(cookies["qs_optout"])
     assert value_of(cookies["qs_choice"]).startswith("in.")
@@ -1057,7 +1056,7 @@ def test_the_last_choice_of_a_request_wins() -> None:
     state = open_state()
     state.opt_out()
     assert state.opt_in().commands  # tracked afresh: a new visitor
-    cookies = set_cookies(state.finish("200 OK", []))
+    cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_choice", "qs_visitor"}
     assert value_of(cookies["qs_choice"]).startswith("in.")
 
@@ -1076,7 +1075,7 @@ def test_the_switch_wants_post(method: str) -> None:
     _, answer = open_state(method=method, fetch_site="same-origin").privacy_switch(
         never
     )
-    assert answer.status == "405 Method Not Allowed"
+    assert answer.status == 405
     assert ("Allow", "POST") in answer.headers
 
 
@@ -1094,7 +1093,7 @@ def test_the_switch_wants_post(method: str) -> None:
 def test_the_switch_refuses_other_sites(fields: dict[str, Any]) -> None:
     state = open_state(method="POST", cookie=visitor(), **fields)
     _, answer = state.privacy_switch(never)
-    assert answer.status == "403 Forbidden"
+    assert answer.status == 403
     assert state.consent.recorded is None  # nothing recorded
 
 
@@ -1110,8 +1109,8 @@ def test_the_switch_refuses_other_sites(fields: dict[str, Any]) -> None:
 def test_the_switch_refuses_a_bad_choice(choice: str | None) -> None:
     state = open_state(method="POST", fetch_site="same-origin")
     _, answer = state.privacy_switch(lambda: choice)
-    assert answer.status == "400 Bad Request"
-    assert set_cookies(state.finish("200 OK", [])) == {}
+    assert answer.status == 400
+    assert set_cookies(state.finish(200, [])) == {}
 
 
 @pytest.mark.parametrize(
@@ -1146,7 +1145,7 @@ def test_the_switch_opts_out_and_goes_back(
 ) -> None:
     state = open_state(method="POST", cookie=visitor(), **fields)
     plan, answer = state.privacy_switch(lambda: "out")
-    assert answer == Answer("303 See Other", EMPTY + [("Location", location)])
+    assert answer == Answer(303, EMPTY + [("Location", location)])
     assert not state.tracking_allowed and plan.commands == ()
     cookies = set_cookies(state.finish(answer.status, answer.headers))
     assert value_of(cookies["qs_choice"]).startswith("out.")
@@ -1156,7 +1155,7 @@ def test_the_switch_opts_out_and_goes_back(
 def test_the_switch_opts_in() -> None:
     state = open_state(method="POST", cookie="qs_optout=1", fetch_site="same-origin")
     plan, answer = state.privacy_switch(lambda: "in")
-    assert answer.status == "303 See Other"
+    assert answer.status == 303
     assert state.tracking_allowed and plan.commands  # the visit starts now
     cookies = set_cookies(state.finish(answer.status, answer.headers))
     assert dropped(cookies["qs_optout"]) and "qs_visitor" in cookies
@@ -1172,7 +1171,7 @@ def new_visitor_state(**fields: Any) -> RequestState:
 
 
 def test_cookie_attributes() -> None:
-    headers = new_visitor_state().finish("200 OK", [])
+    headers = new_visitor_state().finish(200, [])
     (value,) = set_cookies(headers).values()
     parts = {part.strip() for part in value.split(";")}
     assert {"HttpOnly", "SameSite=Lax", "Path=/", f"Max-Age={365 * 86400}"} <= parts
@@ -1181,7 +1180,7 @@ def test_cookie_attributes() -> None:
 
 
 def test_secure_cookie_attributes() -> None:
-    headers = new_visitor_state(https=True).finish("200 OK", [])
+    headers = new_visitor_state(https=True).finish(200, [])
     (value,) = set_cookies(headers).values()
     parts = {part.strip() for part in value.split(";")}
     assert value.startswith("__Host-qs_visitor=")
@@ -1199,18 +1198,18 @@ def test_secure_cookie_attributes() -> None:
     ],
 )
 def test_vary_cookie(app: Headers, vary: list[str]) -> None:
-    headers = new_visitor_state().finish("200 OK", app)
+    headers = new_visitor_state().finish(200, app)
     assert header(headers, "vary") == vary
 
 
 def test_vary_when_the_app_only_read_our_state() -> None:
     state = open_state(cookie=visitor())
     state.begin()
-    assert header(state.finish("200 OK", []), "vary") == []
+    assert header(state.finish(200, []), "vary") == []
     state = open_state(cookie=visitor())
     state.begin()
     assert state.promotion is None
-    headers = state.finish("200 OK", [])
+    headers = state.finish(200, [])
     assert header(headers, "vary") == ["Cookie"]
     assert header(headers, "cache-control") == []  # no cookie set: no private
 
@@ -1227,7 +1226,7 @@ def test_vary_when_the_app_only_read_our_state() -> None:
 def test_cache_control_private_only_when_the_app_set_none(
     app: Headers, control: list[str]
 ) -> None:
-    headers = new_visitor_state().finish("200 OK", app)
+    headers = new_visitor_state().finish(200, app)
     assert header(headers, "cache-control") == control
 
 
@@ -1241,7 +1240,7 @@ def test_cache_control_private_only_when_the_app_set_none(
 def test_no_id_cookie_on_a_shared_cacheable_response(control: str) -> None:
     state = new_visitor_state(query="promo=SUMMER", cookie=cart())
     state.cart.put("a", 1, add=True).read([1])
-    headers = state.finish("200 OK", [("Cache-Control", control)])
+    headers = state.finish(200, [("Cache-Control", control)])
     assert set_cookies(headers) == {}
     assert header(headers, "cache-control") == [control]
 
@@ -1249,7 +1248,7 @@ def test_no_id_cookie_on_a_shared_cacheable_response(control: str) -> None:
 def test_drops_still_go_out_on_a_shared_cacheable_response() -> None:
     state = open_state(cookie=jar(visitor(), promo()), sec_gpc="1")
     state.begin()
-    headers = state.finish("200 OK", [("Cache-Control", "public")])
+    headers = state.finish(200, [("Cache-Control", "public")])
     cookies = set_cookies(headers)
     assert cookies.keys() == {"qs_visitor", "qs_promo"}
     assert all(dropped(value) for value in cookies.values())
@@ -1274,7 +1273,7 @@ def test_a_private_public_mix_is_not_shared() -> None:
 def test_referrer_policy_only_when_absent(
     options: dict[str, Any], app: Headers, policy: list[str]
 ) -> None:
-    headers = open_state(rules=make_rules(**options)).finish("200 OK", app)
+    headers = open_state(rules=make_rules(**options)).finish(200, app)
     assert header(headers, "referrer-policy") == policy
 
 
@@ -1282,34 +1281,32 @@ def test_referrer_policy_only_when_absent(
     ("status", "location", "expected"),
     [
         pytest.param(
-            "302 Found",
+            302,
             "https://partner.example/x?promo=SUMMER&a=1&utm_campaign=Y",
             "https://partner.example/x?a=1",
             id="other-host-scrubbed",
         ),
         pytest.param(
-            "303 See Other",
+            303,
             f"https://{HOST}/x?promo=SUMMER",
             f"https://{HOST}/x?promo=SUMMER",
             id="same-host-kept",
         ),
         pytest.param(
-            "301 Moved Permanently",
+            301,
             "https://SHOP.example/x?promo=SUMMER",
             "https://SHOP.example/x?promo=SUMMER",
             id="same-host-case-kept",
         ),
+        pytest.param(302, "/x?promo=SUMMER", "/x?promo=SUMMER", id="relative-kept"),
         pytest.param(
-            "302 Found", "/x?promo=SUMMER", "/x?promo=SUMMER", id="relative-kept"
-        ),
-        pytest.param(
-            "302 Found",
+            302,
             "https://partner.example/x?a=1",
             "https://partner.example/x?a=1",
             id="nothing-to-scrub",
         ),
         pytest.param(
-            "201 Created",
+            201,
             "https://partner.example/x?promo=SUMMER",
             "https://partner.example/x?promo=SUMMER",
             id="not-a-redirect",
@@ -1317,7 +1314,7 @@ def test_referrer_policy_only_when_absent(
     ],
 )
 def test_location_scrubbed_on_a_redirect_to_another_host(
-    status: str, location: str, expected: str
+    status: int, location: str, expected: str
 ) -> None:
     headers = open_state().finish(status, [("location", location)])
     assert header(headers, "location") == [expected]
@@ -1326,7 +1323,7 @@ def test_location_scrubbed_on_a_redirect_to_another_host(
 
 def test_finish_keeps_the_apps_headers_and_does_not_mutate_them() -> None:
     app: Headers = [("Content-Type", "text/html"), ("Set-Cookie", "theirs=1")]
-    headers = new_visitor_state().finish("200 OK", app)
+    headers = new_visitor_state().finish(200, app)
     assert headers[:2] == app
     assert app == [("Content-Type", "text/html"), ("Set-Cookie", "theirs=1")]
     assert set_cookies(headers).keys() == {"theirs", "qs_visitor"}

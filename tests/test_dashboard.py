@@ -23,12 +23,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import campaign_script
+import chromium as headless
 import promotion_script
 import pytest
 import redis
 from browser import served
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.http import parse_cookie
@@ -61,8 +60,6 @@ FIRST = date(2024, 2, 28)
 LAST = FIRST + timedelta(days=2)
 RANGE = f"since={FIRST}&until={LAST}"
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/lib/chromium/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 #: URL schemes served from inside the browser, never from the network.
 _LOCAL = {"data", "chrome", "about", "blob"}
 
@@ -409,6 +406,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
             "carts": row.carts,
             "purchases": row.purchases,
             "revenue_cents": row.revenue_cents,
+            "currency_purchases": row.currency_purchases,
             "revenue_by_currency": row.revenue_by_currency,
             "conversion_rate": round(row.conversion_rate, 4),
             "average_order_cents": row.average_order_cents,
@@ -427,6 +425,7 @@ def test_api_counts_equal_the_script(dashboard: Dashboard) -> None:
         "carts": 3,
         "purchases": 2,
         "revenue_cents": 2499,
+        "currency_purchases": 2,
         "revenue_by_currency": {"EUR": 2499},
         "conversion_rate": 0.5,
         "average_order_cents": 1249.5,
@@ -461,6 +460,7 @@ def test_api_counts_top_and_rest(dashboard: Dashboard) -> None:
         "carts": 1,
         "purchases": 0,
         "revenue_cents": 0,
+        "currency_purchases": 0,
         "revenue_by_currency": {},
         "conversion_rate": 0.0,
         "average_order_cents": None,  # no purchase: no average
@@ -947,40 +947,11 @@ def test_cli_dashboard_log_holds_no_token_and_no_full_address(
 
 # -- real headless Chromium ------
 
-needs_chromium = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"needs Chromium ({CHROMIUM}) and chromedriver ({CHROMEDRIVER}):"
-    " apt-get install chromium chromium-driver",
-)
+#: The headless Chromium driver (the fixture of chromium.py).
+chromium = headless.chromium
 
 
-@pytest.fixture
-def chromium(tmp_path: Path) -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,1200",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    options.set_capability(
-        "goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"}
-    )
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@needs_chromium
+@headless.needs_chromium
 def test_dashboard_in_headless_chromium(
     redis_client: redis.Redis, chromium: Any
 ) -> None:
@@ -1118,19 +1089,14 @@ def test_dashboard_in_headless_chromium(
         # Every request went to the dashboard's own origin. (Chromium's own
         # start-up tab loads chrome:// resources from inside the browser; those
         # are not network requests, and no document sent any to another host.)
-        requests = [
-            (message["params"]["request"]["url"], message["params"]["documentURL"])
-            for entry in chromium.get_log("performance")
-            for message in [json.loads(entry["message"])["message"]]
-            if message["method"] == "Network.requestWillBeSent"
-        ]
-        ours = [url for url, document in requests if document.startswith(base)]
+        sent = headless.requests(chromium)
+        ours = [url for url, document in sent if document.startswith(base)]
         assert len(ours) >= 5  # page (and its 303), css, js, counts
         # One data call for every promotion: never one request per code.
         assert [u for u in ours if "/api/" in u] == [f"{base}/api/counts?{RANGE}"]
         # data: here is the date input's own calendar icon.
         assert [u for u in ours if not u.startswith((base + "/", "data:"))] == []
-        network = [u for u, _ in requests if urlsplit(u).scheme not in _LOCAL]
+        network = [u for u, _ in sent if urlsplit(u).scheme not in _LOCAL]
         assert [u for u in network if not u.startswith(base + "/")] == []
         # No CSP violation or script error in the console.
         assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
@@ -1171,11 +1137,7 @@ def wait_ready(driver: Any) -> str:
 def api_requests(driver: Any, base: str) -> list[str]:
     """The page's requests to the API since the log was last read."""
     return [
-        message["params"]["request"]["url"]
-        for entry in driver.get_log("performance")
-        for message in [json.loads(entry["message"])["message"]]
-        if message["method"] == "Network.requestWillBeSent"
-        and message["params"]["request"]["url"].startswith(f"{base}/api/")
+        url for url, _ in headless.requests(driver) if url.startswith(f"{base}/api/")
     ]
 
 
@@ -1188,7 +1150,7 @@ def table_rows(driver: Any) -> list[list[str]]:
     ]
 
 
-@needs_chromium
+@headless.needs_chromium
 def test_dashboard_counts_in_the_right_number(
     redis_client: redis.Redis, chromium: Any
 ) -> None:
@@ -1240,7 +1202,7 @@ def open_quiet(driver: Any, base: str) -> None:
     assert table_rows(driver) == []
 
 
-@needs_chromium
+@headless.needs_chromium
 def test_quick_ranges_ask_again_and_redraw(
     redis_client: redis.Redis, chromium: Any, today: date
 ) -> None:
@@ -1298,7 +1260,7 @@ def test_quick_ranges_ask_again_and_redraw(
         assert [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"] == []
 
 
-@needs_chromium
+@headless.needs_chromium
 def test_csv_download_from_the_page(
     redis_client: redis.Redis, chromium: Any, tmp_path: Path
 ) -> None:
@@ -1355,7 +1317,7 @@ window.fetch = (...args) => fetchFor(...args).then((response) => {
 """
 
 
-@needs_chromium
+@headless.needs_chromium
 def test_a_late_answer_does_not_overwrite_a_newer_range(
     redis_client: redis.Redis, chromium: Any, today: date
 ) -> None:
@@ -1417,7 +1379,7 @@ def test_api_breakdown_equals_the_report_in_two_round_trips(
     assert body["totals"]["revenue_cents"] == 1999  # EUR only, never 2499
 
 
-@needs_chromium
+@headless.needs_chromium
 def test_breakdown_and_currencies_in_headless_chromium(
     redis_client: redis.Redis, chromium: Any
 ) -> None:

@@ -77,47 +77,44 @@ def _answers(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+def start_site(
+    stack: ExitStack, logs: Path, server: str, redis_url: str, **site: Any
+) -> str:
+    """Serve the test project with ``"gunicorn"`` (WSGI) or ``"uvicorn"`` (ASGI)
+    until *stack* closes; its URL (its log in *logs*)."""
+    port = free_port()
+    command = {
+        "gunicorn": ["gunicorn", "--bind", f"127.0.0.1:{port}", "--threads", "4"],
+        "uvicorn": ["uvicorn", "--port", str(port), "--lifespan", "off"],
+    }[server]
+    module = "wsgi" if server == "gunicorn" else "asgi"
+    log_path = logs / f"{server}-{port}.log"
+    log = log_path.open("w")
+    stack.callback(log.close)
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command, f"django_site.{module}:application"],
+        cwd=TESTS,
+        env=_env(redis_url, **site),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    stack.callback(process.wait, 10)
+    stack.callback(process.terminate)
+    try:
+        wait_until(lambda: _answers(port) or process.poll() is not None, server, 30)
+    finally:
+        if process.poll() is not None:
+            raise AssertionError(log_path.read_text())
+    return f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Serve]:
     """``serve("gunicorn" | "uvicorn", redis_url, **site)``: the project's URL."""
     with ExitStack() as stack:
-
-        def start(server: str, redis_url: str, **site: Any) -> str:
-            port = free_port()
-            command = {
-                "gunicorn": [
-                    "gunicorn",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--threads",
-                    "4",
-                ],
-                "uvicorn": ["uvicorn", "--port", str(port), "--lifespan", "off"],
-            }[server]
-            module = "wsgi" if server == "gunicorn" else "asgi"
-            log = (tmp_path / f"{server}-{port}.log").open("w")
-            stack.callback(log.close)
-            process = subprocess.Popen(
-                [sys.executable, "-m", *command, f"django_site.{module}:application"],
-                cwd=TESTS,
-                env=_env(redis_url, **site),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            stack.callback(process.wait, 10)
-            stack.callback(process.terminate)
-            try:
-                wait_until(
-                    lambda: _answers(port) or process.poll() is not None, server, 30
-                )
-            finally:
-                if process.poll() is not None:
-                    raise AssertionError(
-                        (tmp_path / f"{server}-{port}.log").read_text()
-                    )
-            return f"http://127.0.0.1:{port}"
-
-        yield start
+        yield lambda server, redis_url, **site: start_site(
+            stack, tmp_path, server, redis_url, **site
+        )
 
 
 def _json(client: httpx.Client, url: str) -> Any:

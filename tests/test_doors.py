@@ -9,21 +9,34 @@ the Redis keys are the same.
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import redis
 import redis.asyncio
+from test_django import _python
+from test_django import start_site
+from test_flask import make_app as flask_shop
 from werkzeug.http import http_date
+from werkzeug.test import Client as WerkzeugClient
 
+from qscookies import ConfigurationError
 from qscookies import QSCookies as WSGIQSCookies
+from qscookies import QSCookiesError
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.core.cycle import WRAPPED_TWICE
+from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.embedded import RedisServer
+from qscookies.embedded import free_port
+from qscookies.flask import QSCookies as FlaskQSCookies
 from qscookies.store.client import client_options
 from qscookies.store.client import connect
 
@@ -146,10 +159,12 @@ def test_landing_attribution_cart_and_one_purchase(
         "landings": 1,
         "carts": 1,
         "purchases": 1,
+        "purchases:EUR": 1,
         "revenue_cents:EUR": 500,
         "landings@/": 1,
         "carts@/": 1,
         "purchases@/": 1,
+        "purchases:EUR@/": 1,
         "revenue_cents:EUR@/": 500,
     }
     assert shop.admin.zrange(f"door:a:i:{DAY}", 0, -1) == ["SUMMER"]
@@ -297,6 +312,8 @@ def test_a_yes_starts_tracking_on_that_response_and_an_out_stops_it(
         "carts@/": "1",
         "purchases": "1",
         "purchases@/": "1",
+        "purchases:EUR": "1",
+        "purchases:EUR@/": "1",
         "revenue_cents:EUR": "700",
         "revenue_cents:EUR@/": "700",
     }
@@ -433,3 +450,263 @@ def test_expires_is_read_from_the_middlewares_clock(
             for header in set_cookies:
                 max_age = int(header.split("Max-Age=")[1].split(";")[0])
                 assert f"Expires={http_date(now + max_age)};" in header
+
+
+# -- every door, Django and Flask included: the cases that once drifted ------
+
+#: Every door of the package: the Django project served by gunicorn (the
+#: middleware sync) and by uvicorn (async), the Flask app through its extension.
+EVERY_DOOR = ["wsgi", "asgi", "django-sync", "django-async", "flask"]
+DOWN = {"privacy_path": "/privacy", "socket_timeout": 0.5}
+
+
+def _flask(redis_url: str, **settings: Any) -> Any:
+    """The Flask shop of ``test_flask.py`` with its extension, as a WSGI app."""
+    config = {f"QSCOOKIES_{name.upper()}": value for name, value in settings.items()}
+    app = flask_shop(redis_url, **config)
+    FlaskQSCookies(app)
+    return app
+
+
+@pytest.fixture(params=EVERY_DOOR)
+def down_shop(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., tuple[str, str]]]:
+    """``down_shop(**settings)``: the shop behind this door, its Redis down
+    (nothing listens at its port): its URL and the path of a cart add."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    door = request.param
+    with ExitStack() as stack:
+
+        def start(**settings: Any) -> tuple[str, str]:
+            settings = {**DOWN, **settings}
+            if door.startswith("django"):
+                server = "gunicorn" if door == "django-sync" else "uvicorn"
+                base = start_site(stack, tmp_path, server, url, **settings)
+                return base, "/async/add" if door == "django-async" else "/add"
+            if door == "asgi":
+                app = make_app("starlette", Events())
+                app = ASGIQSCookies(app, secret_key=SECRET, redis_url=url, **settings)
+                served: Any = ASGIServer(app, cleanup=[app.aclose])
+            elif door == "wsgi":
+                app = WSGIQSCookies(
+                    http_shop, secret_key=SECRET, redis_url=url, **settings
+                )
+                served = WSGIServer(app)
+            else:
+                served = WSGIServer(_flask(url, **settings))
+            return stack.enter_context(served).url, "/add"
+
+        yield start
+
+
+def _journeys(base: str, add: str) -> dict[str, Any]:
+    """What one browser sees of the middleware's own rules, Redis down."""
+    seen: dict[str, Any] = {}
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        landing = browser.get("/?promo=SUMMER&x=1")
+        seen["landing"] = (
+            landing.status_code,
+            landing.headers.get("location"),
+            sorted(landing.cookies),  # the visitor; no promotion: never counted
+        )
+        added = browser.get(add, params={"sku": "A"})
+        seen["store down"] = (
+            added.status_code,
+            added.headers.get("retry-after"),
+            added.headers.get("cache-control"),
+            added.headers.get("content-type"),
+            added.text,
+        )
+        static = browser.get("/static/app.css")
+        seen["excluded"] = "set-cookie" in static.headers, static.headers.get("vary")
+        wrong = browser.get("/privacy")
+        seen["privacy GET"] = wrong.status_code, wrong.headers.get("allow"), wrong.text
+        blind = browser.post("/privacy", data={"choice": "out"})
+        seen["privacy no origin"] = blind.status_code, blind.text
+        out = browser.post("/privacy", data={"choice": "out"}, headers=SAME_ORIGIN)
+        seen["privacy out"] = (
+            out.status_code,
+            out.headers.get("location"),
+            sorted(out.cookies),
+        )
+    return seen
+
+
+def test_every_door_answers_the_middlewares_own_rules_alike(
+    down_shop: Callable[..., tuple[str, str]],
+) -> None:
+    """Landing ``303``, the ``503`` of a failed cart write, an excluded path and
+    the privacy route's answers: the same status, headers and body at every
+    door, while Redis is down."""
+    assert _journeys(*down_shop()) == {
+        "landing": (303, "/?x=1", ["qs_visitor"]),
+        "store down": (
+            503,
+            "5",
+            "no-store",
+            "text/plain; charset=utf-8",
+            UNAVAILABLE_BODY.decode(),
+        ),
+        "excluded": (False, None),
+        "privacy GET": (
+            405,
+            "POST",
+            "Method Not Allowed: the tracking choice is recorded by a POST only.\n",
+        ),
+        "privacy no origin": (
+            403,
+            "Forbidden: the request carries neither an Origin nor a Referer header,"
+            " so it cannot be told to come from this site.\n",
+        ),
+        "privacy out": (303, "/", ["qs_choice"]),
+    }
+
+
+_DJANGO_DOORS = """
+import asyncio, json, sys, django
+django.setup()
+from django.conf import settings
+from django.http import HttpResponse
+from django.test import AsyncClient, Client, override_settings
+from qscookies.django import QSCookiesMiddleware
+
+seen = {}
+door = "qscookies.django.QSCookiesMiddleware"
+with override_settings(MIDDLEWARE=[door, door]):
+    for name, call in (
+        ("sync", lambda: Client().get("/")),
+        ("async", lambda: asyncio.run(AsyncClient().get("/async/"))),
+    ):
+        try:
+            call()
+        except Exception as error:
+            seen[f"wrapped twice {name}"] = str(error)
+bad = {**settings.QSCOOKIES, "redis_url": "nowhere://x"}
+with override_settings(QSCOOKIES=bad):
+    try:
+        QSCookiesMiddleware(lambda request: HttpResponse())
+    except Exception as error:
+        seen["bad url"] = [error.setting, str(error)]
+print(json.dumps(seen))
+"""
+
+
+def test_every_door_refuses_a_double_wrap_and_a_bad_url_alike(
+    redis_server: RedisServer,
+) -> None:
+    """One error text for a request that meets qscookies twice, whatever the
+    door; a bad Redis URL names the setting (``setting="redis_url"``)."""
+    url = redis_server.url
+    admin = redis_server.client()
+    before = _connections(admin)
+    twice: dict[str, str] = {}
+    bad: dict[str, ConfigurationError] = {}
+    outer = WSGIQSCookies(WSGIQSCookies(http_shop, secret_key=SECRET, redis_url=url),
+                          secret_key=SECRET, redis_url=url)  # fmt: skip
+    flask_twice = _flask(url)
+    FlaskQSCookies(flask_twice)
+    for name, app in (("wsgi", outer), ("flask", flask_twice)):
+        with pytest.raises(QSCookiesError) as raised:
+            WerkzeugClient(app).get("/")
+        twice[name] = str(raised.value)
+    inner = ASGIQSCookies(make_app("bare", Events()), secret_key=SECRET, redis_url=url)
+    aouter = ASGIQSCookies(inner, secret_key=SECRET, redis_url=url)
+    with pytest.raises(QSCookiesError) as raised:
+        asyncio.run(aouter({"type": "http", "path": "/"}, _nothing, _nothing))
+    twice["asgi"] = str(raised.value)
+    assert _connections(admin) == before  # refused before anything reached Redis
+    admin.close()
+    for name, build in (
+        ("wsgi", lambda: WSGIQSCookies(http_shop, secret_key=SECRET, redis_url="nowhere://x")),
+        ("asgi", lambda: ASGIQSCookies(http_shop, secret_key=SECRET, redis_url="nowhere://x")),
+        ("flask", lambda: _flask("nowhere://x")),
+    ):  # fmt: skip
+        with pytest.raises(ConfigurationError) as error:
+            build()
+        bad[name] = error.value
+    django = _python(url, "-c", _DJANGO_DOORS)
+    assert django.returncode == 0, django.stderr
+    seen = json.loads(django.stdout)
+    twice["django sync"] = seen["wrapped twice sync"]
+    twice["django async"] = seen["wrapped twice async"]
+    assert twice == dict.fromkeys(twice, WRAPPED_TWICE)
+    assert len(twice) == 5
+    assert {name: error.setting for name, error in bad.items()} == dict.fromkeys(
+        bad, "redis_url"
+    )
+    assert seen["bad url"][0] == "redis_url"
+    messages = [str(error) for error in bad.values()] + [seen["bad url"][1]]
+    wheres = [message.partition("bad Redis URL: ")[0] for message in messages]
+    assert wheres == ["", "", "app.config['QSCOOKIES_REDIS_URL']: ",
+                      "QSCOOKIES['redis_url']: "]  # fmt: skip
+    assert len({message.partition("bad Redis URL: ")[2] for message in messages}) == 1
+
+
+async def _nothing(*_args: Any) -> Any:
+    raise AssertionError("nothing may be received or sent")
+
+
+_DJANGO_BUILD = """
+import django
+django.setup()
+from django.http import HttpResponse
+from qscookies.django import QSCookiesMiddleware
+
+async def view(request):
+    return HttpResponse()
+
+QSCookiesMiddleware(lambda request: HttpResponse())  # Django's WSGI handler
+QSCookiesMiddleware(view)  # its ASGI handler
+"""
+
+
+def _connections(admin: redis.Redis) -> int:
+    return int(admin.info("stats")["total_connections_received"])
+
+
+def test_building_any_door_contacts_no_redis(redis_server: RedisServer) -> None:
+    """Importing a shop under test reaches no Redis: each door checks at its
+    first request (or when a start-up hook calls ``startup_check()``)."""
+    url = redis_server.url
+    with redis_server.client() as admin:
+        before = _connections(admin)
+        wsgi = WSGIQSCookies(http_shop, secret_key=SECRET, redis_url=url)
+        asgi = ASGIQSCookies(
+            make_app("bare", Events()), secret_key=SECRET, redis_url=url
+        )
+        flask = _flask(url)
+        django = _python(url, "-c", _DJANGO_BUILD)
+        assert django.returncode == 0, django.stderr
+        assert _connections(admin) == before
+        assert WerkzeugClient(wsgi).get("/").status_code == 200
+        checked = _connections(admin)
+        assert checked > before  # the first request ran the check (and tracked)
+        assert WerkzeugClient(wsgi).get("/").status_code == 200
+        asgi.startup_check()
+        assert _connections(admin) > checked  # its own short-lived sync client
+        assert flask.test_client().get("/").status_code == 200
+        wsgi.close()
+
+
+def test_a_strict_refusal_at_the_first_request_is_a_503_at_every_door(
+    down_shop: Callable[..., tuple[str, str]],
+) -> None:
+    """``strict=True`` and a Redis that cannot be checked: building the door
+    raised nothing; its first request finds the refusal, and every request is
+    the ``503``, the middleware's own answers too."""
+    base, add = down_shop(strict=True)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        answers = [
+            browser.get("/"),
+            browser.get("/?promo=SUMMER"),
+            browser.get(add, params={"sku": "A"}),
+            browser.post("/privacy", data={"choice": "out"}, headers=SAME_ORIGIN),
+        ]
+        excluded = browser.get("/static/app.css")
+    seen = [
+        (a.status_code, a.headers.get("retry-after"), a.text, sorted(a.cookies))
+        for a in answers
+    ]
+    assert seen == [(503, "5", UNAVAILABLE_BODY.decode(), [])] * 4
+    assert excluded.status_code != 503  # the app alone, as ever

@@ -69,7 +69,7 @@ def make_app(redis_url: str | None, **config: Any) -> Flask:
         try:
             counted = qs.record_purchase(
                 "fl-1", total_cents=500, paid=request.form["paid"]
-            )
+            ).counted
         except PaidTokenError as error:
             return str(error), 400
         return jsonify(counted)

@@ -78,7 +78,10 @@ def test_the_start_up_check_logs_the_same_lines(
     server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "qscookies")
-    QSCookies(shop, secret_key=SECRET, redis_url=_app_url(server)).close()
+    app = QSCookies(shop, secret_key=SECRET, redis_url=_app_url(server))
+    assert caplog.records == []  # built: nothing asked of Redis yet
+    app.startup_check()  # a server's start-up hook (else: the first request)
+    app.close()
     messages = [record.getMessage().partition(" (pid ")[0] for record in caplog.records]
     assert messages == [f"qscookies: {line}" for line in _advisory(server)]
     assert all(record.levelname == "WARNING" for record in caplog.records)

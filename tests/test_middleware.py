@@ -419,11 +419,13 @@ def test_carts_started_and_purchases_counted(
         b"landings": b"1",
         b"carts": b"1",
         b"purchases": b"1",
+        b"purchases:EUR": b"1",
         b"revenue_cents:EUR": b"1999",
         # the same per (source, medium) pair: none here
         b"landings@/": b"1",
         b"carts@/": b"1",
         b"purchases@/": b"1",
+        b"purchases:EUR@/": b"1",
         b"revenue_cents:EUR@/": b"1999",
     }
     get_json(client, "/add?sku=C")  # a new cart after the purchase

@@ -78,6 +78,7 @@ def door(
     with ExitStack() as stack:
         if request.param.startswith("wsgi"):
             app: Any = WSGIQSCookies(shop, **settings)
+            app.startup_check()  # the server's start-up hook, Redis still up
             stack.callback(app.close)
             if request.param == "wsgi-in-process":
                 yield Door(app, lambda: _InProcess(app))
@@ -85,6 +86,7 @@ def door(
             url = stack.enter_context(WSGIServer(app)).url
         else:
             app = ASGIQSCookies(make_app(request.param[5:], Events()), **settings)
+            app.startup_check()
             url = stack.enter_context(ASGIServer(app, cleanup=[app.aclose])).url
 
         def browser() -> httpx.Client:

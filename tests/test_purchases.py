@@ -46,7 +46,7 @@ def checkout(
     try:
         counted = qs.record_purchase(
             query["order"], total_cents=int(query["total"]), currency=query.get("cur")
-        )
+        ).counted
     except PurchaseError as error:
         start_response("400 Bad Request", [("Content-Type", "text/plain")])
         return [str(error).encode()]
@@ -180,3 +180,38 @@ def test_an_order_counts_once_on_redis_cluster(
     """The marker and the counters live in two slots: set first, then counted."""
     with redis_cluster.client() as client:
         _buy_twice_across_promotions(client, prefix="orders:")
+
+
+def _purchases(
+    environ: WSGIEnvironment, start_response: StartResponse
+) -> Iterable[bytes]:
+    """Answers ``record_purchase``'s result for ``/buy?order=``, as text."""
+    qs = context(environ)
+    if environ["PATH_INFO"] != "/buy":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [str(qs.promotion).encode()]
+    order = parse_qs(environ["QUERY_STRING"])["order"][0]
+    purchase = qs.record_purchase(order, total_cents=900)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"{purchase.credited} {purchase.duplicate} {bool(purchase)}".encode()]
+
+
+@pytest.mark.parametrize(
+    ("landing", "first", "again"),
+    [
+        pytest.param(
+            "/?promo=SPRING", "SPRING False True", "None True False", id="credited"
+        ),
+        pytest.param("/", "None False False", "None False False", id="no-promotion"),
+    ],
+)
+def test_record_purchase_says_what_it_credited(
+    redis_client: redis.Redis, landing: str, first: str, again: str
+) -> None:
+    """The result names the promotion credited; no promotion is no duplicate
+    and no failure (the order is not recorded, so a retry is no duplicate
+    either), and its truth value is whether a promotion was credited."""
+    browser = Client(middleware(redis_client, app=_purchases))
+    browser.get(landing)
+    assert browser.get("/buy?order=P-1").text == first
+    assert browser.get("/buy?order=P-1").text == again

@@ -72,6 +72,7 @@ def test_summary_totals_merge_uniques(report: PromotionReport) -> None:
         carts=3,
         purchases=2,
         revenue_cents=2499,
+        currency_purchases=2,
         revenue_by_currency={"EUR": 2499},
     )
     assert summary.totals.conversion_rate == 0.5
@@ -106,9 +107,15 @@ def test_average_order_value_of_every_kind_of_row(
     purchases: int, revenue_cents: int, average: float | None
 ) -> None:
     rows = [
-        PromotionCounts("X", 5, 5, 0, 1, purchases, revenue_cents),
-        DailyCounts(FIRST, 5, 5, 0, 1, purchases, revenue_cents),
-        Totals(5, None, None, 1, purchases, revenue_cents),
+        PromotionCounts(
+            "X", 5, 5, 0, 1, purchases, revenue_cents, currency_purchases=purchases
+        ),
+        DailyCounts(
+            FIRST, 5, 5, 0, 1, purchases, revenue_cents, currency_purchases=purchases
+        ),
+        Totals(
+            5, None, None, 1, purchases, revenue_cents, currency_purchases=purchases
+        ),
     ]
     assert [row.average_order_cents for row in rows] == [average] * 3
 
@@ -146,7 +153,9 @@ def test_summary_shows_the_top_and_sums_the_rest(report: PromotionReport) -> Non
     assert summary.rows == [spring, summer]  # by landings, largest first
     assert summary.rest_codes == 1
     assert summary.rest == Totals(1, 1, 0, 0, 0, 0)
-    assert summary.totals == Totals(7, 4, 3, 3, 2, 2499, {"EUR": 2499})
+    assert summary.totals == Totals(
+        7, 4, 3, 3, 2, 2499, {"EUR": 2499}, currency_purchases=2
+    )
     # The top promotions day by day ride along (for the dashboard's charts).
     assert summary.daily["SPRING"] == promotion_script.expected_spring_daily(FIRST)
     assert summary.daily["SUMMER"] == report.daily("SUMMER", FIRST, LAST)
@@ -185,12 +194,22 @@ def test_min_count_suppresses_each_promotion_day(redis_client: redis.Redis) -> N
     # promotion-day had one, so none of its figures enters anything.
     day_one = promotion_script.expected_spring_daily(FIRST)[0]
     spring = PromotionCounts(
-        "SPRING", 2, 2, 0, 1, 1, 1999, revenue_by_currency={"EUR": 1999}
+        "SPRING",
+        2,
+        2,
+        0,
+        1,
+        1,
+        1999,
+        revenue_by_currency={"EUR": 1999},
+        currency_purchases=1,
     )
     assert report.counts(FIRST, LAST) == [spring]
     summary = report.summary(FIRST, LAST)
     assert summary.rows == [spring]
-    assert summary.totals == Totals(2, 2, 0, 1, 1, 1999, {"EUR": 1999})
+    assert summary.totals == Totals(
+        2, 2, 0, 1, 1, 1999, {"EUR": 1999}, currency_purchases=1
+    )
     assert summary.daily == {"SPRING": [day_one]}
     assert report.daily("SPRING", FIRST, LAST) == [day_one]
     # The site had 3, 3 and 2 visitors a day: nothing suppressed there.
@@ -394,9 +413,9 @@ def test_sort_rows() -> None:
 def test_sort_rows_by_average_order_puts_rows_without_purchases_last() -> None:
     rows = [
         PromotionCounts("A", 1, 1, 0, 0, 0, 0),  # no purchase: no average
-        PromotionCounts("B", 1, 1, 0, 0, 1, 100),
-        PromotionCounts("C", 1, 1, 0, 0, 2, 3000),
-        PromotionCounts("D", 1, 1, 0, 0, 1, 0),  # a free order: average 0
+        PromotionCounts("B", 1, 1, 0, 0, 1, 100, currency_purchases=1),
+        PromotionCounts("C", 1, 1, 0, 0, 2, 3000, currency_purchases=2),
+        PromotionCounts("D", 1, 1, 0, 0, 1, 0, currency_purchases=1),  # average 0
     ]
     assert [r.promotion for r in sort_rows(rows, "average_order_cents")] == [
         "C",

@@ -1,7 +1,7 @@
 """Account rules: sign-in, sign-out, and the merge of an anonymous cart.
 
-No I/O: :func:`login` answers a :class:`~qscookies.core.plan.Plan`, the facades
-send it. After sign-in the browser's cart *is* the customer's cart, whose id is
+No I/O: :meth:`Account.login` answers a :class:`~qscookies.core.plan.Plan`, the
+facades send it. After sign-in the browser's cart *is* the customer's cart, whose id is
 ``u:`` and a keyed hash of the customer id
 (:meth:`~qscookies.codec.CookieCodec.customer_cart`), the same on every device;
 the cart cookie names it, signed, so only a sign-in can put it there, and the
@@ -27,23 +27,23 @@ that still carry the anonymous cookie:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import Literal
 
+from ..codec import CookieCodec
 from ..errors import AccountError
+from ..keys import KeySchema
+from ..settings import Settings
 from . import scripts
 from .cart import MAX_WRITE_MARKERS
+from .cart import CartState
 from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
 from .plan import ignore
 from .plan import text
 
-if TYPE_CHECKING:
-    from .request import RequestState
-
-#: A merge policy of :func:`login`.
+#: A merge policy of :meth:`Account.login`.
 Merge = Literal["add", "replace", "keep"]
 
 #: The merge policies: sum the quantities, replace the customer's cart by a
@@ -93,87 +93,122 @@ def signed(reply: list[Any]) -> tuple[dict[str, int], str]:
     return lines(reply[1:]), text(reply[0])
 
 
-def login(state: RequestState, customer_id: str, merge: str = "add") -> Plan[None]:
-    """Sign the browser in: its cart becomes the customer's, merged by *merge*.
+class Account:
+    """Sign-in and sign-out of one request's browser: its cart's owner.
 
-    The browser's anonymous cart, if any, is merged into the customer's and
-    deleted; the cart cookie then names the customer's cart (a new, signed
-    value). Already signed in as this customer: the cart stays; as another
-    customer: that customer's cart is left as it is, never merged.
+    A component of :class:`~qscookies.core.request.RequestState`, as the cart
+    is; each method answers a plan, the facades send it.
 
-    One round trip on a single Redis (a script); on Redis Cluster, with an
-    anonymous cart to merge, two (take, then merge: see the module).
-
-    :raises AccountError: a bad customer id or merge policy.
-    :raises HeadersSentError: the response already started (the browser could
-        never learn its new cart).
+    :param settings: the validated settings.
+    :param codec: the cookie codec (the customer's cart id is its keyed hash).
+    :param keys: the key schema.
+    :param cart: the request's cart.
+    :param cluster: the store is a Redis Cluster (the two carts of a merge
+        live in two slots there).
     """
-    check_customer_id(customer_id)
-    policy = check_merge(merge)
-    rules = state.rules
-    settings = rules.settings
-    cart = state.cart
-    cart.check_unsent("signed in")
-    target = rules.codec.customer_cart(customer_id)
-    anonymous = None if cart.signed_in else cart.id()
-    limits = (
-        policy,
-        settings.max_quantity,
-        settings.max_cart_lines,
-        settings.customer_cart_max_age * 1000,
-        MAX_WRITE_MARKERS,
-        settings.items_bound,
-    )
-    keys = rules.keys
-    customer = keys.cart_keys(target)
-    key, generation = customer[0], keys.generation(target)
-    merged: Command = ("EVAL", scripts.CART_MERGE, 4, *customer, generation, *limits)
 
-    def adopt(replies: list[Any]) -> None:
-        cart.adopt(target, *signed(replies[-1]))
+    def __init__(
+        self,
+        settings: Settings,
+        codec: CookieCodec,
+        keys: KeySchema,
+        cart: CartState,
+        *,
+        cluster: bool,
+    ) -> None:
+        self._settings = settings
+        self._codec = codec
+        self._keys = keys
+        self._cart = cart
+        self._cluster = cluster
 
-    if anonymous is None:
-        return Plan(((*merged, 0),), adopt, durable=key)
-    taken = keys.cart_keys(anonymous)
-    if not rules.cluster:
-        both = ("EVAL", scripts.LOGIN, 7, *taken, *customer, generation, *limits)
-        return Plan((both,), adopt, durable=key)
+    @property
+    def signed_in(self) -> bool:
+        """The browser's cart is a customer's cart (a valid signed-in cart cookie)."""
+        return self._cart.signed_in
 
-    # Two single commands, never one pipeline over two slots: redis-py's cluster
-    # pipeline asks a node for an EVALSHA's keys first (COMMAND GETKEYS).
-    def give(replies: list[Any]) -> Plan[None]:
-        lines, markers = replies[0]
-        carried = () if policy == "keep" else tuple(lines)
-        command = (*merged, len(carried), *carried, *markers)
-        return Plan((command,), adopt, durable=key)
+    def login(self, customer_id: str, merge: str = "add") -> Plan[None]:
+        """Sign the browser in: its cart becomes the customer's, merged by *merge*.
 
-    return Plan((("EVAL", scripts.CART_TAKE, 3, *taken),), give, durable=taken[0])
+        The browser's anonymous cart, if any, is merged into the customer's and
+        deleted; the cart cookie then names the customer's cart (a new, signed
+        value). Already signed in as this customer: the cart stays; as another
+        customer: that customer's cart is left as it is, never merged.
 
+        One round trip on a single Redis (a script); on Redis Cluster, with an
+        anonymous cart to merge, two (take, then merge: see the module).
 
-def logout(state: RequestState, everywhere: bool = False) -> Plan[None]:
-    """Sign the browser out: a fresh, empty anonymous cart from now on.
+        :raises AccountError: a bad customer id or merge policy.
+        :raises HeadersSentError: the response already started (the browser
+            could never learn its new cart).
+        """
+        check_customer_id(customer_id)
+        policy = check_merge(merge)
+        settings = self._settings
+        cart = self._cart
+        cart.check_unsent("signed in")
+        target = self._codec.customer_cart(customer_id)
+        anonymous = None if cart.signed_in else cart.id()
+        limits = (
+            policy,
+            settings.max_quantity,
+            settings.max_cart_lines,
+            settings.customer_cart_max_age * 1000,
+            MAX_WRITE_MARKERS,
+            settings.items_bound,
+        )
+        keys = self._keys
+        customer = keys.cart_keys(target)
+        key, generation = customer[0], keys.generation(target)
+        merged: Command = (
+            "EVAL",
+            scripts.CART_MERGE,
+            4,
+            *customer,
+            generation,
+            *limits,
+        )
 
-    The customer's cart stays for the next sign-in; the cart cookie is dropped
-    and the next cart write starts a new anonymous cart. (Called on an
-    anonymous browser, its cart is left to expire with its TTL.) No Redis,
-    unless *everywhere*: then the customer's sign-in generation moves
-    (``HINCRBY``, ``EXPIRE``, one round trip) and every signed-in cart cookie of
-    that customer, on every device and every copy of one, stops working at its
-    next cart read or write.
+        def adopt(replies: list[Any]) -> None:
+            cart.adopt(target, *signed(replies[-1]))
 
-    :raises HeadersSentError: the response already started.
-    """
-    cart = state.cart
-    cart.check_unsent("signed out")
-    cart_id = cart.id() if cart.signed_in else None
-    cart.drop()
-    if not (everywhere and cart_id):
-        return NOTHING
-    key = state.rules.keys.generation(cart_id)
-    ttl = state.rules.settings.customer_cart_max_age
-    return Plan((("HINCRBY", key, "g", 1), ("EXPIRE", key, ttl)), ignore)
+        if anonymous is None:
+            return Plan(((*merged, 0),), adopt, durable=key)
+        taken = keys.cart_keys(anonymous)
+        if not self._cluster:
+            both = ("EVAL", scripts.LOGIN, 7, *taken, *customer, generation, *limits)
+            return Plan((both,), adopt, durable=key)
 
+        # Two single commands, never one pipeline over two slots: redis-py's
+        # cluster pipeline asks a node for an EVALSHA's keys first (COMMAND
+        # GETKEYS).
+        def give(replies: list[Any]) -> Plan[None]:
+            lines, markers = replies[0]
+            carried = () if policy == "keep" else tuple(lines)
+            command = (*merged, len(carried), *carried, *markers)
+            return Plan((command,), adopt, durable=key)
 
-def signed_in(state: RequestState) -> bool:
-    """The browser's cart is a customer's cart (a valid signed-in cart cookie)."""
-    return state.cart.signed_in
+        return Plan((("EVAL", scripts.CART_TAKE, 3, *taken),), give, durable=taken[0])
+
+    def logout(self, everywhere: bool = False) -> Plan[None]:
+        """Sign the browser out: a fresh, empty anonymous cart from now on.
+
+        The customer's cart stays for the next sign-in; the cart cookie is
+        dropped and the next cart write starts a new anonymous cart. (Called on
+        an anonymous browser, its cart is left to expire with its TTL.) No
+        Redis, unless *everywhere*: then the customer's sign-in generation
+        moves (``HINCRBY``, ``EXPIRE``, one round trip) and every signed-in
+        cart cookie of that customer, on every device and every copy of one,
+        stops working at its next cart read or write.
+
+        :raises HeadersSentError: the response already started.
+        """
+        cart = self._cart
+        cart.check_unsent("signed out")
+        cart_id = cart.id() if cart.signed_in else None
+        cart.drop()
+        if not (everywhere and cart_id):
+            return NOTHING
+        key = self._keys.generation(cart_id)
+        ttl = self._settings.customer_cart_max_age
+        return Plan((("HINCRBY", key, "g", 1), ("EXPIRE", key, ttl)), ignore)

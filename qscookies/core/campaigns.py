@@ -191,11 +191,13 @@ def credit_returning(
 def purchase_fields(
     attribution: Attribution, total_cents: int, currency: str
 ) -> dict[str, int]:
-    """The fields a purchase moves: purchases and revenue in *currency*,
-    overall and of the attributed pair."""
+    """The fields a purchase moves: purchases, purchases in *currency* (an
+    average order divides a currency's revenue by its purchases only) and
+    revenue in *currency*, overall and of the attributed pair."""
     moves: dict[str, int] = {}
     for pair in (None, pair_of(attribution)):
         moves[KeySchema.field("purchases", pair)] = 1
+        moves[KeySchema.field("purchases", pair, currency)] = 1
         moves[KeySchema.field("revenue_cents", pair, currency)] = total_cents
     return moves
 
@@ -230,10 +232,10 @@ def count_purchase(
     second round trip, only when it was set (a failure between the two loses
     that purchase's count and take, never applies them twice).
 
-    :return: a plan answering whether this call counted the purchase for a
-        promotion.
+    :return: a plan answering whether this call recorded the order first
+        (set *marker*): ``False`` when an earlier call did.
     """
-    at, credited = len(commands), attribution is not None
+    at = len(commands)
     counters: tuple[str, ...] = ()
     moves: tuple[str | int, ...] = ()
     indexed: list[Command] = []
@@ -251,7 +253,7 @@ def count_purchase(
             script = ("EVAL", scripts.PAID, len(keys), *keys, *head, len(lines))
             script += (*lines, *moves)
         commands += [script, *indexed]
-        return Plan(tuple(commands), lambda replies: credited and replies[at] == 1)
+        return Plan(tuple(commands), lambda replies: replies[at] == 1)
 
     def count(replies: list[Any]) -> Plan[bool]:
         if replies[at] != 1:
@@ -261,7 +263,7 @@ def count_purchase(
             writes.append(("EVAL", scripts.CART_PAY, 3, *paying[0], *paying[1]))
         if attribution is not None:
             writes += day.counts(attribution.code, fields) + indexed
-        return Plan(tuple(writes), lambda _replies: credited)
+        return Plan(tuple(writes), lambda _replies: True)
 
     commands.append(("EVAL", scripts.ORDER_MARK, 1, marker, ORDER_MEMORY))
     return Plan(tuple(commands), count)

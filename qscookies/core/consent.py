@@ -188,14 +188,14 @@ def asked(request: Request, form: Callable[[], str | None]) -> Decision | Answer
     """
     if request.method != "POST":
         return refusal(
-            "405 Method Not Allowed",
+            405,
             "the tracking choice is recorded by a POST only.",
             [("Allow", "POST")],
         )
     why = cross_origin(request)
     if why is not None:
-        return refusal("403 Forbidden", why)
+        return refusal(403, why)
     decision = _DECISIONS.get(form())
     if decision is None:
-        return refusal("400 Bad Request", 'the form field "choice" must be in or out.')
+        return refusal(400, 'the form field "choice" must be in or out.')
     return decision

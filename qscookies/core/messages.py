@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import NamedTuple
 
 Headers = list[tuple[str, str]]
@@ -41,9 +42,21 @@ class Request(NamedTuple):
 class Answer:
     """A response the middleware gives itself, without the application."""
 
-    status: str
+    #: The status code, e.g. ``303`` (see :func:`reason` for a status line).
+    status: int
     headers: Headers
     body: bytes = b""
+
+
+def reason(status: int) -> str:
+    """The reason phrase of *status* (``"See Other"``), empty for an unknown code.
+
+    Only a door that writes status lines (WSGI, Django) needs it.
+    """
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 UNAVAILABLE_BODY = b"The shop is briefly unavailable. Please try again shortly.\n"
@@ -57,14 +70,14 @@ EMPTY: Headers = [
 ]
 
 
-def refusal(status: str, why: str, headers: Headers | None = None) -> Answer:
+def refusal(status: int, why: str, headers: Headers | None = None) -> Answer:
     """An answer of ours that says why in a short plain-text body.
 
-    :param status: the status line, e.g. ``"403 Forbidden"``.
+    :param status: the status code, e.g. ``403``.
     :param why: the reason, one line of text.
     :param headers: more headers (``Allow``), after the framing ones.
     """
-    body = f"{status.partition(' ')[2]}: {why}\n".encode()
+    body = f"{reason(status)}: {why}\n".encode()
     return Answer(
         status,
         [

@@ -13,17 +13,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import VisitorState
-from ..http import clean_location
 from ..keys import SITE
 from ..keys import KeySchema
 from ..privacy import scrub_location
 from ..settings import Settings
-from . import campaigns
+from .accounts import Account
 from .aggregates import Day
 from .cart import CartState
+from .checkout import Purchases
 from .consent import Consent
 from .consent import Decision
 from .consent import asked
@@ -33,6 +32,8 @@ from .headers import cross_site_unsafe
 from .headers import says_one
 from .headers import shared_cacheable
 from .jar import CookieJar
+from .landing import LandingState
+from .landing import find as find_landing
 from .lazy import lazy
 from .messages import EMPTY
 from .messages import UNAVAILABLE_BODY
@@ -46,8 +47,6 @@ from .plan import ignore
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
-
-_UNSET: Any = object()
 
 
 class Rules:
@@ -83,10 +82,21 @@ class Rules:
         """The state of one request, before anything is sent."""
         return RequestState(self, request)
 
+    def read(self, request: Request) -> RequestState:
+        """The state of *request* as its cookies stand, for reading only.
+
+        The visitor is the one its cookie holds (no visit starts, nothing is
+        counted or sent): what a test or a tool reads of a browser.
+        """
+        state = RequestState(self, request)
+        if state.tracking_allowed:
+            state._visitor = state.consent.load_visitor()
+        return state
+
     def unavailable(self) -> Answer:
         """The ``503`` answered when the store failed a write the app needed."""
         return Answer(
-            "503 Service Unavailable",
+            503,
             [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(UNAVAILABLE_BODY))),
@@ -116,7 +126,6 @@ class RequestState:
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._visitor: VisitorState | None = None
-        self._attribution: Attribution | None = _UNSET
         #: A state-changing request from another site, without our cookies:
         #: it tracks nothing and starts no cart (:class:`CartState`).
         self.cross_site = cross_site_unsafe(request)
@@ -144,8 +153,45 @@ class RequestState:
             self.jar,
             self.now,
             self.day,
-            self.attribution,
+            self.landing.attribution,
             cross_site=self.cross_site,
+        )
+
+    @lazy
+    def landing(self) -> LandingState:
+        """The landing and the attribution it keeps (built when first used)."""
+        rules = self.rules
+        return LandingState(
+            rules.settings,
+            rules.codec,
+            self.jar,
+            self.consent,
+            self.now,
+            cluster=rules.cluster,
+        )
+
+    @lazy
+    def account(self) -> Account:
+        """Sign-in and sign-out; each method answers a plan (built when first used)."""
+        rules = self.rules
+        return Account(
+            rules.settings, rules.codec, rules.keys, self.cart, cluster=rules.cluster
+        )
+
+    @lazy
+    def purchases(self) -> Purchases:
+        """Checkout and purchases, each answering a plan (built when first used)."""
+        rules = self.rules
+        return Purchases(
+            rules.settings,
+            rules.codec,
+            rules.keys,
+            self.jar,
+            self.cart,
+            self.day,
+            self.landing.attribution,
+            self.now,
+            cluster=rules.cluster,
         )
 
     @property
@@ -178,24 +224,8 @@ class RequestState:
         """The promotion code attributed to this visitor, or ``None``: the code
         landed on, even when a day's bound counted it under ``other``."""
         self.jar.accessed = True
-        attribution = self.attribution()
+        attribution = self.landing.attribution()
         return attribution.promotion if attribution else None
-
-    def attribution(self) -> Attribution | None:
-        """The promotion cookie's attribution (code, source, medium), if tracked."""
-        if not self.tracking_allowed:
-            return None
-        if self._attribution is _UNSET:
-            settings = self.rules.settings
-            value = self.jar.get(settings.promotion_cookie)
-            self._attribution = (
-                self.rules.codec.load_promotion(
-                    value, self.now, settings.promotion_max_age
-                )
-                if value
-                else None
-            )
-        return self._attribution
 
     # -- the start of a request ------
 
@@ -206,25 +236,12 @@ class RequestState:
             request of a visit and/or a landing) and, for a GET or HEAD landing
             with ``strip_promotion_params``, the ``303`` to the clean URL.
         """
-        rules = self.rules
-        settings = rules.settings
-        request = self.request
-        answer = landing = None
-        if request.query and any(n in request.query for n in settings.promotion_params):
-            landing = campaigns.find_landing(request.query, settings)
-            location = clean_location(
-                request.raw_path, request.query, settings.landing_params
-            )
-            if (
-                location is not None
-                and settings.strip_promotion_params
-                and request.method in ("GET", "HEAD")
-            ):
-                answer = Answer("303 See Other", EMPTY + [("Location", location)])
+        settings = self.rules.settings
+        landing, answer = find_landing(self.request, settings)
         if not self.tracking_allowed:
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             if landing and self.consent.landings_only:  # counted, credited nowhere
-                return self._landing(landing, "", False, []), answer
+                return self.landing.count(self.day, landing, "", False, []), answer
             return NOTHING, answer
         visitor = self.consent.load_visitor()
         step = advance(visitor, self.now, visit_gap=settings.visit_gap)
@@ -233,15 +250,14 @@ class RequestState:
             self.consent.keep_visitor(state)
         if not (step.new_visit or landing):
             return NOTHING, answer
-        member = rules.codec.visitor_hash(state.visitor_id)
+        member = self.rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
         commands = self._visit_start(member, returning) if step.new_visit else []
         if landing:
-            return self._landing(landing, member, returning, commands), answer
-        attributed = self.attribution() if returning else None
-        if attributed:
-            credit = campaigns.credit_returning(settings, self.day, attributed, member)
-            commands += credit
+            plan = self.landing.count(self.day, landing, member, returning, commands)
+            return plan, answer
+        if returning:
+            commands += self.landing.credit_returning(self.day, member)
         return Plan(tuple(commands), ignore), answer
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
@@ -250,47 +266,6 @@ class RequestState:
         if returning:
             commands += self.day.sketch(SITE, "r", member)
         return commands
-
-    def _landing(
-        self,
-        landing: campaigns.Landing,
-        member: str,
-        returning: bool,
-        commands: list[Command],
-    ) -> Plan[None]:
-        """Count a landing (under ``other`` past the day's bounds) and, unless
-        ``attribution="first"`` keeps an earlier one, take the credit: the
-        promotion cookie names the code and pair counted, so a later cart or
-        purchase is credited where the landing was. The cookie is set from
-        Redis's reply only: a landing not counted (Redis down, tracking
-        paused) sets none, so no cookie names a code the day never admitted.
-        Without a *member* (no consent yet) only ``landings`` moves, and
-        nothing is credited.
-        """
-        settings = self.rules.settings
-        credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
-
-        def counted(code: str, pair: str) -> None:
-            if credited:  # "other" past a day's bound: the cookie keeps the landing
-                self._attribute(campaigns.attributed(landing, code, pair, self.now))
-
-        return campaigns.count_landing(
-            settings,
-            self.day,
-            landing,
-            member,
-            returning=returning,
-            commands=commands,
-            counted=counted,
-            cluster=self.rules.cluster,
-        )
-
-    def _attribute(self, attribution: Attribution) -> None:
-        self._attribution = attribution
-        self.jar.set(
-            self.rules.settings.promotion_cookie,
-            self.rules.codec.dump_promotion(self._attribution),
-        )
 
     # -- purchases and privacy ------
 
@@ -306,7 +281,7 @@ class RequestState:
         settings = self.rules.settings
         self.consent.record("out")
         self._visitor = None
-        self._attribution = None
+        self.landing.forget()
         self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
 
     def opt_in(self) -> Plan[None]:
@@ -345,7 +320,7 @@ class RequestState:
 
         def read(_replies: list[Any]) -> None:
             self._visitor = None
-            self._attribution = None
+            self.landing.forget()
             self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             self.cart.drop()
 
@@ -372,11 +347,11 @@ class RequestState:
         plan = self.opt_in() if choice == "in" else NOTHING
         if choice == "out":
             self.opt_out()
-        return plan, Answer("303 See Other", EMPTY + [("Location", back(self.request))])
+        return plan, Answer(303, EMPTY + [("Location", back(self.request))])
 
     # -- the response ------
 
-    def finish(self, status: str, headers: Headers) -> Headers:
+    def finish(self, status: int, headers: Headers) -> Headers:
         """The response headers with ours added, never weakening the app's own.
 
         ``Set-Cookie`` for what is new, renewed or dropped; ``Vary: Cookie``
@@ -404,7 +379,7 @@ class RequestState:
         if policy and "referrer-policy" not in names:
             out.append(("Referrer-Policy", policy))
         index = names.get("location")
-        if index is not None and status.startswith("3"):
+        if index is not None and 300 <= status < 400:
             location = scrub_location(
                 out[index][1], self.request.host, settings.landing_params
             )

@@ -69,6 +69,12 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
     from _typeshed.wsgi import WSGIEnvironment
 
+__all__ = [
+    "DEFAULT_NETWORKS",
+    "Dashboard",
+]
+
+
 #: Client networks allowed by default: loopback and the private ranges.
 DEFAULT_NETWORKS = (
     "127.0.0.0/8",

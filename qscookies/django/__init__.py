@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
+from typing import TypeVar
 
 from asgiref.sync import iscoroutinefunction
 from asgiref.sync import markcoroutinefunction
@@ -46,14 +47,15 @@ from ..asgi import request_from as asgi_request
 from ..codec import CookieCodec
 from ..context import AsyncContext
 from ..context import Context
+from ..core.cycle import Head
+from ..core.cycle import Turn
 from ..core.messages import Answer
 from ..core.messages import Request
+from ..core.messages import reason
 from ..core.request import RequestState
 from ..door import Door
-from ..door import checked_client
+from ..door import sync_client
 from ..errors import ConfigurationError
-from ..errors import QSCookiesError
-from ..errors import StoreUnavailable
 from ..sending import atrack
 from ..sending import track
 from ..settings import Settings
@@ -63,8 +65,16 @@ from ..store.client import aconnect
 from ..wsgi import ENVIRON_KEY
 from ..wsgi import request_from as wsgi_request
 from .config import configuration
+from .config import named
+
+__all__ = [
+    "QSCookiesMiddleware",
+]
+
 
 GetResponse = Callable[[HttpRequest], Any]
+Qs = Context | AsyncContext
+Response = TypeVar("Response", bound=HttpResponseBase)
 
 _STATE = "qscookies.state"
 
@@ -75,9 +85,10 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
     Configured by ``settings.QSCOOKIES`` (see :func:`configuration`): a dict of
     ``redis_url`` (or ``redis``, a ready sync client, with ``async_redis`` for
     the ASGI handler) and any :class:`~qscookies.settings.Settings` name.
+    Building it contacts no Redis: the start-up check runs at the first
+    request, or when a start-up hook calls :meth:`startup_check`.
 
-    :raises ConfigurationError: a bad ``QSCOOKIES`` value (named), or with
-        ``strict`` a Redis user who could export the data.
+    :raises ConfigurationError: a bad ``QSCOOKIES`` value (named).
     """
 
     sync_capable = True
@@ -85,28 +96,30 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
 
     def __init__(self, get_response: GetResponse) -> None:
         connection, keys, settings = configuration()
-        client, self._owned = checked_client(
-            connection.get("redis_url"), connection.get("redis"), settings
-        )
+        url = connection.get("redis_url")
+        try:
+            client, self._owned, check = sync_client(
+                url, connection.get("redis"), settings
+            )
+        except ConfigurationError as error:
+            raise named(error) from error
+        codec = CookieCodec(keys)
         self._start(
             get_response,
             settings,
-            CookieCodec(keys),
+            codec,
             AppStore,
             client,
             owned=self._owned,
+            check=check,
         )
         #: The asyncio store, when Django runs the middleware async (ASGI).
         self._astore: AsyncAppStore | None = None
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
-            self._astore = AsyncAppStore(
-                _async_client(connection, settings),
-                prefix=settings.key_prefix,
-                retry_interval=settings.retry_interval,
-                clock=self._now,
-                durable_writes=settings.durable_writes,
-                wait_ms=settings.durable_wait_ms,
+            aclient = _async_client(connection, settings)
+            self._astore = self._store_for(
+                AsyncAppStore, aclient, owned=url is not None
             )
             self.process_view = self._sync_context_for_sync_views
 
@@ -114,49 +127,41 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         """Handle one request (returns a coroutine when Django runs async)."""
         if self._astore is not None:
             return self._acall(request, self._astore)
-        if self._rules.excluded(request.path_info):
+        if self._cycle.excluded(request.path_info):
             return self.app(request)
-        state = self._open(request)
-        _attach(request, Context(state, self._store))
-        if state.request.path == self.settings.privacy_path:
-            plan, switched = state.privacy_switch(lambda: request.POST.get("choice"))
-            track(self._store, plan)
-            return _finish(state, _response(switched))
-        plan, answer = state.begin()
-        track(self._store, plan)
-        if answer is not None:
-            return _finish(state, _response(answer))
-        return self._respond(state, self.app(request))
+        turn = self._open(request, lambda state: Context(state, self._store))
+        track(self._store, turn.begin(lambda: request.POST.get("choice")))
+        head = turn.ours()
+        if head is not None:
+            return _response(head)
+        return _respond(turn, self.app(request))
 
     async def _acall(self, request: HttpRequest, store: AsyncAppStore) -> Any:
         """:meth:`__call__` under Django's ASGI handler."""
-        if self._rules.excluded(request.path_info):
+        if self._cycle.excluded(request.path_info):
             return await self.app(request)
-        state = self._open(request)
-        _attach(request, AsyncContext(state, store))
-        if state.request.path == self.settings.privacy_path:
-            plan, switched = state.privacy_switch(lambda: request.POST.get("choice"))
-            await atrack(store, plan)
-            return _finish(state, _response(switched))
-        plan, answer = state.begin()
-        await atrack(store, plan)
-        if answer is not None:
-            return _finish(state, _response(answer))
-        return self._respond(state, await self.app(request))
+        turn = self._open(request, lambda state: AsyncContext(state, store))
+        await self._astartup()
+        await atrack(store, turn.begin(lambda: request.POST.get("choice")))
+        head = turn.ours()
+        if head is not None:
+            return _response(head)
+        return _respond(turn, await self.app(request))
 
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponse | None:
-        """A :class:`StoreUnavailable` out of a view is the ``503``, not a ``500``."""
-        if isinstance(exception, StoreUnavailable) and _STATE in request.META:
-            return self._unavailable()
-        return None
+        """A :class:`StoreUnavailable` out of a view is the ``503``, not a ``500``.
 
-    def _unavailable(self) -> HttpResponse:
-        """The ``503``, which Django does not log again: the store logged one
-        line naming the cause (and ``django.request`` would mail ``ADMINS``
-        for every request while Redis is down)."""
-        response = _response(self._rules.unavailable())
+        Django does not log it again: the store logged one line naming the
+        cause (and ``django.request`` would mail ``ADMINS`` for every request
+        while Redis is down).
+        """
+        turn = request.META.get(_STATE)
+        answer = None if turn is None else turn.caught(exception)
+        if answer is None:
+            return None
+        response = _response(answer)
         response._has_been_logged = True  # what django.utils.log.log_response reads
         return response
 
@@ -164,37 +169,30 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         self, request: HttpRequest, view: Callable[..., Any], *args: Any
     ) -> None:
         """Under ASGI, a sync view (run in a thread) gets the sync context."""
-        state = request.META.get(_STATE)
-        if state is not None and not iscoroutinefunction(view):
-            _attach(request, Context(state, self._store))
+        turn = request.META.get(_STATE)
+        if turn is not None and not iscoroutinefunction(view):
+            _attach(request, Context(turn.state, self._store))
 
-    def _open(self, request: HttpRequest) -> RequestState:
-        """The request's state, kept on the request.
+    def _open(
+        self, request: HttpRequest, context: Callable[[RequestState], Qs]
+    ) -> Turn:
+        """The request's turn, kept on the request, and its context attached.
 
         :raises QSCookiesError: the request already went through qscookies:
-            Django's WSGI app is wrapped in :class:`qscookies.QSCookies` too, or
+            Django's WSGI or ASGI app is wrapped in a qscookies door too, or
             the middleware is listed twice.
         """
-        if ENVIRON_KEY in request.META or _STATE in request.META:
-            raise QSCookiesError(
-                "this request already went through qscookies: use the Django"
-                " middleware or the WSGI wrap (QSCookies(get_wsgi_application())),"
-                " not both, and list the middleware once"
-            )
-        state = self._rules.open(_plain(request))
-        request.META[_STATE] = state
-        return state
-
-    def _respond(self, state: RequestState, response: HttpResponseBase) -> Any:
-        """The view's response with our headers; after a store failure its 500
-        is the ``503``."""
-        if state.store_failed and response.status_code == 500:
-            response.close()
-            response = self._unavailable()
-        return _finish(state, response)
+        scope = getattr(request, "scope", {})  # the ASGI door's context is there
+        wrapped = any(key in request.META for key in (ENVIRON_KEY, _STATE)) or (
+            ENVIRON_KEY in scope
+        )
+        turn = self._cycle.open(_plain(request), wrapped=wrapped)
+        request.META[_STATE] = turn
+        _attach(request, context(turn.state))
+        return turn
 
 
-def _attach(request: HttpRequest, qs: Context | AsyncContext) -> None:
+def _attach(request: HttpRequest, qs: Qs) -> None:
     """``request.qs``, and the key of ``qscookies.context(request.META)``.
 
     (Under the WSGI handler ``request.META`` is the WSGI environ.)
@@ -225,27 +223,34 @@ def _plain(request: HttpRequest) -> Request:
     return plain._replace(https=request.is_secure())
 
 
-def _response(answer: Answer) -> HttpResponse:
-    """A Django response for an answer of the core (a redirect one for a 3xx)."""
-    code, _, reason = answer.status.partition(" ")
-    headers = dict(answer.headers)
-    location = headers.pop("Location", None)
+def _respond(turn: Turn, response: HttpResponseBase) -> HttpResponseBase:
+    """The view's response through the cycle: our headers added, or (its 500
+    after a failed store call) the ``503`` in its place."""
+    items = list(response.items())
+    head = turn.respond(response.status_code, items, response.reason_phrase)
+    if head.body is None:
+        return _finish(head, response)
+    response.close()
+    return _response(head)
+
+
+def _response(answer: Answer | Head) -> HttpResponse:
+    """A Django response for an answer of ours (a redirect one for a 3xx)."""
+    location = dict(answer.headers).get("Location")
     response = HttpResponse() if location is None else _Redirect(location)
-    response.status_code, response.reason_phrase = int(code), reason
-    response.content = answer.body
-    for name, value in headers.items():
-        response[name] = value
-    return response
+    response.status_code = answer.status
+    response.reason_phrase = reason(answer.status)
+    response.content = answer.body or b""
+    return _finish(answer, response)
 
 
 class _Redirect(HttpResponseRedirectBase):  # type: ignore[misc]
     """A redirect of ours, as Django's own (``response.url``, ``assertRedirects``)."""
 
 
-def _finish(state: RequestState, response: HttpResponseBase) -> HttpResponseBase:
-    """Give a Django response the core's headers (our cookies as morsels)."""
-    status = f"{response.status_code} {response.reason_phrase}"
-    for name, value in state.finish(status, list(response.items())):
+def _finish(head: Answer | Head, response: Response) -> Response:
+    """Put *head*'s headers on a Django response (our cookies as morsels)."""
+    for name, value in head.headers:
         if name.lower() == "set-cookie":
             cookie: SimpleCookie = SimpleCookie()
             cookie.load(value)

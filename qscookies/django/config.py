@@ -46,9 +46,14 @@ def configuration() -> tuple[dict[str, Any], Any, Settings]:
         CookieCodec(keys)
         return connection, keys, Settings.from_options(**options)
     except ConfigurationError as error:
-        if error.setting is None:
-            raise
-        raise error.at(f"QSCOOKIES[{error.setting!r}]") from error
+        raise named(error) from error
+
+
+def named(error: ConfigurationError) -> ConfigurationError:
+    """*error* led by the ``QSCOOKIES`` key of its setting, if it names one."""
+    if error.setting is None:
+        return error
+    return error.at(f"QSCOOKIES[{error.setting!r}]")
 
 
 class RedisURL(str):

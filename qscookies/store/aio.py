@@ -27,19 +27,31 @@ from .client import fewer
 from .client import lost_error
 from .client import translate
 from .client import unknown_scripts
+from .loops import LoopClients
 
 
 class AsyncGuard(_GuardBase):
-    """:class:`~qscookies.store.client.Guard` for a ``redis.asyncio`` client."""
+    """:class:`~qscookies.store.client.Guard` for a ``redis.asyncio`` client,
+    on whichever event loop runs (see :mod:`~qscookies.store.loops`).
 
-    __slots__ = ()
+    :param owned: :meth:`close` closes *client* (the twins it opens for other
+        loops it always closes).
+    """
+
+    __slots__ = ("_loops",)
+
+    def __init__(
+        self, client: Any, allowed: frozenset[str], *, owned: bool = True
+    ) -> None:
+        super().__init__(client, allowed)
+        self._loops = LoopClients(client, owned=owned)
 
     async def call(self, *command: Any) -> Any:
         """Send one command and return its reply (see ``Guard.call``)."""
         if self._cluster:
             return (await self.send([command]))[0]
         self.check([command])
-        client = self._client
+        client = self._loops.current()
         lean = wire.lean(client)
         try:
             try:
@@ -83,7 +95,7 @@ class AsyncGuard(_GuardBase):
                 if lost:  # named, for tracking's pause per node
                     raise lost_error(lost)
                 return replies
-            pipe = self._client.pipeline(transaction=False)
+            pipe = self._loops.current().pipeline(transaction=False)
             for command in queued:
                 pipe.execute_command(*command)
             return list(await pipe.execute(raise_on_error=False))
@@ -91,8 +103,9 @@ class AsyncGuard(_GuardBase):
             raise translate(error) from error
 
     async def close(self) -> None:
-        """Close the client's connections."""
-        await self._client.aclose()
+        """Close the running loop's client, if it is ours (see
+        :meth:`~qscookies.store.loops.LoopClients.close`)."""
+        await self._loops.close()
 
 
 class AsyncAppStore(_AppStoreBase):
@@ -130,6 +143,6 @@ class AsyncAppStore(_AppStoreBase):
         return route.replies(len(commands), replies)
 
     async def close(self) -> None:
-        """Close the client's connections if the store owns them."""
-        if self._closes:
-            await self._guard.close()
+        """Close the running loop's connections if the store owns them (those
+        of other loops close with their loop)."""
+        await self._guard.close()

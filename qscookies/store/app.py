@@ -247,9 +247,9 @@ class _AppStoreBase:
         owned: bool = True,
     ) -> None:
         guarded = without_retries(client)
-        self._guard = self._guard_class(guarded, APP_COMMANDS)
-        #: :meth:`close` closes the guarded client: ours, or a twin of ours.
-        self._closes = owned or guarded is not client
+        # close() closes the guarded client: ours, or a twin of ours
+        closes = owned or guarded is not client
+        self._guard = self._guard_class(guarded, APP_COMMANDS, owned=closes)
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
         self._replicas = durable_writes
@@ -352,5 +352,4 @@ class AppStore(_AppStoreBase):
 
     def close(self) -> None:
         """Close the client's connections if the store owns them."""
-        if self._closes:
-            self._guard.close()
+        self._guard.close()

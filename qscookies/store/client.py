@@ -243,9 +243,16 @@ class Guard(_GuardBase):
     :param client: a ``redis.Redis``, ``redis.RedisCluster`` or Sentinel client.
     :param allowed: the commands this role may send; others raise
         :class:`~qscookies.errors.CommandRefused` without touching the socket.
+    :param owned: :meth:`close` closes *client*.
     """
 
-    __slots__ = ()
+    __slots__ = ("_owned",)
+
+    def __init__(
+        self, client: Any, allowed: frozenset[str], *, owned: bool = True
+    ) -> None:
+        super().__init__(client, allowed)
+        self._owned = owned
 
     def call(self, *command: Any) -> Any:
         """Send one command (no pipeline object) and return its reply.
@@ -321,8 +328,9 @@ class Guard(_GuardBase):
             raise translate(error) from error
 
     def close(self) -> None:
-        """Close the client's connections."""
-        self._client.close()
+        """Close the client's connections, if it is ours."""
+        if self._owned:
+            self._client.close()
 
 
 def fewer(first: Any, second: Any) -> Any:

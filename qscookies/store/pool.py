@@ -96,22 +96,27 @@ def retries(client: Any) -> int:
 
 
 def without_retries(client: Any) -> Any:
-    """*client*, or when it is a single-server client that retries, a client
-    of the same kind on a new pool of the same kind, with the same connection
-    settings and ``retry=Retry(NoBackoff(), 0)``; the caller closes it.
-
-    A Sentinel client's pool keeps its service and sentinels, so the new
-    client follows a failover as the old one does.
-    """
+    """*client*, or when it is a single-server client that retries, its
+    :func:`twin` with ``retry=Retry(NoBackoff(), 0)``; the caller closes it."""
     if isinstance(client, (redis.RedisCluster, redis.asyncio.RedisCluster)):
         return client
     if retries(client) == 0:
         return client
+    asynchronous = isinstance(client, redis.asyncio.Redis)
+    return twin(client, retry=(AsyncRetry if asynchronous else Retry)(NoBackoff(), 0))
+
+
+def twin(client: Any, **changes: Any) -> Any:
+    """A single-server client of the same kind as *client*, on a new pool of
+    the same kind and size, with the same connection settings but *changes*;
+    the caller closes it.
+
+    A Sentinel client's pool keeps its service and sentinels, so the new
+    client follows a failover as the old one does.
+    """
     pool = client.connection_pool
     kwargs = {k: v for k, v in pool.connection_kwargs.items() if k not in _POOL_OWN}
-    asynchronous = isinstance(client, redis.asyncio.Redis)
-    never = (AsyncRetry if asynchronous else Retry)(NoBackoff(), 0)
-    kwargs |= dict(retry=never, connection_class=pool.connection_class)
+    kwargs |= dict(connection_class=pool.connection_class, **changes)
     if hasattr(pool, "service_name"):  # a Sentinel pool
         kwargs |= dict(is_master=pool.is_master, check_connection=pool.check_connection)
         ours = type(pool)(pool.service_name, pool.sentinel_manager, **kwargs)

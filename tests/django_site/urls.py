@@ -45,7 +45,7 @@ def cart(request: HttpRequest) -> JsonResponse:
 
 
 def buy(request: HttpRequest) -> JsonResponse:
-    counted = request.qs.record_purchase(request.GET["order"], total_cents=500)
+    counted = request.qs.record_purchase(request.GET["order"], total_cents=500).counted
     return JsonResponse(counted, safe=False)
 
 
@@ -56,7 +56,7 @@ def checkout(request: HttpRequest) -> JsonResponse:
 def pay(request: HttpRequest) -> JsonResponse:
     """A payment provider's return (a POST, with or without our cookies)."""
     order, paid = request.GET["order"], request.POST["paid"]
-    counted = request.qs.record_purchase(order, total_cents=500, paid=paid)
+    counted = request.qs.record_purchase(order, total_cents=500, paid=paid).counted
     return JsonResponse(counted, safe=False)
 
 
@@ -67,7 +67,8 @@ async def async_checkout(request: HttpRequest) -> JsonResponse:
 
 async def async_pay(request: HttpRequest) -> JsonResponse:
     order, paid = request.GET["order"], request.POST["paid"]
-    counted = await request.qs.record_purchase(order, total_cents=500, paid=paid)
+    purchase = await request.qs.record_purchase(order, total_cents=500, paid=paid)
+    counted = purchase.counted
     return JsonResponse(counted, safe=False)
 
 
