@@ -331,7 +331,9 @@ REQUESTS = [
 def cart_put(cart: str) -> tuple[Any, ...]:
     """The ``EVALSHA`` of a cart add, as qscookies sends it."""
     sha = sha1(scripts.CART_PUT)
-    return ("EVALSHA", sha, 1, cart, "SKU-1", 1, "add", 10**9, 200, 30 * 86400000)
+    lines = cart.replace(":c:", ":l:", 1)
+    ttl = 30 * 86400000
+    return ("EVALSHA", sha, 2, cart, lines, "SKU-1", 1, "add", 10**9, 200, 1000, ttl)
 
 
 def peer_rows(bench: Bench, url: str, python: bool) -> None:

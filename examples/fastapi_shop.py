@@ -66,6 +66,8 @@ class Line(BaseModel):
 
     sku: str
     quantity: int = 1
+    #: Line options (say ``{"engraving": "Ada"}``): other options, another line.
+    options: dict[str, str] | None = None
 
 
 def create_app(
@@ -104,18 +106,22 @@ def create_app(
         if line.sku not in PRODUCTS:
             raise HTTPException(404, "There is no such product.")
         try:
-            await qs.cart.add(line.sku, quantity=line.quantity)
+            await qs.cart.add(line.sku, quantity=line.quantity, options=line.options)
         except CartError as error:
             raise HTTPException(400, str(error)) from error
         return await qs.cart.items()
 
     @api.post("/checkout")
     async def checkout(qs: QS) -> dict[str, object]:
-        total = order_total(await qs.cart.items())
+        snapshot = await qs.cart.checkout()
+        total = order_total(snapshot.details)
         if not total:
             raise HTTPException(409, "Your cart is empty.")
         order_id = new_order_id()
-        purchase = await qs.record_purchase(order_id, total_cents=total)
+        # Paid with the snapshot's token: only its lines leave the cart.
+        purchase = await qs.record_purchase(
+            order_id, total_cents=total, paid=snapshot.token
+        )
         return {"order": order_id, "total_cents": total, "credited": purchase.credited}
 
     shop = QSCookies(api, secret_key=secret_key, redis_url=redis_url, **options)

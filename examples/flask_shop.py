@@ -24,13 +24,11 @@ from qscookies import CartError
 from qscookies.demo import serve
 from qscookies.demoshop.catalogue import CROSS_SITE
 from qscookies.demoshop.catalogue import OPTIONS
+from qscookies.demoshop.catalogue import add_to_cart
 from qscookies.demoshop.catalogue import cart_page
 from qscookies.demoshop.catalogue import catalogue_page
 from qscookies.demoshop.catalogue import error_page
-from qscookies.demoshop.catalogue import new_order_id
-from qscookies.demoshop.catalogue import order_page
-from qscookies.demoshop.catalogue import order_total
-from qscookies.demoshop.catalogue import parse_line
+from qscookies.demoshop.catalogue import place_order
 from qscookies.demoshop.catalogue import sign_in
 from qscookies.flask import QSCookies
 from qscookies.flask import qs
@@ -66,20 +64,15 @@ def create_app(*, secret_key: str, redis_url: str, **options: Any) -> Flask:
     @app.post("/cart/add")
     def add() -> Response | tuple[str, int]:
         try:
-            sku, quantity = parse_line(request.form)
-            qs.cart.add(sku, quantity)
+            add_to_cart(qs, request.form)
         except (ValueError, CartError) as error:
             return error_page(qs, str(error)), 400
         return redirect("/cart", code=303)
 
     @app.post("/checkout")
     def checkout() -> Response | str:
-        total = order_total(qs.cart.items())
-        if not total:
-            return redirect("/cart", code=303)
-        order_id = new_order_id()
-        qs.record_purchase(order_id, total_cents=total)
-        return order_page(qs, order_id, total)
+        page = place_order(qs)
+        return redirect("/cart", code=303) if page is None else page
 
     @app.post("/login")
     def login() -> Response | tuple[str, int]:

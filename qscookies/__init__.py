@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 from .context import Context as Context
 from .core.checkout import CartSnapshot as CartSnapshot
 from .core.checkout import Purchase as Purchase
+from .core.lines import CartLine as CartLine
 from .core.visits import Visitor as Visitor
 from .errors import AccountError as AccountError
 from .errors import CartError as CartError
@@ -28,6 +29,7 @@ __all__ = [
     "__version__",
     "AccountError",
     "CartError",
+    "CartLine",
     "CartSnapshot",
     "CommandRefused",
     "ConfigurationError",

@@ -108,6 +108,7 @@ NEED_PROBES: tuple[tuple[str, ...], ...] = (
     ("HGETALL", _CART),
     ("HLEN", _CART),
     ("HSET", _CART, "f", "1"),
+    ("HVALS", _CART),
     ("HINCRBY", _AGGREGATE, "f", "1"),
     ("PFADD", _AGGREGATE, "x"),
     ("SET", _ORDER, "1"),

@@ -8,9 +8,9 @@ no Redis is a plain attribute on both; what may call Redis is awaited on
 
 from __future__ import annotations
 
-from .carts import RAISE as RAISE
-from .carts import AsyncCart
-from .carts import Cart
+from .cart import RAISE as RAISE
+from .cart import AsyncCart
+from .cart import Cart
 from .core import accounts
 from .core.checkout import Purchase
 from .core.consent import Decision

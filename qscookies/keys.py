@@ -3,7 +3,11 @@
 ``qs:`` is the configurable prefix; ``{…}`` is the cluster hash tag, so the keys of
 one cart, or of one promotion over all its days, share a slot::
 
-    qs:c:{<cart id>}                 hash  sku -> quantity                   (TTL)
+    qs:c:{<cart id>}                 hash  line id -> quantity (a line id is the
+                                     sku, or sku~<hash of its options>)  (TTL)
+    qs:l:{<cart id>}                 hash  line id -> <sequence>:<options JSON>,
+                                     '' -> last sequence: the lines' order and
+                                     options, one entry per line      (TTL: the cart's)
     qs:c:{u:<keyed customer hash>}   hash  a customer's cart, same layout    (TTL)
     qs:a:{<code>}:d:<YYYYMMDD>       hash  landings, carts, purchases,
                                      revenue_cents:<CUR> (one per currency), and
@@ -20,7 +24,7 @@ one cart, or of one promotion over all its days, share a slot::
                                      purchase, a return) without a landing; score 0
     qs:a:j:{qs:a:i:<YYYYMMDD>}       hash  <code>@<pair> -> landings, <code> -> pairs
                                      admitted (the pair index, the index's slot)
-    qs:w:{<cart id>}                 hash  keyed hash of (sku, write id) -> sequence,
+    qs:w:{<cart id>}                 hash  keyed hash of (line, write id) -> sequence,
                                      at most MAX_WRITE_MARKERS (TTL: the cart's)
     qs:o:{<keyed order hash>}        marker that makes an order count once, whatever
                                      promotion it is credited to (TTL)
@@ -103,6 +107,17 @@ class KeySchema:
             cart's keys share a slot.
         """
         return f"{self.prefix}c:{{{cart_id}}}"
+
+    def lines(self, cart_id: str) -> str:
+        """Key of a cart's lines: each line's place in the order first added
+        and its canonical options (see :mod:`qscookies.core.lines`); in the
+        cart's slot, expiring with it."""
+        return f"{self.prefix}l:{{{cart_id}}}"
+
+    def cart_keys(self, cart_id: str) -> tuple[str, str, str]:
+        """Every key of one cart: its quantities, its lines and its write
+        markers (what erasing or taking a cart deletes)."""
+        return self.cart(cart_id), self.lines(cart_id), self.writes(cart_id)
 
     def aggregate(self, code: str, kind: str, day: str) -> str:
         """Key of one promotion's (or :data:`SITE`'s) aggregate of one UTC day.

@@ -66,8 +66,11 @@ class Settings:
     key_prefix: str = "qs:"
     #: Inactivity after which the next request starts a new visit.
     visit_gap: int = 1800
-    #: Lifetime of the cart cookie and its Redis key, renewed on each cart write.
+    #: Lifetime of an anonymous cart's cookie and its Redis key, renewed on
+    #: each cart write.
     cart_max_age: int = 30 * DAY
+    #: The same for a signed-in customer's cart (after ``login``).
+    customer_cart_max_age: int = 90 * DAY
     #: Lifetime of the visitor cookie; ``None``: the mode's default (see
     #: :attr:`visitor_lifetime`).
     visitor_max_age: int | None = None
@@ -123,8 +126,13 @@ class Settings:
     retry_interval: float = 5.0
     #: Largest quantity of one cart line.
     max_quantity: int = 999
-    #: Largest number of distinct lines in one cart.
+    #: Largest number of distinct lines in one cart (a sku with other options
+    #: is another line).
     max_cart_lines: int = 200
+    #: Largest total quantity of one cart, all lines summed.
+    max_cart_items: int = 1000
+    #: Most option keys of one cart line (``cart.add(..., options=)``).
+    max_line_options: int = 5
     #: ``Retry-After`` seconds on the ``503`` answered when Redis is away: about
     #: one measured failover (3.3-4.7 s on Cluster and Sentinel, issue 15).
     retry_after: int = 5
@@ -188,11 +196,14 @@ class Settings:
         for name in (
             "visit_gap",
             "cart_max_age",
+            "customer_cart_max_age",
             "checkout_max_age",
             "promotion_max_age",
             "aggregate_max_age",
             "max_quantity",
             "max_cart_lines",
+            "max_cart_items",
+            "max_line_options",
             "retry_after",
             "max_promotions_per_day",
             "max_sources",
@@ -201,6 +212,8 @@ class Settings:
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 _fail(name, "a whole number of at least 1")
+        if self.customer_cart_max_age < self.cart_max_age:
+            _fail("customer_cart_max_age", "at least cart_max_age")
         for name in ("socket_timeout", "retry_interval"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -232,6 +245,14 @@ class Settings:
             _COOKIE_NAME.fullmatch(n) for n in names
         ):
             _fail("*_cookie", "five distinct names of letters, digits, '_' or '-'")
+
+    @property
+    def items_bound(self) -> int:
+        """:attr:`max_cart_items` as the cart scripts take it: 0 (no bound to
+        check) when ``max_quantity`` lines of ``max_cart_lines`` cannot reach
+        it, so a huge cart is not summed on each write."""
+        items = self.max_cart_items
+        return items if items < self.max_quantity * self.max_cart_lines else 0
 
     @property
     def landing_params(self) -> tuple[str, ...]:
@@ -296,6 +317,7 @@ class Options(TypedDict, total=False):
     key_prefix: str
     visit_gap: int
     cart_max_age: int
+    customer_cart_max_age: int
     visitor_max_age: int | None
     checkout_max_age: int
     promotion_max_age: int
@@ -319,6 +341,8 @@ class Options(TypedDict, total=False):
     retry_interval: float
     max_quantity: int
     max_cart_lines: int
+    max_cart_items: int
+    max_line_options: int
     retry_after: int
     privacy_path: str | None
     cart_cookie: str

@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator
 from collections.abc import Mapping
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -37,12 +38,15 @@ from qscookies.asgi import QSCookies
 from qscookies.asgi import context
 from qscookies.context import AsyncContext
 from qscookies.errors import AccountError
+from qscookies.errors import CartError
 from qscookies.errors import CrossSiteError
 from qscookies.errors import PaidTokenError
 from qscookies.errors import StoreUnavailable
 from qscookies.store.client import client_options
 
 from shop import HOLD
+from shop import options_of
+from shop import snapshot_of
 
 #: Longest a streamed response waits for the test to read its first chunk.
 STREAM_WAIT = 10.0
@@ -61,8 +65,10 @@ class Events:
 async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
     """What ``shop.shop`` does for *path*, on the asyncio context."""
     if path == "/add":
-        quantity = int(args.get("q", "1"))
-        added = await qs.cart.add(args["sku"], quantity, write_id=args.get("id"))
+        quantity, options = int(args.get("q", "1")), options_of(args)
+        added = await qs.cart.add(
+            args["sku"], quantity, options=options, write_id=args.get("id")
+        )
         if args.get("hold"):
             await asyncio.to_thread(HOLD[0].wait)
         return added
@@ -76,13 +82,14 @@ async def journey(qs: AsyncContext, path: str, args: Mapping[str, str]) -> Any:
         return await qs.cart.items()
     if path == "/badge":  # a layout's cart badge: degrades while Redis is down
         return await qs.cart.items(default=None)
+    if path == "/lines":
+        return [asdict(line) for line in await qs.cart.lines()]
     if path == "/buy":  # with a checkout's token, only what it paid for
         total, paid = int(args["total"]), args.get("paid")
         purchase = await qs.record_purchase(args["order"], total_cents=total, paid=paid)
         return purchase.counted
     if path == "/checkout":
-        snapshot = await qs.cart.checkout()
-        return {"lines": snapshot.lines, "token": snapshot.token}
+        return snapshot_of(await qs.cart.checkout())
     if path == "/forget":
         return await qs.forget()
     if path == "/login":  # a bad customer or policy: AccountError, a 400
@@ -170,6 +177,7 @@ def starlette_shop(events: Events, *, store_errors_as_500: bool = False) -> Star
         ],
         exception_handlers={
             AccountError: as_400,
+            CartError: as_400,
             PaidTokenError: as_400,
             CrossSiteError: as_403,
             **({StoreUnavailable: as_500} if store_errors_as_500 else {}),
@@ -201,15 +209,15 @@ def bare_shop(events: Events) -> Any:
             found = context(scope, default=None)
             await _respond(send, b"static" if found is None else b"context!")
             return
-        query = parse_qs(scope["query_string"].decode("latin-1"))
+        query = parse_qs(scope["query_string"].decode("latin-1"), True)
         args = {name: values[0] for name, values in query.items()}
         try:
             result = await journey(context(scope), path, args)
-        except (AccountError, PaidTokenError) as error:
-            await _respond(send, str(error).encode(), status=400)
-            return
-        except CrossSiteError as error:
+        except CrossSiteError as error:  # a CartError: before the others
             await _respond(send, str(error).encode(), status=403)
+            return
+        except (AccountError, CartError, PaidTokenError) as error:
+            await _respond(send, str(error).encode(), status=400)
             return
         await _respond(send, json.dumps(result).encode(), "application/json")
 

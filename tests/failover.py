@@ -347,6 +347,7 @@ def run(
                 redis=client,
                 durable_writes=durable_writes,
                 max_cart_lines=100_000,
+                max_cart_items=10**9,
             )
             app = Escaped(middleware)
             with served(app, quiet=True) as base:

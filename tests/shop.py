@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterable
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 import redis
@@ -17,6 +18,8 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request
 
 from qscookies import AccountError
+from qscookies import CartError
+from qscookies import CartSnapshot
 from qscookies import CrossSiteError
 from qscookies import PaidTokenError
 from qscookies import QSCookies
@@ -47,10 +50,25 @@ class Hold:
 HOLD = [Hold()]
 
 
+def options_of(args: Any) -> dict[str, str] | None:
+    """The line options of ``/add``: its ``opt.<key>=<value>`` parameters."""
+    found = {k[4:]: v for k, v in args.items() if k.startswith("opt.")}
+    return found or None
+
+
+def snapshot_of(snapshot: CartSnapshot) -> dict[str, Any]:
+    """A checkout's snapshot as JSON: its quantities, lines and token."""
+    details = [asdict(line) for line in snapshot.details]
+    return {"lines": snapshot.lines, "details": details, "token": snapshot.token}
+
+
 def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     """Plain WSGI shop: ``/`` reads visitor and promotion, cart paths use the cart.
 
-    ``/checkout`` answers the lines and token of a checkout, ``/buy?paid=``
+    ``/add?opt.<key>=`` adds a line with options (a :class:`CartError`
+    propagates; :func:`http_shop` answers it with a ``400``), ``/lines``
+    answers the lines with their
+    options; ``/checkout`` answers the lines and token of a checkout, ``/buy?paid=``
     pays with one (a ``400`` for a bad token); ``/login?customer=&merge=``
     signs in (a ``400`` for a bad customer or policy) and answers the cart;
     ``/logout`` signs out; ``/account`` answers whether the browser is signed
@@ -69,14 +87,17 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         write_id = args.get("id")  # a re-sent add of the same form: applied once
         try:
             result = qs.cart.add(
-                args["sku"], int(args.get("q", "1")), write_id=write_id
+                args["sku"],
+                int(args.get("q", "1")),
+                options=options_of(args),
+                write_id=write_id,
             )
         except CrossSiteError as error:
             start_response("403 Forbidden", [("Content-Type", "text/plain")])
             return [str(error).encode()]
         if args.get("hold"):
             HOLD[0].wait()
-    elif path == "/set":
+    elif path == "/set":  # by line id
         result = qs.cart.set(args["sku"], int(args["q"]))
     elif path == "/remove":
         qs.cart.remove(args["sku"])
@@ -84,6 +105,8 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         qs.cart.clear()
     elif path == "/cart":
         result = qs.cart.items()
+    elif path == "/lines":
+        result = [asdict(line) for line in qs.cart.lines()]
     elif path == "/badge":  # a layout's cart badge: degrades while Redis is down
         result = qs.cart.items(default=None)
     elif path == "/buy":  # with a checkout's token, only what it paid for
@@ -96,8 +119,7 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
             start_response("400 Bad Request", [("Content-Type", "text/plain")])
             return [str(error).encode()]
     elif path == "/checkout":
-        snapshot = qs.cart.checkout()
-        result = {"lines": snapshot.lines, "token": snapshot.token}
+        result = snapshot_of(qs.cart.checkout())
     elif path == "/forget":
         qs.forget()
     elif path == "/login":  # answers the cart after the merge (no more Redis)
@@ -128,6 +150,16 @@ def shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
     body = json.dumps(result).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
+
+
+def http_shop(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+    """:func:`shop` served over HTTP: a :class:`CartError` is a ``400`` with its
+    message (as in the ASGI shops), any other error stays a ``500``."""
+    try:
+        return shop(environ, start_response)
+    except CartError as error:
+        start_response("400 Bad Request", [("Content-Type", "text/plain")])
+        return [str(error).encode()]
 
 
 #: What the start-up check logs about the server's version: the suite's servers

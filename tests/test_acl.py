@@ -337,7 +337,7 @@ def test_opt_out_works_as_the_app_user(
     browser = Client(QSCookies(page, secret_key=SECRET, redis=app_client))
     browser.get("/")
     browser.get("/")  # the visitor record was deleted by the app user
-    kept = ("qs:c:", "qs:a:{_site}:")  # the cart, the site's day aggregates
+    kept = ("qs:c:", "qs:l:", "qs:a:{_site}:")  # the cart, its lines, the site
     assert [key for key in admin.keys("qs:*") if not key.startswith(kept)] == []
 
 

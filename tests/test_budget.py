@@ -22,6 +22,8 @@ from werkzeug.test import Client
 from qscookies import QSCookies
 from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
+from qscookies.core.lines import canonical_options
+from qscookies.core.lines import line_id
 from qscookies.embedded import RedisServer
 from qscookies.keys import SITE
 from qscookies.keys import KeySchema
@@ -403,3 +405,25 @@ def test_a_landing_on_redis_cluster_asks_no_keys_of_the_server(
     response = Client(app).get("/?promo=CLUSTERED")
     assert response.status_code == 303
     assert len(sent) - before == len(first_step) + 1
+
+
+def test_lines_with_options_are_one_round_trip_each(
+    app: QSCookies, wire: RoundTrips
+) -> None:
+    client = Client(app)
+    client.get("/add?sku=A")
+    warm = get_json(client, "/checkout")["token"]  # the scripts' first use
+    client.get("/buy", query_string={"order": "o-0", "total": "1", "paid": warm})
+    mug = line_id("MUG", canonical_options({"engraving": "Ada"}, 5))
+    for url in [
+        "/add?sku=MUG&opt.engraving=Ada",
+        "/add?sku=MUG&opt.engraving=Ada&q=2",
+        "/lines",
+        f"/set?sku={mug}&q=5",
+        f"/remove?sku={mug}",
+        "/add?sku=MUG&opt.engraving=Bob",
+        "/checkout",
+    ]:
+        assert round_trips(wire, client, url) == 1, url
+    token = get_json(client, "/checkout")["token"]
+    assert round_trips(wire, client, f"/buy?order=o-9&total=1&paid={token}") == 1

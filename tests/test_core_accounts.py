@@ -26,7 +26,9 @@ from qscookies.errors import AccountError
 from qscookies.errors import HeadersSentError
 
 ALICE = CODEC.customer_cart("alice@example.com")
-LIMITS = (999, 200, MS30, MAX_WRITE_MARKERS)
+#: A customer's cart lives customer_cart_max_age (90 days), in ms.
+MS90 = 3 * MS30
+LIMITS = (999, 200, MS90, MAX_WRITE_MARKERS, 1000)
 
 
 def test_a_customer_cart_id_is_a_keyed_hash_never_the_id() -> None:
@@ -79,9 +81,9 @@ def test_an_account_error_is_a_qscookies_error() -> None:
 
 #: The key of alice's sign-in generation.
 GEN = f"qs:g:{{{ALICE}}}"
-#: The anonymous cart and its write markers; alice's cart and its markers.
-TAKEN = (f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}")
-MERGED = (f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}", GEN)
+#: The anonymous cart, its lines and write markers; alice's, and her generation.
+TAKEN = (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")
+MERGED = (f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}", GEN)
 
 
 @pytest.mark.parametrize("policy", ["add", "replace", "keep"])
@@ -92,7 +94,7 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
         (
             "EVAL",
             scripts.LOGIN,
-            5,
+            7,
             *TAKEN,
             *MERGED,
             policy,
@@ -107,20 +109,21 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
 def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     take = state.account.login("alice@example.com", "add")
-    assert take.commands == (("EVAL", scripts.CART_TAKE, 2, *TAKEN),)
-    merge = take.read([[["A", "2"], ["m1", "m2"]]])
+    assert take.commands == (("EVAL", scripts.CART_TAKE, 3, *TAKEN),)
+    merge = take.read([[["A", "2", ""], ["m1", "m2"]]])
     assert not state.cart.signed_in  # not before the merge is stored
     assert merge.commands == (  # type: ignore[union-attr]
         (
             "EVAL",
             scripts.CART_MERGE,
-            3,
+            4,
             *MERGED,
             "add",
             *LIMITS,
-            2,
+            3,
             "A",
             "2",
+            "",
             "m1",
             "m2",
         ),
@@ -133,10 +136,10 @@ def test_cluster_takes_then_merges_in_two_round_trips() -> None:
 def test_cluster_keep_takes_the_anonymous_cart_and_carries_its_markers() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     take = state.account.login("alice@example.com", "keep")
-    assert take.commands == (("EVAL", scripts.CART_TAKE, 2, *TAKEN),)
-    merge = take.read([[["A", "2"], ["m1"]]])
+    assert take.commands == (("EVAL", scripts.CART_TAKE, 3, *TAKEN),)
+    merge = take.read([[["A", "2", ""], ["m1"]]])
     assert merge.commands == (  # type: ignore[union-attr]
-        ("EVAL", scripts.CART_MERGE, 3, *MERGED, "keep", *LIMITS, 0, "m1"),
+        ("EVAL", scripts.CART_MERGE, 4, *MERGED, "keep", *LIMITS, 0, "m1"),
     )
     merge.read([["0", "C", "1"]])  # type: ignore[union-attr]
     assert state.cart.items().read([]) == {"C": 1}
@@ -149,7 +152,7 @@ def test_without_an_anonymous_cart_login_renews_the_customers_cart(
     state = open_state(rules=make_rules(cluster=cluster))
     plan = state.account.login("alice@example.com")
     assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 3, *MERGED, "add", *LIMITS, 0),
+        ("EVAL", scripts.CART_MERGE, 4, *MERGED, "add", *LIMITS, 0),
     )
 
 
@@ -158,7 +161,7 @@ def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
     assert state.cart.signed_in
     plan = state.account.login("alice@example.com", "add")
     assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 3, *MERGED, "add", *LIMITS, 0),
+        ("EVAL", scripts.CART_MERGE, 4, *MERGED, "add", *LIMITS, 0),
     )
 
 
@@ -206,7 +209,9 @@ def test_after_the_response_started_login_and_logout_refuse() -> None:
 def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> None:
     state = open_state(cookie=cart(ALICE))
     plan = state.purchases.record("order-1", 100)
-    assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),)
+    assert plan.commands == (
+        ("DEL", f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),
+    )
     plan.read([1])
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {}
@@ -216,7 +221,9 @@ def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> No
 def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> None:
     state = open_state(cookie=cart(ALICE))
     plan = state.forget()
-    assert plan.commands == (("DEL", f"qs:c:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),)
+    assert plan.commands == (
+        ("DEL", f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),
+    )
     plan.read([1])
     assert not state.cart.signed_in
     assert dropped(set_cookies(state.finish(200, []))["qs_cart"])
@@ -233,8 +240,14 @@ def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
     cookie = value_of(set_cookies(state.finish(200, []))["qs_cart"])
     later = open_state(cookie=f"qs_cart={cookie}")
     (put,) = later.cart.put("A", 1, add=True).commands
-    assert put[2:5] == (2, f"qs:c:{{{later.cart.id()}}}", f"qs:g:{{{later.cart.id()}}}")
-    assert put[-3:] == ("", 0, "3")  # no write id; the cookie's generation
+    cart_id = later.cart.id()
+    assert put[2:6] == (
+        3,
+        f"qs:c:{{{cart_id}}}",
+        f"qs:l:{{{cart_id}}}",
+        f"qs:g:{{{cart_id}}}",
+    )
+    assert put[-4:] == ("", "", 0, "3")  # no options, no write id; the generation
     read = later.cart.items()
     assert read.commands[0] == ("HGETALL", f"qs:g:{{{later.cart.id()}}}")
     assert read.read([{"g": "4"}, {"A": "1"}]) == {}  # signed out everywhere since
@@ -246,7 +259,7 @@ def test_logout_everywhere_moves_the_generation_in_one_round_trip() -> None:
     plan = state.account.logout(everywhere=True)
     assert plan.commands == (
         ("HINCRBY", GEN, "g", 1),
-        ("EXPIRE", GEN, 30 * 86400),
+        ("EXPIRE", GEN, 90 * 86400),  # customer_cart_max_age
     )
     assert not state.cart.signed_in
     assert open_state(cookie=cart()).account.logout(everywhere=True).commands == ()

@@ -6,6 +6,8 @@ journeys on a real Redis are in ``test_checkout.py``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from test_core_request import CART
 from test_core_request import CODEC
@@ -27,20 +29,32 @@ from qscookies.core.cart import CrossSiteError
 from qscookies.settings import TWENTY_FIVE_MONTHS
 
 
+def flat(fields: dict[str, str]) -> list[str]:
+    return [value for item in fields.items() for value in item]
+
+
+def reply(lines: dict[str, str], details: dict[str, str] | None = None) -> list[Any]:
+    """What the lines script answers: the quantities and the lines' hash."""
+    return [flat(lines), flat(details or {})]
+
+
 def snapshot(lines: dict[str, str], **options: object) -> CartSnapshot:
     state = open_state(rules=make_rules(**options), cookie=f"{cart()}; {promo()}")
-    return state.purchases.checkout().read([lines])  # type: ignore[return-value]
+    return state.purchases.checkout().read([reply(lines)])  # type: ignore[return-value]
 
 
 def test_a_checkout_reads_the_cart_once_and_signs_its_lines() -> None:
     state = open_state(cookie=f"{cart()}; {promo()}")
     plan = state.purchases.checkout()
-    assert plan.commands == (("HGETALL", f"qs:c:{{{CART}}}"),)
-    taken = plan.read([{"A": "2", "B": "1"}])
+    lines = ("EVAL", scripts.CART_LINES, 2, f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}")
+    assert plan.commands == (lines,)
+    details = {"B": "1:", "A": "2:", "": "2"}  # B first added
+    taken = plan.read([reply({"A": "2", "B": "1"}, details)])
     assert isinstance(taken, CartSnapshot)
     assert taken.lines == {"A": 2, "B": 1}
+    assert [line.line_id for line in taken.details] == ["B", "A"]
     paid = open_state().purchases.load_token(taken.token)
-    assert (paid.cart_id, paid.issued, paid.lines) == (CART, T, (("A", 2), ("B", 1)))
+    assert (paid.cart_id, paid.issued, paid.lines) == (CART, T, (("B", 1), ("A", 2)))
     assert paid.attribution is not None and paid.attribution.code == "SUMMER"
     with pytest.raises(AttributeError):
         taken.token = "another"  # type: ignore[misc]
@@ -48,7 +62,7 @@ def test_a_checkout_reads_the_cart_once_and_signs_its_lines() -> None:
 
 def test_a_read_cart_checks_out_without_redis() -> None:
     state = open_state(cookie=cart())
-    state.cart.items().read([{"A": "1"}])
+    state.cart.lines().read([reply({"A": "1"}, {"A": "1:"})])
     plan = state.purchases.checkout()
     assert plan.commands == ()
     assert plan.read([]).lines == {"A": 1}  # type: ignore[union-attr]
@@ -117,17 +131,18 @@ def test_a_cookieless_return_pays_in_one_script_credited_to_the_token() -> None:
     marker = f"qs:o:{{{CODEC.order_hash('o-1')}}}"
     counters = f"qs:a:{{SUMMER}}:d:{DAY}"
     script = plan.commands[0]
-    assert script[:7] == (
+    assert script[:8] == (
         "EVAL",
         scripts.PAID,
-        4,
+        5,
         marker,
         f"qs:c:{{{CART}}}",
+        f"qs:l:{{{CART}}}",
         f"qs:w:{{{CART}}}",
         counters,
     )
-    assert script[7:14] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
-    assert script[14:16] == ("purchases", 1)
+    assert script[8:15] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
+    assert script[15:17] == ("purchases", 1)
     assert plan.read([1] * len(plan.commands)) == Purchase("SUMMER", duplicate=False)
     headers = state.finish(200, [])
     assert not [value for name, value in headers if name == "Set-Cookie"]
@@ -140,5 +155,6 @@ def test_on_a_cluster_the_take_follows_the_orders_marker() -> None:
     assert [command[1] for command in plan.commands] == [scripts.ORDER_MARK]
     assert plan.read([0]).commands == ()  # type: ignore[union-attr]
     then = plan.read([1])
-    take = ("EVAL", scripts.CART_PAY, 2, f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}")
+    keys = (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")
+    take = ("EVAL", scripts.CART_PAY, 3, *keys)
     assert then.commands[0] == (*take, "A", 2)  # type: ignore[union-attr]

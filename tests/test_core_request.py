@@ -159,7 +159,9 @@ def pair_agg(code: str, kind: str, pair: str = "/") -> str:
 
 
 def cart_put(key: str, sku: str, quantity: int, mode: str) -> Command:
-    return ("EVAL", scripts.CART_PUT, 1, key, sku, quantity, mode, 999, 200, MS30)
+    lines = key.replace(":c:", ":l:", 1)
+    limits = (999, 200, 1000, MS30)
+    return ("EVAL", scripts.CART_PUT, 2, key, lines, sku, quantity, mode, *limits)
 
 
 def landing(
@@ -753,9 +755,11 @@ def test_an_existing_cart_is_written_under_its_key() -> None:
 
 
 def test_cart_limits_apply_to_the_settings() -> None:
-    rules = make_rules(max_quantity=5, max_cart_lines=3, cart_max_age=60)
+    rules = make_rules(
+        max_quantity=5, max_cart_lines=3, max_cart_items=7, cart_max_age=60
+    )
     plan = open_state(rules=rules, cookie=cart()).cart.put("s", 5, add=True)
-    assert plan.commands[0][-3:] == (5, 3, 60_000)
+    assert plan.commands[0][-4:] == (5, 3, 7, 60_000)
     with pytest.raises(CartError):
         open_state(rules=rules).cart.put("s", 6, add=True)
 
@@ -865,11 +869,11 @@ def test_cart_writes_keep_the_cached_lines() -> None:
     state.cart.put("c", 3, add=True).read([3])
     state.cart.put("a", 0, add=False).read([0])
     remove = state.cart.remove("b")
-    assert remove.commands == (("HDEL", f"qs:c:{{{CART}}}", "b"),)
-    remove.read([1])
+    assert remove.commands == (cart_put(f"qs:c:{{{CART}}}", "b", 0, "set"),)
+    remove.read([0])
     assert resolve(state.cart.items(), []) == {"c": 3}
     clear = state.cart.clear()
-    assert clear.commands == (("DEL", f"qs:c:{{{CART}}}"),)
+    assert clear.commands == (("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}"),)
     clear.read([1])
     assert resolve(state.cart.items(), []) == {}
     assert state.cart.id() == CART
@@ -926,7 +930,7 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     marker = f"qs:o:{{{CODEC.order_hash('A-1001')}}}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
-        ("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),
+        ("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),
         ("EVAL", scripts.PURCHASE, 2, marker, day, ORDER_MEMORY, TTL)
         + ("purchases", 1, "revenue_cents:EUR", 4599)
         + ("purchases@/", 1, "revenue_cents:EUR@/", 4599),
@@ -953,7 +957,9 @@ def test_a_repeated_purchase_is_not_counted() -> None:
     ("cookie", "commands"),
     [
         pytest.param(
-            cart(), (("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),), id="cart-only"
+            cart(),
+            (("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),),
+            id="cart-only",
         ),
         pytest.param(None, (), id="nothing"),
     ],
@@ -992,7 +998,9 @@ def test_forget_erases_the_cart_and_drops_the_cookies() -> None:
     state = open_state(cookie=jar(visitor(), promo(), cart()))
     state.begin()
     plan = state.forget()
-    assert plan.commands == (("DEL", f"qs:c:{{{CART}}}", f"qs:w:{{{CART}}}"),)
+    assert plan.commands == (
+        ("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),
+    )
     assert plan.read([1]) is None
     cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_visitor", "qs_promo", "qs_cart"}

@@ -192,6 +192,42 @@ def test_a_payment_return_without_cookies_pays_the_checkout(
         assert admin.hget(day, "purchases") == "1"
 
 
+#: A journey through Django's own test client, run in the test project.
+CLIENT_JOURNEY = """
+import json, django
+django.setup()
+from django.test import Client
+browser, seen = Client(), {}
+add = lambda client, **q: client.get("/add", q).json()
+seen["ada"] = add(browser, sku="MUG", **{"opt.engraving": "Ada", "opt.wrap": "g"})
+seen["again"] = add(browser, sku="MUG", **{"opt.wrap": "g", "opt.engraving": "Ada"})
+seen["bob"] = add(browser, sku="MUG", **{"opt.engraving": "Bob"})
+seen["lines"] = browser.get("/lines").json()
+seen["token"] = browser.get("/checkout").json()["token"]
+tab = Client()
+tab.cookies = browser.cookies  # another tab of the same browser
+seen["tab"] = add(tab, sku="TEA")
+provider = Client(headers={"Sec-Fetch-Site": "cross-site"})  # no cookie of ours
+seen["paid"] = provider.post("/pay?order=dj-lines", {"paid": seen["token"]}).json()
+seen["cart"] = browser.get("/cart").json()
+print(json.dumps(seen))
+"""
+
+
+def test_lines_with_options_through_djangos_test_client(
+    redis_server: RedisServer,
+) -> None:
+    ran = _python(redis_server.url, "-c", CLIENT_JOURNEY)
+    assert ran.returncode == 0, ran.stderr
+    seen = json.loads(ran.stdout)
+    assert (seen["ada"], seen["again"], seen["bob"], seen["tab"]) == (1, 2, 1, 1)
+    ada, bob = seen["lines"]
+    assert (ada["sku"], ada["options"]) == ("MUG", {"engraving": "Ada", "wrap": "g"})
+    assert (bob["quantity"], bob["options"]) == (1, {"engraving": "Bob"})
+    assert seen["paid"] is False  # no promotion to credit; the lines are taken
+    assert seen["cart"] == {"TEA": 1}  # the other tab's add survives
+
+
 def test_async_and_sync_views_under_the_asgi_handler(
     serve: Serve, redis_server: RedisServer
 ) -> None:

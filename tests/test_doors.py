@@ -46,7 +46,7 @@ from asgi_shop import Events
 from asgi_shop import make_app
 from launchers import RedisClusterServers
 from shop import SECRET
-from shop import shop
+from shop import http_shop
 
 NOW = 1_800_000_000
 DAY = "20270115"  # the UTC day of NOW
@@ -112,7 +112,7 @@ def serve(
                     connect(url, socket_timeout=2.0, cluster=cluster)
                 )
                 app: Any = WSGIQSCookies(
-                    shop, secret_key=SECRET, redis=client, **settings
+                    http_shop, secret_key=SECRET, redis=client, **settings
                 )
                 server: Any = stack.enter_context(WSGIServer(app))
                 return Served(server.url, app, admin, prefix)
@@ -489,7 +489,9 @@ def down_shop(
                 app = ASGIQSCookies(app, secret_key=SECRET, redis_url=url, **settings)
                 served: Any = ASGIServer(app, cleanup=[app.aclose])
             elif door == "wsgi":
-                app = WSGIQSCookies(shop, secret_key=SECRET, redis_url=url, **settings)
+                app = WSGIQSCookies(
+                    http_shop, secret_key=SECRET, redis_url=url, **settings
+                )
                 served = WSGIServer(app)
             else:
                 served = WSGIServer(_flask(url, **settings))
@@ -600,7 +602,7 @@ def test_every_door_refuses_a_double_wrap_and_a_bad_url_alike(
     before = _connections(admin)
     twice: dict[str, str] = {}
     bad: dict[str, ConfigurationError] = {}
-    outer = WSGIQSCookies(WSGIQSCookies(shop, secret_key=SECRET, redis_url=url),
+    outer = WSGIQSCookies(WSGIQSCookies(http_shop, secret_key=SECRET, redis_url=url),
                           secret_key=SECRET, redis_url=url)  # fmt: skip
     flask_twice = _flask(url)
     FlaskQSCookies(flask_twice)
@@ -616,8 +618,8 @@ def test_every_door_refuses_a_double_wrap_and_a_bad_url_alike(
     assert _connections(admin) == before  # refused before anything reached Redis
     admin.close()
     for name, build in (
-        ("wsgi", lambda: WSGIQSCookies(shop, secret_key=SECRET, redis_url="nowhere://x")),
-        ("asgi", lambda: ASGIQSCookies(shop, secret_key=SECRET, redis_url="nowhere://x")),
+        ("wsgi", lambda: WSGIQSCookies(http_shop, secret_key=SECRET, redis_url="nowhere://x")),
+        ("asgi", lambda: ASGIQSCookies(http_shop, secret_key=SECRET, redis_url="nowhere://x")),
         ("flask", lambda: _flask("nowhere://x")),
     ):  # fmt: skip
         with pytest.raises(ConfigurationError) as error:
@@ -669,7 +671,7 @@ def test_building_any_door_contacts_no_redis(redis_server: RedisServer) -> None:
     url = redis_server.url
     with redis_server.client() as admin:
         before = _connections(admin)
-        wsgi = WSGIQSCookies(shop, secret_key=SECRET, redis_url=url)
+        wsgi = WSGIQSCookies(http_shop, secret_key=SECRET, redis_url=url)
         asgi = ASGIQSCookies(
             make_app("bare", Events()), secret_key=SECRET, redis_url=url
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from qscookies.flask import QSCookies
 from qscookies.flask import qs
 
 from asgi_server import WSGIServer
+from shop import options_of
 
 SECRET = "flask-secret-key-0123456789abcdef"
 
@@ -46,7 +48,12 @@ def make_app(redis_url: str | None, **config: Any) -> Flask:
 
     @app.get("/add")
     def add() -> Any:
-        return jsonify(qs.cart.add(request.args["sku"]))
+        options = options_of(request.args)
+        return jsonify(qs.cart.add(request.args["sku"], options=options))
+
+    @app.get("/lines")
+    def lines() -> Any:
+        return jsonify([asdict(line) for line in qs.cart.lines()])
 
     @app.get("/cart")
     def cart() -> dict[str, int]:
@@ -111,6 +118,34 @@ def test_a_payment_return_without_cookies_pays_the_checkout(redis_url: str) -> N
     assert browser.get("/cart").json == {"MUG": 1}
     forged = provider.post("/pay", data={"paid": token[:-1]}, headers=cross_site)
     assert forged.status_code == 400 and "checkout token" in forged.text
+
+
+def test_lines_with_options_and_a_checkout_that_takes_only_them(
+    redis_url: str,
+) -> None:
+    app = make_app(redis_url)
+    QSCookies(app)
+    browser = app.test_client()
+    ada = "/add?sku=MUG&opt.engraving=Ada&opt.wrap=gift"
+    assert browser.get(ada).json == 1
+    assert browser.get("/add?sku=MUG&opt.wrap=gift&opt.engraving=Ada").json == 2
+    assert browser.get("/add?sku=MUG&opt.engraving=Bob").json == 1
+    lines = browser.get("/lines").json
+    assert [(line["sku"], line["quantity"], line["options"]) for line in lines] == [
+        ("MUG", 2, {"engraving": "Ada", "wrap": "gift"}),
+        ("MUG", 1, {"engraving": "Bob"}),
+    ]
+    ada_id, bob_id = (line["line_id"] for line in lines)
+    token = browser.get("/checkout").json["token"]
+    tab = app.test_client()  # another tab of the same browser
+    tab.set_cookie("qs_cart", browser.get_cookie("qs_cart").value)  # type: ignore[union-attr]
+    assert tab.get(ada).json == 3  # added while the customer pays
+    provider = app.test_client()  # the cookieless cross-site return
+    cross_site = {"Sec-Fetch-Site": "cross-site"}
+    paid = provider.post("/pay", data={"paid": token}, headers=cross_site)
+    assert paid.status_code == 200 and paid.json is False  # no promotion to credit
+    assert browser.get("/cart").json == {ada_id: 1}
+    assert bob_id not in browser.get("/cart").json
 
 
 def test_opt_in_mode_tracks_from_the_yes(redis_url: str) -> None:

@@ -131,7 +131,11 @@ def test_a_frozen_master_under_load_applies_no_add_twice(
 ) -> None:
     with topology(redis_server_binary) as (client, masters):
         middleware = QSCookies(
-            shop, secret_key=SECRET, redis=client, max_cart_lines=100_000
+            shop,
+            secret_key=SECRET,
+            redis=client,
+            max_cart_lines=100_000,
+            max_cart_items=10**9,
         )
         held = _Held(middleware)
         app = Escaped(held)

@@ -59,7 +59,7 @@ def snapshot(redis_client: redis.Redis) -> dict[bytes, bytes]:
     return {
         key: redis_client.dump(key)
         for key in redis_client.scan_iter(count=1000)
-        if not key.startswith(b"qs:c:")
+        if not key.startswith((b"qs:c:", b"qs:l:"))  # a cart, its lines
     }
 
 
@@ -112,7 +112,7 @@ def test_opt_out_via_the_api(app: QSCookies, redis_client: redis.Redis) -> None:
     assert_expired(response, *TRACKING_COOKIES)
     assert "Max-Age=34560000" in set_cookies(response)["qs_choice"]
     # there is no per-visitor record to leave behind: aggregates and carts only
-    kinds = (b"qs:a:", b"qs:c:")
+    kinds = (b"qs:a:", b"qs:c:", b"qs:l:")
     assert all(k.startswith(kinds) for k in redis_client.keys("*"))
     assert_untracked_but_cart_works(app, browser, redis_client)
 

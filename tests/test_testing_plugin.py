@@ -60,6 +60,7 @@ def test_wrap_binds_the_private_redis_and_passes_settings(
     assert sorted({key.split("{")[0] for key in qscookies_redis.keys()}) == [
         "t:a:",  # the site's day aggregates
         "t:c:",  # the cart
+        "t:l:",  # its lines
     ]
     client.advance(61)
     client.get("/")

@@ -264,10 +264,10 @@ def test_a_copied_signed_in_cookie_does_not_renew_itself(
         copied = phone.cookies["qs_cart"]
         phone.get("/logout")
     with holding(shop, copied) as thief:
-        for day in range(0, 29, 7):  # a write every week
+        for day in range(0, 89, 7):  # a write every week
             shop.at(NOW + day * 86400)
             assert thief.get("/add", params={"sku": f"D{day}"}).status_code == 200
-        shop.at(NOW + 30 * 86400 + 1)  # cart_max_age after the sign-in
+        shop.at(NOW + 90 * 86400 + 1)  # customer_cart_max_age after the sign-in
         assert thief.get("/account").json() is False
 
 

@@ -34,13 +34,11 @@ from qscookies import CartError
 from qscookies.demo import serve
 from qscookies.demoshop.catalogue import CROSS_SITE
 from qscookies.demoshop.catalogue import OPTIONS
+from qscookies.demoshop.catalogue import add_to_cart
 from qscookies.demoshop.catalogue import cart_page
 from qscookies.demoshop.catalogue import catalogue_page
 from qscookies.demoshop.catalogue import error_page
-from qscookies.demoshop.catalogue import new_order_id
-from qscookies.demoshop.catalogue import order_page
-from qscookies.demoshop.catalogue import order_total
-from qscookies.demoshop.catalogue import parse_line
+from qscookies.demoshop.catalogue import place_order
 from qscookies.demoshop.catalogue import sign_in
 
 View = Callable[[HttpRequest], HttpResponse]
@@ -86,8 +84,7 @@ def cart(request: HttpRequest) -> HttpResponse:
 def add(request: HttpRequest) -> HttpResponse:
     qs = request.qs
     try:
-        sku, quantity = parse_line(request.POST)
-        qs.cart.add(sku, quantity)
+        add_to_cart(qs, request.POST)
     except (ValueError, CartError) as error:
         return HttpResponseBadRequest(error_page(qs, str(error)))
     return see_other("/cart")
@@ -97,12 +94,8 @@ def add(request: HttpRequest) -> HttpResponse:
 @same_origin
 def checkout(request: HttpRequest) -> HttpResponse:
     qs = request.qs
-    total = order_total(qs.cart.items())
-    if not total:
-        return see_other("/cart")
-    order_id = new_order_id()
-    qs.record_purchase(order_id, total_cents=total)
-    return HttpResponse(order_page(qs, order_id, total))
+    page = place_order(qs)
+    return see_other("/cart") if page is None else HttpResponse(page)
 
 
 @allow("POST")

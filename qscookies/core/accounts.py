@@ -153,24 +153,30 @@ class Account:
             policy,
             settings.max_quantity,
             settings.max_cart_lines,
-            settings.cart_max_age * 1000,
+            settings.customer_cart_max_age * 1000,
             MAX_WRITE_MARKERS,
+            settings.items_bound,
         )
         keys = self._keys
-        key, writes = keys.cart(target), keys.writes(target)
-        generation = keys.generation(target)
+        customer = keys.cart_keys(target)
+        key, generation = customer[0], keys.generation(target)
         merged: Command = (
-            "EVAL", scripts.CART_MERGE, 3, key, writes, generation, *limits
-        )  # fmt: skip
+            "EVAL",
+            scripts.CART_MERGE,
+            4,
+            *customer,
+            generation,
+            *limits,
+        )
 
         def adopt(replies: list[Any]) -> None:
             cart.adopt(target, *signed(replies[-1]))
 
         if anonymous is None:
             return Plan(((*merged, 0),), adopt, durable=key)
-        taken = (keys.cart(anonymous), keys.writes(anonymous))
+        taken = keys.cart_keys(anonymous)
         if not self._cluster:
-            both = ("EVAL", scripts.LOGIN, 5, *taken, key, writes, generation, *limits)
+            both = ("EVAL", scripts.LOGIN, 7, *taken, *customer, generation, *limits)
             return Plan((both,), adopt, durable=key)
 
         # Two single commands, never one pipeline over two slots: redis-py's
@@ -182,7 +188,7 @@ class Account:
             command = (*merged, len(carried), *carried, *markers)
             return Plan((command,), adopt, durable=key)
 
-        return Plan((("EVAL", scripts.CART_TAKE, 2, *taken),), give, durable=taken[0])
+        return Plan((("EVAL", scripts.CART_TAKE, 3, *taken),), give, durable=taken[0])
 
     def logout(self, everywhere: bool = False) -> Plan[None]:
         """Sign the browser out: a fresh, empty anonymous cart from now on.
@@ -204,5 +210,5 @@ class Account:
         if not (everywhere and cart_id):
             return NOTHING
         key = self._keys.generation(cart_id)
-        ttl = self._settings.cart_max_age
+        ttl = self._settings.customer_cart_max_age
         return Plan((("HINCRBY", key, "g", 1), ("EXPIRE", key, ttl)), ignore)

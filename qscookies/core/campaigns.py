@@ -202,9 +202,10 @@ def purchase_fields(
     return moves
 
 
-#: What a purchase paid with a checkout's token takes away: the cart's key,
-#: its write markers' key, and the paid lines (flat sku, quantity values).
-Paying = tuple[str, str, tuple[str | int, ...]]
+#: What a purchase paid with a checkout's token takes away: the cart's keys
+#: (:meth:`~qscookies.keys.KeySchema.cart_keys`) and the paid lines (flat line
+#: id, quantity values).
+Paying = tuple[tuple[str, str, str], tuple[str | int, ...]]
 
 
 def count_purchase(
@@ -247,8 +248,8 @@ def count_purchase(
         script: Command = ("EVAL", scripts.PURCHASE, 2, marker, *counters, *head)
         script += moves
         if paying is not None:
-            cart, writes, lines = paying
-            keys = (marker, cart, writes, *counters)
+            cart_keys, lines = paying
+            keys = (marker, *cart_keys, *counters)
             script = ("EVAL", scripts.PAID, len(keys), *keys, *head, len(lines))
             script += (*lines, *moves)
         commands += [script, *indexed]
@@ -259,7 +260,7 @@ def count_purchase(
             return done(False)
         writes: list[Command] = []
         if paying is not None:
-            writes.append(("EVAL", scripts.CART_PAY, 2, *paying[:2], *paying[2]))
+            writes.append(("EVAL", scripts.CART_PAY, 3, *paying[0], *paying[1]))
         if attribution is not None:
             writes += day.counts(attribution.code, fields) + indexed
         return Plan(tuple(writes), lambda _replies: True)

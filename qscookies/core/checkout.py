@@ -32,13 +32,15 @@ from ..codec import CookieCodec
 from ..codec import fresh
 from ..errors import CrossSiteError
 from ..errors import PaidTokenError
+from ..errors import PurchaseError
 from ..keys import KeySchema
+from ..privacy import looks_like_card_number
 from ..settings import Settings
 from . import campaigns
 from .aggregates import Day
 from .cart import CartState
-from .cart import check_order
 from .jar import CookieJar
+from .lines import CartLine
 from .plan import Command
 from .plan import Plan
 from .plan import done
@@ -55,11 +57,15 @@ class CartSnapshot:
     .. versionadded:: 0.2
     """
 
-    #: The cart's lines at checkout, ``{sku: quantity}``.
+    #: The cart's lines at checkout, ``{line_id: quantity}`` (as
+    #: :meth:`~qscookies.context.Cart.items`).
     lines: dict[str, int]
     #: Signed, for ``record_purchase(..., paid=token)``; expires after
     #: ``checkout_max_age``.
     token: str
+    #: The same lines with their sku and options, in the order first added
+    #: (as :meth:`~qscookies.context.Cart.lines`).
+    details: tuple[CartLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,20 @@ class Paid:
     attribution: Attribution | None
 
 
+def check_order(order_id: object, total_cents: object) -> None:
+    """Refuse a bad order id (1-128 printable characters, no card number) or
+    total (an int from 0 to 10**12 - 1) with :class:`PurchaseError`."""
+    if (
+        not isinstance(order_id, str)
+        or not 0 < len(order_id) <= 128
+        or not order_id.isprintable()
+        or looks_like_card_number(order_id)
+    ):
+        raise PurchaseError("order_id must be 1-128 printable characters")
+    if type(total_cents) is not int or not 0 <= total_cents < 10**12:
+        raise PurchaseError("total_cents must be an int from 0 to 10**12 - 1")
+
+
 class Purchases:
     """Checkout and purchases of one request's browser.
 
@@ -147,22 +167,23 @@ class Purchases:
         self._cluster = cluster
 
     def checkout(self) -> Plan[CartSnapshot]:
-        """The cart's lines (:meth:`~qscookies.core.cart.CartState.items`: one
+        """The cart's lines (:meth:`~qscookies.core.cart.CartState.lines`: one
         round trip, none when read before) and a token that pays for them.
 
         :raises CrossSiteError: a cross-site unsafe request, which has no cart.
         """
         cart = self._cart
 
-        def snapshot(lines: dict[str, int]) -> CartSnapshot:
+        def snapshot(lines: list[CartLine]) -> CartSnapshot:
             cart_id = cart.id()
             if cart_id is None:
                 raise CrossSiteError("a cross-site request has no cart to check out")
             attribution = self._attribution()
-            paid = Paid(cart_id, self._now, tuple(lines.items()), attribution)
-            return CartSnapshot(lines, self.dump_token(paid))
+            quantities = {line.line_id: line.quantity for line in lines}
+            paid = Paid(cart_id, self._now, tuple(quantities.items()), attribution)
+            return CartSnapshot(quantities, self.dump_token(paid), tuple(lines))
 
-        return then(cart.items(), snapshot)
+        return then(cart.lines(), snapshot)
 
     def dump_token(self, paid: Paid) -> str:
         """Sign *paid* into a token."""
@@ -248,9 +269,9 @@ class Purchases:
         paying = None
         if token is not None:
             lines = tuple(value for line in token.lines for value in line)
-            paying = (keys.cart(token.cart_id), keys.writes(token.cart_id), lines)
+            paying = (keys.cart_keys(token.cart_id), lines)
         elif cart_id:
-            commands.append(("DEL", keys.cart(cart_id), keys.writes(cart_id)))
+            commands.append(("DEL", *keys.cart_keys(cart_id)))
         plan: Plan[Purchase] = done(UNCREDITED)
         if attribution or paying:
             fields = (

@@ -67,6 +67,13 @@ def lines_of(reply: dict[Any, Any]) -> dict[str, int]:
     }
 
 
+def pairs(reply: list[Any]) -> dict[str, str]:
+    """A flat ``field, value, …`` reply (a script's ``HGETALL``) as a dict of
+    text, whether or not the client decodes replies."""
+    values = [text(item) for item in reply]
+    return dict(zip(values[::2], values[1::2], strict=True))
+
+
 def ignore(_replies: list[Any]) -> None:
     """A reader for writes whose replies say nothing the rules need."""
     return None

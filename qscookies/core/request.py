@@ -325,9 +325,7 @@ class RequestState:
             self.cart.drop()
 
         keys = self.rules.keys
-        commands = (
-            (("DEL", keys.cart(cart_id), keys.writes(cart_id)),) if cart_id else ()
-        )
+        commands = (("DEL", *keys.cart_keys(cart_id)),) if cart_id else ()
         return Plan(commands, read)
 
     # -- the privacy switch ------

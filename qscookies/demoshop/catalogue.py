@@ -7,9 +7,11 @@ the same paths:
 
 =====================  =========================================================
 ``GET /``              the catalogue, with an add-to-cart form per product
-``POST /cart/add``     form fields ``sku`` and ``quantity``; ``303`` to the cart
-``GET /cart``          the cart and its checkout button
-``POST /checkout``     records the purchase, shows the order
+``POST /cart/add``     form fields ``sku``, ``quantity`` and, for the mug,
+                       ``engraving`` (a line option); ``303`` to the cart
+``GET /cart``          the cart's lines and its checkout button
+``POST /checkout``     takes the checkout snapshot, records the purchase paid
+                       with its token, shows the order: the snapshot's lines
 ``POST /login``        form field ``name``: signs in (any name, no password: a
                        demo); ``303`` to the cart, which follows that name to
                        every browser signed in with it
@@ -32,11 +34,14 @@ Redis is down: the catalogue renders; the cart page and cart writes answer
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
 
 from ..context import Context
+from ..core.checkout import CartSnapshot
+from ..core.lines import CartLine
 from ..errors import AccountError
 
 #: The promotion the storefront advertises: ``/?promo=SUMMER24``.
@@ -56,6 +61,8 @@ class Product:
     sku: str
     name: str
     price_cents: int
+    #: The product takes an engraving (a line option: another text, another line).
+    engravable: bool = False
 
 
 #: The catalogue, by sku.
@@ -63,10 +70,43 @@ PRODUCTS = {
     product.sku: product
     for product in (
         Product("TEA-01", "Green tea, 100 g", 650),
-        Product("MUG-02", "Stoneware mug", 1400),
+        Product("MUG-02", "Stoneware mug", 1400, engravable=True),
         Product("POT-03", "Cast-iron teapot", 4900),
     )
 }
+
+
+def add_to_cart(qs: Context, form: Mapping[str, str]) -> None:
+    """Add the add-to-cart form's line to the cart (:func:`parse_line`).
+
+    :raises ValueError: a bad form (see :func:`parse_line`).
+    :raises CartError: a bad engraving (say a card number) or a cart limit.
+    """
+    sku, quantity = parse_line(form)
+    engraving = form.get("engraving", "").strip()
+    options = {"engraving": engraving} if engraving else None
+    if options and not PRODUCTS[sku].engravable:
+        raise ValueError("This product takes no engraving.")
+    qs.cart.add(sku, quantity, options=options)
+
+
+def place_order(qs: Context) -> str | None:
+    """Check out and record the purchase of what the snapshot holds.
+
+    The purchase is paid with the snapshot's token, so it takes away only the
+    snapshot's lines (a line added in another tab meanwhile stays); a shop
+    with a payment provider would hand the token over and record the purchase
+    on the provider's return.
+
+    :return: the order page, or ``None`` for an empty cart.
+    """
+    snapshot = qs.cart.checkout()
+    total = order_total(snapshot.details)
+    if not total:
+        return None
+    order_id = new_order_id()
+    qs.record_purchase(order_id, total_cents=total, paid=snapshot.token)
+    return order_page(qs, order_id, total, snapshot)
 
 
 def parse_line(form: Mapping[str, str]) -> tuple[str, int]:
@@ -89,12 +129,12 @@ def parse_line(form: Mapping[str, str]) -> tuple[str, int]:
     return sku, quantity
 
 
-def order_total(items: Mapping[str, int]) -> int:
-    """The total in cents of cart lines ``{sku: quantity}`` (unknown skus: 0)."""
+def order_total(lines: Iterable[CartLine]) -> int:
+    """The total in cents of cart lines (unknown skus: 0)."""
     return sum(
-        PRODUCTS[sku].price_cents * quantity
-        for sku, quantity in items.items()
-        if sku in PRODUCTS
+        PRODUCTS[line.sku].price_cents * line.quantity
+        for line in lines
+        if line.sku in PRODUCTS
     )
 
 
@@ -125,34 +165,38 @@ def catalogue_page(qs: Context) -> str:
         f'<form method="post" action="/cart/add">'
         f'<input type="hidden" name="sku" value="{escape(p.sku)}">'
         f'<input type="number" name="quantity" value="1" min="1" max="{MAX_ADD}">'
-        f"<button>Add to cart</button></form></li>"
+        + (
+            '<input name="engraving" maxlength="128" placeholder="Engraving"'
+            ' aria-label="Engraving (optional)">'
+            if p.engravable
+            else ""
+        )
+        + "<button>Add to cart</button></form></li>"
         for p in PRODUCTS.values()
     )
     return _layout(qs, "Catalogue", f"<ul>{rows}</ul>")
 
 
 def cart_page(qs: Context) -> str:
-    """The cart, its total and the checkout button (one Redis round trip)."""
-    items = qs.cart.items()
-    if not items:
+    """The cart's lines, its total and the checkout button (one Redis round trip)."""
+    lines = qs.cart.lines()
+    if not lines:
         return _layout(qs, "Your cart", "<p>Your cart is empty.</p>")
-    rows = "".join(
-        f"<li>{quantity} &times; {escape(PRODUCTS[sku].name)}</li>"
-        for sku, quantity in sorted(items.items())
-        if sku in PRODUCTS
-    )
     body = (
-        f"<ul>{rows}</ul><p>Total: {_money(order_total(items))}</p>"
+        f"<ul>{_rows(lines)}</ul><p>Total: {_money(order_total(lines))}</p>"
         '<form method="post" action="/checkout"><button>Check out</button></form>'
     )
     return _layout(qs, "Your cart", body)
 
 
-def order_page(qs: Context, order_id: str, total_cents: int) -> str:
-    """The thank-you page of a placed order."""
+def order_page(
+    qs: Context, order_id: str, total_cents: int, snapshot: CartSnapshot
+) -> str:
+    """The thank-you page of a placed order: the checkout snapshot's lines."""
     body = (
         f"<p>Thank you! Order <code>{escape(order_id)}</code>"
-        f" of {_money(total_cents)} is on its way.</p>"
+        f" of {_money(total_cents)} is on its way:</p>"
+        f"<ul>{_rows(snapshot.details)}</ul>"
     )
     return _layout(qs, "Order placed", body)
 
@@ -165,6 +209,19 @@ CROSS_SITE = "Refused: this form was sent from another site."
 def error_page(qs: Context, message: str) -> str:
     """A page explaining why a request was refused (for a ``400``)."""
     return _layout(qs, "Sorry", f"<p>{escape(message)}</p>")
+
+
+def _rows(lines: Iterable[CartLine]) -> str:
+    """The list items of cart lines: quantity, product and engraving."""
+    return "".join(
+        f"<li>{line.quantity} &times; {escape(PRODUCTS[line.sku].name)}"
+        + "".join(
+            f", engraved &ldquo;{escape(text)}&rdquo;" for text in line.options.values()
+        )
+        + "</li>"
+        for line in lines
+        if line.sku in PRODUCTS
+    )
 
 
 def _money(cents: int) -> str:

@@ -24,13 +24,11 @@ from ..wsgi import QSCookies
 from ..wsgi import context
 from .catalogue import CROSS_SITE
 from .catalogue import OPTIONS
+from .catalogue import add_to_cart
 from .catalogue import cart_page
 from .catalogue import catalogue_page
 from .catalogue import error_page
-from .catalogue import new_order_id
-from .catalogue import order_page
-from .catalogue import order_total
-from .catalogue import parse_line
+from .catalogue import place_order
 from .catalogue import sign_in
 
 if TYPE_CHECKING:
@@ -77,20 +75,14 @@ class Storefront:
     def on_add(self, request: Request) -> Response:
         qs = context(request.environ)
         try:
-            sku, quantity = parse_line(request.form)
-            qs.cart.add(sku, quantity)
+            add_to_cart(qs, request.form)
         except (ValueError, CartError) as error:
             return _html(error_page(qs, str(error)), status=400)
         return redirect("/cart", code=303)
 
     def on_checkout(self, request: Request) -> Response:
-        qs = context(request.environ)
-        total = order_total(qs.cart.items())
-        if not total:
-            return redirect("/cart", code=303)
-        order_id = new_order_id()
-        qs.record_purchase(order_id, total_cents=total)
-        return _html(order_page(qs, order_id, total))
+        page = place_order(context(request.environ))
+        return redirect("/cart", code=303) if page is None else _html(page)
 
     def on_login(self, request: Request) -> Response:
         qs = context(request.environ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpRequest
@@ -9,6 +10,9 @@ from django.http import JsonResponse
 from django.urls import path
 
 from qscookies import context
+
+from shop import options_of
+from shop import snapshot_of
 
 
 def page(request: HttpRequest) -> JsonResponse:
@@ -25,10 +29,15 @@ def page(request: HttpRequest) -> JsonResponse:
 
 
 def add(request: HttpRequest) -> JsonResponse:
-    sku = request.GET["sku"]
-    return JsonResponse(
-        request.qs.cart.add(sku, int(request.GET.get("q", 1))), safe=False
-    )
+    """``?sku=&q=``, and ``opt.<key>=`` for the line's options."""
+    sku, options = request.GET["sku"], options_of(request.GET)
+    quantity = int(request.GET.get("q", 1))
+    added = request.qs.cart.add(sku, quantity, options=options)
+    return JsonResponse(added, safe=False)
+
+
+def lines(request: HttpRequest) -> JsonResponse:
+    return JsonResponse([asdict(line) for line in request.qs.cart.lines()], safe=False)
 
 
 def cart(request: HttpRequest) -> JsonResponse:
@@ -41,8 +50,7 @@ def buy(request: HttpRequest) -> JsonResponse:
 
 
 def checkout(request: HttpRequest) -> JsonResponse:
-    snapshot = request.qs.cart.checkout()
-    return JsonResponse({"lines": snapshot.lines, "token": snapshot.token})
+    return JsonResponse(snapshot_of(request.qs.cart.checkout()))
 
 
 def pay(request: HttpRequest) -> JsonResponse:
@@ -82,6 +90,7 @@ urlpatterns = [
     path("", page),
     path("add", add),
     path("cart", cart),
+    path("lines", lines),
     path("buy", buy),
     path("checkout", checkout),
     path("pay", pay),
