@@ -309,10 +309,12 @@ def test_the_shop_runs_as_the_app_user(
         "landings": "1",
         "carts": "1",
         "purchases": "1",
+        "purchases:EUR": "1",
         "revenue_cents:EUR": "1999",
         "landings@/": "1",
         "carts@/": "1",
         "purchases@/": "1",
+        "purchases:EUR@/": "1",
         "revenue_cents:EUR@/": "1999",
     }
     app.clock = lambda: NOW + 3600  # a new visit: a returning visitor

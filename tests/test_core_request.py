@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from qscookies import Purchase
 from qscookies.codec import Attribution
 from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
@@ -932,8 +933,8 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     assert list(plan.commands) == [
         ("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),
         ("EVAL", scripts.PURCHASE, 2, marker, day, ORDER_MEMORY, TTL)
-        + ("purchases", 1, "revenue_cents:EUR", 4599)
-        + ("purchases@/", 1, "revenue_cents:EUR@/", 4599),
+        + ("purchases", 1, "purchases:EUR", 1, "revenue_cents:EUR", 4599)
+        + ("purchases@/", 1, "purchases:EUR@/", 1, "revenue_cents:EUR@/", 4599),
         *indexed("SUMMER"),
     ]
     digest = hashlib.sha256(b"A-1001").hexdigest()
@@ -941,7 +942,7 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     assert len(order_hash) == 32 and order_hash not in digest
     other_codec = CookieCodec("another-secret-0123456789")
     assert other_codec.order_hash("A-1001") != order_hash
-    assert plan.read([1, 1, 0, 1]) is True
+    assert plan.read([1, 1, 0, 1]) == Purchase("SUMMER", duplicate=False)
     cookies = set_cookies(state.finish(200, []))
     assert cookies.keys() == {"qs_cart"} and dropped(cookies["qs_cart"])
     assert state.cart.id() is None
@@ -950,7 +951,7 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
 def test_a_repeated_purchase_is_not_counted() -> None:
     plan = open_state(cookie=promo()).purchases.record("A-1001", 4599)
     assert plan.commands[1:] == tuple(indexed("SUMMER"))
-    assert plan.read([0, 0, 1]) is False
+    assert plan.read([0, 0, 1]) == Purchase(None, duplicate=True)
 
 
 @pytest.mark.parametrize(
@@ -970,7 +971,7 @@ def test_a_purchase_without_a_promotion_only_drops_the_cart(
     state = open_state(cookie=cookie)
     plan = state.purchases.record("A-1001", 100)
     assert plan.commands == commands
-    assert plan.read([1] * len(commands)) is False
+    assert plan.read([1] * len(commands)) == Purchase(None, duplicate=False)
 
 
 def test_after_a_purchase_a_new_cart_is_used() -> None:
