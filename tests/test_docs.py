@@ -90,6 +90,7 @@ INCLUDED = {
     "qscookies/demoshop/wsgi.py": "tests/test_examples.py (examples/wsgi_shop.py)",
     "examples/flask_shop.py": "tests/test_examples.py",
     "examples/django_shop/shop.py": "tests/test_examples.py",
+    "examples/fastapi_shop.py": "tests/test_fastapi_shop.py",
 }
 
 
@@ -251,7 +252,7 @@ def test_the_shops_pass_the_tests_of_their_pages(
     tests = [
         text for path, text in files.items() if Path(path).name.startswith("test_")
     ]
-    assert len(tests) >= 4  # WSGI, Flask, ASGI, Flask-Login, the plugin's page
+    assert len(tests) >= 7  # WSGI, Flask, ASGI, Flask-Login, the plugins' pages
     for path, text in files.items():
         (tmp_path / path).write_text(text)
     output = _run(
