@@ -1143,6 +1143,21 @@ def api_requests(driver: Any, base: str) -> list[str]:
     ]
 
 
+def pick_breakdown(driver: Any) -> list[list[str]]:
+    """Pick the first promotion of the table; its breakdown's rows as shown."""
+    driver.find_element(By.CSS_SELECTOR, "#counts button.pick").click()
+    WebDriverWait(driver, 15).until(
+        lambda d: (
+            d.find_element(By.ID, "breakdown").get_attribute("data-state") == "ready"
+        )
+    )
+    return [
+        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in driver.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
+        if row.find_elements(By.TAG_NAME, "td")
+    ]
+
+
 def table_rows(driver: Any) -> list[list[str]]:
     """The promotion table's rows as shown (empty when the table is hidden)."""
     return [
@@ -1404,18 +1419,7 @@ def test_breakdown_and_currencies_in_headless_chromium(
         )
         section = chromium.find_element(By.ID, "breakdown")
         assert not section.is_displayed()  # asked only on demand
-        chromium.find_element(By.CSS_SELECTOR, "#counts button.pick").click()
-        WebDriverWait(chromium, 15).until(
-            lambda d: (
-                d.find_element(By.ID, "breakdown").get_attribute("data-state")
-                == "ready"
-            )
-        )
-        shown = [
-            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-            for row in chromium.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
-            if row.find_elements(By.TAG_NAME, "td")
-        ]
+        shown = pick_breakdown(chromium)
     rows = sorted(
         report.counts(day, day, by="source_medium"),
         key=lambda r: (-r.landings, f"SPRING@{r.source or ''}/{r.medium or ''}"),

@@ -18,6 +18,7 @@ from browser import served
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.ui import WebDriverWait
+from test_dashboard import pick_breakdown
 from werkzeug.test import Client
 
 from qscookies.dashboard import Dashboard
@@ -170,18 +171,7 @@ def test_every_money_figure_names_its_currency_in_headless_chromium(
         assert note == (
             "Revenue above is in USD. Other currencies, never added to it: EUR 19.99."
         )
-        chromium.find_element(By.CSS_SELECTOR, "#counts button.pick").click()
-        WebDriverWait(chromium, 15).until(
-            lambda d: (
-                d.find_element(By.ID, "breakdown").get_attribute("data-state")
-                == "ready"
-            )
-        )
-        shown = [
-            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-            for row in chromium.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
-            if row.find_elements(By.TAG_NAME, "td")
-        ]
+        shown = pick_breakdown(chromium)
         blog = next(cells for cells in shown if cells[0] == "blog-a")
         assert blog[7] == "5.00 USD"
         assert chromium.find_element(By.ID, "breakdown-currency").text == "USD"
