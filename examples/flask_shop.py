@@ -24,12 +24,14 @@ from qscookies import CartError
 from qscookies.demo import serve
 from qscookies.demoshop.catalogue import CROSS_SITE
 from qscookies.demoshop.catalogue import OPTIONS
+from qscookies.demoshop.catalogue import STYLESHEET_PATH
 from qscookies.demoshop.catalogue import add_to_cart
 from qscookies.demoshop.catalogue import cart_page
 from qscookies.demoshop.catalogue import catalogue_page
 from qscookies.demoshop.catalogue import error_page
 from qscookies.demoshop.catalogue import place_order
 from qscookies.demoshop.catalogue import sign_in
+from qscookies.demoshop.catalogue import stylesheet
 from qscookies.flask import QSCookies
 from qscookies.flask import qs
 
@@ -41,15 +43,21 @@ def create_app(*, secret_key: str, redis_url: str, **options: Any) -> Flask:
     :param redis_url: where Redis is.
     :param options: more settings (``QSCOOKIES_<NAME>`` in ``app.config``).
     """
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the shop serves its stylesheet
     app.config.update(SECRET_KEY=secret_key, QSCOOKIES_REDIS_URL=redis_url)
     for name, value in {**OPTIONS, **options}.items():
         app.config[f"QSCOOKIES_{name.upper()}"] = value
     QSCookies(app)
 
+    @app.get(STYLESHEET_PATH)  # an excluded path: no qs here
+    def shop_css() -> Response:
+        return Response(stylesheet(), mimetype="text/css")
+
     @app.before_request
     def same_origin_only() -> tuple[str, int] | None:
-        if qs.cross_site:  # CSRF: a form another site posted
+        if (
+            request.path != STYLESHEET_PATH and qs.cross_site
+        ):  # CSRF: a form another site posted
             return error_page(qs, CROSS_SITE), 403
         return None
 

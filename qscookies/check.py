@@ -27,6 +27,7 @@ from .store.app import cause
 from .store.client import describe
 from .store.client import is_cluster
 from .store.probe import Prober
+from .words import docs_url
 from .words import plural
 
 log = logging.getLogger("qscookies")
@@ -362,7 +363,7 @@ def _each_process() -> str:
 #: re-send (see :mod:`qscookies.store.pool` and :mod:`qscookies.store.cluster`).
 CLIENT_SETTINGS = (
     "a socket_timeout and a socket_connect_timeout no longer than it"
-    " (see the README's Scale section)"
+    f" (see {docs_url('scale', 'client-settings')})"
 )
 
 

@@ -39,19 +39,17 @@ from starlette.testclient import TestClient
 from .asgi import QSCookies
 from .asgi import Scope
 from .context import AsyncContext
-from .core.consent import Decision
-from .core.visits import Visitor
-from .testing import Clock
 from .testing import _expect
-from .testing import _visitor_of
-from .testing import our_cookies
+from .teststate import Clock
+from .teststate import StateReaders
+from .teststate import our_cookies
 
 __all__ = ["ASGIShopClient"]
 
 _T = TypeVar("_T")
 
 
-class ASGIShopClient(TestClient, Clock):
+class ASGIShopClient(StateReaders, TestClient, Clock):
     """Starlette's ``TestClient`` for a shop wrapped in the ASGI door.
 
     Reading state sends no cookie and changes nothing: a visit is not started,
@@ -78,23 +76,6 @@ class ASGIShopClient(TestClient, Clock):
     def cart_items(self) -> dict[str, int]:
         """The lines of this client's cart, ``{sku: quantity}`` (one ``HGETALL``)."""
         return self._run(lambda qs: qs.cart.items())
-
-    def promotion(self) -> str | None:
-        """The promotion code attributed to this client now, or ``None``."""
-        return self._context().promotion
-
-    def tracking_allowed(self) -> bool:
-        """Whether this client is tracked (by the consent mode and its choice)."""
-        return self._context().tracking_allowed
-
-    def tracking_choice(self) -> Decision | None:
-        """This client's recorded choice, ``"in"``, ``"out"``, or ``None``."""
-        return self._context().tracking_choice
-
-    def visitor(self) -> Visitor | None:
-        """What the middleware knows of this client from its visitor cookie
-        (see :meth:`qscookies.testing.ShopClient.visitor`)."""
-        return _visitor_of(self._context())
 
     def _run(self, read: Callable[[AsyncContext], Awaitable[_T]]) -> _T:
         """Await *read* of this client's context on a loop of its own."""

@@ -51,7 +51,6 @@ for an app that does not, ``ShopClient(qscookies_wrap(app))``)::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -65,14 +64,13 @@ from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
 from . import asgi
-from .codec import cookie_name
 from .context import Context
-from .core.consent import Decision
-from .core.visits import Visitor
 from .door import Door
 from .embedded import RedisServer
 from .errors import QSCookiesError
-from .settings import Settings
+from .teststate import Clock as Clock
+from .teststate import StateReaders
+from .teststate import our_cookies as our_cookies
 from .wsgi import QSCookies
 
 if TYPE_CHECKING:
@@ -99,61 +97,7 @@ TEST_SECRET_KEY = "qscookies-testing-secret-key-not-for-production"
 _Door = TypeVar("_Door", bound=Door[Any, Any])
 
 
-class Clock:
-    """A middleware's clock that a test moves instead of sleeping.
-
-    Both test clients own one: they set the middleware's public
-    :attr:`~qscookies.door.Door.clock` to :meth:`now`, so the codec's expiry
-    checks, the visit rules and the store's breaker all see the moved time.
-    """
-
-    def __init__(self) -> None:
-        #: Seconds the clock is ahead of real time.
-        self.offset = 0.0
-
-    def now(self) -> float:
-        """The middleware's clock: real time plus :attr:`offset` (Unix seconds)."""
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        """Move the middleware's clock forward, e.g. past a visit gap or an expiry.
-
-        Cookies keep their signed timestamps, so the middleware sees them as
-        older (or expired) on the next request, exactly as after a real wait.
-
-        :param seconds: how far to move, at least 0.
-        :raises ValueError: *seconds* is negative.
-        """
-        if seconds < 0:
-            raise ValueError("time only moves forward: seconds must be at least 0")
-        self.offset += seconds
-
-
-def our_cookies(
-    settings: Settings, secure: bool, get: Callable[[str], str | None]
-) -> dict[str, str]:
-    """Our cookies among a client's, ``{name: value}``, as a ``Cookie`` header
-    would carry them.
-
-    :param secure: the client talks HTTPS (``__Host-`` names).
-    :param get: a cookie's value by name, ``None`` when the client has none.
-    """
-    found = {}
-    for base in settings.cookie_names:
-        name = cookie_name(base, secure)
-        value = get(name)
-        if value is not None:
-            found[name] = value
-    return found
-
-
-def _visitor_of(qs: Any) -> Visitor | None:
-    """The visitor of a context read from cookies, ``None`` when untracked."""
-    visitor: Visitor = qs.visitor
-    return visitor if visitor.visits else None
-
-
-class ShopClient(Client, Clock):
+class ShopClient(StateReaders, Client, Clock):
     """A werkzeug test client for a shop wrapped in :class:`~qscookies.QSCookies`.
 
     Besides making requests (``get``, ``post``, … as :class:`werkzeug.test.Client`),
@@ -214,28 +158,6 @@ class ShopClient(Client, Clock):
         Empty when the client has no cart, or its cart cookie expired or is invalid.
         """
         return self._context().cart.items()
-
-    def promotion(self) -> str | None:
-        """The promotion code attributed to this client now, or ``None``."""
-        return self._context().promotion
-
-    def tracking_allowed(self) -> bool:
-        """Whether this client is tracked (by the consent mode and its choice)."""
-        return self._context().tracking_allowed
-
-    def tracking_choice(self) -> Decision | None:
-        """This client's recorded choice, ``"in"``, ``"out"``, or ``None``."""
-        return self._context().tracking_choice
-
-    def visitor(self) -> Visitor | None:
-        """What the middleware knows of this client from its visitor cookie.
-
-        :return: the visitor as of the last response (``visits`` counts the
-            visits so far), or ``None`` without a valid, unexpired visitor cookie
-            (no request yet, opted out, idle past ``visitor_max_age``, or, with
-            ``consent="opt-in"``, past its span since the consent).
-        """
-        return _visitor_of(self._context())
 
     def _environ(self) -> WSGIEnvironment:
         secure = self.qscookies.settings.secure

@@ -2,7 +2,7 @@
 
 :func:`failover` reads the cluster through a :class:`~qscookies.store.survey.Surveyor`
 and turns what it found into :class:`Finding` lines, each checked against the
-README's "Scale" section:
+documentation's "Scale and failover" page (``docs/scale.md``):
 
 - every master has an online replica (else a ``kill -9`` of it loses the writes
   not yet replicated and stops its carts' writes until it is back), and every

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+#: Where the documentation site is (``site_url`` in ``mkdocs.yml``); messages
+#: point into it with :func:`docs_url`.
+DOCS_URL = "https://qscookies.github.io/qscookies/"
+
 #: Which figures count everyone and which only the visitors who may be tracked
 #: (who consented, with ``consent="opt-in"``, or did not opt out): a note under
 #: every table of promotion counts.
@@ -22,3 +26,15 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     :param nouns: the plural, where adding an ``s`` is wrong.
     """
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def docs_url(page: str, section: str = "") -> str:
+    """The address of a page of the documentation site, and of a section of it.
+
+    >>> docs_url("scale", "client-settings")
+    'https://qscookies.github.io/qscookies/scale/#client-settings'
+
+    :param page: the page's file in ``docs/``, without ``.md``.
+    :param section: the anchor of one of its headings.
+    """
+    return f"{DOCS_URL}{page}/" + (f"#{section}" if section else "")

@@ -1053,8 +1053,9 @@ def test_a_client_passed_in_that_retries_is_warned_of_once(
         assert warned == [
             f"qscookies: the Redis client passed in {problem}: a request can wait"
             " past socket_timeout; give it a socket_timeout and a"
-            " socket_connect_timeout no longer than it (see the README's Scale"
-            f" section) (pid {os.getpid()}; each worker process checks once)"
+            " socket_connect_timeout no longer than it (see"
+            " https://qscookies.github.io/qscookies/scale/#client-settings)"
+            f" (pid {os.getpid()}; each worker process checks once)"
         ]
         assert f"give it {CLIENT_SETTINGS} (pid" in warned[0]
     caplog.clear()

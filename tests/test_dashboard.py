@@ -891,6 +891,8 @@ def test_cli_dashboard_serves_with_a_generated_token(start_dashboard: Any) -> No
         "since",
         "until",
         "top",
+        "currency",
+        "currencies",
         "rows",
         "rest",
         "rest_codes",
@@ -983,13 +985,13 @@ def test_dashboard_in_headless_chromium(
         # The average order: 2499 cents over 2 orders, rounded half up to a
         # cent as the CLI does; blank where nothing was bought.
         assert table == [
-            ["SPRING", "4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"],
-            ["SUMMER", "2", "1", "1", "1", "0", "0.00", "0.0%", ""],
-            ["WINTER", "1", "1", "0", "0", "0", "0.00", "0.0%", ""],
-            ["Total", "7", "4", "3", "3", "2", "24.99", "50.0%", "12.50"],
+            ["SPRING", "4", "3", "3", "2", "2", "24.99 EUR", "66.7%", "12.50 EUR"],
+            ["SUMMER", "2", "1", "1", "1", "0", "0.00 EUR", "0.0%", ""],
+            ["WINTER", "1", "1", "0", "0", "0", "0.00 EUR", "0.0%", ""],
+            ["Total", "7", "4", "3", "3", "2", "24.99 EUR", "50.0%", "12.50 EUR"],
         ]
         heads = chromium.find_elements(By.CSS_SELECTOR, "#counts th")
-        assert heads[-1].text == "Avg. order"
+        assert heads[-1].text == "Avg. order (EUR)"
         status = chromium.find_element(By.ID, "status").text
         assert status == f"3 promotions, {FIRST} to {LAST} (UTC)."
         site = [
@@ -1141,6 +1143,21 @@ def api_requests(driver: Any, base: str) -> list[str]:
     ]
 
 
+def pick_breakdown(driver: Any) -> list[list[str]]:
+    """Pick the first promotion of the table; its breakdown's rows as shown."""
+    driver.find_element(By.CSS_SELECTOR, "#counts button.pick").click()
+    WebDriverWait(driver, 15).until(
+        lambda d: (
+            d.find_element(By.ID, "breakdown").get_attribute("data-state") == "ready"
+        )
+    )
+    return [
+        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        for row in driver.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
+        if row.find_elements(By.TAG_NAME, "td")
+    ]
+
+
 def table_rows(driver: Any) -> list[list[str]]:
     """The promotion table's rows as shown (empty when the table is hidden)."""
     return [
@@ -1244,7 +1261,7 @@ def test_quick_ranges_ask_again_and_redraw(
         assert wait_ready(chromium) == "ready"
         assert table_rows(chromium)[0] == [
             "SPRING",
-            *("4", "3", "3", "2", "2", "24.99", "66.7%", "12.50"),
+            *("4", "3", "3", "2", "2", "24.99 EUR", "66.7%", "12.50 EUR"),
         ]
         # Back to the quiet range: its figures, and the table hidden again.
         chromium.get_log("performance")
@@ -1402,18 +1419,7 @@ def test_breakdown_and_currencies_in_headless_chromium(
         )
         section = chromium.find_element(By.ID, "breakdown")
         assert not section.is_displayed()  # asked only on demand
-        chromium.find_element(By.CSS_SELECTOR, "#counts button.pick").click()
-        WebDriverWait(chromium, 15).until(
-            lambda d: (
-                d.find_element(By.ID, "breakdown").get_attribute("data-state")
-                == "ready"
-            )
-        )
-        shown = [
-            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-            for row in chromium.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
-            if row.find_elements(By.TAG_NAME, "td")
-        ]
+        shown = pick_breakdown(chromium)
     rows = sorted(
         report.counts(day, day, by="source_medium"),
         key=lambda r: (-r.landings, f"SPRING@{r.source or ''}/{r.medium or ''}"),
@@ -1430,4 +1436,4 @@ def test_breakdown_and_currencies_in_headless_chromium(
     assert shown[-1][:3] == ["Total", "", "5"]
     # EUR revenue only: the USD purchase is not in the EUR column.
     blog = next(cells for cells in shown if cells[0] == "blog-a")
-    assert blog[7] == "0.00"
+    assert blog[7] == "0.00 EUR"

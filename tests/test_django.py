@@ -368,6 +368,7 @@ def test_manage_py_check_names_a_bad_setting(site: dict[str, Any], named: str) -
     assert result.returncode == 1, result.stdout + result.stderr
     assert "qscookies.E001" in result.stderr
     assert named in result.stderr
+    assert "HINT: see https://qscookies.github.io/qscookies/settings/" in result.stderr
 
 
 def test_manage_py_check_passes_a_good_configuration() -> None:

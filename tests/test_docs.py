@@ -37,6 +37,8 @@ from test_examples import SHOPS
 from qscookies.embedded import RedisServer
 from qscookies.settings import Settings
 from qscookies.testing import ShopClient
+from qscookies.words import DOCS_URL
+from qscookies.words import docs_url
 
 DOCS = ROOT / "docs"
 SECRET = "docs-test-secret-0123456789"
@@ -88,6 +90,7 @@ INCLUDED = {
     "qscookies/demoshop/wsgi.py": "tests/test_examples.py (examples/wsgi_shop.py)",
     "examples/flask_shop.py": "tests/test_examples.py",
     "examples/django_shop/shop.py": "tests/test_examples.py",
+    "examples/fastapi_shop.py": "tests/test_fastapi_shop.py",
 }
 
 
@@ -140,6 +143,33 @@ def test_the_settings_reference_lists_every_setting_with_its_default() -> None:
     assert list(settings) == [field.name for field in fields(Settings)]
     for field in fields(Settings):
         assert ast.literal_eval(settings[field.name]) == field.default, field.name
+
+
+def _anchors(page: Path) -> set[str]:
+    """The anchors of a page's headings, as the site's ``toc`` makes them."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[\s]+", "-", re.sub(r"[^\w\s-]", "", h).strip().lower())
+            for h in headings}  # fmt: skip
+
+
+def test_the_messages_point_at_pages_and_sections_of_the_site() -> None:
+    """``DOCS_URL`` is the site's ``site_url``; each ``docs_url(page, section)``
+    of the package names a page of ``docs/`` and one of its headings."""
+    site_url = re.search(r"^site_url: (\S+)$", (ROOT / "mkdocs.yml").read_text(), re.M)
+    assert site_url is not None and site_url[1] == DOCS_URL
+    calls = [
+        call
+        for path in (ROOT / "qscookies").rglob("*.py")
+        for call in re.findall(
+            r"""docs_url\(\s*["']([\w/-]+)["'](?:,\s*["']([\w-]+)["'])?\s*\)""",
+            path.read_text(),
+        )
+    ]
+    assert len(calls) >= 2  # check.py's client settings, the Django check's hint
+    for page, section in calls:
+        assert (DOCS / f"{page}.md").is_file(), page
+        assert not section or section in _anchors(DOCS / f"{page}.md"), section
+    assert docs_url("scale", "client-settings") == f"{DOCS_URL}scale/#client-settings"
 
 
 # -- scripts and shell blocks -----------------------------------------------------
@@ -222,7 +252,7 @@ def test_the_shops_pass_the_tests_of_their_pages(
     tests = [
         text for path, text in files.items() if Path(path).name.startswith("test_")
     ]
-    assert len(tests) >= 4  # WSGI, Flask, ASGI, Flask-Login, the plugin's page
+    assert len(tests) >= 7  # WSGI, Flask, ASGI, Flask-Login, the plugins' pages
     for path, text in files.items():
         (tmp_path / path).write_text(text)
     output = _run(

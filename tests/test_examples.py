@@ -26,6 +26,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from qscookies import QSCookies
 from qscookies.demoshop.catalogue import OPTIONS
 from qscookies.demoshop.catalogue import PROMOTION
+from qscookies.demoshop.catalogue import STYLESHEET_PATH
+from qscookies.demoshop.catalogue import stylesheet
 from qscookies.django import QSCookiesMiddleware
 from qscookies.embedded import RedisServer
 from qscookies.report import PromotionCounts
@@ -132,6 +134,23 @@ def test_promotion_cart_checkout_journey(shop: Shop) -> None:
     row = shop.counts()
     assert (row.landings, row.visitors, row.carts) == (1, 1, 1)
     assert (row.purchases, row.revenue_cents) == (1, 2700)
+
+
+def test_the_pages_link_the_stylesheet_the_shop_serves(
+    shop: Shop, redis_client: Any
+) -> None:
+    """The shop's own ``/static/shop.css`` (no CDN), on an excluded path: no
+    cookie set, nothing written to Redis."""
+    page = shop.browser().get("/")
+    assert f'<link rel="stylesheet" href="{STYLESHEET_PATH}">' in page.text
+    assert "Set-Cookie" in page.headers  # a page's first visit: the header we check
+    before = redis_client.dbsize()
+    css = Browser(shop.base).get(STYLESHEET_PATH)
+    assert css.status == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+    assert css.text.encode() == stylesheet() and b"body {" in stylesheet()
+    assert "Set-Cookie" not in css.headers
+    assert redis_client.dbsize() == before
 
 
 def test_returning_visitor_is_greeted(

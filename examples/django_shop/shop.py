@@ -34,12 +34,14 @@ from qscookies import CartError
 from qscookies.demo import serve
 from qscookies.demoshop.catalogue import CROSS_SITE
 from qscookies.demoshop.catalogue import OPTIONS
+from qscookies.demoshop.catalogue import STYLESHEET_PATH
 from qscookies.demoshop.catalogue import add_to_cart
 from qscookies.demoshop.catalogue import cart_page
 from qscookies.demoshop.catalogue import catalogue_page
 from qscookies.demoshop.catalogue import error_page
 from qscookies.demoshop.catalogue import place_order
 from qscookies.demoshop.catalogue import sign_in
+from qscookies.demoshop.catalogue import stylesheet
 
 View = Callable[[HttpRequest], HttpResponse]
 
@@ -67,6 +69,11 @@ def same_origin(view: Callable[[HttpRequest], HttpResponse]) -> Any:
         return view(request)
 
     return checked
+
+
+@allow("GET")
+def shop_css(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(stylesheet(), content_type="text/css")  # excluded: no qs
 
 
 @allow("GET")
@@ -116,6 +123,7 @@ def logout(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
+    path(STYLESHEET_PATH.lstrip("/"), shop_css),
     path("", catalogue),
     path("cart", cart),
     path("cart/add", add),

@@ -4,27 +4,30 @@ Mount it in any WSGI server, or run it with ``qscookies dashboard``::
 
     app = Dashboard(redis_url="redis://localhost/0", token="a long random token")
 
-Every request must come from an allowed network (``REMOTE_ADDR`` only; a
-``X-Forwarded-For`` header is never believed) and carry the token: as
-``Authorization: Bearer <token>``, or once as ``?token=<token>``, which is traded
-for an ``HttpOnly``, ``SameSite=Strict`` session cookie and a ``303`` to the same
-URL without it. The cookie holds no token, only its issue time signed with a key
-derived from the token (itsdangerous ``TimestampSigner``); it carries ``Max-Age``
-and the server refuses it once older than ``session_max_age`` (default 12 hours),
-whatever the browser does. Changing the token ends every session. Anything else
-(no token, a wrong one, an expired or forged cookie, another network) gets the
-same ``403``, whose body says how to get in and nothing else.
+Who may open it (an allowed network and the token, or the session cookie the
+token is traded for) is :mod:`qscookies.dashboard.access`'s job; anything else
+gets the same ``403``.
 
 Routes: ``/`` (the page), ``/static/dashboard.js`` and ``/static/dashboard.css``
-(served from the package, no CDN), ``/api/counts?since=&until=&top=`` (all the
-page shows, in one bounded answer: the top promotions by landings, the rest
-summed, totals, the site row, the top promotions day by day),
+(served from the package, no CDN), ``/api/counts?since=&until=&top=&currency=``
+(all the page shows, in one bounded answer: the top promotions by landings, the
+rest summed, totals, the site row, the top promotions day by day),
 ``/api/counts.csv?since=&until=`` (every promotion of the range, one row each,
-as a CSV download: the page's link), ``/api/breakdown?promotion=&by=&since=&until=``
-(one promotion by source and/or medium, asked only when the page's reader picks a
-promotion: its top rows, the rest summed, bounded like ``/api/counts``) and
-``/api/daily?promotion=&since=&until=`` (one promotion; the page does not use it).
-Revenue is in EUR, each row's ``revenue_by_currency`` has every currency's.
+as a CSV download: the page's link; a revenue column per currency),
+``/api/breakdown?promotion=&by=&since=&until=&currency=`` (one promotion by
+source and/or medium, asked only when the page's reader picks a promotion: its
+top rows, the rest summed, bounded like ``/api/counts``) and
+``/api/daily?promotion=&since=&until=&currency=`` (one promotion; the page does
+not use it).
+
+Revenue and the average order are in one currency, named in each answer
+(``currency``) beside the currencies that have revenue in the range
+(``currencies``): the one ``?currency=`` asks for when it has data, else the
+dashboard's ``currency`` (default EUR) when it has data or none has, else the
+first of them, so a USD shop never reads 0.00 EUR. Any other ``?currency=``
+(unknown, lower case, junk) is ignored: it never reaches Redis, whose
+currencies are fields of the day hashes read whole. Each row's
+``revenue_by_currency`` has every currency's, never added together.
 Aggregates only, ``min_count`` applied; days as ``YYYY-MM-DD`` (or ``Nd``),
 default the last 30 UTC days, at most :data:`~qscookies.days.MAX_DAYS`.
 Every response carries a ``Content-Security-Policy`` that lets the page reach
@@ -33,9 +36,6 @@ its own origin only.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
 import json
 import time
 from collections.abc import Callable
@@ -46,10 +46,7 @@ from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING
 from typing import Any
-from urllib.parse import urlencode
 
-from itsdangerous import BadSignature
-from itsdangerous import TimestampSigner
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
@@ -64,6 +61,16 @@ from ..render import sort_rows
 from ..report import MAX_TOP
 from ..report import DailyCounts
 from ..report import PromotionReport
+from ..report import Summary
+from ..store.client import open_client
+from .access import COOKIE_NAME as COOKIE_NAME
+from .access import DEFAULT_NETWORKS as DEFAULT_NETWORKS
+from .access import FORBIDDEN_BODY as FORBIDDEN_BODY
+from .access import MIN_TOKEN_LENGTH as MIN_TOKEN_LENGTH
+from .access import SESSION_MAX_AGE as SESSION_MAX_AGE
+from .access import Gate
+from .currency import Shown
+from .currency import shown_in
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -74,15 +81,6 @@ __all__ = [
     "Dashboard",
 ]
 
-
-#: Client networks allowed by default: loopback and the private ranges.
-DEFAULT_NETWORKS = (
-    "127.0.0.0/8",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-)
 
 #: Headers sent with every response, the 403s included.
 SECURITY_HEADERS = {
@@ -96,54 +94,14 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
 }
 
-#: Name of the cookie the ``?token=`` is traded for.
-COOKIE_NAME = "qs_dashboard"
-
 #: How many promotions the page shows one by one (the rest summed).
 TOP = 20
-
-#: The shortest token accepted.
-MIN_TOKEN_LENGTH = 16
-
-#: How long the session cookie is good for, in seconds (12 hours).
-SESSION_MAX_AGE = 12 * 60 * 60
-
-#: The body of every 403: how to get in, and nothing about why not.
-FORBIDDEN_BODY = """\
-403 Forbidden
-
-This is an internal dashboard. To open it you need its access token, from
-whoever runs it, and a connection from a network the dashboard allows (such as
-the office network or its VPN). Then either:
-
-  - send the token with every request, as the header
-        Authorization: Bearer <token>
-  - or open the address once with ?token=<token> added: the token is then
-    traded for a cookie that keeps this browser in for a limited time.
-"""
-
-_SESSION_SALT = "qscookies.dashboard.session"
-_SESSION_VALUE = b"marketing"
 
 _ASSETS = {
     "/": ("page.html", "text/html; charset=utf-8"),
     "/static/dashboard.js": ("static/dashboard.js", "text/javascript; charset=utf-8"),
     "/static/dashboard.css": ("static/dashboard.css", "text/css; charset=utf-8"),
 }
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class _SessionSigner(TimestampSigner):
-    """itsdangerous's ``TimestampSigner``, reading the time from *clock*."""
-
-    def __init__(self, secret_key: bytes, clock: Callable[[], float]) -> None:
-        super().__init__(secret_key, salt=_SESSION_SALT, digest_method=hashlib.sha256)
-        self.clock = clock
-
-    def get_timestamp(self) -> int:
-        """Now, by the injected clock."""
-        return int(self.clock())
 
 
 class Dashboard:
@@ -164,10 +122,15 @@ class Dashboard:
         for, counted from when it was issued (default 12 hours).
     :param clock: the time as POSIX seconds (default :func:`time.time`); tests
         move it to show the cookie expire.
+    :param currency: the ISO 4217 currency revenue is shown in when the page
+        asks for none, and this one has data in the range (or none has).
     :raises ConfigurationError: a short token, a bad network or option.
 
     .. versionchanged:: 0.1
         The cookie expires (``session_max_age``); it used to be good forever.
+
+    .. versionchanged:: 0.2
+        ``currency``, and the ``?currency=`` choice among the currencies with data.
     """
 
     def __init__(
@@ -182,39 +145,34 @@ class Dashboard:
         socket_timeout: float = 5.0,
         session_max_age: int = SESSION_MAX_AGE,
         clock: Callable[[], float] = time.time,
+        currency: str = "EUR",
     ) -> None:
-        if not isinstance(token, str) or len(token) < MIN_TOKEN_LENGTH:
-            raise ConfigurationError(
-                f"token must be a string of at least {MIN_TOKEN_LENGTH} characters"
-            )
-        if (
-            isinstance(session_max_age, bool)
-            or not isinstance(session_max_age, int)
-            or session_max_age <= 0
-        ):
-            raise ConfigurationError(
-                "session_max_age must be a positive number of seconds"
-            )
-        if isinstance(allowed_networks, str):
-            raise ConfigurationError("allowed_networks must be a list of networks")
-        try:
-            networks = [ipaddress.ip_network(net) for net in allowed_networks]
-        except ValueError as error:
-            raise ConfigurationError(f"allowed_networks: {error}") from error
+        #: Who may ask: the networks, the token, the session cookie.
+        self.gate = Gate(token, allowed_networks, session_max_age, clock)
         #: The networks a client must be in.
-        self.allowed_networks: tuple[Network, ...] = tuple(networks)
-        #: The report the dashboard reads through.
-        self.report = PromotionReport(
-            redis_url=redis_url,
-            redis=redis,
-            key_prefix=key_prefix,
-            min_count=min_count,
-            socket_timeout=socket_timeout,
-        )
+        self.allowed_networks = self.gate.allowed_networks
         #: Seconds a session cookie is good for.
         self.session_max_age = session_max_age
-        self._token = token.encode()
-        self._signer = _SessionSigner(self._token, clock)
+        client, self._owned = open_client(
+            redis_url, redis, socket_timeout=socket_timeout
+        )
+        self._client = client
+        self._options: dict[str, Any] = {
+            "key_prefix": key_prefix,
+            "min_count": min_count,
+            "socket_timeout": socket_timeout,
+        }
+        try:
+            #: The report the dashboard reads through, in its default currency.
+            self.report = PromotionReport(
+                redis=client, currency=currency, **self._options
+            )
+        except ConfigurationError:
+            self.close()
+            raise
+        #: The currency figures are shown in unless another is asked for.
+        self.currency = self.report.currency
+        self._reports = {self.currency: self.report}
         self._handlers: dict[str, Callable[[Request], Response | dict[str, Any]]] = {
             "/api/counts": self._counts,
             "/api/counts.csv": self._counts_csv,
@@ -232,77 +190,16 @@ class Dashboard:
 
     def close(self) -> None:
         """Close the Redis pool, if the dashboard opened it."""
-        self.report.close()
+        if self._owned:
+            self._client.close()
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
         request = Request(environ)
-        response = self._authorize(request) or self._route(request)
+        response = self.gate.authorize(request) or self._route(request)
         response.headers.update(SECURITY_HEADERS)
         return response(environ, start_response)
-
-    # -- access ------
-
-    def _authorize(self, request: Request) -> Response | None:
-        """``None`` when the request may pass, else the response to send."""
-        if not self._address_allowed(request.remote_addr):
-            return _forbidden()
-        offered = request.args.get("token")
-        if offered is not None:
-            if request.method not in ("GET", "HEAD") or not self._token_ok(offered):
-                return _forbidden()
-            return self._trade_token(request)
-        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and self._token_ok(bearer.strip()):
-            return None
-        if self._session_ok(request.cookies.get(COOKIE_NAME, "")):
-            return None
-        return _forbidden()
-
-    def _session_ok(self, cookie: str) -> bool:
-        """Whether *cookie* was issued by us, less than the max age ago."""
-        if not cookie:
-            return False
-        try:
-            value = self._signer.unsign(cookie, max_age=self.session_max_age)
-        except (BadSignature, UnicodeError):
-            return False
-        return hmac.compare_digest(value, _SESSION_VALUE)
-
-    def _address_allowed(self, address: str | None) -> bool:
-        try:
-            ip = ipaddress.ip_address(address or "")
-        except ValueError:
-            return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        return any(ip in network for network in self.allowed_networks)
-
-    def _token_ok(self, offered: str) -> bool:
-        return hmac.compare_digest(offered.encode(), self._token)
-
-    def _trade_token(self, request: Request) -> Response:
-        """Answer ``?token=`` with the cookie and a ``303`` to the clean URL."""
-        query = [
-            (name, value)
-            for name, value in request.args.items(multi=True)
-            if name != "token"
-        ]
-        location = (request.script_root + request.path) or "/"
-        if query:
-            location += "?" + urlencode(query)
-        response = Response(status=303, headers={"Location": location})
-        response.set_cookie(
-            COOKIE_NAME,
-            self._signer.sign(_SESSION_VALUE).decode(),
-            max_age=self.session_max_age,
-            path=request.script_root or "/",
-            secure=request.scheme == "https",
-            httponly=True,
-            samesite="Strict",
-        )
-        return response
 
     # -- pages and data ------
 
@@ -326,6 +223,27 @@ class Dashboard:
             return _json({"error": str(error)}, 503)
         return answer if isinstance(answer, Response) else _json(answer)
 
+    def _in(self, currency: str) -> PromotionReport:
+        """The report in *currency* (an ISO 4217 code: one report each at most)."""
+        report = self._reports.get(currency)
+        if report is None:
+            report = PromotionReport(
+                redis=self._client, currency=currency, **self._options
+            )
+            self._reports[currency] = report
+        return report
+
+    def _shown(
+        self, request: Request, read: Callable[[PromotionReport], Summary]
+    ) -> Shown[Summary]:
+        """A summary in the currency the request may ask for (see the module)."""
+        return shown_in(
+            request.args.get("currency"),
+            self.currency,
+            lambda currency: read(self._in(currency)),
+            lambda summary: summary.totals.revenue_by_currency,
+        )
+
     def _counts(self, request: Request) -> dict[str, Any]:
         """Everything the page shows, in one bounded answer.
 
@@ -337,11 +255,15 @@ class Dashboard:
         """
         since, until = _range(request)
         top = _top(request.args.get("top"))
-        summary = self.report.summary(since, until, top=top)
+        shown = self._shown(
+            request, lambda report: report.summary(since, until, top=top)
+        )
+        summary = shown.figures
         return {
             "since": since.isoformat(),
             "until": until.isoformat(),
             "top": top,
+            **shown.fields(),
             "rows": [row_dict(row) for row in summary.rows],
             "rest": row_dict(summary.rest) if summary.rest else None,
             "rest_codes": summary.rest_codes,
@@ -362,10 +284,17 @@ class Dashboard:
         since, until = _range(request)
         promotion = request.args.get("promotion", "")
         by = check_by(request.args.get("by") or "source_medium")
-        summary = self.report.summary(since, until, top=TOP, by=by, promotion=promotion)
+        shown = self._shown(
+            request,
+            lambda report: report.summary(
+                since, until, top=TOP, by=by, promotion=promotion
+            ),
+        )
+        summary = shown.figures
         return {
             "promotion": promotion,
             "by": by,
+            **shown.fields(),
             "since": since.isoformat(),
             "until": until.isoformat(),
             "rows": [row_dict(row, breakdown=True) for row in summary.rows],
@@ -396,9 +325,16 @@ class Dashboard:
     def _daily(self, request: Request) -> dict[str, Any]:
         since, until = _range(request)
         promotion = request.args.get("promotion", "")
-        days = self.report.daily(promotion, since, until)
+        shown = shown_in(
+            request.args.get("currency"),
+            self.currency,
+            lambda currency: self._in(currency).daily(promotion, since, until),
+            lambda days: (code for day in days for code in day.revenue_by_currency),
+        )
+        days = shown.figures
         return {
             "promotion": promotion,
+            **shown.fields(),
             "since": since.isoformat(),
             "until": until.isoformat(),
             "days": [_day_dict(row) for row in days],
@@ -426,7 +362,3 @@ def _range(request: Request) -> tuple[date, date]:
 
 def _json(payload: dict[str, Any], status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, mimetype="application/json")
-
-
-def _forbidden() -> Response:
-    return Response(FORBIDDEN_BODY, status=403, mimetype="text/plain")

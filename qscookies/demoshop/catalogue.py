@@ -5,19 +5,22 @@ Framework-free: the pages are built from the request's
 Django storefronts differ only in their routing and glue. Every storefront serves
 the same paths:
 
-=====================  =========================================================
-``GET /``              the catalogue, with an add-to-cart form per product
-``POST /cart/add``     form fields ``sku``, ``quantity`` and, for the mug,
-                       ``engraving`` (a line option); ``303`` to the cart
-``GET /cart``          the cart's lines and its checkout button
-``POST /checkout``     takes the checkout snapshot, records the purchase paid
-                       with its token, shows the order: the snapshot's lines
-``POST /login``        form field ``name``: signs in (any name, no password: a
-                       demo); ``303`` to the cart, which follows that name to
-                       every browser signed in with it
-``POST /logout``       signs out (a fresh, empty cart); ``303`` to the catalogue
-``POST /privacy``      the middleware's privacy switch (``choice=out|in``)
-=====================  =========================================================
+========================  =========================================================
+``GET /``                 the catalogue, with an add-to-cart form per product
+``POST /cart/add``        form fields ``sku``, ``quantity`` and, for the mug,
+                          ``engraving`` (a line option); ``303`` to the cart
+``GET /cart``             the cart's lines and its checkout button
+``POST /checkout``        takes the checkout snapshot, records the purchase paid
+                          with its token, shows the order: the snapshot's lines
+``POST /login``           form field ``name``: signs in (any name, no password: a
+                          demo); ``303`` to the cart, which follows that name to
+                          every browser signed in with it
+``POST /logout``          signs out (a fresh, empty cart); ``303`` to the catalogue
+``POST /privacy``         the middleware's privacy switch (``choice=out|in``)
+``GET /static/shop.css``  the stylesheet every page links (:func:`stylesheet`),
+                          served by the shop itself; an excluded path, so it costs
+                          no Redis and sets no cookie
+========================  =========================================================
 
 Until the visitor chooses (``qs.tracking_choice is None``) every page shows
 :func:`consent_banner`: a plain form posting ``choice=in`` or ``choice=out`` to
@@ -38,6 +41,7 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html import escape
+from importlib import resources
 
 from ..context import Context
 from ..core.checkout import CartSnapshot
@@ -50,6 +54,8 @@ PROMOTION = "SUMMER24"
 PRIVACY_PATH = "/privacy"
 #: The :class:`~qscookies.QSCookies` options every storefront passes.
 OPTIONS = {"privacy_path": PRIVACY_PATH}
+#: Where every page finds its stylesheet (under the default ``excluded_paths``).
+STYLESHEET_PATH = "/static/shop.css"
 #: Largest quantity the add-to-cart form accepts at once.
 MAX_ADD = 99
 
@@ -275,6 +281,12 @@ def consent_banner(qs: Context, privacy_path: str = PRIVACY_PATH) -> str:
     )
 
 
+def stylesheet() -> bytes:
+    """The storefront's stylesheet (``text/css``), from the package: what every
+    storefront answers at :data:`STYLESHEET_PATH`."""
+    return resources.files(__package__).joinpath("static/shop.css").read_bytes()
+
+
 def _greeting(qs: Context) -> str:
     if not qs.tracking_allowed:
         return "Tracking is off for this browser. Your cart still works."
@@ -298,7 +310,8 @@ def _layout(qs: Context, title: str, body: str) -> str:
     )
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>{escape(title)} - Tea shop</title></head><body>"
+        f"<title>{escape(title)} - Tea shop</title>"
+        f'<link rel="stylesheet" href="{STYLESHEET_PATH}"></head><body>'
         f'<nav><a href="/">Shop</a> | <a href="/cart">{_badge(qs)}</a> |'
         f' <a href="/?promo={PROMOTION}">Summer sale</a></nav>{_account(qs)}'
         f"{consent_banner(qs)}<p class=greeting>{escape(_greeting(qs))}</p>{banner}"

@@ -24,12 +24,14 @@ from ..wsgi import QSCookies
 from ..wsgi import context
 from .catalogue import CROSS_SITE
 from .catalogue import OPTIONS
+from .catalogue import STYLESHEET_PATH
 from .catalogue import add_to_cart
 from .catalogue import cart_page
 from .catalogue import catalogue_page
 from .catalogue import error_page
 from .catalogue import place_order
 from .catalogue import sign_in
+from .catalogue import stylesheet
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -55,6 +57,9 @@ class Storefront:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == STYLESHEET_PATH:  # excluded: no context
+            css = Response(stylesheet(), mimetype="text/css")
+            return css(environ, start_response)
         request = Request(environ)
         qs = context(environ)
         if qs.cross_site:  # CSRF: a form another site posted is refused

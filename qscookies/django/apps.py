@@ -8,6 +8,7 @@ from django.apps import AppConfig
 from django.core import checks
 
 from ..errors import ConfigurationError
+from ..words import docs_url
 from .config import configuration
 
 
@@ -33,7 +34,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
         return [
             checks.Error(
                 str(error),
-                hint="see the Settings table of the qscookies README",
+                hint=f"see {docs_url('settings')}",
                 id="qscookies.E001",
             )
         ]

@@ -65,7 +65,12 @@
     return tr;
   }
 
-  function figureCells(name, f) {
+  // A sum of money and its currency: "27.00 EUR" (blank where there is none).
+  function priced(cents, currency) {
+    return cents === null ? "" : money(cents) + " " + currency;
+  }
+
+  function figureCells(name, f, currency) {
     return [
       name,
       figure(f.landings),
@@ -73,9 +78,9 @@
       figure(f.returning),
       figure(f.carts),
       figure(f.purchases),
-      money(f.revenue_cents),
+      priced(f.revenue_cents, currency),
       percent(f.conversion_rate),
-      money(f.average_order_cents),
+      priced(f.average_order_cents, currency),
     ];
   }
 
@@ -84,12 +89,12 @@
     const body = table.tBodies[0];
     body.replaceChildren();
     for (const row of data.rows) {
-      const tr = tableRow(figureCells(row.promotion, row), {
+      const tr = tableRow(figureCells(row.promotion, row, data.currency), {
         "data-promotion": row.promotion,
       });
       const pick = el("button", { type: "button", class: "pick" }, row.promotion);
       pick.addEventListener("click", function () {
-        loadBreakdown(row.promotion, data.since, data.until);
+        loadBreakdown(row.promotion, data.since, data.until, data.currency);
       });
       tr.cells[0].replaceChildren(pick);
       body.appendChild(tr);
@@ -97,31 +102,45 @@
     if (data.rest) {
       const name = plural(data.rest_codes, "other promotion");
       body.appendChild(
-        tableRow(figureCells(name, data.rest), { "data-promotion": "", class: "rest" }),
+        tableRow(figureCells(name, data.rest, data.currency), {
+          "data-promotion": "",
+          class: "rest",
+        }),
       );
     }
     table.tFoot.replaceChildren(
-      tableRow(figureCells("Total", data.totals), { "data-promotion": "" }),
+      tableRow(figureCells("Total", data.totals, data.currency), { "data-promotion": "" }),
     );
   }
 
-  // Revenue in other currencies than EUR: listed apart, never added.
-  function drawCurrencies(totals) {
-    const others = Object.entries(totals.revenue_by_currency || {}).filter(
-      ([code]) => code !== "EUR",
+  // The currency of every money figure: in the column heads, and the choice
+  // among the currencies with revenue in the range (the others listed apart,
+  // never added).
+  function drawCurrencies(data) {
+    for (const head of document.querySelectorAll("#counts th .cur")) {
+      head.textContent = "(" + data.currency + ")";
+    }
+    const select = document.getElementById("currency");
+    select.replaceChildren(
+      ...data.currencies.map((code) => el("option", { value: code }, code)),
+    );
+    select.value = data.currency;
+    document.getElementById("currency-choice").hidden = data.currencies.length < 2;
+    const others = Object.entries(data.totals.revenue_by_currency || {}).filter(
+      ([code]) => code !== data.currency,
     );
     const note = document.getElementById("currencies");
     note.textContent = others.length
-      ? "Revenue above is in EUR. Other currencies, never added to it: " +
+      ? "Revenue above is in " + data.currency + ". Other currencies, never added to it: " +
         others.map(([code, cents]) => code + " " + money(cents)).join(", ") + "."
       : "";
     note.hidden = !others.length;
   }
 
-  function loadBreakdown(promotion, since, until) {
+  function loadBreakdown(promotion, since, until, currency) {
     const section = document.getElementById("breakdown");
     section.dataset.state = "loading";
-    const asked = new URLSearchParams({ promotion: promotion, since: since, until: until });
+    const asked = new URLSearchParams({ promotion, since, until, currency });
     fetchJSON("api/breakdown", asked)
       .then(function (data) {
         const none = (value) => (value === null ? "(none)" : value);
@@ -133,20 +152,28 @@
           heads.insertBefore(el("th", { scope: "col" }, "Medium"), heads.cells[1]);
           table.tHead.appendChild(heads);
         }
+        for (const head of table.querySelectorAll("th .cur")) {
+          head.textContent = "(" + data.currency + ")";
+        }
+        document.getElementById("breakdown-currency").textContent = data.currency;
         table.tBodies[0].replaceChildren(
           ...data.rows.map((row) => {
-            const cells = figureCells(none(row.source), row);
+            const cells = figureCells(none(row.source), row, data.currency);
             cells.splice(1, 0, none(row.medium));
             return tableRow(cells);
           }),
         );
         const foot = [];
         if (data.rest) {
-          const rest = figureCells(plural(data.rest_rows, "other row"), data.rest);
+          const rest = figureCells(
+            plural(data.rest_rows, "other row"),
+            data.rest,
+            data.currency,
+          );
           rest.splice(1, 0, "");
           foot.push(tableRow(rest, { class: "rest" }));
         }
-        const total = figureCells("Total", data.totals);
+        const total = figureCells("Total", data.totals, data.currency);
         total.splice(1, 0, "");
         foot.push(tableRow(total));
         table.tFoot.replaceChildren(...foot);
@@ -304,7 +331,7 @@
     document.documentElement.dataset.state = "loading";
     const params = new URLSearchParams(window.location.search);
     const asked = new URLSearchParams();
-    for (const name of ["since", "until", "top"]) {
+    for (const name of ["since", "until", "top", "currency"]) {
       if (params.get(name)) asked.set(name, params.get(name));
     }
     fetchJSON("api/counts", asked)
@@ -328,7 +355,7 @@
           plural(count, "promotion") + ", " + data.since + " to " + data.until + " (UTC)" +
           (data.rest ? "; the top " + data.rows.length + " by landings, the rest summed." : ".");
         drawTable(data);
-        drawCurrencies(data.totals);
+        drawCurrencies(data);
         const allDays = daysBetween(data.since, data.until);
         const charts = document.getElementById("charts");
         charts.replaceChildren(
@@ -353,10 +380,18 @@
     load();
   }
 
+  function pickCurrency(event) {
+    const params = new URLSearchParams(window.location.search);
+    params.set("currency", event.currentTarget.value);
+    history.pushState(null, "", "?" + params.toString());
+    load();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     for (const button of document.querySelectorAll("button.quick")) {
       button.addEventListener("click", pickRange);
     }
+    document.getElementById("currency").addEventListener("change", pickCurrency);
     window.addEventListener("popstate", load);
     drawLegend();
     load();
