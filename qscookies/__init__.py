@@ -1,6 +1,13 @@
-"""qscookies: signed cookies for cart, return visitors and promotions, in Redis."""
+"""qscookies: signed cookies for cart, return visitors and promotions, in Redis.
+
+The marketing side (:class:`PromotionReport`, :class:`PromotionCounts`) is
+imported on first use: a shop that only serves requests loads no report code.
+"""
 
 __version__ = "0.1.0"
+
+from typing import TYPE_CHECKING
+from typing import Any
 
 from .context import Context as Context
 from .core.checkout import CartSnapshot as CartSnapshot
@@ -20,10 +27,26 @@ from .errors import PurchaseError as PurchaseError
 from .errors import QSCookiesError as QSCookiesError
 from .errors import StoreError as StoreError
 from .errors import StoreUnavailable as StoreUnavailable
-from .figures import PromotionCounts as PromotionCounts
-from .report import PromotionReport as PromotionReport
 from .wsgi import QSCookies as QSCookies
 from .wsgi import context as context
+
+if TYPE_CHECKING:
+    from .report import PromotionCounts as PromotionCounts
+    from .report import PromotionReport as PromotionReport
+
+#: The names loaded on first use, and the module that has them.
+_LAZY = {"PromotionCounts": "report", "PromotionReport": "report"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",

@@ -24,11 +24,11 @@ from qscookies import QSCookies
 from qscookies.cli import main
 from qscookies.codec import Attribution
 from qscookies.codec import CookieCodec
-from qscookies.days import MAX_DAYS
 from qscookies.errors import ConfigurationError
 from qscookies.errors import QSCookiesError
 from qscookies.report import PromotionCounts
 from qscookies.report import PromotionReport
+from qscookies.report.days import MAX_DAYS
 from qscookies.store.client import Guard
 
 from launchers import RedisClusterServers

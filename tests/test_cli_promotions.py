@@ -15,12 +15,12 @@ import pytest
 import redis
 
 from qscookies import cli
-from qscookies.days import utc_today
 from qscookies.embedded import RedisServer
-from qscookies.render import render_table
 from qscookies.report import SiteCounts
 from qscookies.report import Summary
 from qscookies.report import Totals
+from qscookies.report.days import utc_today
+from qscookies.report.render import render_table
 from qscookies.words import CONSENT_NOTE
 
 from launchers import RedisClusterServers

@@ -45,12 +45,12 @@ from qscookies.dashboard.server import MISSING_EXTRA
 from qscookies.dashboard.server import AccessLogMiddleware
 from qscookies.dashboard.server import RedactingFormatter
 from qscookies.dashboard.server import redact
-from qscookies.days import utc_today
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
-from qscookies.render import COLUMNS
-from qscookies.render import render_csv
 from qscookies.report import PromotionReport
+from qscookies.report.days import utc_today
+from qscookies.report.render import COLUMNS
+from qscookies.report.render import render_csv
 
 from shop import RoundTrips
 from shop import wrap

@@ -10,18 +10,18 @@ import promotion_script
 import pytest
 import redis
 
-from qscookies.days import MAX_DAYS
-from qscookies.days import parse_day
 from qscookies.embedded import RedisServer
 from qscookies.errors import CommandRefused
 from qscookies.errors import ConfigurationError
 from qscookies.errors import StoreUnavailable
-from qscookies.render import sort_rows
 from qscookies.report import DailyCounts
 from qscookies.report import PromotionCounts
 from qscookies.report import PromotionReport
 from qscookies.report import SiteCounts
 from qscookies.report import Totals
+from qscookies.report.days import MAX_DAYS
+from qscookies.report.days import parse_day
+from qscookies.report.render import sort_rows
 from qscookies.store.client import Guard
 from qscookies.store.reader import REPORT_COMMANDS
 

@@ -29,7 +29,7 @@ first of them, so a USD shop never reads 0.00 EUR. Any other ``?currency=``
 currencies are fields of the day hashes read whole. Each row's
 ``revenue_by_currency`` has every currency's, never added together.
 Aggregates only, ``min_count`` applied; days as ``YYYY-MM-DD`` (or ``Nd``),
-default the last 30 UTC days, at most :data:`~qscookies.days.MAX_DAYS`.
+default the last 30 UTC days, at most :data:`~qscookies.report.days.MAX_DAYS`.
 Every response carries a ``Content-Security-Policy`` that lets the page reach
 its own origin only.
 """
@@ -50,18 +50,18 @@ from typing import Any
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
-from ..cells import check_by
-from ..days import parse_day
-from ..days import utc_today
 from ..errors import ConfigurationError
 from ..errors import StoreError
-from ..render import render_csv
-from ..render import row_dict
-from ..render import sort_rows
 from ..report import MAX_TOP
 from ..report import DailyCounts
 from ..report import PromotionReport
 from ..report import Summary
+from ..report.cells import check_by
+from ..report.days import parse_day
+from ..report.days import utc_today
+from ..report.render import render_csv
+from ..report.render import row_dict
+from ..report.render import sort_rows
 from ..store.client import open_client
 from .access import COOKIE_NAME as COOKIE_NAME
 from .access import DEFAULT_NETWORKS as DEFAULT_NETWORKS
@@ -308,7 +308,7 @@ class Dashboard:
 
         The aggregates of :meth:`PromotionReport.counts` (``min_count``
         applied), sorted like the page's table (landings, ties by code),
-        written by :func:`~qscookies.render.render_csv` as the CLI's
+        written by :func:`~qscookies.report.render.render_csv` as the CLI's
         ``--csv``. The round trips of ``/api/counts`` (two, three with
         ``min_count``); at most one row per code the day indexes admitted in
         the range.

@@ -46,7 +46,7 @@
     return count + " " + noun + (count === 1 ? "" : "s");
   }
 
-  // Rounded half up to a cent, as qscookies.render does for the CLI.
+  // Rounded half up to a cent, as qscookies.report.render does for the CLI.
   function money(cents) {
     return cents === null ? "" : (Math.floor(cents + 0.5) / 100).toFixed(2);
   }

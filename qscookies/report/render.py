@@ -14,13 +14,13 @@ from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..words import CONSENT_NOTE
+from ..words import plural
 from .figures import DailyCounts
 from .figures import PromotionCounts
 from .figures import Summary
 from .figures import Totals
-from .words import CONSENT_NOTE
-from .words import plural
 
 #: Columns of a promotion row, in output order.
 COLUMNS = (

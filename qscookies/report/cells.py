@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import Any
 from typing import Literal
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
+from ..keys import LEGACY_CURRENCY
+from ..keys import SITE
+from ..keys import KeySchema
+from ..store.reader import Reader
 from .figures import DailyCounts
 from .figures import add_currencies
-from .keys import LEGACY_CURRENCY
-from .keys import KeySchema
-from .store.reader import Reader
 
 #: Counters of the per-day promotion hash (``revenue_cents``: the report's
 #: currency's; ``currency_purchases``: the purchases paid in it).
@@ -247,3 +248,44 @@ def revenues(cells: Sequence[Cell]) -> dict[str, int]:
 
 def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+#: The groups of a default view's unique counts beyond its rows.
+REST = "(rest)"
+TOTAL = "(total)"
+
+
+def day_pairs(
+    by: Breakdown, named: dict[str, int] | None, landed: int
+) -> list[tuple[str | None, int]]:
+    """The cells of one promotion-day: its own (``None``) without *by*, else
+    one per pair the pair index names (with their landings); a day from
+    before pairs were kept is its own cell."""
+    if by is None or not named:
+        return [(None, landed)]
+    return sorted(named.items())
+
+
+def ranked_rows(cells: list[Cell], by: Breakdown, landings: Any) -> list[str]:
+    """The rows of *cells*, by landings (each cell's ``landings(cell)``)."""
+    totals: dict[str, int] = {}
+    for cell in cells:
+        name = cell.row(by)
+        totals[name] = totals.get(name, 0) + landings(cell)
+    return rank(totals)
+
+
+def unique_groups(
+    cells: list[Cell], site: list[Cell], ranked: list[str], top: int, by: Breakdown
+) -> dict[Hashable, list[Cell]]:
+    """The cell groups whose unique counts a read needs: each row's, and for
+    the default view the rest's, everyone's and the site's."""
+    groups: dict[Hashable, list[Cell]] = {name: [] for name in ranked}
+    for cell in cells:
+        groups[cell.row(by)].append(cell)
+    if top:
+        rest = set(ranked[top:])
+        groups[REST] = [cell for cell in cells if cell.row(by) in rest]
+        groups[TOTAL] = list(cells)
+        groups[SITE] = list(site)
+    return groups

@@ -1,40 +1,5 @@
-"""Promotion counts for marketing: aggregate reads only, in bounded round trips.
-
-:class:`PromotionReport` reads the per-day aggregate keys the middleware writes
-(layout: :mod:`qscookies.keys`) through a :class:`~qscookies.store.reader.Reader`
-that may send only ``ZRANGE``, ``HGETALL`` and ``PFCOUNT``. It never sees a
-visitor id, a cart or an order: only counters and HyperLogLog sketches.
-
-Days are UTC days and both ends of a range are included. A report over a range
-reads the per-day promotion indexes of its days first, so it reads only the codes
-active in the range (at most ``max_promotions_per_day`` plus ``other`` a day),
-however many codes were ever seen. Unique visitors over a range come from one
-``PFCOUNT`` over the days' sketches, so a visitor who landed on two days counts
-once.
-
-What ``min_count`` promises
----------------------------
-
-A *cell* is one promotion (or the site row) on one UTC day. With ``min_count``
-*n* > 0, a cell whose unique visitors that day (its day's sketch) are fewer than
-*n* is **suppressed**: none of its figures (landings, visitors, returning, carts,
-purchases, revenue; visits for the site) enters any output, and its sketches
-enter no unique count. Suppression is decided per cell, from that cell alone,
-*before* anything is added up, the same way in every method and for every range.
-Every figure shown is therefore a function of unsuppressed cells only, so no
-combination of queries (two overlapping ranges subtracted, a promotion's row
-minus its days, the totals minus the rows, the rest minus the top) reveals
-anything about a suppressed cell. A cell's figures other than visitors (say one
-purchase) may be small: the threshold is on the people behind the cell. A
-promotion or day with no unsuppressed cell is left out, never shown with made-up
-zeros. Landings counted before consent add no visitor, so a cell of such
-landings alone is suppressed. ``min_count=0`` (the default) suppresses nothing.
-
-Round trips: :meth:`PromotionReport.counts` and :meth:`~PromotionReport.summary`
-use two with ``min_count=0`` (the day indexes, then every figure), three with
-``min_count`` > 0 (the range's unique counts are read once the cells are known);
-:meth:`~PromotionReport.daily` and :meth:`~PromotionReport.site` use one and two.
-"""
+"""The :class:`PromotionReport`: see :mod:`qscookies.report` for what it reads
+and what ``min_count`` promises."""
 
 from __future__ import annotations
 
@@ -44,33 +9,37 @@ from datetime import date
 from datetime import timedelta
 from typing import Any
 
-from .cells import COUNTERS as COUNTERS
+from ..codec import PROMOTION_CODE
+from ..errors import ConfigurationError
+from ..keys import SITE
+from ..settings import Settings
+from ..settings import check_currency
+from ..store.client import open_client
+from ..store.reader import Reader
+from .cells import COUNTERS
+from .cells import REST
+from .cells import TOTAL
 from .cells import Batch
 from .cells import Breakdown
 from .cells import Cell
 from .cells import Cells
 from .cells import check_by
 from .cells import daily
-from .cells import rank
+from .cells import day_pairs
+from .cells import ranked_rows
 from .cells import revenues
 from .cells import split_row
 from .cells import unique
-from .codec import PROMOTION_CODE
+from .cells import unique_groups
 from .days import MAX_DAYS
 from .days import day_range
 from .days import key_day
 from .days import utc_today
-from .errors import ConfigurationError
-from .figures import DailyCounts as DailyCounts
-from .figures import PromotionCounts as PromotionCounts
-from .figures import SiteCounts as SiteCounts
-from .figures import Summary as Summary
-from .figures import Totals as Totals
-from .keys import SITE
-from .settings import Settings
-from .settings import check_currency
-from .store.client import open_client
-from .store.reader import Reader
+from .figures import DailyCounts
+from .figures import PromotionCounts
+from .figures import SiteCounts
+from .figures import Summary
+from .figures import Totals
 
 #: How many promotions the default views show before summing the rest.
 DEFAULT_TOP = 20
@@ -293,7 +262,7 @@ class PromotionReport:
                 for day, index, named in zip(days, indexes, pairs, strict=True)
                 for code in sorted(index)
                 if code != SITE and only in (None, code)
-                for pair, landed in _pairs(by, named.get(code), index[code])
+                for pair, landed in day_pairs(by, named.get(code), index[code])
             ],
             sketches=bool(self.min_count or (top and by is None)),
         )
@@ -302,18 +271,18 @@ class PromotionReport:
         ranked: list[str] = []
         if not self.min_count:
             # The indexes' scores are the landings: rank now, count in one go.
-            ranked = _ranked(cells, by, lambda cell: cell.landed)
+            ranked = ranked_rows(cells, by, lambda cell: cell.landed)
             uniques = self._cells.add_uniques(
-                batch, _groups(cells, site, ranked, top, by)
+                batch, unique_groups(cells, site, ranked, top, by)
             )
         replies = self._reader.send(batch.commands)  # round trip 2
         kept = self._cells.keep(cells, replies)
         site = self._cells.keep(site, replies)
         if self.min_count:
-            ranked = _ranked(kept, by, lambda cell: cell.counters["landings"])
+            ranked = ranked_rows(kept, by, lambda cell: cell.counters["landings"])
             batch = Batch()
             uniques = self._cells.add_uniques(
-                batch, _groups(kept, site, ranked, top, by)
+                batch, unique_groups(kept, site, ranked, top, by)
             )
             replies = self._reader.send(batch.commands)  # round trip 3
         by_row: dict[str, list[Cell]] = {}
@@ -343,10 +312,10 @@ class PromotionReport:
             until=until,
             rows=shown,
             rest=(
-                Totals.of(rest, *unique(uniques.get(_REST), replies)) if rest else None
+                Totals.of(rest, *unique(uniques.get(REST), replies)) if rest else None
             ),
             rest_codes=len(rest),
-            totals=Totals.of(rows, *unique(uniques.get(_TOTAL), replies)),
+            totals=Totals.of(rows, *unique(uniques.get(TOTAL), replies)),
             site=SiteCounts(
                 visits=sum(cell.counters.get("visits", 0) for cell in site),
                 visitors=site_visitors or 0,
@@ -376,8 +345,6 @@ class PromotionReport:
 
 
 #: Group names of the summed rest and of the totals (never promotion codes).
-_REST = "(rest)"
-_TOTAL = "(total)"
 
 
 def _check_code(promotion: object) -> None:
@@ -385,39 +352,3 @@ def _check_code(promotion: object) -> None:
         raise ConfigurationError(
             f"promotion must be a code matching {PROMOTION_CODE.pattern}"
         )
-
-
-def _pairs(
-    by: Breakdown, named: dict[str, int] | None, landed: int
-) -> list[tuple[str | None, int]]:
-    """The cells of one promotion-day: its own (``None``) without *by*, else
-    one per pair the pair index names (with their landings); a day from
-    before pairs were kept is its own cell."""
-    if by is None or not named:
-        return [(None, landed)]
-    return sorted(named.items())
-
-
-def _ranked(cells: list[Cell], by: Breakdown, landings: Any) -> list[str]:
-    """The rows of *cells*, by landings (each cell's ``landings(cell)``)."""
-    totals: dict[str, int] = {}
-    for cell in cells:
-        name = cell.row(by)
-        totals[name] = totals.get(name, 0) + landings(cell)
-    return rank(totals)
-
-
-def _groups(
-    cells: list[Cell], site: list[Cell], ranked: list[str], top: int, by: Breakdown
-) -> dict[Hashable, list[Cell]]:
-    """The cell groups whose unique counts a read needs: each row's, and for
-    the default view the rest's, everyone's and the site's."""
-    groups: dict[Hashable, list[Cell]] = {name: [] for name in ranked}
-    for cell in cells:
-        groups[cell.row(by)].append(cell)
-    if top:
-        rest = set(ranked[top:])
-        groups[_REST] = [cell for cell in cells if cell.row(by) in rest]
-        groups[_TOTAL] = list(cells)
-        groups[SITE] = list(site)
-    return groups

@@ -9,7 +9,7 @@ from datetime import datetime
 from datetime import timedelta
 from datetime import timezone
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 
 #: The longest range a report covers, in days.
 MAX_DAYS = 400
