@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import threading
+import traceback
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -28,16 +33,51 @@ from qscookies.embedded import Managed
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import wait_until
+from qscookies.errors import EmbeddedRedisError
 
 #: Replicas sync at once (Redis 7 waits 5 s for more replicas by default).
 FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
 
 
 def kill(server: RedisServer) -> None:
-    """``kill -9`` *server* and wait until it is gone (its data goes with it)."""
-    assert server.pid
-    os.kill(server.pid, signal.SIGKILL)
-    wait_until(lambda: not server.running, f"{server!r} to die", START_TIMEOUT)
+    """``kill -9`` *server* and wait until it is gone (its data goes with it).
+
+    :raises EmbeddedRedisError: it was still there after ``START_TIMEOUT``; the
+        message says what the process was doing (see :func:`_diagnosis`).
+    """
+    pid = server.pid
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    try:
+        wait_until(lambda: not server.running, f"{server!r} to die", START_TIMEOUT)
+    except EmbeddedRedisError as error:
+        raise EmbeddedRedisError(f"{error}\n{_diagnosis(server, pid)}") from error
+
+
+def _diagnosis(server: RedisServer, pid: int) -> str:
+    """What a process that outlived ``SIGKILL`` was doing: its state, where
+    it sleeps in the kernel, the machine's processes, who holds its
+    ``waitpid`` lock (``Popen.poll()`` answers ``None`` meanwhile), its log."""
+    found = []
+    for name in ("status", "wchan", "stack"):
+        try:
+            found.append(
+                f"/proc/{pid}/{name}: {Path(f'/proc/{pid}/{name}').read_text()}"
+            )
+        except OSError as error:
+            found.append(f"/proc/{pid}/{name}: {error}")
+    popen = server._res.popen
+    locked = popen is not None and popen._waitpid_lock.locked()  # type: ignore[attr-defined]
+    found.append(f"waitpid lock held by another thread: {locked}")
+    ps = ["ps", "-eLo", "pid,ppid,lwp,psr,ni,stat,wchan:32,pcpu,cmd"]
+    found.append(subprocess.run(ps, capture_output=True, text=True).stdout)
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or 0)
+        if frame is not None:
+            stack = "".join(traceback.format_stack(frame)[-4:])
+            found.append(f"--- thread {thread.name}\n{stack}")
+    return "\n".join([*found, f"--- {server.log_path}", server.log_tail(30)])
 
 
 @contextmanager
