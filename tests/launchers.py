@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import threading
-import traceback
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import redis
+from diagnosis import diagnosis
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -43,7 +39,7 @@ def kill(server: RedisServer) -> None:
     """``kill -9`` *server* and wait until it is gone (its data goes with it).
 
     :raises EmbeddedRedisError: it was still there after ``START_TIMEOUT``; the
-        message says what the process was doing (see :func:`_diagnosis`).
+        message says what the process was doing (see :func:`diagnosis.diagnosis`).
     """
     pid = server.pid
     assert pid
@@ -51,33 +47,7 @@ def kill(server: RedisServer) -> None:
     try:
         wait_until(lambda: not server.running, f"{server!r} to die", START_TIMEOUT)
     except EmbeddedRedisError as error:
-        raise EmbeddedRedisError(f"{error}\n{_diagnosis(server, pid)}") from error
-
-
-def _diagnosis(server: RedisServer, pid: int) -> str:
-    """What a process that outlived ``SIGKILL`` was doing: its state, where
-    it sleeps in the kernel, the machine's processes, who holds its
-    ``waitpid`` lock (``Popen.poll()`` answers ``None`` meanwhile), its log."""
-    found = []
-    for name in ("status", "wchan", "stack"):
-        try:
-            found.append(
-                f"/proc/{pid}/{name}: {Path(f'/proc/{pid}/{name}').read_text()}"
-            )
-        except OSError as error:
-            found.append(f"/proc/{pid}/{name}: {error}")
-    popen = server._res.popen
-    locked = popen is not None and popen._waitpid_lock.locked()  # type: ignore[attr-defined]
-    found.append(f"waitpid lock held by another thread: {locked}")
-    ps = ["ps", "-eLo", "pid,ppid,lwp,psr,ni,stat,wchan:32,pcpu,cmd"]
-    found.append(subprocess.run(ps, capture_output=True, text=True).stdout)
-    frames = sys._current_frames()
-    for thread in threading.enumerate():
-        frame = frames.get(thread.ident or 0)
-        if frame is not None:
-            stack = "".join(traceback.format_stack(frame)[-4:])
-            found.append(f"--- thread {thread.name}\n{stack}")
-    return "\n".join([*found, f"--- {server.log_path}", server.log_tail(30)])
+        raise EmbeddedRedisError(f"{error}\n{diagnosis(server, pid)}") from error
 
 
 @contextmanager

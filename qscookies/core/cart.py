@@ -323,16 +323,12 @@ class CartState:
         return Plan((command,), read, durable=key)
 
     def _refuse_cross_site(self, line: str | None = None) -> None:
-        """Refuse a cart write on a cross-site unsafe request, before anything
-        is sent: a truly cross-site form comes without the browser's cart
-        cookie (a new cart's would overwrite it), a sibling subdomain's with it
-        (it would write to the visitor's cart)."""
+        """No cart write on a cross-site unsafe request (:class:`CrossSiteError`)."""
         if self._cross_site:
-            raise CrossSiteError(
-                "a cross-site form cannot change the cart: another origin posted"
-                " it, with the browser's own cart cookie or without it",
-                sku=line,
+            message = (
+                "a cross-site form cannot change the cart: another origin posted it"
             )
+            raise CrossSiteError(message, sku=line)
 
     @property
     def signed_in(self) -> bool:
