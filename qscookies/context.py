@@ -72,9 +72,10 @@ class _Facade:
 
     @property
     def cross_site(self) -> bool:
-        """A state-changing request another site made (``Sec-Fetch-Site:
-        cross-site``, or a foreign ``Origin``): refuse it with a ``403`` in the
-        views that change something. It tracks nothing and starts no cart."""
+        """A state-changing request another origin made (``Sec-Fetch-Site``
+        ``cross-site`` or ``same-site``, i.e. a sibling subdomain, or a foreign
+        ``Origin``): refuse it with a ``403`` in the views that change
+        something. It tracks nothing and changes no cart."""
         return self._state.cross_site
 
     @property

@@ -76,10 +76,15 @@ class CartError(InputError):
 
 
 class CrossSiteError(CartError):
-    """A cross-site unsafe request (a form another site posted) would start a
-    new cart: refused, because the browser's own cart cookie (``SameSite=Lax``)
-    was not sent with it and a new one would overwrite it. Answer it with a
-    ``403``; a same-origin form never gets it.
+    """A cross-site unsafe request (a form another origin posted, a sibling
+    subdomain's included) would change the cart: refused before anything is
+    sent. A truly cross-site form comes without the browser's own cart cookie
+    (``SameSite=Lax``), so a new cart's would overwrite it; a sibling
+    subdomain's comes with it and would write to the visitor's cart. Answer it
+    with a ``403``; a same-origin form never gets it.
+
+    .. versionchanged:: 0.2
+        Any cart write on such a request, ``Sec-Fetch-Site: same-site`` included.
     """
 
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
+from diagnosis import diagnosis
 from redis.cluster import ClusterNode
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -29,16 +30,25 @@ from qscookies.embedded import Managed
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import wait_until
+from qscookies.errors import EmbeddedRedisError
 
 #: Replicas sync at once (Redis 7 waits 5 s for more replicas by default).
 FAST_SYNC = ["--repl-diskless-sync-delay", "0"]
 
 
 def kill(server: RedisServer) -> None:
-    """``kill -9`` *server* and wait until it is gone (its data goes with it)."""
-    assert server.pid
-    os.kill(server.pid, signal.SIGKILL)
-    wait_until(lambda: not server.running, f"{server!r} to die", START_TIMEOUT)
+    """``kill -9`` *server* and wait until it is gone (its data goes with it).
+
+    :raises EmbeddedRedisError: it was still there after ``START_TIMEOUT``; the
+        message says what the process was doing (see :func:`diagnosis.diagnosis`).
+    """
+    pid = server.pid
+    assert pid
+    os.kill(pid, signal.SIGKILL)
+    try:
+        wait_until(lambda: not server.running, f"{server!r} to die", START_TIMEOUT)
+    except EmbeddedRedisError as error:
+        raise EmbeddedRedisError(f"{error}\n{diagnosis(server, pid)}") from error
 
 
 @contextmanager

@@ -7,6 +7,7 @@ import pytest
 from qscookies.core.headers import add_vary
 from qscookies.core.headers import back
 from qscookies.core.headers import cross_origin
+from qscookies.core.headers import cross_site_unsafe
 from qscookies.core.headers import netloc
 from qscookies.core.headers import shared_cacheable
 from qscookies.core.messages import Headers
@@ -62,6 +63,38 @@ def post(**fields: str) -> Request:
 )
 def test_same_origin(fields: dict[str, str], expected: bool) -> None:
     assert (cross_origin(post(**fields)) is None) is expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        pytest.param({"fetch_site": "same-origin"}, False, id="fetch-same-origin"),
+        pytest.param({"fetch_site": "none"}, False, id="fetch-none"),
+        pytest.param({"fetch_site": "same-site"}, True, id="fetch-same-site"),
+        pytest.param({"fetch_site": "cross-site"}, True, id="fetch-cross-site"),
+        pytest.param(
+            {"fetch_site": "same-site", "origin": f"https://{HOST}"},
+            True,
+            id="fetch-site-wins-over-origin",
+        ),
+        pytest.param({"origin": f"https://{HOST}"}, False, id="origin"),
+        pytest.param({"origin": f"https://evil.{HOST}"}, True, id="origin-subdomain"),
+        pytest.param({"origin": "null"}, True, id="origin-null"),
+        pytest.param({"referer": "https://evil.example/"}, False, id="referer-only"),
+        pytest.param({}, False, id="nothing"),
+    ],
+)
+def test_cross_site_unsafe(fields: dict[str, str], expected: bool) -> None:
+    """A sibling subdomain is another origin; no header at all is the shop's own."""
+    assert cross_site_unsafe(post(**fields)) is expected
+
+
+def test_a_safe_method_is_never_cross_site_unsafe() -> None:
+    request = Request(
+        method="GET", path="/", raw_path="/", query="", https=True,
+        host=HOST, fetch_site="cross-site",
+    )  # fmt: skip
+    assert cross_site_unsafe(request) is False
 
 
 def test_same_origin_compares_the_host_case_insensitively() -> None:

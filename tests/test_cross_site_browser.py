@@ -260,7 +260,7 @@ def sites(
         pytest.param("/cart/add", REFUSED, id="route-checks-cross-site"),
         pytest.param(
             "/cart/add-unguarded",
-            "a cross-site form cannot start a cart",
+            "a cross-site form cannot change the cart",
             id="route-forgot-the-check",
         ),
     ],

@@ -468,6 +468,27 @@ def _flask(redis_url: str, **settings: Any) -> Any:
     return app
 
 
+def _start_door(
+    stack: ExitStack, logs: Path, door: str, url: str, **settings: Any
+) -> tuple[str, str]:
+    """Serve the shop behind *door* over the Redis at *url* until *stack*
+    closes: its URL and the path of a cart add."""
+    if door.startswith("django"):
+        server = "gunicorn" if door == "django-sync" else "uvicorn"
+        base = start_site(stack, logs, server, url, **settings)
+        return base, "/async/add" if door == "django-async" else "/add"
+    if door == "asgi":
+        app = make_app("starlette", Events())
+        app = ASGIQSCookies(app, secret_key=SECRET, redis_url=url, **settings)
+        served: Any = ASGIServer(app, cleanup=[app.aclose])
+    elif door == "wsgi":
+        app = WSGIQSCookies(http_shop, secret_key=SECRET, redis_url=url, **settings)
+        served = WSGIServer(app)
+    else:
+        served = WSGIServer(_flask(url, **settings))
+    return stack.enter_context(served).url, "/add"
+
+
 @pytest.fixture(params=EVERY_DOOR)
 def down_shop(
     request: pytest.FixtureRequest, tmp_path: Path
@@ -475,29 +496,24 @@ def down_shop(
     """``down_shop(**settings)``: the shop behind this door, its Redis down
     (nothing listens at its port): its URL and the path of a cart add."""
     url = f"redis://127.0.0.1:{free_port()}/0"
-    door = request.param
     with ExitStack() as stack:
+        yield lambda **settings: _start_door(
+            stack, tmp_path, request.param, url, **{**DOWN, **settings}
+        )
 
-        def start(**settings: Any) -> tuple[str, str]:
-            settings = {**DOWN, **settings}
-            if door.startswith("django"):
-                server = "gunicorn" if door == "django-sync" else "uvicorn"
-                base = start_site(stack, tmp_path, server, url, **settings)
-                return base, "/async/add" if door == "django-async" else "/add"
-            if door == "asgi":
-                app = make_app("starlette", Events())
-                app = ASGIQSCookies(app, secret_key=SECRET, redis_url=url, **settings)
-                served: Any = ASGIServer(app, cleanup=[app.aclose])
-            elif door == "wsgi":
-                app = WSGIQSCookies(
-                    http_shop, secret_key=SECRET, redis_url=url, **settings
-                )
-                served = WSGIServer(app)
-            else:
-                served = WSGIServer(_flask(url, **settings))
-            return stack.enter_context(served).url, "/add"
 
-        yield start
+@pytest.fixture(params=EVERY_DOOR)
+def up_shop(
+    request: pytest.FixtureRequest, tmp_path: Path, redis_server: RedisServer
+) -> Iterator[Callable[..., tuple[str, str]]]:
+    """``up_shop(**settings)``: the shop behind this door over the suite's
+    Redis (flushed afterwards): its URL and the path of a cart add."""
+    with ExitStack() as stack:
+        yield lambda **settings: _start_door(
+            stack, tmp_path, request.param, redis_server.url, **settings
+        )
+    with redis_server.client() as admin:
+        admin.flushall()
 
 
 def _journeys(base: str, add: str) -> dict[str, Any]:
@@ -710,3 +726,37 @@ def test_a_strict_refusal_at_the_first_request_is_a_503_at_every_door(
     ]
     assert seen == [(503, "5", UNAVAILABLE_BODY.decode(), [])] * 4
     assert excluded.status_code != 503  # the app alone, as ever
+
+
+#: A form posted to the shop by a page of another origin: a sibling
+#: subdomain's (the browser sends our SameSite=Lax cookies with it, and says
+#: same-site), or one an old browser names by its Origin alone.
+OTHER_ORIGIN = [
+    pytest.param(
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://evil.127.0.0.1"},
+        id="same-site",
+    ),
+    pytest.param({"Origin": "http://evil.127.0.0.1"}, id="subdomain-origin"),
+]
+
+
+@pytest.mark.parametrize("headers", OTHER_ORIGIN)
+def test_every_door_refuses_a_sibling_subdomains_cart_form(
+    up_shop: Callable[..., tuple[str, str]], headers: dict[str, str]
+) -> None:
+    """A form from ``evil.shop.example`` is not same-origin: its cart write is
+    a ``403`` (``CrossSiteError``) that sets and drops no cookie, though the
+    visitor's cookies came with it; a same-origin form and a request naming no
+    origin at all (an old browser, ``curl``) still add."""
+    base, add = up_shop()
+    cart = add.replace("add", "cart")
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        assert browser.get(add, params={"sku": "MINE"}).json() == 1
+        forced = browser.post(add, params={"sku": "EVIL"}, headers=headers)
+        assert forced.status_code == 403, forced.text
+        assert "cross-site" in forced.text
+        assert "set-cookie" not in forced.headers
+        same = browser.post(add, params={"sku": "A"}, headers=SAME_ORIGIN)
+        assert same.json() == 1
+        assert browser.post(add, params={"sku": "B"}).json() == 1
+        assert browser.get(cart).json() == {"MINE": 1, "A": 1, "B": 1}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from datetime import timezone
@@ -35,6 +34,9 @@ from qscookies.report import PromotionReport
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SECRET = "example-tests-secret-key-0123456789"
+#: The middleware's clock in every test (2027-01-15 08:00 UTC): the day keys
+#: and the report's day never depend on the real date.
+NOW = 1_800_000_000
 SHOPS = {
     "wsgi": EXAMPLES / "wsgi_shop.py",
     "flask": EXAMPLES / "flask_shop.py",
@@ -82,7 +84,7 @@ class Shop:
             monkeypatch.setattr(QSCookiesMiddleware, "clock", lambda self: now)
 
     def counts(self) -> PromotionCounts:
-        today = datetime.now(timezone.utc).date()
+        today = datetime.fromtimestamp(NOW, timezone.utc).date()
         with PromotionReport(redis_url=self.redis_url) as report:
             (row,) = report.counts(since=today, until=today)
         assert row.promotion == PROMOTION
@@ -101,10 +103,17 @@ def _serve(kind: str, redis_url: str) -> Iterator[Shop]:
 
 
 @pytest.fixture(params=sorted(SHOPS))
-def shop(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Shop]:
-    """Each example, served over the session's Redis (flushed after the test)."""
+def shop(
+    request: pytest.FixtureRequest,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Shop]:
+    """Each example, served over the session's Redis (flushed after the test),
+    its clock at :data:`NOW`."""
     request.getfixturevalue("redis_client")
-    yield from _serve(request.param, redis_server.url)
+    for shop in _serve(request.param, redis_server.url):
+        shop.set_clock(monkeypatch, NOW)
+        yield shop
 
 
 def test_promotion_cart_checkout_journey(shop: Shop) -> None:
@@ -158,7 +167,7 @@ def test_returning_visitor_is_greeted(
 ) -> None:
     browser = shop.browser()
     assert "This is your first visit." in browser.get("/").text
-    shop.set_clock(monkeypatch, time.time() + OPTIONS.get("visit_gap", 1800) + 60)
+    shop.set_clock(monkeypatch, NOW + OPTIONS.get("visit_gap", 1800) + 60)
     assert "Welcome back! This is visit 2." in browser.get("/").text
 
 

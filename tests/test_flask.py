@@ -16,6 +16,7 @@ from flask import request
 from werkzeug.http import http_date
 
 from qscookies import ConfigurationError
+from qscookies import CrossSiteError
 from qscookies import PaidTokenError
 from qscookies import QSCookies as WSGIQSCookies
 from qscookies import context
@@ -46,10 +47,14 @@ def make_app(redis_url: str | None, **config: Any) -> Flask:
             "same": context(request.environ) is qs._get_current_object(),  # type: ignore[attr-defined]
         }
 
-    @app.get("/add")
+    @app.route("/add", methods=["GET", "POST"])
     def add() -> Any:
         options = options_of(request.args)
         return jsonify(qs.cart.add(request.args["sku"], options=options))
+
+    @app.errorhandler(CrossSiteError)
+    def cross_site(error: CrossSiteError) -> tuple[str, int]:
+        return str(error), 403
 
     @app.get("/lines")
     def lines() -> Any:

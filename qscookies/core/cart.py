@@ -214,8 +214,8 @@ class CartState:
             anything is sent), or, when read, a line, item or cart limit
             reached.
         :raises HeadersSentError: a new cart is needed after the headers went.
-        :raises CrossSiteError: a new cart is needed on a cross-site unsafe
-            request (which arrives without the browser's cart cookie).
+        :raises CrossSiteError: on a cross-site unsafe request (a sibling
+            subdomain's included), whether its cart cookie came or not.
         """
         settings = self._settings
         mode = "add"
@@ -230,18 +230,13 @@ class CartState:
         check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
         if write_id is not None:
             check_write_id(write_id)
+        self._refuse_cross_site(line)
         cart_id = self.id()
         if cart_id is None and (quantity == 0 or mode == "edit"):
             return done(0)
         started = cart_id is None or self._new
         if cart_id is None:
             self.check_unsent("first written")
-            if self._cross_site:
-                raise CrossSiteError(
-                    "a cross-site form cannot start a cart: the browser's own cart"
-                    " cookie was not sent with it and would be overwritten",
-                    sku=line,
-                )
         attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
         key = self._keys.cart(cart_id)
@@ -304,7 +299,11 @@ class CartState:
     def clear(self) -> Plan[None]:
         """Remove every line (``DEL`` of the quantities and the lines' hash;
         signed in, a script that checks the customer's generation first); the
-        cart id stays the same."""
+        cart id stays the same.
+
+        :raises CrossSiteError: on a cross-site unsafe request.
+        """
+        self._refuse_cross_site()
         cart_id = self.id()
         if cart_id is None:
             return NOTHING
@@ -322,6 +321,14 @@ class CartState:
             self._forget_lines()
 
         return Plan((command,), read, durable=key)
+
+    def _refuse_cross_site(self, line: str | None = None) -> None:
+        """No cart write on a cross-site unsafe request (:class:`CrossSiteError`)."""
+        if self._cross_site:
+            message = (
+                "a cross-site form cannot change the cart: another origin posted it"
+            )
+            raise CrossSiteError(message, sku=line)
 
     @property
     def signed_in(self) -> bool:

@@ -45,17 +45,25 @@ def cross_origin(request: Request) -> str | None:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-def cross_site_unsafe(request: Request) -> bool:
-    """Tell whether a state-changing request comes from another site.
+#: ``Sec-Fetch-Site`` values of a request the shop's own pages (or the
+#: visitor, typing or bookmarking) made; ``same-site`` is not one of them.
+OWN_FETCH_SITES = frozenset({"same-origin", "none"})
 
-    ``Sec-Fetch-Site: cross-site`` where the browser sends it, else an
-    ``Origin`` (``null`` included) of another host. Such a request arrives
-    without our ``SameSite=Lax`` cookies though the browser may hold them.
+
+def cross_site_unsafe(request: Request) -> bool:
+    """Tell whether a state-changing request comes from another origin.
+
+    ``Sec-Fetch-Site`` other than ``same-origin`` (or ``none``) where the
+    browser sends it, else an ``Origin`` (``null`` included) of another host; a
+    request with neither (an old browser, ``curl``) is the shop's own. A
+    sibling subdomain is another origin: its form (``same-site``) arrives with
+    our ``SameSite=Lax`` cookies, a truly cross-site one without them though
+    the browser may hold them.
     """
     if request.method in SAFE_METHODS:
         return False
     if request.fetch_site:
-        return request.fetch_site == "cross-site"
+        return request.fetch_site not in OWN_FETCH_SITES
     origin = request.origin
     return bool(origin) and (origin == "null" or netloc(origin) != request.host.lower())
 

@@ -239,7 +239,8 @@ class RequestState:
         settings = self.rules.settings
         landing, answer = find_landing(self.request, settings)
         if not self.tracking_allowed:
-            self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
+            if not self.cross_site:  # another origin's form is no opt-out
+                self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             if landing and self.consent.landings_only:  # counted, credited nowhere
                 return self.landing.count(self.day, landing, "", False, []), answer
             return NOTHING, answer

@@ -6,9 +6,12 @@ from dataclasses import asdict
 from typing import Any
 
 from django.http import HttpRequest
+from django.http import HttpResponse
+from django.http import HttpResponseForbidden
 from django.http import JsonResponse
 from django.urls import path
 
+from qscookies import CrossSiteError
 from qscookies import context
 
 from shop import options_of
@@ -28,11 +31,15 @@ def page(request: HttpRequest) -> JsonResponse:
     )
 
 
-def add(request: HttpRequest) -> JsonResponse:
-    """``?sku=&q=``, and ``opt.<key>=`` for the line's options."""
+def add(request: HttpRequest) -> HttpResponse:
+    """``?sku=&q=``, and ``opt.<key>=`` for the line's options; another
+    origin's form is a ``403``."""
     sku, options = request.GET["sku"], options_of(request.GET)
     quantity = int(request.GET.get("q", 1))
-    added = request.qs.cart.add(sku, quantity, options=options)
+    try:
+        added = request.qs.cart.add(sku, quantity, options=options)
+    except CrossSiteError as error:
+        return HttpResponseForbidden(str(error))
     return JsonResponse(added, safe=False)
 
 
@@ -72,9 +79,12 @@ async def async_pay(request: HttpRequest) -> JsonResponse:
     return JsonResponse(counted, safe=False)
 
 
-async def async_add(request: HttpRequest) -> JsonResponse:
-    sku = request.GET["sku"]
-    return JsonResponse(await request.qs.cart.add(sku), safe=False)
+async def async_add(request: HttpRequest) -> HttpResponse:
+    try:
+        added = await request.qs.cart.add(request.GET["sku"])
+    except CrossSiteError as error:
+        return HttpResponseForbidden(str(error))
+    return JsonResponse(added, safe=False)
 
 
 async def async_cart(request: HttpRequest) -> JsonResponse:
