@@ -65,13 +65,13 @@ from werkzeug.test import Client
 from werkzeug.test import EnvironBuilder
 
 from . import asgi
-from .codec import cookie_name
 from .context import Context
 from .core.consent import Decision
 from .core.visits import Visitor
 from .door import Door
 from .embedded import RedisServer
 from .errors import QSCookiesError
+from .setcookie import cookie_name
 from .settings import Settings
 from .wsgi import QSCookies
 
