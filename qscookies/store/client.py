@@ -307,6 +307,8 @@ class Guard(_GuardBase):
                 if lost:
                     raise lost_error(lost)
                 return replies
+            if self._lane:
+                return self._lane.pipeline(queued)
             pipe = self._client.pipeline(transaction=False)
             for command in queued:
                 pipe.execute_command(*command)

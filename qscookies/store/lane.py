@@ -143,21 +143,41 @@ class Lane:
         :raises redis.RedisError: as ``client.execute_command`` would (an error
             reply, a timeout, a lost connection, a full pool).
         """
-        packed = self._shapes.pack(command)
+        reply = self.pipeline([command])[0]
+        if isinstance(reply, ResponseError):
+            raise reply
+        return reply
+
+    def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        """Send *commands* in one write and return their replies in order,
+        each through redis-py's reply callback, an error reply in its place
+        as the exception redis-py makes of it (as a pipeline's
+        ``execute(raise_on_error=False)``): the connection a held lane keeps
+        carries the tracking writes too, so a request uses one connection.
+
+        :raises CommandRefused: one is not on the allow-list (nothing sent).
+        :raises redis.RedisError: a timeout, a lost connection, a full pool.
+        """
+        packed = [self._shapes.pack(command) for command in commands]
+        callbacks = self._callbacks
+        replies: list[Any] = []
         connection = self._take()
         try:
-            connection.send_packed_command([packed])
-            reply = connection.read_response()
-        except ResponseError:
-            self._give(connection)
-            raise
-        except BaseException:  # its reply may still come: never reuse it
+            connection.send_packed_command(packed)
+            for command in commands:
+                try:
+                    reply = connection.read_response()
+                except ResponseError as error:
+                    replies.append(error)
+                    continue
+                callback = callbacks.get(command[0])
+                replies.append(reply if callback is None else callback(reply))
+        except BaseException:  # its replies may still come: never reuse it
             connection.disconnect()
             self._give(connection)
             raise
         self._give(connection)
-        callback = self._callbacks.get(command[0])
-        return reply if callback is None else callback(reply)
+        return replies
 
     def _take(self) -> Any:
         """A held connection, checked as the pool checks one, else the pool's."""
