@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from itsdangerous import Signer
 
 try:  # CPython's own SHA1: a state copy is a memcpy, not an OpenSSL context
-    from _sha1 import sha1 as _sha1
+    from _sha1 import sha1 as _sha1  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - a build without the builtin hashes
     _sha1 = hashlib.sha1
 

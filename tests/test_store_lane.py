@@ -72,13 +72,19 @@ def _no_execute_command(*_args: Any, **_options: Any) -> Any:
     raise AssertionError("a single command went through execute_command")
 
 
+@pytest.fixture
+def lane_only(
+    guarded: tuple[Guard, redis.Redis], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Guard, redis.Redis]:
+    """:func:`guarded`, its client's ``execute_command`` refusing any call."""
+    monkeypatch.setattr(guarded[1], "execute_command", _no_execute_command)
+    return guarded
+
+
 def test_a_single_command_takes_the_lean_lane_on_one_pooled_connection(
-    guarded: tuple[Guard, redis.Redis],
-    redis_client: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
+    lane_only: tuple[Guard, redis.Redis], redis_client: redis.Redis
 ) -> None:
-    guard, client = guarded
-    monkeypatch.setattr(client, "execute_command", _no_execute_command)
+    guard, client = lane_only
     redis_client.script_flush()
     # The script is unknown: EVALSHA answers NOSCRIPT, then EVAL runs it once.
     assert guard.call("EVAL", SCRIPT, 1, "qs:c:{x}", "SKU-1", 2) == 2
@@ -167,12 +173,9 @@ def test_a_forked_child_never_uses_its_parent_s_held_connection(
 
 
 def test_an_error_reply_on_the_lane_keeps_the_connection(
-    guarded: tuple[Guard, redis.Redis],
-    redis_client: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
+    lane_only: tuple[Guard, redis.Redis], redis_client: redis.Redis
 ) -> None:
-    guard, client = guarded
-    monkeypatch.setattr(client, "execute_command", _no_execute_command)
+    guard, client = lane_only
     redis_client.set("qs:s:{str}", "x")
     with pytest.raises(StoreError) as failed:
         guard.call("HGETALL", "qs:s:{str}")
