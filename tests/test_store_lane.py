@@ -64,7 +64,7 @@ def test_an_argument_redis_py_refuses_is_refused() -> None:
 @pytest.fixture
 def guarded(redis_server: RedisServer) -> Iterator[tuple[Guard, redis.Redis]]:
     client = connect(redis_server.url, socket_timeout=2.0)
-    yield Guard(client, APP_COMMANDS), client
+    yield Guard(client, APP_COMMANDS, hold=True), client
     client.close()
 
 
@@ -101,6 +101,24 @@ def test_a_single_command_takes_the_lean_lane_on_one_pooled_connection(
     guard.close()  # ...and handed back with the guard (a client it does not own)
     assert len(pool._available_connections) == 1  # type: ignore[attr-defined]
     assert not pool._in_use_connections  # type: ignore[attr-defined]
+
+
+def test_a_pool_shared_with_the_shop_gets_its_connection_back_each_time(
+    redis_server: RedisServer,
+) -> None:
+    """A store never closed must not keep the shop's connections."""
+    client = connect(redis_server.url, socket_timeout=2.0)
+    try:
+        guard = Guard(client, APP_COMMANDS)  # a guard of no store: holds none
+        for _ in range(3):
+            guard.call("HINCRBY", "qs:a:{shared}", "n", 1)
+            assert not client.connection_pool._in_use_connections  # type: ignore[attr-defined]
+        guard.send(
+            [("HINCRBY", "qs:a:{shared}", "n", 1), ("EXPIRE", "qs:a:{shared}", 9)]
+        )
+        assert not client.connection_pool._in_use_connections  # type: ignore[attr-defined]
+    finally:
+        client.close()
 
 
 class Sent(redis.Connection):

@@ -37,12 +37,19 @@ class AsyncGuard(_GuardBase):
 
     :param owned: :meth:`close` closes *client* (the twins it opens for other
         loops it always closes).
+    :param hold: as for ``Guard``; the asyncio lane takes a connection from
+        the pool for each command, so it holds none either way.
     """
 
     __slots__ = ("_lane", "_loops")
 
     def __init__(
-        self, client: Any, allowed: frozenset[str], *, owned: bool = True
+        self,
+        client: Any,
+        allowed: frozenset[str],
+        *,
+        owned: bool = True,
+        hold: bool = False,
     ) -> None:
         super().__init__(client, allowed)
         self._loops = LoopClients(client, owned=owned)

@@ -228,18 +228,28 @@ class Guard(_GuardBase):
     :param allowed: the commands this role may send; others raise
         :class:`~qscookies.errors.CommandRefused` without touching the socket.
     :param owned: :meth:`close` closes *client*.
+    :param hold: the lane may hold a connection of *client*'s pool between
+        commands (see :mod:`~qscookies.store.lane`): only for a pool no one
+        else uses, whose guard is closed with it.
     """
 
     __slots__ = ("_lane", "_owned")
 
     def __init__(
-        self, client: Any, allowed: frozenset[str], *, owned: bool = True
+        self,
+        client: Any,
+        allowed: frozenset[str],
+        *,
+        owned: bool = True,
+        hold: bool = False,
     ) -> None:
         super().__init__(client, allowed)
         self._owned = owned
         #: The lean lane of a single server's single commands, else ``None``.
         self._lane = (
-            None if self._cluster or not lean(client) else Lane(client, allowed)
+            None
+            if self._cluster or not lean(client)
+            else Lane(client, allowed, hold=hold)
         )
 
     def call(self, *command: Any) -> Any:

@@ -15,14 +15,15 @@ instead:
   wire. A shape that passed is kept with its packed prefix, so later
   commands of that shape pay neither the check nor the packing of their
   constant head (at most :data:`MAX_SHAPES`: the shapes are our own code's).
-- **one connection, held.** The sync lane takes a connection from the
-  client's pool and, after a clean reply, keeps it for the next command
-  (at most :data:`MAX_IDLE` idle at once; more go back to the pool), instead
-  of a pool round of lock and metrics per command. A held connection gets the
-  pool's own checks when it is taken again: connected, no stray data waiting
-  (else reconnected), and none crosses a fork. Only a plain pool of RESP2
-  connections lends them this way; a Sentinel pool (which follows the
-  master on each hand-out) and the asyncio lane take and return each time.
+- **one connection, held.** The sync lane takes a connection from the pool
+  of a client the store owns and, after a clean reply, keeps it for the next
+  command (at most :data:`MAX_IDLE` idle at once; more go back to the pool),
+  instead of a pool round of lock and metrics per command. A held connection
+  gets the pool's own checks when it is taken again: connected, no stray data
+  waiting (else reconnected), and none crosses a fork. Only a plain pool of
+  RESP2 connections lends them this way; a pool shared with the shop (a
+  client passed in, used as it is), a Sentinel pool (which follows the master
+  on each hand-out) and the asyncio lane take and return one each time.
 - **redis-py's behaviour.** The connection (connect and reply timeouts,
   ``AUTH``/``SELECT`` on reconnect), the reply parser and its error replies,
   the reply callbacks: all redis-py's. As there, a connection whose command
@@ -122,17 +123,29 @@ class Lane:
 
     :param client: a client for which :func:`lean` holds.
     :param allowed: the commands it may send.
+    :param hold: the pool is the store's own (a client opened from
+        ``redis_url``, or the store's twin of one passed in): its connections
+        may be held between commands. A pool shared with the shop lends each
+        command a connection and gets it back, so a store never closed can
+        never keep the shop's connections.
     """
 
     __slots__ = ("_callbacks", "_holds", "_idle", "_pid", "_pool", "_shapes")
 
-    def __init__(self, client: Any, allowed: frozenset[str]) -> None:
+    def __init__(
+        self, client: Any, allowed: frozenset[str], *, hold: bool = False
+    ) -> None:
         pool = client.connection_pool
         self._pool = pool
         self._shapes = _Shapes(allowed, pool.get_encoder())
         self._callbacks = client.response_callbacks
         protocol = pool.connection_kwargs.get("protocol")
-        self._holds = isinstance(pool, _PLAIN_POOLS) and protocol in (None, 2, "2")
+        plain = (
+            isinstance(pool, _PLAIN_POOLS)
+            and not hasattr(pool, "service_name")  # a Sentinel pool
+            and protocol in (None, 2, "2")
+        )
+        self._holds = hold and plain
         self._idle: list[Any] = []
         self._pid = os.getpid()
 
