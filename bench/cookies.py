@@ -21,8 +21,8 @@ from werkzeug.http import dump_cookie
 from werkzeug.http import parse_cookie
 
 from qscookies.codec import CookieCodec
-from qscookies.codec import set_cookie_header
 from qscookies.http import read_cookies
+from qscookies.setcookie import set_cookie_header
 
 SECRET = "bench-secret-key-0123456789abcdef"
 #: A cart cookie as the codec builds it, and the same through werkzeug.

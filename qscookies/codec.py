@@ -1,31 +1,27 @@
-"""The cookie codec: sign and verify cookie values, build ``Set-Cookie`` headers.
+"""The cookie codec: sign and verify cookie values.
 
-Pure functions over strings: no Redis, no WSGI. The codec also owns the keyed
+Pure functions over strings: no Redis, no WSGI (the ``Set-Cookie`` headers are
+:mod:`qscookies.setcookie`'s). The codec also owns the keyed
 hashes that stand in for ids where an id must never be stored (sketches, order
 markers, logs). Each cookie purpose (cart, visitor, promotion, the tracking
 choice) signs with its own salt, so a value never verifies as another purpose's.
 Values hold only random ids, a promotion code, timestamps and the visit counter, and
 the timestamps are signed too: expiry is enforced here, not by the browser.
+What a value says comes back as a named tuple (one is read on most requests:
+it costs half a frozen dataclass), immutable all the same.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-from werkzeug.http import dump_cookie
-from werkzeug.http import http_date
+from typing import NamedTuple
 
 from .errors import ConfigurationError
 from .signing import MacSigner
-
-#: Prefix that binds a cookie to the exact host, HTTPS and ``Path=/``.
-HOST_PREFIX = "__Host-"
 
 #: What starts the cart id of a customer's cart (never a random id: those have
 #: no ``:``), followed by a keyed hash of the customer id.
@@ -56,8 +52,7 @@ def new_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-@dataclass(frozen=True)
-class VisitorState:
+class VisitorState(NamedTuple):
     """What the visitor cookie says about a browser.
 
     :param visitor_id: the random id of this browser.
@@ -72,8 +67,7 @@ class VisitorState:
     last_seen: int
 
 
-@dataclass(frozen=True)
-class CartCookie:
+class CartCookie(NamedTuple):
     """What a cart cookie says: the cart id, when it was issued, and the rivals
     it outranks.
 
@@ -96,16 +90,14 @@ class CartCookie:
     generation: str = "0"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """What the choice cookie says: ``"in"`` or ``"out"``, and when it was made."""
 
     choice: str
     made_at: int
 
 
-@dataclass(frozen=True)
-class Attribution:
+class Attribution(NamedTuple):
     """What the promotion cookie says: the code, when the visitor landed, and
     the landing's source and medium (``None`` when it carried none), as they
     were counted; and, when a day's bound counted them under ``other`` (or
@@ -348,67 +340,6 @@ def _bytes(key: str | bytes) -> bytes:
 def keyed_hash(key: bytes, value: str, length: int = 12) -> str:
     """An HMAC-SHA256 of *value* under *key*, hex, cut to *length* characters."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:length]
-
-
-def cookie_name(base: str, secure: bool) -> str:
-    """Return the cookie name to use: ``__Host-`` prefixed on secure responses."""
-    return HOST_PREFIX + base if secure else base
-
-
-def set_cookie_header(
-    name: str, value: str, *, max_age: int, secure: bool, now: int
-) -> str:
-    """Build a ``Set-Cookie`` value: HttpOnly, SameSite=Lax, Path=/, no Domain.
-
-    The same text as werkzeug's ``dump_cookie`` gives for these attributes
-    (``Expires``, then ``Max-Age``), built directly: our names and values are
-    plain tokens that never need quoting (signed values, ``1``), and the
-    ``Expires`` date is formatted once per second, not per cookie. Any other
-    value goes through ``dump_cookie``.
-
-    :param now: the time of the request (Unix seconds, from the middleware's
-        clock): ``Expires`` is *now* + *max_age*, never read from the wall
-        clock.
-    """
-    if not _TOKEN.fullmatch(value):
-        return dump_cookie(
-            name,
-            value,
-            max_age=max_age,
-            expires=now + max_age,
-            path="/",
-            secure=secure,
-            httponly=True,
-            samesite="Lax",
-        )
-    expires = _http_date(now + max_age)
-    attributes = _SECURE_ATTRIBUTES if secure else _ATTRIBUTES
-    return f"{name}={value}; Expires={expires}; Max-Age={max_age}{attributes}"
-
-
-#: A cookie value that ``dump_cookie`` would send unquoted (and ours always are).
-_TOKEN = re.compile(r"[A-Za-z0-9_.~\-]*")
-_ATTRIBUTES = "; HttpOnly; Path=/; SameSite=Lax"
-_SECURE_ATTRIBUTES = "; Secure" + _ATTRIBUTES
-
-
-@functools.lru_cache(maxsize=16)
-def _http_date(timestamp: int) -> str:
-    return http_date(timestamp)
-
-
-def delete_cookie_header(name: str, *, secure: bool) -> str:
-    """Build a ``Set-Cookie`` value that makes the browser drop cookie *name*."""
-    return dump_cookie(
-        name,
-        "",
-        max_age=0,
-        expires=0,
-        path="/",
-        secure=secure,
-        httponly=True,
-        samesite="Lax",
-    )
 
 
 def _unsign(signer: MacSigner, value: str | None) -> str:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .codec import cookie_name
+from .setcookie import cookie_name
 
 if TYPE_CHECKING:
     from .context import AsyncContext

@@ -10,10 +10,10 @@ from qscookies import ConfigurationError
 from qscookies.codec import Attribution
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
-from qscookies.codec import cookie_name
-from qscookies.codec import delete_cookie_header
 from qscookies.codec import new_id
-from qscookies.codec import set_cookie_header
+from qscookies.setcookie import cookie_name
+from qscookies.setcookie import delete_cookie_header
+from qscookies.setcookie import set_cookie_header
 
 OLD = "old-secret-key-0123456789"
 NEW = "new-secret-key-0123456789"

@@ -18,7 +18,6 @@ from qscookies.codec import Attribution
 from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
-from qscookies.codec import cookie_name
 from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
 from qscookies.core.campaigns import ORDER_MEMORY
@@ -35,6 +34,7 @@ from qscookies.core.visits import ANONYMOUS
 from qscookies.errors import CartError
 from qscookies.errors import HeadersSentError
 from qscookies.errors import QSCookiesError
+from qscookies.setcookie import cookie_name
 from qscookies.settings import OPT_OUT_CHOICE_MAX_AGE
 from qscookies.settings import Settings
 

@@ -128,8 +128,9 @@ def test_a_pool_timeout_is_said_as_such_and_pauses_nothing(
     assert len(dropped) == 2  # one line per store (each its own breaker)
     assert "a cart write or read failed: connection pool full" in said[1]
     assert not [line for line in said if "unavailable" in line or "paused" in line]
-    client.delete(key)
-    client.close()
+    store.close()  # the store's lane hands back the connection it holds
+    with redis_server.client() as admin:
+        admin.delete(key)
 
 
 def test_max_connections_is_a_setting() -> None:

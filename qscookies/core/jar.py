@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..codec import HOST_PREFIX
-from ..codec import cookie_name
-from ..codec import delete_cookie_header
-from ..codec import set_cookie_header
 from ..errors import HeadersSentError
 from ..http import read_cookies
+from ..setcookie import HOST_PREFIX
+from ..setcookie import cookie_name
+from ..setcookie import delete_cookie_header
+from ..setcookie import set_cookie_header
 from ..settings import OPT_OUT_CHOICE_MAX_AGE
 from ..settings import Settings
 

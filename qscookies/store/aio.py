@@ -14,19 +14,20 @@ import redis
 from ..errors import CommandRefused
 from ..errors import StoreError
 from . import cluster
-from . import wire
 from .app import _AppStoreBase
 from .app import unavailable
-from .client import FAILURES
 from .client import Command
 from .client import Wait
 from .client import _GuardBase
 from .client import by_sha
 from .client import checked
 from .client import fewer
-from .client import lost_error
-from .client import translate
 from .client import unknown_scripts
+from .faults import FAILURES
+from .faults import lost_error
+from .faults import translate
+from .lane import AsyncLane
+from .lane import lean
 from .loops import LoopClients
 
 
@@ -36,34 +37,52 @@ class AsyncGuard(_GuardBase):
 
     :param owned: :meth:`close` closes *client* (the twins it opens for other
         loops it always closes).
+    :param hold: as for ``Guard``; the asyncio lane takes a connection from
+        the pool for each command, so it holds none either way.
     """
 
-    __slots__ = ("_loops",)
+    __slots__ = ("_lane", "_loops")
 
     def __init__(
-        self, client: Any, allowed: frozenset[str], *, owned: bool = True
+        self,
+        client: Any,
+        allowed: frozenset[str],
+        *,
+        owned: bool = True,
+        hold: bool = False,
     ) -> None:
         super().__init__(client, allowed)
         self._loops = LoopClients(client, owned=owned)
+        #: The last loop's client and its lean lane (``None``: it has none).
+        self._lane: tuple[Any, AsyncLane | None] | None = None
 
     async def call(self, *command: Any) -> Any:
         """Send one command and return its reply (see ``Guard.call``)."""
         if self._cluster:
             return (await self.send([command]))[0]
-        self.check([command])
         client = self._loops.current()
-        lean = wire.lean(client)
+        lane = self._lane_of(client)
         try:
             try:
-                if lean:
-                    return await wire.acall(client, by_sha(command))
+                if lane is not None:
+                    return await lane.call(by_sha(command))
+                self.check([command])
                 return await client.execute_command(*by_sha(command))
             except redis.exceptions.NoScriptError:
-                if lean:
-                    return await wire.acall(client, command)
+                if lane is not None:
+                    return await lane.call(command)
                 return await client.execute_command(*command)
         except FAILURES as error:
             raise translate(error) from error
+
+    def _lane_of(self, client: Any) -> AsyncLane | None:
+        """The lean lane of the running loop's *client*, if it can take one."""
+        kept = self._lane
+        if kept is not None and kept[0] is client:
+            return kept[1]
+        lane = AsyncLane(client, self.allowed) if lean(client) else None
+        self._lane = (client, lane)
+        return lane
 
     async def send(
         self, commands: Sequence[Command], *, wait: Wait | None = None

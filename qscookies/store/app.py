@@ -249,7 +249,10 @@ class _AppStoreBase:
         guarded = without_retries(client)
         # close() closes the guarded client: ours, or a twin of ours
         closes = owned or guarded is not client
-        self._guard = self._guard_class(guarded, APP_COMMANDS, owned=closes)
+        # its own pool (ours, or a twin of ours): the lane may hold a connection
+        self._guard = self._guard_class(
+            guarded, APP_COMMANDS, owned=closes, hold=closes
+        )
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)
         self._replicas = durable_writes

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,36 +19,21 @@ import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.exceptions import MaxConnectionsError
 from redis.retry import Retry
 
 from ..errors import CommandRefused
 from ..errors import ConfigurationError
-from ..errors import StoreError
-from ..errors import StoreUnavailable
 from . import cluster
-from . import wire
+from .faults import FAILURES
+from .faults import lost_error
+from .faults import translate
+from .lane import Lane
+from .lane import lean
 from .pool import AsyncBlockingPool
 from .pool import BlockingPool
 
 #: One command: its name, then its arguments.
 Command = tuple[Any, ...]
-
-#: Faults that mean "Redis is not there right now" rather than "Redis said no".
-#: What redis-py raises for a call that failed: its errors, a cluster client's
-#: own (``SlotNotCoveredError`` and the other ``RedisClusterException``, which
-#: are not ``RedisError``), and the socket's.
-FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
-
-_UNAVAILABLE = (
-    redis.exceptions.RedisClusterException,
-    redis.ConnectionError,
-    redis.TimeoutError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    redis.exceptions.MasterDownError,
-    OSError,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,15 +228,29 @@ class Guard(_GuardBase):
     :param allowed: the commands this role may send; others raise
         :class:`~qscookies.errors.CommandRefused` without touching the socket.
     :param owned: :meth:`close` closes *client*.
+    :param hold: the lane may hold a connection of *client*'s pool between
+        commands (see :mod:`~qscookies.store.lane`): only for a pool no one
+        else uses, whose guard is closed with it.
     """
 
-    __slots__ = ("_owned",)
+    __slots__ = ("_lane", "_owned")
 
     def __init__(
-        self, client: Any, allowed: frozenset[str], *, owned: bool = True
+        self,
+        client: Any,
+        allowed: frozenset[str],
+        *,
+        owned: bool = True,
+        hold: bool = False,
     ) -> None:
         super().__init__(client, allowed)
         self._owned = owned
+        #: The lean lane of a single server's single commands, else ``None``.
+        self._lane = (
+            None
+            if self._cluster or not lean(client)
+            else Lane(client, allowed, hold=hold)
+        )
 
     def call(self, *command: Any) -> Any:
         """Send one command (no pipeline object) and return its reply.
@@ -261,20 +259,19 @@ class Guard(_GuardBase):
         """
         if self._cluster:  # cluster.send: never the cluster client's retries
             return self.send([command])[0]
-        self.check([command])
-        client = self._client
-        send = wire.call if wire.lean(client) else None
+        send = self._lane.call if self._lane else self._execute
         try:
             try:
-                if send is not None:
-                    return send(client, by_sha(command))
-                return client.execute_command(*by_sha(command))
+                return send(by_sha(command))
             except redis.exceptions.NoScriptError:
-                if send is not None:
-                    return send(client, command)
-                return client.execute_command(*command)
+                return send(command)
         except FAILURES as error:
             raise translate(error) from error
+
+    def _execute(self, command: Command) -> Any:
+        """*command* by redis-py's own path (off the lane), once checked."""
+        self.check([command])
+        return self._client.execute_command(*command)
 
     def send(
         self, commands: Sequence[Command], *, wait: Wait | None = None
@@ -320,6 +317,8 @@ class Guard(_GuardBase):
                 if lost:
                     raise lost_error(lost)
                 return replies
+            if self._lane:
+                return self._lane.pipeline(queued)
             pipe = self._client.pipeline(transaction=False)
             for command in queued:
                 pipe.execute_command(*command)
@@ -328,7 +327,9 @@ class Guard(_GuardBase):
             raise translate(error) from error
 
     def close(self) -> None:
-        """Close the client's connections, if it is ours."""
+        """Hand the lane's connections back, and close the client's, if it is ours."""
+        if self._lane:
+            self._lane.close()
         if self._owned:
             self._client.close()
 
@@ -375,54 +376,3 @@ def by_sha(command: Command) -> Command:
     if command[0] != "EVAL":
         return command
     return ("EVALSHA", sha1(command[1]), *command[2:])
-
-
-def lost_error(lost: dict[str, BaseException]) -> StoreError:
-    """The error for replies lost with their cluster nodes (by node name)."""
-    error = translate(next(iter(lost.values())))
-    error.nodes = frozenset(lost)
-    return error
-
-
-def translate(error: BaseException) -> StoreError:
-    """The qscookies error for a redis-py exception (or an error reply).
-
-    Unreachable or refused credentials: :class:`StoreUnavailable` (a full
-    connection pool too, its :attr:`~StoreError.reply` ``POOL``); an error
-    reply: :class:`StoreError`, its :attr:`~StoreError.reply` the reply's
-    first word (``OOM``, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``…).
-    """
-    if isinstance(error, redis.AuthenticationError):
-        return StoreUnavailable(
-            "Redis refused the user name or password",
-            original_error=error,
-            reply="AUTH",
-        )
-    if isinstance(error, MaxConnectionsError):  # the pool, not Redis
-        return StoreUnavailable(
-            f"connection pool full: {error}", original_error=error, reply="POOL"
-        )
-    if isinstance(error, _UNAVAILABLE):
-        return StoreUnavailable(
-            f"Redis unavailable: {type(error).__name__}", original_error=error
-        )
-    reply = error_reply(error)
-    return StoreError(
-        f"Redis refused a command: {error}", original_error=error, reply=reply
-    )
-
-
-_REPLY_WORD = re.compile(r"\b(OOM|NOPERM|READONLY|LOADING|WRONGTYPE|BUSY|MASTERDOWN)\b")
-
-
-def error_reply(error: BaseException) -> str:
-    """The kind of an error reply: ``OOM``, ``NOPERM``… (``ERR`` if unknown).
-
-    redis-py strips the word from the message of the replies it knows (and
-    keeps it as ``status_code``); from inside a script it stays in the text.
-    """
-    code = getattr(error, "status_code", None)
-    if code and code != "ERR":
-        return str(code)
-    found = _REPLY_WORD.search(str(error))
-    return found.group(1) if found else "ERR"

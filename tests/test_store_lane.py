@@ -1,4 +1,4 @@
-"""The store's lean lane (:mod:`qscookies.store.wire`) on a real Redis.
+"""The store's lean lane (:mod:`qscookies.store.lane`) on a real Redis.
 
 A guard's single command goes out packed by us on a connection of the client's
 pool, not through ``execute_command``; what it sends is byte for byte what
@@ -21,7 +21,7 @@ from qscookies import CommandRefused
 from qscookies import StoreUnavailable
 from qscookies.embedded import RedisServer
 from qscookies.errors import StoreError
-from qscookies.store import wire
+from qscookies.store import lane
 from qscookies.store.aio import AsyncGuard
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import Guard
@@ -50,19 +50,21 @@ SCRIPT = "return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])"
 def test_a_command_is_packed_as_redis_py_packs_it(command: tuple[Any, ...]) -> None:
     connection = redis.Connection()
     expected = b"".join(connection.pack_command(*command))
-    assert wire.pack(connection.encoder, command) == expected
+    shapes = lane._Shapes(APP_COMMANDS, connection.encoder)
+    assert shapes.pack(command) == expected
+    assert shapes.pack(command) == expected  # its shape's prefix, as kept
 
 
 def test_an_argument_redis_py_refuses_is_refused() -> None:
     connection = redis.Connection()
     with pytest.raises(redis.DataError):
-        wire.pack(connection.encoder, ("HINCRBY", "k", "f", True))
+        lane._Shapes(APP_COMMANDS, connection.encoder).pack(("HINCRBY", "k", "f", True))
 
 
 @pytest.fixture
 def guarded(redis_server: RedisServer) -> Iterator[tuple[Guard, redis.Redis]]:
     client = connect(redis_server.url, socket_timeout=2.0)
-    yield Guard(client, APP_COMMANDS), client
+    yield Guard(client, APP_COMMANDS, hold=True), client
     client.close()
 
 
@@ -70,13 +72,19 @@ def _no_execute_command(*_args: Any, **_options: Any) -> Any:
     raise AssertionError("a single command went through execute_command")
 
 
+@pytest.fixture
+def lane_only(
+    guarded: tuple[Guard, redis.Redis], monkeypatch: pytest.MonkeyPatch
+) -> tuple[Guard, redis.Redis]:
+    """:func:`guarded`, its client's ``execute_command`` refusing any call."""
+    monkeypatch.setattr(guarded[1], "execute_command", _no_execute_command)
+    return guarded
+
+
 def test_a_single_command_takes_the_lean_lane_on_one_pooled_connection(
-    guarded: tuple[Guard, redis.Redis],
-    redis_client: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
+    lane_only: tuple[Guard, redis.Redis], redis_client: redis.Redis
 ) -> None:
-    guard, client = guarded
-    monkeypatch.setattr(client, "execute_command", _no_execute_command)
+    guard, client = lane_only
     redis_client.script_flush()
     # The script is unknown: EVALSHA answers NOSCRIPT, then EVAL runs it once.
     assert guard.call("EVAL", SCRIPT, 1, "qs:c:{x}", "SKU-1", 2) == 2
@@ -85,25 +93,113 @@ def test_a_single_command_takes_the_lean_lane_on_one_pooled_connection(
     assert guard.call("EXPIRE", "qs:c:{x}", 60) is True
     assert guard.call("HGETALL", "qs:c:{none}") == {}
     pool = client.connection_pool
-    assert len(pool._available_connections) == 1  # type: ignore[attr-defined]
-    assert not pool._in_use_connections  # type: ignore[attr-defined]
+    # One connection, taken from the pool once and held by the lane...
+    assert len(pool._in_use_connections) == 1  # type: ignore[attr-defined]
+    assert not pool._available_connections  # type: ignore[attr-defined]
     with pytest.raises(CommandRefused):
         guard.call("HGET", "qs:c:{x}", "SKU-1")  # never sent: not on the list
+    guard.close()  # ...and handed back with the guard (a client it does not own)
+    assert len(pool._available_connections) == 1  # type: ignore[attr-defined]
+    assert not pool._in_use_connections  # type: ignore[attr-defined]
+
+
+def test_a_pool_shared_with_the_shop_gets_its_connection_back_each_time(
+    redis_server: RedisServer,
+) -> None:
+    """A store never closed must not keep the shop's connections."""
+    client = connect(redis_server.url, socket_timeout=2.0)
+    try:
+        guard = Guard(client, APP_COMMANDS)  # a guard of no store: holds none
+        for _ in range(3):
+            guard.call("HINCRBY", "qs:a:{shared}", "n", 1)
+            assert not client.connection_pool._in_use_connections  # type: ignore[attr-defined]
+        guard.send(
+            [("HINCRBY", "qs:a:{shared}", "n", 1), ("EXPIRE", "qs:a:{shared}", 9)]
+        )
+        assert not client.connection_pool._in_use_connections  # type: ignore[attr-defined]
+    finally:
+        client.close()
+
+
+class Sent(redis.Connection):
+    """A connection that keeps what it sends."""
+
+    sent: list[bytes] = []
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        Sent.sent.extend(command)
+        super().send_packed_command(command, check_health)
+
+
+def test_a_refused_shape_never_reaches_the_wire_however_often_sent(
+    redis_server: RedisServer,
+) -> None:
+    client = redis.Redis(
+        connection_pool=redis.ConnectionPool.from_url(
+            redis_server.url, connection_class=Sent, **client_options(2.0)
+        )
+    )
+    guard = Guard(client, APP_COMMANDS)
+    Sent.sent = []
+    try:
+        for _ in range(3):  # the verdict is not kept as a pass
+            with pytest.raises(CommandRefused):
+                guard.call("KEYS", "*")
+            with pytest.raises(CommandRefused):
+                guard.call("keys", "*")  # any spelling of a name
+        assert Sent.sent == []
+        for quantity in (1, 2):  # a shape that passed: checked once, packed alike
+            guard.call("HINCRBY", "qs:a:{s}", "n", quantity)
+        assert Sent.sent == [
+            b"".join(redis.Connection().pack_command("HINCRBY", "qs:a:{s}", "n", n))
+            for n in (1, 2)
+        ]
+    finally:
+        client.close()
+
+
+def test_a_held_connection_the_server_closed_is_reopened(
+    guarded: tuple[Guard, redis.Redis], redis_client: redis.Redis
+) -> None:
+    """Held between commands, a connection gets the pool's check when taken."""
+    guard, client = guarded
+    assert guard.call("HINCRBY", "qs:a:{k}", "n", 1) == 1
+    name = f"held-{id(guard)}"
+    held = client.connection_pool._in_use_connections.copy().pop()  # type: ignore[attr-defined]
+    held.send_command("CLIENT", "SETNAME", name)
+    assert held.read_response() in (b"OK", "OK", True)
+    for entry in redis_client.client_list():
+        if entry.get("name") == name:
+            redis_client.client_kill_filter(_id=entry["id"])
+    assert guard.call("HINCRBY", "qs:a:{k}", "n", 1) == 2  # reconnected, no 503
+
+
+def test_a_forked_child_never_uses_its_parent_s_held_connection(
+    guarded: tuple[Guard, redis.Redis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guard, client = guarded
+    assert guard.call("HINCRBY", "qs:a:{f}", "n", 1) == 1
+    pool = client.connection_pool
+    held = next(iter(pool._in_use_connections))  # type: ignore[attr-defined]
+    monkeypatch.setattr(lane.os, "getpid", lambda: -1)  # as in a child
+    fresh = redis.Connection(**pool.connection_kwargs)  # type: ignore[attr-defined]
+    monkeypatch.setattr(pool, "get_connection", lambda: fresh)
+    assert guard.call("HINCRBY", "qs:a:{f}", "n", 1) == 2
+    assert fresh._sock is not None  # the pool's connection carried it
+    assert held is not fresh
+    fresh.disconnect()
 
 
 def test_an_error_reply_on_the_lane_keeps_the_connection(
-    guarded: tuple[Guard, redis.Redis],
-    redis_client: redis.Redis,
-    monkeypatch: pytest.MonkeyPatch,
+    lane_only: tuple[Guard, redis.Redis], redis_client: redis.Redis
 ) -> None:
-    guard, client = guarded
-    monkeypatch.setattr(client, "execute_command", _no_execute_command)
+    guard, client = lane_only
     redis_client.set("qs:s:{str}", "x")
     with pytest.raises(StoreError) as failed:
         guard.call("HGETALL", "qs:s:{str}")
     assert failed.value.reply == "WRONGTYPE"
-    connection = client.connection_pool._available_connections[0]  # type: ignore[attr-defined]
-    assert connection._sock is not None
+    (connection,) = client.connection_pool._in_use_connections  # type: ignore[attr-defined]
+    assert connection._sock is not None  # held by the lane, still connected
     assert guard.call("DEL", "qs:s:{str}") == 1
 
 
@@ -171,7 +267,7 @@ def test_a_single_connection_client_keeps_redis_py_s_path(
         redis_server.url, single_connection_client=True, **client_options(2.0)
     )
     try:
-        assert not wire.lean(client)
+        assert not lane.lean(client)
         assert Guard(client, APP_COMMANDS).call("HINCRBY", "qs:a:{one}", "n", 3) == 3
     finally:
         client.close()
@@ -181,7 +277,7 @@ def test_a_single_connection_client_keeps_redis_py_s_path(
             redis_server.url, single_connection_client=True, **client_options(2.0)
         )
         try:
-            assert not wire.lean(aclient)
+            assert not lane.lean(aclient)
             return await AsyncGuard(aclient, APP_COMMANDS).call("HGETALL", "qs:a:{one}")
         finally:
             await aclient.aclose()
