@@ -31,11 +31,7 @@ from qscookies.acl import app_rules
 from qscookies.advisories import lua_advisory
 from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.check import CLIENT_SETTINGS
-from qscookies.check import EXPORT_PROBES
-from qscookies.check import NEED_PROBES
-from qscookies.check import READER_PROBES
 from qscookies.check import classify
-from qscookies.check import probe_commands
 from qscookies.check import refusal
 from qscookies.cli import main
 from qscookies.core.scripts import SCRIPT_COMMANDS
@@ -43,6 +39,10 @@ from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import free_port
 from qscookies.embedded import redis_version
+from qscookies.probes import EXPORT_PROBES
+from qscookies.probes import NEED_PROBES
+from qscookies.probes import READER_PROBES
+from qscookies.probes import probe_commands
 from qscookies.report import PromotionReport
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import connect

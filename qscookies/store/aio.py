@@ -17,17 +17,14 @@ from . import cluster
 from . import wire
 from .app import _AppStoreBase
 from .app import unavailable
-from .client import FAILURES
-from .client import Command
 from .client import Wait
 from .client import _GuardBase
-from .client import by_sha
-from .client import checked
-from .client import fewer
-from .client import lost_error
-from .client import translate
-from .client import unknown_scripts
 from .loops import LoopClients
+from .replies import FAILURES
+from .replies import checked
+from .replies import lost_error
+from .replies import translate
+from .scripting import Command
 
 
 class AsyncGuard(_GuardBase):
@@ -52,18 +49,19 @@ class AsyncGuard(_GuardBase):
             return (await self.send([command]))[0]
         self.check([command])
         client = self._loops.current()
-        lean = wire.lean(client)
+        send = wire.acall if wire.lean(client) else _execute
         try:
             try:
-                if lean:
-                    return await wire.acall(client, by_sha(command))
-                return await client.execute_command(*by_sha(command))
-            except redis.exceptions.NoScriptError:
-                if lean:
-                    return await wire.acall(client, command)
-                return await client.execute_command(*command)
+                return await send(client, self._runner.form(command))
+            except redis.ResponseError as error:
+                first: Any = error
+            attempts = self._runner.attempts([command])
+            replies = [first]
+            while attempts.again(replies):
+                replies = [await _reply(send, client, attempts.sent[0])]
         except FAILURES as error:
             raise translate(error) from error
+        return checked(attempts.settle(replies))[0]
 
     async def send(
         self, commands: Sequence[Command], *, wait: Wait | None = None
@@ -72,15 +70,14 @@ class AsyncGuard(_GuardBase):
         if len(commands) == 1 and wait is None and not self._cluster:
             return [await self.call(*commands[0])]
         self.check_all(commands, wait)
-        replies = await self._pipeline([by_sha(c) for c in commands], wait)
-        unknown = unknown_scripts(replies)
-        if unknown:
-            resent = await self._pipeline([commands[i] for i in unknown], wait)
-            if wait:
-                replies[-1] = fewer(replies[-1], resent.pop())
-            for index, reply in zip(unknown, resent, strict=True):
-                replies[index] = reply
-        return checked(replies)
+        attempts = self._runner.attempts(commands)
+        replies = await self._pipeline(attempts.sent, wait)
+        again = attempts.again(replies)
+        while again:
+            resent = await self._pipeline([attempts.sent[i] for i in again], wait)
+            attempts.merge(replies, again, resent)
+            again = attempts.again(replies)
+        return checked(attempts.settle(replies))
 
     async def _pipeline(
         self, commands: Sequence[Command], wait: Wait | None = None
@@ -146,3 +143,16 @@ class AsyncAppStore(_AppStoreBase):
         """Close the running loop's connections if the store owns them (those
         of other loops close with their loop)."""
         await self._guard.close()
+
+
+async def _execute(client: Any, command: Command) -> Any:
+    """``client.execute_command`` of *command* (the lane's stand-in)."""
+    return await client.execute_command(*command)
+
+
+async def _reply(send: Any, client: Any, command: Command) -> Any:
+    """*send* of *command*: its reply, or its error reply as the exception."""
+    try:
+        return await send(client, command)
+    except redis.ResponseError as error:
+        return error

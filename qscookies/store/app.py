@@ -295,6 +295,13 @@ class _AppStoreBase:
         """The client is a Redis Cluster client."""
         return bool(self._guard.is_cluster)
 
+    def use_functions(self, on: bool) -> None:
+        """Call the scripts as the library's functions (``FCALL``, Redis 7.0
+        on) if *on*, else by ``EVALSHA``: what the start-up check learnt of
+        the server. Without it the store learns from the first replies (see
+        :mod:`~qscookies.store.scripting`)."""
+        self._guard.use_functions(on)
+
     def describe(self) -> str:
         """Where the store connects and as whom (no password)."""
         return str(self._guard.describe())

@@ -2,16 +2,14 @@
 
 :class:`Guard` is the one path from qscookies to a Redis client: it refuses any
 command outside its role's allow-list before anything is sent, sends a plan's
-commands in one round trip (scripts by SHA1, their source once on ``NOSCRIPT``),
+commands in one round trip (scripts as functions or by SHA1, see
+:mod:`~qscookies.store.scripting`),
 and turns redis-py's exceptions into :class:`~qscookies.errors.StoreError`.
 The raw client stays private: no public object hands it out.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,36 +18,21 @@ import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.exceptions import MaxConnectionsError
 from redis.retry import Retry
 
 from ..errors import CommandRefused
 from ..errors import ConfigurationError
-from ..errors import StoreError
-from ..errors import StoreUnavailable
 from . import cluster
 from . import wire
 from .pool import AsyncBlockingPool
 from .pool import BlockingPool
-
-#: One command: its name, then its arguments.
-Command = tuple[Any, ...]
-
-#: Faults that mean "Redis is not there right now" rather than "Redis said no".
-#: What redis-py raises for a call that failed: its errors, a cluster client's
-#: own (``SlotNotCoveredError`` and the other ``RedisClusterException``, which
-#: are not ``RedisError``), and the socket's.
-FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
-
-_UNAVAILABLE = (
-    redis.exceptions.RedisClusterException,
-    redis.ConnectionError,
-    redis.TimeoutError,
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    redis.exceptions.MasterDownError,
-    OSError,
-)
+from .replies import FAILURES
+from .replies import checked
+from .replies import lost_error
+from .replies import translate
+from .scripting import RUNS_SCRIPT
+from .scripting import Command
+from .scripting import Runner
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +159,12 @@ def describe(client: Any) -> str:
 class _GuardBase:
     """The parts of a guard that do no I/O: the allow-list and the client's kind."""
 
-    __slots__ = ("_client", "_cluster", "allowed")
+    __slots__ = ("_client", "_cluster", "_runner", "allowed")
 
     def __init__(self, client: Any, allowed: frozenset[str]) -> None:
         self._client = client
         self._cluster = is_cluster(client)
+        self._runner = Runner()
         #: The commands this guard lets through.
         self.allowed = allowed
 
@@ -192,10 +176,14 @@ class _GuardBase:
         """The client is a Redis Cluster client."""
         return self._cluster
 
+    def use_functions(self, on: bool) -> None:
+        """Send scripts as ``FCALL`` (*on*) or ``EVALSHA`` from now on."""
+        self._runner.use_functions(on)
+
     def _key_of(self, command: Command) -> str | None:
         """The key a command is bound to: a script's first key, else the first
         argument (every command qscookies sends on a cluster names a key)."""
-        if command[0] in _SCRIPTS:
+        if command[0] in RUNS_SCRIPT:
             return str(command[3]) if int(command[2]) else None
         return str(command[1]) if len(command) > 1 else None
 
@@ -263,18 +251,19 @@ class Guard(_GuardBase):
             return self.send([command])[0]
         self.check([command])
         client = self._client
-        send = wire.call if wire.lean(client) else None
+        send = wire.call if wire.lean(client) else _execute
         try:
             try:
-                if send is not None:
-                    return send(client, by_sha(command))
-                return client.execute_command(*by_sha(command))
-            except redis.exceptions.NoScriptError:
-                if send is not None:
-                    return send(client, command)
-                return client.execute_command(*command)
+                return send(client, self._runner.form(command))
+            except redis.ResponseError as error:
+                first: Any = error  # a script's way may be closed here: learn
+            attempts = self._runner.attempts([command])
+            replies = [first]
+            while attempts.again(replies):
+                replies = [_reply(send, client, attempts.sent[0])]
         except FAILURES as error:
             raise translate(error) from error
+        return checked(attempts.settle(replies))[0]
 
     def send(
         self, commands: Sequence[Command], *, wait: Wait | None = None
@@ -282,26 +271,26 @@ class Guard(_GuardBase):
         """Send *commands* in one round trip and return their replies in order.
 
         Not a transaction (a cluster cannot run one across slots); the atomic
-        steps are single commands or scripts. Scripts go by SHA1; only a server
-        that has not seen a script yet gets its source, in a second round trip.
+        steps are single commands or scripts. Scripts go as functions or by
+        SHA1 (see :mod:`~qscookies.store.scripting`); a script whose way is
+        closed on this server goes again in the other, in a second round trip.
 
         :param wait: a ``WAIT`` pipelined after the commands (and again after
-            a script re-sent on ``NOSCRIPT``); its reply comes last.
+            a script re-sent); its reply comes last.
         :raises StoreError: Redis answered one of them with an error, or was
             unreachable.
         """
         if len(commands) == 1 and wait is None and not self._cluster:
             return [self.call(*commands[0])]
         self.check_all(commands, wait)
-        replies = self._pipeline([by_sha(command) for command in commands], wait)
-        unknown = unknown_scripts(replies)
-        if unknown:  # NOSCRIPT: that script did not run, so sending it is exact
-            resent = self._pipeline([commands[index] for index in unknown], wait)
-            if wait:
-                replies[-1] = fewer(replies[-1], resent.pop())
-            for index, reply in zip(unknown, resent, strict=True):
-                replies[index] = reply
-        return checked(replies)
+        attempts = self._runner.attempts(commands)
+        replies = self._pipeline(attempts.sent, wait)
+        again = attempts.again(replies)
+        while again:  # that way did not run them, so sending them is exact
+            resent = self._pipeline([attempts.sent[index] for index in again], wait)
+            attempts.merge(replies, again, resent)
+            again = attempts.again(replies)
+        return checked(attempts.settle(replies))
 
     def _pipeline(
         self, commands: Sequence[Command], wait: Wait | None = None
@@ -333,96 +322,14 @@ class Guard(_GuardBase):
             self._client.close()
 
 
-def fewer(first: Any, second: Any) -> Any:
-    """Of two ``WAIT`` replies, the one that confirms less (an error first).
-
-    A pipeline re-sent after ``NOSCRIPT`` may go out on another connection
-    than the first, so each ``WAIT`` vouches for its own connection's writes.
-    """
-    if isinstance(first, Exception) or isinstance(second, Exception):
-        return first if isinstance(first, Exception) else second
-    return min(int(first), int(second))
+def _execute(client: Any, command: Command) -> Any:
+    """``client.execute_command`` of *command* (the lane's stand-in)."""
+    return client.execute_command(*command)
 
 
-def unknown_scripts(replies: Sequence[Any]) -> list[int]:
-    """The positions of ``NOSCRIPT`` replies: scripts the server has not seen."""
-    return [
-        index
-        for index, reply in enumerate(replies)
-        if isinstance(reply, redis.exceptions.NoScriptError)
-    ]
-
-
-def checked(replies: list[Any]) -> list[Any]:
-    """*replies*, or the first error reply among them raised as a StoreError."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise translate(reply) from reply
-    return replies
-
-
-@functools.cache
-def sha1(script: str) -> str:
-    """The SHA1 by which Redis knows a script."""
-    return hashlib.sha1(script.encode()).hexdigest()
-
-
-_SCRIPTS = frozenset({"EVAL", "EVALSHA"})
-
-
-def by_sha(command: Command) -> Command:
-    """``EVAL`` as ``EVALSHA``; any other command unchanged."""
-    if command[0] != "EVAL":
-        return command
-    return ("EVALSHA", sha1(command[1]), *command[2:])
-
-
-def lost_error(lost: dict[str, BaseException]) -> StoreError:
-    """The error for replies lost with their cluster nodes (by node name)."""
-    error = translate(next(iter(lost.values())))
-    error.nodes = frozenset(lost)
-    return error
-
-
-def translate(error: BaseException) -> StoreError:
-    """The qscookies error for a redis-py exception (or an error reply).
-
-    Unreachable or refused credentials: :class:`StoreUnavailable` (a full
-    connection pool too, its :attr:`~StoreError.reply` ``POOL``); an error
-    reply: :class:`StoreError`, its :attr:`~StoreError.reply` the reply's
-    first word (``OOM``, ``NOPERM``, ``READONLY``, ``LOADING``, ``WRONGTYPE``…).
-    """
-    if isinstance(error, redis.AuthenticationError):
-        return StoreUnavailable(
-            "Redis refused the user name or password",
-            original_error=error,
-            reply="AUTH",
-        )
-    if isinstance(error, MaxConnectionsError):  # the pool, not Redis
-        return StoreUnavailable(
-            f"connection pool full: {error}", original_error=error, reply="POOL"
-        )
-    if isinstance(error, _UNAVAILABLE):
-        return StoreUnavailable(
-            f"Redis unavailable: {type(error).__name__}", original_error=error
-        )
-    reply = error_reply(error)
-    return StoreError(
-        f"Redis refused a command: {error}", original_error=error, reply=reply
-    )
-
-
-_REPLY_WORD = re.compile(r"\b(OOM|NOPERM|READONLY|LOADING|WRONGTYPE|BUSY|MASTERDOWN)\b")
-
-
-def error_reply(error: BaseException) -> str:
-    """The kind of an error reply: ``OOM``, ``NOPERM``… (``ERR`` if unknown).
-
-    redis-py strips the word from the message of the replies it knows (and
-    keeps it as ``status_code``); from inside a script it stays in the text.
-    """
-    code = getattr(error, "status_code", None)
-    if code and code != "ERR":
-        return str(code)
-    found = _REPLY_WORD.search(str(error))
-    return found.group(1) if found else "ERR"
+def _reply(send: Any, client: Any, command: Command) -> Any:
+    """*send* of *command*: its reply, or its error reply as the exception."""
+    try:
+        return send(client, command)
+    except redis.ResponseError as error:
+        return error

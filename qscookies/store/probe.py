@@ -17,9 +17,9 @@ from ..errors import CommandRefused
 from ..errors import StoreError
 from ..errors import StoreUnavailable
 from ..keys import KeySchema
-from .client import FAILURES
 from .client import Guard
-from .client import translate
+from .replies import FAILURES
+from .replies import translate
 
 #: What :meth:`Prober.probe` runs: permission questions only. The probed commands
 #: themselves are at most queued inside ``MULTI``, never executed.

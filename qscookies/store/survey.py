@@ -17,10 +17,10 @@ import redis
 
 from ..errors import CommandRefused
 from ..errors import ConfigurationError
-from .client import FAILURES
 from .client import Guard
 from .client import is_cluster
-from .client import translate
+from .replies import FAILURES
+from .replies import translate
 
 #: The commands a :class:`Surveyor` sends, by name: each only as in :data:`QUESTIONS`.
 SURVEY_COMMANDS = frozenset({"CLUSTER", "CONFIG"})

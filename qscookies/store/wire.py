@@ -5,11 +5,12 @@ socket: its retry wrapper, event dispatch and observability hooks, and a
 generic packer. A guard's single command (the middleware's cart reads and
 writes) takes this lane instead: a connection from the client's own pool,
 the command packed here (the head of every command and of each script's
-``EVALSHA`` built once), ``send_packed_command`` and ``read_response`` on it,
-and redis-py's own reply callback. What stays redis-py's is everything that
-decides behaviour: the pool (its size, its wait, its checks of a connection
-handed out), the connection (connect and reply timeouts, health checks,
-``AUTH``/``SELECT`` on reconnect), the reply parser and its error replies.
+``EVALSHA`` or ``FCALL`` built once), ``send_packed_command`` and
+``read_response`` on it, and redis-py's own reply callback. What stays
+redis-py's is everything that decides behaviour: the pool (its size, its
+wait, its checks of a connection handed out), the connection (connect and
+reply timeouts, health checks, ``AUTH``/``SELECT`` on reconnect), the reply
+parser and its error replies.
 As in redis-py, a connection whose command failed other than by an error reply
 is disconnected before it goes back to the pool (which drops one a server's
 maintenance notice asks to reconnect), and nothing is retried.
@@ -34,10 +35,14 @@ def _head(name: str) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
+#: The commands whose first argument names a script (its SHA1 or function).
+_NAMED = frozenset({"EVALSHA", "FCALL", "FCALL_RO"})
+
+
 @functools.cache
-def _script_head(sha: str) -> bytes:
-    """``EVALSHA <sha>`` packed, once per script."""
-    return _head("EVALSHA") + _head(sha)
+def _script_head(name: str, script: str) -> bytes:
+    """``EVALSHA <sha>`` or ``FCALL <function>`` packed, once per script."""
+    return _head(name) + _head(script)
 
 
 def pack(encoder: Any, command: Sequence[Any]) -> bytes:
@@ -47,8 +52,8 @@ def pack(encoder: Any, command: Sequence[Any]) -> bytes:
         encoding for text, and its rules (and errors) for any other argument.
     """
     name = command[0]
-    if name == "EVALSHA":
-        parts = [b"*%d\r\n" % len(command), _script_head(command[1])]
+    if name in _NAMED:
+        parts = [b"*%d\r\n" % len(command), _script_head(name, command[1])]
         rest = command[2:]
     else:
         parts = [b"*%d\r\n" % len(command), _head(name)]
