@@ -141,10 +141,12 @@ class Attempts:
     form of those commands (each way is tried once per command: three rounds at
     most, and only while a server is learnt); :meth:`settle` then tells the
     :class:`Runner` which way worked and puts, in place of a reply that found
-    every way closed, the one that says what to do.
+    every way closed, the one that says what to do: on a server of functions
+    the ``FCALL``'s (a missing library, a missing ``+fcall``), else the first
+    (Redis 6.2's ``unknown command`` for ``FCALL`` never).
     """
 
-    __slots__ = ("_missing", "_runner", "planned", "sent", "_tried")
+    __slots__ = ("_telling", "_runner", "planned", "sent", "_tried")
 
     def __init__(self, runner: Runner, commands: Sequence[Command]) -> None:
         self._runner = runner
@@ -152,7 +154,7 @@ class Attempts:
         #: What goes out (or went out last) for each command.
         self.sent = [runner.form(command) for command in commands]
         self._tried = [{command[0]} for command in self.sent]
-        self._missing: dict[int, BaseException] = {}
+        self._telling: dict[int, BaseException] = {}
 
     def again(self, replies: Sequence[Any]) -> list[int]:
         """The positions of *replies* whose command goes out again, in the
@@ -165,8 +167,11 @@ class Attempts:
             tried = self._tried[index]
             if isinstance(reply, redis.exceptions.NoScriptError):
                 tried.add("NOSCRIPT")
-            if missing_library(reply):
-                self._missing.setdefault(index, reply)
+            if "unknown command" not in str(reply).lower():  # not Redis 6.2's FCALL
+                if sent[0] in FUNCTION_CALLS:  # a server of functions: it says
+                    self._telling[index] = reply
+                else:
+                    self._telling.setdefault(index, reply)
             other = _other(self.planned[index], sent, tried)
             if other is None:
                 continue
@@ -194,16 +199,16 @@ class Attempts:
             if sent[0] not in FUNCTION_CALLS and sent[0] not in SCRIPT_CALLS:
                 continue
             if isinstance(reply, Exception) and closed(sent, reply):
-                replies[index] = self._missing.get(index, reply)
+                replies[index] = self._telling.get(index, reply)
                 continue
             functions = sent[0] in FUNCTION_CALLS
             if functions != self._runner.functions:
-                self._learn(functions, self._missing.get(index))
+                self._learn(functions, self._telling.get(index))
         return replies
 
-    def _learn(self, functions: bool, missing: BaseException | None) -> None:
+    def _learn(self, functions: bool, refused: BaseException | None) -> None:
         self._runner.use_functions(functions)
-        if missing is not None:  # Redis 7 without the library: say so once
+        if refused is not None and missing_library(refused):  # say so once
             log.warning(
                 "qscookies: the function library %s is not loaded on this"
                 " server, so the scripts go by EVALSHA and script submission"
