@@ -78,10 +78,12 @@ def _lua(server: RedisServer) -> tuple[int, list[str]]:
 
 
 def _verdicts(server: RedisServer, out: list[str]) -> list[str]:
-    """*out* without its last lines, the server's version, which it checks."""
+    """*out* without its last lines, script submission and the server's
+    version, which it checks."""
     _, lua = _lua(server)
     assert out[-len(lua) :] == lua
-    return out[: -len(lua)]
+    assert "script submission" in out[-len(lua) - 1]
+    return out[: -len(lua) - 1]
 
 
 def _url(server: RedisServer, user: str = "", password: str = "") -> str:
