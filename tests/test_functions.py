@@ -30,6 +30,7 @@ from qscookies.store.functions import libraries
 from qscookies.store.library import CALLS
 from qscookies.store.library import LIBRARY
 from qscookies.store.library import NAME
+from qscookies.store.scripting import Runner
 
 from launchers import RedisClusterServers
 from launchers import kill
@@ -250,7 +251,11 @@ def test_a_promoted_replica_has_the_library_by_replication(
         app = QSCookies(shop, secret_key=SECRET, redis=client)
         browser = Client(app)
         assert get_json(browser, "/add?sku=A") == 1
-        cart = next(key for key in client.keys("qs:c:*"))
+        carts = []
+        for node in cluster.masters:  # KEYS of a cluster client asks one node
+            with node.client(decode_responses=True) as each:
+                carts += each.keys("qs:c:*")
+        (cart,) = carts
         master = cluster.master_of(cart)
         kill(master)
 
@@ -266,3 +271,18 @@ def test_a_promoted_replica_has_the_library_by_replication(
             assert _libraries(new_master) == [NAME]
             assert "fcall" in _stats(new_master)
         client.close()
+
+
+def test_a_way_learnt_by_another_request_meanwhile_does_not_strand_a_reply() -> None:
+    """Two first requests on 6.2: the second's FCALL is answered ``unknown
+    command`` after the first switched the store to EVALSHA; it still goes
+    again by EVALSHA (the way is judged by what was sent, not the new mode)."""
+    runner = Runner()
+    planned = ("EVAL", scripts.CART_LINES, 2, "qs:c:{x}", "qs:l:{x}")
+    sent = runner.form(planned)
+    assert sent[:2] == CALLS[scripts.CART_LINES]
+    runner.use_functions(False)  # another request learnt it meanwhile
+    attempts = runner.attempts([planned], [sent])
+    unknown = redis.ResponseError("unknown command `FCALL`, with args beginning with")
+    assert attempts.again([unknown]) == [0]
+    assert attempts.sent[0][0] == "EVALSHA"

@@ -51,11 +51,12 @@ class AsyncGuard(_GuardBase):
         client = self._loops.current()
         send = wire.acall if wire.lean(client) else _execute
         try:
+            sent = self._runner.form(command)
             try:
-                return await send(client, self._runner.form(command))
+                return await send(client, sent)
             except redis.ResponseError as error:
                 first: Any = error
-            attempts = self._runner.attempts([command])
+            attempts = self._runner.attempts([command], [sent])
             replies = [first]
             while attempts.again(replies):
                 replies = [await _reply(send, client, attempts.sent[0])]

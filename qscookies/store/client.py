@@ -253,11 +253,12 @@ class Guard(_GuardBase):
         client = self._client
         send = wire.call if wire.lean(client) else _execute
         try:
+            sent = self._runner.form(command)
             try:
-                return send(client, self._runner.form(command))
+                return send(client, sent)
             except redis.ResponseError as error:
                 first: Any = error  # a script's way may be closed here: learn
-            attempts = self._runner.attempts([command])
+            attempts = self._runner.attempts([command], [sent])
             replies = [first]
             while attempts.again(replies):
                 replies = [_reply(send, client, attempts.sent[0])]

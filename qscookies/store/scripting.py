@@ -117,9 +117,15 @@ class Runner:
             return ("EVALSHA", sha1(command[1]), *command[2:])
         return (*call, *command[2:])
 
-    def attempts(self, commands: Sequence[Command]) -> Attempts:
-        """The forms of *commands* for one send (see :class:`Attempts`)."""
-        return Attempts(self, commands)
+    def attempts(
+        self, commands: Sequence[Command], sent: Sequence[Command] | None = None
+    ) -> Attempts:
+        """The forms of *commands* for one send (see :class:`Attempts`).
+
+        :param sent: the forms that went out already (:meth:`form` of each,
+            taken before another request could change the way).
+        """
+        return Attempts(self, commands, sent)
 
 
 def _other(planned: Command, sent: Command, tried: set[str]) -> Command | None:
@@ -148,11 +154,16 @@ class Attempts:
 
     __slots__ = ("_telling", "_runner", "planned", "sent", "_tried")
 
-    def __init__(self, runner: Runner, commands: Sequence[Command]) -> None:
+    def __init__(
+        self,
+        runner: Runner,
+        commands: Sequence[Command],
+        sent: Sequence[Command] | None = None,
+    ) -> None:
         self._runner = runner
         self.planned = commands
         #: What goes out (or went out last) for each command.
-        self.sent = [runner.form(command) for command in commands]
+        self.sent = list(sent) if sent else [runner.form(c) for c in commands]
         self._tried = [{command[0]} for command in self.sent]
         self._telling: dict[int, BaseException] = {}
 
