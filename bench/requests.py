@@ -48,7 +48,7 @@ from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.core import scripts
 from qscookies.embedded import RedisServer
 from qscookies.store.client import client_options
-from qscookies.store.client import sha1
+from qscookies.store.scripting import sha1
 
 SECRET = "bench-secret-key-0123456789abcdef"
 Timer = Callable[[int], float]

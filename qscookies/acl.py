@@ -4,7 +4,10 @@
 (``+@all -@dangerous`` would still allow ``SCAN``, ``DUMP`` and ``RANDOMKEY``):
 
 - the **app user** (``qs-app``) may touch only keys under the prefix, and run only
-  the commands the middleware sends (:data:`~qscookies.store.APP_COMMANDS`), the
+  the commands the middleware sends (:data:`~qscookies.store.APP_COMMANDS`;
+  on Redis 7 the scripts as functions, ``FCALL`` and ``FCALL_RO``, and no
+  ``EVAL``, ``EVALSHA`` or ``SCRIPT``, so it can submit no Lua: see
+  :mod:`~qscookies.store.library`), the
   commands its Lua scripts run (:data:`~qscookies.store.SCRIPT_COMMANDS`: Redis
   checks commands called from a script against the user too) and ``SELECT``,
   which redis-py sends on connecting to a database other than 0 (its ``HELLO``
@@ -52,7 +55,9 @@ from .core.scripts import SCRIPT_COMMANDS
 from .errors import ConfigurationError
 from .keys import KeySchema
 from .store.app import APP_COMMANDS
+from .store.library import FUNCTION_CALLS
 from .store.reader import REPORT_COMMANDS
+from .store.scripting import SCRIPT_CALLS
 
 log = logging.getLogger("qscookies")
 
@@ -60,6 +65,10 @@ RedisVersion = Literal["7", "6.2"]
 
 #: redis-py sends ``SELECT`` when the URL names a database other than 0.
 CONNECT_COMMANDS = frozenset({"SELECT"})
+
+#: How the app user runs the scripts: the library's functions on Redis 7
+#: (``qscookies functions`` loads it), ``EVALSHA``/``EVAL`` on 6.2, which has none.
+SCRIPT_RUNNERS: dict[str, frozenset[str]] = {"7": FUNCTION_CALLS, "6.2": SCRIPT_CALLS}
 
 #: What each user needs for ``qscookies check`` to ask Redis about it.
 _PROBE_RULES: dict[str, tuple[str, ...]] = {
@@ -82,8 +91,13 @@ _UNQUOTABLE = frozenset("\"'\\")
 
 
 def app_rules(prefix: str, version: RedisVersion) -> list[str]:
-    """ACL rules of the app user: prefix keys, the middleware's commands only."""
-    commands = APP_COMMANDS | SCRIPT_COMMANDS | CONNECT_COMMANDS
+    """ACL rules of the app user: prefix keys, the middleware's commands only.
+
+    On Redis 7 it calls the scripts as functions (:data:`SCRIPT_RUNNERS`) and
+    may submit none: no ``EVAL``, ``EVALSHA`` or ``SCRIPT``.
+    """
+    commands = (APP_COMMANDS - SCRIPT_CALLS) | SCRIPT_RUNNERS[version]
+    commands |= SCRIPT_COMMANDS | CONNECT_COMMANDS
     return [
         "resetkeys",
         f"~{KeySchema(prefix).all_keys}",

@@ -1,7 +1,8 @@
 """Is this Redis connection locked down? The check behind ``qscookies check``.
 
 :func:`check` asks Redis, command by command (:data:`EXPORT_PROBES`), whether
-the connection's user could use it to take the data out. ``qscookies check``
+the connection's user could use it to take the data out (the probes are in
+:mod:`qscookies.probes`), and whether it may submit Lua of its own. ``qscookies check``
 prints its answer; ``QSCookies(strict=True)`` refuses to start on a finding.
 What counts is what the user may do, not only under the prefix it is told: a
 ``NOPERM`` says why a command was refused, and an export command refused only
@@ -21,7 +22,13 @@ from typing import Literal
 from .advisories import lua_advisory
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
-from .keys import KeySchema
+from .probes import EXPORT_PROBES
+from .probes import KEY_PROBES
+from .probes import READER_PROBES
+from .probes import SUBMIT_PROBES
+from .probes import WRITER_PROBE
+from .probes import need_probes
+from .probes import probe_commands
 from .startup import logged_by
 from .store.app import cause
 from .store.client import describe
@@ -31,111 +38,6 @@ from .words import docs_url
 from .words import plural
 
 log = logging.getLogger("qscookies")
-
-# Placeholders of the probes, for a cart key and an aggregate key of the prefix
-# (see probe_commands: never existing, the id is not a valid one, the day is
-# 00000000), and a key outside any prefix ("!" is not allowed in a prefix).
-_CART = "<cart>"
-_AGGREGATE = "<aggregate>"
-_INDEX = "<index>"
-_ORDER = "<order>"
-_OUTSIDE = "!qscookies-check"
-_CHECK_ID = "qscookies-check"
-
-#: Commands that could take data out of Redis (or open Redis to someone who
-#: would), each with harmless arguments of valid arity. They are only ever
-#: dry-run or queued and discarded by :meth:`~qscookies.store.probe.Prober.probe`.
-#: ``<cart>`` and ``<aggregate>`` stand for keys: see :func:`probe_commands`.
-EXPORT_PROBES: tuple[tuple[str, ...], ...] = (
-    ("DUMP", _CART),
-    ("RESTORE", _CART, "0", "x"),
-    ("MIGRATE", "127.0.0.1", "1", _CART, "0", "1"),
-    ("KEYS", "*"),
-    ("SCAN", "0"),
-    ("RANDOMKEY",),
-    ("SORT", _CART, "BY", "nosort", "GET", "*"),
-    ("MONITOR",),
-    ("SYNC",),
-    ("PSYNC", "?", "-1"),
-    ("REPLICAOF", "127.0.0.1", "1"),
-    ("SLAVEOF", "127.0.0.1", "1"),
-    ("CONFIG", "GET", "*"),
-    ("CONFIG", "SET", "dir", "/tmp"),
-    ("DEBUG", "OBJECT", _AGGREGATE),
-    ("OBJECT", "ENCODING", _AGGREGATE),
-    ("MODULE", "LOAD", "/dev/null"),
-    ("SAVE",),
-    ("BGSAVE",),
-    ("BGREWRITEAOF",),
-    ("CLIENT", "LIST"),
-    ("ACL", "LIST"),
-    ("ACL", "SETUSER", "qscookies-check"),
-    ("SHUTDOWN", "NOSAVE"),
-    ("FLUSHALL",),
-    ("FLUSHDB",),
-    ("SWAPDB", "0", "1"),
-    ("MOVE", _CART, "1"),
-    ("COPY", _AGGREGATE, _OUTSIDE),
-    ("PSUBSCRIBE", "__key*__:*"),
-    ("GET", _OUTSIDE),
-    ("HGETALL", _OUTSIDE),
-)
-
-#: Reading a cart: the app user's own job, an export for a user who cannot write
-#: (a reader such as the report user). Nothing is kept per visitor.
-READER_PROBES: tuple[tuple[str, ...], ...] = (("HGETALL", _CART),)
-
-#: Tells a writer (the app user) from a reader.
-_WRITER_PROBE: tuple[str, ...] = ("HSET", _CART, _CHECK_ID, "1")
-
-#: Probes whose point is the key: refused for that key is refused. (For every
-#: other probe, a refusal of the key alone means the command runs on others.)
-KEY_PROBES: frozenset[tuple[str, ...]] = frozenset(
-    {("GET", _OUTSIDE), ("HGETALL", _OUTSIDE), *READER_PROBES, _WRITER_PROBE}
-)
-
-
-#: What the middleware sends, and what its scripts call, each on a key of the
-#: kind it touches: the app user must be allowed every one (a refusal is the
-#: configuration error the first cart write would otherwise report).
-NEED_PROBES: tuple[tuple[str, ...], ...] = (
-    ("DEL", _CART),
-    ("EVAL", "return 1", "1", _CART),
-    ("EVALSHA", "0" * 40, "1", _CART),
-    ("EXPIRE", _CART, "1"),
-    ("PEXPIRE", _CART, "1"),
-    ("HDEL", _CART, "f"),
-    ("HGET", _CART, "f"),
-    ("HGETALL", _CART),
-    ("HLEN", _CART),
-    ("HSET", _CART, "f", "1"),
-    ("HVALS", _CART),
-    ("HINCRBY", _AGGREGATE, "f", "1"),
-    ("PFADD", _AGGREGATE, "x"),
-    ("SET", _ORDER, "1"),
-    ("ZCARD", _INDEX),
-    ("ZINCRBY", _INDEX, "1", "x"),
-    ("ZSCORE", _INDEX, "x"),
-    ("WAIT", "0", "0"),
-)
-
-
-def probe_commands(
-    prefix: str, probes: tuple[tuple[str, ...], ...] = EXPORT_PROBES
-) -> list[tuple[str, ...]]:
-    """The *probes* with the keys of *prefix* (see :class:`~qscookies.keys.KeySchema`).
-
-    :raises ConfigurationError: a malformed prefix.
-    """
-    schema = KeySchema(prefix)
-    keys = {
-        _CART: schema.cart(_CHECK_ID),
-        _AGGREGATE: schema.aggregate(_CHECK_ID, "d", "00000000"),
-        _INDEX: schema.day_index("00000000"),
-        _ORDER: schema.order(_CHECK_ID),
-    }
-    return [tuple(keys.get(arg, arg) for arg in probe) for probe in probes]
-
 
 Refusal = Literal["command", "key", "channel"]
 
@@ -206,6 +108,24 @@ class CheckResult:
     method: str
     #: One verdict per export-class command (reader probes included for readers).
     verdicts: tuple[Verdict, ...]
+    #: One verdict per way to submit a script of one's own
+    #: (:data:`~qscookies.probes.SUBMIT_PROBES`).
+    submission: tuple[Verdict, ...] = ()
+
+    @property
+    def submits_scripts(self) -> bool:
+        """The user may submit Lua (``EVAL``, ``EVALSHA`` or ``SCRIPT LOAD``):
+        the door the 2025 Lua flaws go through on a server without the fixes."""
+        return any(v.allowed for v in self.submission)
+
+    def submission_line(self) -> str:
+        """One line on script submission: open (and by what) or closed."""
+        if self.submits_scripts:
+            names = " ".join(v.command.split()[0] for v in self.submission if v.allowed)
+            return f"script submission open: {names} allowed"
+        if all(v.allowed is False for v in self.submission):
+            return "script submission closed: EVAL, EVALSHA and SCRIPT refused"
+        return "script submission not verified"
 
     @property
     def allowed(self) -> list[str]:
@@ -248,9 +168,14 @@ def check(store: Prober) -> CheckResult:
     :param store: the prober of the connection to check.
     :raises StoreUnavailable: Redis could not be reached.
     """
-    templates = (*EXPORT_PROBES, *READER_PROBES, _WRITER_PROBE)
+    templates = (*EXPORT_PROBES, *READER_PROBES, *SUBMIT_PROBES, WRITER_PROBE)
     probes = probe_commands(store.prefix, templates)
     user, method, answers = store.probe(probes)
+    submitted = answers[-1 - len(SUBMIT_PROBES) : -1]
+    submission = tuple(
+        Verdict(" ".join(probe), classify(answer, key_probe=False))
+        for probe, answer in zip(SUBMIT_PROBES, submitted, strict=True)
+    )
     reader = classify(answers[-1], key_probe=True) is False
     count = len(EXPORT_PROBES) + (len(READER_PROBES) if reader else 0)
     verdicts = []
@@ -263,18 +188,21 @@ def check(store: Prober) -> CheckResult:
         if allowed and kind in ("key", "channel"):
             note = f"refused for this {kind} only: allowed for others"
         verdicts.append(Verdict(" ".join(probe), allowed, note))
-    return CheckResult(user, method, tuple(verdicts))
+    return CheckResult(user, method, tuple(verdicts), submission)
 
 
-def refused_needs(store: Prober) -> list[str]:
+def refused_needs(store: Prober, *, functions: bool = True) -> list[str]:
     """The commands the middleware needs that the user is refused, by name.
 
-    Each is asked on a key of the kind it touches (:data:`NEED_PROBES`). Empty
-    when all are allowed, or when Redis would not say.
+    Each is asked on a key of the kind it touches
+    (:func:`~qscookies.probes.need_probes`). Empty when all are allowed, or
+    when Redis would not say.
 
+    :param functions: the server has functions (Redis 7.0 on): the scripts
+        go as ``FCALL``, else by ``EVALSHA``.
     :raises StoreUnavailable: Redis could not be reached.
     """
-    probes = probe_commands(store.prefix, NEED_PROBES)
+    probes = probe_commands(store.prefix, need_probes(functions))
     _, _, answers = store.probe(probes)
     return [
         probe[0]
@@ -283,7 +211,7 @@ def refused_needs(store: Prober) -> list[str]:
     ]
 
 
-def enforce(client: Any, *, prefix: str, strict: bool) -> None:
+def enforce(client: Any, *, prefix: str, strict: bool) -> bool | None:
     """The start-up check of :class:`~qscookies.QSCookies`.
 
     With *strict*, raise when the connection's user could export the data (or
@@ -292,23 +220,36 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     without the 2025 Lua fixes, or without functions (6.2), is logged, strict
     or not (:func:`~qscookies.advisories.lua_advisory`'s lines).
 
+    On a server with functions, a user locked in that may still submit
+    scripts (the rules of an older ``qscookies acl``) is logged too.
+
+    :return: the server has functions (Redis 7.0 on: the store calls them),
+        or ``None`` when Redis could not be reached.
     :raises ConfigurationError: *strict* and the data is not locked in.
     """
     store = Prober(client, prefix=prefix)
     try:
-        result = check(store)
-        missing = refused_needs(store)
         advisory = lua_advisory(store.server_info())
+        functions = not advisory.scripts_open
+        result = check(store)
+        missing = refused_needs(store, functions=functions)
     except StoreUnavailable as error:
         if strict:
             raise ConfigurationError(
                 f"strict=True: cannot check the Redis user ({error})"
             ) from error
         _unreachable(client, prefix, error)
-        return
+        return None
     if advisory.needs_fix or advisory.scripts_open:
         for line in advisory.lines():
             _once(logging.WARNING, f"qscookies: {line}")
+    if functions and result.locked_in and result.submits_scripts:
+        _once(
+            logging.WARNING,
+            f"qscookies: Redis user {result.user or '?'}:"
+            f" {result.submission_line()}; the middleware calls functions on"
+            " this server: apply the Redis 7 rules of `qscookies acl`",
+        )
     if missing:
         needs = (
             f"configuration error: the user is refused {' '.join(missing)} on the"
@@ -322,7 +263,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
             f"qscookies: at start-up, Redis at {describe(client)}: {needs}",
         )
     if result.locked_in:
-        return
+        return functions
     message = (
         f"Redis user {result.user or '?'}: {result.summary()};"
         " connect as the user of `qscookies acl`"
@@ -330,6 +271,7 @@ def enforce(client: Any, *, prefix: str, strict: bool) -> None:
     if strict:
         raise ConfigurationError(f"strict=True refuses to start: {message}")
     _once(logging.WARNING, f"qscookies: {message}")
+    return functions
 
 
 def _once(level: int, line: str) -> None:

@@ -29,7 +29,9 @@ from .store.aio import AsyncAppStore
 from .store.app import AppStore
 from .store.client import aconnect
 from .store.client import connect
+from .store.client import is_cluster
 from .store.client import open_client
+from .store.functions import load_library
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -57,7 +59,7 @@ def found(context: object | None, default: Any, path: str, fix: str) -> Any:
 
 def sync_client(
     redis_url: str | None, redis: Any, settings: Settings
-) -> tuple[Any, bool, Callable[[], None]]:
+) -> tuple[Any, bool, Callable[[], bool | None]]:
     """The sync client of a door, whether we own it, and its start-up check.
 
     Nothing reaches Redis here: the check (:func:`~qscookies.check.enforce`)
@@ -79,7 +81,7 @@ def sync_client(
 
 def async_client(
     redis_url: str | None, redis: Any, settings: Settings
-) -> tuple[Any, bool, Callable[[], None] | None]:
+) -> tuple[Any, bool, Callable[[], bool | None] | None]:
     """The ``redis.asyncio`` client of a door, whether we own it, and its check.
 
     A client opened from *redis_url* is checked on a short-lived sync client
@@ -100,9 +102,19 @@ def async_client(
     return client, True, partial(_check, probe, settings, close=True)
 
 
-def _check(client: Any, settings: Settings, *, close: bool) -> None:
+def _check(client: Any, settings: Settings, *, close: bool) -> bool | None:
+    """Load the library (given an admin URL), then :func:`~qscookies.check.enforce`.
+
+    :return: the server has functions, or ``None`` when that is unknown.
+    """
     try:
-        enforce(client, prefix=settings.key_prefix, strict=settings.strict)
+        if settings.admin_redis_url is not None:
+            load_library(
+                settings.admin_redis_url,
+                cluster=is_cluster(client),
+                socket_timeout=settings.socket_timeout,
+            )
+        return enforce(client, prefix=settings.key_prefix, strict=settings.strict)
     finally:
         if close:
             client.close()
@@ -134,7 +146,7 @@ class Door(Generic[_App, _Store]):
         client: object,
         *,
         owned: bool,
-        check: Callable[[], None] | None = None,
+        check: Callable[[], bool | None] | None = None,
     ) -> None:
         #: The wrapped application.
         self.app = app
@@ -144,7 +156,20 @@ class Door(Generic[_App, _Store]):
         self.codec = codec
         self._store: _Store = self._store_for(store, client, owned=owned)
         rules = Rules(settings, codec, cluster=self._store.is_cluster, clock=self._now)
-        self._cycle = Cycle(rules, Startup(check))
+        self._cycle = Cycle(
+            rules, Startup(None if check is None else self._learn(check))
+        )
+
+    def _learn(self, check: Callable[[], bool | None]) -> Callable[[], None]:
+        """*check*, telling the store what it learnt: whether the server has
+        functions (the store calls them), so no request has to find out."""
+
+        def run() -> None:
+            functions = check()
+            if functions is not None:
+                self._store.use_functions(functions)
+
+        return run
 
     def _store_for(
         self, store: Callable[..., _S], client: object, *, owned: bool

@@ -28,7 +28,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from .advisories import FUNCTIONS_FROM
 from .errors import EmbeddedRedisError
+from .errors import StoreError
+from .store.functions import install
 
 Version = tuple[int, int, int]
 ENV_VAR = "QSCOOKIES_REDIS_SERVER"
@@ -195,6 +198,9 @@ class RedisServer(Managed):
     :param directory: working directory, kept on :meth:`stop`; default a temporary
         one, removed on :meth:`stop` (a later :meth:`start` makes a new one).
     :param args: extra command line arguments, e.g. ``["--aclfile", path]``.
+    :param functions: load qscookies's function library once it answers (Redis
+        7.0 on, and only while the default user may), as ``qscookies
+        functions`` would: the middleware then calls functions, not ``EVAL``.
     """
 
     #: The address TCP servers listen on.
@@ -208,8 +214,10 @@ class RedisServer(Managed):
         port: int | None = None,
         directory: str | os.PathLike[str] | None = None,
         args: Sequence[str | os.PathLike[str]] = (),
+        functions: bool = True,
     ) -> None:
         self.binary = find_redis_server(binary)
+        self._functions = functions
         self.args = [os.fspath(arg) for arg in args]
         self._unix = unix_socket
         self._auto_port = port is None and not unix_socket
@@ -321,7 +329,21 @@ class RedisServer(Managed):
             log = f"{exc}\n--- {self.log_path}:\n{self.log_tail()}"
             raise EmbeddedRedisError(log) from exc
         self._auto_port = False  # from now on, the port is ours: keep it
+        if self._functions and self.version >= FUNCTIONS_FROM:
+            self._load_functions()
         return self
+
+    def _load_functions(self) -> None:
+        """Load the library, unless the default user may not (a server of an
+        aclfile or ``requirepass``: its tests load it as their admin) or the
+        server is a replica (it gets its master's functions)."""
+        with self.client() as client:
+            try:
+                install(client)
+            except StoreError as error:
+                kept = error.reply in ("AUTH", "NOPERM", "READONLY")
+                if not kept and "NOAUTH" not in str(error):
+                    raise
 
     def _answers(self) -> bool:
         popen = self._res.popen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field
 from dataclasses import fields
 from typing import Any
 from typing import Literal
@@ -138,6 +139,10 @@ class Settings:
     retry_after: int = 5
     #: Path of the built-in opt-out switch (POST ``choice=out|in``); ``None``: off.
     privacy_path: str | None = None
+    #: A Redis URL of an admin user (allowed ``FUNCTION``): the start-up check
+    #: loads the function library with it first, as ``qscookies functions``
+    #: does; ``None``: an operator loads it. Never shown in a ``repr``.
+    admin_redis_url: str | None = field(default=None, repr=False)
     #: Base names of the cookies (``__Host-`` is prepended on HTTPS).
     cart_cookie: str = "qs_cart"
     visitor_cookie: str = "qs_visitor"
@@ -345,6 +350,7 @@ class Options(TypedDict, total=False):
     max_line_options: int
     retry_after: int
     privacy_path: str | None
+    admin_redis_url: str | None
     cart_cookie: str
     visitor_cookie: str
     promotion_cookie: str

@@ -73,6 +73,9 @@ class RedisClusterServers(Managed):
     :param node_timeout: ``cluster-node-timeout`` in ms: how soon a master that
         stopped answering is failed over.
     :param args: extra command line arguments for every node.
+    :param functions: each node loads qscookies's function library at start
+        (see :class:`~qscookies.embedded.RedisServer`); ``False``: none does,
+        for a test that loads it as an operator would.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class RedisClusterServers(Managed):
         replicas: int = 0,
         node_timeout: int = 2000,
         args: Sequence[str | os.PathLike[str]] = (),
+        functions: bool = True,
     ) -> None:
         binary = find_redis_server(binary)
         node_args: list[str | os.PathLike[str]]
@@ -93,7 +97,10 @@ class RedisClusterServers(Managed):
         node_args += args
         self.size, self.replicas_per_master = size, replicas
         count = size * (1 + replicas)
-        self.nodes = [RedisServer(binary, args=node_args) for _ in range(count)]
+        self.nodes = [
+            RedisServer(binary, args=node_args, functions=functions)
+            for _ in range(count)
+        ]
 
     @property
     def masters(self) -> list[RedisServer]:

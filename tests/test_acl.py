@@ -26,16 +26,14 @@ from werkzeug.test import Client
 from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import context
+from qscookies.acl import SCRIPT_RUNNERS
+from qscookies.acl import RedisVersion
 from qscookies.acl import acl_lines
 from qscookies.acl import app_rules
 from qscookies.advisories import lua_advisory
 from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.check import CLIENT_SETTINGS
-from qscookies.check import EXPORT_PROBES
-from qscookies.check import NEED_PROBES
-from qscookies.check import READER_PROBES
 from qscookies.check import classify
-from qscookies.check import probe_commands
 from qscookies.check import refusal
 from qscookies.cli import main
 from qscookies.core.scripts import SCRIPT_COMMANDS
@@ -43,9 +41,14 @@ from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import free_port
 from qscookies.embedded import redis_version
+from qscookies.probes import EXPORT_PROBES
+from qscookies.probes import READER_PROBES
+from qscookies.probes import need_probes
+from qscookies.probes import probe_commands
 from qscookies.report import PromotionReport
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import connect
+from qscookies.store.scripting import SCRIPT_CALLS
 
 from launchers import RedisClusterServers
 from shop import SECRET
@@ -75,10 +78,12 @@ def _lua(server: RedisServer) -> tuple[int, list[str]]:
 
 
 def _verdicts(server: RedisServer, out: list[str]) -> list[str]:
-    """*out* without its last lines, the server's version, which it checks."""
+    """*out* without its last lines, script submission and the server's
+    version, which it checks."""
     _, lua = _lua(server)
     assert out[-len(lua) :] == lua
-    return out[: -len(lua)]
+    assert "script submission" in out[-len(lua) - 1]
+    return out[: -len(lua) - 1]
 
 
 def _url(server: RedisServer, user: str = "", password: str = "") -> str:
@@ -584,8 +589,16 @@ def test_start_up_with_a_wrong_password_logs_a_configuration_error(
     )
 
 
-def test_the_start_up_probes_cover_every_command_the_middleware_sends() -> None:
-    assert {probe[0] for probe in NEED_PROBES} == APP_COMMANDS | SCRIPT_COMMANDS
+@pytest.mark.parametrize("version", ["7", "6.2"])
+def test_the_start_up_probes_cover_every_command_the_middleware_sends(
+    version: RedisVersion,
+) -> None:
+    """What the app user runs the scripts with depends on the server: the
+    library's functions on 7, EVAL and EVALSHA on 6.2."""
+    names = {probe[0] for probe in need_probes(version == "7")}
+    sent = (APP_COMMANDS - SCRIPT_CALLS) | SCRIPT_RUNNERS[version]
+    assert names == sent | SCRIPT_COMMANDS
+    assert ("EVAL" in names, "FCALL" in names) == (version == "6.2", version == "7")
 
 
 @pytest.mark.parametrize(
@@ -595,10 +608,7 @@ def test_the_start_up_probes_cover_every_command_the_middleware_sends() -> None:
             "qs:", {"+zincrby", "+pfadd"}, "PFADD ZINCRBY", id="rules-missing"
         ),
         pytest.param(  # WAIT touches no key: allowed whatever the prefix
-            "other:",
-            set(),
-            " ".join(p[0] for p in NEED_PROBES if p[0] != "WAIT"),
-            id="prefix",
+            "other:", set(), None, id="prefix"
         ),
     ],
 )
@@ -607,10 +617,13 @@ def test_start_up_names_the_commands_a_user_is_refused(
     caplog: pytest.LogCaptureFixture,
     prefix: str,
     dropped: set[str],
-    refused: str,
+    refused: str | None,
 ) -> None:
     """A user short of the middleware's rules is a configuration error, said at once
     (Redis 7 answers ``ACL DRYRUN``; 6.2 is asked with ``MULTI``)."""
+    if refused is None:  # every command on a key, and the scripts' way
+        needs = need_probes(_version(server) == "7")
+        refused = " ".join(p[0] for p in needs if p[0] != "WAIT")
     rules = [
         rule for rule in app_rules(prefix, _version(server)) if rule not in dropped
     ]

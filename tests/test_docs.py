@@ -75,6 +75,10 @@ NOT_RUN = {
         "docs/operations.md",
         "qscookies acl --prefix qs: | redis-cli   # as an admin, once per node",
     ): "changes the ACL users of your own Redis",
+    (
+        "docs/operations.md",
+        "qscookies functions --redis-url redis://admin:PASSWORD@localhost:6379/0",
+    ): "loads functions into your own Redis",
     ("docs/scale.md", "from redis.backoff import NoBackoff"): (
         "connects to a Cluster and Sentinels at 10.0.0.x"
     ),

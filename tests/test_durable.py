@@ -26,7 +26,7 @@ from qscookies.embedded import wait_until
 from qscookies.errors import ConfigurationError
 from qscookies.settings import Settings
 from qscookies.store.client import client_options
-from qscookies.store.client import fewer
+from qscookies.store.scripting import fewer
 
 from asgi_server import ASGIServer
 from asgi_shop import Events

@@ -64,14 +64,20 @@ def test_check_flags_a_server_without_the_lua_fixes(
         + target[server.version[:2]]
     ]
     note = [line for line in out if "script submission" in line]
-    if server.version < (7, 0, 0):
+    submits = "EVAL EVALSHA SCRIPT" if user == "default" else "EVAL EVALSHA"
+    if server.version < (7, 0, 0):  # the server's open door: a note, and why
         assert note == [
+            f"note     script submission open: {submits} allowed",
             f"WARNING  Redis {version} has no functions (FUNCTION LOAD, Redis 7.0"
             " on), so this server leaves script submission (EVAL) open to the app"
-            " user; move to a fixed 7.2 or later release to close it"
+            " user; move to a fixed 7.2 or later release to close it",
         ]
-    else:
-        assert note == []
+    elif user == "default":  # Redis 7: the user's open door, a finding
+        assert note == [f"WARNING  script submission open: {submits} allowed"]
+    else:  # Redis 7's app user calls functions
+        assert note == [
+            "note     script submission closed: EVAL, EVALSHA and SCRIPT refused"
+        ]
 
 
 def test_the_start_up_check_logs_the_same_lines(

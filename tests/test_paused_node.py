@@ -406,8 +406,10 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
     assert newcomer.status_code == 200
     assert visits.count() == counted + 2  # the landing's visit and the newcomer's
     # The index admits the code when its node is healthy; the code's own
-    # counters are on the paused node: skipped.
-    assert visits.landings(code) == landed + (not index_on_paused)
+    # counters are on the paused node: skipped. An admit sent to the paused
+    # node may run once on waking (a function always can; a script only if
+    # that node has it cached), never twice.
+    assert visits.landings(code) - landed in ((0, 1) if index_on_paused else (1,))
     assert victim.get("/badge").json is None  # paused for retry_interval
     assert get_json(victim, "/add?sku=A&id=second") == 2  # ran once, on waking
     assert get_json(victim, "/add?sku=A&id=third") == 3
@@ -455,7 +457,8 @@ def test_the_asgi_door_on_a_paused_cluster_master(
         assert (landing.status_code, newcomer.status_code) == (303, 200)
         assert took_landing < BOUND
         assert visits.count() == counted + 2
-        assert visits.landings(code) == landed + (not index_on_paused)
+        woken = (0, 1) if index_on_paused else (1,)  # as in the WSGI test
+        assert visits.landings(code) - landed in woken
         assert (add.status_code, add.headers["Retry-After"], took_add < BOUND) == (
             503,
             "5",

@@ -12,9 +12,9 @@ import redis
 import qscookies.core.scripts
 from qscookies import CommandRefused
 from qscookies import StoreUnavailable
-from qscookies.check import EXPORT_PROBES
 from qscookies.core.scripts import SCRIPT_COMMANDS
 from qscookies.embedded import RedisServer
+from qscookies.probes import EXPORT_PROBES
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.app import AppStore
 from qscookies.store.client import Guard

@@ -27,7 +27,7 @@ from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import Guard
 from qscookies.store.client import client_options
 from qscookies.store.client import connect
-from qscookies.store.client import sha1
+from qscookies.store.scripting import sha1
 
 from launchers import frozen
 

@@ -7,6 +7,7 @@ See :mod:`qscookies.store.app` for the two failure policies.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import redis
@@ -16,19 +17,17 @@ from ..errors import StoreError
 from . import cluster
 from .app import _AppStoreBase
 from .app import unavailable
-from .client import Command
 from .client import Wait
 from .client import _GuardBase
-from .client import by_sha
-from .client import checked
-from .client import fewer
-from .client import unknown_scripts
 from .faults import FAILURES
+from .faults import checked
 from .faults import lost_error
 from .faults import translate
 from .lane import AsyncLane
 from .lane import lean
 from .loops import LoopClients
+from .scripting import Command
+from .scripting import sendable
 
 
 class AsyncGuard(_GuardBase):
@@ -60,27 +59,34 @@ class AsyncGuard(_GuardBase):
         """Send one command and return its reply (see ``Guard.call``)."""
         if self._cluster:
             return (await self.send([command]))[0]
+        self.check([command])  # as planned; the lane checks the form sent
         client = self._loops.current()
         lane = self._lane_of(client)
+        send = lane.call if lane is not None else partial(self._execute, client)
         try:
+            sent = self._runner.form(command)
             try:
-                if lane is not None:
-                    return await lane.call(by_sha(command))
-                self.check([command])
-                return await client.execute_command(*by_sha(command))
-            except redis.exceptions.NoScriptError:
-                if lane is not None:
-                    return await lane.call(command)
-                return await client.execute_command(*command)
+                return await send(sent)
+            except redis.ResponseError as error:
+                first: Any = error
+            attempts = self._runner.attempts([command], [sent])
+            replies = [first]
+            while attempts.again(replies):
+                replies = [await _reply(send, attempts.sent[0])]
         except FAILURES as error:
             raise translate(error) from error
+        return checked(attempts.settle(replies))[0]
+
+    async def _execute(self, client: Any, command: Command) -> Any:
+        """*command* by redis-py's own path (off the lane)."""
+        return await client.execute_command(*command)
 
     def _lane_of(self, client: Any) -> AsyncLane | None:
         """The lean lane of the running loop's *client*, if it can take one."""
         kept = self._lane
         if kept is not None and kept[0] is client:
             return kept[1]
-        lane = AsyncLane(client, self.allowed) if lean(client) else None
+        lane = AsyncLane(client, sendable(self.allowed)) if lean(client) else None
         self._lane = (client, lane)
         return lane
 
@@ -91,15 +97,14 @@ class AsyncGuard(_GuardBase):
         if len(commands) == 1 and wait is None and not self._cluster:
             return [await self.call(*commands[0])]
         self.check_all(commands, wait)
-        replies = await self._pipeline([by_sha(c) for c in commands], wait)
-        unknown = unknown_scripts(replies)
-        if unknown:
-            resent = await self._pipeline([commands[i] for i in unknown], wait)
-            if wait:
-                replies[-1] = fewer(replies[-1], resent.pop())
-            for index, reply in zip(unknown, resent, strict=True):
-                replies[index] = reply
-        return checked(replies)
+        attempts = self._runner.attempts(commands)
+        replies = await self._pipeline(attempts.sent, wait)
+        again = attempts.again(replies)
+        while again:
+            resent = await self._pipeline([attempts.sent[i] for i in again], wait)
+            attempts.merge(replies, again, resent)
+            again = attempts.again(replies)
+        return checked(attempts.settle(replies))
 
     async def _pipeline(
         self, commands: Sequence[Command], wait: Wait | None = None
@@ -165,3 +170,11 @@ class AsyncAppStore(_AppStoreBase):
         """Close the running loop's connections if the store owns them (those
         of other loops close with their loop)."""
         await self._guard.close()
+
+
+async def _reply(send: Any, command: Command) -> Any:
+    """*send* of *command*: its reply, or its error reply as the exception."""
+    try:
+        return await send(command)
+    except redis.ResponseError as error:
+        return error

@@ -29,10 +29,12 @@ from ..errors import CommandRefused
 from ..errors import NotSent
 from ..errors import StoreError
 from ..errors import StoreUnavailable
-from .client import Command
 from .client import Guard
 from .client import Wait
+from .library import NAME
 from .pool import without_retries
+from .scripting import Command
+from .scripting import missing_library
 
 log = logging.getLogger("qscookies")
 
@@ -52,7 +54,7 @@ APP_COMMANDS = frozenset(
     }
 )
 
-_COMMAND = re.compile(r"run the '([a-z|]+)' command")
+_COMMAND = re.compile(r"run the '([a-z_|]+)' command")
 
 
 def cause(error: StoreError, prefix: str) -> str:
@@ -69,6 +71,11 @@ def cause(error: StoreError, prefix: str) -> str:
         )
     if error.reply == "AUTH":
         return "configuration error: Redis refused the user name or password"
+    if missing_library(error):
+        return (
+            f"configuration error: the function library {NAME} is not loaded on"
+            " this server; load it with `qscookies functions`"
+        )
     if error.reply == "WAIT":
         return f"{error} (durable_writes): the write may be on the master only"
     if error.reply == "POOL":
@@ -297,6 +304,13 @@ class _AppStoreBase:
     def is_cluster(self) -> bool:
         """The client is a Redis Cluster client."""
         return bool(self._guard.is_cluster)
+
+    def use_functions(self, on: bool) -> None:
+        """Call the scripts as the library's functions (``FCALL``, Redis 7.0
+        on) if *on*, else by ``EVALSHA``: what the start-up check learnt of
+        the server. Without it the store learns from the first replies (see
+        :mod:`~qscookies.store.scripting`)."""
+        self._guard.use_functions(on)
 
     def describe(self) -> str:
         """Where the store connects and as whom (no password)."""

@@ -2,15 +2,14 @@
 
 :class:`Guard` is the one path from qscookies to a Redis client: it refuses any
 command outside its role's allow-list before anything is sent, sends a plan's
-commands in one round trip (scripts by SHA1, their source once on ``NOSCRIPT``),
+commands in one round trip (scripts as functions or by SHA1, see
+:mod:`~qscookies.store.scripting`),
 and turns redis-py's exceptions into :class:`~qscookies.errors.StoreError`.
 The raw client stays private: no public object hands it out.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,15 +24,17 @@ from ..errors import CommandRefused
 from ..errors import ConfigurationError
 from . import cluster
 from .faults import FAILURES
+from .faults import checked
 from .faults import lost_error
 from .faults import translate
 from .lane import Lane
 from .lane import lean
 from .pool import AsyncBlockingPool
 from .pool import BlockingPool
-
-#: One command: its name, then its arguments.
-Command = tuple[Any, ...]
+from .scripting import RUNS_SCRIPT
+from .scripting import Command
+from .scripting import Runner
+from .scripting import sendable
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +161,12 @@ def describe(client: Any) -> str:
 class _GuardBase:
     """The parts of a guard that do no I/O: the allow-list and the client's kind."""
 
-    __slots__ = ("_client", "_cluster", "allowed")
+    __slots__ = ("_client", "_cluster", "_runner", "allowed")
 
     def __init__(self, client: Any, allowed: frozenset[str]) -> None:
         self._client = client
         self._cluster = is_cluster(client)
+        self._runner = Runner()
         #: The commands this guard lets through.
         self.allowed = allowed
 
@@ -176,10 +178,14 @@ class _GuardBase:
         """The client is a Redis Cluster client."""
         return self._cluster
 
+    def use_functions(self, on: bool) -> None:
+        """Send scripts as ``FCALL`` (*on*) or ``EVALSHA`` from now on."""
+        self._runner.use_functions(on)
+
     def _key_of(self, command: Command) -> str | None:
         """The key a command is bound to: a script's first key, else the first
         argument (every command qscookies sends on a cluster names a key)."""
-        if command[0] in _SCRIPTS:
+        if command[0] in RUNS_SCRIPT:
             return str(command[3]) if int(command[2]) else None
         return str(command[1]) if len(command) > 1 else None
 
@@ -249,7 +255,7 @@ class Guard(_GuardBase):
         self._lane = (
             None
             if self._cluster or not lean(client)
-            else Lane(client, allowed, hold=hold)
+            else Lane(client, sendable(allowed), hold=hold)
         )
 
     def call(self, *command: Any) -> Any:
@@ -259,18 +265,24 @@ class Guard(_GuardBase):
         """
         if self._cluster:  # cluster.send: never the cluster client's retries
             return self.send([command])[0]
+        self.check([command])  # as planned; the lane checks the form sent
         send = self._lane.call if self._lane else self._execute
         try:
+            sent = self._runner.form(command)
             try:
-                return send(by_sha(command))
-            except redis.exceptions.NoScriptError:
-                return send(command)
+                return send(sent)
+            except redis.ResponseError as error:
+                first: Any = error  # a script's way may be closed here: learn
+            attempts = self._runner.attempts([command], [sent])
+            replies = [first]
+            while attempts.again(replies):
+                replies = [_reply(send, attempts.sent[0])]
         except FAILURES as error:
             raise translate(error) from error
+        return checked(attempts.settle(replies))[0]
 
     def _execute(self, command: Command) -> Any:
-        """*command* by redis-py's own path (off the lane), once checked."""
-        self.check([command])
+        """*command* by redis-py's own path (off the lane)."""
         return self._client.execute_command(*command)
 
     def send(
@@ -279,26 +291,26 @@ class Guard(_GuardBase):
         """Send *commands* in one round trip and return their replies in order.
 
         Not a transaction (a cluster cannot run one across slots); the atomic
-        steps are single commands or scripts. Scripts go by SHA1; only a server
-        that has not seen a script yet gets its source, in a second round trip.
+        steps are single commands or scripts. Scripts go as functions or by
+        SHA1 (see :mod:`~qscookies.store.scripting`); a script whose way is
+        closed on this server goes again in the other, in a second round trip.
 
         :param wait: a ``WAIT`` pipelined after the commands (and again after
-            a script re-sent on ``NOSCRIPT``); its reply comes last.
+            a script re-sent); its reply comes last.
         :raises StoreError: Redis answered one of them with an error, or was
             unreachable.
         """
         if len(commands) == 1 and wait is None and not self._cluster:
             return [self.call(*commands[0])]
         self.check_all(commands, wait)
-        replies = self._pipeline([by_sha(command) for command in commands], wait)
-        unknown = unknown_scripts(replies)
-        if unknown:  # NOSCRIPT: that script did not run, so sending it is exact
-            resent = self._pipeline([commands[index] for index in unknown], wait)
-            if wait:
-                replies[-1] = fewer(replies[-1], resent.pop())
-            for index, reply in zip(unknown, resent, strict=True):
-                replies[index] = reply
-        return checked(replies)
+        attempts = self._runner.attempts(commands)
+        replies = self._pipeline(attempts.sent, wait)
+        again = attempts.again(replies)
+        while again:  # that way did not run them, so sending them is exact
+            resent = self._pipeline([attempts.sent[index] for index in again], wait)
+            attempts.merge(replies, again, resent)
+            again = attempts.again(replies)
+        return checked(attempts.settle(replies))
 
     def _pipeline(
         self, commands: Sequence[Command], wait: Wait | None = None
@@ -334,45 +346,9 @@ class Guard(_GuardBase):
             self._client.close()
 
 
-def fewer(first: Any, second: Any) -> Any:
-    """Of two ``WAIT`` replies, the one that confirms less (an error first).
-
-    A pipeline re-sent after ``NOSCRIPT`` may go out on another connection
-    than the first, so each ``WAIT`` vouches for its own connection's writes.
-    """
-    if isinstance(first, Exception) or isinstance(second, Exception):
-        return first if isinstance(first, Exception) else second
-    return min(int(first), int(second))
-
-
-def unknown_scripts(replies: Sequence[Any]) -> list[int]:
-    """The positions of ``NOSCRIPT`` replies: scripts the server has not seen."""
-    return [
-        index
-        for index, reply in enumerate(replies)
-        if isinstance(reply, redis.exceptions.NoScriptError)
-    ]
-
-
-def checked(replies: list[Any]) -> list[Any]:
-    """*replies*, or the first error reply among them raised as a StoreError."""
-    for reply in replies:
-        if isinstance(reply, Exception):
-            raise translate(reply) from reply
-    return replies
-
-
-@functools.cache
-def sha1(script: str) -> str:
-    """The SHA1 by which Redis knows a script."""
-    return hashlib.sha1(script.encode()).hexdigest()
-
-
-_SCRIPTS = frozenset({"EVAL", "EVALSHA"})
-
-
-def by_sha(command: Command) -> Command:
-    """``EVAL`` as ``EVALSHA``; any other command unchanged."""
-    if command[0] != "EVAL":
-        return command
-    return ("EVALSHA", sha1(command[1]), *command[2:])
+def _reply(send: Any, command: Command) -> Any:
+    """*send* of *command*: its reply, or its error reply as the exception."""
+    try:
+        return send(command)
+    except redis.ResponseError as error:
+        return error

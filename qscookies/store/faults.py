@@ -9,6 +9,7 @@ error reply: :class:`StoreError` with the reply's first word. Every guard
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import redis
 from redis.exceptions import MaxConnectionsError
@@ -31,6 +32,14 @@ _UNAVAILABLE = (
     redis.exceptions.MasterDownError,
     OSError,
 )
+
+
+def checked(replies: list[Any]) -> list[Any]:
+    """*replies*, or the first error reply among them raised as a StoreError."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise translate(reply) from reply
+    return replies
 
 
 def lost_error(lost: dict[str, BaseException]) -> StoreError:
