@@ -44,6 +44,7 @@ SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA"})
 #: The commands that run a script, as a function or not.
 RUNS_SCRIPT = SCRIPT_CALLS | FUNCTION_CALLS
 
+
 def sendable(allowed: frozenset[str]) -> frozenset[str]:
     """The commands that may go on the wire for a role allowed *allowed* (as
     planned): a planned script may go as a function, a function as a script."""
