@@ -44,8 +44,8 @@ from werkzeug.test import run_wsgi_app
 
 from qscookies import QSCookies
 from qscookies import context
+from qscookies import scripts
 from qscookies.asgi import QSCookies as ASGIQSCookies
-from qscookies.core import scripts
 from qscookies.embedded import RedisServer
 from qscookies.store.client import client_options
 from qscookies.store.scripting import sha1

@@ -7,7 +7,7 @@
   the commands the middleware sends (:data:`~qscookies.store.APP_COMMANDS`;
   on Redis 7 the scripts as functions, ``FCALL`` and ``FCALL_RO``, and no
   ``EVAL``, ``EVALSHA`` or ``SCRIPT``, so it can submit no Lua: see
-  :mod:`~qscookies.store.library`), the
+  :mod:`~qscookies.scripts.library`), the
   commands its Lua scripts run (:data:`~qscookies.store.SCRIPT_COMMANDS`: Redis
   checks commands called from a script against the user too) and ``SELECT``,
   which redis-py sends on connecting to a database other than 0 (its ``HELLO``
@@ -51,11 +51,11 @@ from collections.abc import Sequence
 from typing import Literal
 from urllib.parse import quote
 
-from .core.scripts import SCRIPT_COMMANDS
 from .errors import ConfigurationError
 from .keys import KeySchema
+from .scripts import SCRIPT_COMMANDS
+from .scripts.library import FUNCTION_CALLS
 from .store.app import APP_COMMANDS
-from .store.library import FUNCTION_CALLS
 from .store.reader import REPORT_COMMANDS
 from .store.scripting import SCRIPT_CALLS
 

@@ -8,9 +8,9 @@ prefix checked (:func:`probe_commands`).
 
 from __future__ import annotations
 
-from .core.scripts import CART_LINES
 from .keys import KeySchema
-from .store.library import CALLS
+from .scripts import CART_LINES
+from .scripts.library import CALLS
 
 # Placeholders of the probes, for a cart key and an aggregate key of the prefix
 # (see probe_commands: never existing, the id is not a valid one, the day is
@@ -102,7 +102,7 @@ NEED_PROBES: tuple[tuple[str, ...], ...] = (
 _FUNCTION = CALLS[CART_LINES][1]
 
 #: How the middleware runs its scripts, by Redis version: the library's
-#: functions on 7 (see :mod:`~qscookies.store.library`), ``EVALSHA`` (and
+#: functions on 7 (see :mod:`~qscookies.scripts.library`), ``EVALSHA`` (and
 #: ``EVAL`` on ``NOSCRIPT``) on 6.2.
 SCRIPT_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "7": (("FCALL", _FUNCTION, "1", _CART), ("FCALL_RO", _FUNCTION, "1", _CART)),

@@ -23,7 +23,7 @@ from test_doors import Served
 from werkzeug.test import Client
 
 from qscookies import QSCookies as WSGIQSCookies
-from qscookies.core import scripts
+from qscookies import scripts
 from qscookies.store.client import connect
 
 from shop import SECRET

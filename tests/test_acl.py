@@ -36,7 +36,6 @@ from qscookies.check import CLIENT_SETTINGS
 from qscookies.check import classify
 from qscookies.check import refusal
 from qscookies.cli import main
-from qscookies.core.scripts import SCRIPT_COMMANDS
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import free_port
@@ -46,6 +45,7 @@ from qscookies.probes import READER_PROBES
 from qscookies.probes import need_probes
 from qscookies.probes import probe_commands
 from qscookies.report import PromotionReport
+from qscookies.scripts import SCRIPT_COMMANDS
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.client import connect
 from qscookies.store.scripting import SCRIPT_CALLS

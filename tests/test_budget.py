@@ -20,7 +20,7 @@ import redis
 from werkzeug.test import Client
 
 from qscookies import QSCookies
-from qscookies.core import scripts
+from qscookies import scripts
 from qscookies.core.aggregates import utc_day
 from qscookies.core.lines import canonical_options
 from qscookies.core.lines import line_id

@@ -18,9 +18,9 @@ from test_core_request import open_state
 from test_core_request import set_cookies
 from test_core_request import value_of
 
+from qscookies import scripts
 from qscookies.codec import CookieCodec
 from qscookies.core import accounts
-from qscookies.core import scripts
 from qscookies.core.cart import MAX_WRITE_MARKERS
 from qscookies.errors import AccountError
 from qscookies.errors import HeadersSentError

@@ -22,8 +22,8 @@ from qscookies import CartSnapshot
 from qscookies import PaidTokenError
 from qscookies import Purchase
 from qscookies import PurchaseError
+from qscookies import scripts
 from qscookies.core import checkout
-from qscookies.core import scripts
 from qscookies.core.campaigns import ORDER_MEMORY
 from qscookies.core.cart import CrossSiteError
 from qscookies.settings import TWENTY_FIVE_MONTHS

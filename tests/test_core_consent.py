@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from qscookies import scripts
 from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
-from qscookies.core import scripts
 from qscookies.core.messages import Request
 from qscookies.core.request import RequestState
 from qscookies.core.request import Rules

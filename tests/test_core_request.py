@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from qscookies import Purchase
+from qscookies import scripts
 from qscookies.codec import Attribution
 from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
-from qscookies.core import scripts
 from qscookies.core.aggregates import utc_day
 from qscookies.core.campaigns import ORDER_MEMORY
 from qscookies.core.messages import EMPTY

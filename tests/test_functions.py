@@ -19,17 +19,17 @@ import redis
 from werkzeug.test import Client
 
 from qscookies import QSCookies
+from qscookies import scripts
 from qscookies.acl import acl_lines
 from qscookies.cli import main
-from qscookies.core import scripts
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
+from qscookies.scripts.library import CALLS
+from qscookies.scripts.library import LIBRARY
+from qscookies.scripts.library import NAME
 from qscookies.store.client import Guard
 from qscookies.store.functions import FUNCTION_COMMANDS
 from qscookies.store.functions import libraries
-from qscookies.store.library import CALLS
-from qscookies.store.library import LIBRARY
-from qscookies.store.library import NAME
 from qscookies.store.scripting import Runner
 
 from launchers import RedisClusterServers

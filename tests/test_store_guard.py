@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-import qscookies.core.scripts
+import qscookies.scripts
 from qscookies import CommandRefused
 from qscookies import StoreUnavailable
-from qscookies.core.scripts import SCRIPT_COMMANDS
 from qscookies.embedded import RedisServer
 from qscookies.probes import EXPORT_PROBES
+from qscookies.scripts import SCRIPT_COMMANDS
 from qscookies.store.app import APP_COMMANDS
 from qscookies.store.app import AppStore
 from qscookies.store.client import Guard
@@ -104,7 +104,7 @@ def test_the_allow_lists_hold_no_export_command() -> None:
 def test_script_commands_are_exactly_what_the_scripts_call() -> None:
     scripts = [
         value
-        for value in vars(qscookies.core.scripts).values()
+        for value in vars(qscookies.scripts).values()
         if isinstance(value, str) and "redis.call(" in value
     ]
     called = {

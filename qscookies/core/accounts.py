@@ -30,11 +30,11 @@ from __future__ import annotations
 from typing import Any
 from typing import Literal
 
+from .. import scripts
 from ..codec import CookieCodec
 from ..errors import AccountError
 from ..keys import KeySchema
 from ..settings import Settings
-from . import scripts
 from .cart import MAX_WRITE_MARKERS
 from .cart import CartState
 from .plan import NOTHING

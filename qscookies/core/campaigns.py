@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import scripts
 from ..codec import PROMOTION_CODE
 from ..codec import Attribution
 from ..currencies import is_currency
@@ -29,7 +30,6 @@ from ..keys import KeySchema
 from ..privacy import looks_like_card_number
 from ..settings import SOURCE_PARAMS
 from ..settings import Settings
-from . import scripts
 from .aggregates import Day
 from .plan import Command
 from .plan import Plan
@@ -224,11 +224,11 @@ def count_purchase(
     paid lines taken away from the cart (so a purchase recorded twice takes
     them once). Without *paying*, *attribution* is required.
 
-    One ``EVAL`` of the purchase script (:data:`~qscookies.core.scripts.PAID`
+    One ``EVAL`` of the purchase script (:data:`~qscookies.scripts.PAID`
     with *paying*), in the same round trip as *commands*. On Redis Cluster the
     marker, the cart and the code's counters live in different slots: the
-    ``SET NX`` goes first (:data:`~qscookies.core.scripts.ORDER_MARK`) and the
-    take (:data:`~qscookies.core.scripts.CART_PAY`) and counts follow in a
+    ``SET NX`` goes first (:data:`~qscookies.scripts.ORDER_MARK`) and the
+    take (:data:`~qscookies.scripts.CART_PAY`) and counts follow in a
     second round trip, only when it was set (a failure between the two loses
     that purchase's count and take, never applies them twice).
 

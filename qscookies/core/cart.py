@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 from typing import TypeVar
 
+from .. import scripts
 from ..codec import CUSTOMER_CART
 from ..codec import Attribution
 from ..codec import CookieCodec
@@ -15,7 +16,6 @@ from ..errors import CartError
 from ..errors import CrossSiteError
 from ..keys import KeySchema
 from ..settings import Settings
-from . import scripts
 from .aggregates import Day
 from .campaigns import credit
 from .cartcookie import choose_cart
@@ -138,7 +138,7 @@ class CartState:
     def lines(self) -> Plan[list[CartLine]]:
         """The lines with their sku and options, in the order first added: one
         script reading the quantities and the lines' hash atomically
-        (:data:`~qscookies.core.scripts.CART_LINES`), once per request."""
+        (:data:`~qscookies.scripts.CART_LINES`), once per request."""
         if self._lines is not None and self._details is not None:
             return done(read_lines(self._lines, self._details))
         keys = self._keys

@@ -6,7 +6,7 @@ sku for a line without options, else ``<sku>~<8 characters>``: a stable hash
 (BLAKE2b, the same in every process and after a key rotation) of the sku and
 its canonical options (JSON, keys sorted). A sku may not end in that shape, so
 a line id always says which kind of line it names. The canonical options are
-stored beside the quantity (see :data:`~qscookies.core.scripts.CART_PUT`), and
+stored beside the quantity (see :data:`~qscookies.scripts.CART_PUT`), and
 an add whose options differ from those stored under its id (a hash collision)
 is refused, never merged into another line.
 """

@@ -29,9 +29,9 @@ from ..errors import CommandRefused
 from ..errors import NotSent
 from ..errors import StoreError
 from ..errors import StoreUnavailable
+from ..scripts.library import NAME
 from .client import Guard
 from .client import Wait
-from .library import NAME
 from .pool import without_retries
 from .scripting import Command
 from .scripting import missing_library

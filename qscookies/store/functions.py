@@ -4,7 +4,7 @@ The app user of ``qscookies acl`` may call the library's functions but not load
 them (``FUNCTION`` is an admin's command), so an admin loads them once per
 release: ``qscookies functions`` (``--cluster``: on every master), or the
 middleware's start-up check when it is given an admin connection
-(``admin_redis_url``). :func:`install` loads :data:`~qscookies.store.library.LIBRARY`
+(``admin_redis_url``). :func:`install` loads :data:`~qscookies.scripts.library.LIBRARY`
 where it is missing and, with *prune*, deletes the libraries of other releases.
 
 A replica gets its master's functions by replication (a full sync carries them,
@@ -23,13 +23,13 @@ from typing import Any
 
 from ..errors import ConfigurationError
 from ..errors import StoreError
+from ..scripts.library import LIBRARY
+from ..scripts.library import LIBRARY_PREFIX
+from ..scripts.library import NAME
 from .client import Guard
 from .client import connect
 from .client import describe
 from .client import is_cluster
-from .library import LIBRARY
-from .library import LIBRARY_PREFIX
-from .library import NAME
 
 log = logging.getLogger("qscookies")
 

@@ -1,9 +1,9 @@
 """How a planned script goes out: ``FCALL`` of its function, or ``EVALSHA``.
 
 The request core plans each script as ``EVAL <source> numkeys keys… args…``
-(see :mod:`qscookies.core.scripts`). On Redis 7.0 and later a guard sends it as
+(see :mod:`qscookies.scripts`). On Redis 7.0 and later a guard sends it as
 ``FCALL`` (``FCALL_RO`` for a read) of the function library's function
-(:mod:`~qscookies.store.library`), which the app user may call without being
+(:mod:`~qscookies.scripts.library`), which the app user may call without being
 allowed to submit Lua; on Redis 6.2, which has no functions, as ``EVALSHA``,
 and as ``EVAL`` only when the server has not seen the script (``NOSCRIPT``).
 
@@ -29,9 +29,9 @@ from typing import Any
 
 import redis
 
-from .library import CALLS
-from .library import FUNCTION_CALLS
-from .library import NAME
+from ..scripts.library import CALLS
+from ..scripts.library import FUNCTION_CALLS
+from ..scripts.library import NAME
 
 log = logging.getLogger("qscookies")
 

@@ -5,7 +5,7 @@ Redis 7 can keep scripts as *functions*, loaded once by an operator
 (``FCALL``): the app user then needs neither ``EVAL`` nor ``EVALSHA`` nor
 ``SCRIPT``, so it can submit no Lua of its own, which is what the 2025 Lua
 flaws needed. :data:`LIBRARY` wraps each script of
-:mod:`qscookies.core.scripts` unchanged (its ``KEYS`` and ``ARGV`` are the
+:mod:`qscookies.scripts` unchanged (its ``KEYS`` and ``ARGV`` are the
 function's arguments), so the keys still go as keys and Redis Cluster still
 checks their slot. A function that only reads is flagged ``no-writes`` and
 called with ``FCALL_RO``.
@@ -22,12 +22,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from ..core import scripts
+from .. import scripts
 
 #: Every library of qscookies is named ``qscookies_<version>``.
 LIBRARY_PREFIX = "qscookies_"
 
-#: The scripts of :mod:`~qscookies.core.scripts` that are functions, each
+#: The scripts of :mod:`~qscookies.scripts` that are functions, each
 #: named by its constant in lower case (``cart_put``).
 _SCRIPTS = (
     "CART_PUT", "CART_LINES", "CART_CLEAR", "PURCHASE", "PAID", "CART_PAY",
