@@ -101,7 +101,10 @@ class WSGIServer:
 
     def __init__(self, app: Any) -> None:
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # Polled every 20 ms, not 0.5 s: shutdown() waits for the next poll.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), daemon=True
+        )
         #: ``http://127.0.0.1:<port>``.
         self.url = f"http://127.0.0.1:{self._server.server_port}"
 

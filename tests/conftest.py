@@ -256,6 +256,40 @@ def redis_sentinel(redis_server_binary: str) -> Iterator[SentinelServers]:
 # -- ordering: the data audit (tests/test_audit.py) runs after everything else ------
 
 
+#: The marks a test gets from the fixtures it takes (see pyproject.toml's markers).
+FIXTURE_MARKS = {
+    "chromium": "browser",
+    "redis_cluster": "cluster",
+    "redis_sentinel": "sentinel",
+}
+
+#: The marks that make a test slow too: each starts processes of its own.
+SLOW = frozenset({"browser", "cluster", "sentinel"})
+
+
+def _marks(item: pytest.Item) -> set[str]:
+    """The marks *item* has, given or derived from its fixtures and parameters
+    (``[cluster]`` or ``[sentinel]`` in its id)."""
+    names = {mark.name for mark in item.iter_markers()}
+    names |= {
+        FIXTURE_MARKS[f]
+        for f in getattr(item, "fixturenames", ())
+        if f in FIXTURE_MARKS
+    }
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None:
+        names |= {"cluster", "sentinel"} & set(callspec.id.split("-"))
+    return names
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Move ``tests/test_audit.py`` last: it audits the server after the suite."""
+    """Mark what each test needs (:func:`_marks`), and move
+    ``tests/test_audit.py`` last: it audits the server after the suite."""
+    for item in items:
+        given = {mark.name for mark in item.iter_markers()}
+        marks = _marks(item)
+        if marks & SLOW:
+            marks.add("slow")
+        for name in sorted(marks - given):
+            item.add_marker(name)
     items.sort(key=lambda item: item.path.name == "test_audit.py")

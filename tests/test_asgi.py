@@ -36,6 +36,8 @@ from asgi_shop import make_app
 from shop import SECRET
 from shop import wrap
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 NOW = 1_800_000_000
 DAY = "20270115"  # the UTC day of NOW
 KINDS = ["starlette", "bare"]

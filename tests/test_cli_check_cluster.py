@@ -30,6 +30,8 @@ from qscookies.topology import shard_findings
 
 from launchers import RedisClusterServers
 
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
 NO_REPLICA = (
     "no replica online: a kill -9 of it loses its carts' writes not yet"
     " replicated and stops cart writes until it is back"

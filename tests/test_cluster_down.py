@@ -27,6 +27,8 @@ from launchers import RedisClusterServers
 from shop import SECRET
 from shop import shop
 
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
+
 
 @pytest.fixture
 def downed_cluster(redis_server_binary: str) -> Iterator[RedisClusterServers]:

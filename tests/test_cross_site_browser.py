@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
 #: The headless Chromium driver (the fixture of chromium.py).
 chromium = headless.chromium
-pytestmark = headless.needs_chromium
+pytestmark = [headless.needs_chromium, pytest.mark.slow, pytest.mark.browser]
 
 SECRET = "cross-site-browser-secret-0123456789"
 #: The UTC day of ``NOW``, for the report.

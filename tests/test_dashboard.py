@@ -55,6 +55,8 @@ from qscookies.report.render import render_csv
 from shop import RoundTrips
 from shop import wrap
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 TOKEN = "marketing-token-0123456789"
 FIRST = date(2024, 2, 28)
 LAST = FIRST + timedelta(days=2)

@@ -24,6 +24,8 @@ from werkzeug.test import Client
 from qscookies.dashboard import Dashboard
 from qscookies.dashboard.currency import choose
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 chromium = headless.chromium
 
 TOKEN = "marketing-token-0123456789"

@@ -31,9 +31,13 @@ from qscookies.demo import choose_redis_server
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="reads /proc to follow redis-server"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"),
+        reason="reads /proc to follow redis-server",
+    ),
+]
 
 
 class Demo:

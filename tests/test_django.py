@@ -28,6 +28,8 @@ from qscookies.embedded import RedisServer
 from qscookies.embedded import free_port
 from qscookies.embedded import wait_until
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 TESTS = Path(__file__).resolve().parent
 OLD_KEY = "django-old-secret-key-0123456789"
 NEW_KEY = "django-new-secret-key-9876543210"

@@ -40,6 +40,8 @@ from qscookies.testing import ShopClient
 from qscookies.words import DOCS_URL
 from qscookies.words import docs_url
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 DOCS = ROOT / "docs"
 SECRET = "docs-test-secret-0123456789"
 
@@ -65,6 +67,10 @@ NOT_RUN = {
         "python3 -m venv .venv && .venv/bin/pip install -e '.[test]'"
         " && .venv/bin/python -m pytest",
     ): "the whole suite; .ci/run runs this very line",
+    (
+        "docs/install.md",
+        '.venv/bin/python -m pytest -m "not slow"',
+    ): "a part of the suite this block belongs to",
     (
         "docs/cart.md",
         'qs.login(customer.id, merge="add")  # at sign-in: the shop\'s own id,'

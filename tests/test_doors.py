@@ -48,6 +48,8 @@ from launchers import RedisClusterServers
 from shop import SECRET
 from shop import http_shop
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 NOW = 1_800_000_000
 DAY = "20270115"  # the UTC day of NOW
 DOORS = ["wsgi", "asgi-starlette", "asgi-bare"]

@@ -38,6 +38,8 @@ from shop import RoundTrips
 from shop import get_json
 from shop import shop
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 #: ``socket_timeout`` of these tests: a cart write waits 100 ms for replicas.
 TIMEOUT = 0.2
 

@@ -24,6 +24,8 @@ from qscookies.errors import EmbeddedRedisError
 from launchers import RedisClusterServers
 from launchers import SentinelServers
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 
 def _gone(pid: int) -> bool:
     try:

@@ -32,6 +32,8 @@ from qscookies.embedded import RedisServer
 from qscookies.report import PromotionCounts
 from qscookies.report import PromotionReport
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SECRET = "example-tests-secret-key-0123456789"
 #: The middleware's clock in every test (2027-01-15 08:00 UTC): the day keys

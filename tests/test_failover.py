@@ -29,6 +29,8 @@ from failover import Figures
 from failover import Topology
 from failover import run
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 #: Recovery (kill to every affected cart acknowledged again) must be within this.
 RECOVERY_BOUND = 20.0
 #: No request may wait this long: 10 x socket_timeout (0.25 s).

@@ -26,6 +26,8 @@ from qscookies.asgi import QSCookies
 from qscookies.embedded import RedisServer
 from qscookies.testclient import ASGIShopClient
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "fastapi_shop.py"
 Rebind = Callable[..., QSCookies]
 

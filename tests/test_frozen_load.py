@@ -44,6 +44,8 @@ from launchers import RedisClusterServers
 from launchers import SentinelServers
 from launchers import frozen
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 TIMEOUT = 0.25
 #: What most shops pass: timeouts set, redis-py's retries left on.
 DEFAULT_CLIENT = dict(socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)

@@ -38,6 +38,8 @@ from shop import SECRET
 from shop import get_json
 from shop import shop
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 APP_PASSWORD = "app-Secret-1-long-enough"
 OLD = "#!lua name=qscookies_0ld\nredis.register_function('qs_0ld_x', function() end)"
 

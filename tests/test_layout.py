@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The operator side and the marketing side: never loaded to serve a request.

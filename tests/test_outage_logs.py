@@ -35,6 +35,8 @@ from gunicorn_server import gunicorn
 from shop import SECRET
 from shop import shop
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 NOW = 1_800_000_000
 RETRY = 5.0  # retry_interval
 DOORS = ["wsgi-in-process", "wsgi-werkzeug", "asgi-starlette", "asgi-bare"]

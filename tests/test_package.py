@@ -30,10 +30,13 @@ PACKAGE = ROOT / "qscookies"
 VERSION = qscookies.__version__
 BASE = f"qscookies-{VERSION}"
 
-pytestmark = pytest.mark.skipif(
-    not (ROOT / "pyproject.toml").is_file(),
-    reason="not a source checkout: there is no pyproject.toml to build from",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (ROOT / "pyproject.toml").is_file(),
+        reason="not a source checkout: there is no pyproject.toml to build from",
+    ),
+]
 
 
 def _tree(top: Path, *, skip: tuple[str, ...] = ()) -> set[str]:

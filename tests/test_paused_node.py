@@ -43,6 +43,8 @@ from shop import SECRET
 from shop import get_json
 from shop import shop
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 TIMEOUT = 0.25
 
 #: The documented bound of a request that needs one round trip: the reply's

@@ -28,6 +28,8 @@ from code_blocks import read_blocks
 from qscookies.embedded import RedisServer
 from qscookies.testing import ShopClient
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 README = ROOT / "README.md"
 SECRET = "readme-test-secret-0123456789"
 DEMO = (

@@ -30,6 +30,8 @@ from qscookies.startup import CLAIM_TTL
 
 from gunicorn_server import gunicorn
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 EXPORTABLE = "qscookies: Redis user default: data exportable: "
 APP_PASSWORD = "app-Secret-1-long-enough"
 

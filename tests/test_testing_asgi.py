@@ -30,6 +30,8 @@ from qscookies.testing import ShopClient
 
 from asgi_server import ASGIServer
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 Wrap = Callable[..., QSCookies]
 
 

@@ -17,6 +17,8 @@ import qscookies
 from qscookies.settings import Options
 from qscookies.settings import Settings
 
+pytestmark = pytest.mark.slow  # starts processes of its own
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SHOP = """\
