@@ -76,6 +76,26 @@ def chromium(tmp_path: Path) -> Iterator[Any]:
         driver.quit()
 
 
+#: The cells of the shown rows matching a selector, read in one step in the page.
+_CELLS = """
+return Array.from(document.querySelectorAll(arguments[0]))
+  .filter((row) => row.checkVisibility())
+  .map((row) => Array.from(row.querySelectorAll("td"), (td) => td.innerText.trim()))
+  .filter((cells) => cells.length > 0);
+"""
+
+
+def cells(driver: Any, rows: str) -> list[list[str]]:
+    """The ``td`` texts of every shown row matching the CSS selector *rows*.
+
+    Read by one script in the page, so a table the page redraws meanwhile (a
+    new choice's answer arriving) gives the rows of one drawing or the other,
+    never a stale element: reading row by row through WebDriver raced with it.
+    """
+    found: list[list[str]] = driver.execute_script(_CELLS, rows)
+    return found
+
+
 def messages(driver: Any) -> Iterator[dict[str, Any]]:
     """The DevTools messages logged since the last read (the log is drained)."""
     for entry in driver.get_log("performance"):

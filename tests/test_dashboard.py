@@ -979,11 +979,7 @@ def test_dashboard_in_headless_chromium(
         assert cookie["sameSite"] == "Strict" and TOKEN not in cookie["value"]
         assert chromium.execute_script("return document.cookie") == ""
 
-        table = [
-            [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-            for row in chromium.find_elements(By.CSS_SELECTOR, "#counts tr")
-            if row.find_elements(By.TAG_NAME, "td")
-        ]
+        table = headless.cells(chromium, "#counts tr")
         # The average order: 2499 cents over 2 orders, rounded half up to a
         # cent as the CLI does; blank where nothing was bought.
         assert table == [
@@ -1153,20 +1149,12 @@ def pick_breakdown(driver: Any) -> list[list[str]]:
             d.find_element(By.ID, "breakdown").get_attribute("data-state") == "ready"
         )
     )
-    return [
-        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-        for row in driver.find_elements(By.CSS_SELECTOR, "#breakdown-table tr")
-        if row.find_elements(By.TAG_NAME, "td")
-    ]
+    return headless.cells(driver, "#breakdown-table tr")
 
 
 def table_rows(driver: Any) -> list[list[str]]:
     """The promotion table's rows as shown (empty when the table is hidden)."""
-    return [
-        [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
-        for row in driver.find_elements(By.CSS_SELECTOR, "#counts tr")
-        if row.is_displayed() and row.find_elements(By.TAG_NAME, "td")
-    ]
+    return headless.cells(driver, "#counts tr")
 
 
 @headless.needs_chromium

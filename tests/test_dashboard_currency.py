@@ -140,8 +140,8 @@ def _ready(driver: Any) -> None:
 
 
 def _total(driver: Any) -> list[str]:
-    row = driver.find_element(By.CSS_SELECTOR, "#counts tfoot tr")
-    return [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+    (row,) = headless.cells(driver, "#counts tfoot tr")
+    return row
 
 
 @headless.needs_chromium

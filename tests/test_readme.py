@@ -66,6 +66,14 @@ def test_ci_runs_the_readme_test_command_word_for_word() -> None:
     assert SUITE.strip() + " || status=$?" in (ROOT / ".ci" / "run").read_text()
 
 
+def test_every_test_file_of_the_fresh_machine_run_exists() -> None:
+    """A renamed test module left in ``.ci/run``'s list fails CI (pytest exit 4)."""
+    script = (ROOT / ".ci" / "run").read_text()
+    listed = script.split("FRESH=(", 1)[1].split(")", 1)[0].split()
+    assert len(listed) >= 10
+    assert [name for name in listed if not (ROOT / name).is_file()] == []
+
+
 @pytest.fixture
 def dev_redis(fresh_redis_server: RedisServer) -> Iterator[redis.Redis]:
     """The developer's own Redis, which the examples' tests must leave alone."""
