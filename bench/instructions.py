@@ -134,7 +134,9 @@ def work(shim_path: str, url: str, number: int) -> None:
     bench.wsgi_rows(table, client)
     driver = aio.Driver()
     apool = redis.asyncio.ConnectionPool.from_url(
-        url, connection_class=bench.AsyncCounter, **options
+        url,
+        connection_class=bench.AsyncCounter,
+        **client_options(5.0, asynchronous=True),
     )
     bench.asgi_rows(table, driver, redis.asyncio.Redis(connection_pool=apool))
     scenarios = {

@@ -257,7 +257,7 @@ def main() -> None:
         apool = redis.asyncio.ConnectionPool.from_url(
             url,
             connection_class=AsyncCounter,
-            **options,
+            **client_options(5.0, asynchronous=True),
             **({"parser_class": _AsyncRESP2Parser} if python else {}),
         )
         aclient = redis.asyncio.Redis(connection_pool=apool)

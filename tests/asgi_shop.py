@@ -276,7 +276,7 @@ class AsyncRoundTrips:
             username="qs-app",
             password="test-app",
             connection_class=counting,
-            **client_options(2.0),
+            **client_options(2.0, asynchronous=True),
         )
         #: Closing it (``aclose``) closes the pool.
         self.client = redis.asyncio.Redis.from_pool(pool)

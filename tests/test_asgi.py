@@ -507,7 +507,9 @@ def test_str_headers_in_a_scope_are_read_never_a_500(
         await send({"type": "http.response.body", "body": b"ok"})
 
     async def journey() -> list[Any]:
-        aclient = redis.asyncio.Redis.from_url(redis_server.url, **client_options(2))
+        aclient = redis.asyncio.Redis.from_url(
+            redis_server.url, **client_options(2, asynchronous=True)
+        )
         middleware = QSCookies(app, secret_key=SECRET, redis=aclient, key_prefix="s:")
         middleware.clock = lambda: NOW
         scope = {

@@ -79,7 +79,7 @@ def test_wsgi_door(downed_cluster: RedisClusterServers) -> None:
 
 def test_asgi_door(downed_cluster: RedisClusterServers) -> None:
     client = redis.asyncio.RedisCluster.from_url(
-        downed_cluster.url, **client_options(0.5)
+        downed_cluster.url, **client_options(0.5, asynchronous=True)
     )
     app = ASGIQSCookies(
         make_app("bare", Events()), secret_key=SECRET, redis=client, retry_interval=0.2

@@ -461,7 +461,8 @@ with override_settings(QSCOOKIES={"redis": sync}):
         seen.append(str(error))
 
 async def journey():
-    aclient = redis.asyncio.Redis.from_url(url, **client_options(1.0))
+    options = client_options(1.0, asynchronous=True)
+    aclient = redis.asyncio.Redis.from_url(url, **options)
     with override_settings(QSCOOKIES={"redis": sync, "async_redis": aclient}):
         browser = AsyncClient()
         seen.append((await browser.get("/add?sku=A")).json())

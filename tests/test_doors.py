@@ -120,7 +120,7 @@ def serve(
                 return Served(server.url, app, admin, prefix)
             kind = door.removeprefix("asgi-")
             factory = redis.asyncio.RedisCluster if cluster else redis.asyncio.Redis
-            aclient = factory.from_url(url, **client_options(2.0))
+            aclient = factory.from_url(url, **client_options(2.0, asynchronous=True))
             app = ASGIQSCookies(
                 make_app(kind, Events()), secret_key=SECRET, redis=aclient, **settings
             )

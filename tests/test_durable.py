@@ -218,7 +218,7 @@ def test_on_a_cluster_wait_goes_to_the_carts_node(
     client.close()
 
     aclient = redis.asyncio.RedisCluster.from_url(
-        redis_cluster.url, **client_options(1.0)
+        redis_cluster.url, **client_options(1.0, asynchronous=True)
     )
     aapp = ASGIQSCookies(
         make_app("bare", Events()),

@@ -139,7 +139,7 @@ def test_an_asyncio_cluster_pipeline_names_the_paused_node(
 
     async def send() -> frozenset[str]:
         client = redis.asyncio.RedisCluster.from_url(
-            cluster.url, **client_options(TIMEOUT)
+            cluster.url, **client_options(TIMEOUT, asynchronous=True)
         )
         guard = AsyncGuard(client, frozenset({"HINCRBY"}))
         await client.initialize()
@@ -199,7 +199,7 @@ def test_tracking_skips_only_the_commands_of_a_paused_node(
 
     async def asyncio_case() -> None:
         client = redis.asyncio.RedisCluster.from_url(
-            cluster.url, **client_options(TIMEOUT)
+            cluster.url, **client_options(TIMEOUT, asynchronous=True)
         )
         await client.initialize()
         store = AsyncAppStore(client, **options)
@@ -428,9 +428,10 @@ def test_a_paused_cluster_master_stops_only_its_own_carts(
 def test_the_asgi_door_on_a_paused_cluster_master(
     cluster: RedisClusterServers, index_on_paused: bool
 ) -> None:
-    options = client_options(TIMEOUT)
-    client = redis.asyncio.RedisCluster.from_url(cluster.url, **options)
-    sync = cluster.client(**options)  # to find the nodes of keys
+    client = redis.asyncio.RedisCluster.from_url(
+        cluster.url, **client_options(TIMEOUT, asynchronous=True)
+    )
+    sync = cluster.client(**client_options(TIMEOUT))  # to find the nodes of keys
     shop_app = make_app("bare", Events())
     app = ASGIQSCookies(shop_app, secret_key=SECRET, redis=client)
     paused = _paused_port(cluster, sync)

@@ -219,7 +219,9 @@ def test_a_timed_out_reply_never_reaches_the_next_command(
 
 
 def _aclient(url: str, timeout: float) -> redis.asyncio.Redis:
-    return redis.asyncio.Redis.from_url(url, **client_options(timeout))
+    return redis.asyncio.Redis.from_url(
+        url, **client_options(timeout, asynchronous=True)
+    )
 
 
 def test_the_asyncio_guard_takes_the_lean_lane(
@@ -274,7 +276,9 @@ def test_a_single_connection_client_keeps_redis_py_s_path(
 
     async def main() -> Any:
         aclient = redis.asyncio.Redis.from_url(
-            redis_server.url, single_connection_client=True, **client_options(2.0)
+            redis_server.url,
+            single_connection_client=True,
+            **client_options(2.0, asynchronous=True),
         )
         try:
             assert not lane.lean(aclient)

@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -55,20 +56,24 @@ class Wait:
         return ("WAIT", self.replicas, self.timeout_ms)
 
 
-def client_options(socket_timeout: float) -> dict[str, Any]:
+def client_options(
+    socket_timeout: float, *, asynchronous: bool = False
+) -> dict[str, Any]:
     """The options of every client qscookies opens: fail fast, never retry.
 
     Connect and reply timeouts are *socket_timeout*; no retries (a retried
-    ``HINCRBY`` could count twice); RESP2 and no client-name handshake, so a
-    connection opened (or reopened) on a request's path sends only our own
-    commands: no ``HELLO``, ``CLIENT SETINFO`` or ``CLIENT MAINT_NOTIFICATIONS``
-    (``AUTH`` and ``SELECT`` only when the URL asks for them).
+    ``HINCRBY`` could count twice), by a retry policy of the client's kind
+    (*asynchronous*: redis-py 8.2 warns of a synchronous one given to an
+    asyncio client); RESP2 and no client-name handshake, so a connection
+    opened (or reopened) on a request's path sends only our own commands: no
+    ``HELLO``, ``CLIENT SETINFO`` or ``CLIENT MAINT_NOTIFICATIONS`` (``AUTH``
+    and ``SELECT`` only when the URL asks for them).
     """
     return dict(
         protocol=2,
         socket_timeout=socket_timeout,
         socket_connect_timeout=socket_timeout,
-        retry=Retry(NoBackoff(), 0),
+        retry=(AsyncRetry if asynchronous else Retry)(NoBackoff(), 0),
         decode_responses=True,
         driver_info=None,
     )
@@ -107,7 +112,7 @@ def aconnect(url: str, *, socket_timeout: float, max_connections: int) -> Any:
         url,
         max_connections=max_connections,
         timeout=socket_timeout,
-        **client_options(socket_timeout),
+        **client_options(socket_timeout, asynchronous=True),
     )
     return redis.asyncio.Redis.from_pool(pool)
 
