@@ -137,12 +137,16 @@ async def asend(
 
 
 async def _run(node: Any, queued: list[AsyncPipelineCommand]) -> None:
-    """One node's commands, once; a failure before any reply is each one's."""
+    """One node's commands, once; a failure is the reply of each one not
+    answered by then."""
+    # What a command holds before its reply: None up to redis-py 8.1, a private
+    # marker since 8.2 (read here, never named: it is redis-py's own).
+    unanswered = [command.result for command in queued]
     try:
         await node.execute_pipeline(queued)
     except (redis.RedisError, OSError) as error:
-        for command in queued:
-            if command.result is None:
+        for command, before in zip(queued, unanswered, strict=True):
+            if command.result is before:
                 command.result = error
 
 
