@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,13 +41,32 @@ pytestmark = [
 ]
 
 
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Children started meanwhile take Ctrl-C (``SIGINT``) as at a terminal.
+
+    A test run started in the background (``nohup``, ``&`` in a script)
+    ignores ``SIGINT``; a child inherits that, and Python then installs no
+    ``KeyboardInterrupt`` handler, so the demo would never see the Ctrl-C the
+    tests send. A handler of ours is reset to the default in the child.
+    """
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Demo:
     """A running ``python -m qscookies demo`` and the lines it printed."""
 
     def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
         #: Where the demo's standard error (its request log) goes.
         self.log = log
-        with open(log, "w") as stderr:
+        with open(log, "w") as stderr, _interruptible():
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "qscookies", "demo", "--port", "0", *args],
                 env=env,
