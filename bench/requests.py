@@ -47,6 +47,7 @@ from qscookies import context
 from qscookies import scripts
 from qscookies.asgi import QSCookies as ASGIQSCookies
 from qscookies.embedded import RedisServer
+from qscookies.scripts import library
 from qscookies.store.client import client_options
 from qscookies.store.scripting import sha1
 
@@ -281,7 +282,7 @@ def wsgi_rows(bench: Bench, client: redis.Redis) -> None:
     for row, path, cookie in REQUESTS:
         bench.add(row, "qscookies", wsgi(shop, environ(path, cookie and cookies)))
     bench.add("bare app (floor)", BARE, wsgi(app, environ("/")), "app")
-    put = cart_put(cart)
+    put = cart_put(cart, bool(client.function_list(library=library.NAME)))
     add = calls(lambda: client.execute_command(*put))
     bench.add("add to cart", BARE, add, "EVALSHA")
     view = calls(lambda: client.hgetall(cart))
@@ -328,12 +329,19 @@ REQUESTS = [
 ]
 
 
-def cart_put(cart: str) -> tuple[Any, ...]:
-    """The ``EVALSHA`` of a cart add, as qscookies sends it."""
-    sha = sha1(scripts.CART_PUT)
+def cart_put(cart: str, functions: bool) -> tuple[Any, ...]:
+    """The script call of a cart add, as qscookies sends it to this server:
+    ``FCALL`` of the library's function where it is loaded (the embedded
+    server loads it), else ``EVALSHA`` (whose script the seeding loaded).
+
+    :param functions: the server has the library (:func:`has_library`).
+    """
     lines = cart.replace(":c:", ":l:", 1)
     ttl = 30 * 86400000
-    return ("EVALSHA", sha, 2, cart, lines, "SKU-1", 1, "add", 10**9, 200, 1000, ttl)
+    args = (2, cart, lines, "SKU-1", 1, "add", 10**9, 200, 1000, ttl)
+    if functions:
+        return (*library.CALLS[scripts.CART_PUT], *args)
+    return ("EVALSHA", sha1(scripts.CART_PUT), *args)
 
 
 def peer_rows(bench: Bench, url: str, python: bool) -> None:
@@ -386,7 +394,8 @@ def asgi_rows(bench: Bench, driver: aio.Driver, aclient: Any) -> None:
         bench.add("ASGI " + row, "qscookies", driver.requests(shop, scope))
     floor = driver.requests(aio.app, aio.scope("/"))
     bench.add("ASGI bare app (floor)", BARE, floor, "app")
-    put = cart_put(cart)
+    listed = driver.run(aclient.function_list(library=library.NAME))
+    put = cart_put(cart, bool(listed))
     add = driver.commands(lambda: aclient.execute_command(*put))
     bench.add("ASGI add to cart", BARE, add, "EVALSHA")
     view = driver.commands(lambda: aclient.hgetall(cart))

@@ -253,13 +253,17 @@ class CookieCodec:
         self, value: str | None, now: int, max_age: int
     ) -> VisitorState | None:
         """Return the state in a valid visitor cookie not idle over *max_age*."""
-        found = _VISITOR.fullmatch(_unsign(self._visitor, value))
+        # Read on almost every request: _unsign and fresh, inlined.
+        if not value or len(value) > 512:
+            return None
+        found = _VISITOR.fullmatch(self._visitor.unsign(value) or "")
         if found is None:
             return None
         visitor_id, visits, first_seen, last_seen = found.groups()
-        if not fresh(int(last_seen), now, max_age) or int(visits) < 1:
+        count, last = int(visits), int(last_seen)
+        if count < 1 or not -_CLOCK_SKEW <= now - last <= max_age:
             return None
-        return VisitorState(visitor_id, int(visits), int(first_seen), int(last_seen))
+        return VisitorState(visitor_id, count, int(first_seen), last)
 
     def dump_promotion(self, attribution: Attribution) -> str:
         """Sign a promotion code with its landing time, source and medium (and

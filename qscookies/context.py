@@ -95,13 +95,21 @@ class Context(_Facade):
         qs.record_purchase("order-42", total_cents=1999)
     """
 
-    __slots__ = ("_store", "cart")
+    __slots__ = ("_cart", "_store")
 
     def __init__(self, state: RequestState, store: AppStore) -> None:
         super().__init__(state)
         self._store = store
-        #: The cart; each read or write is one Redis round trip.
-        self.cart = Cart(state, store)
+        self._cart: Cart | None = None
+
+    @property
+    def cart(self) -> Cart:
+        """The cart; each read or write is one Redis round trip (the facade is
+        made on first use: a page view that never reads it makes none)."""
+        cart = self._cart
+        if cart is None:
+            cart = self._cart = Cart(self._state, self._store)
+        return cart
 
     def record_purchase(
         self,
@@ -236,13 +244,21 @@ class AsyncContext(_Facade):
         await qs.record_purchase("order-42", total_cents=1999)
     """
 
-    __slots__ = ("_store", "cart")
+    __slots__ = ("_cart", "_store")
 
     def __init__(self, state: RequestState, store: AsyncAppStore) -> None:
         super().__init__(state)
         self._store = store
-        #: The cart; each read or write is one Redis round trip, awaited.
-        self.cart = AsyncCart(state, store)
+        self._cart: AsyncCart | None = None
+
+    @property
+    def cart(self) -> AsyncCart:
+        """The cart; each read or write is one Redis round trip, awaited (the
+        facade is made on first use)."""
+        cart = self._cart
+        if cart is None:
+            cart = self._cart = AsyncCart(self._state, self._store)
+        return cart
 
     async def record_purchase(
         self,

@@ -82,7 +82,10 @@ def read_cookies(
         cut = max(header.rfind(";"), header.rfind(","))
         header = header[:cut] if cut > 0 else ""
     cookies: dict[str, str] = {}
-    for pair in header.replace(",", ";").split(";"):
+    if "," in header:
+        header = header.replace(",", ";")
+    ascii = header.isascii()  # then every name and value is: no check each
+    for pair in header.split(";"):
         name, equals, value = pair.partition("=")
         if not equals:
             continue
@@ -90,9 +93,9 @@ def read_cookies(
         if not name or (name in cookies and repeats is None):
             continue
         value = value.strip()
-        if len(value) > 1 and value[0] == '"' and value[-1] == '"':
+        if value[:1] == '"' and value[-1:] == '"' and len(value) > 1:
             value = value[1:-1]
-        if not (name.isascii() and value.isascii()):
+        if not (ascii or (name.isascii() and value.isascii())):
             continue
         if name not in cookies:
             cookies[name] = value

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from functools import cached_property
 from typing import Any
 from typing import Literal
 from typing import TypedDict
@@ -284,7 +285,7 @@ class Settings:
             self.opt_out_cookie,
         )
 
-    @property
+    @cached_property
     def visitor_lifetime(self) -> int:
         """Seconds the visitor cookie lives: ``visitor_max_age``, else the mode's
         default.
@@ -296,7 +297,7 @@ class Settings:
             return self.visitor_max_age
         return THIRTEEN_MONTHS if self.consent == "opt-in" else 365 * DAY
 
-    @property
+    @cached_property
     def choice_max_age(self) -> int:
         """Seconds a recorded choice counts: 13 months in ``"opt-in"`` mode (then
         the app asks again), 400 days in ``"opt-out"`` mode."""

@@ -147,7 +147,9 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         wrapped = ENVIRON_KEY in environ or isinstance(self.app, Door)
         turn = self._cycle.open(request_from(environ), wrapped=wrapped)
         environ[ENVIRON_KEY] = Context(turn.state, self._store)
-        track(self._store, turn.begin(lambda: _form_field(environ, "choice")))
+        plan = turn.begin(lambda: _form_field(environ, "choice"))
+        if plan.commands:
+            track(self._store, plan)
         head = turn.ours()
         if head is not None:
             start_response(head.line, head.headers)
@@ -235,27 +237,32 @@ def _close(body: Iterable[bytes]) -> None:
 
 
 def request_from(environ: WSGIEnvironment) -> Request:
-    """The plain request the core reads, from a WSGI environ."""
-    query = environ.get("QUERY_STRING", "")
-    raw_path, raw_query = raw_target(
-        environ.get("SCRIPT_NAME", ""),
-        environ.get("PATH_INFO", ""),
-        query,
-        environ.get("RAW_URI") or environ.get("REQUEST_URI"),
-    )
+    """The plain request the core reads, from a WSGI environ.
+
+    One lookup per field, and the raw path's common case (the request target
+    as sent is the decoded path: nothing escaped) decided here, without a call.
+    """
+    get = environ.get
+    path = get("PATH_INFO", "")
+    script = get("SCRIPT_NAME", "")
+    query = get("QUERY_STRING", "")
+    raw_uri = get("RAW_URI") or get("REQUEST_URI")
+    raw_path = raw_uri.partition("?")[0] if raw_uri else ""
+    if not (raw_path == script + path and raw_path.startswith("/")):
+        raw_path = raw_target(script, path, query, raw_uri)[0]
     return Request(
-        method=environ.get("REQUEST_METHOD", "GET"),
-        path=environ.get("PATH_INFO", ""),
-        raw_path=raw_path,
-        query=raw_query,
-        https=environ.get("wsgi.url_scheme") == "https",
-        cookie=environ.get("HTTP_COOKIE"),
-        host=environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""),
-        sec_gpc=environ.get("HTTP_SEC_GPC", ""),
-        dnt=environ.get("HTTP_DNT", ""),
-        fetch_site=environ.get("HTTP_SEC_FETCH_SITE", ""),
-        origin=environ.get("HTTP_ORIGIN", ""),
-        referer=environ.get("HTTP_REFERER", ""),
+        get("REQUEST_METHOD", "GET"),
+        path,
+        raw_path,
+        query,
+        get("wsgi.url_scheme") == "https",
+        get("HTTP_COOKIE"),
+        get("HTTP_HOST") or get("SERVER_NAME", ""),
+        get("HTTP_SEC_GPC", ""),
+        get("HTTP_DNT", ""),
+        get("HTTP_SEC_FETCH_SITE", ""),
+        get("HTTP_ORIGIN", ""),
+        get("HTTP_REFERER", ""),
     )
 
 

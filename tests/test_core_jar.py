@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.http import http_date
 
+from qscookies.core import jar as jar_module
 from qscookies.core.jar import OPT_OUT_MAX_AGE
 from qscookies.core.jar import CookieJar
 from qscookies.settings import Settings
@@ -75,3 +76,50 @@ def test_get_all_gives_every_distinct_value_of_a_repeated_name() -> None:
     assert jar.get("qs_cart") == "planted"  # the first, as browsers order them
     assert jar.get_all("qs_cart") == ["planted", "ours"]
     assert jar.get_all("qs_visitor") == []
+
+
+# -- the shared empty mappings: a jar that holds nothing shares one, read-only ----
+
+
+def test_the_shared_empty_mapping_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        jar_module._EMPTY["qs_cart"] = "c"
+    assert len(jar_module._EMPTY) == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(None, id="no-header"),
+        pytest.param("", id="empty-header"),
+        pytest.param("qs_cart=abc", id="no-repeats"),
+    ],
+)
+def test_a_write_never_reaches_another_jar(header: str | None) -> None:
+    first = CookieJar(SETTINGS, header, False, NOW)
+    second = CookieJar(SETTINGS, header, False, NOW)
+    first.set("qs_visitor", "v", max_age=60)
+    first.drop("qs_cart")
+    first.set("qs_choice", "in")
+    first.drop("qs_choice")  # not received: only forgets the set
+    assert second.headers(ids=True) == []
+    assert second.get_all("qs_cart") == ([] if header != "qs_cart=abc" else ["abc"])
+    assert len(jar_module._EMPTY) == 0
+    names = [value.split("=", 1)[0] for value in first.headers(ids=True)]
+    assert names == ["qs_visitor"] + (["qs_cart"] if header else [])
+    assert "Max-Age=60" in first.headers(ids=True)[0]
+
+
+def test_a_drop_of_a_cookie_not_received_or_set_writes_nothing() -> None:
+    jar = CookieJar(SETTINGS, None, False, NOW)
+    jar.drop("qs_cart", "qs_visitor")
+    assert jar._outgoing is jar_module._EMPTY
+    assert jar.headers(ids=True) == []
+
+
+def test_repeats_stay_per_jar() -> None:
+    planted = CookieJar(SETTINGS, "qs_cart=a; qs_cart=b", False, NOW)
+    plain = CookieJar(SETTINGS, "qs_cart=a", False, NOW)
+    assert planted.get_all("qs_cart") == ["a", "b"]
+    assert plain.get_all("qs_cart") == ["a"]
+    assert len(jar_module._EMPTY) == 0

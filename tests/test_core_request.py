@@ -1328,3 +1328,111 @@ def test_finish_keeps_the_apps_headers_and_does_not_mutate_them() -> None:
     assert headers[:2] == app
     assert app == [("Content-Type", "text/html"), ("Set-Cookie", "theirs=1")]
     assert set_cookies(headers).keys() == {"theirs", "qs_visitor"}
+
+
+# -- a page view builds and verifies only what it uses ------------------------------
+
+
+@pytest.fixture
+def macs(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many values were signed and verified (every purpose, every key)."""
+    from qscookies.signing import MacSigner
+
+    counts = {"sign": 0, "unsign": 0}
+    sign, unsign = MacSigner.sign, MacSigner.unsign
+
+    def counted_sign(self: MacSigner, payload: str) -> str:
+        counts["sign"] += 1
+        return sign(self, payload)
+
+    def counted_unsign(self: MacSigner, value: str) -> str | None:
+        counts["unsign"] += 1
+        return unsign(self, value)
+
+    monkeypatch.setattr(MacSigner, "sign", counted_sign)
+    monkeypatch.setattr(MacSigner, "unsign", counted_unsign)
+    return counts
+
+
+def test_a_known_visitors_page_view_verifies_one_cookie_once(
+    macs: dict[str, int],
+) -> None:
+    header = jar(visitor(last_seen=T - 5), cart())
+    macs.update(sign=0, unsign=0)  # the cookies' own signing is not the request's
+    state = open_state(cookie=header)
+    plan, _ = state.begin()
+    assert plan.commands == ()
+    assert state.visitor.visits == 2 and state.visitor.is_returning
+    assert state.visitor.visits == 2  # read again: verified once all the same
+    assert state.promotion is None
+    headers = state.finish(200, [("Content-Type", "text/html")])
+    assert macs == {"sign": 0, "unsign": 1}  # the visitor's; the cart's is unread
+    assert set_cookies(headers) == {}  # nothing changed: nothing re-signed
+    assert ("Vary", "Cookie") in headers
+    # Neither the landing state nor the cart was built.
+    assert "landing" not in vars(state) and "cart" not in vars(state)
+
+
+def test_a_promotion_cookie_is_read_through_the_landing_state(
+    macs: dict[str, int],
+) -> None:
+    header = jar(visitor(last_seen=T - 5), promo())
+    macs.update(sign=0, unsign=0)
+    state = open_state(cookie=header)
+    state.begin()
+    assert state.promotion == "SUMMER"
+    assert state.promotion == "SUMMER"
+    assert macs["unsign"] == 2  # the visitor's and the promotion's, once each
+    assert set_cookies(state.finish(200, [])) == {}
+
+
+def test_a_landing_without_a_promotion_cookie_is_read_in_the_same_request() -> None:
+    state = open_state("promo=SUMMER", cookie=visitor(last_seen=T - 5))
+    plan, _ = state.begin()
+    plan.read([["SUMMER", "/"]])
+    assert state.promotion == "SUMMER"
+
+
+def test_the_visitor_cookie_is_re_sent_once_its_last_seen_is_due(
+    macs: dict[str, int],
+) -> None:
+    """Inside a visit the cookie goes again once a minute (visit_gap / 30):
+    a page view that skips the re-send would let the visit lapse."""
+    header = visitor(last_seen=T - 60)
+    macs.update(sign=0, unsign=0)
+    state = open_state(cookie=header)
+    plan, _ = state.begin()
+    assert plan.commands == ()  # the same visit: nothing counted
+    sent = set_cookies(state.finish(200, []))
+    assert macs == {"sign": 1, "unsign": 1}
+    loaded = CODEC.load_visitor(value_of(sent["qs_visitor"]), T, 86400)
+    assert loaded == VisitorState(VID, 2, T - 30 * 86400, T)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"sec_gpc": "0, 1"}, id="sec-gpc-twice"),
+        pytest.param({"dnt": "0,1"}, id="dnt-twice"),
+        pytest.param({"sec_gpc": "1"}, id="sec-gpc"),
+    ],
+)
+def test_a_privacy_signal_in_a_repeated_header_still_says_out(
+    fields: dict[str, str],
+) -> None:
+    state = open_state(cookie=visitor(last_seen=T - 5), **fields)
+    assert state.tracking_allowed is False
+    plan, _ = state.begin()
+    assert plan.commands == ()
+    assert state.visitor == ANONYMOUS
+
+
+def test_the_cart_facade_is_made_on_first_use_then_kept() -> None:
+    from qscookies.context import AsyncContext
+    from qscookies.context import Context
+
+    state = open_state(cookie=visitor(last_seen=T - 5))
+    sync, aio = Context(state, None), AsyncContext(state, None)  # type: ignore[arg-type]
+    assert sync._cart is None and aio._cart is None  # a page view makes none
+    assert sync.cart is sync.cart and aio.cart is aio.cart
+    assert "cart" not in vars(state)  # the facade alone reads no cart

@@ -117,10 +117,12 @@ class Consent:
     @property
     def allowed(self) -> bool:
         """Tracking is on: a yes in ``"opt-in"`` mode, no ``"out"`` in ``"opt-out"``."""
-        if self._allowed is None:
-            choice = self.choice
-            self._allowed = choice == "in" if self.opt_in_mode else choice != "out"
-        return self._allowed
+        allowed = self._allowed
+        if allowed is None:
+            choice = "out" if self.signal else self.recorded
+            allowed = choice == "in" if self.opt_in_mode else choice != "out"
+            self._allowed = allowed
+        return allowed
 
     @property
     def landings_only(self) -> bool:

@@ -152,7 +152,8 @@ class Cycle:
         """
         if wrapped:
             raise QSCookiesError(WRAPPED_TWICE)
-        return Turn(self.rules, self.startup, self.rules.open(request))
+        rules = self.rules
+        return Turn(rules, self.startup, RequestState(rules, request))
 
 
 class Turn:

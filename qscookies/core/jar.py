@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import Any
+
 from ..errors import HeadersSentError
 from ..http import read_cookies
 from ..setcookie import HOST_PREFIX
@@ -15,6 +18,11 @@ from ..settings import Settings
 #: 400 days).
 OPT_OUT_MAX_AGE = OPT_OUT_CHOICE_MAX_AGE
 
+#: What a jar holds until it holds something: one empty mapping shared by
+#: every jar, read-only (a write raises ``TypeError``), so that no request
+#: can write into another's: a jar makes a dict of its own on its first write.
+_EMPTY: dict[Any, Any] = MappingProxyType({})  # type: ignore[assignment]
+
 
 class CookieJar:
     """Reads our cookies from a ``Cookie`` header and collects the ones to send.
@@ -25,6 +33,19 @@ class CookieJar:
     :param now: Unix time of the request, from the middleware's clock (the
         ``Expires`` of what is sent).
     """
+
+    __slots__ = (
+        "_incoming",
+        "_max_ages",
+        "_now",
+        "_outgoing",
+        "_prefix",
+        "_repeats",
+        "_settings",
+        "accessed",
+        "secure",
+        "sent",
+    )
 
     def __init__(
         self, settings: Settings, header: str | None, secure: bool, now: int
@@ -38,10 +59,17 @@ class CookieJar:
         self.accessed = False
         #: The response headers went out: no new cookie can be set.
         self.sent = False
-        self._repeats: dict[str, list[str]] = {}
-        self._incoming = read_cookies(header, self._repeats)
-        self._outgoing: dict[str, str | None] = {}
-        self._max_ages: dict[str, int] = {}
+        # Most requests send each cookie once and set none: the shared empty
+        # mappings stand in until a jar has something of its own.
+        self._repeats: dict[str, list[str]] = _EMPTY
+        self._incoming: dict[str, str] = _EMPTY
+        if header:
+            repeats: dict[str, list[str]] = {}
+            self._incoming = read_cookies(header, repeats)
+            if repeats:
+                self._repeats = repeats
+        self._outgoing: dict[str, str | None] = _EMPTY
+        self._max_ages: dict[str, int] = _EMPTY
 
     def get(self, base: str) -> str | None:
         """The value of our cookie *base* (its name without ``__Host-``)."""
@@ -56,7 +84,7 @@ class CookieJar:
         sends both, and the planted one often first. The rules of each
         cookie decide which to trust; none may simply take the first.
         """
-        name = cookie_name(base, self.secure)
+        name = self._prefix + base
         first = self._incoming.get(name)
         if first is None:
             return []
@@ -72,9 +100,18 @@ class CookieJar:
         :param max_age: its lifetime, when not the one of its kind (a visitor
             cookie of ``"opt-in"`` mode lives what is left of its span).
         """
-        self._outgoing[base] = value
+        self._writable()[base] = value
         if max_age is not None:
+            if self._max_ages is _EMPTY:
+                self._max_ages = {}
             self._max_ages[base] = max_age
+
+    def _writable(self) -> dict[str, str | None]:
+        """The cookies to send, as a dict of this jar's own (never the shared
+        empty mapping)."""
+        if self._outgoing is _EMPTY:
+            self._outgoing = {}
+        return self._outgoing
 
     def check_unsent(self, what: str) -> None:
         """Refuse a change the browser could no longer learn of.
@@ -92,9 +129,9 @@ class CookieJar:
         """Make the browser drop these cookies (only those it sent)."""
         for base in bases:
             if self.get(base) is not None:
-                self._outgoing[base] = None
-            else:
-                self._outgoing.pop(base, None)
+                self._writable()[base] = None
+            elif base in self._outgoing:
+                self._writable().pop(base)
 
     def headers(self, *, ids: bool) -> list[str]:
         """The ``Set-Cookie`` values to send; after this, none can be added.

@@ -26,6 +26,7 @@ from .checkout import Purchases
 from .consent import Consent
 from .consent import Decision
 from .consent import asked
+from .headers import SAFE_METHODS
 from .headers import add_vary
 from .headers import back
 from .headers import cross_site_unsafe
@@ -47,6 +48,7 @@ from .plan import ignore
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
+from .visits import utc
 
 
 class Rules:
@@ -119,23 +121,25 @@ class RequestState:
         self.rules = rules
         self.request = request
         #: Unix time of the request, whole seconds.
-        self.now = int(rules.clock())
+        self.now = now = int(rules.clock())
         secure = request.https if settings.secure is None else settings.secure
         #: Our cookies: what came in, what goes out.
-        self.jar = CookieJar(settings, request.cookie, secure, self.now)
+        self.jar = jar = CookieJar(settings, request.cookie, secure, now)
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._visitor: VisitorState | None = None
         #: A state-changing request from another site, without our cookies:
         #: it tracks nothing and starts no cart (:class:`CartState`).
-        self.cross_site = cross_site_unsafe(request)
+        self.cross_site = cross = (
+            request.method not in SAFE_METHODS and cross_site_unsafe(request)
+        )
         signal = (
-            self.cross_site
-            or says_one(request.sec_gpc)
-            or (settings.honor_dnt and says_one(request.dnt))
+            cross
+            or bool(request.sec_gpc and says_one(request.sec_gpc))
+            or bool(settings.honor_dnt and request.dnt and says_one(request.dnt))
         )
         #: The tracking choice and the privacy signals.
-        self.consent = Consent(settings, rules.codec, self.jar, self.now, signal=signal)
+        self.consent = Consent(settings, rules.codec, jar, now, signal=signal)
 
     @lazy
     def day(self) -> Day:
@@ -215,15 +219,19 @@ class RequestState:
     def visitor(self) -> Visitor:
         """The visitor making this request (anonymous when not tracked)."""
         self.jar.accessed = True
-        if self._visitor is None:
+        state = self._visitor
+        if state is None:
             return ANONYMOUS
-        return Visitor.from_state(self._visitor)
+        return Visitor(state.visits > 1, state.visits, utc(state.first_seen))
 
     @property
     def promotion(self) -> str | None:
         """The promotion code attributed to this visitor, or ``None``: the code
         landed on, even when a day's bound counted it under ``other``."""
         self.jar.accessed = True
+        if "landing" not in self.__dict__:  # no landing state built yet
+            if self.jar.get(self.rules.settings.promotion_cookie) is None:
+                return None  # and no cookie: none to build
         attribution = self.landing.attribution()
         return attribution.promotion if attribution else None
 
@@ -238,7 +246,7 @@ class RequestState:
         """
         settings = self.rules.settings
         landing, answer = find_landing(self.request, settings)
-        if not self.tracking_allowed:
+        if not self.consent.allowed:
             if not self.cross_site:  # another origin's form is no opt-out
                 self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             if landing and self.consent.landings_only:  # counted, credited nowhere
@@ -366,14 +374,21 @@ class RequestState:
         """
         settings = self.rules.settings
         out = list(headers)
-        names = {name.lower(): index for index, (name, _) in enumerate(out)}
+        names: dict[str, int] = {}
+        for at, (name, _) in enumerate(out):  # a loop: a comprehension is a call
+            names[name.lower()] = at
         control = out[names["cache-control"]][1] if "cache-control" in names else ""
         shared = bool(control) and shared_cacheable(control)
-        cookies = self.jar.headers(ids=not shared)
+        jar = self.jar
+        cookies = jar.headers(ids=not shared)
         if cookies:
             out.extend([("Set-Cookie", cookie) for cookie in cookies])
-        if cookies or self.jar.accessed:
-            add_vary(out, names.get("vary"))
+        if cookies or jar.accessed:
+            vary = names.get("vary")
+            if vary is None:
+                out.append(("Vary", "Cookie"))
+            else:
+                add_vary(out, vary)
         if cookies and not control:
             out.append(("Cache-Control", "private"))
         policy = settings.referrer_policy

@@ -33,11 +33,15 @@ class Visitor:
     @classmethod
     def from_state(cls, state: VisitorState) -> Visitor:
         """The application's view of a visitor cookie's state."""
-        return cls(
-            is_returning=state.visits > 1,
-            visits=state.visits,
-            first_seen=datetime.fromtimestamp(state.first_seen, timezone.utc),
-        )
+        return cls(state.visits > 1, state.visits, utc(state.first_seen))
+
+
+def utc(timestamp: int) -> datetime:
+    """*timestamp* (Unix seconds) as an aware UTC datetime."""
+    return datetime.fromtimestamp(timestamp, _UTC)
+
+
+_UTC = timezone.utc
 
 
 #: The visitor of a request that is not tracked.
@@ -65,12 +69,12 @@ def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
     """
     if state is None:
         fresh = VisitorState(new_id(), 1, now, now)
-        return Step(fresh, new_visit=True, refresh=True)
+        return Step(fresh, True, True)  # new visit, refresh
     idle = now - state.last_seen
     if idle > visit_gap:
         later = VisitorState(state.visitor_id, state.visits + 1, state.first_seen, now)
-        return Step(later, new_visit=True, refresh=True)
+        return Step(later, True, True)
     if idle >= max(1, visit_gap // 30):
         touched = VisitorState(state.visitor_id, state.visits, state.first_seen, now)
-        return Step(touched, new_visit=False, refresh=True)
-    return Step(state, new_visit=False, refresh=False)
+        return Step(touched, False, True)  # the same visit, refresh
+    return Step(state, False, False)
