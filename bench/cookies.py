@@ -1,6 +1,6 @@
 """Time the cookie work of every request against the general-purpose helpers.
 
-:func:`qscookies.http.read_cookies` against werkzeug's ``parse_cookie``, the
+:func:`qscookies.core.http.read_cookies` against werkzeug's ``parse_cookie``, the
 codec's visitor check against itsdangerous's ``Signer.unsign`` of the same value,
 and the codec's ``Set-Cookie`` against werkzeug's ``dump_cookie``.
 
@@ -21,7 +21,7 @@ from werkzeug.http import dump_cookie
 from werkzeug.http import parse_cookie
 
 from qscookies.codec import CookieCodec
-from qscookies.http import read_cookies
+from qscookies.core.http import read_cookies
 from qscookies.setcookie import set_cookie_header
 
 SECRET = "bench-secret-key-0123456789abcdef"
@@ -63,7 +63,7 @@ def main() -> None:
     visitor = signer.sign("EEHsskdGpUe4PncoNWU_3w.3.1800000000.1800000000").decode()
     assert codec.load_visitor(visitor, 1800000000, 86400) is not None
     for name, function in [
-        ("qscookies.http.read_cookies", lambda: read_cookies(header)),
+        ("qscookies.core.http.read_cookies", lambda: read_cookies(header)),
         ("werkzeug.http.parse_cookie", lambda: parse_cookie(header)),
         ("parse_cookie(cls=dict)", lambda: parse_cookie(header, cls=dict)),
         ("codec.load_visitor", lambda: codec.load_visitor(visitor, 1800000000, 1)),

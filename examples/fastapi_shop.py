@@ -39,9 +39,9 @@ from qscookies import CartError
 from qscookies.asgi import QSCookies
 from qscookies.asgi import context
 from qscookies.context import AsyncContext
-from qscookies.demoshop.catalogue import PRODUCTS
-from qscookies.demoshop.catalogue import new_order_id
-from qscookies.demoshop.catalogue import order_total
+from qscookies.demo.catalogue import PRODUCTS
+from qscookies.demo.catalogue import new_order_id
+from qscookies.demo.catalogue import order_total
 from qscookies.embedded import RedisServer
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ the cart, visitor and promotion from the ``qs`` proxy. Run it with::
 
     python examples/flask_shop.py
 
-It runs over an embedded Redis (see :func:`qscookies.demo.serve`). Its forms are
+It runs over an embedded Redis (see :func:`qscookies.demo.run.serve`). Its forms are
 protected against cross-site request forgery by a same-origin check: a POST that
 another site made (``qs.cross_site``) is refused with a ``403``; a shop with
 Flask-WTF's tokens keeps them too.
@@ -21,17 +21,17 @@ from flask import request
 from werkzeug.wrappers import Response
 
 from qscookies import CartError
-from qscookies.demo import serve
-from qscookies.demoshop.catalogue import CROSS_SITE
-from qscookies.demoshop.catalogue import OPTIONS
-from qscookies.demoshop.catalogue import STYLESHEET_PATH
-from qscookies.demoshop.catalogue import add_to_cart
-from qscookies.demoshop.catalogue import cart_page
-from qscookies.demoshop.catalogue import catalogue_page
-from qscookies.demoshop.catalogue import error_page
-from qscookies.demoshop.catalogue import place_order
-from qscookies.demoshop.catalogue import sign_in
-from qscookies.demoshop.catalogue import stylesheet
+from qscookies.demo.catalogue import CROSS_SITE
+from qscookies.demo.catalogue import OPTIONS
+from qscookies.demo.catalogue import STYLESHEET_PATH
+from qscookies.demo.catalogue import add_to_cart
+from qscookies.demo.catalogue import cart_page
+from qscookies.demo.catalogue import catalogue_page
+from qscookies.demo.catalogue import error_page
+from qscookies.demo.catalogue import place_order
+from qscookies.demo.catalogue import sign_in
+from qscookies.demo.catalogue import stylesheet
+from qscookies.demo.run import serve
 from qscookies.flask import QSCookies
 from qscookies.flask import qs
 

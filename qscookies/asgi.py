@@ -142,7 +142,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
     :param redis_url: where Redis is, e.g. ``redis://localhost:6379/0`` or
         ``unix:///run/redis.sock``; qscookies opens a ``redis.asyncio.Redis``
         for it, owns its pool and closes it in :meth:`aclose`. The start-up
-        ACL check (:func:`~qscookies.check.enforce`) runs on a short-lived sync
+        ACL check (:func:`~qscookies.guard.enforce`) runs on a short-lived sync
         connection to the same URL, at the first request (off the event loop)
         or when a start-up hook calls :meth:`startup_check`: building the
         door contacts no Redis.

@@ -14,8 +14,6 @@ from typing import Any
 from typing import Generic
 from typing import TypeVar
 
-from .check import enforce
-from .check import warn_unbounded
 from .codec import CookieCodec
 from .context import RAISE
 from .core.cycle import Cycle
@@ -24,6 +22,8 @@ from .core.messages import Answer
 from .core.request import Rules
 from .errors import ConfigurationError
 from .errors import QSCookiesError
+from .guard import enforce
+from .guard import warn_unbounded
 from .settings import Settings
 from .store.aio import AsyncAppStore
 from .store.app import AppStore
@@ -62,7 +62,7 @@ def sync_client(
 ) -> tuple[Any, bool, Callable[[], bool | None]]:
     """The sync client of a door, whether we own it, and its start-up check.
 
-    Nothing reaches Redis here: the check (:func:`~qscookies.check.enforce`)
+    Nothing reaches Redis here: the check (:func:`~qscookies.guard.enforce`)
     runs later, once (see :class:`~qscookies.core.cycle.Startup`).
 
     :raises ConfigurationError: a bad location (see
@@ -103,7 +103,7 @@ def async_client(
 
 
 def _check(client: Any, settings: Settings, *, close: bool) -> bool | None:
-    """Load the library (given an admin URL), then :func:`~qscookies.check.enforce`.
+    """Load the library (given an admin URL), then :func:`~qscookies.guard.enforce`.
 
     :return: the server has functions, or ``None`` when that is unknown.
     """

@@ -282,7 +282,7 @@ class RedisServer(Managed):
         """Return a new client of this server; the caller closes it.
 
         It waits at most 10 s for an answer and never retries (as a client
-        given to the middleware should: see ``qscookies.check.unbounded``);
+        given to the middleware should: see ``qscookies.guard.unbounded``);
         *kwargs* override that.
         """
         options = {"socket_timeout": 10.0, "socket_connect_timeout": 10.0}

@@ -23,12 +23,12 @@ from .codec import CookieCodec
 from .context import RAISE
 from .context import Context
 from .core.cycle import Turn
+from .core.http import raw_target
 from .core.messages import Request
 from .door import Door
 from .door import found
 from .door import sync_client
 from .errors import StoreUnavailable
-from .http import raw_target
 from .sending import track
 from .settings import Settings
 from .store.app import AppStore
@@ -101,7 +101,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
     :raises ConfigurationError: a bad secret key, Redis location or option.
 
     Building it contacts no Redis: the start-up check (see
-    :func:`~qscookies.check.enforce`) runs at the first request, or when a
+    :func:`~qscookies.guard.enforce`) runs at the first request, or when a
     server's start-up hook calls :meth:`startup_check`. With ``strict=True``,
     a Redis user who could export the data refuses to start: the hook's call
     raises, or (found at the first request) every request answers ``503``;

@@ -53,13 +53,13 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import qscookies
-from qscookies.acl import RedisVersion
-from qscookies.acl import app_rules
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import find_redis_server
 from qscookies.embedded import find_redis_servers
 from qscookies.errors import EmbeddedRedisError
+from qscookies.ops.acl import RedisVersion
+from qscookies.ops.acl import app_rules
 
 from launchers import RedisClusterServers
 from launchers import SentinelServers
@@ -212,7 +212,7 @@ def redis_app_user(redis_server: RedisServer) -> Iterator[redis.Redis]:
         driver_info=None,
         socket_timeout=10.0,
         socket_connect_timeout=10.0,
-        retry=Retry(NoBackoff(), 0),  # as a shop should (see check.unbounded)
+        retry=Retry(NoBackoff(), 0),  # as a shop should (see guard.unbounded)
     ) as client:
         yield client
 

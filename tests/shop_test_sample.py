@@ -12,7 +12,7 @@ from collections.abc import Callable
 import redis
 
 from qscookies import QSCookies
-from qscookies.demoshop.wsgi import Storefront
+from qscookies.demo.shop import Storefront
 from qscookies.embedded import RedisServer
 from qscookies.testing import ShopClient
 

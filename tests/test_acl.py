@@ -26,20 +26,20 @@ from werkzeug.test import Client
 from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import context
-from qscookies.acl import SCRIPT_RUNNERS
-from qscookies.acl import RedisVersion
-from qscookies.acl import acl_lines
-from qscookies.acl import app_rules
 from qscookies.advisories import lua_advisory
 from qscookies.asgi import QSCookies as ASGIQSCookies
-from qscookies.check import CLIENT_SETTINGS
 from qscookies.check import classify
 from qscookies.check import refusal
-from qscookies.cli import main
 from qscookies.embedded import RedisServer
 from qscookies.embedded import Version
 from qscookies.embedded import free_port
 from qscookies.embedded import redis_version
+from qscookies.guard import CLIENT_SETTINGS
+from qscookies.ops.acl import SCRIPT_RUNNERS
+from qscookies.ops.acl import RedisVersion
+from qscookies.ops.acl import acl_lines
+from qscookies.ops.acl import app_rules
+from qscookies.ops.cli import main
 from qscookies.probes import EXPORT_PROBES
 from qscookies.probes import READER_PROBES
 from qscookies.probes import need_probes

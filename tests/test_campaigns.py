@@ -21,11 +21,11 @@ from campaign_script import shop
 from werkzeug.test import Client
 
 from qscookies import QSCookies
-from qscookies.cli import main
 from qscookies.codec import Attribution
 from qscookies.codec import CookieCodec
 from qscookies.errors import ConfigurationError
 from qscookies.errors import QSCookiesError
+from qscookies.ops.cli import main
 from qscookies.report import PromotionCounts
 from qscookies.report import PromotionReport
 from qscookies.report.days import MAX_DAYS

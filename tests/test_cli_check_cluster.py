@@ -13,20 +13,20 @@ from typing import Any
 
 import pytest
 
-from qscookies.acl import acl_lines
 from qscookies.advisories import lua_advisory
-from qscookies.check import CLIENT_SETTINGS
-from qscookies.cli import main
 from qscookies.embedded import HOST
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 from qscookies.errors import CommandRefused
 from qscookies.errors import ConfigurationError
+from qscookies.guard import CLIENT_SETTINGS
+from qscookies.ops.acl import acl_lines
+from qscookies.ops.cli import main
+from qscookies.ops.topology import client_findings
+from qscookies.ops.topology import shard_findings
 from qscookies.store.client import connect
 from qscookies.store.survey import Shard
 from qscookies.store.survey import Surveyor
-from qscookies.topology import client_findings
-from qscookies.topology import shard_findings
 
 from launchers import RedisClusterServers
 

@@ -14,7 +14,7 @@ import promotion_script
 import pytest
 import redis
 
-from qscookies import cli
+from qscookies.ops import cli
 from qscookies.embedded import RedisServer
 from qscookies.report import SiteCounts
 from qscookies.report import Summary

@@ -35,7 +35,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 from werkzeug.test import create_environ
 
-from qscookies import cli
+from qscookies.ops import cli
 from qscookies.dashboard import COOKIE_NAME
 from qscookies.dashboard import FORBIDDEN_BODY
 from qscookies.dashboard import SECURITY_HEADERS

@@ -28,7 +28,7 @@ import redis
 from browser import Browser
 
 from qscookies.advisories import lua_advisory
-from qscookies.demo import choose_redis_server
+from qscookies.demo.run import choose_redis_server
 from qscookies.embedded import RedisServer
 from qscookies.embedded import find_redis_server
 

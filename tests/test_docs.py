@@ -97,7 +97,7 @@ NOT_RUN = {
 #: The repository files the pages include, and the test that runs each.
 INCLUDED = {
     "examples/wsgi_shop.py": "tests/test_examples.py",
-    "qscookies/demoshop/wsgi.py": "tests/test_examples.py (examples/wsgi_shop.py)",
+    "qscookies/demo/shop.py": "tests/test_examples.py (examples/wsgi_shop.py)",
     "examples/flask_shop.py": "tests/test_examples.py",
     "examples/django_shop/shop.py": "tests/test_examples.py",
     "examples/fastapi_shop.py": "tests/test_fastapi_shop.py",

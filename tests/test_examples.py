@@ -23,10 +23,10 @@ from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
 
 from qscookies import QSCookies
-from qscookies.demoshop.catalogue import OPTIONS
-from qscookies.demoshop.catalogue import PROMOTION
-from qscookies.demoshop.catalogue import STYLESHEET_PATH
-from qscookies.demoshop.catalogue import stylesheet
+from qscookies.demo.catalogue import OPTIONS
+from qscookies.demo.catalogue import PROMOTION
+from qscookies.demo.catalogue import STYLESHEET_PATH
+from qscookies.demo.catalogue import stylesheet
 from qscookies.django import QSCookiesMiddleware
 from qscookies.embedded import RedisServer
 from qscookies.report import PromotionCounts

@@ -20,10 +20,10 @@ from werkzeug.test import Client
 
 from qscookies import QSCookies
 from qscookies import scripts
-from qscookies.acl import acl_lines
-from qscookies.cli import main
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
+from qscookies.ops.acl import acl_lines
+from qscookies.ops.cli import main
 from qscookies.scripts.library import CALLS
 from qscookies.scripts.library import LIBRARY
 from qscookies.scripts.library import NAME

@@ -32,12 +32,12 @@ from qscookies import QSCookies
 from qscookies import QSCookiesError
 from qscookies import StoreUnavailable
 from qscookies import context
-from qscookies.acl import RedisVersion
-from qscookies.acl import app_rules
 from qscookies.core.aggregates import utc_day
 from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
+from qscookies.ops.acl import RedisVersion
+from qscookies.ops.acl import app_rules
 
 from shop import SECRET
 from shop import shop

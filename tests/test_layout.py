@@ -17,11 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OPERATOR = (
     "qscookies.report",
     "qscookies.dashboard",
-    "qscookies.cli",
-    "qscookies.acl",
-    "qscookies.topology",
+    "qscookies.ops",
     "qscookies.demo",
-    "qscookies.demoshop",
 )
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from qscookies import QSCookies
-from qscookies.acl import acl_lines
 from qscookies.advisories import lua_advisory
-from qscookies.cli import main
 from qscookies.embedded import RedisServer
+from qscookies.ops.acl import acl_lines
+from qscookies.ops.cli import main
 
 from shop import SECRET
 from shop import shop

@@ -196,7 +196,7 @@ def test_the_wheel_registers_the_command_and_the_plugin(
     wheel: zipfile.ZipFile,
 ) -> None:
     points = wheel.read(f"{BASE}.dist-info/entry_points.txt").decode()
-    assert "[console_scripts]\nqscookies = qscookies.cli:main" in points
+    assert "[console_scripts]\nqscookies = qscookies.ops.cli:main" in points
     assert "[pytest11]\nqscookies = qscookies.testing" in points
 
 

@@ -23,9 +23,9 @@ import httpx
 import pytest
 import redis
 
-from qscookies.acl import app_rules
 from qscookies.advisories import lua_advisory
 from qscookies.embedded import RedisServer
+from qscookies.ops.acl import app_rules
 from qscookies.startup import CLAIM_TTL
 
 from gunicorn_server import gunicorn

@@ -17,9 +17,9 @@ from werkzeug.test import Client
 from qscookies import QSCookies
 from qscookies import StoreUnavailable
 from qscookies import context
-from qscookies.cli import main
 from qscookies.codec import new_id
 from qscookies.embedded import RedisServer
+from qscookies.ops.cli import main
 from qscookies.store.app import Breaker
 
 from launchers import RedisClusterServers

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from qscookies import QSCookies as WSGIQSCookies
 from qscookies.asgi import QSCookies
 from qscookies.asgi import context
-from qscookies.demoshop.wsgi import Storefront
+from qscookies.demo.shop import Storefront
 from qscookies.embedded import RedisServer
 from qscookies.testclient import ASGIShopClient
 from qscookies.testing import TEST_SECRET_KEY

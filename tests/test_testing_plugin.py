@@ -14,7 +14,7 @@ import redis
 from qscookies import ConfigurationError
 from qscookies import QSCookies
 from qscookies import QSCookiesError
-from qscookies.demoshop.wsgi import Storefront
+from qscookies.demo.shop import Storefront
 from qscookies.embedded import RedisServer
 from qscookies.testing import TEST_SECRET_KEY
 from qscookies.testing import ShopClient

@@ -8,7 +8,7 @@ Run it with::
 
     python examples/django_shop/shop.py
 
-It runs over an embedded Redis (see :func:`qscookies.demo.serve`). Its forms are
+It runs over an embedded Redis (see :func:`qscookies.demo.run.serve`). Its forms are
 protected against cross-site request forgery by a same-origin check
 (:func:`same_origin`: a POST another site made, ``request.qs.cross_site``, gets a
 ``403``); a real project keeps Django's ``CsrfViewMiddleware`` and
@@ -31,17 +31,17 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from qscookies import CartError
-from qscookies.demo import serve
-from qscookies.demoshop.catalogue import CROSS_SITE
-from qscookies.demoshop.catalogue import OPTIONS
-from qscookies.demoshop.catalogue import STYLESHEET_PATH
-from qscookies.demoshop.catalogue import add_to_cart
-from qscookies.demoshop.catalogue import cart_page
-from qscookies.demoshop.catalogue import catalogue_page
-from qscookies.demoshop.catalogue import error_page
-from qscookies.demoshop.catalogue import place_order
-from qscookies.demoshop.catalogue import sign_in
-from qscookies.demoshop.catalogue import stylesheet
+from qscookies.demo.catalogue import CROSS_SITE
+from qscookies.demo.catalogue import OPTIONS
+from qscookies.demo.catalogue import STYLESHEET_PATH
+from qscookies.demo.catalogue import add_to_cart
+from qscookies.demo.catalogue import cart_page
+from qscookies.demo.catalogue import catalogue_page
+from qscookies.demo.catalogue import error_page
+from qscookies.demo.catalogue import place_order
+from qscookies.demo.catalogue import sign_in
+from qscookies.demo.catalogue import stylesheet
+from qscookies.demo.run import serve
 
 View = Callable[[HttpRequest], HttpResponse]
 

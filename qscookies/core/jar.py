@@ -6,13 +6,13 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import HeadersSentError
-from ..http import read_cookies
 from ..setcookie import HOST_PREFIX
 from ..setcookie import cookie_name
 from ..setcookie import delete_cookie_header
 from ..setcookie import set_cookie_header
 from ..settings import OPT_OUT_CHOICE_MAX_AGE
 from ..settings import Settings
+from .http import read_cookies
 
 #: Lifetime of the opt-out cookie of earlier versions (browsers cap cookies at
 #: 400 days).

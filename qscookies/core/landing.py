@@ -14,11 +14,11 @@ from typing import Any
 
 from ..codec import Attribution
 from ..codec import CookieCodec
-from ..http import clean_location
 from ..settings import Settings
 from . import campaigns
 from .aggregates import Day
 from .consent import Consent
+from .http import clean_location
 from .jar import CookieJar
 from .messages import EMPTY
 from .messages import Answer

@@ -1,7 +1,7 @@
 """The ACL probe: what could this connection's user do, asking without doing.
 
 Used by ``qscookies check`` and the middleware's start-up check
-(:func:`qscookies.check.enforce`). It may send only :data:`PROBE_COMMANDS`,
+(:func:`qscookies.guard.enforce`). It may send only :data:`PROBE_COMMANDS`,
 and :data:`SERVER_COMMANDS` to read the server's version.
 """
 

@@ -1,6 +1,6 @@
 """The ``qscookies`` command line: every sub-command's arguments.
 
-:func:`build_parser` builds the parser; :mod:`qscookies.cli` runs what it
+:func:`build_parser` builds the parser; :mod:`qscookies.ops.cli` runs what it
 parsed (each sub-command's handler).
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 from typing import NoReturn
 
-from .dashboard import SESSION_MAX_AGE
-from .report import DEFAULT_TOP
-from .report.cells import BREAKDOWNS
-from .report.render import COLUMNS
+from ..dashboard import SESSION_MAX_AGE
+from ..report import DEFAULT_TOP
+from ..report.cells import BREAKDOWNS
+from ..report.render import COLUMNS
 
 #: Exit code for success.
 OK = 0

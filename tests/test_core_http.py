@@ -1,5 +1,5 @@
-"""The pure request helpers of :mod:`qscookies.http`: plain calls, plus the real
-environ of two WSGI servers for :func:`~qscookies.http.raw_target`."""
+"""The pure request helpers of :mod:`qscookies.core.http`: plain calls, plus the real
+environ of two WSGI servers for :func:`~qscookies.core.http.raw_target`."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import pytest
 from werkzeug.http import parse_cookie
 from werkzeug.serving import make_server as make_werkzeug_server
 
-from qscookies.http import MAX_COOKIE_HEADER
-from qscookies.http import clean_location
-from qscookies.http import raw_target
-from qscookies.http import read_cookies
+from qscookies.core.http import MAX_COOKIE_HEADER
+from qscookies.core.http import clean_location
+from qscookies.core.http import raw_target
+from qscookies.core.http import read_cookies
 from qscookies.privacy import split_query
 
 PARAMS = ("promo", "utm_campaign")

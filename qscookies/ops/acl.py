@@ -51,13 +51,13 @@ from collections.abc import Sequence
 from typing import Literal
 from urllib.parse import quote
 
-from .errors import ConfigurationError
-from .keys import KeySchema
-from .scripts import SCRIPT_COMMANDS
-from .scripts.library import FUNCTION_CALLS
-from .store.app import APP_COMMANDS
-from .store.reader import REPORT_COMMANDS
-from .store.scripting import SCRIPT_CALLS
+from ..errors import ConfigurationError
+from ..keys import KeySchema
+from ..scripts import SCRIPT_COMMANDS
+from ..scripts.library import FUNCTION_CALLS
+from ..store.app import APP_COMMANDS
+from ..store.reader import REPORT_COMMANDS
+from ..store.scripting import SCRIPT_CALLS
 
 log = logging.getLogger("qscookies")
 

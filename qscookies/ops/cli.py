@@ -1,6 +1,6 @@
 """The ``qscookies`` command: promotions, acl, functions, check, dashboard, demo.
 
-The arguments of each sub-command are built in :mod:`qscookies.arguments`;
+The arguments of each sub-command are built in :mod:`qscookies.ops.arguments`;
 this module runs them.
 
 Exit codes: 0 success, 1 a finding (e.g. ``check`` found the data exportable),
@@ -19,35 +19,35 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from ..advisories import lua_advisory
+from ..check import check
+from ..dashboard import DEFAULT_NETWORKS
+from ..dashboard import Dashboard
+from ..dashboard.server import require_waitress
+from ..dashboard.server import serve
+from ..errors import ConfigurationError
+from ..errors import QSCookiesError
+from ..report import PromotionReport
+from ..report.days import parse_day
+from ..report.days import utc_today
+from ..report.figures import DailyCounts
+from ..report.figures import PromotionCounts
+from ..report.render import COLUMNS
+from ..report.render import DAY_COLUMNS
+from ..report.render import columns_of
+from ..report.render import render_csv
+from ..report.render import render_daily_table
+from ..report.render import render_table
+from ..report.render import row_dict
+from ..report.render import sort_rows
+from ..store.client import connect
+from ..store.functions import install
+from ..store.probe import Prober
 from .acl import acl_lines
-from .advisories import lua_advisory
 from .arguments import FINDING
 from .arguments import OK
 from .arguments import USAGE
 from .arguments import build_parser as _build_parser
-from .check import check
-from .dashboard import DEFAULT_NETWORKS
-from .dashboard import Dashboard
-from .dashboard.server import require_waitress
-from .dashboard.server import serve
-from .errors import ConfigurationError
-from .errors import QSCookiesError
-from .report import PromotionReport
-from .report.days import parse_day
-from .report.days import utc_today
-from .report.figures import DailyCounts
-from .report.figures import PromotionCounts
-from .report.render import COLUMNS
-from .report.render import DAY_COLUMNS
-from .report.render import columns_of
-from .report.render import render_csv
-from .report.render import render_daily_table
-from .report.render import render_table
-from .report.render import row_dict
-from .report.render import sort_rows
-from .store.client import connect
-from .store.functions import install
-from .store.probe import Prober
 from .topology import failover
 
 
@@ -78,8 +78,8 @@ def _connect(args: argparse.Namespace, timeout: float = 5.0) -> Any:
 def _demo(args: argparse.Namespace) -> int:
     # Imported here: the demo alone runs a shop, so only it loads the middleware;
     # the other commands stay readers.
-    from .demo import serve
-    from .demoshop.wsgi import create_app
+    from ..demo.run import serve
+    from ..demo.shop import create_app
 
     factory = partial(create_app, consent=args.consent or "opt-out")
     serve(factory, host=args.host, port=args.port, redis_url=args.redis_url)
@@ -205,7 +205,7 @@ def _functions(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every sub-command (see :mod:`qscookies.arguments`)."""
+    """The argument parser of every sub-command (see :mod:`qscookies.ops.arguments`)."""
     return _build_parser(
         {
             "promotions": _promotions,

