@@ -12,7 +12,7 @@ from werkzeug.test import Client
 from qscookies import CartError
 from qscookies import HeadersSentError
 from qscookies import context
-from qscookies.core.cart import check_sku
+from qscookies.core.lines import check_sku
 
 from shop import get_json
 from shop import wrap

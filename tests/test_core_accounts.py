@@ -21,7 +21,7 @@ from test_core_request import value_of
 from qscookies import scripts
 from qscookies.codec import CookieCodec
 from qscookies.core import accounts
-from qscookies.core.cart import MAX_WRITE_MARKERS
+from qscookies.core.cartwrite import MAX_WRITE_MARKERS
 from qscookies.errors import AccountError
 from qscookies.errors import HeadersSentError
 

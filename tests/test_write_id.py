@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from qscookies import CartError
 from qscookies import QSCookies
 from qscookies.asgi import QSCookies as ASGIQSCookies
-from qscookies.core.cart import MAX_WRITE_MARKERS
+from qscookies.core.cartwrite import MAX_WRITE_MARKERS
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 from qscookies.store.client import client_options

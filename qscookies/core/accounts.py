@@ -35,8 +35,8 @@ from ..codec import CookieCodec
 from ..errors import AccountError
 from ..keys import KeySchema
 from ..settings import Settings
-from .cart import MAX_WRITE_MARKERS
 from .cart import CartState
+from .cartwrite import MAX_WRITE_MARKERS
 from .plan import NOTHING
 from .plan import Command
 from .plan import Plan

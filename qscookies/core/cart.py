@@ -1,4 +1,4 @@
-"""Cart rules: what a valid sku and quantity are, and the plans of one cart."""
+"""Cart rules: the plans of one cart (the commands of its writes: :mod:`.cartwrite`)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,11 @@ from ..settings import Settings
 from .aggregates import Day
 from .campaigns import credit
 from .cartcookie import choose_cart
+from .cartcookie import lifetime
+from .cartwrite import CartWrites
+from .cartwrite import check_write
 from .jar import CookieJar
 from .lines import CartLine
-from .lines import canonical_options
-from .lines import check_line_id
-from .lines import check_quantity
-from .lines import check_sku
-from .lines import check_write_id
-from .lines import line_id
 from .lines import read_lines
 from .plan import NOTHING
 from .plan import Command
@@ -38,18 +35,6 @@ from .plan import text
 
 _UNSET: Any = object()
 T = TypeVar("T")
-
-#: What the cart script answers for each refusal (``max_*`` a setting's name).
-_REFUSALS = {
-    scripts.OVER_QUANTITY: "a cart line holds at most {max_quantity}",
-    scripts.OVER_LINES: "a cart holds at most {max_cart_lines} lines",
-    scripts.OVER_ITEMS: "a cart holds at most {max_cart_items} items in all",
-    scripts.CLASH: "the line id of these options holds other options; refused",
-}
-
-#: Write markers kept per cart: past this, the oldest is forgotten (a write
-#: re-sent after that many later ones would apply again).
-MAX_WRITE_MARKERS = 64
 
 
 class CartState:
@@ -91,6 +76,7 @@ class CartState:
         self._day = day
         self._promotion = promotion
         self._cross_site = cross_site
+        self._writes = CartWrites(settings, codec, keys)
         self._id: str | None = _UNSET
         self._present: list[str] = []
         self._new = False
@@ -218,18 +204,9 @@ class CartState:
             subdomain's included), whether its cart cookie came or not.
         """
         settings = self._settings
-        mode = "add"
-        canonical = ""
-        if add:
-            check_sku(line)
-            if options is not None:
-                canonical = canonical_options(options, settings.max_line_options)
-                line = line_id(line, canonical)
-        else:
-            mode = "edit" if check_line_id(line) else "set"
-        check_quantity(quantity, minimum=int(add), maximum=settings.max_quantity)
-        if write_id is not None:
-            check_write_id(write_id)
+        line, mode, canonical = check_write(
+            settings, line, quantity, add=add, options=options, write_id=write_id
+        )
         self._refuse_cross_site(line)
         cart_id = self.id()
         if cart_id is None and (quantity == 0 or mode == "edit"):
@@ -239,30 +216,9 @@ class CartState:
             self.check_unsent("first written")
         attribution = self._promotion() if started else None
         cart_id = cart_id or new_id()
-        key = self._keys.cart(cart_id)
-        keys: list[str] = [key, self._keys.lines(cart_id)]
-        tail: list[int | str] = [canonical, "", 0]  # ARGV 8 to 10
-        if write_id is not None:  # the markers: a third key, ARGV 9 and 10
-            keys.append(self._keys.writes(cart_id))
-            tail[1:] = [self._codec.write_hash(line, write_id), MAX_WRITE_MARKERS]
-        if self.signed_in:  # the generation: the last key, ARGV 11
-            keys.append(self._keys.generation(cart_id))
-            tail.append(self._generation)
-        elif write_id is None:  # the options alone, if any
-            del tail[int(bool(canonical)) :]
-        put: Command = (
-            "EVAL",
-            scripts.CART_PUT,
-            len(keys),
-            *keys,
-            line,
-            quantity,
-            mode,
-            settings.max_quantity,
-            settings.max_cart_lines,
-            settings.items_bound,
-            self._max_age(cart_id) * 1000,
-            *tail,
+        generation = self._generation if self.signed_in else None
+        put = self._writes.put(
+            cart_id, line, quantity, mode, canonical, write_id, generation
         )
         commands: list[Command] = [put]
         if attribution:
@@ -276,14 +232,13 @@ class CartState:
                     line, quantity, add=add, options=options, write_id=write_id
                 )
             if result < 0:
-                refusal = _REFUSALS[result].format(**vars(settings))
-                raise CartError(refusal, sku=line)
+                raise CartError(self._writes.refusal(result), sku=line)
             if started and (result or mode != "edit"):
                 self._keep(cart_id)
             self._remember(line, result)
             return result
 
-        return Plan(tuple(commands), read, durable=key)
+        return Plan(tuple(commands), read, durable=self._keys.cart(cart_id))
 
     def remove(self, line: str) -> Plan[None]:
         """Remove one line by its id (:meth:`put` of 0: the script drops its
@@ -308,19 +263,15 @@ class CartState:
         if cart_id is None:
             return NOTHING
 
-        key, lines = self._keys.cart(cart_id), self._keys.lines(cart_id)
-        command: Command = ("DEL", key, lines)
-        if self.signed_in:
-            generation = self._keys.generation(cart_id)
-            clear = scripts.CART_CLEAR
-            command = ("EVAL", clear, 3, key, lines, generation, self._generation)
+        generation = self._generation if self.signed_in else None
+        command = self._writes.clear(cart_id, generation)
 
         def read(replies: list[Any]) -> None:
             if replies[0] == scripts.REVOKED:
                 self.drop()  # signed out everywhere since: signed out here
             self._forget_lines()
 
-        return Plan((command,), read, durable=key)
+        return Plan((command,), read, durable=self._keys.cart(cart_id))
 
     def _refuse_cross_site(self, line: str | None = None) -> None:
         """No cart write on a cross-site unsafe request (:class:`CrossSiteError`)."""
@@ -396,14 +347,9 @@ class CartState:
             value = self._codec.dump_cart(
                 cart_id, self._now, rivals, new=new, generation=generation
             )
-            self._jar.set(self._settings.cart_cookie, value, self._max_age(cart_id))
-
-    def _max_age(self, cart_id: str) -> int:
-        """The lifetime of the cart *cart_id*: a customer's, or an anonymous one's."""
-        settings = self._settings
-        if cart_id.startswith(CUSTOMER_CART):
-            return settings.customer_cart_max_age
-        return settings.cart_max_age
+            self._jar.set(
+                self._settings.cart_cookie, value, lifetime(self._settings, cart_id)
+            )
 
     def _forget_lines(self) -> None:
         """The cart is empty (a new one, or emptied)."""

@@ -1,4 +1,5 @@
-"""Which cart a request's cart cookies name, when a browser sends several."""
+"""Which cart a request's cart cookies name, when a browser sends several, and
+how long a cart lives."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from ..codec import CUSTOMER_CART
 from ..codec import CartCookie
 from ..codec import CookieCodec
 from ..codec import fresh
+from ..settings import Settings
 
 
 def choose_cart(
@@ -56,3 +58,11 @@ def choose_cart(
         if all(hashes[other] in cookie.rivals for other in loaded if other != value)
     ]
     return (winners[0] if len(winners) == 1 else None), list(loaded)
+
+
+def lifetime(settings: Settings, cart_id: str) -> int:
+    """The lifetime of the cart *cart_id*, seconds: a customer's, or an anonymous
+    one's (its cookie's ``Max-Age`` and its keys' TTL)."""
+    if cart_id.startswith(CUSTOMER_CART):
+        return settings.customer_cart_max_age
+    return settings.cart_max_age

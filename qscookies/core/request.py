@@ -17,7 +17,6 @@ from ..codec import CookieCodec
 from ..codec import VisitorState
 from ..keys import SITE
 from ..keys import KeySchema
-from ..privacy import scrub_location
 from ..settings import Settings
 from .accounts import Account
 from .aggregates import Day
@@ -27,17 +26,14 @@ from .consent import Consent
 from .consent import Decision
 from .consent import asked
 from .headers import SAFE_METHODS
-from .headers import add_vary
 from .headers import back
 from .headers import cross_site_unsafe
 from .headers import says_one
-from .headers import shared_cacheable
 from .jar import CookieJar
 from .landing import LandingState
 from .landing import find as find_landing
 from .lazy import lazy
 from .messages import EMPTY
-from .messages import UNAVAILABLE_BODY
 from .messages import Answer
 from .messages import Headers
 from .messages import Request
@@ -45,6 +41,8 @@ from .plan import NOTHING
 from .plan import Command
 from .plan import Plan
 from .plan import ignore
+from .response import response_headers
+from .response import unavailable
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
@@ -96,17 +94,9 @@ class Rules:
         return state
 
     def unavailable(self) -> Answer:
-        """The ``503`` answered when the store failed a write the app needed."""
-        return Answer(
-            503,
-            [
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(UNAVAILABLE_BODY))),
-                ("Retry-After", str(self.settings.retry_after)),
-                ("Cache-Control", "no-store"),
-            ],
-            UNAVAILABLE_BODY,
-        )
+        """The ``503`` answered when the store failed a write the app needed
+        (:func:`~qscookies.core.response.unavailable`)."""
+        return unavailable(self.settings.retry_after)
 
 
 class RequestState:
@@ -361,43 +351,9 @@ class RequestState:
     # -- the response ------
 
     def finish(self, status: int, headers: Headers) -> Headers:
-        """The response headers with ours added, never weakening the app's own.
-
-        ``Set-Cookie`` for what is new, renewed or dropped; ``Vary: Cookie``
-        when the response depends on our cookies; ``Cache-Control: private``
-        when we set a cookie and the app set no ``Cache-Control``; a
-        ``Referrer-Policy`` when the app set none; promotion parameters
-        scrubbed from a redirect to another host. A response the app marked
-        cacheable by shared caches (``public`` or ``s-maxage``) never carries
-        an id of ours: those cookies wait for the next response. After this,
-        no new cookie can be set.
+        """The response headers with ours added, never weakening the app's own
+        (:func:`~qscookies.core.response.response_headers`). After this, no new
+        cookie can be set.
         """
-        settings = self.rules.settings
-        out = list(headers)
-        names: dict[str, int] = {}
-        for at, (name, _) in enumerate(out):  # a loop: a comprehension is a call
-            names[name.lower()] = at
-        control = out[names["cache-control"]][1] if "cache-control" in names else ""
-        shared = bool(control) and shared_cacheable(control)
-        jar = self.jar
-        cookies = jar.headers(ids=not shared)
-        if cookies:
-            out.extend([("Set-Cookie", cookie) for cookie in cookies])
-        if cookies or jar.accessed:
-            vary = names.get("vary")
-            if vary is None:
-                out.append(("Vary", "Cookie"))
-            else:
-                add_vary(out, vary)
-        if cookies and not control:
-            out.append(("Cache-Control", "private"))
-        policy = settings.referrer_policy
-        if policy and "referrer-policy" not in names:
-            out.append(("Referrer-Policy", policy))
-        index = names.get("location")
-        if index is not None and 300 <= status < 400:
-            location = scrub_location(
-                out[index][1], self.request.host, settings.landing_params
-            )
-            out[index] = (out[index][0], location)
-        return out
+        request, settings = self.request, self.rules.settings
+        return response_headers(status, headers, self.jar, settings, request.host)
