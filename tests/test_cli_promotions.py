@@ -14,8 +14,8 @@ import promotion_script
 import pytest
 import redis
 
-from qscookies.ops import cli
 from qscookies.embedded import RedisServer
+from qscookies.ops import cli
 from qscookies.report import SiteCounts
 from qscookies.report import Summary
 from qscookies.report import Totals

@@ -35,7 +35,6 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 from werkzeug.test import create_environ
 
-from qscookies.ops import cli
 from qscookies.dashboard import COOKIE_NAME
 from qscookies.dashboard import FORBIDDEN_BODY
 from qscookies.dashboard import SECURITY_HEADERS
@@ -47,6 +46,7 @@ from qscookies.dashboard.server import RedactingFormatter
 from qscookies.dashboard.server import redact
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
+from qscookies.ops import cli
 from qscookies.report import PromotionReport
 from qscookies.report.days import utc_today
 from qscookies.report.render import COLUMNS
