@@ -47,6 +47,7 @@ class CartState:
     :param settings: the limits and the cart cookie's name and lifetime.
     :param codec: signs and verifies the cart cookie.
     :param keys: the key layout.
+    :param writes: the commands of the cart's writes (one per app, as *keys*).
     :param jar: the request's cookies.
     :param now: Unix time of the request.
     :param day: the aggregate writes of the request's day.
@@ -61,6 +62,7 @@ class CartState:
         settings: Settings,
         codec: CookieCodec,
         keys: KeySchema,
+        writes: CartWrites,
         jar: CookieJar,
         now: int,
         day: Day,
@@ -76,7 +78,7 @@ class CartState:
         self._day = day
         self._promotion = promotion
         self._cross_site = cross_site
-        self._writes = CartWrites(settings, codec, keys)
+        self._writes = writes
         self._id: str | None = _UNSET
         self._present: list[str] = []
         self._new = False

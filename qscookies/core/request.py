@@ -21,6 +21,7 @@ from ..settings import Settings
 from .accounts import Account
 from .aggregates import Day
 from .cart import CartState
+from .cartwrite import CartWrites
 from .checkout import Purchases
 from .consent import Consent
 from .consent import Decision
@@ -70,6 +71,8 @@ class Rules:
         self.settings = settings
         self.codec = codec
         self.keys = KeySchema(settings.key_prefix)
+        #: The commands of cart writes, built once: they depend on the app only.
+        self.cart_writes = CartWrites(settings, codec, self.keys)
         self.cluster = cluster
         self.clock = clock
         self._excluded = settings.excluded_paths
@@ -144,6 +147,7 @@ class RequestState:
             rules.settings,
             rules.codec,
             rules.keys,
+            rules.cart_writes,
             self.jar,
             self.now,
             self.day,
