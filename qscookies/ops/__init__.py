@@ -1,7 +1,7 @@
 """The operator's side: what an operator runs, never a request.
 
 - :mod:`~qscookies.ops.cli`: the ``qscookies`` command (``acl``, ``check``,
-  ``install``, ``promotions``, ``dashboard``, ``demo``), its arguments in
+  ``functions``, ``promotions``, ``dashboard``, ``demo``), its arguments in
   :mod:`~qscookies.ops.arguments`;
 - :mod:`~qscookies.ops.acl`: the Redis ACL rules that lock the data in;
 - :mod:`~qscookies.ops.topology`: what bounds a request on a cluster
