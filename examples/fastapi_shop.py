@@ -15,7 +15,7 @@ Run it with one command, over an embedded Redis (needs ``fastapi`` and
     python examples/fastapi_shop.py      # http://127.0.0.1:8000/docs
     python examples/fastapi_shop.py 8001 # another port
 
-Its tests (``tests/test_fastapi_shop.py``) use the plugin's
+Its tests (``tests/e2e/test_fastapi_shop.py``) use the plugin's
 ``qscookies_asgi_rebind`` fixture and :class:`~qscookies.testclient.ASGIShopClient`.
 """
 

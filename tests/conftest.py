@@ -253,7 +253,7 @@ def redis_sentinel(redis_server_binary: str) -> Iterator[SentinelServers]:
         yield servers
 
 
-# -- ordering: the data audit (tests/test_audit.py) runs after everything else ------
+# -- ordering: the data audit (tests/doors/test_audit.py) runs after everything else
 
 
 #: The marks a test gets from the fixtures it takes (see pyproject.toml's markers).
@@ -284,7 +284,7 @@ def _marks(item: pytest.Item) -> set[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what each test needs (:func:`_marks`), and move
-    ``tests/test_audit.py`` last: it audits the server after the suite."""
+    ``tests/doors/test_audit.py`` last: it audits the server after the suite."""
     for item in items:
         given = {mark.name for mark in item.iter_markers()}
         marks = _marks(item)

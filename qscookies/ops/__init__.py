@@ -8,5 +8,5 @@
   (``qscookies check --cluster``).
 
 The doors, the core and the store never import it (the contracts of
-``pyproject.toml``, checked by ``tests/test_layout.py``).
+``pyproject.toml``, checked by ``tests/e2e/test_layout.py``).
 """
