@@ -94,12 +94,18 @@ def async_client(
     if not owned:
         warn_unbounded(redis)
         return redis, False, None
-    client = aconnect(
-        str(redis_url),
+    client = open_async(str(redis_url), settings)
+    return client, True, partial(_check, probe, settings, close=True)
+
+
+def open_async(redis_url: str, settings: Settings) -> Any:
+    """The ``redis.asyncio`` client a door opens for *redis_url* (and owns),
+    by the settings' timeout and pool size."""
+    return aconnect(
+        redis_url,
         socket_timeout=settings.socket_timeout,
         max_connections=settings.max_connections,
     )
-    return client, True, partial(_check, probe, settings, close=True)
 
 
 def _check(client: Any, settings: Settings, *, close: bool) -> bool | None:

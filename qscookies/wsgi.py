@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 from typing import overload
-from urllib.parse import parse_qs
 
 from .codec import CookieCodec
 from .context import RAISE
 from .context import Context
 from .core.cycle import Turn
-from .core.http import raw_target
-from .core.messages import Request
 from .door import Door
 from .door import found
 from .door import sync_client
 from .errors import StoreUnavailable
+from .protocols.wsgi import ENVIRON_KEY
+from .protocols.wsgi import read_form_field
+from .protocols.wsgi import request_from
 from .sending import track
 from .settings import Settings
 from .store.app import AppStore
@@ -48,9 +48,6 @@ __all__ = [
     "context",
     "request_from",
 ]
-
-#: The PEP 3333 extension key under which the context sits in the environ.
-ENVIRON_KEY = "qscookies.context"
 
 Headers = list[tuple[str, str]]
 _D = TypeVar("_D")
@@ -147,7 +144,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         wrapped = ENVIRON_KEY in environ or isinstance(self.app, Door)
         turn = self._cycle.open(request_from(environ), wrapped=wrapped)
         environ[ENVIRON_KEY] = Context(turn.state, self._store)
-        plan = turn.begin(lambda: _form_field(environ, "choice"))
+        plan = turn.begin(lambda: read_form_field(environ, "choice"))
         if plan.commands:
             track(self._store, plan)
         head = turn.ours()
@@ -234,44 +231,3 @@ def _close(body: Iterable[bytes]) -> None:
     close = getattr(body, "close", None)
     if close is not None:
         close()
-
-
-def request_from(environ: WSGIEnvironment) -> Request:
-    """The plain request the core reads, from a WSGI environ.
-
-    One lookup per field, and the raw path's common case (the request target
-    as sent is the decoded path: nothing escaped) decided here, without a call.
-    """
-    get = environ.get
-    path = get("PATH_INFO", "")
-    script = get("SCRIPT_NAME", "")
-    query = get("QUERY_STRING", "")
-    raw_uri = get("RAW_URI") or get("REQUEST_URI")
-    raw_path = raw_uri.partition("?")[0] if raw_uri else ""
-    if not (raw_path == script + path and raw_path.startswith("/")):
-        raw_path = raw_target(script, path, query, raw_uri)[0]
-    return Request(
-        get("REQUEST_METHOD", "GET"),
-        path,
-        raw_path,
-        query,
-        get("wsgi.url_scheme") == "https",
-        get("HTTP_COOKIE"),
-        get("HTTP_HOST") or get("SERVER_NAME", ""),
-        get("HTTP_SEC_GPC", ""),
-        get("HTTP_DNT", ""),
-        get("HTTP_SEC_FETCH_SITE", ""),
-        get("HTTP_ORIGIN", ""),
-        get("HTTP_REFERER", ""),
-    )
-
-
-def _form_field(environ: WSGIEnvironment, name: str) -> str | None:
-    """One field of a small urlencoded form body (at most 1 KiB is read)."""
-    try:
-        length = min(int(environ.get("CONTENT_LENGTH") or 0), 1024)
-    except ValueError:
-        return None
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
-    values = parse_qs(body.decode("latin-1"))
-    return values[name][0] if name in values else None

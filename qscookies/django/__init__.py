@@ -43,7 +43,6 @@ from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.http.response import HttpResponseRedirectBase
 
-from ..asgi import request_from as asgi_request
 from ..codec import CookieCodec
 from ..context import AsyncContext
 from ..context import Context
@@ -54,16 +53,17 @@ from ..core.messages import Request
 from ..core.messages import reason
 from ..core.request import RequestState
 from ..door import Door
+from ..door import open_async
 from ..door import sync_client
 from ..errors import ConfigurationError
+from ..protocols.asgi import request_from as asgi_request
+from ..protocols.wsgi import ENVIRON_KEY
+from ..protocols.wsgi import request_from as wsgi_request
 from ..sending import atrack
 from ..sending import track
 from ..settings import Settings
 from ..store.aio import AsyncAppStore
 from ..store.app import AppStore
-from ..store.client import aconnect
-from ..wsgi import ENVIRON_KEY
-from ..wsgi import request_from as wsgi_request
 from .config import configuration
 from .config import named
 
@@ -203,11 +203,7 @@ def _attach(request: HttpRequest, qs: Qs) -> None:
 
 def _async_client(connection: dict[str, Any], settings: Settings) -> Any:
     if "redis_url" in connection:
-        return aconnect(
-            connection["redis_url"],
-            socket_timeout=settings.socket_timeout,
-            max_connections=settings.max_connections,
-        )
+        return open_async(connection["redis_url"], settings)
     if connection.get("async_redis") is None:
         raise ConfigurationError(
             "under Django's ASGI handler, QSCOOKIES with 'redis' needs"

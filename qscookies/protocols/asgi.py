@@ -1,0 +1,132 @@
+"""ASGI read as the core's plain request, and the messages of our own answers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import quote
+
+from ..core.messages import Request
+from . import FORM_LIMIT
+
+if TYPE_CHECKING:
+    from ..core.cycle import Head
+
+#: An ASGI connection scope.
+Scope = MutableMapping[str, Any]
+#: An ASGI event message.
+Message = MutableMapping[str, Any]
+#: The ``receive`` callable of an ASGI application.
+Receive = Callable[[], Awaitable[Message]]
+#: The ``send`` callable of an ASGI application.
+Send = Callable[[Message], Awaitable[None]]
+#: An ASGI 3 application.
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: Raw ASGI headers: ``(name, value)`` byte pairs.
+RawHeaders = list[tuple[bytes, bytes]]
+
+#: The scope extension key under which the context sits (``request.scope`` in
+#: Starlette reaches it).
+SCOPE_KEY = "qscookies.context"
+
+#: The request headers the core reads, besides ``Cookie``.
+_READ = frozenset({"host", "sec-gpc", "dnt", "sec-fetch-site", "origin", "referer"})
+_URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def request_from(scope: Scope) -> Request:
+    """The plain request the core reads, from an ASGI HTTP scope.
+
+    ASGI gives header names and values, ``raw_path`` and ``query_string`` as
+    bytes; some servers and test tools hand ``str`` instead, which is read as
+    it is. Duplicate headers are joined by ``,`` as WSGI servers join them
+    (``Sec-GPC: 1`` twice is ``1,1``), so every door hands the core the same
+    text.
+    """
+    path: str = scope.get("path", "")
+    raw = scope.get("raw_path")
+    if raw:
+        raw_path = _text(raw).partition("?")[0]
+    else:
+        raw_path = quote(path.encode("utf-8", "surrogateescape"), safe=_URL_SAFE)
+    cookies: list[str] = []
+    fields: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        key = _text(name).lower()
+        if key == "cookie":
+            cookies.append(_text(value))
+        elif key in _READ:
+            text = _text(value)
+            fields[key] = f"{fields[key]},{text}" if key in fields else text
+    server = scope.get("server")
+    host = fields.get("host") or (str(server[0]) if server else "")
+    return Request(
+        method=scope.get("method", "GET"),
+        path=path,
+        raw_path=raw_path,
+        query=_text(scope.get("query_string", b"")),
+        https=scope.get("scheme") == "https",
+        cookie="; ".join(cookies) if cookies else None,
+        host=host,
+        sec_gpc=fields.get("sec-gpc", ""),
+        dnt=fields.get("dnt", ""),
+        fetch_site=fields.get("sec-fetch-site", ""),
+        origin=fields.get("origin", ""),
+        referer=fields.get("referer", ""),
+    )
+
+
+def _text(value: bytes | str) -> str:
+    """Bytes of a scope as latin-1 text; ``str`` (not ASGI, but sent) as it is."""
+    return value if isinstance(value, str) else bytes(value).decode("latin-1")
+
+
+async def read_form(receive: Receive) -> bytes:
+    """The first :data:`~qscookies.protocols.FORM_LIMIT` bytes of the request body."""
+    body = b""
+    while len(body) < FORM_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":  # http.disconnect
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    return body[:FORM_LIMIT]
+
+
+def decode(raw: RawHeaders) -> list[tuple[str, str]]:
+    """ASGI header pairs as text (latin-1)."""
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+
+
+def encode(headers: Iterable[tuple[str, str]], raw: RawHeaders) -> RawHeaders:
+    """*headers* as ASGI bytes, the app's own pairs (*raw*) kept byte for byte.
+
+    The core keeps the app's headers in place (changing at most a value) and
+    appends its own; new names are sent lower case, as ASGI asks.
+    """
+    out: RawHeaders = []
+    for index, (name, value) in enumerate(headers):
+        if index < len(raw) and raw[index][0].decode("latin-1") == name:
+            raw_name, raw_value = raw[index]
+            if value.encode("latin-1") != raw_value:
+                raw_value = value.encode("latin-1")
+            out.append((raw_name, raw_value))
+        else:
+            out.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    return out
+
+
+async def send_whole(send: Send, head: Head) -> None:
+    """Send a response of ours, whole: *head* and its body."""
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in head.headers
+    ]
+    start = {"type": "http.response.start", "status": head.status, "headers": headers}
+    await send(start)
+    await send({"type": "http.response.body", "body": head.body or b""})
