@@ -13,13 +13,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from typing import Generic
+from typing import NamedTuple
 from typing import TypeVar
 
 T = TypeVar("T")
 U = TypeVar("U")
 
-#: One Redis command: its name, then its arguments.
-Command = tuple[Any, ...]
+
+class Command(NamedTuple):
+    """One Redis command as planned: its name, its keys, its other arguments.
+
+    The store reads the keys by name (a cluster's routing, the key-prefix
+    check) and lays the command out for the wire once. A Lua script is planned
+    by :func:`script`: its name is ``EVAL`` and :attr:`script` its source, and
+    the store sends it as ``FCALL``, ``EVALSHA`` or ``EVAL`` (see
+    :mod:`qscookies.store.scripting`).
+
+    >>> command = Command("HINCRBY", ("qs:a:SUMMER:d:20260101",), ("landings", 1))
+    >>> command.keys
+    ('qs:a:SUMMER:d:20260101',)
+    """
+
+    #: The command's name, upper case (``"HGETALL"``; ``"EVAL"`` for a script).
+    name: str
+    #: The keys it reads or writes, in the order the command takes them.
+    keys: tuple[str, ...] = ()
+    #: Its other arguments, after the keys (a script's ``ARGV``).
+    args: tuple[Any, ...] = ()
+    #: A script's Lua source; ``None``: not a script.
+    script: str | None = None
+
+
+def script(source: str, keys: tuple[str, ...], *args: Any) -> Command:
+    """The command that runs the Lua *source* on *keys* (``KEYS``) with *args*
+    (``ARGV``)."""
+    return Command("EVAL", keys, args, source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +69,29 @@ class Plan(Generic[T]):
 def done(value: T) -> Plan[T]:
     """A plan that sends nothing and answers *value*."""
     return Plan((), lambda _replies: value)
+
+
+def both(first: Plan[T], second: Plan[U]) -> Plan[tuple[T, U]]:
+    """*first* and *second* in one round trip: their commands in order, each
+    reader given its own replies (*first*'s first); it answers both results.
+    Any plans they lead to follow together, again in one round trip each.
+
+    With ``durable_writes`` only one of them may write a cart key.
+    """
+    at = len(first.commands)
+
+    def read(replies: list[Any]) -> tuple[T, U] | Plan[tuple[T, U]]:
+        left, right = first.read(replies[:at]), second.read(replies[at:])
+        if isinstance(left, Plan) or isinstance(right, Plan):
+            return both(_planned(left), _planned(right))
+        return left, right
+
+    return Plan(first.commands + second.commands, read, first.durable or second.durable)
+
+
+def _planned(result: T | Plan[T]) -> Plan[T]:
+    """*result* as a plan: itself, or one that sends nothing and answers it."""
+    return result if isinstance(result, Plan) else done(result)
 
 
 def then(plan: Plan[T], step: Callable[[T], U]) -> Plan[U]:
