@@ -180,18 +180,30 @@ class NotSent(StoreUnavailable):
 
 
 class CommandRefused(StoreError):
-    """The store refused to send a command outside its allow-list.
+    """The store refused to send a command outside its allow-list, or one
+    naming a key outside its key namespace.
 
     Export-class commands such as ``DUMP``, ``SCAN`` or ``KEYS`` never leave the
-    process; nothing is sent to Redis.
+    process, nor does a command on a key without the shop's ``key_prefix``;
+    nothing is sent to Redis.
 
     :param command: the refused command name.
+    :param key: the key outside the namespace, if that was the refusal.
+    :param prefix: the namespace's prefix, with *key*.
+
+    .. versionchanged:: 0.2
+        Refuses keys outside the namespace too (*key*, *prefix*).
     """
 
-    def __init__(self, command: str) -> None:
-        super().__init__(f"qscookies never sends {command!r} to Redis")
+    def __init__(
+        self, command: str, *, key: str | None = None, prefix: str | None = None
+    ) -> None:
+        where = "" if key is None else f" for the key {key!r}, outside {prefix!r}"
+        super().__init__(f"qscookies never sends {command!r} to Redis{where}")
         #: The command name that was refused, upper case.
         self.command = command
+        #: The key outside the namespace, or ``None`` (the command was refused).
+        self.key = key
 
 
 class HeadersSentError(QSCookiesError):

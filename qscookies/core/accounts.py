@@ -32,13 +32,14 @@ from typing import Literal
 
 from .. import scripts
 from ..codec import CookieCodec
+from ..command import Command
+from ..command import script
 from ..errors import AccountError
 from ..keys import KeySchema
 from ..settings import Settings
 from .cart import CartState
 from .cartwrite import MAX_WRITE_MARKERS
 from .plan import NOTHING
-from .plan import Command
 from .plan import Plan
 from .plan import ignore
 from .plan import text
@@ -160,24 +161,22 @@ class Account:
         keys = self._keys
         customer = keys.cart_keys(target)
         key, generation = customer[0], keys.generation(target)
-        merged: Command = (
-            "EVAL",
-            scripts.CART_MERGE,
-            4,
-            *customer,
-            generation,
-            *limits,
-        )
+
+        def merged(*carried: Any) -> Command:
+            """The merge into the customer's cart of *carried* (count, lines…)."""
+            return script(
+                scripts.CART_MERGE, (*customer, generation), *limits, *carried
+            )
 
         def adopt(replies: list[Any]) -> None:
             cart.adopt(target, *signed(replies[-1]))
 
         if anonymous is None:
-            return Plan(((*merged, 0),), adopt, durable=key)
+            return Plan((merged(0),), adopt, durable=key)
         taken = keys.cart_keys(anonymous)
         if not self._cluster:
-            both = ("EVAL", scripts.LOGIN, 7, *taken, *customer, generation, *limits)
-            return Plan((both,), adopt, durable=key)
+            login = script(scripts.LOGIN, (*taken, *customer, generation), *limits)
+            return Plan((login,), adopt, durable=key)
 
         # Two single commands, never one pipeline over two slots: redis-py's
         # cluster pipeline asks a node for an EVALSHA's keys first (COMMAND
@@ -185,10 +184,11 @@ class Account:
         def give(replies: list[Any]) -> Plan[None]:
             lines, markers = replies[0]
             carried = () if policy == "keep" else tuple(lines)
-            command = (*merged, len(carried), *carried, *markers)
+            command = merged(len(carried), *carried, *markers)
             return Plan((command,), adopt, durable=key)
 
-        return Plan((("EVAL", scripts.CART_TAKE, 3, *taken),), give, durable=taken[0])
+        take = script(scripts.CART_TAKE, taken)
+        return Plan((take,), give, durable=taken[0])
 
     def logout(self, everywhere: bool = False) -> Plan[None]:
         """Sign the browser out: a fresh, empty anonymous cart from now on.
@@ -211,4 +211,8 @@ class Account:
             return NOTHING
         key = self._keys.generation(cart_id)
         ttl = self._settings.customer_cart_max_age
-        return Plan((("HINCRBY", key, "g", 1), ("EXPIRE", key, ttl)), ignore)
+        moved = (
+            Command("HINCRBY", (key,), ("g", 1)),
+            Command("EXPIRE", (key,), (ttl,)),
+        )
+        return Plan(moved, ignore)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
+from ..command import Command
 from ..keys import KeySchema
-from .plan import Command
 
 
 def utc_day(timestamp: float) -> str:
@@ -40,13 +40,17 @@ class Day:
     def count(self, code: str, counter: str, by: int = 1) -> list[Command]:
         """Move one counter of *code*'s day hash."""
         key = self.keys.aggregate(code, "d", self.day)
-        return [("HINCRBY", key, counter, by), ("EXPIRE", key, self.ttl)]
+        return [
+            Command("HINCRBY", (key,), (counter, by)),
+            Command("EXPIRE", (key,), (self.ttl,)),
+        ]
 
     def counts(self, code: str, fields: dict[str, int]) -> list[Command]:
         """Move several fields of *code*'s day hash (one ``EXPIRE``)."""
         key = self.keys.aggregate(code, "d", self.day)
-        moves: list[Command] = [("HINCRBY", key, f, by) for f, by in fields.items()]
-        return [*moves, ("EXPIRE", key, self.ttl)]
+        keys = (key,)
+        moves = [Command("HINCRBY", keys, (f, by)) for f, by in fields.items()]
+        return [*moves, Command("EXPIRE", keys, (self.ttl,))]
 
     def sketch(
         self, code: str, kind: str, member: str, pair: str | None = None
@@ -58,7 +62,10 @@ class Day:
             if pair is None
             else self.keys.pair_sketch(code, kind, self.day, pair)
         )
-        return [("PFADD", key, member), ("EXPIRE", key, self.ttl)]
+        return [
+            Command("PFADD", (key,), (member,)),
+            Command("EXPIRE", (key,), (self.ttl,)),
+        ]
 
     def indexed(self, code: str, pair: str | None = None) -> list[Command]:
         """Name an attributed code in the day's credit index (score 0).
@@ -71,12 +78,15 @@ class Day:
         by a counted landing: this adds no unbounded input.
         """
         key = self.keys.credit_index(self.day)
-        named: list[Command] = [("ZINCRBY", key, 0, code), ("EXPIRE", key, self.ttl)]
+        named = [
+            Command("ZINCRBY", (key,), (0, code)),
+            Command("EXPIRE", (key,), (self.ttl,)),
+        ]
         if pair is None:
             return named
         pairs = self.keys.pair_index(self.day)
         return [
             *named,
-            ("HINCRBY", pairs, f"{code}@{pair}", 0),
-            ("EXPIRE", pairs, self.ttl),
+            Command("HINCRBY", (pairs,), (f"{code}@{pair}", 0)),
+            Command("EXPIRE", (pairs,), (self.ttl,)),
         ]

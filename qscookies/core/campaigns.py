@@ -14,13 +14,14 @@ without taking the credit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .. import scripts
 from ..codec import PROMOTION_CODE
 from ..codec import Attribution
+from ..command import Command
+from ..command import script
 from ..currencies import is_currency
 from ..errors import CurrencyError
 from ..errors import NotSent
@@ -31,10 +32,8 @@ from ..privacy import looks_like_card_number
 from ..settings import SOURCE_PARAMS
 from ..settings import Settings
 from .aggregates import Day
-from .plan import Command
 from .plan import Plan
 from .plan import done
-from .plan import ignore
 from .plan import text
 from .promotions import find_code
 from .promotions import first_values
@@ -144,12 +143,9 @@ def admit(settings: Settings, day: Day, attribution: Attribution) -> list[Comman
     code, source, medium = attribution.landing
     keys = day.keys
     return [
-        (
-            "EVAL",
+        script(
             scripts.ADMIT,
-            2,
-            keys.day_index(day.day),
-            keys.pair_index(day.day),
+            (keys.day_index(day.day), keys.pair_index(day.day)),
             code,
             code_bound(settings),
             KeySchema.pair(source, medium),
@@ -214,28 +210,26 @@ def count_purchase(
     marker: str,
     fields: dict[str, int],
     *,
-    commands: list[Command],
     cluster: bool,
     paying: Paying | None = None,
 ) -> Plan[bool]:
-    """Count a purchase once per order, after *commands*: *marker* (the
-    order's, whatever promotion it is credited to) is set with ``SET NX``, and
-    only then are the attributed code's *fields* moved and, with *paying*, the
-    paid lines taken away from the cart (so a purchase recorded twice takes
-    them once). Without *paying*, *attribution* is required.
+    """Count a purchase once per order: *marker* (the order's, whatever
+    promotion it is credited to) is set with ``SET NX``, and only then are the
+    attributed code's *fields* moved and, with *paying*, the paid lines taken
+    away from the cart (so a purchase recorded twice takes them once).
+    Without *paying*, *attribution* is required.
 
     One ``EVAL`` of the purchase script (:data:`~qscookies.scripts.PAID`
-    with *paying*), in the same round trip as *commands*. On Redis Cluster the
-    marker, the cart and the code's counters live in different slots: the
-    ``SET NX`` goes first (:data:`~qscookies.scripts.ORDER_MARK`) and the
-    take (:data:`~qscookies.scripts.CART_PAY`) and counts follow in a
-    second round trip, only when it was set (a failure between the two loses
-    that purchase's count and take, never applies them twice).
+    with *paying*). On Redis Cluster the marker, the cart and the code's
+    counters live in different slots: the ``SET NX`` goes first
+    (:data:`~qscookies.scripts.ORDER_MARK`) and the take
+    (:data:`~qscookies.scripts.CART_PAY`) and counts follow in a second round
+    trip, only when it was set (a failure between the two loses that
+    purchase's count and take, never applies them twice).
 
     :return: a plan answering whether this call recorded the order first
         (set *marker*): ``False`` when an earlier call did.
     """
-    at = len(commands)
     counters: tuple[str, ...] = ()
     moves: tuple[str | int, ...] = ()
     indexed: list[Command] = []
@@ -245,28 +239,26 @@ def count_purchase(
         moves = tuple(value for item in fields.items() for value in item)
     if not cluster:
         head = (ORDER_MEMORY, day.ttl)
-        script: Command = ("EVAL", scripts.PURCHASE, 2, marker, *counters, *head)
-        script += moves
-        if paying is not None:
+        if paying is None:
+            keys: tuple[str, ...] = (marker, *counters)
+            first = script(scripts.PURCHASE, keys, *head, *moves)
+        else:
             cart_keys, lines = paying
             keys = (marker, *cart_keys, *counters)
-            script = ("EVAL", scripts.PAID, len(keys), *keys, *head, len(lines))
-            script += (*lines, *moves)
-        commands += [script, *indexed]
-        return Plan(tuple(commands), lambda replies: replies[at] == 1)
+            first = script(scripts.PAID, keys, *head, len(lines), *lines, *moves)
+        return Plan((first, *indexed), lambda replies: replies[0] == 1)
 
     def count(replies: list[Any]) -> Plan[bool]:
-        if replies[at] != 1:
+        if replies[0] != 1:
             return done(False)
         writes: list[Command] = []
         if paying is not None:
-            writes.append(("EVAL", scripts.CART_PAY, 3, *paying[0], *paying[1]))
+            writes.append(script(scripts.CART_PAY, paying[0], *paying[1]))
         if attribution is not None:
             writes += day.counts(attribution.code, fields) + indexed
         return Plan(tuple(writes), lambda _replies: True)
 
-    commands.append(("EVAL", scripts.ORDER_MARK, 1, marker, ORDER_MEMORY))
-    return Plan(tuple(commands), count)
+    return Plan((script(scripts.ORDER_MARK, (marker,), ORDER_MEMORY),), count)
 
 
 def count_landing(
@@ -276,24 +268,22 @@ def count_landing(
     member: str,
     *,
     returning: bool,
-    commands: list[Command],
-    counted: Callable[[str, str], None],
     cluster: bool,
-) -> Plan[None]:
-    """Count a landing after *commands*: its code admitted to the day's index
-    (else ``other``), its pair to the code's pairs (else ``other/other``),
-    while landings have room (:func:`landing_room`).
+) -> Plan[tuple[str, str] | None]:
+    """Count a landing: its code admitted to the day's index (else ``other``),
+    its pair to the code's pairs (else ``other/other``), while landings have
+    room (:func:`landing_room`).
 
-    One ``EVAL`` of the landing script, in the same round trip as *commands*;
-    on Redis Cluster the script only admits (the indexes' slot) and the counts
-    follow in a second round trip (the code's slot). There, while tracking is
-    paused on one node, the rest still counts: *commands* (a visit start)
-    whatever holds the indexes, the code's counts only after the script
-    admitted it (the indexes' node healthy), and only when the code's node is.
+    One ``EVAL`` of the landing script; on Redis Cluster the script only
+    admits (the indexes' slot) and the counts follow in a second round trip
+    (the code's slot), only after the script admitted it (the indexes' node
+    healthy), and only when the code's node is (tracking paused on one node).
 
     :param member: the visitor's keyed hash for the sketches; ``""`` counts
         the landing alone (no visitor).
-    :param counted: told the code and pair the landing was counted under.
+    :return: a plan answering the code and pair the landing was counted
+        under, from Redis's reply; ``None`` when it was not counted (the
+        indexes' node paused).
     """
     keys = day.keys
     pair = landing.pair
@@ -307,13 +297,11 @@ def count_landing(
         landing_room(settings.max_sources),
     )
     indexes = (keys.day_index(day.day), keys.pair_index(day.day))
-    at = len(commands)
 
     def read(replies: list[Any]) -> tuple[str, str] | None:
-        if isinstance(replies[at], NotSent):  # the indexes' node is paused
+        if isinstance(replies[0], NotSent):  # the indexes' node is paused
             return None
-        code, chosen = (text(value) for value in replies[at])
-        counted(code, chosen)
+        code, chosen = (text(value) for value in replies[0])
         return code, chosen
 
     if not cluster:
@@ -322,15 +310,11 @@ def count_landing(
             for code in (landing.code, OTHER)
             for key in _landing_keys(keys, code, day.day, pair)
         ]
-        commands.append(("EVAL", scripts.LANDING, 16, *indexes, *counters, *args))
-
-        def done(replies: list[Any]) -> None:
-            read(replies)
-
-        return Plan(tuple(commands), done)
+        counted = script(scripts.LANDING, (*indexes, *counters), *args)
+        return Plan((counted,), read)
 
     # Redis Cluster: the indexes and the code's keys live in different slots.
-    def count(replies: list[Any]) -> Plan[None] | None:
+    def count(replies: list[Any]) -> Plan[tuple[str, str] | None] | None:
         admitted = read(replies)
         if admitted is None:
             return None
@@ -342,10 +326,9 @@ def count_landing(
         for kind in kinds if member else ():
             writes += day.sketch(code, kind, member)
             writes += day.sketch(code, kind, member, chosen)
-        return Plan(tuple(writes), ignore)
+        return Plan(tuple(writes), lambda _replies: admitted)
 
-    commands.append(("EVAL", scripts.LANDING, 2, *indexes, *args))
-    return Plan(tuple(commands), count)
+    return Plan((script(scripts.LANDING, indexes, *args),), count)
 
 
 def _landing_keys(keys: KeySchema, code: str, day: str, pair: str) -> list[str]:

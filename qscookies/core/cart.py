@@ -12,6 +12,8 @@ from ..codec import CUSTOMER_CART
 from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import new_id
+from ..command import Command
+from ..command import script
 from ..errors import CartError
 from ..errors import CrossSiteError
 from ..keys import KeySchema
@@ -26,7 +28,6 @@ from .jar import CookieJar
 from .lines import CartLine
 from .lines import read_lines
 from .plan import NOTHING
-from .plan import Command
 from .plan import Plan
 from .plan import done
 from .plan import lines_of
@@ -121,7 +122,7 @@ class CartState:
             return dict(self._lines)
 
         key = self._keys.cart
-        return self._read(lambda cart_id: ("HGETALL", key(cart_id)), keep, {})
+        return self._read(lambda cart_id: Command("HGETALL", (key(cart_id),)), keep, {})
 
     def lines(self) -> Plan[list[CartLine]]:
         """The lines with their sku and options, in the order first added: one
@@ -132,8 +133,7 @@ class CartState:
         keys = self._keys
 
         def command(cart_id: str) -> Command:
-            cart, lines = keys.cart(cart_id), keys.lines(cart_id)
-            return ("EVAL", scripts.CART_LINES, 2, cart, lines)
+            return script(scripts.CART_LINES, (keys.cart(cart_id), keys.lines(cart_id)))
 
         def keep(reply: Any) -> list[CartLine]:
             quantities, details = (pairs(part) for part in reply)
@@ -164,7 +164,7 @@ class CartState:
                 return keep(empty)
             return keep(replies[1])
 
-        generation = ("HGETALL", self._keys.generation(cart_id))
+        generation = Command("HGETALL", (self._keys.generation(cart_id),))
         return Plan((generation, command(cart_id)), checked)
 
     def put(

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 from .. import scripts
 from ..codec import CookieCodec
+from ..command import Command
+from ..command import script
 from ..keys import KeySchema
 from ..settings import Settings
 from .cartcookie import lifetime
@@ -23,7 +25,6 @@ from .lines import check_quantity
 from .lines import check_sku
 from .lines import check_write_id
 from .lines import line_id
-from .plan import Command
 
 #: What the cart script answers for each refusal (``max_*`` a setting's name).
 _REFUSALS = {
@@ -125,11 +126,9 @@ class CartWrites:
             tail.append(generation)
         elif write_id is None:  # the options alone, if any
             del tail[int(bool(canonical)) :]
-        return (
-            "EVAL",
+        return script(
             scripts.CART_PUT,
-            len(names),
-            *names,
+            tuple(names),
             line,
             quantity,
             mode,
@@ -148,9 +147,9 @@ class CartWrites:
         keys = self._keys
         key, lines = keys.cart(cart_id), keys.lines(cart_id)
         if generation is None:
-            return ("DEL", key, lines)
-        clear = scripts.CART_CLEAR
-        return ("EVAL", clear, 3, key, lines, keys.generation(cart_id), generation)
+            return Command("DEL", (key, lines))
+        generated = (key, lines, keys.generation(cart_id))
+        return script(scripts.CART_CLEAR, generated, generation)
 
     def refusal(self, answer: int) -> str:
         """Why the cart script refused a write (*answer*: one of its negative

@@ -30,6 +30,7 @@ from typing import Any
 from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import fresh
+from ..command import Command
 from ..errors import CrossSiteError
 from ..errors import PaidTokenError
 from ..errors import PurchaseError
@@ -41,8 +42,8 @@ from .aggregates import Day
 from .cart import CartState
 from .jar import CookieJar
 from .lines import CartLine
-from .plan import Command
 from .plan import Plan
+from .plan import both
 from .plan import done
 from .plan import then
 
@@ -265,13 +266,13 @@ class Purchases:
             raise PaidTokenError("the checkout token is of another cart")
         attribution = (token and token.attribution) or self._attribution()
         keys = self._keys
-        commands: list[Command] = []
+        emptied: tuple[Command, ...] = ()
         paying = None
         if token is not None:
             lines = tuple(value for line in token.lines for value in line)
             paying = (keys.cart_keys(token.cart_id), lines)
         elif cart_id:
-            commands.append(("DEL", *keys.cart_keys(cart_id)))
+            emptied = (Command("DEL", keys.cart_keys(cart_id)),)
         plan: Plan[Purchase] = done(UNCREDITED)
         if attribution or paying:
             fields = (
@@ -279,23 +280,21 @@ class Purchases:
                 if attribution
                 else {}
             )
-            first = campaigns.count_purchase(
+            counted = campaigns.count_purchase(
                 self._day,
                 attribution,
                 keys.order(self._codec.order_hash(order_id)),
                 fields,
-                commands=commands,
                 cluster=self._cluster,
                 paying=paying,
             )
             code = attribution.code if attribution else None
-            plan = then(first, lambda new: Purchase(code if new else None, not new))
+            plan = then(counted, lambda new: Purchase(code if new else None, not new))
 
-        def read(replies: list[Any]) -> Purchase | Plan[Purchase]:
+        def settle(_replies: list[Any]) -> None:
             if token is None:
                 cart.bought()
             elif cart_id is not None:
                 cart.paid()
-            return plan.read(replies)
 
-        return Plan(plan.commands or tuple(commands), read)
+        return then(both(Plan(emptied, settle), plan), lambda joined: joined[1])

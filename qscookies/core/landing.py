@@ -14,6 +14,7 @@ from typing import Any
 
 from ..codec import Attribution
 from ..codec import CookieCodec
+from ..command import Command
 from ..settings import Settings
 from . import campaigns
 from .aggregates import Day
@@ -23,8 +24,8 @@ from .jar import CookieJar
 from .messages import EMPTY
 from .messages import Answer
 from .messages import Request
-from .plan import Command
 from .plan import Plan
+from .plan import then
 
 _UNSET: Any = object()
 
@@ -104,12 +105,7 @@ class LandingState:
         return campaigns.credit_returning(self._settings, day, attributed, member)
 
     def count(
-        self,
-        day: Day,
-        landing: campaigns.Landing,
-        member: str,
-        returning: bool,
-        commands: list[Command],
+        self, day: Day, landing: campaigns.Landing, member: str, returning: bool
     ) -> Plan[None]:
         """Count a landing (under ``other`` past the day's bounds) and, unless
         ``attribution="first"`` keeps an earlier one, take the credit: the
@@ -122,21 +118,16 @@ class LandingState:
         """
         settings = self._settings
         credited = bool(member) and campaigns.takes_credit(settings, self.attribution())
+        plan = campaigns.count_landing(
+            settings, day, landing, member, returning=returning, cluster=self._cluster
+        )
 
-        def counted(code: str, pair: str) -> None:
-            if credited:  # "other" past a day's bound: the cookie keeps the landing
+        def attribute(counted: tuple[str, str] | None) -> None:
+            if counted is not None and credited:  # "other" past a day's bound:
+                code, pair = counted  # the cookie keeps the landing
                 self._attribute(campaigns.attributed(landing, code, pair, self._now))
 
-        return campaigns.count_landing(
-            settings,
-            day,
-            landing,
-            member,
-            returning=returning,
-            commands=commands,
-            counted=counted,
-            cluster=self._cluster,
-        )
+        return then(plan, attribute)
 
     def _attribute(self, attribution: Attribution) -> None:
         self._attribution = attribution

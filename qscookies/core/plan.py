@@ -15,11 +15,10 @@ from typing import Any
 from typing import Generic
 from typing import TypeVar
 
+from ..command import Command
+
 T = TypeVar("T")
 U = TypeVar("U")
-
-#: One Redis command: its name, then its arguments.
-Command = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +40,29 @@ class Plan(Generic[T]):
 def done(value: T) -> Plan[T]:
     """A plan that sends nothing and answers *value*."""
     return Plan((), lambda _replies: value)
+
+
+def both(first: Plan[T], second: Plan[U]) -> Plan[tuple[T, U]]:
+    """*first* and *second* in one round trip: their commands in order, each
+    reader given its own replies (*first*'s first); it answers both results.
+    Any plans they lead to follow together, again in one round trip each.
+
+    With ``durable_writes`` only one of them may write a cart key.
+    """
+    at = len(first.commands)
+
+    def read(replies: list[Any]) -> tuple[T, U] | Plan[tuple[T, U]]:
+        left, right = first.read(replies[:at]), second.read(replies[at:])
+        if isinstance(left, Plan) or isinstance(right, Plan):
+            return both(_planned(left), _planned(right))
+        return left, right
+
+    return Plan(first.commands + second.commands, read, first.durable or second.durable)
+
+
+def _planned(result: T | Plan[T]) -> Plan[T]:
+    """*result* as a plan: itself, or one that sends nothing and answers it."""
+    return result if isinstance(result, Plan) else done(result)
 
 
 def then(plan: Plan[T], step: Callable[[T], U]) -> Plan[U]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..codec import CookieCodec
 from ..codec import VisitorState
+from ..command import Command
 from ..keys import SITE
 from ..keys import KeySchema
 from ..settings import Settings
@@ -39,9 +40,10 @@ from .messages import Answer
 from .messages import Headers
 from .messages import Request
 from .plan import NOTHING
-from .plan import Command
 from .plan import Plan
+from .plan import both
 from .plan import ignore
+from .plan import then
 from .response import response_headers
 from .response import unavailable
 from .visits import ANONYMOUS
@@ -244,7 +246,7 @@ class RequestState:
             if not self.cross_site:  # another origin's form is no opt-out
                 self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
             if landing and self.consent.landings_only:  # counted, credited nowhere
-                return self.landing.count(self.day, landing, "", False, []), answer
+                return self.landing.count(self.day, landing, "", False), answer
             return NOTHING, answer
         visitor = self.consent.load_visitor()
         step = advance(visitor, self.now, visit_gap=settings.visit_gap)
@@ -257,8 +259,9 @@ class RequestState:
         returning = state.visits > 1
         commands = self._visit_start(member, returning) if step.new_visit else []
         if landing:
-            plan = self.landing.count(self.day, landing, member, returning, commands)
-            return plan, answer
+            counted = self.landing.count(self.day, landing, member, returning)
+            visit = Plan(tuple(commands), ignore)
+            return then(both(visit, counted), lambda _counted: None), answer
         if returning:
             commands += self.landing.credit_returning(self.day, member)
         return Plan(tuple(commands), ignore), answer
@@ -328,7 +331,7 @@ class RequestState:
             self.cart.drop()
 
         keys = self.rules.keys
-        commands = (("DEL", *keys.cart_keys(cart_id)),) if cart_id else ()
+        commands = (Command("DEL", keys.cart_keys(cart_id)),) if cart_id else ()
         return Plan(commands, read)
 
     # -- the privacy switch ------

@@ -34,6 +34,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from ..advisories import LuaAdvisory
 from ..advisories import lua_advisory
+from ..command import Command
 from ..dashboard import Dashboard
 from ..dashboard.server import addresses
 from ..dashboard.server import log_to_stderr
@@ -196,7 +197,7 @@ def _check_reachable(redis_url: str) -> None:
     except ValueError as error:
         raise QSCookiesError(f"bad Redis URL: {error}") from error
     with client:
-        Guard(client, frozenset({"PING"})).call("PING")
+        Guard(client, frozenset({"PING"})).call(Command("PING"))
 
 
 @contextmanager

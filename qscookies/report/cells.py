@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from typing import Literal
 
+from ..command import Command
 from ..errors import ConfigurationError
 from ..keys import LEGACY_CURRENCY
 from ..keys import SITE
@@ -57,11 +58,13 @@ class Batch:
     command asked for twice is sent once."""
 
     def __init__(self) -> None:
-        self.commands: list[tuple[Any, ...]] = []
-        self._slots: dict[tuple[Any, ...], int] = {}
+        self.commands: list[Command] = []
+        self._slots: dict[Command, int] = {}
 
-    def add(self, *command: Any) -> int:
-        """Queue *command* (unless queued already); its reply's position."""
+    def add(self, name: str, *keys: str) -> int:
+        """Queue the command *name* of *keys* (unless queued already); its
+        reply's position."""
+        command = Command(name, keys)
         slot = self._slots.get(command)
         if slot is None:
             slot = self._slots[command] = len(self.commands)

@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+from ..command import Command
 from ..errors import CommandRefused
 from ..errors import StoreError
 from . import cluster
@@ -26,8 +27,9 @@ from .faults import translate
 from .lane import AsyncLane
 from .lane import lean
 from .loops import LoopClients
-from .scripting import Command
+from .scripting import Wire
 from .scripting import sendable
+from .scripting import wire
 
 
 class AsyncGuard(_GuardBase):
@@ -38,6 +40,7 @@ class AsyncGuard(_GuardBase):
         loops it always closes).
     :param hold: as for ``Guard``; the asyncio lane takes a connection from
         the pool for each command, so it holds none either way.
+    :param prefix: as for ``Guard``: the key namespace.
     """
 
     __slots__ = ("_lane", "_loops")
@@ -49,13 +52,14 @@ class AsyncGuard(_GuardBase):
         *,
         owned: bool = True,
         hold: bool = False,
+        prefix: str | None = None,
     ) -> None:
-        super().__init__(client, allowed)
+        super().__init__(client, allowed, prefix)
         self._loops = LoopClients(client, owned=owned)
         #: The last loop's client and its lean lane (``None``: it has none).
         self._lane: tuple[Any, AsyncLane | None] | None = None
 
-    async def call(self, *command: Any) -> Any:
+    async def call(self, command: Command) -> Any:
         """Send one command and return its reply (see ``Guard.call``)."""
         if self._cluster:
             return (await self.send([command]))[0]
@@ -77,9 +81,9 @@ class AsyncGuard(_GuardBase):
             raise translate(error) from error
         return checked(attempts.settle(replies))[0]
 
-    async def _execute(self, client: Any, command: Command) -> Any:
-        """*command* by redis-py's own path (off the lane)."""
-        return await client.execute_command(*command)
+    async def _execute(self, client: Any, sent: Wire) -> Any:
+        """*sent* by redis-py's own path (off the lane)."""
+        return await client.execute_command(*sent)
 
     def _lane_of(self, client: Any) -> AsyncLane | None:
         """The lean lane of the running loop's *client*, if it can take one."""
@@ -95,26 +99,27 @@ class AsyncGuard(_GuardBase):
     ) -> list[Any]:
         """Send *commands* in one round trip (see ``Guard.send``)."""
         if len(commands) == 1 and wait is None and not self._cluster:
-            return [await self.call(*commands[0])]
+            return [await self.call(commands[0])]
         self.check_all(commands, wait)
         attempts = self._runner.attempts(commands)
-        replies = await self._pipeline(attempts.sent, wait)
+        replies = await self._pipeline(attempts.sent, commands, wait)
         again = attempts.again(replies)
         while again:
-            resent = await self._pipeline([attempts.sent[i] for i in again], wait)
+            sent = [attempts.sent[i] for i in again]
+            resent = await self._pipeline(sent, [commands[i] for i in again], wait)
             attempts.merge(replies, again, resent)
             again = attempts.again(replies)
         return checked(attempts.settle(replies))
 
     async def _pipeline(
-        self, commands: Sequence[Command], wait: Wait | None = None
+        self, sent: Sequence[Wire], planned: Sequence[Command], wait: Wait | None
     ) -> list[Any]:
-        """*commands*, then the ``WAIT``, in one round trip (see
-        ``Guard._pipeline``)."""
-        queued = [*commands, wait.command] if wait else list(commands)
+        """*sent* (the forms of *planned*), then the ``WAIT``, in one round
+        trip (see ``Guard._pipeline``)."""
+        queued = [*sent, wire(wait.command)] if wait else list(sent)
         try:
             if self._cluster:
-                keys = self._keys(commands, wait)
+                keys = self._keys(planned, wait)
                 replies, lost = await cluster.asend(self._client, queued, keys)
                 if lost:  # named, for tracking's pause per node
                     raise lost_error(lost)
@@ -172,7 +177,7 @@ class AsyncAppStore(_AppStoreBase):
         await self._guard.close()
 
 
-async def _reply(send: Any, command: Command) -> Any:
+async def _reply(send: Any, command: Wire) -> Any:
     """*send* of *command*: its reply, or its error reply as the exception."""
     try:
         return await send(command)

@@ -25,6 +25,7 @@ from collections.abc import Collection
 from collections.abc import Sequence
 from typing import Any
 
+from ..command import Command
 from ..errors import CommandRefused
 from ..errors import NotSent
 from ..errors import StoreError
@@ -33,7 +34,6 @@ from ..scripts.library import NAME
 from .client import Guard
 from .client import Wait
 from .pool import without_retries
-from .scripting import Command
 from .scripting import missing_library
 
 log = logging.getLogger("qscookies")
@@ -231,7 +231,9 @@ class _AppStoreBase:
     :param client: the Redis client, of the kind :attr:`_guard_class` guards;
         one that retries is not used as it is but through a client of the
         store's own without retries (:func:`~qscookies.store.pool.without_retries`).
-    :param prefix: the key prefix (named in configuration errors).
+    :param prefix: the key prefix: every key the store sends starts with it
+        (else :class:`~qscookies.errors.CommandRefused`), and configuration
+        errors name it.
     :param retry_interval: seconds tracking pauses after a failed write.
     :param clock: the clock of the breaker, Unix seconds.
     :param durable_writes: replicas that must confirm a cart write (0: none).
@@ -258,7 +260,7 @@ class _AppStoreBase:
         closes = owned or guarded is not client
         # its own pool (ours, or a twin of ours): the lane may hold a connection
         self._guard = self._guard_class(
-            guarded, APP_COMMANDS, owned=closes, hold=closes
+            guarded, APP_COMMANDS, owned=closes, hold=closes, prefix=prefix
         )
         self._prefix = prefix
         self._breaker = Breaker(retry_interval, clock, prefix)

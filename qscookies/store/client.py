@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from ..command import Command
 from ..errors import CommandRefused
 from ..errors import ConfigurationError
 from . import cluster
@@ -32,10 +33,10 @@ from .lane import Lane
 from .lane import lean
 from .pool import AsyncBlockingPool
 from .pool import BlockingPool
-from .scripting import RUNS_SCRIPT
-from .scripting import Command
 from .scripting import Runner
+from .scripting import Wire
 from .scripting import sendable
+from .scripting import wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ class Wait:
     @property
     def command(self) -> Command:
         """The command: ``WAIT numreplicas timeout``."""
-        return ("WAIT", self.replicas, self.timeout_ms)
+        return Command("WAIT", (), (self.replicas, self.timeout_ms))
 
 
 def client_options(
@@ -164,16 +165,21 @@ def describe(client: Any) -> str:
 
 
 class _GuardBase:
-    """The parts of a guard that do no I/O: the allow-list and the client's kind."""
+    """The parts of a guard that do no I/O: the allow-list, the key namespace
+    and the client's kind."""
 
-    __slots__ = ("_client", "_cluster", "_runner", "allowed")
+    __slots__ = ("_client", "_cluster", "_runner", "allowed", "prefix")
 
-    def __init__(self, client: Any, allowed: frozenset[str]) -> None:
+    def __init__(
+        self, client: Any, allowed: frozenset[str], prefix: str | None = None
+    ) -> None:
         self._client = client
         self._cluster = is_cluster(client)
         self._runner = Runner()
         #: The commands this guard lets through.
         self.allowed = allowed
+        #: The prefix every key of a command must have (``None``: any key).
+        self.prefix = prefix
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {sorted(self.allowed)}>"
@@ -187,12 +193,10 @@ class _GuardBase:
         """Send scripts as ``FCALL`` (*on*) or ``EVALSHA`` from now on."""
         self._runner.use_functions(on)
 
-    def _key_of(self, command: Command) -> str | None:
-        """The key a command is bound to: a script's first key, else the first
-        argument (every command qscookies sends on a cluster names a key)."""
-        if command[0] in RUNS_SCRIPT:
-            return str(command[3]) if int(command[2]) else None
-        return str(command[1]) if len(command) > 1 else None
+    @staticmethod
+    def _key_of(command: Command) -> str | None:
+        """The key a command is bound to (a cluster's slot): its first."""
+        return command.keys[0] if command.keys else None
 
     def _keys(self, commands: Sequence[Command], wait: Wait | None) -> list[str | None]:
         """The key of each of *commands*, then the ``WAIT``'s (the written key)."""
@@ -219,17 +223,24 @@ class _GuardBase:
         return describe(self._client)
 
     def check(self, commands: Sequence[Command]) -> None:
-        """Refuse any command outside the allow-list, before anything is sent.
+        """Refuse any command outside the allow-list, or with a key outside
+        the namespace (:attr:`prefix`), before anything is sent.
 
-        :raises CommandRefused: a command is not in :attr:`allowed`.
+        :raises CommandRefused: a command is not in :attr:`allowed`, or names
+            a key without the prefix.
         """
-        allowed = self.allowed
+        allowed, prefix = self.allowed, self.prefix
         for command in commands:
-            if type(command[0]) is str and command[0] in allowed:  # as planned
+            name = command.name
+            if name not in allowed:  # as planned, else in any case
+                name = str(name).upper()
+                if name not in allowed:
+                    raise CommandRefused(name)
+            if prefix is None:
                 continue
-            name = str(command[0]).upper()
-            if name not in allowed:
-                raise CommandRefused(name)
+            for key in command.keys:
+                if not (type(key) is str and key.startswith(prefix)):
+                    raise CommandRefused(name, key=key, prefix=prefix)
 
 
 class Guard(_GuardBase):
@@ -242,6 +253,9 @@ class Guard(_GuardBase):
     :param hold: the lane may hold a connection of *client*'s pool between
         commands (see :mod:`~qscookies.store.lane`): only for a pool no one
         else uses, whose guard is closed with it.
+    :param prefix: every key of a command must start with it (the app's key
+        namespace), else the command is refused as one outside *allowed*;
+        ``None``: any key.
     """
 
     __slots__ = ("_lane", "_owned")
@@ -253,8 +267,9 @@ class Guard(_GuardBase):
         *,
         owned: bool = True,
         hold: bool = False,
+        prefix: str | None = None,
     ) -> None:
-        super().__init__(client, allowed)
+        super().__init__(client, allowed, prefix)
         self._owned = owned
         #: The lean lane of a single server's single commands, else ``None``.
         self._lane = (
@@ -263,9 +278,10 @@ class Guard(_GuardBase):
             else Lane(client, sendable(allowed), hold=hold)
         )
 
-    def call(self, *command: Any) -> Any:
+    def call(self, command: Command) -> Any:
         """Send one command (no pipeline object) and return its reply.
 
+        :raises CommandRefused: it is refused (:meth:`check`); nothing is sent.
         :raises StoreError: Redis answered with an error, or was unreachable.
         """
         if self._cluster:  # cluster.send: never the cluster client's retries
@@ -286,9 +302,9 @@ class Guard(_GuardBase):
             raise translate(error) from error
         return checked(attempts.settle(replies))[0]
 
-    def _execute(self, command: Command) -> Any:
-        """*command* by redis-py's own path (off the lane)."""
-        return self._client.execute_command(*command)
+    def _execute(self, sent: Wire) -> Any:
+        """*sent* by redis-py's own path (off the lane)."""
+        return self._client.execute_command(*sent)
 
     def send(
         self, commands: Sequence[Command], *, wait: Wait | None = None
@@ -306,30 +322,32 @@ class Guard(_GuardBase):
             unreachable.
         """
         if len(commands) == 1 and wait is None and not self._cluster:
-            return [self.call(*commands[0])]
+            return [self.call(commands[0])]
         self.check_all(commands, wait)
         attempts = self._runner.attempts(commands)
-        replies = self._pipeline(attempts.sent, wait)
+        replies = self._pipeline(attempts.sent, commands, wait)
         again = attempts.again(replies)
         while again:  # that way did not run them, so sending them is exact
-            resent = self._pipeline([attempts.sent[index] for index in again], wait)
+            sent = [attempts.sent[index] for index in again]
+            resent = self._pipeline(sent, [commands[index] for index in again], wait)
             attempts.merge(replies, again, resent)
             again = attempts.again(replies)
         return checked(attempts.settle(replies))
 
     def _pipeline(
-        self, commands: Sequence[Command], wait: Wait | None = None
+        self, sent: Sequence[Wire], planned: Sequence[Command], wait: Wait | None
     ) -> list[Any]:
-        """*commands*, then the ``WAIT``, in one round trip; error replies in place.
+        """*sent* (the forms of *planned*), then the ``WAIT``, in one round
+        trip; error replies in place.
 
         On a cluster nothing that may have run is re-sent (see
         :mod:`~qscookies.store.cluster`); a lost reply raises an error that
         names the nodes that failed.
         """
-        queued = [*commands, wait.command] if wait else list(commands)
+        queued = [*sent, wire(wait.command)] if wait else list(sent)
         try:
             if self._cluster:
-                keys = self._keys(commands, wait)
+                keys = self._keys(planned, wait)
                 replies, lost = cluster.send(self._client, queued, keys)
                 if lost:
                     raise lost_error(lost)
@@ -351,7 +369,7 @@ class Guard(_GuardBase):
             self._client.close()
 
 
-def _reply(send: Any, command: Command) -> Any:
+def _reply(send: Any, command: Wire) -> Any:
     """*send* of *command*: its reply, or its error reply as the exception."""
     try:
         return send(command)

@@ -23,6 +23,8 @@ import redis
 from redis.asyncio.cluster import PipelineCommand as AsyncPipelineCommand
 from redis.cluster import NodesManager
 
+from .scripting import Wire
+
 #: Replies of a node that did not run the command: safe to re-send.
 _REDIRECTS = (
     redis.exceptions.MovedError,
@@ -41,7 +43,7 @@ _NAMES_FAILED_NODE = "last_failed_node_name" in (
 
 
 def send(
-    client: Any, commands: Sequence[tuple[Any, ...]], keys: Sequence[str | None]
+    client: Any, commands: Sequence[Wire], keys: Sequence[str | None]
 ) -> tuple[list[Any], dict[str, BaseException]]:
     """Send *commands* in one round trip on the ``RedisCluster`` *client*.
 
@@ -114,7 +116,7 @@ def _release(server: Any, connection: Any, failure: BaseException | None) -> Non
 
 
 async def asend(
-    client: Any, commands: Sequence[tuple[Any, ...]], keys: Sequence[str | None]
+    client: Any, commands: Sequence[Wire], keys: Sequence[str | None]
 ) -> tuple[list[Any], dict[str, BaseException]]:
     """:func:`send` on a ``redis.asyncio.RedisCluster``: the commands of each
     node pipelined on one of its connections (``ClusterNode.execute_pipeline``),
@@ -166,7 +168,7 @@ def lost(replies: Sequence[Any], nodes: Sequence[Any]) -> dict[str, BaseExceptio
     }
 
 
-def _resend(client: Any, command: tuple[Any, ...], key: str | None) -> Any:
+def _resend(client: Any, command: Wire, key: str | None) -> Any:
     """A redirected command sent again to its key's node (redis-py follows a
     further redirect, and retries nothing when told the node); its error, if
     any, as the reply."""
@@ -176,7 +178,7 @@ def _resend(client: Any, command: tuple[Any, ...], key: str | None) -> Any:
         return error
 
 
-async def _aresend(client: Any, command: tuple[Any, ...], key: str | None) -> Any:
+async def _aresend(client: Any, command: Wire, key: str | None) -> Any:
     """:func:`_resend` on the asyncio cluster client."""
     try:
         return await client.execute_command(*command, **_target(client, key))

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..command import Command
 from ..errors import ConfigurationError
 from ..errors import StoreError
 from ..scripts.library import LIBRARY
@@ -116,11 +117,11 @@ def _install(node: str, guard: Guard, prune: bool) -> NodeLibrary:
         raise
     loaded = NAME not in names
     if loaded:  # REPLACE: a library of that name and other source would stay
-        guard.call("FUNCTION", "LOAD", "REPLACE", LIBRARY)
+        guard.call(Command("FUNCTION", args=("LOAD", "REPLACE", LIBRARY)))
     others = tuple(name for name in names if name != NAME)
     if prune:
         for name in others:
-            guard.call("FUNCTION", "DELETE", name)
+            guard.call(Command("FUNCTION", args=("DELETE", name)))
     return NodeLibrary(
         node,
         functions=True,
@@ -132,7 +133,9 @@ def _install(node: str, guard: Guard, prune: bool) -> NodeLibrary:
 
 def libraries(guard: Guard) -> list[str]:
     """The names of the qscookies libraries on a server, sorted."""
-    reply = guard.call("FUNCTION", "LIST", "LIBRARYNAME", f"{LIBRARY_PREFIX}*")
+    reply = guard.call(
+        Command("FUNCTION", args=("LIST", "LIBRARYNAME", f"{LIBRARY_PREFIX}*"))
+    )
     names = (_text(_fields(entry).get("library_name", "")) for entry in reply)
     return sorted(name for name in names if name.startswith(LIBRARY_PREFIX))
 

@@ -13,6 +13,7 @@ from typing import Any
 import redis
 from redis.exceptions import NoPermissionError
 
+from ..command import Command
 from ..errors import CommandRefused
 from ..errors import StoreError
 from ..errors import StoreUnavailable
@@ -62,13 +63,13 @@ class Prober:
         """
         guard = Guard(self._client, SERVER_COMMANDS)
         try:
-            return _fields(guard.call("INFO", "server"))
+            return _fields(guard.call(Command("INFO", args=("server",))))
         except StoreUnavailable:
             raise
         except StoreError:
             pass
         try:
-            return _fields(guard.call("HELLO"))
+            return _fields(guard.call(Command("HELLO")))
         except StoreUnavailable:
             raise
         except StoreError:
@@ -99,7 +100,7 @@ class Prober:
                 raise CommandRefused(command[0].upper())
         user = replies = None
         try:
-            user = _text(self._guard.call("ACL", "WHOAMI"))
+            user = _text(self._guard.call(Command("ACL", args=("WHOAMI",))))
             replies = self._dry_run(user, commands)
         except StoreUnavailable:
             raise
@@ -110,7 +111,7 @@ class Prober:
         pool = getattr(self._client, "connection_pool", None)
         if pool is None:  # a cluster client: no single connection to queue on
             return user, "", [None] * len(commands)
-        self._guard.check([("MULTI",), ("DISCARD",)])
+        self._guard.check([Command("MULTI"), Command("DISCARD")])
         try:
             return (user, *_queue_and_discard(pool, commands))
         except FAILURES as error:
@@ -119,7 +120,7 @@ class Prober:
     def _dry_run(
         self, user: str, commands: Sequence[Sequence[str]]
     ) -> list[bool | str | None] | None:
-        self._guard.check([("ACL",)])
+        self._guard.check([Command("ACL")])
         try:
             pipe = self._client.pipeline(transaction=False)
             for command in commands:

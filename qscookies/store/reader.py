@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..command import Command
 from ..keys import KeySchema
 from .client import Guard
 
@@ -24,7 +25,7 @@ class Reader:
     """
 
     def __init__(self, client: Any, *, prefix: str = "qs:") -> None:
-        self._guard = Guard(client, REPORT_COMMANDS)
+        self._guard = Guard(client, REPORT_COMMANDS, prefix=prefix)
         #: The key layout read.
         self.keys = KeySchema(prefix)
 
@@ -51,12 +52,16 @@ class Reader:
         if not days:
             return [], []
         count = len(days)
-        commands: list[tuple[Any, ...]] = [
-            ("ZRANGE", self.keys.day_index(day), 0, -1, "WITHSCORES") for day in days
+        keys = self.keys
+        commands = [
+            Command("ZRANGE", (keys.day_index(day),), (0, -1, "WITHSCORES"))
+            for day in days
         ]
-        commands += [("ZRANGE", self.keys.credit_index(day), 0, -1) for day in days]
+        commands += [
+            Command("ZRANGE", (keys.credit_index(day),), (0, -1)) for day in days
+        ]
         if pairs:
-            commands += [("HGETALL", self.keys.pair_index(day)) for day in days]
+            commands += [Command("HGETALL", (keys.pair_index(day),)) for day in days]
         replies = self._guard.send(commands)
         indexes = [
             {**dict.fromkeys(map(_text, credited), 0), **_scores(landed)}
@@ -67,8 +72,9 @@ class Reader:
         named = [_pairs(reply) for reply in replies[2 * count :]]
         return indexes, named or [{} for _ in days]
 
-    def send(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Send report commands (:data:`REPORT_COMMANDS` only) in one round trip.
+    def send(self, commands: Sequence[Command]) -> list[Any]:
+        """Send report commands (:data:`REPORT_COMMANDS` only, on keys of the
+        prefix only) in one round trip.
 
         :raises CommandRefused: any other command, before anything is sent.
         :raises StoreError: Redis answered with an error, or was unreachable.

@@ -1,11 +1,13 @@
 """How a planned script goes out: ``FCALL`` of its function, or ``EVALSHA``.
 
-The request core plans each script as ``EVAL <source> numkeys keys… args…``
-(see :mod:`qscookies.scripts`). On Redis 7.0 and later a guard sends it as
-``FCALL`` (``FCALL_RO`` for a read) of the function library's function
-(:mod:`~qscookies.scripts.library`), which the app user may call without being
-allowed to submit Lua; on Redis 6.2, which has no functions, as ``EVALSHA``,
-and as ``EVAL`` only when the server has not seen the script (``NOSCRIPT``).
+The request core plans each script as a
+:class:`~qscookies.command.Command` named ``EVAL`` that holds its source
+(see :mod:`qscookies.scripts`); this lays it out for the wire, once. On Redis
+7.0 and later a guard sends it as ``FCALL`` (``FCALL_RO`` for a read) of the
+function library's function (:mod:`~qscookies.scripts.library`), which the app
+user may call without being allowed to submit Lua; on Redis 6.2, which has no
+functions, as ``EVALSHA``, and as ``EVAL`` only when the server has not seen
+the script (``NOSCRIPT``).
 
 Which way a server takes is learnt, never asked on the request path:
 :class:`Runner` starts with functions (or with what the start-up check told it,
@@ -29,14 +31,15 @@ from typing import Any
 
 import redis
 
+from ..command import Command
 from ..scripts.library import CALLS
 from ..scripts.library import FUNCTION_CALLS
 from ..scripts.library import NAME
 
 log = logging.getLogger("qscookies")
 
-#: One command: its name, then its arguments.
-Command = tuple[Any, ...]
+#: One command as it goes on the wire: its name, then its arguments.
+Wire = tuple[Any, ...]
 
 #: The commands that run a script, by source or by SHA1.
 SCRIPT_CALLS = frozenset({"EVAL", "EVALSHA"})
@@ -85,7 +88,27 @@ def _refused(error: BaseException, name: str) -> bool:
     )
 
 
-def closed(sent: Command, error: BaseException) -> bool:
+def wire(command: Command) -> Wire:
+    """*command* as planned, on the wire: a script as ``EVAL`` of its source."""
+    keys = command.keys
+    if command.script is None:
+        return (command.name, *keys, *command.args)
+    return ("EVAL", command.script, len(keys), *keys, *command.args)
+
+
+def _by_sha(command: Command, script: str) -> Wire:
+    """The script *command* (of source *script*) as ``EVALSHA``."""
+    keys = command.keys
+    return ("EVALSHA", sha1(script), len(keys), *keys, *command.args)
+
+
+def _as_function(command: Command, call: tuple[str, str]) -> Wire:
+    """The script *command* as the function call *call* (``FCALL``, name)."""
+    keys = command.keys
+    return (*call, len(keys), *keys, *command.args)
+
+
+def closed(sent: Wire, error: BaseException) -> bool:
     """The reply *error* to *sent* says that way of running a script is closed
     on this server (the command did not run)."""
     name = sent[0]
@@ -115,17 +138,18 @@ class Runner:
         the start-up check learnt of the server's version)."""
         self.functions = on
 
-    def form(self, command: Command) -> Command:
+    def form(self, command: Command) -> Wire:
         """What goes out first for the planned *command*."""
-        if command[0] != "EVAL":
-            return command
-        call = CALLS.get(command[1]) if self.functions else None
+        script = command.script
+        if script is None:
+            return wire(command)
+        call = CALLS.get(script) if self.functions else None
         if call is None:
-            return ("EVALSHA", sha1(command[1]), *command[2:])
-        return (*call, *command[2:])
+            return _by_sha(command, script)
+        return _as_function(command, call)
 
     def attempts(
-        self, commands: Sequence[Command], sent: Sequence[Command] | None = None
+        self, commands: Sequence[Command], sent: Sequence[Wire] | None = None
     ) -> Attempts:
         """The forms of *commands* for one send (see :class:`Attempts`).
 
@@ -135,15 +159,18 @@ class Runner:
         return Attempts(self, commands, sent)
 
 
-def _other(planned: Command, sent: Command, tried: set[str]) -> Command | None:
+def _other(planned: Command, sent: Wire, tried: set[str]) -> Wire | None:
     """The next way to run *planned* after *sent* was closed, or ``None``."""
+    script = planned.script
+    if script is None:
+        return None
     if sent[0] == "EVALSHA" and "EVAL" not in tried and "NOSCRIPT" in tried:
-        return planned
-    call = CALLS.get(planned[1])
+        return wire(planned)
+    call = CALLS.get(script)
     if sent[0] in FUNCTION_CALLS and "EVALSHA" not in tried:
-        return ("EVALSHA", sha1(planned[1]), *planned[2:])
+        return _by_sha(planned, script)
     if sent[0] in SCRIPT_CALLS and call is not None and call[0] not in tried:
-        return (*call, *planned[2:])
+        return _as_function(planned, call)
     return None
 
 
@@ -165,7 +192,7 @@ class Attempts:
         self,
         runner: Runner,
         commands: Sequence[Command],
-        sent: Sequence[Command] | None = None,
+        sent: Sequence[Wire] | None = None,
     ) -> None:
         self._runner = runner
         self.planned = commands

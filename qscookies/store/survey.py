@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 
+from ..command import Command
 from ..errors import CommandRefused
 from ..errors import ConfigurationError
 from .client import Guard
@@ -105,7 +106,7 @@ class Surveyor:
 
     def _ask(self, *question: str, **routing: Any) -> Any:
         """Send one of :data:`QUESTIONS`; refuse anything else before sending."""
-        self._guard.check([question])
+        self._guard.check([Command(question[0], args=question[1:])])
         if question not in QUESTIONS:
             raise CommandRefused(" ".join(question))
         return self._client.execute_command(*question, **routing)

@@ -20,6 +20,8 @@ from test_core_request import value_of
 
 from qscookies import scripts
 from qscookies.codec import CookieCodec
+from qscookies.command import Command
+from qscookies.command import script
 from qscookies.core import accounts
 from qscookies.core.cartwrite import MAX_WRITE_MARKERS
 from qscookies.errors import AccountError
@@ -90,17 +92,7 @@ MERGED = (f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}", GEN)
 def test_single_redis_merges_in_one_script(policy: str) -> None:
     state = open_state(cookie=cart())
     plan = state.account.login("alice@example.com", policy)
-    assert plan.commands == (
-        (
-            "EVAL",
-            scripts.LOGIN,
-            7,
-            *TAKEN,
-            *MERGED,
-            policy,
-            *LIMITS,
-        ),
-    )
+    assert plan.commands == (script(scripts.LOGIN, (*TAKEN, *MERGED), policy, *LIMITS),)
     assert plan.read([["0", "A", "2", "B", "1"]]) is None
     assert state.cart.signed_in
     assert state.cart.items().read([]) == {"A": 2, "B": 1}  # cached: no Redis
@@ -109,24 +101,12 @@ def test_single_redis_merges_in_one_script(policy: str) -> None:
 def test_cluster_takes_then_merges_in_two_round_trips() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     take = state.account.login("alice@example.com", "add")
-    assert take.commands == (("EVAL", scripts.CART_TAKE, 3, *TAKEN),)
+    assert take.commands == (script(scripts.CART_TAKE, TAKEN),)
     merge = take.read([[["A", "2", ""], ["m1", "m2"]]])
     assert not state.cart.signed_in  # not before the merge is stored
+    carried = (3, "A", "2", "", "m1", "m2")
     assert merge.commands == (  # type: ignore[union-attr]
-        (
-            "EVAL",
-            scripts.CART_MERGE,
-            4,
-            *MERGED,
-            "add",
-            *LIMITS,
-            3,
-            "A",
-            "2",
-            "",
-            "m1",
-            "m2",
-        ),
+        script(scripts.CART_MERGE, MERGED, "add", *LIMITS, *carried),
     )
     merge.read([["0", "A", "5"]])  # type: ignore[union-attr]
     assert state.cart.signed_in
@@ -136,10 +116,10 @@ def test_cluster_takes_then_merges_in_two_round_trips() -> None:
 def test_cluster_keep_takes_the_anonymous_cart_and_carries_its_markers() -> None:
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     take = state.account.login("alice@example.com", "keep")
-    assert take.commands == (("EVAL", scripts.CART_TAKE, 3, *TAKEN),)
+    assert take.commands == (script(scripts.CART_TAKE, TAKEN),)
     merge = take.read([[["A", "2", ""], ["m1"]]])
     assert merge.commands == (  # type: ignore[union-attr]
-        ("EVAL", scripts.CART_MERGE, 4, *MERGED, "keep", *LIMITS, 0, "m1"),
+        script(scripts.CART_MERGE, MERGED, "keep", *LIMITS, 0, "m1"),
     )
     merge.read([["0", "C", "1"]])  # type: ignore[union-attr]
     assert state.cart.items().read([]) == {"C": 1}
@@ -151,18 +131,14 @@ def test_without_an_anonymous_cart_login_renews_the_customers_cart(
 ) -> None:
     state = open_state(rules=make_rules(cluster=cluster))
     plan = state.account.login("alice@example.com")
-    assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 4, *MERGED, "add", *LIMITS, 0),
-    )
+    assert plan.commands == (script(scripts.CART_MERGE, MERGED, "add", *LIMITS, 0),)
 
 
 def test_signed_in_as_another_customer_that_cart_is_never_merged() -> None:
     state = open_state(cookie=cart(CODEC.customer_cart("bob")))
     assert state.cart.signed_in
     plan = state.account.login("alice@example.com", "add")
-    assert plan.commands == (
-        ("EVAL", scripts.CART_MERGE, 4, *MERGED, "add", *LIMITS, 0),
-    )
+    assert plan.commands == (script(scripts.CART_MERGE, MERGED, "add", *LIMITS, 0),)
 
 
 def test_the_cart_cookie_after_login_is_new_and_names_the_customers_cart() -> None:
@@ -210,7 +186,7 @@ def test_a_purchase_while_signed_in_empties_the_customers_cart_and_stays() -> No
     state = open_state(cookie=cart(ALICE))
     plan = state.purchases.record("order-1", 100)
     assert plan.commands == (
-        ("DEL", f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),
+        Command("DEL", (f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}")),
     )
     plan.read([1])
     assert state.cart.signed_in
@@ -222,7 +198,7 @@ def test_forget_while_signed_in_erases_the_customers_cart_and_signs_out() -> Non
     state = open_state(cookie=cart(ALICE))
     plan = state.forget()
     assert plan.commands == (
-        ("DEL", f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}"),
+        Command("DEL", (f"qs:c:{{{ALICE}}}", f"qs:l:{{{ALICE}}}", f"qs:w:{{{ALICE}}}")),
     )
     plan.read([1])
     assert not state.cart.signed_in
@@ -241,15 +217,14 @@ def test_a_signed_in_cookie_carries_the_generation_its_writes_check() -> None:
     later = open_state(cookie=f"qs_cart={cookie}")
     (put,) = later.cart.put("A", 1, add=True).commands
     cart_id = later.cart.id()
-    assert put[2:6] == (
-        3,
+    assert put.keys == (
         f"qs:c:{{{cart_id}}}",
         f"qs:l:{{{cart_id}}}",
         f"qs:g:{{{cart_id}}}",
     )
-    assert put[-4:] == ("", "", 0, "3")  # no options, no write id; the generation
+    assert put.args[-4:] == ("", "", 0, "3")  # no options, no write id; the generation
     read = later.cart.items()
-    assert read.commands[0] == ("HGETALL", f"qs:g:{{{later.cart.id()}}}")
+    assert read.commands[0] == Command("HGETALL", (f"qs:g:{{{later.cart.id()}}}",))
     assert read.read([{"g": "4"}, {"A": "1"}]) == {}  # signed out everywhere since
     assert not later.cart.signed_in
 
@@ -258,8 +233,8 @@ def test_logout_everywhere_moves_the_generation_in_one_round_trip() -> None:
     state = open_state(cookie=cart(ALICE))
     plan = state.account.logout(everywhere=True)
     assert plan.commands == (
-        ("HINCRBY", GEN, "g", 1),
-        ("EXPIRE", GEN, 90 * 86400),  # customer_cart_max_age
+        Command("HINCRBY", (GEN,), ("g", 1)),
+        Command("EXPIRE", (GEN,), (90 * 86400,)),  # customer_cart_max_age
     )
     assert not state.cart.signed_in
     assert open_state(cookie=cart()).account.logout(everywhere=True).commands == ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qscookies.command import Command
 from qscookies.core.aggregates import Day
 from qscookies.core.aggregates import utc_day
 from qscookies.keys import KeySchema
@@ -18,14 +19,16 @@ def test_utc_day_boundaries() -> None:
 def test_each_write_renews_the_ttl_of_its_key() -> None:
     day = Day(KeySchema("shop:"), T, 99)
     assert day.count("SUMMER", "carts") == [
-        ("HINCRBY", "shop:a:{SUMMER}:d:20250615", "carts", 1),
-        ("EXPIRE", "shop:a:{SUMMER}:d:20250615", 99),
+        Command("HINCRBY", ("shop:a:{SUMMER}:d:20250615",), ("carts", 1)),
+        Command("EXPIRE", ("shop:a:{SUMMER}:d:20250615",), (99,)),
     ]
     assert day.sketch("_site", "u", "h") == [
-        ("PFADD", "shop:a:{_site}:u:20250615", "h"),
-        ("EXPIRE", "shop:a:{_site}:u:20250615", 99),
+        Command("PFADD", ("shop:a:{_site}:u:20250615",), ("h",)),
+        Command("EXPIRE", ("shop:a:{_site}:u:20250615",), (99,)),
     ]
     assert day.indexed("SUMMER") == [
-        ("ZINCRBY", "shop:a:k:20250615", 0, "SUMMER"),  # credited, not admitted
-        ("EXPIRE", "shop:a:k:20250615", 99),
+        Command(
+            "ZINCRBY", ("shop:a:k:20250615",), (0, "SUMMER")
+        ),  # credited, not admitted
+        Command("EXPIRE", ("shop:a:k:20250615",), (99,)),
     ]

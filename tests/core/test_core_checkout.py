@@ -23,6 +23,7 @@ from qscookies import PaidTokenError
 from qscookies import Purchase
 from qscookies import PurchaseError
 from qscookies import scripts
+from qscookies.command import script
 from qscookies.core import checkout
 from qscookies.core.campaigns import ORDER_MEMORY
 from qscookies.core.cart import CrossSiteError
@@ -46,7 +47,7 @@ def snapshot(lines: dict[str, str], **options: object) -> CartSnapshot:
 def test_a_checkout_reads_the_cart_once_and_signs_its_lines() -> None:
     state = open_state(cookie=f"{cart()}; {promo()}")
     plan = state.purchases.checkout()
-    lines = ("EVAL", scripts.CART_LINES, 2, f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}")
+    lines = script(scripts.CART_LINES, (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}"))
     assert plan.commands == (lines,)
     details = {"B": "1:", "A": "2:", "": "2"}  # B first added
     taken = plan.read([reply({"A": "2", "B": "1"}, details)])
@@ -130,19 +131,12 @@ def test_a_cookieless_return_pays_in_one_script_credited_to_the_token() -> None:
     plan = state.purchases.record("o-1", 500, paid=token)
     marker = f"qs:o:{{{CODEC.order_hash('o-1')}}}"
     counters = f"qs:a:{{SUMMER}}:d:{DAY}"
-    script = plan.commands[0]
-    assert script[:8] == (
-        "EVAL",
-        scripts.PAID,
-        5,
-        marker,
-        f"qs:c:{{{CART}}}",
-        f"qs:l:{{{CART}}}",
-        f"qs:w:{{{CART}}}",
-        counters,
-    )
-    assert script[8:15] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
-    assert script[15:17] == ("purchases", 1)
+    cart_keys = (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")
+    paid = plan.commands[0]
+    assert paid.script == scripts.PAID
+    assert paid.keys == (marker, *cart_keys, counters)
+    assert paid.args[:7] == (ORDER_MEMORY, TWENTY_FIVE_MONTHS, 4, "A", 2, "B", 1)
+    assert paid.args[7:9] == ("purchases", 1)
     assert plan.read([1] * len(plan.commands)) == Purchase("SUMMER", duplicate=False)
     headers = state.finish(200, [])
     assert not [value for name, value in headers if name == "Set-Cookie"]
@@ -152,9 +146,9 @@ def test_on_a_cluster_the_take_follows_the_orders_marker() -> None:
     token = snapshot({"A": "2"}).token
     state = open_state(rules=make_rules(cluster=True), cookie=cart())
     plan = state.purchases.record("o-1", 500, paid=token)
-    assert [command[1] for command in plan.commands] == [scripts.ORDER_MARK]
+    assert [command.script for command in plan.commands] == [scripts.ORDER_MARK]
     assert plan.read([0]).commands == ()  # type: ignore[union-attr]
     then = plan.read([1])
     keys = (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")
-    take = ("EVAL", scripts.CART_PAY, 3, *keys)
-    assert then.commands[0] == (*take, "A", 2)  # type: ignore[union-attr]
+    take = script(scripts.CART_PAY, keys, "A", 2)
+    assert then.commands[0] == take  # type: ignore[union-attr]

@@ -158,9 +158,9 @@ def test_before_a_yes_a_landing_counts_in_landings_only() -> None:
     plan, answer = state.begin()
     assert answer is not None and answer.status == 303
     (landing,) = plan.commands
-    assert landing[:3] == ("EVAL", scripts.LANDING, 16)
+    assert (landing.script, len(landing.keys)) == (scripts.LANDING, 16)
     # no member; landings take half of each bound (the rest: admitted by evidence)
-    assert landing[-7:] == ("SUMMER", 100, "", 758 * DAY, 0, "/", 25)
+    assert landing.args == ("SUMMER", 100, "", 758 * DAY, 0, "/", 25)
     assert plan.read([["SUMMER", "/"]]) is None
     assert state.promotion is None  # attributed to nothing
     assert set_cookies(state) == {}
@@ -174,7 +174,7 @@ def test_before_a_yes_a_landing_on_a_cluster_writes_no_sketch() -> None:
     state = rules.open(Request("GET", "/", "/", "promo=SUMMER", False, host="h"))
     plan, _ = state.begin()
     follow = plan.read([["SUMMER", "/"]])  # landings and landings@/, no PFADD
-    assert [command[0] for command in follow.commands] == [
+    assert [command.name for command in follow.commands] == [
         "HINCRBY",
         "HINCRBY",
         "EXPIRE",
@@ -194,7 +194,7 @@ def test_a_yes_starts_tracking_on_that_response() -> None:
     state.begin()
     plan = state.opt_in()
     assert state.tracking_choice == "in" and state.visitor.visits == 1
-    assert [command[0] for command in plan.commands] == [
+    assert [command.name for command in plan.commands] == [
         "HINCRBY", "EXPIRE", "PFADD", "EXPIRE"
     ]  # fmt: skip
     cookies = set_cookies(state)

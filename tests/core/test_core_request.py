@@ -19,6 +19,8 @@ from qscookies.codec import Attribution
 from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
+from qscookies.command import Command
+from qscookies.command import script
 from qscookies.core.aggregates import utc_day
 from qscookies.core.campaigns import ORDER_MEMORY
 from qscookies.core.messages import EMPTY
@@ -26,7 +28,6 @@ from qscookies.core.messages import UNAVAILABLE_BODY
 from qscookies.core.messages import Answer
 from qscookies.core.messages import Headers
 from qscookies.core.messages import Request
-from qscookies.core.plan import Command
 from qscookies.core.plan import Plan
 from qscookies.core.request import RequestState
 from qscookies.core.request import Rules
@@ -129,15 +130,15 @@ def agg(code: str, kind: str) -> str:
 
 def visit_commands(member: str, *, returning: bool = False) -> list[Command]:
     commands: list[Command] = [
-        ("HINCRBY", agg("_site", "d"), "visits", 1),
-        ("EXPIRE", agg("_site", "d"), TTL),
-        ("PFADD", agg("_site", "u"), member),
-        ("EXPIRE", agg("_site", "u"), TTL),
+        Command("HINCRBY", (agg("_site", "d"),), ("visits", 1)),
+        Command("EXPIRE", (agg("_site", "d"),), (TTL,)),
+        Command("PFADD", (agg("_site", "u"),), (member,)),
+        Command("EXPIRE", (agg("_site", "u"),), (TTL,)),
     ]
     if returning:
         commands += [
-            ("PFADD", agg("_site", "r"), member),
-            ("EXPIRE", agg("_site", "r"), TTL),
+            Command("PFADD", (agg("_site", "r"),), (member,)),
+            Command("EXPIRE", (agg("_site", "r"),), (TTL,)),
         ]
     return commands
 
@@ -149,10 +150,17 @@ def indexed(code: str, pair: str | None = "/") -> list[Command]:
     """The day's credit and pair indexes naming an attributed code (and its
     pair) without a landing (score 0); never the day's index."""
     index = f"qs:a:k:{DAY}"
-    named: list[Command] = [("ZINCRBY", index, 0, code), ("EXPIRE", index, TTL)]
+    named = [
+        Command("ZINCRBY", (index,), (0, code)),
+        Command("EXPIRE", (index,), (TTL,)),
+    ]
     if pair is None:
         return named
-    return [*named, ("HINCRBY", PAIRS, f"{code}@{pair}", 0), ("EXPIRE", PAIRS, TTL)]
+    return [
+        *named,
+        Command("HINCRBY", (PAIRS,), (f"{code}@{pair}", 0)),
+        Command("EXPIRE", (PAIRS,), (TTL,)),
+    ]
 
 
 def pair_agg(code: str, kind: str, pair: str = "/") -> str:
@@ -162,7 +170,7 @@ def pair_agg(code: str, kind: str, pair: str = "/") -> str:
 def cart_put(key: str, sku: str, quantity: int, mode: str) -> Command:
     lines = key.replace(":c:", ":l:", 1)
     limits = (999, 200, 1000, MS30)
-    return ("EVAL", scripts.CART_PUT, 2, key, lines, sku, quantity, mode, *limits)
+    return script(scripts.CART_PUT, (key, lines), sku, quantity, mode, *limits)
 
 
 def landing(
@@ -184,7 +192,7 @@ def landing(
     # Landings may take all but half of each bound: the rest is kept for
     # codes and pairs with evidence (a cart, a returning visit).
     args = (code, bound - bound // 2, member, TTL, int(returning), pair, 25)
-    return ("EVAL", scripts.LANDING, 16, f"qs:a:i:{DAY}", PAIRS, *keys, *args)
+    return script(scripts.LANDING, (f"qs:a:i:{DAY}", PAIRS, *keys), *args)
 
 
 def new_visitor_member(state: RequestState) -> tuple[str, VisitorState]:
@@ -305,10 +313,10 @@ def test_a_returning_visit_counts_for_the_attributed_promotion() -> None:
     plan, _ = state.begin()
     assert list(plan.commands) == [
         *visit_commands(MEMBER, returning=True),
-        ("PFADD", agg("SUMMER", "r"), MEMBER),
-        ("EXPIRE", agg("SUMMER", "r"), TTL),
-        ("PFADD", pair_agg("SUMMER", "r"), MEMBER),
-        ("EXPIRE", pair_agg("SUMMER", "r"), TTL),
+        Command("PFADD", (agg("SUMMER", "r"),), (MEMBER,)),
+        Command("EXPIRE", (agg("SUMMER", "r"),), (TTL,)),
+        Command("PFADD", (pair_agg("SUMMER", "r"),), (MEMBER,)),
+        Command("EXPIRE", (pair_agg("SUMMER", "r"),), (TTL,)),
         *indexed("SUMMER"),
     ]
     assert set_cookies(state.finish(200, [])).keys() == {"qs_visitor"}
@@ -376,8 +384,8 @@ def test_the_landing_script_gets_sixteen_keys() -> None:
     query = "promo=SUMMER&utm_source=news&utm_medium=email"
     plan, _ = open_state(query, cookie=visitor(last_seen=T - 5)).begin()
     (command,) = plan.commands
-    assert command[:3] == ("EVAL", scripts.LANDING, 16)
-    assert command[3:19] == (
+    assert command.script == scripts.LANDING
+    assert command.keys == (
         f"qs:a:i:{DAY}",
         PAIRS,
         *(
@@ -395,7 +403,7 @@ def test_the_landing_script_gets_sixteen_keys() -> None:
         ),
     )
     # Landings may take 100 of the 200 codes and 25 of the 50 pairs.
-    assert command[19:] == ("SUMMER", 100, MEMBER, TTL, 1, "news/email", 25)
+    assert command.args == ("SUMMER", 100, MEMBER, TTL, 1, "news/email", 25)
 
 
 def test_the_promotion_cookie_names_the_code_landed_on() -> None:
@@ -456,7 +464,7 @@ def test_landings_take_all_but_half_of_max_promotions_per_day() -> None:
     plan, _ = open_state(
         "promo=X", rules=rules, cookie=visitor(last_seen=T - 5)
     ).begin()
-    assert plan.commands[0][20] == 2  # the third is kept for evidence
+    assert plan.commands[0].args[1] == 2  # the third is kept for evidence
 
 
 # -- begin(): landings on Redis Cluster --------------------------------------------
@@ -481,19 +489,18 @@ def test_a_cluster_landing_takes_two_round_trips(
     index = f"qs:a:i:{DAY}"
     assert list(plan.commands) == [
         *visit_commands(member),
-        ("EVAL", scripts.LANDING, 2, index, PAIRS, "SUMMER", 100, member, TTL, 0)
-        + ("/", 25),
+        script(scripts.LANDING, (index, PAIRS), "SUMMER", 100, member, TTL, 0, "/", 25),
     ]
     second = plan.read([1, 1, 1, 1, [reply, b"/"]])
     assert isinstance(second, Plan)
     assert list(second.commands) == [
-        ("HINCRBY", agg(chosen, "d"), "landings", 1),
-        ("HINCRBY", agg(chosen, "d"), "landings@/", 1),
-        ("EXPIRE", agg(chosen, "d"), TTL),
-        ("PFADD", agg(chosen, "u"), member),
-        ("EXPIRE", agg(chosen, "u"), TTL),
-        ("PFADD", pair_agg(chosen, "u"), member),
-        ("EXPIRE", pair_agg(chosen, "u"), TTL),
+        Command("HINCRBY", (agg(chosen, "d"),), ("landings", 1)),
+        Command("HINCRBY", (agg(chosen, "d"),), ("landings@/", 1)),
+        Command("EXPIRE", (agg(chosen, "d"),), (TTL,)),
+        Command("PFADD", (agg(chosen, "u"),), (member,)),
+        Command("EXPIRE", (agg(chosen, "u"),), (TTL,)),
+        Command("PFADD", (pair_agg(chosen, "u"),), (member,)),
+        Command("EXPIRE", (pair_agg(chosen, "u"),), (TTL,)),
     ]
     assert second.read([1, 1, 1, 1]) is None
     assert state.promotion == "SUMMER"  # the code landed on, wherever counted
@@ -504,23 +511,25 @@ def test_a_cluster_landing_reads_the_reply_after_the_visit_commands() -> None:
     cookie = visitor(visits=1, last_seen=T - 7200)
     state = open_state("promo=SUMMER", rules=make_rules(cluster=True), cookie=cookie)
     plan, _ = state.begin()
-    assert len(plan.commands) == 7 and plan.commands[6][2] == 2
+    assert len(plan.commands) == 7 and len(plan.commands[6].keys) == 2
     second = resolve(plan, [1, 1, 1, 1, 1, 1, ["other", "other/other"]])
     assert isinstance(second, Plan)
     other = "other/other"
     assert list(second.commands) == [
-        ("HINCRBY", agg("other", "d"), "landings", 1),
-        ("HINCRBY", agg("other", "d"), f"landings@{other}", 1),
-        ("EXPIRE", agg("other", "d"), TTL),
-        ("PFADD", agg("other", "u"), MEMBER),
-        ("EXPIRE", agg("other", "u"), TTL),
-        ("PFADD", pair_agg("other", "u", other), MEMBER),
-        ("EXPIRE", pair_agg("other", "u", other), TTL),
-        ("PFADD", agg("other", "r"), MEMBER),
-        ("EXPIRE", agg("other", "r"), TTL),
-        ("PFADD", pair_agg("other", "r", other), MEMBER),
-        ("EXPIRE", pair_agg("other", "r", other), TTL),
+        Command("HINCRBY", (agg("other", "d"),), ("landings", 1)),
+        Command("HINCRBY", (agg("other", "d"),), (f"landings@{other}", 1)),
+        Command("EXPIRE", (agg("other", "d"),), (TTL,)),
+        Command("PFADD", (agg("other", "u"),), (MEMBER,)),
+        Command("EXPIRE", (agg("other", "u"),), (TTL,)),
+        Command("PFADD", (pair_agg("other", "u", other),), (MEMBER,)),
+        Command("EXPIRE", (pair_agg("other", "u", other),), (TTL,)),
+        Command("PFADD", (agg("other", "r"),), (MEMBER,)),
+        Command("EXPIRE", (agg("other", "r"),), (TTL,)),
+        Command("PFADD", (pair_agg("other", "r", other),), (MEMBER,)),
+        Command("EXPIRE", (pair_agg("other", "r", other),), (TTL,)),
     ]
+    assert state.landing.attribution() is None  # not before the counts are stored
+    assert second.read([1] * 11) is None
     assert state.landing.attribution() == Attribution(
         "other", T, "other", "other", ("SUMMER", None, None)
     )
@@ -720,9 +729,7 @@ def test_bad_cart_writes_raise_before_any_plan(
 
 
 def cart_key_of(plan: Plan[Any]) -> str:
-    key = plan.commands[0][3]
-    assert isinstance(key, str)
-    return key
+    return plan.commands[0].keys[0]
 
 
 def test_a_new_cart_is_written_then_its_cookie_set() -> None:
@@ -760,7 +767,7 @@ def test_cart_limits_apply_to_the_settings() -> None:
         max_quantity=5, max_cart_lines=3, max_cart_items=7, cart_max_age=60
     )
     plan = open_state(rules=rules, cookie=cart()).cart.put("s", 5, add=True)
-    assert plan.commands[0][-4:] == (5, 3, 7, 60_000)
+    assert plan.commands[0].args[-4:] == (5, 3, 7, 60_000)
     with pytest.raises(CartError):
         open_state(rules=rules).cart.put("s", 6, add=True)
 
@@ -769,9 +776,9 @@ def test_a_new_cart_under_a_promotion_counts_a_cart() -> None:
     state = open_state(cookie=promo())
     plan = state.cart.put("sku-1", 1, add=True)
     assert list(plan.commands[1:]) == [
-        ("HINCRBY", agg("SUMMER", "d"), "carts", 1),
-        ("HINCRBY", agg("SUMMER", "d"), "carts@/", 1),
-        ("EXPIRE", agg("SUMMER", "d"), TTL),
+        Command("HINCRBY", (agg("SUMMER", "d"),), ("carts", 1)),
+        Command("HINCRBY", (agg("SUMMER", "d"),), ("carts@/", 1)),
+        Command("EXPIRE", (agg("SUMMER", "d"),), (TTL,)),
         *indexed("SUMMER"),
     ]
     assert plan.read([1, 1, 1, 1, 0, 1, 0, 1]) == 1
@@ -855,7 +862,7 @@ def test_cart_items_without_a_cart() -> None:
 def test_cart_items_are_read_once() -> None:
     state = open_state(cookie=cart())
     plan = state.cart.items()
-    assert plan.commands == (("HGETALL", f"qs:c:{{{CART}}}"),)
+    assert plan.commands == (Command("HGETALL", (f"qs:c:{{{CART}}}",)),)
     items = plan.read([{b"sku-1": b"2", "sku-2": "10"}])
     assert items == {"sku-1": 2, "sku-2": 10}
     items["sku-1"] = 99  # a copy: the cache stays
@@ -874,7 +881,7 @@ def test_cart_writes_keep_the_cached_lines() -> None:
     remove.read([0])
     assert resolve(state.cart.items(), []) == {"c": 3}
     clear = state.cart.clear()
-    assert clear.commands == (("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}"),)
+    assert clear.commands == (Command("DEL", (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}")),)
     clear.read([1])
     assert resolve(state.cart.items(), []) == {}
     assert state.cart.id() == CART
@@ -931,10 +938,14 @@ def test_a_purchase_under_a_promotion_is_counted_once_by_a_keyed_hash() -> None:
     marker = f"qs:o:{{{CODEC.order_hash('A-1001')}}}"
     day = agg("SUMMER", "d")
     assert list(plan.commands) == [
-        ("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),
-        ("EVAL", scripts.PURCHASE, 2, marker, day, ORDER_MEMORY, TTL)
-        + ("purchases", 1, "purchases:EUR", 1, "revenue_cents:EUR", 4599)
-        + ("purchases@/", 1, "purchases:EUR@/", 1, "revenue_cents:EUR@/", 4599),
+        Command("DEL", (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")),
+        script(
+            scripts.PURCHASE,
+            (marker, day),
+            *(ORDER_MEMORY, TTL),
+            *("purchases", 1, "purchases:EUR", 1, "revenue_cents:EUR", 4599),
+            *("purchases@/", 1, "purchases:EUR@/", 1, "revenue_cents:EUR@/", 4599),
+        ),
         *indexed("SUMMER"),
     ]
     digest = hashlib.sha256(b"A-1001").hexdigest()
@@ -959,7 +970,11 @@ def test_a_repeated_purchase_is_not_counted() -> None:
     [
         pytest.param(
             cart(),
-            (("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),),
+            (
+                Command(
+                    "DEL", (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")
+                ),
+            ),
             id="cart-only",
         ),
         pytest.param(None, (), id="nothing"),
@@ -1000,7 +1015,7 @@ def test_forget_erases_the_cart_and_drops_the_cookies() -> None:
     state.begin()
     plan = state.forget()
     assert plan.commands == (
-        ("DEL", f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}"),
+        Command("DEL", (f"qs:c:{{{CART}}}", f"qs:l:{{{CART}}}", f"qs:w:{{{CART}}}")),
     )
     assert plan.read([1]) is None
     cookies = set_cookies(state.finish(200, []))

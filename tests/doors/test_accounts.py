@@ -311,8 +311,7 @@ def paused_login(redis_url: tuple[str, bool]) -> Iterator[Callable[..., Any]]:
         send = store.send
 
         def paused(commands: Any, durable: str | None = None) -> list[Any]:
-            first = commands[0][:2]
-            merging = first in (("EVAL", scripts.CART_TAKE), ("EVAL", scripts.LOGIN))
+            merging = commands[0].script in (scripts.CART_TAKE, scripts.LOGIN)
             if merging and before:
                 during()
             replies = send(commands, durable)

@@ -10,6 +10,7 @@ import promotion_script
 import pytest
 import redis
 
+from qscookies.command import Command
 from qscookies.embedded import RedisServer
 from qscookies.errors import CommandRefused
 from qscookies.errors import ConfigurationError
@@ -178,7 +179,7 @@ def test_a_range_reads_only_codes_active_in_it(
     send = Guard.send
 
     def spying_send(self: Guard, commands: Any) -> list[Any]:
-        keys.extend(str(key) for command in commands for key in command[1:2])
+        keys.extend(key for command in commands for key in command.keys)
         return send(self, commands)
 
     monkeypatch.setattr(Guard, "send", spying_send)
@@ -349,7 +350,9 @@ def test_report_sends_read_commands_only(redis_client: redis.Redis) -> None:
     assert guard.allowed == REPORT_COMMANDS == {"HGETALL", "PFCOUNT", "ZRANGE"}
     for command in ("HINCRBY", "SCAN", "KEYS", "DUMP", "DEL"):
         with pytest.raises(CommandRefused):
-            guard.call(command, "qs:a:i:20240101")
+            guard.call(Command(command, ("qs:a:i:20240101",)))
+    with pytest.raises(CommandRefused, match="outside 'qs:'"):  # another shop's
+        guard.call(Command("HGETALL", ("shop1:a:i:20240101",)))
 
 
 def test_report_on_redis_cluster(redis_cluster: RedisClusterServers) -> None:

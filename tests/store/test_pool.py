@@ -21,6 +21,7 @@ import redis.asyncio
 from qscookies import QSCookies
 from qscookies import StoreUnavailable
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.command import Command
 from qscookies.embedded import RedisServer
 from qscookies.embedded import redis_version
 from qscookies.store.aio import AsyncAppStore
@@ -95,7 +96,7 @@ def test_a_pool_timeout_is_said_as_such_and_pauses_nothing(
     on as soon as the connection is back (the clock never moves)."""
     caplog.set_level(logging.WARNING, "qscookies")
     key = "qs:a:{pool}:d:20260101"
-    writes = [("HINCRBY", key, "n", 1)]
+    writes = [Command("HINCRBY", (key,), ("n", 1))]
     options = dict(prefix="qs:", retry_interval=5, clock=lambda: 1000.0)
     client = connect(redis_server.url, socket_timeout=0.25, max_connections=1)
     store = AppStore(client, **options)

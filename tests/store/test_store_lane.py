@@ -19,6 +19,8 @@ import redis.asyncio
 
 from qscookies import CommandRefused
 from qscookies import StoreUnavailable
+from qscookies.command import Command
+from qscookies.command import script
 from qscookies.embedded import RedisServer
 from qscookies.errors import StoreError
 from qscookies.store import lane
@@ -87,17 +89,21 @@ def test_a_single_command_takes_the_lean_lane_on_one_pooled_connection(
     guard, client = lane_only
     redis_client.script_flush()
     # The script is unknown: EVALSHA answers NOSCRIPT, then EVAL runs it once.
-    assert guard.call("EVAL", SCRIPT, 1, "qs:c:{x}", "SKU-1", 2) == 2
-    assert guard.call("EVAL", SCRIPT, 1, "qs:c:{x}", "SKU-1", 3) == 5  # by SHA1
-    assert guard.call("HGETALL", "qs:c:{x}") == {"SKU-1": "5"}  # redis-py's reply
-    assert guard.call("EXPIRE", "qs:c:{x}", 60) is True
-    assert guard.call("HGETALL", "qs:c:{none}") == {}
+    assert guard.call(script(SCRIPT, ("qs:c:{x}",), "SKU-1", 2)) == 2
+    assert guard.call(script(SCRIPT, ("qs:c:{x}",), "SKU-1", 3)) == 5  # by SHA1
+    assert guard.call(Command("HGETALL", ("qs:c:{x}",))) == {
+        "SKU-1": "5"
+    }  # redis-py's reply
+    assert guard.call(Command("EXPIRE", ("qs:c:{x}",), (60,))) is True
+    assert guard.call(Command("HGETALL", ("qs:c:{none}",))) == {}
     pool = client.connection_pool
     # One connection, taken from the pool once and held by the lane...
     assert len(pool._in_use_connections) == 1  # type: ignore[attr-defined]
     assert not pool._available_connections  # type: ignore[attr-defined]
     with pytest.raises(CommandRefused):
-        guard.call("HGET", "qs:c:{x}", "SKU-1")  # never sent: not on the list
+        guard.call(
+            Command("HGET", ("qs:c:{x}",), ("SKU-1",))
+        )  # never sent: not on the list
     guard.close()  # ...and handed back with the guard (a client it does not own)
     assert len(pool._available_connections) == 1  # type: ignore[attr-defined]
     assert not pool._in_use_connections  # type: ignore[attr-defined]
@@ -111,10 +117,13 @@ def test_a_pool_shared_with_the_shop_gets_its_connection_back_each_time(
     try:
         guard = Guard(client, APP_COMMANDS)  # a guard of no store: holds none
         for _ in range(3):
-            guard.call("HINCRBY", "qs:a:{shared}", "n", 1)
+            guard.call(Command("HINCRBY", ("qs:a:{shared}",), ("n", 1)))
             assert not client.connection_pool._in_use_connections  # type: ignore[attr-defined]
         guard.send(
-            [("HINCRBY", "qs:a:{shared}", "n", 1), ("EXPIRE", "qs:a:{shared}", 9)]
+            [
+                Command("HINCRBY", ("qs:a:{shared}",), ("n", 1)),
+                Command("EXPIRE", ("qs:a:{shared}",), (9,)),
+            ]
         )
         assert not client.connection_pool._in_use_connections  # type: ignore[attr-defined]
     finally:
@@ -144,12 +153,12 @@ def test_a_refused_shape_never_reaches_the_wire_however_often_sent(
     try:
         for _ in range(3):  # the verdict is not kept as a pass
             with pytest.raises(CommandRefused):
-                guard.call("KEYS", "*")
+                guard.call(Command("KEYS", args=("*",)))
             with pytest.raises(CommandRefused):
-                guard.call("keys", "*")  # any spelling of a name
+                guard.call(Command("keys", args=("*",)))  # any spelling of a name
         assert Sent.sent == []
         for quantity in (1, 2):  # a shape that passed: checked once, packed alike
-            guard.call("HINCRBY", "qs:a:{s}", "n", quantity)
+            guard.call(Command("HINCRBY", ("qs:a:{s}",), ("n", quantity)))
         assert Sent.sent == [
             b"".join(redis.Connection().pack_command("HINCRBY", "qs:a:{s}", "n", n))
             for n in (1, 2)
@@ -163,7 +172,7 @@ def test_a_held_connection_the_server_closed_is_reopened(
 ) -> None:
     """Held between commands, a connection gets the pool's check when taken."""
     guard, client = guarded
-    assert guard.call("HINCRBY", "qs:a:{k}", "n", 1) == 1
+    assert guard.call(Command("HINCRBY", ("qs:a:{k}",), ("n", 1))) == 1
     name = f"held-{id(guard)}"
     held = client.connection_pool._in_use_connections.copy().pop()  # type: ignore[attr-defined]
     held.send_command("CLIENT", "SETNAME", name)
@@ -171,20 +180,22 @@ def test_a_held_connection_the_server_closed_is_reopened(
     for entry in redis_client.client_list():
         if entry.get("name") == name:
             redis_client.client_kill_filter(_id=entry["id"])
-    assert guard.call("HINCRBY", "qs:a:{k}", "n", 1) == 2  # reconnected, no 503
+    assert (
+        guard.call(Command("HINCRBY", ("qs:a:{k}",), ("n", 1))) == 2
+    )  # reconnected, no 503
 
 
 def test_a_forked_child_never_uses_its_parent_s_held_connection(
     guarded: tuple[Guard, redis.Redis], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     guard, client = guarded
-    assert guard.call("HINCRBY", "qs:a:{f}", "n", 1) == 1
+    assert guard.call(Command("HINCRBY", ("qs:a:{f}",), ("n", 1))) == 1
     pool = client.connection_pool
     held = next(iter(pool._in_use_connections))  # type: ignore[attr-defined]
     monkeypatch.setattr(lane.os, "getpid", lambda: -1)  # as in a child
     fresh = redis.Connection(**pool.connection_kwargs)  # type: ignore[attr-defined]
     monkeypatch.setattr(pool, "get_connection", lambda: fresh)
-    assert guard.call("HINCRBY", "qs:a:{f}", "n", 1) == 2
+    assert guard.call(Command("HINCRBY", ("qs:a:{f}",), ("n", 1))) == 2
     assert fresh._sock is not None  # the pool's connection carried it
     assert held is not fresh
     fresh.disconnect()
@@ -196,11 +207,11 @@ def test_an_error_reply_on_the_lane_keeps_the_connection(
     guard, client = lane_only
     redis_client.set("qs:s:{str}", "x")
     with pytest.raises(StoreError) as failed:
-        guard.call("HGETALL", "qs:s:{str}")
+        guard.call(Command("HGETALL", ("qs:s:{str}",)))
     assert failed.value.reply == "WRONGTYPE"
     (connection,) = client.connection_pool._in_use_connections  # type: ignore[attr-defined]
     assert connection._sock is not None  # held by the lane, still connected
-    assert guard.call("DEL", "qs:s:{str}") == 1
+    assert guard.call(Command("DEL", ("qs:s:{str}",))) == 1
 
 
 def test_a_timed_out_reply_never_reaches_the_next_command(
@@ -209,11 +220,11 @@ def test_a_timed_out_reply_never_reaches_the_next_command(
     client = connect(fresh_redis_server.url, socket_timeout=0.3)
     guard = Guard(client, APP_COMMANDS)
     try:
-        assert guard.call("HINCRBY", "qs:a:{t}", "n", 1) == 1
+        assert guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1))) == 1
         with frozen(fresh_redis_server), pytest.raises(StoreUnavailable):
-            guard.call("HINCRBY", "qs:a:{t}", "n", 1)
+            guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
         # The late reply of that HINCRBY died with its connection.
-        assert guard.call("HGETALL", "qs:a:{t}") in ({"n": "1"}, {"n": "2"})
+        assert guard.call(Command("HGETALL", ("qs:a:{t}",))) in ({"n": "1"}, {"n": "2"})
     finally:
         client.close()
 
@@ -233,8 +244,8 @@ def test_the_asyncio_guard_takes_the_lean_lane(
         guard = AsyncGuard(client, APP_COMMANDS)
         try:
             return [
-                await guard.call("EVAL", SCRIPT, 1, "qs:c:{y}", "SKU-1", 2),
-                await guard.call("HGETALL", "qs:c:{y}"),
+                await guard.call(script(SCRIPT, ("qs:c:{y}",), "SKU-1", 2)),
+                await guard.call(Command("HGETALL", ("qs:c:{y}",))),
                 len(client.connection_pool._available_connections),
             ]
         finally:
@@ -251,10 +262,10 @@ def test_an_asyncio_timed_out_reply_never_reaches_the_next_command(
         client = _aclient(fresh_redis_server.url, 0.3)
         guard = AsyncGuard(client, APP_COMMANDS)
         try:
-            await guard.call("HINCRBY", "qs:a:{t}", "n", 1)
+            await guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
             with frozen(fresh_redis_server), pytest.raises(StoreUnavailable):
-                await guard.call("HINCRBY", "qs:a:{t}", "n", 1)
-            return await guard.call("HGETALL", "qs:a:{t}")
+                await guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
+            return await guard.call(Command("HGETALL", ("qs:a:{t}",)))
         finally:
             await client.aclose()
 
@@ -270,7 +281,12 @@ def test_a_single_connection_client_keeps_redis_py_s_path(
     )
     try:
         assert not lane.lean(client)
-        assert Guard(client, APP_COMMANDS).call("HINCRBY", "qs:a:{one}", "n", 3) == 3
+        assert (
+            Guard(client, APP_COMMANDS).call(
+                Command("HINCRBY", ("qs:a:{one}",), ("n", 3))
+            )
+            == 3
+        )
     finally:
         client.close()
 
@@ -282,7 +298,9 @@ def test_a_single_connection_client_keeps_redis_py_s_path(
         )
         try:
             assert not lane.lean(aclient)
-            return await AsyncGuard(aclient, APP_COMMANDS).call("HGETALL", "qs:a:{one}")
+            return await AsyncGuard(aclient, APP_COMMANDS).call(
+                Command("HGETALL", ("qs:a:{one}",))
+            )
         finally:
             await aclient.aclose()
 
