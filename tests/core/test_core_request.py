@@ -34,6 +34,7 @@ from qscookies.core.request import Rules
 from qscookies.core.visits import ANONYMOUS
 from qscookies.errors import CartError
 from qscookies.errors import HeadersSentError
+from qscookies.errors import NotSent
 from qscookies.errors import QSCookiesError
 from qscookies.setcookie import cookie_name
 from qscookies.settings import OPT_OUT_CHOICE_MAX_AGE
@@ -414,6 +415,21 @@ def test_the_promotion_cookie_names_the_code_landed_on() -> None:
     assert CODEC.load_promotion(
         value_of(cookies["qs_promo"]), T, 30 * 86400
     ) == Attribution("SUMMER", T)
+
+
+def test_the_promotion_cookie_is_decided_from_the_reply() -> None:
+    """Counted under ``other`` (past the day's bound): the cookie says so;
+    not counted (tracking paused on the node): no cookie at all."""
+    counted = open_state("promo=SUMMER", cookie=visitor(last_seen=T - 5))
+    plan, _ = counted.begin()
+    assert plan.read([["other", "other/other"]]) is None
+    cookies = set_cookies(counted.finish(303, []))
+    promotion = CODEC.load_promotion(value_of(cookies["qs_promo"]), T, 30 * 86400)
+    assert promotion is not None and promotion.code == "other"
+    skipped = open_state("promo=SUMMER", cookie=visitor(last_seen=T - 5))
+    plan, _ = skipped.begin()
+    assert plan.read([NotSent("tracking paused")]) is None
+    assert "qs_promo" not in set_cookies(skipped.finish(303, []))
 
 
 @pytest.mark.parametrize(

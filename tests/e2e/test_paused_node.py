@@ -23,6 +23,7 @@ from werkzeug.test import TestResponse
 from qscookies import QSCookies
 from qscookies import StoreUnavailable
 from qscookies.asgi import QSCookies as ASGIQSCookies
+from qscookies.core.plan import Command
 from qscookies.embedded import HOST
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
@@ -84,7 +85,10 @@ def test_a_cluster_pipeline_to_a_paused_node_is_sent_once(
     guard = Guard(client, frozenset({"HINCRBY"}))
     key = "paused:{pipeline}"
     server = _server_of(cluster, client, key)
-    writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+    writes = [
+        Command("HINCRBY", (key,), ("a", 1)),
+        Command("HINCRBY", (key,), ("b", 1)),
+    ]
     with frozen(server):
         started = time.monotonic()
         with pytest.raises(StoreUnavailable) as failed:
@@ -146,7 +150,10 @@ def test_an_asyncio_cluster_pipeline_names_the_paused_node(
         with frozen(server):
             with pytest.raises(StoreUnavailable) as failed:
                 await guard.send(
-                    [("HINCRBY", healthy, "a", 1), ("HINCRBY", paused, "a", 1)]
+                    [
+                        Command("HINCRBY", (healthy,), ("a", 1)),
+                        Command("HINCRBY", (paused,), ("a", 1)),
+                    ]
                 )
         await client.aclose()
         return failed.value.nodes
@@ -179,7 +186,10 @@ def test_tracking_skips_only_the_commands_of_a_paused_node(
     sync = cluster.client(**client_options(TIMEOUT))
     server = cluster.masters[0]
     paused, healthy = _keys_on(sync, server)
-    writes = [("HINCRBY", paused, "n", 1), ("HINCRBY", healthy, "n", 1)]
+    writes = [
+        Command("HINCRBY", (paused,), ("n", 1)),
+        Command("HINCRBY", (healthy,), ("n", 1)),
+    ]
     now = [FIRST_DAY]
     options = dict(prefix="qs:", retry_interval=5, clock=lambda: now[0])
 
@@ -240,8 +250,11 @@ def test_an_asyncio_client_with_its_retries_sends_each_write_once(
             store = AsyncAppStore(
                 kind.from_url(url, **DEFAULT_CLIENT), prefix="qs:", retry_interval=5
             )
-            assert await store.send([("HINCRBY", key, "warm", 1)])
-            writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+            assert await store.send([Command("HINCRBY", (key,), ("warm", 1))])
+            writes = [
+                Command("HINCRBY", (key,), ("a", 1)),
+                Command("HINCRBY", (key,), ("b", 1)),
+            ]
             with frozen(server):
                 started = time.monotonic()
                 for sent in (writes[:1], writes[1:]):  # a command, a pipeline
@@ -276,7 +289,10 @@ def test_a_cluster_pipeline_follows_a_moved_slot_once(
     for node in cluster.masters:  # the slot is empty: ownership moves, no key to copy
         with node.client() as admin:
             admin.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
-    writes = [("HINCRBY", key, "a", 1), ("HINCRBY", key, "b", 1)]
+    writes = [
+        Command("HINCRBY", (key,), ("a", 1)),
+        Command("HINCRBY", (key,), ("b", 1)),
+    ]
     assert guard.send(writes) == [1, 1]  # the client still had the old owner
     with target.client() as admin:
         assert admin.hgetall(key) == {b"a": b"1", b"b": b"1"}

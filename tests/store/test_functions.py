@@ -20,6 +20,7 @@ from werkzeug.test import Client
 
 from qscookies import QSCookies
 from qscookies import scripts
+from qscookies.core.plan import script
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 from qscookies.ops.acl import acl_lines
@@ -280,7 +281,7 @@ def test_a_way_learnt_by_another_request_meanwhile_does_not_strand_a_reply() -> 
     command`` after the first switched the store to EVALSHA; it still goes
     again by EVALSHA (the way is judged by what was sent, not the new mode)."""
     runner = Runner()
-    planned = ("EVAL", scripts.CART_LINES, 2, "qs:c:{x}", "qs:l:{x}")
+    planned = script(scripts.CART_LINES, ("qs:c:{x}", "qs:l:{x}"))
     sent = runner.form(planned)
     assert sent[:2] == CALLS[scripts.CART_LINES]
     runner.use_functions(False)  # another request learnt it meanwhile
