@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from qscookies.core.plan import Command
+from qscookies.command import Command
+from qscookies.command import script
 from qscookies.core.plan import Plan
 from qscookies.core.plan import both
 from qscookies.core.plan import done
-from qscookies.core.plan import script
 from qscookies.core.plan import text
 from qscookies.core.plan import then
 

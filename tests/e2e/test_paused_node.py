@@ -23,7 +23,7 @@ from werkzeug.test import TestResponse
 from qscookies import QSCookies
 from qscookies import StoreUnavailable
 from qscookies.asgi import QSCookies as ASGIQSCookies
-from qscookies.core.plan import Command
+from qscookies.command import Command
 from qscookies.embedded import HOST
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
@@ -168,7 +168,7 @@ def test_an_asyncio_cluster_pipeline_names_the_paused_node(
 
 def _keys_on(client: Any, server: RedisServer) -> tuple[str, str]:
     """A key on *server*, and one on another master."""
-    keys = [f"track:{{{n}}}" for n in range(100)]
+    keys = [f"qs:track:{{{n}}}" for n in range(100)]
     on = next(key for key in keys if _server_of_port(client, key) == server.port)
     off = next(key for key in keys if _server_of_port(client, key) != server.port)
     return on, off
@@ -238,7 +238,7 @@ def test_an_asyncio_client_with_its_retries_sends_each_write_once(
     closes the client, sleeps 0.25 s and sends again): the store does not
     let them. One timeout, and each write runs once when the node wakes."""
     sync = cluster.client(**client_options(TIMEOUT))
-    key = "retried:{asyncio}"
+    key = "qs:retried:{asyncio}"
     with RedisServer(redis_server_binary) as single:
         server = _server_of(cluster, sync, key) if topology == "cluster" else single
         url = cluster.url if topology == "cluster" else single.url

@@ -20,7 +20,7 @@ from werkzeug.test import Client
 
 from qscookies import QSCookies
 from qscookies import scripts
-from qscookies.core.plan import script
+from qscookies.command import script
 from qscookies.embedded import RedisServer
 from qscookies.embedded import wait_until
 from qscookies.ops.acl import acl_lines
