@@ -473,6 +473,8 @@ def _journeys(base: str, add: str) -> dict[str, Any]:
             out.headers.get("location"),
             sorted(out.cookies),
         )
+        answers = (landing, added, wrong, blind, out)
+        seen["status lines"] = [a.reason_phrase for a in answers]
     return seen
 
 
@@ -503,6 +505,13 @@ def test_every_door_answers_the_middlewares_own_rules_alike(
             " so it cannot be told to come from this site.\n",
         ),
         "privacy out": (303, "/", ["qs_choice"]),
+        "status lines": [  # the core's int, and a reason where a door writes one
+            "See Other",
+            "Service Unavailable",
+            "Method Not Allowed",
+            "Forbidden",
+            "See Other",
+        ],
     }
 
 
@@ -687,3 +696,21 @@ def test_every_door_refuses_a_sibling_subdomains_cart_form(
         assert same.json() == 1
         assert browser.post(add, params={"sku": "B"}).json() == 1
         assert browser.get(cart).json() == {"MINE": 1, "A": 1, "B": 1}
+
+
+def test_every_doors_store_is_built_from_the_settings(
+    up_shop: Callable[..., tuple[str, str]], redis_server: RedisServer
+) -> None:
+    """The store each door sends on (Django's asyncio one under its ASGI
+    handler included) is built from the settings, as every other door's: a
+    cart added through it is under the settings' key prefix, with their cart
+    lifetime, and reads back through the same door."""
+    base, add = up_shop(key_prefix="p23:", cart_max_age=3600)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        assert browser.get(add, params={"sku": "A"}).json() == 1
+        assert browser.get(add.replace("add", "cart")).json() == {"A": 1}
+    with redis_server.client() as admin:
+        carts = admin.keys("p23:c:*")
+        assert len(carts) == 1
+        assert 3500 < admin.ttl(carts[0]) <= 3600
+        assert admin.keys("qs:*") == []
