@@ -91,18 +91,23 @@ def async_client(
     :raises ConfigurationError: a bad location, as :func:`sync_client`.
     """
     probe, owned = open_client(redis_url, redis, socket_timeout=settings.socket_timeout)
-    if not owned:
+    client = async_for(redis_url if owned else None, redis, settings)
+    return (
+        client,
+        owned,
+        partial(_check, probe, settings, close=True) if owned else None,
+    )
+
+
+def async_for(redis_url: str | None, redis: Any, settings: Settings) -> Any:
+    """The ``redis.asyncio`` client a door sends on: the one it opens for
+    *redis_url* (and owns), by the settings' timeout and pool size, else
+    *redis* as given (named in a warning if it can outwait the timeout)."""
+    if redis_url is None:
         warn_unbounded(redis)
-        return redis, False, None
-    client = open_async(str(redis_url), settings)
-    return client, True, partial(_check, probe, settings, close=True)
-
-
-def open_async(redis_url: str, settings: Settings) -> Any:
-    """The ``redis.asyncio`` client a door opens for *redis_url* (and owns),
-    by the settings' timeout and pool size."""
+        return redis
     return aconnect(
-        redis_url,
+        str(redis_url),
         socket_timeout=settings.socket_timeout,
         max_connections=settings.max_connections,
     )

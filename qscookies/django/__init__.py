@@ -53,7 +53,7 @@ from ..core.messages import Request
 from ..core.messages import reason
 from ..core.request import RequestState
 from ..door import Door
-from ..door import open_async
+from ..door import async_for
 from ..door import sync_client
 from ..errors import ConfigurationError
 from ..protocols.asgi import request_from as asgi_request
@@ -61,7 +61,6 @@ from ..protocols.wsgi import ENVIRON_KEY
 from ..protocols.wsgi import request_from as wsgi_request
 from ..sending import atrack
 from ..sending import track
-from ..settings import Settings
 from ..store.aio import AsyncAppStore
 from ..store.app import AppStore
 from .config import configuration
@@ -117,9 +116,14 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
         self._astore: AsyncAppStore | None = None
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
-            aclient = _async_client(connection, settings)
+            aclient = connection.get("async_redis")
+            if url is None and aclient is None:
+                raise ConfigurationError(
+                    "under Django's ASGI handler, QSCOOKIES with 'redis' needs"
+                    " 'async_redis' too (a redis.asyncio client of the same server)"
+                )
             self._astore = self._store_for(
-                AsyncAppStore, aclient, owned=url is not None
+                AsyncAppStore, async_for(url, aclient, settings), owned=url is not None
             )
             self.process_view = self._sync_context_for_sync_views
 
@@ -199,17 +203,6 @@ def _attach(request: HttpRequest, qs: Qs) -> None:
     """
     request.qs = qs
     request.META[ENVIRON_KEY] = qs
-
-
-def _async_client(connection: dict[str, Any], settings: Settings) -> Any:
-    if "redis_url" in connection:
-        return open_async(connection["redis_url"], settings)
-    if connection.get("async_redis") is None:
-        raise ConfigurationError(
-            "under Django's ASGI handler, QSCOOKIES with 'redis' needs"
-            " 'async_redis' too (a redis.asyncio client of the same server)"
-        )
-    return connection["async_redis"]
 
 
 def _plain(request: HttpRequest) -> Request:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -714,3 +715,70 @@ def test_every_doors_store_is_built_from_the_settings(
         assert len(carts) == 1
         assert 3500 < admin.ttl(carts[0]) <= 3600
         assert admin.keys("qs:*") == []
+
+
+_DJANGO_GIVEN = """
+import json, logging, os, django, redis, redis.asyncio
+django.setup()
+from django.http import HttpResponse
+from django.test import override_settings
+from qscookies.django import QSCookiesMiddleware
+from qscookies.store.client import client_options
+
+url = os.environ["DJANGO_SITE_REDIS_URL"]
+warned = []
+handler = logging.Handler()
+handler.emit = lambda record: warned.append(record.getMessage())
+logging.getLogger("qscookies").addHandler(handler)
+
+async def view(request):
+    return HttpResponse()
+
+bounded = redis.Redis.from_url(url, **client_options(1.0))
+unbounded = redis.asyncio.Redis.from_url(url)
+for name, given, get_response in (
+    ("sync", {"redis": redis.Redis.from_url(url)}, lambda request: HttpResponse()),
+    ("async", {"redis": bounded, "async_redis": unbounded}, view),
+):
+    warned.clear()
+    with override_settings(QSCOOKIES=given):
+        QSCookiesMiddleware(get_response)
+    print(json.dumps([name, [m for m in warned if "passed in" in m]]))
+"""
+
+
+def test_every_door_warns_of_a_given_client_without_a_timeout(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client passed in that can hold a request past ``socket_timeout`` is
+    named once, at whichever door it is given to: Django's ``async_redis``
+    under its ASGI handler as the ASGI door's ``redis``."""
+    url = redis_server.url
+    seen: dict[str, list[str]] = {}
+    flask = flask_shop(None, QSCOOKIES_REDIS=redis.Redis.from_url(url))
+    for name, build in (
+        ("wsgi", lambda: WSGIQSCookies(http_shop, secret_key=SECRET,
+                                       redis=redis.Redis.from_url(url))),
+        ("asgi", lambda: ASGIQSCookies(http_shop, secret_key=SECRET,
+                                       redis=redis.asyncio.Redis.from_url(url))),
+        ("flask", lambda: FlaskQSCookies(flask)),
+    ):  # fmt: skip
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "qscookies"):
+            build()
+        seen[name] = [m for m in caplog.messages if "passed in" in m]
+    django = _python(url, "-c", _DJANGO_GIVEN)
+    assert django.returncode == 0, django.stderr
+    for line in django.stdout.splitlines():
+        name, warned = json.loads(line)
+        seen[f"django {name}"] = warned
+    assert list(seen) == ["wsgi", "asgi", "flask", "django sync", "django async"]
+    texts = {
+        name: [w.partition(" (pid")[0] for w in warned] for name, warned in seen.items()
+    }
+    assert texts == dict.fromkeys(seen, [
+        "qscookies: the Redis client passed in has no socket_timeout: a request"
+        " can wait past socket_timeout; give it a socket_timeout and a"
+        " socket_connect_timeout no longer than it (see"
+        " https://qscookies.github.io/qscookies/scale/#client-settings)"
+    ])  # fmt: skip
