@@ -54,7 +54,6 @@ from ..core.messages import reason
 from ..core.request import RequestState
 from ..door import Door
 from ..door import async_for
-from ..door import sync_client
 from ..errors import ConfigurationError
 from ..protocols.asgi import request_from as asgi_request
 from ..protocols.wsgi import ENVIRON_KEY
@@ -96,22 +95,13 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
     def __init__(self, get_response: GetResponse) -> None:
         connection, keys, settings = configuration()
         url = connection.get("redis_url")
+        codec = CookieCodec(keys)
         try:
-            client, self._owned, check = sync_client(
-                url, connection.get("redis"), settings
+            self._connect(
+                get_response, settings, codec, AppStore, url, connection.get("redis")
             )
         except ConfigurationError as error:
             raise named(error) from error
-        codec = CookieCodec(keys)
-        self._start(
-            get_response,
-            settings,
-            codec,
-            AppStore,
-            client,
-            owned=self._owned,
-            check=check,
-        )
         #: The asyncio store, when Django runs the middleware async (ASGI).
         self._astore: AsyncAppStore | None = None
         if iscoroutinefunction(get_response):
