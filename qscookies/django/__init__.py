@@ -55,6 +55,7 @@ from ..core.request import RequestState
 from ..door import Door
 from ..door import async_for
 from ..errors import ConfigurationError
+from ..protocols.asgi import SCOPE_KEY
 from ..protocols.asgi import request_from as asgi_request
 from ..protocols.wsgi import ENVIRON_KEY
 from ..protocols.wsgi import request_from as wsgi_request
@@ -177,9 +178,8 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
             the middleware is listed twice.
         """
         scope = getattr(request, "scope", {})  # the ASGI door's context is there
-        wrapped = any(key in request.META for key in (ENVIRON_KEY, _STATE)) or (
-            ENVIRON_KEY in scope
-        )
+        meta = request.META
+        wrapped = ENVIRON_KEY in meta or _STATE in meta or SCOPE_KEY in scope
         turn = self._cycle.open(_plain(request), wrapped=wrapped)
         request.META[_STATE] = turn
         _attach(request, context(turn.state))

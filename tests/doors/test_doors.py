@@ -517,9 +517,14 @@ def test_every_door_answers_the_middlewares_own_rules_alike(
 
 
 _DJANGO_DOORS = """
-import asyncio, json, sys, django
+import asyncio, json, logging, sys, django, httpx
 django.setup()
 from django.conf import settings
+from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
+from werkzeug.test import Client as WerkzeugClient
+from qscookies import QSCookies
+from qscookies.asgi import QSCookies as ASGIQSCookies
 from django.http import HttpResponse
 from django.test import AsyncClient, Client, override_settings
 from qscookies.django import QSCookiesMiddleware
@@ -535,6 +540,29 @@ with override_settings(MIDDLEWARE=[door, door]):
             call()
         except Exception as error:
             seen[f"wrapped twice {name}"] = str(error)
+
+# Django's own apps in a door too: the middleware inside refuses (Django's 500)
+url, key = settings.QSCOOKIES["redis_url"], "k" * 32
+django_asgi, django_wsgi = get_asgi_application(), get_wsgi_application()
+errors = []  # after those: each sets Django's logging up again
+handler = logging.Handler()
+handler.emit = lambda record: errors.append(str(record.exc_info[1]))
+logging.getLogger("django.request").addHandler(handler)
+
+async def asgi_door():
+    app = ASGIQSCookies(django_asgi, secret_key=key, redis_url=url)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://a") as browser:
+        status = (await browser.get("/async/")).status_code
+    await app.aclose()
+    return status
+
+wsgi = QSCookies(django_wsgi, secret_key=key, redis_url=url)
+for name, call in (
+    ("in the wsgi door", lambda: WerkzeugClient(wsgi).get("/").status_code),
+    ("in the asgi door", lambda: asyncio.run(asgi_door())),
+):
+    seen[f"wrapped twice {name}"] = [call(), errors.pop()]
 bad = {**settings.QSCOOKIES, "redis_url": "nowhere://x"}
 with override_settings(QSCOOKIES=bad):
     try:
@@ -583,8 +611,13 @@ def test_every_door_refuses_a_double_wrap_and_a_bad_url_alike(
     seen = json.loads(django.stdout)
     twice["django sync"] = seen["wrapped twice sync"]
     twice["django async"] = seen["wrapped twice async"]
+    for door in ("wsgi", "asgi"):  # Django's 500 for what its middleware raised
+        status, twice[f"django in the {door} door"] = seen[
+            f"wrapped twice in the {door} door"
+        ]
+        assert status == 500
     assert twice == dict.fromkeys(twice, WRAPPED_TWICE)
-    assert len(twice) == 5
+    assert len(twice) == 7
     assert {name: error.setting for name, error in bad.items()} == dict.fromkeys(
         bad, "redis_url"
     )
