@@ -33,7 +33,6 @@ from .codec import CookieCodec
 from .context import RAISE
 from .context import AsyncContext
 from .door import Door
-from .door import async_client
 from .door import found
 from .errors import StoreUnavailable
 from .protocols import form_field
@@ -154,10 +153,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
-        client, self._owned, check = async_client(redis_url, redis, settings)
-        self._start(
-            app, settings, codec, AsyncAppStore, client, owned=self._owned, check=check
-        )
+        self._connect(app, settings, codec, AsyncAppStore, redis_url, redis)
 
     async def aclose(self) -> None:
         """Close the Redis connection pool, if qscookies opened it (``redis_url``),

@@ -91,18 +91,23 @@ def async_client(
     :raises ConfigurationError: a bad location, as :func:`sync_client`.
     """
     probe, owned = open_client(redis_url, redis, socket_timeout=settings.socket_timeout)
-    if not owned:
+    client = async_for(redis_url if owned else None, redis, settings)
+    return (
+        client,
+        owned,
+        partial(_check, probe, settings, close=True) if owned else None,
+    )
+
+
+def async_for(redis_url: str | None, redis: Any, settings: Settings) -> Any:
+    """The ``redis.asyncio`` client a door sends on: the one it opens for
+    *redis_url* (and owns), by the settings' timeout and pool size, else
+    *redis* as given (named in a warning if it can outwait the timeout)."""
+    if redis_url is None:
         warn_unbounded(redis)
-        return redis, False, None
-    client = open_async(str(redis_url), settings)
-    return client, True, partial(_check, probe, settings, close=True)
-
-
-def open_async(redis_url: str, settings: Settings) -> Any:
-    """The ``redis.asyncio`` client a door opens for *redis_url* (and owns),
-    by the settings' timeout and pool size."""
+        return redis
     return aconnect(
-        redis_url,
+        str(redis_url),
         socket_timeout=settings.socket_timeout,
         max_connections=settings.max_connections,
     )
@@ -133,8 +138,8 @@ class Door(Generic[_App, _Store]):
     """The parts of a door that know no protocol.
 
     A door (:mod:`qscookies.wsgi`, :mod:`qscookies.asgi`, :mod:`qscookies.django`)
-    validates its options, opens its client, then calls :meth:`_start` with
-    the store for that client and its start-up check; each request then walks
+    validates its options, then calls :meth:`_connect`, which opens its client
+    and starts the store for it with its start-up check; each request then walks
     the :class:`~qscookies.core.cycle.Cycle`. The codec's expiry checks, the
     visit rules and the store's breaker all read :attr:`clock`, so a test
     moves time by replacing it on an instance.
@@ -142,6 +147,25 @@ class Door(Generic[_App, _Store]):
 
     #: The clock (Unix seconds); replace it on an instance to move time in tests.
     clock: Callable[[], float] = staticmethod(time.time)
+
+    def _connect(
+        self,
+        app: _App,
+        settings: Settings,
+        codec: CookieCodec,
+        store: type[_Store],
+        redis_url: str | None,
+        redis: Any,
+    ) -> None:
+        """Open the client of exactly one of *redis_url* and *redis*, sync or
+        asyncio by *store* (:func:`sync_client`, :func:`async_client`), then
+        :meth:`_start` serving *app* on it.
+
+        :raises ConfigurationError: a bad Redis location.
+        """
+        opener = async_client if store is AsyncAppStore else sync_client
+        client, owned, check = opener(redis_url, redis, settings)
+        self._start(app, settings, codec, store, client, owned=owned, check=check)
 
     def _start(
         self,

@@ -36,6 +36,7 @@ from werkzeug.local import LocalProxy
 
 from .codec import framework_keys
 from .context import Context
+from .core.messages import reason
 from .errors import ConfigurationError
 from .errors import StoreUnavailable
 from .settings import Settings
@@ -117,7 +118,8 @@ def _unavailable(middleware: WSGIQSCookies) -> Callable[[StoreUnavailable], Resp
 
     def handle(_error: StoreUnavailable) -> Response:
         answer = middleware.unavailable()
-        return Response(answer.body, answer.status, answer.headers)
+        line = f"{answer.status} {reason(answer.status)}"  # werkzeug's is upper case
+        return Response(answer.body, line, answer.headers)
 
     return handle
 

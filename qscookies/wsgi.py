@@ -24,7 +24,6 @@ from .context import Context
 from .core.cycle import Turn
 from .door import Door
 from .door import found
-from .door import sync_client
 from .errors import StoreUnavailable
 from .protocols.wsgi import ENVIRON_KEY
 from .protocols.wsgi import read_form_field
@@ -116,10 +115,7 @@ class QSCookies(Door["WSGIApplication", AppStore]):
     ) -> None:
         settings = Settings.from_options(**options)
         codec = CookieCodec(secret_key)
-        client, self._owned, check = sync_client(redis_url, redis, settings)
-        self._start(
-            app, settings, codec, AppStore, client, owned=self._owned, check=check
-        )
+        self._connect(app, settings, codec, AppStore, redis_url, redis)
 
     def close(self) -> None:
         """Close the Redis connection pool, if qscookies opened it (``redis_url``),

@@ -53,15 +53,14 @@ from ..core.messages import Request
 from ..core.messages import reason
 from ..core.request import RequestState
 from ..door import Door
-from ..door import open_async
-from ..door import sync_client
+from ..door import async_for
 from ..errors import ConfigurationError
+from ..protocols.asgi import SCOPE_KEY
 from ..protocols.asgi import request_from as asgi_request
 from ..protocols.wsgi import ENVIRON_KEY
 from ..protocols.wsgi import request_from as wsgi_request
 from ..sending import atrack
 from ..sending import track
-from ..settings import Settings
 from ..store.aio import AsyncAppStore
 from ..store.app import AppStore
 from .config import configuration
@@ -97,29 +96,25 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
     def __init__(self, get_response: GetResponse) -> None:
         connection, keys, settings = configuration()
         url = connection.get("redis_url")
+        codec = CookieCodec(keys)
         try:
-            client, self._owned, check = sync_client(
-                url, connection.get("redis"), settings
+            self._connect(
+                get_response, settings, codec, AppStore, url, connection.get("redis")
             )
         except ConfigurationError as error:
             raise named(error) from error
-        codec = CookieCodec(keys)
-        self._start(
-            get_response,
-            settings,
-            codec,
-            AppStore,
-            client,
-            owned=self._owned,
-            check=check,
-        )
         #: The asyncio store, when Django runs the middleware async (ASGI).
         self._astore: AsyncAppStore | None = None
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
-            aclient = _async_client(connection, settings)
+            aclient = connection.get("async_redis")
+            if url is None and aclient is None:
+                raise ConfigurationError(
+                    "under Django's ASGI handler, QSCOOKIES with 'redis' needs"
+                    " 'async_redis' too (a redis.asyncio client of the same server)"
+                )
             self._astore = self._store_for(
-                AsyncAppStore, aclient, owned=url is not None
+                AsyncAppStore, async_for(url, aclient, settings), owned=url is not None
             )
             self.process_view = self._sync_context_for_sync_views
 
@@ -183,9 +178,8 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
             the middleware is listed twice.
         """
         scope = getattr(request, "scope", {})  # the ASGI door's context is there
-        wrapped = any(key in request.META for key in (ENVIRON_KEY, _STATE)) or (
-            ENVIRON_KEY in scope
-        )
+        meta = request.META
+        wrapped = ENVIRON_KEY in meta or _STATE in meta or SCOPE_KEY in scope
         turn = self._cycle.open(_plain(request), wrapped=wrapped)
         request.META[_STATE] = turn
         _attach(request, context(turn.state))
@@ -199,17 +193,6 @@ def _attach(request: HttpRequest, qs: Qs) -> None:
     """
     request.qs = qs
     request.META[ENVIRON_KEY] = qs
-
-
-def _async_client(connection: dict[str, Any], settings: Settings) -> Any:
-    if "redis_url" in connection:
-        return open_async(connection["redis_url"], settings)
-    if connection.get("async_redis") is None:
-        raise ConfigurationError(
-            "under Django's ASGI handler, QSCOOKIES with 'redis' needs"
-            " 'async_redis' too (a redis.asyncio client of the same server)"
-        )
-    return connection["async_redis"]
 
 
 def _plain(request: HttpRequest) -> Request:

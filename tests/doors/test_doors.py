@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -473,6 +474,8 @@ def _journeys(base: str, add: str) -> dict[str, Any]:
             out.headers.get("location"),
             sorted(out.cookies),
         )
+        answers = (landing, added, wrong, blind, out)
+        seen["status lines"] = [a.reason_phrase for a in answers]
     return seen
 
 
@@ -503,13 +506,25 @@ def test_every_door_answers_the_middlewares_own_rules_alike(
             " so it cannot be told to come from this site.\n",
         ),
         "privacy out": (303, "/", ["qs_choice"]),
+        "status lines": [  # the core's int, and a reason where a door writes one
+            "See Other",
+            "Service Unavailable",
+            "Method Not Allowed",
+            "Forbidden",
+            "See Other",
+        ],
     }
 
 
 _DJANGO_DOORS = """
-import asyncio, json, sys, django
+import asyncio, json, logging, sys, django, httpx
 django.setup()
 from django.conf import settings
+from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
+from werkzeug.test import Client as WerkzeugClient
+from qscookies import QSCookies
+from qscookies.asgi import QSCookies as ASGIQSCookies
 from django.http import HttpResponse
 from django.test import AsyncClient, Client, override_settings
 from qscookies.django import QSCookiesMiddleware
@@ -525,6 +540,29 @@ with override_settings(MIDDLEWARE=[door, door]):
             call()
         except Exception as error:
             seen[f"wrapped twice {name}"] = str(error)
+
+# Django's own apps in a door too: the middleware inside refuses (Django's 500)
+url, key = settings.QSCOOKIES["redis_url"], "k" * 32
+django_asgi, django_wsgi = get_asgi_application(), get_wsgi_application()
+errors = []  # after those: each sets Django's logging up again
+handler = logging.Handler()
+handler.emit = lambda record: errors.append(str(record.exc_info[1]))
+logging.getLogger("django.request").addHandler(handler)
+
+async def asgi_door():
+    app = ASGIQSCookies(django_asgi, secret_key=key, redis_url=url)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://a") as browser:
+        status = (await browser.get("/async/")).status_code
+    await app.aclose()
+    return status
+
+wsgi = QSCookies(django_wsgi, secret_key=key, redis_url=url)
+for name, call in (
+    ("in the wsgi door", lambda: WerkzeugClient(wsgi).get("/").status_code),
+    ("in the asgi door", lambda: asyncio.run(asgi_door())),
+):
+    seen[f"wrapped twice {name}"] = [call(), errors.pop()]
 bad = {**settings.QSCOOKIES, "redis_url": "nowhere://x"}
 with override_settings(QSCOOKIES=bad):
     try:
@@ -573,8 +611,13 @@ def test_every_door_refuses_a_double_wrap_and_a_bad_url_alike(
     seen = json.loads(django.stdout)
     twice["django sync"] = seen["wrapped twice sync"]
     twice["django async"] = seen["wrapped twice async"]
+    for door in ("wsgi", "asgi"):  # Django's 500 for what its middleware raised
+        status, twice[f"django in the {door} door"] = seen[
+            f"wrapped twice in the {door} door"
+        ]
+        assert status == 500
     assert twice == dict.fromkeys(twice, WRAPPED_TWICE)
-    assert len(twice) == 5
+    assert len(twice) == 7
     assert {name: error.setting for name, error in bad.items()} == dict.fromkeys(
         bad, "redis_url"
     )
@@ -687,3 +730,88 @@ def test_every_door_refuses_a_sibling_subdomains_cart_form(
         assert same.json() == 1
         assert browser.post(add, params={"sku": "B"}).json() == 1
         assert browser.get(cart).json() == {"MINE": 1, "A": 1, "B": 1}
+
+
+def test_every_doors_store_is_built_from_the_settings(
+    up_shop: Callable[..., tuple[str, str]], redis_server: RedisServer
+) -> None:
+    """The store each door sends on (Django's asyncio one under its ASGI
+    handler included) is built from the settings, as every other door's: a
+    cart added through it is under the settings' key prefix, with their cart
+    lifetime, and reads back through the same door."""
+    base, add = up_shop(key_prefix="p23:", cart_max_age=3600)
+    with httpx.Client(base_url=base, timeout=10) as browser:
+        assert browser.get(add, params={"sku": "A"}).json() == 1
+        assert browser.get(add.replace("add", "cart")).json() == {"A": 1}
+    with redis_server.client() as admin:
+        carts = admin.keys("p23:c:*")
+        assert len(carts) == 1
+        assert 3500 < admin.ttl(carts[0]) <= 3600
+        assert admin.keys("qs:*") == []
+
+
+_DJANGO_GIVEN = """
+import json, logging, os, django, redis, redis.asyncio
+django.setup()
+from django.http import HttpResponse
+from django.test import override_settings
+from qscookies.django import QSCookiesMiddleware
+from qscookies.store.client import client_options
+
+url = os.environ["DJANGO_SITE_REDIS_URL"]
+warned = []
+handler = logging.Handler()
+handler.emit = lambda record: warned.append(record.getMessage())
+logging.getLogger("qscookies").addHandler(handler)
+
+async def view(request):
+    return HttpResponse()
+
+bounded = redis.Redis.from_url(url, **client_options(1.0))
+unbounded = redis.asyncio.Redis.from_url(url)
+for name, given, get_response in (
+    ("sync", {"redis": redis.Redis.from_url(url)}, lambda request: HttpResponse()),
+    ("async", {"redis": bounded, "async_redis": unbounded}, view),
+):
+    warned.clear()
+    with override_settings(QSCOOKIES=given):
+        QSCookiesMiddleware(get_response)
+    print(json.dumps([name, [m for m in warned if "passed in" in m]]))
+"""
+
+
+def test_every_door_warns_of_a_given_client_without_a_timeout(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client passed in that can hold a request past ``socket_timeout`` is
+    named once, at whichever door it is given to: Django's ``async_redis``
+    under its ASGI handler as the ASGI door's ``redis``."""
+    url = redis_server.url
+    seen: dict[str, list[str]] = {}
+    flask = flask_shop(None, QSCOOKIES_REDIS=redis.Redis.from_url(url))
+    for name, build in (
+        ("wsgi", lambda: WSGIQSCookies(http_shop, secret_key=SECRET,
+                                       redis=redis.Redis.from_url(url))),
+        ("asgi", lambda: ASGIQSCookies(http_shop, secret_key=SECRET,
+                                       redis=redis.asyncio.Redis.from_url(url))),
+        ("flask", lambda: FlaskQSCookies(flask)),
+    ):  # fmt: skip
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "qscookies"):
+            build()
+        seen[name] = [m for m in caplog.messages if "passed in" in m]
+    django = _python(url, "-c", _DJANGO_GIVEN)
+    assert django.returncode == 0, django.stderr
+    for line in django.stdout.splitlines():
+        name, warned = json.loads(line)
+        seen[f"django {name}"] = warned
+    assert list(seen) == ["wsgi", "asgi", "flask", "django sync", "django async"]
+    texts = {
+        name: [w.partition(" (pid")[0] for w in warned] for name, warned in seen.items()
+    }
+    assert texts == dict.fromkeys(seen, [
+        "qscookies: the Redis client passed in has no socket_timeout: a request"
+        " can wait past socket_timeout; give it a socket_timeout and a"
+        " socket_connect_timeout no longer than it (see"
+        " https://qscookies.github.io/qscookies/scale/#client-settings)"
+    ])  # fmt: skip
