@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from .errors import ConfigurationError
 from .signing import MacSigner
+from .signing import SignedReader
 
 #: What starts the cart id of a customer's cart (never a random id: those have
 #: no ``:``), followed by a keyed hash of the customer id.
@@ -161,6 +162,11 @@ class CookieCodec:
         self._visitor = MacSigner(keys, salt="qscookies.visitor")
         self._promotion = MacSigner(keys, salt="qscookies.promotion")
         self._choice = MacSigner(keys, salt="qscookies.choice")
+        # What each purpose's values say, verified once per value.
+        self._carts = SignedReader(self._cart, _read_cart)
+        self._visitors = SignedReader(self._visitor, _read_visitor)
+        self._promotions = SignedReader(self._promotion, _read_promotion)
+        self._choices = SignedReader(self._choice, _read_choice)
         #: Signs checkout tokens (:mod:`qscookies.core.checkout`): a salt of
         #: their own, so a token never verifies as a cookie, nor one as a token.
         self.checkout = MacSigner(keys, salt="qscookies.checkout")
@@ -227,16 +233,10 @@ class CookieCodec:
         self, value: str | None, now: int, max_age: int
     ) -> CartCookie | None:
         """All a valid, unexpired cart cookie value says, else ``None``."""
-        found = _CART.fullmatch(_unsign(self._cart, value))
-        if found is None:
+        cookie = self._carts.read(value)
+        if cookie is None or not fresh(cookie.issued, now, max_age):
             return None
-        cart_id, issued, rivals, generation, new = found.groups()
-        if not fresh(int(issued), now, max_age):
-            return None
-        hashes = tuple(rivals.split("-")) if rivals else ()
-        return CartCookie(
-            cart_id, int(issued), hashes, new is not None, str(int(generation or 0))
-        )
+        return cookie
 
     def rival_hash(self, value: str) -> str:
         """A keyed hash of a cart cookie value, for :attr:`CartCookie.rivals`."""
@@ -253,17 +253,10 @@ class CookieCodec:
         self, value: str | None, now: int, max_age: int
     ) -> VisitorState | None:
         """Return the state in a valid visitor cookie not idle over *max_age*."""
-        # Read on almost every request: _unsign and fresh, inlined.
-        if not value or len(value) > 512:
+        state = self._visitors.read(value)  # read on almost every request
+        if state is None or not -_CLOCK_SKEW <= now - state.last_seen <= max_age:
             return None
-        found = _VISITOR.fullmatch(self._visitor.unsign(value) or "")
-        if found is None:
-            return None
-        visitor_id, visits, first_seen, last_seen = found.groups()
-        count, last = int(visits), int(last_seen)
-        if count < 1 or not -_CLOCK_SKEW <= now - last <= max_age:
-            return None
-        return VisitorState(visitor_id, count, int(first_seen), last)
+        return state
 
     def dump_promotion(self, attribution: Attribution) -> str:
         """Sign a promotion code with its landing time, source and medium (and
@@ -284,23 +277,10 @@ class CookieCodec:
         with no source or medium; so does one from before landings counted
         under others were kept (``code~time~source~medium``).
         """
-        parts = _unsign(self._promotion, value).split("~")
-        if len(parts) not in (2, 4, 7):
+        attribution = self._promotions.read(value)
+        if attribution is None or not fresh(attribution.landed_at, now, max_age):
             return None
-        code, landed_at, source, medium, *landed = (*parts, "", "")[
-            : max(4, len(parts))
-        ]
-        if not (PROMOTION_CODE.fullmatch(code) and _INT.fullmatch(landed_at)):
-            return None
-        names = (source, medium, *landed)
-        if not all(PROMOTION_CODE.fullmatch(part) for part in names if part):
-            return None
-        if (landed and not landed[0]) or not fresh(int(landed_at), now, max_age):
-            return None
-        landing = (landed[0], landed[1] or None, landed[2] or None) if landed else None
-        return Attribution(
-            code, int(landed_at), source or None, medium or None, landing
-        )
+        return attribution
 
     def dump_choice(self, choice: Choice) -> str:
         """Sign a tracking choice with the time it was made."""
@@ -308,10 +288,57 @@ class CookieCodec:
 
     def load_choice(self, value: str | None, now: int, max_age: int) -> Choice | None:
         """Return the choice in a valid choice cookie made at most *max_age* ago."""
-        found = _CHOICE.fullmatch(_unsign(self._choice, value))
-        if found is None or not fresh(int(found[2]), now, max_age):
+        choice = self._choices.read(value)
+        if choice is None or not fresh(choice.made_at, now, max_age):
             return None
-        return Choice(found[1], int(found[2]))
+        return choice
+
+
+def _read_cart(payload: str) -> CartCookie | None:
+    """What a verified cart cookie payload says (:meth:`CookieCodec.dump_cart`)."""
+    found = _CART.fullmatch(payload)
+    if found is None:
+        return None
+    cart_id, issued, rivals, generation, new = found.groups()
+    hashes = tuple(rivals.split("-")) if rivals else ()
+    return CartCookie(
+        cart_id, int(issued), hashes, new is not None, str(int(generation or 0))
+    )
+
+
+def _read_visitor(payload: str) -> VisitorState | None:
+    """What a verified visitor cookie payload says (at least one visit)."""
+    found = _VISITOR.fullmatch(payload)
+    if found is None:
+        return None
+    visitor_id, visits, first_seen, last_seen = found.groups()
+    count = int(visits)
+    if count < 1:
+        return None
+    return VisitorState(visitor_id, count, int(first_seen), int(last_seen))
+
+
+def _read_promotion(payload: str) -> Attribution | None:
+    """What a verified promotion cookie payload says, of any of its three forms."""
+    parts = payload.split("~")
+    if len(parts) not in (2, 4, 7):
+        return None
+    code, landed_at, source, medium, *landed = (*parts, "", "")[: max(4, len(parts))]
+    if not (PROMOTION_CODE.fullmatch(code) and _INT.fullmatch(landed_at)):
+        return None
+    names = (source, medium, *landed)
+    if not all(PROMOTION_CODE.fullmatch(part) for part in names if part):
+        return None
+    if landed and not landed[0]:
+        return None
+    landing = (landed[0], landed[1] or None, landed[2] or None) if landed else None
+    return Attribution(code, int(landed_at), source or None, medium or None, landing)
+
+
+def _read_choice(payload: str) -> Choice | None:
+    """What a verified choice cookie payload says."""
+    found = _CHOICE.fullmatch(payload)
+    return None if found is None else Choice(found[1], int(found[2]))
 
 
 def framework_keys(
@@ -344,13 +371,6 @@ def _bytes(key: str | bytes) -> bytes:
 def keyed_hash(key: bytes, value: str, length: int = 12) -> str:
     """An HMAC-SHA256 of *value* under *key*, hex, cut to *length* characters."""
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:length]
-
-
-def _unsign(signer: MacSigner, value: str | None) -> str:
-    """The payload of a signed *value*; ``""`` (matching no payload) if unsigned."""
-    if not value or len(value) > 512:
-        return ""
-    return signer.unsign(value) or ""
 
 
 def fresh(timestamp: int, now: int, max_age: int) -> bool:

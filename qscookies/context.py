@@ -35,9 +35,8 @@ class _Facade:
     """What both contexts read without Redis."""
 
     __slots__ = ("_state",)
-
-    def __init__(self, state: RequestState) -> None:
-        self._state = state
+    #: The request's state, set by each context's ``__init__``.
+    _state: RequestState
 
     @property
     def tracking_allowed(self) -> bool:
@@ -98,7 +97,7 @@ class Context(_Facade):
     __slots__ = ("_cart", "_store")
 
     def __init__(self, state: RequestState, store: AppStore) -> None:
-        super().__init__(state)
+        self._state = state  # the facade's, set here: one call less a request
         self._store = store
         self._cart: Cart | None = None
 
@@ -247,7 +246,7 @@ class AsyncContext(_Facade):
     __slots__ = ("_cart", "_store")
 
     def __init__(self, state: RequestState, store: AsyncAppStore) -> None:
-        super().__init__(state)
+        self._state = state  # the facade's, set here: one call less a request
         self._store = store
         self._cart: AsyncCart | None = None
 

@@ -9,14 +9,26 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+from collections.abc import Callable
 from collections.abc import Sequence
+from typing import Generic
+from typing import TypeVar
 
 from itsdangerous import Signer
+
+from .memo import Memo
 
 try:  # CPython's own SHA1: a state copy is a memcpy, not an OpenSSL context
     from _sha1 import sha1 as _sha1  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - a build without the builtin hashes
     _sha1 = hashlib.sha1
+
+T = TypeVar("T")
+#: The longest signed value read; longer ones are refused unread (a cookie
+#: value of ours is under 200 characters).
+MAX_SIGNED = 512
+#: The most verified values a :class:`SignedReader` remembers.
+VERIFIED_MAX = 4096
 
 
 class MacSigner:
@@ -53,6 +65,45 @@ class MacSigner:
             if hmac.compare_digest(mac(payload), signature):
                 return payload
         return None
+
+
+class SignedReader(Generic[T]):
+    """What the signed values of one purpose say, each verified and read once.
+
+    A browser sends the same cookie values on every request of a visit, so
+    the reader remembers what each value it verified says (at most
+    :data:`VERIFIED_MAX` of them, then it forgets them all: see
+    :class:`~qscookies.memo.Memo`): a value seen before costs one dict lookup
+    instead of a MAC and a parse. Only values that verify are remembered, so
+    a client sending junk fills nothing; the value is the whole signed string,
+    so a remembered one is exactly one that verified. What a value says must
+    not change with time (freshness is the caller's, on every read).
+
+    :param signer: verifies the values.
+    :param read: what a verified payload says, or ``None`` when it says
+        nothing usable (refused, and not remembered).
+    """
+
+    __slots__ = ("_known", "_read", "_signer")
+
+    def __init__(self, signer: MacSigner, read: Callable[[str], T | None]) -> None:
+        self._signer = signer
+        self._read = read
+        self._known: Memo[str, T] = Memo(VERIFIED_MAX)
+
+    def read(self, value: str | None) -> T | None:
+        """What *value* says when a key signed it and it reads, else ``None``."""
+        if not value or len(value) > MAX_SIGNED:
+            return None
+        said = self._known.get(value)
+        if said is None:
+            payload = self._signer.unsign(value)
+            if payload is None:
+                return None
+            said = self._read(payload)
+            if said is not None:
+                self._known.keep(value, said)
+        return said
 
 
 #: base64 to base64url, for :class:`Mac`.

@@ -66,8 +66,11 @@ def context(environ: WSGIEnvironment, default: Any = RAISE) -> Any:
     :raises QSCookiesError: no context and no *default*: the path is excluded,
         or the app is not wrapped.
     """
+    context = environ.get(ENVIRON_KEY)
+    if context is not None:  # read on most requests: found() only when not
+        return context
     return found(
-        environ.get(ENVIRON_KEY),
+        context,
         default,
         environ.get("PATH_INFO", ""),
         "wrap the app in QSCookies, and on excluded paths use"
@@ -183,10 +186,11 @@ class _Response:
         self, status: str, headers: Headers, exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
         """The ``start_response`` the app is given."""
-        code, _, phrase = status.partition(" ")
-        head = self._turn.respond(int(code), headers, phrase)
-        self.instead = head.body
-        return self._start_response(head.line, head.headers, exc_info)
+        head = self._turn.respond(int(status.partition(" ")[0]), headers)
+        self.instead = body = head.body
+        if body is not None:  # our 503 instead of the app's 500
+            status = head.line
+        return self._start_response(status, head.headers, exc_info)
 
     def failed(self, error: StoreUnavailable) -> list[bytes]:
         """The ``503``'s body for a StoreUnavailable the app let out, its head

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
 from ..errors import HeadersSentError
+from ..memo import Memo
 from ..setcookie import HOST_PREFIX
 from ..setcookie import cookie_name
 from ..setcookie import delete_cookie_header
@@ -22,6 +24,16 @@ OPT_OUT_MAX_AGE = OPT_OUT_CHOICE_MAX_AGE
 #: every jar, read-only (a write raises ``TypeError``), so that no request
 #: can write into another's: a jar makes a dict of its own on its first write.
 _EMPTY: dict[Any, Any] = MappingProxyType({})  # type: ignore[assignment]
+
+#: A header's cookies, ``{name: first value}``, and the later values of the
+#: names sent more than once (see :func:`~qscookies.core.http.read_cookies`).
+Parsed = tuple[Mapping[str, str], Mapping[str, tuple[str, ...]]]
+#: What recent ``Cookie`` headers say, parsed once (read-only, shared): a
+#: browser sends the same header on every page view of a visit, until one of
+#: its cookies changes. Only headers of at most :data:`REMEMBERED_HEADER`
+#: characters are kept, so the memo holds at most about a megabyte.
+_PARSED: Memo[str, Parsed] = Memo(512)
+REMEMBERED_HEADER = 2048
 
 
 class CookieJar:
@@ -61,13 +73,11 @@ class CookieJar:
         self.sent = False
         # Most requests send each cookie once and set none: the shared empty
         # mappings stand in until a jar has something of its own.
-        self._repeats: dict[str, list[str]] = _EMPTY
-        self._incoming: dict[str, str] = _EMPTY
+        self._incoming: Mapping[str, str] = _EMPTY
+        self._repeats: Mapping[str, tuple[str, ...]] = _EMPTY
         if header:
-            repeats: dict[str, list[str]] = {}
-            self._incoming = read_cookies(header, repeats)
-            if repeats:
-                self._repeats = repeats
+            parsed = _PARSED.get(header)
+            self._incoming, self._repeats = parsed or _parse(header)
         self._outgoing: dict[str, str | None] = _EMPTY
         self._max_ages: dict[str, int] = _EMPTY
 
@@ -169,3 +179,14 @@ class CookieJar:
                     )
                 )
         return headers
+
+
+def _parse(header: str) -> Parsed:
+    """What *header* says, read-only, remembered when it is not too long."""
+    repeats: dict[str, list[str]] = {}
+    incoming = read_cookies(header, repeats)
+    later = {name: tuple(values) for name, values in repeats.items()}
+    parsed = (MappingProxyType(incoming), MappingProxyType(later) if later else _EMPTY)
+    if len(header) <= REMEMBERED_HEADER:
+        _PARSED.keep(header, parsed)
+    return parsed

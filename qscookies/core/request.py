@@ -49,7 +49,7 @@ from .response import unavailable
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
-from .visits import utc
+from .visits import view
 
 
 class Rules:
@@ -216,9 +216,7 @@ class RequestState:
         """The visitor making this request (anonymous when not tracked)."""
         self.jar.accessed = True
         state = self._visitor
-        if state is None:
-            return ANONYMOUS
-        return Visitor(state.visits > 1, state.visits, utc(state.first_seen))
+        return ANONYMOUS if state is None else view(state)
 
     @property
     def promotion(self) -> str | None:

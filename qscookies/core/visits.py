@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from ..codec import VisitorState
 from ..codec import new_id
+from ..memo import Memo
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ def utc(timestamp: int) -> datetime:
 _UTC = timezone.utc
 
 
+#: The application's view of recent visitor states, built once a state.
+_VIEWS: Memo[VisitorState, Visitor] = Memo(2048)
+
+
+def view(state: VisitorState) -> Visitor:
+    """The application's view of *state* (:meth:`Visitor.from_state`), built
+    once: a page view of a visit reads the same state as the one before."""
+    seen = _VIEWS.get(state)
+    return _VIEWS.keep(state, Visitor.from_state(state)) if seen is None else seen
+
+
 #: The visitor of a request that is not tracked.
 ANONYMOUS = Visitor(is_returning=False, visits=0, first_seen=None)
 
@@ -60,6 +72,11 @@ class Step(NamedTuple):
     refresh: bool
 
 
+#: Builds a :class:`Step` without the named tuple's own ``__new__`` (one
+#: Python call more, on every request).
+_new = tuple.__new__
+
+
 def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
     """Move a visitor's state to the time of a new request.
 
@@ -69,12 +86,12 @@ def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
     """
     if state is None:
         fresh = VisitorState(new_id(), 1, now, now)
-        return Step(fresh, True, True)  # new visit, refresh
+        return _new(Step, (fresh, True, True))  # new visit, refresh
     idle = now - state.last_seen
     if idle > visit_gap:
         later = VisitorState(state.visitor_id, state.visits + 1, state.first_seen, now)
-        return Step(later, True, True)
+        return _new(Step, (later, True, True))
     if idle >= max(1, visit_gap // 30):
         touched = VisitorState(state.visitor_id, state.visits, state.first_seen, now)
-        return Step(touched, False, True)  # the same visit, refresh
-    return Step(state, False, False)
+        return _new(Step, (touched, False, True))  # the same visit, refresh
+    return _new(Step, (state, False, False))

@@ -7,13 +7,17 @@ from itsdangerous import Signer
 from werkzeug.http import dump_cookie
 
 from qscookies import ConfigurationError
+from qscookies import signing
 from qscookies.codec import Attribution
+from qscookies.codec import Choice
 from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
 from qscookies.codec import new_id
+from qscookies.memo import Memo
 from qscookies.setcookie import cookie_name
 from qscookies.setcookie import delete_cookie_header
 from qscookies.setcookie import set_cookie_header
+from qscookies.signing import MacSigner
 
 OLD = "old-secret-key-0123456789"
 NEW = "new-secret-key-0123456789"
@@ -241,3 +245,69 @@ def test_the_mac_is_hmac_sha1_for_keys_of_any_length(length: int) -> None:
     for payload in ["", "a" * 63, "x.1.2.3" * 40]:
         expected = hmac.digest(key, payload.encode(), "sha1")
         assert Mac(key)(payload) == base64.urlsafe_b64encode(expected).decode()[:27]
+
+
+def _values(codec: CookieCodec) -> dict[str, tuple[str, object]]:
+    """One value of each purpose: (its loader's name, what it says)."""
+    visitor = VisitorState(new_id(), 3, NOW - DAY, NOW)
+    attribution = Attribution("SUMMER", NOW, "news", "email")
+    return {
+        codec.dump_cart("c" * 22, NOW): ("load_cart_cookie", "c" * 22),
+        codec.dump_visitor(visitor): ("load_visitor", visitor),
+        codec.dump_promotion(attribution): ("load_promotion", attribution),
+        codec.dump_choice(Choice("in", NOW)): ("load_choice", Choice("in", NOW)),
+    }
+
+
+def test_a_value_is_verified_once_and_its_age_read_every_time(
+    codec: CookieCodec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unsigned = []
+    unsign = MacSigner.unsign
+    monkeypatch.setattr(
+        MacSigner,
+        "unsign",
+        lambda self, value: unsigned.append(value) or unsign(self, value),
+    )
+    for value, (loader, says) in _values(codec).items():
+        load = getattr(codec, loader)
+        for _ in range(3):
+            read = load(value, NOW + 10, 30 * DAY)
+            assert (read.cart_id if loader == "load_cart_cookie" else read) == says
+        assert unsigned.count(value) == 1  # remembered after the first
+        # Remembered, and still refused once too old or from the future.
+        assert load(value, NOW + 30 * DAY + 1, 30 * DAY) is None
+        assert load(value, NOW - 3600, 30 * DAY) is None
+        assert unsigned.count(value) == 1
+
+
+def test_a_value_that_fails_is_never_remembered(codec: CookieCodec) -> None:
+    good = codec.dump_cart(new_id(), NOW)
+    assert codec.load_cart(good, NOW, DAY) is not None
+    bad = [_tampered(good), good[:-1], good + "A", "junk." * 20, f"{good}.{good}"]
+    for _ in range(3):
+        assert all(codec.load_cart(value, NOW, DAY) is None for value in bad)
+    assert list(codec._carts._known) == [good]  # only the value that verified
+    # A signed payload that reads as nothing (zero visits) is not kept either.
+    signer = Signer([NEW], salt="qscookies.visitor")
+    zero = signer.sign(f"{new_id()}.0.{NOW}.{NOW}").decode()
+    assert codec.load_visitor(zero, NOW, DAY) is None
+    assert not codec._visitors._known
+
+
+def test_remembered_values_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(signing, "VERIFIED_MAX", 8)
+    codec = CookieCodec(NEW)
+    for n in range(100):
+        state = VisitorState(new_id(), 1 + n, NOW, NOW)
+        assert codec.load_visitor(codec.dump_visitor(state), NOW, DAY) == state
+        assert len(codec._visitors._known) <= 8
+
+
+def test_a_memo_forgets_everything_once_full() -> None:
+    memo: Memo[str, int] = Memo(3)
+    for n in range(3):
+        assert memo.keep(str(n), n) == n
+    assert memo == {"0": 0, "1": 1, "2": 2}
+    memo.keep("3", 3)
+    assert memo == {"3": 3} and memo.most == 3

@@ -123,3 +123,35 @@ def test_repeats_stay_per_jar() -> None:
     assert planted.get_all("qs_cart") == ["a", "b"]
     assert plain.get_all("qs_cart") == ["a"]
     assert len(jar_module._EMPTY) == 0
+
+
+def test_a_header_is_parsed_once_and_shared_read_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed = []
+    read = jar_module.read_cookies
+    monkeypatch.setattr(
+        jar_module, "read_cookies", lambda *a: parsed.append(a[0]) or read(*a)
+    )
+    header = "qs_cart=once; other=1; qs_cart=planted"
+    jars = [CookieJar(SETTINGS, header, False, NOW) for _ in range(3)]
+    assert parsed == [header]  # the next requests' jars read the remembered one
+    assert all(j.get_all("qs_cart") == ["once", "planted"] for j in jars)
+    with pytest.raises(TypeError):  # no request can change what another reads
+        jars[0]._incoming["qs_cart"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        jars[0]._repeats["qs_cart"] = ("x",)  # type: ignore[index]
+    jars[0].set("qs_cart", "new")
+    jars[0].drop("qs_visitor")
+    assert jars[1].get("qs_cart") == "once" and jars[1].headers(ids=True) == []
+
+
+def test_remembered_headers_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jar_module, "_PARSED", jar_module.Memo(4))
+    for n in range(50):  # a client sending a new header on every request
+        assert CookieJar(SETTINGS, f"qs_cart={n}", False, NOW).get("qs_cart") == str(n)
+        assert len(jar_module._PARSED) <= 4
+    # A header longer than a remembered one is parsed, and not kept.
+    long = "qs_cart=c; " + "x=" + "y" * jar_module.REMEMBERED_HEADER
+    assert CookieJar(SETTINGS, long, False, NOW).get("qs_cart") == "c"
+    assert long not in jar_module._PARSED

@@ -8,9 +8,11 @@ from datetime import timezone
 import pytest
 
 from qscookies.codec import VisitorState
+from qscookies.core import visits
 from qscookies.core.visits import ANONYMOUS
 from qscookies.core.visits import Visitor
 from qscookies.core.visits import advance
+from qscookies.core.visits import view
 
 NOW = 1_800_000_000
 ID = "EEHsskdGpUe4PncoNWU_3w"
@@ -82,6 +84,20 @@ def test_visitor_view_of_a_state() -> None:
     assert later.is_returning and later.visits == 3
     assert later.first_seen == datetime.fromtimestamp(NOW - 86400, timezone.utc)
     assert later.first_seen is not None and later.first_seen.tzinfo is timezone.utc
+
+
+def test_the_view_of_a_state_is_built_once_a_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(visits, "_VIEWS", visits.Memo(4))
+    state = VisitorState(ID, 3, NOW - 86400, NOW)
+    seen = view(state)
+    assert seen == Visitor.from_state(state)
+    # The next page view's state is equal (the same cookie): the same view.
+    assert view(VisitorState(ID, 3, NOW - 86400, NOW)) is seen
+    for n in range(20):  # as many states as clients send: at most 4 kept
+        assert view(VisitorState(ID, n + 1, NOW, NOW)).visits == n + 1
+        assert len(visits._VIEWS) <= 4
 
 
 def test_anonymous() -> None:
