@@ -48,6 +48,12 @@ ROWS = [
     ("add to cart", BARE),
     ("view a 5-line cart", BARE),
 ]
+#: WSGI's rows of a store on the shop's own client (``redis=``, its pool
+#: shared: a connection from it for each command), for comparison.
+SHARED = [
+    ("add to cart, shop's client", "add to cart"),
+    ("view a 5-line cart, shop's client", "view a 5-line cart"),
+]
 #: (request, its bare command (FCALL, or EVALSHA on a server without the
 #: library), the ratio at most) of PRODUCT.md, and the
 #: page view's bound in instructions over the bare app.
@@ -140,11 +146,9 @@ def work(shim_path: str, url: str, number: int) -> None:
         **client_options(5.0, asynchronous=True),
     )
     bench.asgi_rows(table, driver, redis.asyncio.Redis(connection_pool=apool))
-    scenarios = {
-        f"{door}{row} | {column}": table.timers[door + row, column]
-        for door in ("", "ASGI ")
-        for row, column in ROWS
-    }
+    rows = [(door + row, column) for door in ("", "ASGI ") for row, column in ROWS]
+    rows += [(row, QS) for row, _ in SHARED]
+    scenarios = {f"{row} | {column}": table.timers[row, column] for row, column in rows}
     for timer in scenarios.values():
         timer(max(number // 5, 10))  # connections open, scripts loaded, caches warm
     shim.qs_start()
@@ -187,6 +191,13 @@ def report(counts: dict[str, int], trips: dict[str, float], number: int) -> None
                 f"| {door or 'WSGI '}{row} | {counts[name]:,} ({trips[name]:g})"
                 f" | {over:,} | {command} {counts[bare]:,} ({trips[bare]:g})"
                 f" | {ratio:.2f}× | ≤ {most}×: {'met' if met else 'NOT met'} |"
+            )
+        for row, like in SHARED if not door else []:
+            name, bare = f"{row} | {QS}", f"{like} | {BARE}"
+            ratio = (counts[name] - floor) / counts[bare]
+            print(
+                f"| WSGI {row} | {counts[name]:,} ({trips[name]:g})"
+                f" | {counts[name] - floor:,} | {counts[bare]:,} | {ratio:.2f}× | – |"
             )
     print(f"\n{len(failed)} target(s) not met" + (f": {failed}" if failed else ""))
 
