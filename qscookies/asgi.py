@@ -193,11 +193,14 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             return
         wrapped = SCOPE_KEY in scope or isinstance(self.app, Door)
         turn = self._cycle.open(request_from(scope), wrapped=wrapped)
-        await self._astartup()
+        if not self._cycle.startup.done:  # an await less on every later request
+            await self._astartup()
         scope = dict(scope)  # ASGI: copy a scope before changing it
         scope[SCOPE_KEY] = AsyncContext(turn.state, self._store)
         body = await read_form(receive) if turn.reads_form else b""
-        await atrack(self._store, turn.begin(lambda: form_field(body, "choice")))
+        plan = turn.begin(lambda: form_field(body, "choice"))
+        if plan.commands:
+            await atrack(self._store, plan)
         head = turn.ours()
         if head is not None:
             await send_whole(send, head)
@@ -210,11 +213,12 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
                 await send(message)
                 return
             raw = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
-            head = turn.respond(int(message["status"]), decode(raw))
+            decoded = decode(raw)
+            head = turn.respond(int(message["status"]), decoded)
             if head.body is not None:
                 await send_whole(send, head)
                 return
-            await send({**message, "headers": encode(head.headers, raw)})
+            await send({**message, "headers": encode(head.headers, raw, decoded)})
 
         try:
             await self.app(scope, receive, qs_send)

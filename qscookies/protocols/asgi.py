@@ -6,6 +6,7 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import MutableMapping
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from typing import Any
 from urllib.parse import quote
@@ -107,14 +108,26 @@ def decode(raw: RawHeaders) -> list[tuple[str, str]]:
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
 
 
-def encode(headers: Iterable[tuple[str, str]], raw: RawHeaders) -> RawHeaders:
+def encode(
+    headers: Iterable[tuple[str, str]],
+    raw: RawHeaders,
+    decoded: Sequence[tuple[str, str]] = (),
+) -> RawHeaders:
     """*headers* as ASGI bytes, the app's own pairs (*raw*) kept byte for byte.
 
     The core keeps the app's headers in place (changing at most a value) and
     appends its own; new names are sent lower case, as ASGI asks.
+
+    :param decoded: what :func:`decode` made of *raw*, when the core was
+        handed it: a pair of *headers* that is still the very same object is
+        the app's, unchanged (its bytes go as they came, nothing re-encoded).
     """
     out: RawHeaders = []
-    for index, (name, value) in enumerate(headers):
+    for index, pair in enumerate(headers):
+        if index < len(decoded) and pair is decoded[index]:
+            out.append(raw[index])
+            continue
+        name, value = pair
         if index < len(raw) and raw[index][0].decode("latin-1") == name:
             raw_name, raw_value = raw[index]
             if value.encode("latin-1") != raw_value:

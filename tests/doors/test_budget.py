@@ -12,14 +12,17 @@ lands inside a measured request, and a measured request must not reconnect.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 from werkzeug.test import Client
+from werkzeug.test import EnvironBuilder
 
 from qscookies import QSCookies
+from qscookies import context
 from qscookies import scripts
 from qscookies.core.aggregates import utc_day
 from qscookies.core.lines import canonical_options
@@ -431,3 +434,51 @@ def test_lines_with_options_are_one_round_trip_each(
         assert round_trips(wire, client, url) == 1, url
     token = get_json(client, "/checkout")["token"]
     assert round_trips(wire, client, f"/buy?order=o-9&total=1&paid={token}") == 1
+
+
+def _plain(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A storefront without a framework (werkzeug's ``Request`` keeps itself
+    in the environ: a cycle of the framework's own)."""
+    qs = context(environ, None)
+    path = environ["PATH_INFO"]
+    if qs is not None:
+        qs.visitor, qs.promotion  # noqa: B018 - what a page reads
+        if path == "/add":
+            qs.cart.add(environ["QUERY_STRING"].partition("=")[2] or "A")
+        elif path == "/cart":
+            qs.cart.items()
+        elif path == "/lines":
+            qs.cart.lines()
+        elif path == "/checkout":
+            qs.cart.checkout()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def test_a_request_leaves_nothing_for_the_garbage_collector(
+    wire: RoundTrips,
+) -> None:
+    """What a request builds is freed by reference counting once its environ
+    goes, as a server drops it: no reference cycle (a state that holds a
+    closure over itself, say) leaves work for the cyclic collector, which
+    would walk it on later requests (``bench/instructions.py``)."""
+    app = wrap(wire.client, app=_plain)
+    app.clock = lambda: NOW
+    client = Client(app)
+    client.get("/?promo=SUMMER")
+    client.get("/add?sku=A")
+    cookie = "; ".join(f"{c.key}={c.value}" for c in client._cookies.values())
+    paths = ["/", "/add?sku=B", "/cart", "/lines", "/checkout", "/?promo=AUTUMN"]
+    paths += ["/static/x.css", "/cart?x=%ff", "/privacy"]
+    gc.collect()
+    gc.disable()
+    try:
+        for path in paths:
+            builder = EnvironBuilder(path=path, headers={"Cookie": cookie})
+            environ = builder.get_environ()
+            body = app(environ, lambda status, headers, exc_info=None: None)
+            b"".join(body)
+            del environ, body
+            assert gc.collect() == 0, path
+    finally:
+        gc.enable()
