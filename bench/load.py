@@ -68,17 +68,18 @@ def qscookies_wsgi() -> Any:
 
     from qscookies import QSCookies
 
-    return QSCookies(bench.app, secret_key=SECRET, redis_url=url, max_quantity=10**9)
+    return QSCookies(bench.app, secret_key=SECRET, redis_url=url, **bench.BOUNDS)
 
 
 def qscookies_asgi() -> Any:
     """The storefront of ``bench/aio.py`` in qscookies' ASGI door."""
     url = _setup()
     import aio
+    import requests as bench  # bench/requests.py, not the HTTP library
 
     from qscookies.asgi import QSCookies
 
-    return QSCookies(aio.app, secret_key=SECRET, redis_url=url, max_quantity=10**9)
+    return QSCookies(aio.app, secret_key=SECRET, redis_url=url, **bench.BOUNDS)
 
 
 def beaker_wsgi() -> Any:
