@@ -212,8 +212,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             if message["type"] != "http.response.start":
                 await send(message)
                 return
-            raw = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
-            decoded = decode(raw)
+            raw, decoded = decode(message.get("headers", ()))
             head = turn.respond(int(message["status"]), decoded)
             if head.body is not None:
                 await send_whole(send, head)

@@ -39,15 +39,13 @@ def choose_cart(
         valid values present.
     """
     longest = customer_max_age or max_age  # never shorter (see Settings)
+    if len(values) < 2:  # the common case, without a dict: one value, or none
+        cookie = _load(codec, values[0], now, max_age, longest) if values else None
+        return cookie, [] if cookie is None else values
     loaded = {
         value: cookie
         for value in values
-        if (cookie := codec.load_cart_cookie(value, now, longest)) is not None
-        and (
-            longest == max_age
-            or cookie.cart_id.startswith(CUSTOMER_CART)
-            or fresh(cookie.issued, now, max_age)
-        )
+        if (cookie := _load(codec, value, now, max_age, longest)) is not None
     }
     if len(loaded) < 2:  # the common case: one value, or none
         return next(iter(loaded.values()), None), list(loaded)
@@ -58,6 +56,17 @@ def choose_cart(
         if all(hashes[other] in cookie.rivals for other in loaded if other != value)
     ]
     return (winners[0] if len(winners) == 1 else None), list(loaded)
+
+
+def _load(
+    codec: CookieCodec, value: str, now: int, max_age: int, longest: int
+) -> CartCookie | None:
+    """A valid cart cookie: unexpired by its kind's lifetime (a customer's
+    cart lives *longest*, an anonymous one *max_age*)."""
+    cookie = codec.load_cart_cookie(value, now, longest)
+    if cookie is None or longest == max_age or cookie.cart_id.startswith(CUSTOMER_CART):
+        return cookie
+    return cookie if fresh(cookie.issued, now, max_age) else None
 
 
 def lifetime(settings: Settings, cart_id: str) -> int:

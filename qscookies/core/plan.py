@@ -83,6 +83,8 @@ def text(reply: str | bytes) -> str:
 def lines_of(reply: dict[Any, Any]) -> dict[str, int]:
     """A cart's ``HGETALL`` reply as ``{sku: quantity}``, whether or not the
     client decodes replies."""
+    if reply and next(iter(reply)).__class__ is str:  # decoded: all in C
+        return dict(zip(reply, map(int, reply.values()), strict=True))
     return {
         (sku if sku.__class__ is str else sku.decode()): int(n)
         for sku, n in reply.items()

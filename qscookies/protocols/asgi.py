@@ -34,8 +34,10 @@ RawHeaders = list[tuple[bytes, bytes]]
 #: Starlette reaches it).
 SCOPE_KEY = "qscookies.context"
 
-#: The request headers the core reads, besides ``Cookie``.
-_READ = frozenset({"host", "sec-gpc", "dnt", "sec-fetch-site", "origin", "referer"})
+#: The request headers the core reads, by their lower-case name as bytes (as
+#: ASGI sends it) and as text (as some test tools do).
+_READ = ("cookie", "host", "sec-gpc", "dnt", "sec-fetch-site", "origin", "referer")
+_FIELDS = {name.encode(): name for name in _READ} | {name: name for name in _READ}
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
 
 
@@ -51,18 +53,25 @@ def request_from(scope: Scope) -> Request:
     path: str = scope.get("path", "")
     raw = scope.get("raw_path")
     if raw:
-        raw_path = _text(raw).partition("?")[0]
+        text = raw.decode("latin-1") if type(raw) is bytes else _text(raw)
+        raw_path = text.partition("?")[0]
     else:
         raw_path = quote(path.encode("utf-8", "surrogateescape"), safe=_URL_SAFE)
     cookies: list[str] = []
     fields: dict[str, str] = {}
     for name, value in scope.get("headers", ()):
-        key = _text(name).lower()
+        try:  # one lookup a header: most are not read
+            key = _FIELDS.get(name.lower())
+        except (TypeError, AttributeError):  # a bytearray, a memoryview: not ASGI
+            key = _FIELDS.get(bytes(name).lower())
+        if key is None:
+            continue
+        text = value.decode("latin-1") if type(value) is bytes else _text(value)
         if key == "cookie":
-            cookies.append(_text(value))
-        elif key in _READ:
-            text = _text(value)
+            cookies.append(text)
+        else:
             fields[key] = f"{fields[key]},{text}" if key in fields else text
+    query = scope.get("query_string", b"")
     server = scope.get("server")
     host = fields.get("host") or (str(server[0]) if server else "")
     # tuple.__new__: a named tuple's own __new__ is one Python call more.
@@ -72,7 +81,7 @@ def request_from(scope: Scope) -> Request:
             scope.get("method", "GET"),
             path,
             raw_path,
-            _text(scope.get("query_string", b"")),
+            query.decode("latin-1") if type(query) is bytes else _text(query),
             scope.get("scheme") == "https",
             "; ".join(cookies) if cookies else None,
             host,
@@ -103,9 +112,18 @@ async def read_form(receive: Receive) -> bytes:
     return body[:FORM_LIMIT]
 
 
-def decode(raw: RawHeaders) -> list[tuple[str, str]]:
-    """ASGI header pairs as text (latin-1)."""
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
+def decode(
+    headers: Iterable[tuple[bytes, bytes]],
+) -> tuple[RawHeaders, list[tuple[str, str]]]:
+    """A message's ASGI header pairs as bytes (any bytes-like made ``bytes``)
+    and as text (latin-1), read in one pass."""
+    raw: RawHeaders = []
+    text: list[tuple[str, str]] = []
+    for name, value in headers:
+        pair = bytes(name), bytes(value)  # the same objects when bytes already
+        raw.append(pair)
+        text.append((pair[0].decode("latin-1"), pair[1].decode("latin-1")))
+    return raw, text
 
 
 def encode(

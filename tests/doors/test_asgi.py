@@ -22,6 +22,7 @@ import websocket
 from qscookies.asgi import SCOPE_KEY
 from qscookies.asgi import QSCookies
 from qscookies.asgi import context
+from qscookies.asgi import request_from as asgi_request_from
 from qscookies.embedded import RedisServer
 from qscookies.errors import ConfigurationError
 from qscookies.errors import QSCookiesError
@@ -540,3 +541,44 @@ def test_str_headers_in_a_scope_are_read_never_a_500(
     assert dict(landing["headers"])[b"location"] == b"/shoes?color=red"
     assert page["status"] == 200
     assert seen == {"added": 1, "choice": "out"}  # Sec-GPC was read
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(bytes, id="bytes"),
+        pytest.param(lambda b: b.decode("latin-1"), id="str"),
+        pytest.param(bytearray, id="bytearray"),
+        pytest.param(memoryview, id="memoryview"),
+    ],
+)
+def test_the_request_reads_only_its_headers_in_any_case_and_kind(
+    kind: Callable[[bytes], Any],
+) -> None:
+    """Header names as ASGI sends them (lower-case bytes) or as some tools do
+    (text, other cases, other bytes-likes) read alike; repeated fields joined
+    by ``,`` and cookies by ``;`` as WSGI servers join them; other headers and
+    bytes that are not UTF-8 never raise."""
+    headers = [
+        (b"Host", b"shop.test"),
+        (b"user-agent", b"caf\xe9"),
+        (b"SEC-GPC", b"1"),
+        (b"sec-gpc", b"1"),
+        (b"cookie", b"a=1"),
+        (b"Cookie", b"legacy=caf\xe9"),
+        (b"x-cookie", b"no=1"),
+        (b"referer", b"https://shop.test/"),
+    ]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/p",
+        "raw_path": kind(b"/p?x"),
+        "query_string": kind(b"a=%ff"),
+        "headers": [(kind(n), kind(v)) for n, v in headers],
+    }
+    request = asgi_request_from(scope)
+    assert request.host == "shop.test" and request.sec_gpc == "1,1"
+    assert request.cookie == "a=1; legacy=caf\xe9"
+    assert request.referer == "https://shop.test/" and request.origin == ""
+    assert (request.raw_path, request.query) == ("/p", "a=%ff")
