@@ -39,6 +39,7 @@ import redis
 import redis.asyncio
 from redis._parsers import _AsyncRESP2Parser
 from redis._parsers import _RESP2Parser
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from werkzeug.test import EnvironBuilder
@@ -278,16 +279,17 @@ def main() -> None:
             client.delete(key)
 
 
-def own_pool(client: redis.Redis) -> redis.Redis:
+def own_pool(client: Any) -> Any:
     """*client*'s settings (its counted connections, its parser) for a store
     of its own pool, as a shop's opened from ``redis_url`` is: a client that
     retries, which the store never uses as it is but replaces by a twin of
-    its own pool, without the retries."""
+    its own pool, without the retries (sync or ``redis.asyncio``)."""
     pool = client.connection_pool
-    settings = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 1)}
-    return redis.Redis(
-        connection_pool=type(pool)(connection_class=pool.connection_class, **settings)
-    )
+    asynchronous = isinstance(client, redis.asyncio.Redis)
+    retry = (AsyncRetry if asynchronous else Retry)(NoBackoff(), 1)
+    settings = {**pool.connection_kwargs, "retry": retry}
+    own = type(pool)(connection_class=pool.connection_class, **settings)
+    return type(client)(connection_pool=own)
 
 
 def wsgi_rows(bench: Bench, client: redis.Redis) -> None:
@@ -401,7 +403,7 @@ def asgi_rows(bench: Bench, driver: aio.Driver, aclient: Any) -> None:
     shop = ASGIQSCookies(
         aio.app,
         secret_key=SECRET,
-        redis=aclient,
+        redis=own_pool(aclient),  # a pool of its own, as from redis_url
         key_prefix="bench:a:",
         **BOUNDS,
     )

@@ -6,6 +6,7 @@ See :mod:`qscookies.store.app` for the two failure policies.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -38,12 +39,13 @@ class AsyncGuard(_GuardBase):
 
     :param owned: :meth:`close` closes *client* (the twins it opens for other
         loops it always closes).
-    :param hold: as for ``Guard``; the asyncio lane takes a connection from
-        the pool for each command, so it holds none either way.
+    :param hold: as for ``Guard``: the lane of *client* may hold connections
+        of its pool between commands (those of the twins opened for other
+        loops, ours, always may).
     :param prefix: as for ``Guard``: the key namespace.
     """
 
-    __slots__ = ("_lane", "_loops")
+    __slots__ = ("_hold", "_lane", "_lanes", "_loops")
 
     def __init__(
         self,
@@ -56,7 +58,13 @@ class AsyncGuard(_GuardBase):
     ) -> None:
         super().__init__(client, allowed, prefix)
         self._loops = LoopClients(client, owned=owned)
-        #: The last loop's client and its lean lane (``None``: it has none).
+        self._hold = hold
+        #: Each loop's client's lean lane (``None``: it has none), kept while
+        #: the client lives: the connections a lane holds are its client's.
+        self._lanes: weakref.WeakKeyDictionary[Any, AsyncLane | None] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: The last loop's client and its lane, looked up without the dict.
         self._lane: tuple[Any, AsyncLane | None] | None = None
 
     async def call(self, command: Command) -> Any:
@@ -90,7 +98,13 @@ class AsyncGuard(_GuardBase):
         kept = self._lane
         if kept is not None and kept[0] is client:
             return kept[1]
-        lane = AsyncLane(client, sendable(self.allowed)) if lean(client) else None
+        if client in self._lanes:
+            lane = self._lanes[client]
+        else:
+            hold = self._hold or client is not self._client  # a twin is ours
+            allowed = sendable(self.allowed)
+            lane = AsyncLane(client, allowed, hold=hold) if lean(client) else None
+            self._lanes[client] = lane
         self._lane = (client, lane)
         return lane
 
@@ -132,8 +146,12 @@ class AsyncGuard(_GuardBase):
             raise translate(error) from error
 
     async def close(self) -> None:
-        """Close the running loop's client, if it is ours (see
+        """Hand back the connections the last loop's lane holds, and close the
+        running loop's client, if it is ours (see
         :meth:`~qscookies.store.loops.LoopClients.close`)."""
+        kept, self._lane = self._lane, None
+        if kept is not None and kept[1] is not None:
+            await kept[1].close()
         await self._loops.close()
 
 

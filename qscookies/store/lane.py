@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+import redis.asyncio
 from redis.exceptions import ResponseError
 
 from ..errors import CommandRefused
@@ -50,8 +51,12 @@ MAX_SHAPES = 256
 #: Most idle connections the sync lane holds between commands.
 MAX_IDLE = 4
 
-#: The pools whose connections the sync lane may hold (not Sentinel's).
+#: The pools whose connections the lanes may hold (not Sentinel's).
 _PLAIN_POOLS = (redis.ConnectionPool, redis.BlockingConnectionPool)
+_PLAIN_ASYNC_POOLS = (
+    redis.asyncio.ConnectionPool,
+    redis.asyncio.BlockingConnectionPool,
+)
 
 
 def _bulk(data: bytes) -> bytes:
@@ -230,33 +235,83 @@ class Lane:
 
 class AsyncLane:
     """:class:`Lane` for a ``redis.asyncio`` client: the shapes, the packing
-    and the connection handling; a connection from the pool for each command.
+    and the connection handling.
+
+    A client belongs to one event loop (each loop gets a client of its own,
+    :mod:`~qscookies.store.loops`), and so do the lane and the connections it
+    holds: with *hold* it keeps, as the sync lane does, at most
+    :data:`MAX_IDLE` idle connections of a plain pool between commands,
+    checked as the pool checks one when taken again; they close with the
+    client. Without, each command takes one from the pool and gives it back.
 
     :param client: a client for which :func:`lean` holds.
     :param allowed: the commands it may send.
+    :param hold: the client is the store's own (see :class:`Lane`).
     """
 
-    __slots__ = ("_callbacks", "_pool", "_shapes")
+    __slots__ = ("_callbacks", "_holds", "_idle", "_pool", "_shapes")
 
-    def __init__(self, client: Any, allowed: frozenset[str]) -> None:
-        self._pool = client.connection_pool
-        self._shapes = _Shapes(allowed, self._pool.get_encoder())
+    def __init__(
+        self, client: Any, allowed: frozenset[str], *, hold: bool = False
+    ) -> None:
+        pool = client.connection_pool
+        self._pool = pool
+        self._shapes = _Shapes(allowed, pool.get_encoder())
         self._callbacks = client.response_callbacks
+        protocol = pool.connection_kwargs.get("protocol")
+        plain = (
+            isinstance(pool, _PLAIN_ASYNC_POOLS)
+            and not hasattr(pool, "service_name")  # a Sentinel pool
+            and protocol in (None, 2, "2")
+        )
+        self._holds = hold and plain
+        self._idle: list[Any] = []
 
     async def call(self, command: Sequence[Any]) -> Any:
         """Send *command* and return its reply (see :meth:`Lane.call`)."""
         packed = self._shapes.pack(command)
-        pool = self._pool
-        connection = await pool.get_connection()
+        connection = await self._take()
         try:
             await connection.send_packed_command([packed])
             reply = await connection.read_response()
         except ResponseError:
+            await self._give(connection)
             raise
-        except BaseException:
+        except BaseException:  # its reply may still come: never reuse it
             await connection.disconnect(nowait=True)
+            await self._pool.release(connection)
             raise
-        finally:
-            await pool.release(connection)
+        await self._give(connection)
         callback = self._callbacks.get(command[0])
         return reply if callback is None else callback(reply)
+
+    async def _take(self) -> Any:
+        """A held connection, checked as the pool checks one, else the pool's."""
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            return await self._pool.get_connection()
+        try:
+            await connection.connect()
+            if await connection.can_read():
+                raise redis.ConnectionError("Connection has data")
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            await connection.disconnect()
+            try:
+                await connection.connect()
+            except BaseException:
+                await self._pool.release(connection)
+                raise
+        return connection
+
+    async def _give(self, connection: Any) -> None:
+        """Keep *connection* for the next command, or hand it back to the pool."""
+        if self._holds and len(self._idle) < MAX_IDLE:
+            self._idle.append(connection)
+        else:
+            await self._pool.release(connection)
+
+    async def close(self) -> None:
+        """Hand every held connection back to the pool."""
+        while self._idle:
+            await self._pool.release(self._idle.pop())

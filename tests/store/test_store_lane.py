@@ -272,6 +272,94 @@ def test_an_asyncio_timed_out_reply_never_reaches_the_next_command(
     assert asyncio.run(main()) in ({"n": "1"}, {"n": "2"})
 
 
+def _pool_counts(client: redis.asyncio.Redis) -> tuple[int, int]:
+    """(connections in use, connections available) of *client*'s pool."""
+    pool = client.connection_pool
+    return len(pool._in_use_connections), len(pool._available_connections)  # type: ignore[attr-defined]
+
+
+def test_the_asyncio_lane_of_the_store_s_own_pool_holds_its_connection(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """As the sync lane: one connection, held between commands, checked when
+    taken again (one the server closed is reopened), handed back at close."""
+
+    async def main() -> list[Any]:
+        client = _aclient(redis_server.url, 2.0)
+        guard = AsyncGuard(client, APP_COMMANDS, owned=False, hold=True)
+        seen = []
+        try:
+            for n in (1, 2, 3):
+                key = ("qs:a:{held}",)
+                assert await guard.call(Command("HINCRBY", key, ("n", 1))) == n
+                seen.append(_pool_counts(client))
+            (held,) = client.connection_pool._in_use_connections  # type: ignore[attr-defined]
+            name = f"aheld-{id(guard)}"
+            await held.send_command("CLIENT", "SETNAME", name)
+            await held.read_response()
+            for entry in redis_client.client_list():
+                if entry.get("name") == name:
+                    redis_client.client_kill_filter(_id=entry["id"])
+            # The loop runs between two requests: it reads the server's close
+            # (as for a connection of redis-py's own pool, the check on taking
+            # a connection sees what the loop has read).
+            await asyncio.sleep(0.05)
+            got = await guard.call(Command("HGETALL", ("qs:a:{held}",)))
+            await guard.close()  # a client it does not own: connections back
+            return [seen, got, _pool_counts(client)]
+        finally:
+            await client.aclose()
+
+    seen, got, closed = asyncio.run(main())
+    assert seen == [(1, 0)] * 3  # taken once, held
+    assert got == {"n": "3"}  # reconnected, no 503
+    assert closed == (0, 1)
+
+
+def test_the_asyncio_lanes_of_two_loops_keep_their_connections(
+    redis_server: RedisServer,
+) -> None:
+    """Two loops served in turn (two TestClients of one app) each keep their
+    lane and what it holds: a switch never strands a held connection, so a
+    small pool is never used up."""
+    client = redis.asyncio.Redis.from_url(
+        redis_server.url, max_connections=2, **client_options(2.0, asynchronous=True)
+    )
+    guard = AsyncGuard(client, APP_COMMANDS, owned=True, hold=True)
+    loops = [asyncio.new_event_loop(), asyncio.new_event_loop()]
+    try:
+        for _ in range(20):
+            for loop in loops:
+                command = Command("HINCRBY", ("qs:a:{loops}",), ("n", 1))
+                loop.run_until_complete(guard.call(command))
+        assert _pool_counts(client) == (1, 0)  # the first loop's: one, held
+        for loop in loops:
+            loop.run_until_complete(guard.close())
+    finally:
+        for loop in loops:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_an_asyncio_timed_out_held_reply_never_reaches_the_next_command(
+    fresh_redis_server: RedisServer, hold: bool
+) -> None:
+    async def main() -> Any:
+        client = _aclient(fresh_redis_server.url, 0.3)
+        guard = AsyncGuard(client, APP_COMMANDS, owned=False, hold=hold)
+        try:
+            await guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
+            with frozen(fresh_redis_server), pytest.raises(StoreUnavailable):
+                await guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
+            return await guard.call(Command("HGETALL", ("qs:a:{t}",)))
+        finally:
+            await guard.close()
+            await client.aclose()
+
+    assert asyncio.run(main()) in ({"n": "1"}, {"n": "2"})
+
+
 def test_a_single_connection_client_keeps_redis_py_s_path(
     redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
