@@ -91,8 +91,11 @@ def context(scope: Scope, default: Any = RAISE) -> Any:
     :raises QSCookiesError: no context and no *default*: the path is excluded,
         or the app is not wrapped.
     """
+    context = scope.get(SCOPE_KEY)
+    if context is not None:  # read on most requests: found() only when not
+        return context
     return found(
-        scope.get(SCOPE_KEY),
+        context,
         default,
         scope.get("path", ""),
         "wrap the app in qscookies.asgi.QSCookies, and on excluded paths use"

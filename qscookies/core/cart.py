@@ -51,7 +51,6 @@ class CartState:
     :param writes: the commands of the cart's writes (one per app, as *keys*).
     :param jar: the request's cookies.
     :param now: Unix time of the request.
-    :param day: the aggregate writes of the request's day.
     :param promotion: the attribution (code, source, medium) a new cart is
         credited to, if any.
     :param cross_site: the request is a cross-site unsafe one: it starts no
@@ -66,7 +65,6 @@ class CartState:
         writes: CartWrites,
         jar: CookieJar,
         now: int,
-        day: Day,
         promotion: Callable[[], Attribution | None],
         *,
         cross_site: bool = False,
@@ -76,7 +74,6 @@ class CartState:
         self._keys = keys
         self._jar = jar
         self._now = now
-        self._day = day
         self._promotion = promotion
         self._cross_site = cross_site
         self._writes = writes
@@ -224,7 +221,9 @@ class CartState:
         )
         commands: list[Command] = [put]
         if attribution:
-            commands += credit(settings, self._day, attribution, "carts")
+            # The day's writes, made here: a cart read needs none.
+            day = Day(self._keys, self._now, settings.aggregate_max_age)
+            commands += credit(settings, day, attribution, "carts")
 
         def read(replies: list[Any]) -> int | Plan[int]:
             result = int(replies[0])

@@ -152,7 +152,6 @@ class RequestState:
             rules.cart_writes,
             self.jar,
             self.now,
-            self.day,
             self.landing.attribution,
             cross_site=self.cross_site,
         )

@@ -208,7 +208,8 @@ class Lane:
             self._pid = os.getpid()
             return self._pool.get_connection()
         try:
-            connection.connect()
+            if not connection.is_connected:  # connect() is a call more when it is
+                connection.connect()
             if connection.can_read():
                 raise redis.ConnectionError("Connection has data")
         except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -275,13 +276,15 @@ class AsyncLane:
             await connection.send_packed_command([packed])
             reply = await connection.read_response()
         except ResponseError:
-            await self._give(connection)
+            if not self._kept(connection):
+                await self._pool.release(connection)
             raise
         except BaseException:  # its reply may still come: never reuse it
             await connection.disconnect(nowait=True)
             await self._pool.release(connection)
             raise
-        await self._give(connection)
+        if not self._kept(connection):
+            await self._pool.release(connection)
         callback = self._callbacks.get(command[0])
         return reply if callback is None else callback(reply)
 
@@ -292,7 +295,8 @@ class AsyncLane:
         except IndexError:
             return await self._pool.get_connection()
         try:
-            await connection.connect()
+            if not connection.is_connected:  # connect() goes through a retry
+                await connection.connect()
             if await connection.can_read():
                 raise redis.ConnectionError("Connection has data")
         except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -304,12 +308,13 @@ class AsyncLane:
                 raise
         return connection
 
-    async def _give(self, connection: Any) -> None:
-        """Keep *connection* for the next command, or hand it back to the pool."""
+    def _kept(self, connection: Any) -> bool:
+        """Keep *connection* for the next command, if the lane holds one more
+        (else the caller hands it back to the pool): no await to keep one."""
         if self._holds and len(self._idle) < MAX_IDLE:
             self._idle.append(connection)
-        else:
-            await self._pool.release(connection)
+            return True
+        return False
 
     async def close(self) -> None:
         """Hand every held connection back to the pool."""
