@@ -155,16 +155,28 @@ class Lane:
         self._pid = os.getpid()
 
     def call(self, command: Sequence[Any]) -> Any:
-        """Send *command* and return its reply, with redis-py's reply callback.
+        """Send *command* and return its reply, with redis-py's reply callback
+        (a cart read or write: without :meth:`pipeline`'s lists).
 
         :raises CommandRefused: not on the allow-list (nothing sent).
         :raises redis.RedisError: as ``client.execute_command`` would (an error
             reply, a timeout, a lost connection, a full pool).
         """
-        reply = self.pipeline([command])[0]
-        if isinstance(reply, ResponseError):
-            raise reply
-        return reply
+        packed = self._shapes.pack(command)
+        connection = self._take()
+        try:
+            connection.send_packed_command([packed])
+            reply = connection.read_response()
+        except ResponseError:
+            self._give(connection)
+            raise
+        except BaseException:  # its reply may still come: never reuse it
+            connection.disconnect()
+            self._give(connection)
+            raise
+        self._give(connection)
+        callback = self._callbacks.get(command[0])
+        return reply if callback is None else callback(reply)
 
     def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
         """Send *commands* in one write and return their replies in order,
