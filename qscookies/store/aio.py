@@ -71,7 +71,7 @@ class AsyncGuard(_GuardBase):
         """Send one command and return its reply (see ``Guard.call``)."""
         if self._cluster:
             return (await self.send([command]))[0]
-        self.check([command])  # as planned; the lane checks the form sent
+        self.check((command,))  # as planned; the lane checks the form sent
         client = self._loops.current()
         lane = self._lane_of(client)
         send = lane.call if lane is not None else partial(self._execute, client)
@@ -165,14 +165,14 @@ class AsyncAppStore(_AppStoreBase):
         self, commands: Sequence[Command], durable: str | None = None
     ) -> list[Any]:
         """Send what the application needs (see ``AppStore.send``)."""
-        wait = self._wait(durable)
+        wait = self._wait(durable) if durable else None  # a read waits for none
         try:
             replies = await self._guard.send(commands, wait=wait)
         except CommandRefused:
             raise
         except StoreError as error:
             raise unavailable(error, self._prefix) from error
-        return self._confirmed(replies, wait)
+        return replies if wait is None else self._confirmed(replies, wait)
 
     async def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes (see ``AppStore.track``); never raises."""

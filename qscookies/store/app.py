@@ -273,13 +273,11 @@ class _AppStoreBase:
             return None
         return Wait(self._replicas, self._wait_ms, durable)
 
-    def _confirmed(self, replies: list[Any], wait: Wait | None) -> list[Any]:
+    def _confirmed(self, replies: list[Any], wait: Wait) -> list[Any]:
         """*replies* without the ``WAIT``'s, once enough replicas confirmed.
 
         :raises StoreUnavailable: fewer replicas confirmed in time.
         """
-        if wait is None:
-            return replies
         confirmed = int(replies.pop())
         if confirmed < wait.replicas:
             error = StoreError(
@@ -339,14 +337,14 @@ class AppStore(_AppStoreBase):
         :raises StoreUnavailable: Redis failed it, whatever the reason, or too
             few replicas confirmed the write in time.
         """
-        wait = self._wait(durable)
+        wait = self._wait(durable) if durable else None  # a read waits for none
         try:
             replies = self._guard.send(commands, wait=wait)
         except CommandRefused:
             raise  # a bug of ours, not an outage
         except StoreError as error:
             raise unavailable(error, self._prefix) from error
-        return self._confirmed(replies, wait)
+        return replies if wait is None else self._confirmed(replies, wait)
 
     def track(self, commands: Sequence[Command]) -> list[Any] | None:
         """Send tracking writes in one round trip; ``None`` when not stored

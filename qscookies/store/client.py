@@ -286,7 +286,7 @@ class Guard(_GuardBase):
         """
         if self._cluster:  # cluster.send: never the cluster client's retries
             return self.send([command])[0]
-        self.check([command])  # as planned; the lane checks the form sent
+        self.check((command,))  # as planned; the lane checks the form sent
         send = self._lane.call if self._lane else self._execute
         try:
             sent = self._runner.form(command)
