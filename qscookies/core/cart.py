@@ -57,6 +57,23 @@ class CartState:
         cart and gives no cart id (see :class:`~qscookies.errors.CrossSiteError`).
     """
 
+    __slots__ = (
+        "_codec",
+        "_cross_site",
+        "_details",
+        "_generation",
+        "_id",
+        "_jar",
+        "_keys",
+        "_lines",
+        "_new",
+        "_now",
+        "_present",
+        "_promotion",
+        "_settings",
+        "_writes",
+    )
+
     def __init__(
         self,
         settings: Settings,

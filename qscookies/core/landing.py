@@ -61,6 +61,16 @@ class LandingState:
         slots there, so its plan takes two round trips).
     """
 
+    __slots__ = (
+        "_attribution",
+        "_cluster",
+        "_codec",
+        "_consent",
+        "_jar",
+        "_now",
+        "_settings",
+    )
+
     def __init__(
         self,
         settings: Settings,
