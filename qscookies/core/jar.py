@@ -31,7 +31,7 @@ Parsed = tuple[Mapping[str, str], Mapping[str, tuple[str, ...]]]
 #: What recent ``Cookie`` headers say, parsed once (read-only, shared): a
 #: browser sends the same header on every page view of a visit, until one of
 #: its cookies changes. Only headers of at most :data:`REMEMBERED_HEADER`
-#: characters are kept, so the memo holds at most about a megabyte.
+#: characters are kept, so the memo holds a few megabytes at most.
 _PARSED: Memo[str, Parsed] = Memo(512)
 REMEMBERED_HEADER = 2048
 
