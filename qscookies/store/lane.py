@@ -63,6 +63,17 @@ def _bulk(data: bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(data), data)
 
 
+def _plain(pool: Any, kinds: tuple[type, ...]) -> bool:
+    """*pool* lends connections a lane may hold: a plain pool of *kinds* (not
+    a Sentinel pool, which follows the master on each hand-out) of RESP2."""
+    protocol = pool.connection_kwargs.get("protocol")
+    return (
+        isinstance(pool, kinds)
+        and not hasattr(pool, "service_name")
+        and protocol in (None, 2, "2")
+    )
+
+
 def lean(client: Any) -> bool:
     """The lane can carry the commands of *client*: not a single-connection
     client, whose connection and lock are redis-py's."""
@@ -144,13 +155,7 @@ class Lane:
         self._pool = pool
         self._shapes = _Shapes(allowed, pool.get_encoder())
         self._callbacks = client.response_callbacks
-        protocol = pool.connection_kwargs.get("protocol")
-        plain = (
-            isinstance(pool, _PLAIN_POOLS)
-            and not hasattr(pool, "service_name")  # a Sentinel pool
-            and protocol in (None, 2, "2")
-        )
-        self._holds = hold and plain
+        self._holds = hold and _plain(pool, _PLAIN_POOLS)
         self._idle: list[Any] = []
         self._pid = os.getpid()
 
@@ -271,13 +276,7 @@ class AsyncLane:
         self._pool = pool
         self._shapes = _Shapes(allowed, pool.get_encoder())
         self._callbacks = client.response_callbacks
-        protocol = pool.connection_kwargs.get("protocol")
-        plain = (
-            isinstance(pool, _PLAIN_ASYNC_POOLS)
-            and not hasattr(pool, "service_name")  # a Sentinel pool
-            and protocol in (None, 2, "2")
-        )
-        self._holds = hold and plain
+        self._holds = hold and _plain(pool, _PLAIN_ASYNC_POOLS)
         self._idle: list[Any] = []
 
     async def call(self, command: Sequence[Any]) -> Any:

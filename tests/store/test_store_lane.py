@@ -255,23 +255,6 @@ def test_the_asyncio_guard_takes_the_lean_lane(
     assert asyncio.run(main()) == [2, {"SKU-1": "2"}, 1]
 
 
-def test_an_asyncio_timed_out_reply_never_reaches_the_next_command(
-    fresh_redis_server: RedisServer,
-) -> None:
-    async def main() -> Any:
-        client = _aclient(fresh_redis_server.url, 0.3)
-        guard = AsyncGuard(client, APP_COMMANDS)
-        try:
-            await guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
-            with frozen(fresh_redis_server), pytest.raises(StoreUnavailable):
-                await guard.call(Command("HINCRBY", ("qs:a:{t}",), ("n", 1)))
-            return await guard.call(Command("HGETALL", ("qs:a:{t}",)))
-        finally:
-            await client.aclose()
-
-    assert asyncio.run(main()) in ({"n": "1"}, {"n": "2"})
-
-
 def _pool_counts(client: redis.asyncio.Redis) -> tuple[int, int]:
     """(connections in use, connections available) of *client*'s pool."""
     pool = client.connection_pool
