@@ -393,11 +393,14 @@ def test_redis_full_oom_on_a_cart_write_is_503(
 ) -> None:
     with RedisServer(redis_binary) as server, server.client() as admin:
         admin.config_set("maxmemory-policy", "noeviction")
+        for number in range(16):  # a megabyte of data, then a limit below it
+            admin.set(f"filler:{number}", "x" * 64 * 1024)
         used = int(admin.info("memory")["used_memory"])
-        admin.config_set("maxmemory", used + 512 * 1024)
+        # Far enough below that freed client buffers never bring it back
+        # under the limit (at the limit exactly, a write could pass).
+        admin.config_set("maxmemory", used - 512 * 1024)
         with pytest.raises(redis.exceptions.OutOfMemoryError):
-            for number in range(100):  # the admin fills it until a write is refused
-                admin.set(f"filler:{number}", "x" * 64 * 1024)
+            admin.set("filler:more", "x")  # full: a write is refused
         app = _private(server.url)
         caplog.set_level(logging.WARNING, "qscookies")
         with serve(app) as http:
