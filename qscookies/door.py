@@ -145,8 +145,20 @@ class Door(Generic[_App, _Store]):
     moves time by replacing it on an instance.
     """
 
-    #: The clock (Unix seconds); replace it on an instance to move time in tests.
-    clock: Callable[[], float] = staticmethod(time.time)
+    _clock: Callable[[], float] = staticmethod(time.time)
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The clock (Unix seconds); replace it on an instance to move time in tests.
+
+        The request rules call it themselves (no call of ours between them and
+        it, once a request), the store's breaker through the door.
+        """
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = self._cycle.rules.clock = clock
 
     def _connect(
         self,
@@ -185,7 +197,9 @@ class Door(Generic[_App, _Store]):
         #: The cookie codec (signing and verification).
         self.codec = codec
         self._store: _Store = self._store_for(store, client, owned=owned)
-        rules = Rules(settings, codec, cluster=self._store.is_cluster, clock=self._now)
+        rules = Rules(
+            settings, codec, cluster=self._store.is_cluster, clock=self._clock
+        )
         self._cycle = Cycle(
             rules, Startup(None if check is None else self._learn(check))
         )
@@ -293,7 +307,7 @@ class Door(Generic[_App, _Store]):
         return self._cycle.rules.unavailable()
 
     def _now(self) -> float:
-        return self.clock()
+        return self._clock()
 
     def __repr__(self) -> str:
         name = type(self).__module__.rsplit(".", 1)[-1].upper()

@@ -91,7 +91,7 @@ def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
     if idle > visit_gap:
         later = VisitorState(state.visitor_id, state.visits + 1, state.first_seen, now)
         return _new(Step, (later, True, True))
-    if idle >= max(1, visit_gap // 30):
+    if idle >= (visit_gap // 30 or 1):  # at least a second; max() is a call
         touched = VisitorState(state.visitor_id, state.visits, state.first_seen, now)
         return _new(Step, (touched, False, True))  # the same visit, refresh
     return _new(Step, (state, False, False))
