@@ -145,20 +145,8 @@ class Door(Generic[_App, _Store]):
     moves time by replacing it on an instance.
     """
 
-    _clock: Callable[[], float] = staticmethod(time.time)
-
-    @property
-    def clock(self) -> Callable[[], float]:
-        """The clock (Unix seconds); replace it on an instance to move time in tests.
-
-        The request rules call it themselves (no call of ours between them and
-        it, once a request), the store's breaker through the door.
-        """
-        return self._clock
-
-    @clock.setter
-    def clock(self, clock: Callable[[], float]) -> None:
-        self._clock = self._cycle.rules.clock = clock
+    #: The clock (Unix seconds); replace it on an instance to move time in tests.
+    clock: Callable[[], float] = staticmethod(time.time)
 
     def _connect(
         self,
@@ -197,9 +185,7 @@ class Door(Generic[_App, _Store]):
         #: The cookie codec (signing and verification).
         self.codec = codec
         self._store: _Store = self._store_for(store, client, owned=owned)
-        rules = Rules(
-            settings, codec, cluster=self._store.is_cluster, clock=self._clock
-        )
+        rules = Rules(settings, codec, cluster=self._store.is_cluster, clock=self._now)
         self._cycle = Cycle(
             rules, Startup(None if check is None else self._learn(check))
         )
@@ -307,7 +293,7 @@ class Door(Generic[_App, _Store]):
         return self._cycle.rules.unavailable()
 
     def _now(self) -> float:
-        return self._clock()
+        return self.clock()
 
     def __repr__(self) -> str:
         name = type(self).__module__.rsplit(".", 1)[-1].upper()
