@@ -124,6 +124,35 @@ class Consent:
             self._allowed = allowed
         return allowed
 
+    def allow(self) -> None:
+        """Tracking is on for this request, as a remembered earlier request
+        with the same cookies decided (see :meth:`steady`)."""
+        self._allowed = True
+
+    def steady(self, state: VisitorState) -> tuple[int, int] | None:
+        """The request times ``[since, until)`` over which this request's
+        cookies keep saying what they say now: tracking allowed, *state* the
+        visitor, by the choice cookie's age and the ``"opt-in"`` deadline.
+
+        ``None`` when the cookies do not allow tracking (a legacy opt-out
+        cookie among them), or may say otherwise at another time for a reason
+        not bounded here (a signal, a choice cookie sent more than once or not
+        valid now).
+        """
+        if not self.allowed:  # a signal says out
+            return None
+        settings = self._settings
+        since, until = state.last_seen, state.last_seen + settings.visitor_lifetime
+        made, sent = self._cookie(), self._jar.get_all(settings.choice_cookie)
+        if len(sent) > 1 or (sent and made is None):  # two, or one not valid now
+            return None
+        if made is not None:  # its end matters in "opt-in" mode only: the deadline
+            since = max(since, made.made_at)
+        deadline = self._deadline(state)
+        if deadline is not None:
+            until = min(until, deadline)
+        return since, until + 1  # the last second of each bound still holds
+
     @property
     def landings_only(self) -> bool:
         """Not chosen yet in ``"opt-in"`` mode: a landing counts, anonymously."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from typing import NamedTuple
 
 from ..codec import CookieCodec
 from ..codec import VisitorState
 from ..command import Command
 from ..keys import SITE
 from ..keys import KeySchema
+from ..memo import Memo
 from ..settings import Settings
 from .accounts import Account
 from .aggregates import Day
@@ -31,6 +33,7 @@ from .headers import SAFE_METHODS
 from .headers import back
 from .headers import cross_site_unsafe
 from .headers import says_one
+from .jar import REMEMBERED_HEADER
 from .jar import CookieJar
 from .landing import LandingState
 from .landing import find as find_landing
@@ -49,7 +52,26 @@ from .response import unavailable
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
+from .visits import quiet_until
 from .visits import view
+
+
+class Quiet(NamedTuple):
+    """What a ``Cookie`` header says while it changes nothing: tracking is
+    allowed, its visitor cookie needs no renewal and starts no visit."""
+
+    #: The cookies were read ``Secure``, with the ``__Host-`` prefix.
+    secure: bool
+    #: The request times ``[since, until)`` in which the header says this.
+    since: int
+    until: int
+    #: The visitor the header's cookie holds.
+    state: VisitorState
+
+
+#: The most ``Cookie`` headers a middleware's :attr:`Rules.quiet` remembers
+#: (each at most :data:`~qscookies.core.jar.REMEMBERED_HEADER` characters).
+QUIET_MAX = 1024
 
 
 class Rules:
@@ -78,6 +100,11 @@ class Rules:
         self.cluster = cluster
         self.clock = clock
         self._excluded = settings.excluded_paths
+        #: The ``Cookie`` headers of recent page views that changed nothing,
+        #: and how long each goes on changing nothing: a browser sends the
+        #: same header on every page view between two renewals of its visitor
+        #: cookie, so only the first one verifies and decides.
+        self.quiet: Memo[str, Quiet] = Memo(QUIET_MAX)
 
     def excluded(self, path: str) -> bool:
         """Requests to *path* pass straight through: no Redis, no cookies."""
@@ -102,6 +129,10 @@ class Rules:
         """The ``503`` answered when the store failed a write the app needed
         (:func:`~qscookies.core.response.unavailable`)."""
         return unavailable(self.settings.retry_after)
+
+
+#: Builds a named tuple without its own ``__new__`` (one Python call more).
+_new = tuple.__new__
 
 
 class RequestState:
@@ -239,6 +270,14 @@ class RequestState:
         """
         settings = self.rules.settings
         landing, answer = find_landing(self.request, settings)
+        if landing is None:
+            known = self.rules.quiet.get(self.request.cookie)  # type: ignore[arg-type]
+            if known is not None and not self.consent.signal:
+                secure, since, until, state = known
+                if secure is self.jar.secure and since <= self.now < until:
+                    self.consent.allow()
+                    self._visitor = state
+                    return NOTHING, answer
         if not self.consent.allowed:
             if not self.cross_site:  # another origin's form is no opt-out
                 self.jar.drop(settings.visitor_cookie, settings.promotion_cookie)
@@ -251,6 +290,8 @@ class RequestState:
         if step.refresh:
             self.consent.keep_visitor(state)
         if not (step.new_visit or landing):
+            if not step.refresh:
+                self._remember(state)
             return NOTHING, answer
         member = self.rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
@@ -262,6 +303,19 @@ class RequestState:
         if returning:
             commands += self.landing.credit_returning(self.day, member)
         return Plan(tuple(commands), ignore), answer
+
+    def _remember(self, state: VisitorState) -> None:
+        """Remember, in :attr:`Rules.quiet`, that this request's ``Cookie``
+        header changes nothing, for as long as it does (see :class:`Quiet`)."""
+        cookie = self.request.cookie
+        if cookie is None or len(cookie) > REMEMBERED_HEADER:
+            return
+        span = self.consent.steady(state)
+        if span is not None:
+            since, until = span
+            until = min(until, quiet_until(state, self.rules.settings.visit_gap))
+            quiet = _new(Quiet, (self.jar.secure, since, until, state))
+            self.rules.quiet.keep(cookie, quiet)
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
         """A visit start feeds the site's day: visits, unique and returning."""

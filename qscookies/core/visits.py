@@ -77,6 +77,18 @@ class Step(NamedTuple):
 _new = tuple.__new__
 
 
+def refresh_after(visit_gap: int) -> int:
+    """Seconds after its last-seen time that a visitor cookie is renewed:
+    ``visit_gap / 30``, at least one (a call less than ``max()``)."""
+    return visit_gap // 30 or 1
+
+
+def quiet_until(state: VisitorState, visit_gap: int) -> int:
+    """The first request time, from *state*'s last-seen time on, at which
+    :func:`advance` does more than keep *state* (a refresh or a new visit)."""
+    return state.last_seen + refresh_after(visit_gap)
+
+
 def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
     """Move a visitor's state to the time of a new request.
 
@@ -91,7 +103,7 @@ def advance(state: VisitorState | None, now: int, *, visit_gap: int) -> Step:
     if idle > visit_gap:
         later = VisitorState(state.visitor_id, state.visits + 1, state.first_seen, now)
         return _new(Step, (later, True, True))
-    if idle >= (visit_gap // 30 or 1):  # at least a second; max() is a call
+    if idle >= refresh_after(visit_gap):
         touched = VisitorState(state.visitor_id, state.visits, state.first_seen, now)
         return _new(Step, (touched, False, True))  # the same visit, refresh
     return _new(Step, (state, False, False))
