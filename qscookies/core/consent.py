@@ -124,11 +124,6 @@ class Consent:
             self._allowed = allowed
         return allowed
 
-    def allow(self) -> None:
-        """Tracking is on for this request, as a remembered earlier request
-        with the same cookies decided (see :meth:`steady`)."""
-        self._allowed = True
-
     def steady(self, state: VisitorState) -> tuple[int, int] | None:
         """The request times ``[since, until)`` over which this request's
         cookies keep saying what they say now: tracking allowed, *state* the

@@ -150,7 +150,7 @@ class RequestState:
         self.now = now = int(rules.clock())
         secure = request.https if settings.secure is None else settings.secure
         #: Our cookies: what came in, what goes out.
-        self.jar = jar = CookieJar(settings, request.cookie, secure, now)
+        self.jar = CookieJar(settings, request.cookie, secure, now)
         #: A store call failed in this request (turns an app's 500 into a 503).
         self.store_failed = False
         self._visitor: VisitorState | None = None
@@ -159,13 +159,22 @@ class RequestState:
         self.cross_site = cross = (
             request.method not in SAFE_METHODS and cross_site_unsafe(request)
         )
-        signal = (
+        #: The request says out by itself: ``Sec-GPC: 1``, ``DNT: 1`` while
+        #: ``honor_dnt``, or a state-changing request from another site.
+        self.signal = (
             cross
             or bool(request.sec_gpc and says_one(request.sec_gpc))
             or bool(settings.honor_dnt and request.dnt and says_one(request.dnt))
         )
-        #: The tracking choice and the privacy signals.
-        self.consent = Consent(settings, rules.codec, jar, now, signal=signal)
+
+    @lazy
+    def consent(self) -> Consent:
+        """The tracking choice and the privacy signals (built when first used:
+        a quiet page view, see :attr:`Rules.quiet`, reads no choice)."""
+        rules = self.rules
+        return Consent(
+            rules.settings, rules.codec, self.jar, self.now, signal=self.signal
+        )
 
     @lazy
     def day(self) -> Day:
@@ -272,11 +281,10 @@ class RequestState:
         landing, answer = find_landing(self.request, settings)
         if landing is None:
             known = self.rules.quiet.get(self.request.cookie)  # type: ignore[arg-type]
-            if known is not None and not self.consent.signal:
+            if known is not None and not self.signal:
                 secure, since, until, state = known
                 if secure is self.jar.secure and since <= self.now < until:
-                    self.consent.allow()
-                    self._visitor = state
+                    self._visitor = state  # and the consent, read, allows it
                     return NOTHING, answer
         if not self.consent.allowed:
             if not self.cross_site:  # another origin's form is no opt-out
