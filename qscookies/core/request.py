@@ -133,6 +133,8 @@ class Rules:
 
 #: Builds a named tuple without its own ``__new__`` (one Python call more).
 _new = tuple.__new__
+#: No landing and no answer.
+_NONE = (None, None)
 
 
 class RequestState:
@@ -278,9 +280,11 @@ class RequestState:
             with ``strip_promotion_params``, the ``303`` to the clean URL.
         """
         settings = self.rules.settings
-        landing, answer = find_landing(self.request, settings)
+        request = self.request
+        # Only a query lands (find_landing says so too): most requests have none.
+        landing, answer = find_landing(request, settings) if request.query else _NONE
         if landing is None:
-            known = self.rules.quiet.get(self.request.cookie)  # type: ignore[arg-type]
+            known = self.rules.quiet.get(request.cookie)  # type: ignore[arg-type]
             if known is not None and not self.signal:
                 secure, since, until, state = known
                 if secure is self.jar.secure and since <= self.now < until:
