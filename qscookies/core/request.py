@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
-from typing import NamedTuple
 
 from ..codec import CookieCodec
 from ..codec import VisitorState
@@ -33,7 +32,6 @@ from .headers import SAFE_METHODS
 from .headers import back
 from .headers import cross_site_unsafe
 from .headers import says_one
-from .jar import REMEMBERED_HEADER
 from .jar import CookieJar
 from .landing import LandingState
 from .landing import find as find_landing
@@ -47,31 +45,15 @@ from .plan import Plan
 from .plan import both
 from .plan import ignore
 from .plan import then
+from .quiet import QUIET_MAX
+from .quiet import Quiet
+from .quiet import remember
 from .response import response_headers
 from .response import unavailable
 from .visits import ANONYMOUS
 from .visits import Visitor
 from .visits import advance
-from .visits import quiet_until
 from .visits import view
-
-
-class Quiet(NamedTuple):
-    """What a ``Cookie`` header says while it changes nothing: tracking is
-    allowed, its visitor cookie needs no renewal and starts no visit."""
-
-    #: The cookies were read ``Secure``, with the ``__Host-`` prefix.
-    secure: bool
-    #: The request times ``[since, until)`` in which the header says this.
-    since: int
-    until: int
-    #: The visitor the header's cookie holds.
-    state: VisitorState
-
-
-#: The most ``Cookie`` headers a middleware's :attr:`Rules.quiet` remembers
-#: (each at most :data:`~qscookies.core.jar.REMEMBERED_HEADER` characters).
-QUIET_MAX = 1024
 
 
 class Rules:
@@ -131,8 +113,6 @@ class Rules:
         return unavailable(self.settings.retry_after)
 
 
-#: Builds a named tuple without its own ``__new__`` (one Python call more).
-_new = tuple.__new__
 #: No landing and no answer.
 _NONE = (None, None)
 
@@ -303,7 +283,9 @@ class RequestState:
             self.consent.keep_visitor(state)
         if not (step.new_visit or landing):
             if not step.refresh:
-                self._remember(state)
+                quiet = self.rules.quiet
+                cookie, secure = self.request.cookie, self.jar.secure
+                remember(quiet, cookie, secure, self.consent, state, settings.visit_gap)
             return NOTHING, answer
         member = self.rules.codec.visitor_hash(state.visitor_id)
         returning = state.visits > 1
@@ -315,19 +297,6 @@ class RequestState:
         if returning:
             commands += self.landing.credit_returning(self.day, member)
         return Plan(tuple(commands), ignore), answer
-
-    def _remember(self, state: VisitorState) -> None:
-        """Remember, in :attr:`Rules.quiet`, that this request's ``Cookie``
-        header changes nothing, for as long as it does (see :class:`Quiet`)."""
-        cookie = self.request.cookie
-        if cookie is None or len(cookie) > REMEMBERED_HEADER:
-            return
-        span = self.consent.steady(state)
-        if span is not None:
-            since, until = span
-            until = min(until, quiet_until(state, self.rules.settings.visit_gap))
-            quiet = _new(Quiet, (self.jar.secure, since, until, state))
-            self.rules.quiet.keep(cookie, quiet)
 
     def _visit_start(self, member: str, returning: bool) -> list[Command]:
         """A visit start feeds the site's day: visits, unique and returning."""

@@ -1,4 +1,4 @@
-"""The quiet page views of :attr:`qscookies.core.request.Rules.quiet`.
+"""The quiet page views of :mod:`qscookies.core.quiet`.
 
 A ``Cookie`` header whose page view changed nothing is remembered, with the
 span of request times over which it goes on changing nothing, so the next page
@@ -20,8 +20,8 @@ from qscookies.codec import CookieCodec
 from qscookies.codec import VisitorState
 from qscookies.core.jar import REMEMBERED_HEADER
 from qscookies.core.messages import Request
-from qscookies.core.request import QUIET_MAX
-from qscookies.core.request import Quiet
+from qscookies.core.quiet import QUIET_MAX
+from qscookies.core.quiet import Quiet
 from qscookies.core.request import Rules
 from qscookies.settings import Settings
 
