@@ -263,8 +263,9 @@ class RequestState:
         request = self.request
         # Only a query lands (find_landing says so too): most requests have none.
         landing, answer = find_landing(request, settings) if request.query else _NONE
-        if landing is None:
-            known = self.rules.quiet.get(request.cookie)  # type: ignore[arg-type]
+        cookie = request.cookie
+        if cookie and landing is None:
+            known = self.rules.quiet.get(cookie)
             if known is not None and not self.signal:
                 secure, since, until, state = known
                 if secure is self.jar.secure and since <= self.now < until:
@@ -283,8 +284,7 @@ class RequestState:
             self.consent.keep_visitor(state)
         if not (step.new_visit or landing):
             if not step.refresh:
-                quiet = self.rules.quiet
-                cookie, secure = self.request.cookie, self.jar.secure
+                quiet, secure = self.rules.quiet, self.jar.secure
                 remember(quiet, cookie, secure, self.consent, state, settings.visit_gap)
             return NOTHING, answer
         member = self.rules.codec.visitor_hash(state.visitor_id)
