@@ -50,11 +50,11 @@ class CookieJar:
         "_incoming",
         "_max_ages",
         "_now",
-        "_outgoing",
         "_prefix",
         "_repeats",
         "_settings",
         "accessed",
+        "outgoing",
         "secure",
         "sent",
     )
@@ -69,7 +69,8 @@ class CookieJar:
         self._prefix = HOST_PREFIX if secure else ""
         #: The response depends on our cookies (it must vary on ``Cookie``).
         self.accessed = False
-        #: The response headers went out: no new cookie can be set.
+        #: The response headers went out: no new cookie can be set (the
+        #: response marks it, see :func:`~qscookies.core.response.response_headers`).
         self.sent = False
         # Most requests send each cookie once and set none: the shared empty
         # mappings stand in until a jar has something of its own.
@@ -78,7 +79,9 @@ class CookieJar:
         if header:
             parsed = _PARSED.get(header)
             self._incoming, self._repeats = parsed or _parse(header)
-        self._outgoing: dict[str, str | None] = _EMPTY
+        #: What this response sends so far, ``{base: value}`` (``None``: drop
+        #: it); read it, change it through :meth:`set` and :meth:`drop`.
+        self.outgoing: dict[str, str | None] = _EMPTY
         self._max_ages: dict[str, int] = _EMPTY
 
     def get(self, base: str) -> str | None:
@@ -119,9 +122,10 @@ class CookieJar:
     def _writable(self) -> dict[str, str | None]:
         """The cookies to send, as a dict of this jar's own (never the shared
         empty mapping)."""
-        if self._outgoing is _EMPTY:
-            self._outgoing = {}
-        return self._outgoing
+        outgoing = self.outgoing
+        if outgoing is _EMPTY:
+            outgoing = self.outgoing = {}
+        return outgoing
 
     def check_unsent(self, what: str) -> None:
         """Refuse a change the browser could no longer learn of.
@@ -140,18 +144,18 @@ class CookieJar:
         for base in bases:
             if self.get(base) is not None:
                 self._writable()[base] = None
-            elif base in self._outgoing:
+            elif base in self.outgoing:
                 self._writable().pop(base)
 
     def headers(self, *, ids: bool) -> list[str]:
-        """The ``Set-Cookie`` values to send; after this, none can be added.
+        """The ``Set-Cookie`` values of :attr:`outgoing` (the response that
+        sends them marks the jar :attr:`sent`).
 
         :param ids: send the cookies that carry ids (visitor, promotion, cart);
             without, only drops and the choice cookies go (the response may be
             stored by a shared cache).
         """
-        self.sent = True
-        if not self._outgoing:
+        if not self.outgoing:
             return []
         settings = self._settings
         max_ages = {
@@ -164,7 +168,7 @@ class CookieJar:
         }
         choices = (settings.choice_cookie, settings.opt_out_cookie)
         headers = []
-        for base, value in self._outgoing.items():
+        for base, value in self.outgoing.items():
             name = cookie_name(base, self.secure)
             if value is None:
                 headers.append(delete_cookie_header(name, secure=self.secure))

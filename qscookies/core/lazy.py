@@ -27,5 +27,8 @@ class lazy(Generic[T]):
     def __get__(self, state: object, owner: type) -> lazy[T] | T:
         if state is None:
             return self
-        value = state.__dict__[self._name] = self._build(state)
+        value = self._build(state)
+        # setattr, not __dict__: a lazy has no __set__, so the value shadows it
+        # in the instance's own attributes, and no __dict__ is made for it.
+        setattr(state, self._name, value)
         return value

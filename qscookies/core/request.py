@@ -243,10 +243,11 @@ class RequestState:
     def promotion(self) -> str | None:
         """The promotion code attributed to this visitor, or ``None``: the code
         landed on, even when a day's bound counted it under ``other``."""
-        self.jar.accessed = True
-        if "landing" not in self.__dict__:  # no landing state built yet
-            if self.jar.get(self.rules.settings.promotion_cookie) is None:
-                return None  # and no cookie: none to build
+        jar = self.jar
+        jar.accessed = True
+        name = self.rules.settings.promotion_cookie
+        if jar.get(name) is None and name not in jar.outgoing:
+            return None  # no promotion cookie came, none goes: none attributed
         attribution = self.landing.attribution()
         return attribution.promotion if attribution else None
 

@@ -39,11 +39,14 @@ def response_headers(
     """
     out = list(headers)
     names: dict[str, int] = {}
-    for at, (name, _) in enumerate(out):  # a loop: a comprehension is a call
+    at = 0
+    for name, _ in out:  # a loop: a comprehension is a call, enumerate an object
         names[name.lower()] = at
+        at += 1
     control = out[names["cache-control"]][1] if "cache-control" in names else ""
     shared = bool(control) and shared_cacheable(control)
-    cookies = jar.headers(ids=not shared)
+    jar.sent = True  # from here on, no cookie can be set
+    cookies = jar.headers(ids=not shared) if jar.outgoing else []
     if cookies:
         out.extend([("Set-Cookie", cookie) for cookie in cookies])
     if cookies or jar.accessed:

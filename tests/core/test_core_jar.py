@@ -8,6 +8,8 @@ from werkzeug.http import http_date
 from qscookies.core import jar as jar_module
 from qscookies.core.jar import OPT_OUT_MAX_AGE
 from qscookies.core.jar import CookieJar
+from qscookies.core.response import response_headers
+from qscookies.errors import HeadersSentError
 from qscookies.settings import Settings
 
 SETTINGS = Settings()
@@ -38,13 +40,23 @@ def test_drop_only_what_the_browser_sent() -> None:
     assert header.startswith("qs_visitor=;") and "Max-Age=0" in header
 
 
-def test_headers_mark_the_jar_sent_and_carry_the_lifetimes() -> None:
+@pytest.mark.parametrize("sending", [True, False], ids=["cookies", "none"])
+def test_the_response_marks_the_jar_sent(sending: bool) -> None:
+    jar = CookieJar(SETTINGS, "qs_visitor=v", False, NOW)
+    if sending:
+        jar.set("qs_cart", "c")
+    assert not jar.sent
+    response_headers(200, [], jar, SETTINGS, "shop.example")
+    assert jar.sent
+    with pytest.raises(HeadersSentError, match="before responding"):
+        jar.check_unsent("a cart write")
+
+
+def test_headers_carry_the_lifetimes() -> None:
     jar = CookieJar(SETTINGS, None, True, NOW)
     jar.set("qs_cart", "c")
     jar.set("qs_optout", "1")
-    assert not jar.sent
     cart, optout = jar.headers(ids=True)
-    assert jar.sent
     assert cart.startswith("__Host-qs_cart=c;")
     assert f"Max-Age={SETTINGS.cart_max_age}" in cart
     assert "Secure" in cart and "HttpOnly" in cart and "SameSite=Lax" in cart
@@ -113,7 +125,7 @@ def test_a_write_never_reaches_another_jar(header: str | None) -> None:
 def test_a_drop_of_a_cookie_not_received_or_set_writes_nothing() -> None:
     jar = CookieJar(SETTINGS, None, False, NOW)
     jar.drop("qs_cart", "qs_visitor")
-    assert jar._outgoing is jar_module._EMPTY
+    assert jar.outgoing is jar_module._EMPTY
     assert jar.headers(ids=True) == []
 
 
