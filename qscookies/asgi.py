@@ -210,7 +210,7 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             return
 
         async def qs_send(message: Message) -> None:
-            if turn.replaced:  # the app's 500 body, trailers…: our 503 went instead
+            if turn.instead is not None:  # our 503 went: not the 500 body, trailers…
                 return
             if message["type"] != "http.response.start":
                 await send(message)

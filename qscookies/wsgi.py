@@ -150,80 +150,73 @@ class QSCookies(Door["WSGIApplication", AppStore]):
         if head is not None:
             start_response(head.line, head.headers)
             return [head.body] if head.body else []
-        response = _Response(turn, start_response)
         try:
-            body = self.app(environ, response.start_response)
+            body = self.app(environ, _starting(turn, start_response))
         except StoreUnavailable as error:
-            return response.failed(error)
-        if response.instead is not None:
+            return _failed(turn, start_response, error)
+        if turn.instead is not None:
             _close(body)
-            return [response.instead]
+            return [turn.instead]
         if turn.started:
             return body
-        return response.late(body)
+        return _late(turn, start_response, body)
 
 
-class _Response:
-    """The response to one request through the app: the app's, or our ``503``.
+def _starting(turn: Turn, start_response: StartResponse) -> StartResponse:
+    """The ``start_response`` the app is given: the app's status and headers
+    pass through the cycle, which adds ours, or puts our ``503`` in place of
+    its ``500`` (:meth:`Turn.respond`; its body is then :attr:`Turn.instead`).
 
-    :meth:`start_response` passes the app's through the cycle (which adds our
-    headers, or puts the ``503`` in place of its ``500``); :meth:`late` does
-    the same for an app that starts its response only when its body is
-    iterated (a generator), so that the ``503``'s headers always go with its
-    body.
-
-    :param turn: the request's turn of the cycle.
-    :param start_response: the server's.
+    A closure, not an object: one is made on every request.
     """
 
-    def __init__(self, turn: Turn, start_response: StartResponse) -> None:
-        self._turn = turn
-        self._start_response = start_response
-        #: Our body, sent in place of the app's (the ``503``'s), or ``None``.
-        self.instead: bytes | None = None
-
-    def start_response(
-        self, status: str, headers: Headers, exc_info: OptExcInfo | None = None
+    def start(
+        status: str, headers: Headers, exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        """The ``start_response`` the app is given."""
-        head = self._turn.respond(int(status.partition(" ")[0]), headers)
-        self.instead = body = head.body
-        if body is not None:  # our 503 instead of the app's 500
-            status = head.line
-        return self._start_response(status, head.headers, exc_info)
+        head = turn.respond(int(status.partition(" ")[0]), headers)
+        line = status if head.body is None else head.line  # our 503, its 500
+        return start_response(line, head.headers, exc_info)
 
-    def failed(self, error: StoreUnavailable) -> list[bytes]:
-        """The ``503``'s body for a StoreUnavailable the app let out, its head
-        sent unless it went already; once the app started a response,
-        ``exc_info`` goes with it (PEP 3333), so a server whose headers went
-        out already raises instead of sending a second status."""
-        started = self._turn.started
-        head = self._turn.failed(error, restart=True)
-        if head is not None:
-            self.instead = head.body
-            exc_info = sys.exc_info() if started else None
-            self._start_response(head.line, head.headers, exc_info)
-        return [self.instead or b""]
+    return start
 
-    def late(self, body: Iterable[bytes]) -> Iterator[bytes]:
-        """The body of an app that had not started its response when it returned.
 
-        Passes its chunks through as they come, unless its response became the
-        ``503`` (then the ``503``'s body instead), also when it raises
-        :class:`StoreUnavailable` while iterated. The app's iterable is closed.
-        """
-        try:
-            for chunk in body:
-                if self.instead is not None:
-                    break
-                yield chunk
-        except StoreUnavailable as error:
-            yield from self.failed(error)
-            return
-        finally:
-            _close(body)
-        if self.instead is not None:
-            yield self.instead
+def _failed(
+    turn: Turn, start_response: StartResponse, error: StoreUnavailable
+) -> list[bytes]:
+    """The ``503``'s body for a StoreUnavailable the app let out, its head
+    sent unless it went already; once the app started a response, ``exc_info``
+    goes with it (PEP 3333), so a server whose headers went out already
+    raises instead of sending a second status."""
+    started = turn.started
+    head = turn.failed(error, restart=True)
+    if head is not None:
+        exc_info = sys.exc_info() if started else None
+        start_response(head.line, head.headers, exc_info)
+    return [turn.instead or b""]
+
+
+def _late(
+    turn: Turn, start_response: StartResponse, body: Iterable[bytes]
+) -> Iterator[bytes]:
+    """The body of an app that had not started its response when it returned
+    (a generator), so that the ``503``'s headers always go with its body.
+
+    Passes its chunks through as they come, unless its response became the
+    ``503`` (then the ``503``'s body instead), also when it raises
+    :class:`StoreUnavailable` while iterated. The app's iterable is closed.
+    """
+    try:
+        for chunk in body:
+            if turn.instead is not None:
+                break
+            yield chunk
+    except StoreUnavailable as error:
+        yield from _failed(turn, start_response, error)
+        return
+    finally:
+        _close(body)
+    if turn.instead is not None:
+        yield turn.instead
 
 
 def _close(body: Iterable[bytes]) -> None:

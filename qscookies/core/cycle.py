@@ -164,7 +164,7 @@ class Cycle:
 class Turn:
     """One request on its way through the cycle (see :meth:`Cycle.open`)."""
 
-    __slots__ = ("_own", "_rules", "_startup", "replaced", "started", "state")
+    __slots__ = ("_own", "_rules", "_startup", "instead", "started", "state")
 
     def __init__(self, rules: Rules, startup: Startup, state: RequestState) -> None:
         self._rules = rules
@@ -173,8 +173,9 @@ class Turn:
         self.state = state
         #: The response started: :meth:`respond` was called.
         self.started = False
-        #: The ``503`` went instead of the application's response.
-        self.replaced = False
+        #: The body of our ``503``, which went instead of the application's
+        #: response (its body must not follow), or ``None``.
+        self.instead: bytes | None = None
         self._own: Answer | None = None
 
     @property
@@ -233,8 +234,7 @@ class Turn:
         """
         self.started = True
         if self.state.store_failed and status == 500:
-            self.replaced = True
-            return self.answer(self._rules.unavailable())
+            return self._replace()
         return _new(Head, (status, phrase, self.state.finish(status, headers), None))
 
     def failed(self, error: StoreUnavailable, *, restart: bool = False) -> Head | None:
@@ -247,12 +247,17 @@ class Turn:
         :raises StoreUnavailable: *error*, when the application's own response
             started and the door cannot replace it.
         """
-        if self.replaced:
+        if self.instead is not None:
             return None
         if self.started and not restart:
             raise error
-        self.replaced = True
-        return self.answer(self._rules.unavailable())
+        return self._replace()
+
+    def _replace(self) -> Head:
+        """Our ``503``, in place of the application's response."""
+        head = self.answer(self._rules.unavailable())
+        self.instead = head.body
+        return head
 
     def caught(self, error: Exception) -> Answer | None:
         """The ``503`` for an exception a framework caught (Django's

@@ -141,7 +141,7 @@ def test_only_a_500_after_a_failed_store_call_becomes_the_503() -> None:
     failed.state.store_failed = True
     head = failed.respond(500, [("Content-Type", "text/html")])
     assert (head.line, head.body) == ("503 Service Unavailable", UNAVAILABLE_BODY)
-    assert failed.replaced
+    assert failed.instead == UNAVAILABLE_BODY
     assert failed.failed(StoreUnavailable("down")) is None  # it went already
 
 
