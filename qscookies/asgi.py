@@ -210,17 +210,17 @@ class QSCookies(Door[ASGIApp, AsyncAppStore]):
             return
 
         async def qs_send(message: Message) -> None:
-            if turn.instead is not None:  # our 503 went: not the 500 body, trailers…
+            if turn.replacement is not None:  # the 500's body, trailers…: not ours
                 return
             if message["type"] != "http.response.start":
                 await send(message)
                 return
             raw, decoded = decode(message.get("headers", ()))
-            head = turn.respond(int(message["status"]), decoded)
-            if head.body is not None:
-                await send_whole(send, head)
+            headers = turn.respond(int(message["status"]), decoded)
+            if turn.replacement is not None:  # our 503, in place of its 500
+                await send_whole(send, turn.replacement)
                 return
-            await send({**message, "headers": encode(head.headers, raw, decoded)})
+            await send({**message, "headers": encode(headers, raw, decoded)})
 
         try:
             await self.app(scope, receive, qs_send)

@@ -154,18 +154,18 @@ class QSCookies(Door["WSGIApplication", AppStore]):
             body = self.app(environ, _starting(turn, start_response))
         except StoreUnavailable as error:
             return _failed(turn, start_response, error)
-        if turn.instead is not None:
+        if turn.replacement is not None:
             _close(body)
-            return [turn.instead]
+            return [turn.replacement.body]
         if turn.started:
             return body
         return _late(turn, start_response, body)
 
 
 def _starting(turn: Turn, start_response: StartResponse) -> StartResponse:
-    """The ``start_response`` the app is given: the app's status and headers
-    pass through the cycle, which adds ours, or puts our ``503`` in place of
-    its ``500`` (:meth:`Turn.respond`; its body is then :attr:`Turn.instead`).
+    """The ``start_response`` the app is given: the app's headers pass through
+    the cycle, which adds ours, or puts our ``503`` in place of its ``500``
+    (:meth:`Turn.respond`, :attr:`Turn.replacement`).
 
     A closure, not an object: one is made on every request.
     """
@@ -173,9 +173,11 @@ def _starting(turn: Turn, start_response: StartResponse) -> StartResponse:
     def start(
         status: str, headers: Headers, exc_info: OptExcInfo | None = None
     ) -> Callable[[bytes], object]:
-        head = turn.respond(int(status.partition(" ")[0]), headers)
-        line = status if head.body is None else head.line  # our 503, its 500
-        return start_response(line, head.headers, exc_info)
+        headers = turn.respond(int(status.partition(" ")[0]), headers)
+        replacement = turn.replacement
+        if replacement is not None:  # our 503, in place of its 500
+            status = replacement.line
+        return start_response(status, headers, exc_info)
 
     return start
 
@@ -192,7 +194,7 @@ def _failed(
     if head is not None:
         exc_info = sys.exc_info() if started else None
         start_response(head.line, head.headers, exc_info)
-    return [turn.instead or b""]
+    return [turn.replacement.body if turn.replacement else b""]
 
 
 def _late(
@@ -207,7 +209,7 @@ def _late(
     """
     try:
         for chunk in body:
-            if turn.instead is not None:
+            if turn.replacement is not None:
                 break
             yield chunk
     except StoreUnavailable as error:
@@ -215,8 +217,8 @@ def _late(
         return
     finally:
         _close(body)
-    if turn.instead is not None:
-        yield turn.instead
+    if turn.replacement is not None:
+        yield turn.replacement.body
 
 
 def _close(body: Iterable[bytes]) -> None:

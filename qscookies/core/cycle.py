@@ -14,9 +14,9 @@ WSGI) walks the same steps and holds no rule of its own:
    middleware answers itself (the landing's ``303``, the privacy route, a
    refused start), :meth:`Turn.ours` hands the :class:`Head` to send instead
    of calling the application;
-4. :meth:`Turn.respond` gives the application's status and headers ours (its
-   ``500`` after a failed store call becomes the ``503``), and
-   :meth:`Turn.failed` says what answers a
+4. :meth:`Turn.respond` gives the application's headers ours (its ``500``
+   after a failed store call becomes the ``503``: :attr:`Turn.replacement`),
+   and :meth:`Turn.failed` says what answers a
    :class:`~qscookies.errors.StoreUnavailable` the application lets out.
 
 Statuses are ints; a door that writes status lines reads :attr:`Head.line`.
@@ -104,31 +104,23 @@ class Startup:
 
 
 class Head(NamedTuple):
-    """The start of a response as it goes out, our headers added.
-
-    A named tuple: built on every request, it costs a third of a frozen
-    dataclass.
-    """
+    """A response of ours as it goes out (a redirect, the privacy route's, the
+    ``503``), the headers of the rules added: sent in place of the
+    application's."""
 
     #: The status code.
     status: int
     #: The reason phrase, for a door that writes status lines.
     reason: str
-    #: Every header: the application's (or ours), then those of the rules.
+    #: Every header: ours, then those of the rules.
     headers: Headers
-    #: Our body, sent instead of the application's; ``None``: the
-    #: application's body follows.
-    body: bytes | None = None
+    #: Our body.
+    body: bytes
 
     @property
     def line(self) -> str:
         """The status line, ``"303 See Other"`` (WSGI)."""
         return f"{self.status} {self.reason}" if self.reason else str(self.status)
-
-
-#: Builds a :class:`Head` without the named tuple's own ``__new__`` (one
-#: Python call more, on every request).
-_new = tuple.__new__
 
 
 class Cycle:
@@ -164,7 +156,7 @@ class Cycle:
 class Turn:
     """One request on its way through the cycle (see :meth:`Cycle.open`)."""
 
-    __slots__ = ("_own", "_rules", "_startup", "instead", "started", "state")
+    __slots__ = ("_own", "_rules", "_startup", "replacement", "started", "state")
 
     def __init__(self, rules: Rules, startup: Startup, state: RequestState) -> None:
         self._rules = rules
@@ -173,9 +165,9 @@ class Turn:
         self.state = state
         #: The response started: :meth:`respond` was called.
         self.started = False
-        #: The body of our ``503``, which went instead of the application's
-        #: response (its body must not follow), or ``None``.
-        self.instead: bytes | None = None
+        #: Our ``503``, which went in place of the application's response (its
+        #: body must not follow), or ``None``.
+        self.replacement: Head | None = None
         self._own: Answer | None = None
 
     @property
@@ -221,21 +213,20 @@ class Turn:
         """An answer of ours, with the headers of the rules."""
         status = answer.status
         headers = self.state.finish(status, answer.headers)
-        return _new(Head, (status, reason(status), headers, answer.body))
+        return Head(status, reason(status), headers, answer.body)
 
-    def respond(self, status: int, headers: Headers, phrase: str = "") -> Head:
-        """The application's response start as it goes out.
+    def respond(self, status: int, headers: Headers) -> Headers:
+        """The application's response headers as they go out, ours added.
 
         After a failed store call (a cart write the page needed), the
-        application's ``500`` becomes the ``503`` with ``Retry-After``: its
-        :attr:`Head.body` is ours, and the application's body must not follow.
-
-        :param phrase: the application's reason phrase, kept.
+        application's ``500`` becomes the ``503`` with ``Retry-After``: then
+        :attr:`replacement` is it, these are its headers, and the
+        application's body must not follow.
         """
         self.started = True
         if self.state.store_failed and status == 500:
-            return self._replace()
-        return _new(Head, (status, phrase, self.state.finish(status, headers), None))
+            return self._replace().headers
+        return self.state.finish(status, headers)
 
     def failed(self, error: StoreUnavailable, *, restart: bool = False) -> Head | None:
         """What answers a :class:`StoreUnavailable` the application let out.
@@ -247,7 +238,7 @@ class Turn:
         :raises StoreUnavailable: *error*, when the application's own response
             started and the door cannot replace it.
         """
-        if self.instead is not None:
+        if self.replacement is not None:
             return None
         if self.started and not restart:
             raise error
@@ -255,8 +246,7 @@ class Turn:
 
     def _replace(self) -> Head:
         """Our ``503``, in place of the application's response."""
-        head = self.answer(self._rules.unavailable())
-        self.instead = head.body
+        head = self.replacement = self.answer(self._rules.unavailable())
         return head
 
     def caught(self, error: Exception) -> Answer | None:

@@ -143,10 +143,11 @@ class RequestState:
         )
         #: The request says out by itself: ``Sec-GPC: 1``, ``DNT: 1`` while
         #: ``honor_dnt``, or a state-changing request from another site.
+        gpc, dnt = request.sec_gpc, request.dnt
         self.signal = (
             cross
-            or bool(request.sec_gpc and says_one(request.sec_gpc))
-            or bool(settings.honor_dnt and request.dnt and says_one(request.dnt))
+            or (gpc != "" and says_one(gpc))
+            or (dnt != "" and settings.honor_dnt and says_one(dnt))
         )
 
     @lazy

@@ -49,6 +49,7 @@ from ..context import Context
 from ..core.cycle import Head
 from ..core.cycle import Turn
 from ..core.messages import Answer
+from ..core.messages import Headers
 from ..core.messages import Request
 from ..core.messages import reason
 from ..core.request import RequestState
@@ -205,12 +206,11 @@ def _plain(request: HttpRequest) -> Request:
 def _respond(turn: Turn, response: HttpResponseBase) -> HttpResponseBase:
     """The view's response through the cycle: our headers added, or (its 500
     after a failed store call) the ``503`` in its place."""
-    items = list(response.items())
-    head = turn.respond(response.status_code, items, response.reason_phrase)
-    if head.body is None:
-        return _finish(head, response)
+    headers = turn.respond(response.status_code, list(response.items()))
+    if turn.replacement is None:
+        return _finish(headers, response)
     response.close()
-    return _response(head)
+    return _response(turn.replacement)
 
 
 def _response(answer: Answer | Head) -> HttpResponse:
@@ -220,16 +220,16 @@ def _response(answer: Answer | Head) -> HttpResponse:
     response.status_code = answer.status
     response.reason_phrase = reason(answer.status)
     response.content = answer.body or b""
-    return _finish(answer, response)
+    return _finish(answer.headers, response)
 
 
 class _Redirect(HttpResponseRedirectBase):  # type: ignore[misc]
     """A redirect of ours, as Django's own (``response.url``, ``assertRedirects``)."""
 
 
-def _finish(head: Answer | Head, response: Response) -> Response:
-    """Put *head*'s headers on a Django response (our cookies as morsels)."""
-    for name, value in head.headers:
+def _finish(headers: Headers, response: Response) -> Response:
+    """Put *headers* on a Django response (our cookies as morsels)."""
+    for name, value in headers:
         if name.lower() == "set-cookie":
             cookie: SimpleCookie = SimpleCookie()
             cookie.load(value)

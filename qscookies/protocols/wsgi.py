@@ -27,9 +27,12 @@ def request_from(environ: WSGIEnvironment) -> Request:
     script = get("SCRIPT_NAME", "")
     query = get("QUERY_STRING", "")
     raw_uri = get("RAW_URI") or get("REQUEST_URI")
-    raw_path = raw_uri.partition("?")[0] if raw_uri else ""
-    if not (raw_path == script + path and raw_path.startswith("/")):
-        raw_path = raw_target(script, path, query, raw_uri)[0]
+    raw_path = script + path
+    if raw_uri != raw_path or raw_path[:1] != "/" or "?" in raw_path:
+        # Not the common request target: the decoded path itself, no query.
+        raw_path = raw_uri.partition("?")[0] if raw_uri else ""
+        if not (raw_path == script + path and raw_path.startswith("/")):
+            raw_path = raw_target(script, path, query, raw_uri)[0]
     # tuple.__new__: a named tuple's own __new__ is one Python call more.
     return tuple.__new__(
         Request,

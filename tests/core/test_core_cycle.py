@@ -126,22 +126,28 @@ def test_a_page_is_the_apps_own() -> None:
     page = turn(cookie=visitor())
     page.begin(lambda: None)
     assert page.ours() is None
-    head = page.respond(200, [("Content-Type", "text/html")], "OK")
-    assert (head.line, head.body) == ("200 OK", None)
-    assert ("Referrer-Policy", "same-origin") in head.headers
+    headers = page.respond(200, [("Content-Type", "text/html")])
+    assert headers[0] == ("Content-Type", "text/html")
+    assert ("Referrer-Policy", "same-origin") in headers
+    assert page.started and page.replacement is None
 
 
 def test_only_a_500_after_a_failed_store_call_becomes_the_503() -> None:
     page = turn()
-    assert page.respond(500, [], "Internal Server Error").body is None
+    page.respond(500, [])
+    assert page.replacement is None
     failed = turn()
     failed.state.store_failed = True
-    assert failed.respond(404, [], "Not Found").status == 404
+    failed.respond(404, [])
+    assert failed.replacement is None
     failed = turn()
     failed.state.store_failed = True
-    head = failed.respond(500, [("Content-Type", "text/html")])
+    headers = failed.respond(500, [("Content-Type", "text/html")])
+    head = failed.replacement
+    assert head is not None and headers is head.headers
     assert (head.line, head.body) == ("503 Service Unavailable", UNAVAILABLE_BODY)
-    assert failed.instead == UNAVAILABLE_BODY
+    assert ("Retry-After", "5") in headers
+    assert ("Content-Type", "text/html") not in headers  # the 500's: not ours
     assert failed.failed(StoreUnavailable("down")) is None  # it went already
 
 
