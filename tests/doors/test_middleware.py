@@ -590,3 +590,23 @@ def test_responses_that_set_our_cookies_are_private(app: QSCookies) -> None:
     assert "Cache-Control" not in client.get("/").headers  # no cookie: untouched
     app.app = cached_page
     assert Client(app).get("/").headers.getlist("Cache-Control") == ["no-store"]
+
+
+@pytest.mark.parametrize("line", ["302 Found", "302 FOUND", "302 Gone Elsewhere"])
+def test_a_status_line_is_read_by_its_code_whatever_its_phrase(
+    app: QSCookies, line: str
+) -> None:
+    """The code decides (a redirect elsewhere loses its promotion parameters),
+    the line goes out as the app wrote it, the same line read again as well
+    (the door remembers what the lines it saw say)."""
+
+    def redirect(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        location = "https://elsewhere.example/x?promo=SUMMER&color=red"
+        start_response(line, [("Location", location)])
+        return [b""]
+
+    app.app = redirect
+    for _ in range(2):
+        response = Client(app).get("/away")
+        assert response.status == line
+        assert response.headers["Location"] == "https://elsewhere.example/x?color=red"
