@@ -109,8 +109,7 @@ class Rules:
         return state
 
     def unavailable(self) -> Answer:
-        """The ``503`` answered when the store failed a write the app needed
-        (:func:`~qscookies.core.response.unavailable`)."""
+        """The ``503`` of a failed store write (:func:`.response.unavailable`)."""
         return unavailable(self.settings.retry_after)
 
 
