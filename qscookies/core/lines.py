@@ -22,10 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CartError
+from ..memo import Memo
 from ..privacy import looks_like_card_number
 
 #: Longest sku accepted.
 MAX_SKU_LENGTH = 128
+
+#: The skus found valid lately (a shop adds its catalogue's skus again and
+#: again): the checks run once per sku, within this bound.
+_VALID_SKUS: Memo[str, bool] = Memo(4096)
 
 #: Longest option value accepted (characters).
 MAX_OPTION_VALUE = 128
@@ -62,6 +67,8 @@ def check_sku(sku: object) -> str:
     surrounding white space, that does not look like a payment card number nor
     end like a line id with options (``~`` and 8 of ``a-z2-7``).
     """
+    if type(sku) is str and sku in _VALID_SKUS:
+        return sku
     if not isinstance(sku, str):
         raise CartError(f"sku must be text, not {type(sku).__name__}")
     if not sku or len(sku) > MAX_SKU_LENGTH:
@@ -75,6 +82,8 @@ def check_sku(sku: object) -> str:
             "sku may not end in '~' and 8 of a-z2-7: that is a line id with options",
             sku=sku[:32],
         )
+    if type(sku) is str:  # a subclass may compare equal to what it is not
+        _VALID_SKUS.keep(sku, True)
     return sku
 
 

@@ -59,6 +59,10 @@ _PLAIN_ASYNC_POOLS = (
 )
 
 
+#: Every ASCII character, to tell an encoding that writes them as themselves.
+_ASCII = bytes(range(128))
+
+
 def _bulk(data: bytes) -> bytes:
     return b"$%d\r\n%b\r\n" % (len(data), data)
 
@@ -90,12 +94,14 @@ class _Shapes:
         text, and its rules (and errors) for any other argument.
     """
 
-    __slots__ = ("_allowed", "_encoder", "_prefixes")
+    __slots__ = ("_allowed", "_ascii", "_encoder", "_prefixes")
 
     def __init__(self, allowed: frozenset[str], encoder: Any) -> None:
         self._allowed = allowed
         self._encoder = encoder
         self._prefixes: dict[tuple[Any, ...], bytes] = {}
+        #: The encoding writes ASCII text as its own bytes (utf-8 does).
+        self._ascii = _ASCII.decode().encode(encoder.encoding) == _ASCII
 
     def pack(self, command: Sequence[Any]) -> bytes:
         """*command* in RESP, as redis-py's packer sends it.
@@ -109,8 +115,22 @@ class _Shapes:
         if prefix is None:
             prefix = self._learn(shape)
         encoder = self._encoder
+        # The common command, ASCII text and ints: its arguments in one
+        # string, encoded once (a length in characters is one in bytes).
+        parts = []
+        for arg in command[fixed:] if self._ascii else ():
+            kind = type(arg)
+            if kind is int:
+                arg = str(arg)
+            elif kind is not str:
+                break
+            parts.append(f"${len(arg)}\r\n{arg}\r\n")
+        else:
+            text = "".join(parts)
+            if self._ascii and text.isascii():
+                return b"*%d\r\n%b%b" % (len(command), prefix, text.encode())
         encoding, errors = encoder.encoding, encoder.encoding_errors
-        parts = [b"*%d\r\n" % len(command), prefix]
+        packed = [b"*%d\r\n" % len(command), prefix]
         for arg in command[fixed:]:
             kind = type(arg)
             if kind is str:
@@ -119,8 +139,8 @@ class _Shapes:
                 data = b"%d" % arg
             else:
                 data = encoder.encode(arg)
-            parts.append(b"$%d\r\n%b\r\n" % (len(data), data))
-        return b"".join(parts)
+            packed.append(_bulk(data))
+        return b"".join(packed)
 
     def _learn(self, shape: tuple[Any, ...]) -> bytes:
         """Check a new shape against the allow-list and pack its prefix."""

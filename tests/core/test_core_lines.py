@@ -76,6 +76,33 @@ def test_a_sku_shaped_like_a_line_id_is_refused_and_line_ids_are_checked() -> No
             check_line_id(bad)
 
 
+def test_a_sku_is_checked_once_within_a_bound_and_a_bad_one_every_time() -> None:
+    from qscookies.core import lines
+
+    for sku in ("MUG", "MUG"):  # the second from the memo
+        assert check_sku(sku) == "MUG"
+    assert "MUG" in lines._VALID_SKUS
+    for _ in range(2):  # a refused sku is never remembered
+        with pytest.raises(CartError, match="card number"):
+            check_sku("4111 1111 1111 1111")
+        with pytest.raises(CartError, match="printable"):
+            check_sku(" MUG")
+    for n in range(lines._VALID_SKUS.most + 10):  # a flood of valid skus
+        check_sku(f"SKU-{n}")
+    assert len(lines._VALID_SKUS) <= lines._VALID_SKUS.most
+
+    class Sly(str):  # equal to a remembered sku, whatever it holds
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("MUG")
+
+    check_sku("MUG")
+    with pytest.raises(CartError, match="card number"):
+        check_sku(Sly("4111 1111 1111 1111"))
+
+
 def test_lines_come_in_the_order_first_added_with_their_options() -> None:
     mug = line_id("MUG", '{"engraving":"Ada"}')
     quantities = {"TEA": 2, mug: 1, "OLD": 4}

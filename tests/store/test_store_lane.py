@@ -47,14 +47,27 @@ SCRIPT = "return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])"
         pytest.param(("EXPIRE", "qs:c:{x}", 2.5), id="float"),
         pytest.param(("DEL", b"qs:\xff", "qs:w:{x}"), id="bytes"),
         pytest.param(("WAIT", 1, 0), id="wait"),
+        pytest.param(("HINCRBY", "qs:a:{p}", "", -(10**30)), id="empty-huge-int"),
+        pytest.param(("HGETALL", "qs:c:{x}\r\n$9"), id="resp-like-text"),
     ],
 )
-def test_a_command_is_packed_as_redis_py_packs_it(command: tuple[Any, ...]) -> None:
-    connection = redis.Connection()
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_a_command_is_packed_as_redis_py_packs_it(
+    command: tuple[Any, ...], encoding: str
+) -> None:
+    connection = redis.Connection(encoding=encoding)
     expected = b"".join(connection.pack_command(*command))
     shapes = lane._Shapes(APP_COMMANDS, connection.encoder)
     assert shapes.pack(command) == expected
     assert shapes.pack(command) == expected  # its shape's prefix, as kept
+
+
+def test_an_encoding_unlike_ascii_packs_each_argument_in_it() -> None:
+    connection = redis.Connection(encoding="utf-16")
+    command = ("HINCRBY", "qs:a:{p}", "SKU-1", 3)
+    expected = b"".join(connection.pack_command(*command)).split(b"HINCRBY\r\n")[1]
+    packed = lane._Shapes(APP_COMMANDS, connection.encoder).pack(command)
+    assert packed.endswith(expected)  # the name aside: redis-py sends it in utf-8
 
 
 def test_an_argument_redis_py_refuses_is_refused() -> None:
