@@ -92,8 +92,9 @@ local function refuse(code)
   return code
 end
 local options = ARGV[8] or ''
-local known = current > 0 and redis.call('HGET', KEYS[2], line)
-if known and options ~= '' and options_of(known) ~= options then return refuse(-5) end
+-- a line without options is its sku, never the id of one with options
+local known = current > 0 and options ~= '' and redis.call('HGET', KEYS[2], line)
+if known and options_of(known) ~= options then return refuse(-5) end
 local quantity = tonumber(ARGV[2])
 if ARGV[3] == 'add' then quantity = current + quantity end
 if ARGV[3] == 'edit' and current == 0 then return 0 end
