@@ -44,11 +44,14 @@ REQUESTS = [
     ("add to cart", "/add"),
     ("view a 5-line cart", "/cart"),
 ]
+#: The floor's stack: the bare app, sending the bare command of each request.
+BARE = "bare app + its command"
 #: (server, stack, the factory of its app in this module).
 STACKS = [
     ("gunicorn", "qscookies", "qscookies_wsgi"),
     ("gunicorn", "Beaker + redis", "beaker_wsgi"),
     ("gunicorn", "Flask-Session", "flask_session_wsgi"),
+    ("gunicorn", BARE, "bare_wsgi"),
     ("uvicorn", "qscookies", "qscookies_asgi"),
     ("uvicorn", "Beaker + redis", "beaker_uvicorn"),
 ]
@@ -104,6 +107,38 @@ def beaker_uvicorn() -> Any:
         return app(environ, start)
 
     return stripped
+
+
+def bare_wsgi() -> Any:
+    """The floor: the bare storefront page, sending with redis-py (default
+    options) the one command of each request, as ``bench/requests.py``'s bare
+    rows do: nothing for a page view, the cart script's ``FCALL`` (or
+    ``EVALSHA``) for an add, ``HGETALL`` of a five-line cart for a view."""
+    url = _setup()
+    import peers
+    import redis
+    import requests as bench  # bench/requests.py, not the HTTP library
+
+    from qscookies import scripts
+    from qscookies.scripts import library
+
+    client = redis.Redis.from_url(url)
+    cart = "bench:c:bare"
+    client.hset(cart, mapping=dict.fromkeys(peers.SKUS, 1))
+    client.pexpire(cart, 86400000)
+    put = bench.cart_put(cart, bool(client.function_list(library=library.NAME)))
+    if put[0] == "EVALSHA":
+        client.script_load(scripts.CART_PUT)
+    sends = {"/add": put, "/cart": ("HGETALL", cart)}
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        command = sends.get(environ["PATH_INFO"])
+        if command is not None:
+            client.execute_command(*command)
+        start_response("200 OK", [("Content-Type", "text/html")])
+        return peers.PAGE
+
+    return app
 
 
 def flask_session_wsgi() -> Any:
@@ -256,10 +291,16 @@ def main() -> None:
             verdict = (
                 "met" if ratio >= 1.5 and ours["p99"] < beaker["p99"] else "NOT met"
             )
+            floor = results.get((server, BARE, row))
+            bound = (
+                f"; the bare command's {floor['rps'] / beaker['rps']:.2f}×"
+                if floor
+                else ""
+            )
             print(
                 f"  {server} {row}: {ratio:.2f}× Beaker's requests/s, p99"
                 f" {ours['p99']:.2f} against {beaker['p99']:.2f} ms"
-                f" (target ≥ 1.5× and a lower p99: {verdict})"
+                f" (target ≥ 1.5× and a lower p99: {verdict}{bound})"
             )
 
 

@@ -10,6 +10,7 @@ timed out never goes back to the pool with that reply still to come.
 from __future__ import annotations
 
 import asyncio
+import select
 from collections.abc import Iterator
 from typing import Any
 
@@ -196,6 +197,20 @@ def test_a_held_connection_the_server_closed_is_reopened(
     assert (
         guard.call(Command("HINCRBY", ("qs:a:{k}",), ("n", 1))) == 2
     )  # reconnected, no 503
+
+
+def test_a_held_connection_with_a_reply_waiting_is_reopened(
+    guarded: tuple[Guard, redis.Redis],
+) -> None:
+    """The poll that takes a held connection sees stray data: the pool's checks
+    run, and the reply waiting never answers the next command."""
+    guard, client = guarded
+    assert guard.call(Command("HINCRBY", ("qs:a:{w}",), ("n", 1))) == 1
+    held = next(iter(client.connection_pool._in_use_connections))  # type: ignore[attr-defined]
+    held.send_command("PING")  # its PONG left unread
+    assert select.select([held._sock], [], [], 5)[0]  # there
+    assert guard.call(Command("HINCRBY", ("qs:a:{w}",), ("n", 1))) == 2
+    assert guard.call(Command("HGETALL", ("qs:a:{w}",))) == {"n": "2"}
 
 
 def test_a_forked_child_never_uses_its_parent_s_held_connection(
