@@ -72,6 +72,13 @@ TARGETS = [
     ("add to cart", "page view, then EVALSHA", None),
     ("view a 5-line cart", "page view, then HGETALL", None),
 ]
+#: PRODUCT.md's peers targets: how many times less overhead over the bare app
+#: than Beaker's, by request.
+PEER_TARGETS = [
+    ("known visitor's page view", 20.0),
+    ("add to cart", 2.5),
+    ("view a 5-line cart", 2.8),
+]
 #: The column of the floors: the bare app, and the bare command of each request.
 BARE = "bare, same run"
 
@@ -190,6 +197,18 @@ class Bench:
                 self.cpu.setdefault(key, []).append(cpu / number * 1e6)
         for key in self.timers:
             self.trips[key] = sends[key] / (number * rounds)
+
+    def times(
+        self, key: tuple[str, str], than: tuple[str, str], floor: tuple[str, str]
+    ) -> float:
+        """Median over the rounds of how many times *than*'s cost over *floor*
+        is *key*'s (*key* may be a bare command: its whole cost)."""
+        runs, base = self.runs, self.runs[floor]
+        bare = key[1] == BARE
+        return statistics.median(
+            (theirs - low) / (mine if bare else mine - low)
+            for mine, theirs, low in zip(runs[key], runs[than], base, strict=True)
+        )
 
     def cell(self, row: str, column: str) -> str:
         if (row, column) not in self.runs:
@@ -475,6 +494,22 @@ def report(bench: Bench, client: redis.Redis, args: argparse.Namespace) -> None:
         print(
             f"  WSGI add, durable_writes=1 − default: {wall:+.1f} wall, {cpu:+.1f} CPU"
         )
+    floor = ("bare app (floor)", BARE)
+    if ("add to cart", "Beaker + redis") in bench.runs:
+        print(
+            "\nBeside Beaker, same run: how many times less overhead over the bare"
+            " app than Beaker's (the median of the per-round ratios), and what a"
+            " request costing just its bare command would get"
+        )
+        for row, target in PEER_TARGETS:
+            beaker = (row, "Beaker + redis")
+            ours = bench.times((row, "qscookies"), beaker, floor)
+            verdict = "met" if ours >= target else "NOT met"
+            bound = ""
+            if (row, BARE) in bench.runs:
+                command = bench.times((row, BARE), beaker, floor)
+                bound = f"; a bare {bench.labels[row, BARE].strip()}: {command:.2f}×"
+            print(f"  WSGI {row}: {ours:.2f}× (target ≥ {target}×: {verdict}{bound})")
     for door in ("", "ASGI "):
         for row, floor, target in TARGETS:
             key, base = (door + row, "qscookies"), (door + floor, BARE)

@@ -10,10 +10,13 @@ privacy signals, carts and cookies lives here once, for every door.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
+from functools import partial
 from math import trunc
 from typing import Any
 
+from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import VisitorState
 from ..command import Command
@@ -117,6 +120,14 @@ class Rules:
 _NONE = (None, None)
 
 
+def _attribution(state: weakref.ref[RequestState]) -> Attribution | None:
+    """The attribution of a request's landing, built only when asked: a cart
+    that is not started never asks. Weakly: the cart state that holds this
+    is the request state's, and no cycle outlives the request."""
+    alive = state()
+    return None if alive is None else alive.landing.attribution()
+
+
 class RequestState:
     """The rules applied to one request: visitor, attribution, cart, cookies.
 
@@ -175,7 +186,7 @@ class RequestState:
             rules.cart_writes,
             self.jar,
             self.now,
-            self.landing.attribution,
+            partial(_attribution, weakref.ref(self)),
             cross_site=self.cross_site,
         )
 
