@@ -22,7 +22,9 @@ import signal
 import sys
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone
 from typing import TYPE_CHECKING
@@ -249,10 +251,11 @@ def make_server(
     return server
 
 
-def run(server: WaitressServer) -> None:
-    """Serve until Ctrl-C (``SIGINT``) or ``SIGTERM``, then close the sockets.
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Make ``SIGTERM`` stop a server the way Ctrl-C does, within the block.
 
-    Call it from the main thread (it handles ``SIGTERM`` while serving).
+    Enter it from the main thread (only there are signals handled).
     """
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -260,9 +263,20 @@ def run(server: WaitressServer) -> None:
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        server.run()  # returns on KeyboardInterrupt
+        yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def run(server: WaitressServer) -> None:
+    """Serve until Ctrl-C (``SIGINT``) or ``SIGTERM``, then close the sockets.
+
+    Call it from the main thread (it handles ``SIGTERM`` while serving).
+    """
+    try:
+        with sigterm_interrupts():
+            server.run()  # returns on KeyboardInterrupt
+    finally:
         server.close()
 
 

@@ -20,14 +20,12 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
-import signal
 import sys
 from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import ExitStack
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-from typing import Any
 from typing import TextIO
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -40,6 +38,7 @@ from ..dashboard.server import addresses
 from ..dashboard.server import log_to_stderr
 from ..dashboard.server import make_server
 from ..dashboard.server import require_waitress
+from ..dashboard.server import sigterm_interrupts
 from ..embedded import ENV_VAR
 from ..embedded import RedisServer
 from ..embedded import Version
@@ -84,7 +83,7 @@ def serve(
     require_waitress()
     # SIGTERM stops the demo from the start (a SIGTERM right after the URLs are
     # printed, or while Redis starts, must still stop Redis and exit cleanly).
-    with _sigterm_interrupts(), ExitStack() as stack:
+    with sigterm_interrupts(), ExitStack() as stack:
         if redis_url is None:
             redis = stack.enter_context(_embedded_redis())
             redis_url = redis.url
@@ -198,20 +197,6 @@ def _check_reachable(redis_url: str) -> None:
         raise QSCookiesError(f"bad Redis URL: {error}") from error
     with client:
         Guard(client, frozenset({"PING"})).call(Command("PING"))
-
-
-@contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """Make ``SIGTERM`` stop the server the way Ctrl-C does."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _url_host(host: str) -> str:

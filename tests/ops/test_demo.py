@@ -68,7 +68,9 @@ class Demo:
         self.log = log
         with open(log, "w") as stderr, _interruptible():
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "qscookies", "demo", "--port", "0", *args],
+                # faulthandler: a demo that will not stop shows its threads
+                [sys.executable, "-X", "faulthandler", "-m", "qscookies", "demo"]
+                + ["--port", "0", *args],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -108,7 +110,15 @@ class Demo:
     def stop(self, signum: int) -> tuple[int, str]:
         """Send *signum*; return the exit code and the rest of stdout."""
         self.proc.send_signal(signum)
-        code = self.proc.wait(timeout=20)
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # faulthandler dumps the stacks
+            self.proc.wait(timeout=10)
+            raise AssertionError(
+                f"the demo did not stop on {signal.Signals(signum).name}:\n"
+                + self.log.read_text()[-8000:]
+            ) from None
         self._reader.join(timeout=5)
         rest = ""
         while not self._lines.empty():
