@@ -120,13 +120,12 @@ def bare_wsgi() -> Any:
     import requests as bench  # bench/requests.py, not the HTTP library
 
     from qscookies import scripts
-    from qscookies.scripts import library
 
     client = redis.Redis.from_url(url)
     cart = "bench:c:bare"
     client.hset(cart, mapping=dict.fromkeys(peers.SKUS, 1))
     client.pexpire(cart, 86400000)
-    put = bench.cart_put(cart, bool(client.function_list(library=library.NAME)))
+    put = bench.cart_put(cart, bench.has_library(client))
     if put[0] == "EVALSHA":
         client.script_load(scripts.CART_PUT)
     sends = {"/add": put, "/cart": ("HGETALL", cart)}
