@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..core.messages import Request
+from ..memo import Memo
 from . import FORM_LIMIT
 
 if TYPE_CHECKING:
@@ -39,6 +40,10 @@ SCOPE_KEY = "qscookies.context"
 _READ = ("cookie", "host", "sec-gpc", "dnt", "sec-fetch-site", "origin", "referer")
 _FIELDS = {name.encode(): name for name in _READ} | {name: name for name in _READ}
 _URL_SAFE = "/:@!$&'()*+,;=-._~"
+
+#: Our own headers as ASGI bytes (``Vary``, ``Cache-Control``,
+#: ``Referrer-Policy``: a few values; never a ``Set-Cookie``).
+_ENCODED: Memo[tuple[str, str], tuple[bytes, bytes]] = Memo(64)
 
 
 def request_from(scope: Scope) -> Request:
@@ -116,18 +121,23 @@ def decode(
     headers: Iterable[tuple[bytes, bytes]],
 ) -> tuple[RawHeaders, list[tuple[str, str]]]:
     """A message's ASGI header pairs as bytes (any bytes-like made ``bytes``)
-    and as text (latin-1), read in one pass."""
-    raw: RawHeaders = []
-    text: list[tuple[str, str]] = []
-    for name, value in headers:
-        pair = bytes(name), bytes(value)  # the same objects when bytes already
-        raw.append(pair)
-        text.append((pair[0].decode("latin-1"), pair[1].decode("latin-1")))
-    return raw, text
+    and as text (latin-1)."""
+    raw = headers if type(headers) is list else list(headers)
+    text = [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in raw
+        if type(name) is bytes is type(value)
+    ]
+    if len(text) == len(raw):  # bytes, as ASGI sends them: the pairs as they are
+        return raw, text
+    raw = [(bytes(name), bytes(value)) for name, value in raw]
+    return raw, [
+        (name.decode("latin-1"), value.decode("latin-1")) for name, value in raw
+    ]
 
 
 def encode(
-    headers: Iterable[tuple[str, str]],
+    headers: Sequence[tuple[str, str]],
     raw: RawHeaders,
     decoded: Sequence[tuple[str, str]] = (),
 ) -> RawHeaders:
@@ -137,23 +147,35 @@ def encode(
     appends its own; new names are sent lower case, as ASGI asks.
 
     :param decoded: what :func:`decode` made of *raw*, when the core was
-        handed it: a pair of *headers* that is still the very same object is
-        the app's, unchanged (its bytes go as they came, nothing re-encoded).
+        handed it: the app's pairs that *headers* still holds as they were
+        go as they came (nothing re-encoded).
     """
-    out: RawHeaders = []
-    for index, pair in enumerate(headers):
-        if index < len(decoded) and pair is decoded[index]:
-            out.append(raw[index])
-            continue
-        name, value = pair
-        if index < len(raw) and raw[index][0].decode("latin-1") == name:
-            raw_name, raw_value = raw[index]
-            if value.encode("latin-1") != raw_value:
-                raw_value = value.encode("latin-1")
-            out.append((raw_name, raw_value))
+    kept = len(decoded)
+    if headers[:kept] == decoded:  # the common case: ours only appended
+        out = raw[:kept]
+    else:
+        kept, out = 0, []
+    for index in range(kept, len(headers)):
+        pair = headers[index]
+        if index < len(raw) and raw[index][0].decode("latin-1") == pair[0]:
+            raw_name, raw_value = raw[index]  # the app's, its value changed
+            value = pair[1].encode("latin-1")
+            out.append((raw_name, raw_value if value == raw_value else value))
         else:
-            out.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+            out.append(_ours(pair))
     return out
+
+
+def _ours(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    """A header of ours as ASGI bytes, its name lower case: remembered, but
+    for a ``Set-Cookie`` (its value is the browser's own)."""
+    encoded = _ENCODED.get(pair)
+    if encoded is None:
+        name, value = pair
+        encoded = (name.lower().encode("latin-1"), value.encode("latin-1"))
+        if name != "Set-Cookie":
+            _ENCODED.keep(pair, encoded)
+    return encoded
 
 
 async def send_whole(send: Send, head: Head) -> None:

@@ -582,3 +582,69 @@ def test_the_request_reads_only_its_headers_in_any_case_and_kind(
     assert request.cookie == "a=1; legacy=caf\xe9"
     assert request.referer == "https://shop.test/" and request.origin == ""
     assert (request.raw_path, request.query) == ("/p", "a=%ff")
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(bytes, id="bytes"),
+        pytest.param(bytearray, id="bytearray"),
+        pytest.param(memoryview, id="memoryview"),
+    ],
+)
+@pytest.mark.parametrize("vary", [None, b"Accept"], ids=["no-vary", "vary"])
+def test_the_apps_response_headers_go_byte_for_byte_and_ours_lower_case(
+    redis_server: RedisServer, kind: Callable[[bytes], Any], vary: bytes | None
+) -> None:
+    """The app's pairs go as they came (their names' case, bytes that are not
+    UTF-8), made ``bytes`` from any bytes-like; a value the core changes (its
+    ``Vary`` extended) keeps the app's name; ours follow, names lower case,
+    the ``Set-Cookie`` of each browser set."""
+    own = [(b"Content-Type", b"text/html"), (b"X-Caf\xe9", b"caf\xe9")]
+    own += [(b"VARY", vary)] if vary else []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await context(scope).cart.add("A")  # a cart cookie to set
+        headers = [(kind(name), kind(value)) for name, value in own]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def journey() -> list[list[Any]]:
+        aclient = redis.asyncio.Redis.from_url(
+            redis_server.url, **client_options(2, asynchronous=True)
+        )
+        middleware = QSCookies(app, secret_key=SECRET, redis=aclient, key_prefix="h:")
+        middleware.clock = lambda: NOW
+        scope = {"type": "http", "method": "POST", "path": "/", "headers": []}
+        starts: list[Any] = []
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b""}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                starts.append(message["headers"])
+
+        for _ in range(2):  # two browsers: two carts
+            await middleware(dict(scope), receive, send)
+        await aclient.aclose()
+        return starts
+
+    first, second = asyncio.run(journey())
+    for headers in (first, second):
+        assert all(type(n) is bytes and type(v) is bytes for n, v in headers)
+        assert headers[:2] == own[:2]  # the app's, byte for byte
+        ours = headers[len(own) :]
+        assert all(name == name.lower() for name, _ in ours)
+        assert (b"referrer-policy", b"same-origin") in ours  # the default
+        assert b"cache-control" in dict(ours)
+    if vary:
+        assert first[2] == (b"VARY", b"Accept, Cookie")
+        assert b"vary" not in dict(first[len(own) :])
+    else:
+        assert (b"vary", b"Cookie") in first[len(own) :]
+    cookies = [
+        [value for name, value in headers if name == b"set-cookie"]
+        for headers in (first, second)
+    ]
+    assert cookies[0] and cookies[1] and cookies[0] != cookies[1]
