@@ -10,7 +10,9 @@ promotion cookie, set from Redis's reply only.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
+from typing import Protocol
 
 from ..codec import Attribution
 from ..codec import CookieCodec
@@ -28,6 +30,22 @@ from .plan import Plan
 from .plan import then
 
 _UNSET: Any = object()
+
+
+class Landed(Protocol):
+    """What holds a request's landing (the request state)."""
+
+    @property
+    def landing(self) -> LandingState:
+        """The request's landing."""
+
+
+def weak_attribution(owner: weakref.ref[Landed]) -> Attribution | None:
+    """The attribution of *owner*'s landing, built only when asked: a cart that
+    is not started never asks. Weakly: the cart state that holds this is the
+    request state's, and no cycle outlives the request."""
+    alive = owner()
+    return None if alive is None else alive.landing.attribution()
 
 
 def find(

@@ -16,7 +16,6 @@ from functools import partial
 from math import trunc
 from typing import Any
 
-from ..codec import Attribution
 from ..codec import CookieCodec
 from ..codec import VisitorState
 from ..command import Command
@@ -39,6 +38,7 @@ from .headers import says_one
 from .jar import CookieJar
 from .landing import LandingState
 from .landing import find as find_landing
+from .landing import weak_attribution
 from .lazy import lazy
 from .messages import EMPTY
 from .messages import Answer
@@ -120,14 +120,6 @@ class Rules:
 _NONE = (None, None)
 
 
-def _attribution(state: weakref.ref[RequestState]) -> Attribution | None:
-    """The attribution of a request's landing, built only when asked: a cart
-    that is not started never asks. Weakly: the cart state that holds this
-    is the request state's, and no cycle outlives the request."""
-    alive = state()
-    return None if alive is None else alive.landing.attribution()
-
-
 class RequestState:
     """The rules applied to one request: visitor, attribution, cart, cookies.
 
@@ -186,7 +178,7 @@ class RequestState:
             rules.cart_writes,
             self.jar,
             self.now,
-            partial(_attribution, weakref.ref(self)),
+            partial(weak_attribution, weakref.ref(self)),
             cross_site=self.cross_site,
         )
 
@@ -226,11 +218,6 @@ class RequestState:
             self.now,
             cluster=rules.cluster,
         )
-
-    @property
-    def accessed(self) -> bool:
-        """The application read the cart, visitor or promotion (responses vary)."""
-        return self.jar.accessed
 
     # -- what the application reads ------
 

@@ -872,7 +872,7 @@ def test_cart_items_without_a_cart() -> None:
     plan = state.cart.items()
     assert plan.commands == ()
     assert plan.read([]) == {}
-    assert state.accessed
+    assert state.jar.accessed
 
 
 def test_cart_items_are_read_once() -> None:
