@@ -489,6 +489,51 @@ def test_passed_clients_under_the_asgi_handler_need_async_redis(
     ]
 
 
+_REBOUND_SCRIPT = """
+import asyncio, json, os, sys, django
+django.setup()
+from django.http import JsonResponse
+from django.test import AsyncRequestFactory
+from qscookies.django import QSCookiesMiddleware
+
+other = sys.argv[1]
+QSCookiesMiddleware.clock = staticmethod(lambda: 1_800_000_000)
+
+async def view(request):
+    return JsonResponse(await request.qs.cart.add("A"), safe=False)
+
+middleware = QSCookiesMiddleware(view)  # an async get_response: Django's ASGI handler
+factory = AsyncRequestFactory()
+
+async def journey():
+    with middleware.rebound(other, key_prefix="rebound:"):
+        inside = await middleware(factory.get("/add"))
+    after = await middleware(factory.get("/add"))
+    return [json.loads(inside.content), json.loads(after.content)]
+
+print(json.dumps(asyncio.run(journey())))
+"""
+
+
+def test_rebound_points_the_asgi_handlers_store_at_the_other_redis(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Under Django's ASGI handler the middleware sends on its asyncio store:
+    ``rebound()`` points that one at the other Redis too, and puts it back."""
+    other = redis_server.url.rsplit("/", 1)[0] + "/7"  # another database
+    before = set(redis_client.keys("dj:c:*"))
+    result = _python(redis_server.url, "-c", _REBOUND_SCRIPT, other)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [1, 1]
+    with redis.Redis.from_url(other) as moved:
+        try:
+            assert len(moved.keys("rebound:c:*")) == 1
+        finally:
+            moved.flushdb()
+    assert redis_client.keys("rebound:*") == []
+    assert len(set(redis_client.keys("dj:c:*")) - before) == 1  # the site's own
+
+
 _RULES_SCRIPT = """
 import json, django
 django.setup()
