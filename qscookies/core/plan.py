@@ -47,8 +47,16 @@ def both(first: Plan[T], second: Plan[U]) -> Plan[tuple[T, U]]:
     reader given its own replies (*first*'s first); it answers both results.
     Any plans they lead to follow together, again in one round trip each.
 
-    With ``durable_writes`` only one of them may write a cart key.
+    With ``durable_writes`` only one of them may write a cart key: the store
+    waits for the replicas of one key's server (``WAIT``).
+
+    :raises ValueError: both write a cart key, and not the same one.
     """
+    if first.durable and second.durable and first.durable != second.durable:
+        raise ValueError(
+            f"one round trip waits for one cart key: {first.durable!r} and"
+            f" {second.durable!r} both want it"
+        )
     at = len(first.commands)
 
     def read(replies: list[Any]) -> tuple[T, U] | Plan[tuple[T, U]]:

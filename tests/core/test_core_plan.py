@@ -87,6 +87,16 @@ def test_both_keeps_the_durable_key() -> None:
     assert both(durable, done(1)).durable == "qs:c:{x}"
 
 
+def test_both_refuses_two_durable_keys() -> None:
+    """One round trip waits for the replicas of one key's server: two plans
+    writing two cart keys never share it (the same key may)."""
+    cart: Plan[None] = Plan((GET_A,), lambda _: None, durable="qs:c:{x}")
+    other: Plan[None] = Plan((GET_B,), lambda _: None, durable="qs:c:{y}")
+    assert both(cart, cart).durable == "qs:c:{x}"
+    with pytest.raises(ValueError, match="one cart key"):
+        both(cart, other)
+
+
 def test_the_plans_two_plans_lead_to_follow_together() -> None:
     """Nested: the second round trip holds both follow-ups, split again."""
     leads: Plan[int] = Plan((GET_A,), lambda r: Plan((GET_B,), lambda s: r[0] + s[0]))
