@@ -60,6 +60,10 @@ local function carry(key, markers, most, ttl)
 end
 """
 
+#: The helper functions of these scripts, each closed (it reads no ``KEYS`` and
+#: no ``ARGV``): a function library defines them once, at its top.
+HELPERS = (_MARKERS, _OPTIONS)
+
 # KEYS[1] cart (line id -> quantity), KEYS[2] its lines (a hash in the cart's slot: line
 # id -> '<sequence>:<canonical options>', '' -> last sequence), then (with a write id)
 # KEYS[3] the cart's write markers (keyed hash of line id and write id -> sequence, '#'

@@ -44,9 +44,12 @@ _FUNCTIONS: dict[str, tuple[str, bool]] = {
 
 
 def _body(prefix: str) -> str:
-    """The library's functions, each registered as ``<prefix><name>``."""
-    parts = []
+    """The shared helpers, defined once, then the library's functions, each
+    registered as ``<prefix><name>`` without its copy of the helpers."""
+    parts = list(scripts.HELPERS)
     for name, (source, read_only) in _FUNCTIONS.items():
+        for helper in scripts.HELPERS:
+            source = source.replace(helper, "")
         flags = ", flags = {'no-writes'}" if read_only else ""
         parts.append(
             f"redis.register_function{{function_name = '{prefix}{name}',"

@@ -36,6 +36,10 @@ local function pay(cart, details, writes, lines)
 end
 """
 
+#: The helper functions of these scripts that are closed (they read no
+#: ``KEYS`` and no ``ARGV``): a function library defines them once, at its top.
+HELPERS = (_PAY,)
+
 # KEYS[1] the order's marker, KEYS[2] the attributed code's day counters (two
 # slots: a single Redis or Sentinel only); ARGV marker ttl s, counters ttl s,
 # then (field, increment) pairs. Counts a purchase once per order, whatever

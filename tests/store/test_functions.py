@@ -101,6 +101,19 @@ def test_the_library_holds_every_script_once() -> None:
     assert LIBRARY.startswith(f"#!lua name={NAME}\n")
 
 
+def test_the_library_defines_each_shared_helper_once() -> None:
+    """A helper the scripts share is closed (it reads no ``KEYS`` or ``ARGV``,
+    which a function's callback takes), defined once at the library's top, and
+    no function keeps its copy; each script, sent by ``EVALSHA``, keeps its own."""
+    assert scripts.HELPERS
+    for helper in scripts.HELPERS:
+        assert "KEYS" not in helper and "ARGV" not in helper
+        assert LIBRARY.count(helper) == 1
+        assert LIBRARY.index(helper) < LIBRARY.index("redis.register_function")
+    holders = [source for source in CALLS if any(h in source for h in scripts.HELPERS)]
+    assert scripts.CART_PUT in holders and scripts.LOGIN in holders
+
+
 # -- the app user of Redis 7 submits no script; the journeys go through functions --
 
 
