@@ -10,12 +10,13 @@ _MARK = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
 """
 
-# Moving a code's day counters (`key`) by the (field, increment) pairs of ARGV
-# from `from` on, renewing their TTL (ARGV[2] s): in PURCHASE and PAID.
+# Moving a code's day counters (`key`) by the (field, increment) pairs of `args`
+# (the script's ARGV) from `from` on, renewing their TTL (args[2] s): in
+# PURCHASE and PAID.
 _COUNT = """
-local function count(key, from)
-  for i = from, #ARGV, 2 do redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1]) end
-  redis.call('EXPIRE', key, ARGV[2])
+local function count(key, args, from)
+  for i = from, #args, 2 do redis.call('HINCRBY', key, args[i], args[i + 1]) end
+  redis.call('EXPIRE', key, args[2])
 end
 """
 
@@ -36,16 +37,12 @@ local function pay(cart, details, writes, lines)
 end
 """
 
-#: The helper functions of these scripts that are closed (they read no
-#: ``KEYS`` and no ``ARGV``): a function library defines them once, at its top.
-HELPERS = (_PAY,)
-
 # KEYS[1] the order's marker, KEYS[2] the attributed code's day counters (two
 # slots: a single Redis or Sentinel only); ARGV marker ttl s, counters ttl s,
 # then (field, increment) pairs. Counts a purchase once per order, whatever
 # code it is credited to: moves the fields (purchases and revenue, overall and
 # of the pair); answers 1 if counted.
-PURCHASE = _MARK + _COUNT + "count(KEYS[2], 3)\nreturn 1\n"
+PURCHASE = _MARK + _COUNT + "count(KEYS[2], ARGV, 3)\nreturn 1\n"
 
 # KEYS[1] the order's marker, KEYS[2] the paid cart, KEYS[3] its lines,
 # KEYS[4] its write markers, then (attributed) the code's day counters: a
@@ -61,7 +58,7 @@ PAID = (
     + """
 local paid = tonumber(ARGV[3])
 pay(KEYS[2], KEYS[3], KEYS[4], {unpack(ARGV, 4, 3 + paid)})
-if #KEYS == 5 then count(KEYS[5], 4 + paid) end
+if #KEYS == 5 then count(KEYS[5], ARGV, 4 + paid) end
 return 1
 """
 )
@@ -76,12 +73,12 @@ CART_PAY = _PAY + "pay(KEYS[1], KEYS[2], KEYS[3], ARGV)\nreturn 1\n"
 # set, and the counts follow.
 ORDER_MARK = _MARK + "return 1\n"
 
-# The number of codes a day's index (KEYS[1]) admitted: its members but 'other'.
+# The number of codes a day's index (`index`) admitted: its members but 'other'.
 # The head of LANDING and ADMIT.
 _ADMITTED = """
-local function admitted()
-  local count = redis.call('ZCARD', KEYS[1])
-  if redis.call('ZSCORE', KEYS[1], 'other') then count = count - 1 end
+local function admitted(index)
+  local count = redis.call('ZCARD', index)
+  if redis.call('ZSCORE', index, 'other') then count = count - 1 end
   return count
 end
 """
@@ -102,9 +99,9 @@ end
 LANDING = (
     _ADMITTED
     + """
-local code, base = ARGV[1], 3
+local code, base, index = ARGV[1], 3, KEYS[1]
 local bound = tonumber(ARGV[2])
-if bound > 0 and not redis.call('ZSCORE', KEYS[1], code) and admitted() >= bound then
+if bound > 0 and not redis.call('ZSCORE', index, code) and admitted(index) >= bound then
   code, base = 'other', 10
 end
 redis.call('ZINCRBY', KEYS[1], 1, code)
@@ -147,7 +144,7 @@ ADMIT = (
 local code, field = ARGV[1], ARGV[1] .. '@' .. ARGV[3]
 local bound = tonumber(ARGV[2])
 if bound > 0 and not redis.call('ZSCORE', KEYS[1], code) then
-  if admitted() >= bound then return 0 end
+  if admitted(KEYS[1]) >= bound then return 0 end
   redis.call('ZINCRBY', KEYS[1], 0, code)
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
@@ -161,3 +158,7 @@ redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 """
 )
+
+#: The helper functions of these scripts, each closed (it reads no ``KEYS``
+#: and no ``ARGV``): a function library defines them once, at its top.
+HELPERS = (_COUNT, _PAY, _ADMITTED)
