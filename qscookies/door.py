@@ -276,6 +276,7 @@ class Door(Generic[_App, _Store]):
                 f"bad Redis URL: {error}", setting="redis_url"
             ) from error
         self._start(self.app, settings, codec, kind, client, owned=True)
+        self._rebind_more(redis_url)
         try:
             yield self
         finally:
@@ -283,6 +284,10 @@ class Door(Generic[_App, _Store]):
                 self._store.close()
             vars(self).clear()
             vars(self).update(saved)
+
+    def _rebind_more(self, redis_url: str) -> None:
+        """What else a door sends on, pointed at *redis_url* by :meth:`rebound`
+        (and put back with the rest on leaving): nothing, but in the Django door."""
 
     def unavailable(self) -> Answer:
         """The ``503`` (with ``Retry-After``) answered for an unavailable store.

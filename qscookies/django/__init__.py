@@ -32,11 +32,7 @@ its cart), a sync view, which Django runs in a thread, the sync
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Iterator
-from collections.abc import Sequence
-from contextlib import contextmanager
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import TypeVar
 
@@ -70,12 +66,6 @@ from ..store.aio import AsyncAppStore
 from ..store.app import AppStore
 from .config import configuration
 from .config import named
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
-    from typing_extensions import Unpack
-
-    from ..settings import Options
 
 __all__ = [
     "QSCookiesMiddleware",
@@ -142,21 +132,12 @@ class QSCookiesMiddleware(Door[GetResponse, AppStore]):
             return _response(head)
         return _respond(turn, self.app(request))
 
-    @contextmanager
-    def rebound(
-        self,
-        redis_url: str,
-        *,
-        secret_key: str | bytes | Sequence[str | bytes] | None = None,
-        **options: Unpack[Options],
-    ) -> Iterator[Self]:
-        """:meth:`Door.rebound <qscookies.door.Door.rebound>`, the asyncio store
-        of Django's ASGI handler pointed at *redis_url* too."""
-        with super().rebound(redis_url, secret_key=secret_key, **options) as door:
-            if self._astore is not None:  # put back on leaving, with the rest
-                client = async_for(redis_url, None, self.settings)
-                self._astore = self._store_for(AsyncAppStore, client, owned=True)
-            yield door
+    def _rebind_more(self, redis_url: str) -> None:
+        """Under Django's ASGI handler, :meth:`rebound` points the asyncio store
+        at *redis_url* too."""
+        if self._astore is not None:
+            client = async_for(redis_url, None, self.settings)
+            self._astore = self._store_for(AsyncAppStore, client, owned=True)
 
     async def _acall(self, request: HttpRequest, store: AsyncAppStore) -> Any:
         """:meth:`__call__` under Django's ASGI handler."""
