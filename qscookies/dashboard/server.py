@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import logging
 import re
-import signal
 import sys
 from collections.abc import Callable
 from collections.abc import Iterable
-from collections.abc import Iterator
 from collections.abc import Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone
 from typing import TYPE_CHECKING
@@ -36,6 +33,7 @@ from urllib.parse import unquote_plus
 
 from ..errors import ConfigurationError
 from ..privacy import truncate_ip
+from .interrupts import Interrupts
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
@@ -251,31 +249,14 @@ def make_server(
     return server
 
 
-@contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """Make ``SIGTERM`` stop a server the way Ctrl-C does, within the block.
-
-    Enter it from the main thread (only there are signals handled).
-    """
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run(server: WaitressServer) -> None:
     """Serve until Ctrl-C (``SIGINT``) or ``SIGTERM``, then close the sockets.
 
-    Call it from the main thread (it handles ``SIGTERM`` while serving).
+    Call it from the main thread (it handles the signals while serving).
     """
     try:
-        with sigterm_interrupts():
-            server.run()  # returns on KeyboardInterrupt
+        with Interrupts() as interrupts:
+            interrupts.serve(server)
     finally:
         server.close()
 

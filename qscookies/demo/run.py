@@ -34,11 +34,11 @@ from ..advisories import LuaAdvisory
 from ..advisories import lua_advisory
 from ..command import Command
 from ..dashboard import Dashboard
+from ..dashboard.interrupts import Interrupts
 from ..dashboard.server import addresses
 from ..dashboard.server import log_to_stderr
 from ..dashboard.server import make_server
 from ..dashboard.server import require_waitress
-from ..dashboard.server import sigterm_interrupts
 from ..embedded import ENV_VAR
 from ..embedded import RedisServer
 from ..embedded import Version
@@ -81,9 +81,10 @@ def serve(
     """
     out = out or sys.stdout
     require_waitress()
-    # SIGTERM stops the demo from the start (a SIGTERM right after the URLs are
-    # printed, or while Redis starts, must still stop Redis and exit cleanly).
-    with sigterm_interrupts(), ExitStack() as stack:
+    # SIGTERM or Ctrl-C stops the demo from the start (right after the URLs are
+    # printed, or while Redis starts, it must still stop Redis and exit
+    # cleanly), even one whose interrupt a finalizer swallowed (Interrupts).
+    with Interrupts() as interrupts, ExitStack() as stack:
         if redis_url is None:
             redis = stack.enter_context(_embedded_redis())
             redis_url = redis.url
@@ -122,7 +123,7 @@ def serve(
             flush=True,
         )
         log_to_stderr([token])
-        server.run()  # returns on KeyboardInterrupt
+        interrupts.serve(server)  # returns once a signal stopped it
         print("Stopping.", file=out, flush=True)
 
 
