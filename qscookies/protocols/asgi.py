@@ -158,7 +158,7 @@ def encode(
     for index in range(kept, len(headers)):
         pair = headers[index]
         if index < len(raw) and raw[index][0].decode("latin-1") == pair[0]:
-            raw_name, raw_value = raw[index]  # the app's, its value changed
+            raw_name, raw_value = raw[index]  # the app's: its name as it came
             value = pair[1].encode("latin-1")
             out.append((raw_name, raw_value if value == raw_value else value))
         else:
