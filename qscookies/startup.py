@@ -8,9 +8,11 @@ temp dir holding its pid, for :data:`CLAIM_TTL` seconds; a worker that finds the
 claim of another live process logs the line at ``DEBUG`` only. The file's name is
 a hash of the host, the user, the parent process id (the server's master) and the
 line, so two servers, two users or two findings never share a claim, and a
-restarted server whose previous warner is gone logs the line again. Nothing of
-this reaches Redis: building a door writes nothing there. Built once in a master
-(``gunicorn --preload``), the middleware checks once and needs no claim.
+restarted server whose previous warner is gone logs the line again. Workers
+forked at once (``gunicorn --preload`` forks them from a built app in a few
+milliseconds) ask at once: they take turns on a lock of the claim file, so one
+of them logs. Nothing of this reaches Redis: building a door writes nothing
+there. Windows has no claim: each worker process logs the line there.
 """
 
 from __future__ import annotations
@@ -18,9 +20,15 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import IO
+
+if sys.platform != "win32":
+    import fcntl
 
 #: Seconds a claim holds: the workers of one server start well within it.
 CLAIM_TTL = 600
@@ -38,33 +46,51 @@ def logged_by(line: str) -> int | None:
 
     Claims *line* for this process otherwise: ``None`` means log it here (no
     claim, the claim is this process's own, its process is gone or it is older
-    than :data:`CLAIM_TTL`, or the temp dir cannot be written: a line is never
-    lost to the claim).
+    than :data:`CLAIM_TTL`, or the claim cannot be taken: a line is never lost
+    to the claim). Siblings that ask at once (workers forked together) take
+    turns on a lock of the claim file, so one of them logs.
     """
-    path = claim_path(line)
-    pid = os.getpid()
-    other = _holder(path)
+    if sys.platform == "win32":
+        return None
+    try:  # never through a symlink; a file another user planted is refused
+        fd = os.open(claim_path(line), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return None
+    with os.fdopen(fd, "r+") as claim:
+        try:
+            return _take(claim)
+        except OSError:
+            return None
+
+
+def _take(claim: IO[str]) -> int | None:
+    """Under the lock of *claim*: its live holder's pid, or ``None`` once it
+    holds this process's."""
+    status = os.fstat(claim.fileno())
+    if (
+        not stat.S_ISREG(status.st_mode)
+        or status.st_nlink != 1  # a hard link: nothing is written through it
+        or status.st_uid != os.getuid()
+    ):
+        return None
+    fcntl.flock(claim.fileno(), fcntl.LOCK_EX)  # released when the file closes
+    pid, other = os.getpid(), _holder(claim)
     if other is not None and other != pid and _alive(other):
         return other
-    try:  # write a file of our own, then put it in place: no symlink followed
-        fd, written = tempfile.mkstemp(dir=path.parent, prefix=".qscookies-")
-        with os.fdopen(fd, "w") as out:
-            out.write(str(pid))
-        os.replace(written, path)
-    except OSError:
-        pass
+    claim.seek(0)
+    claim.truncate()
+    claim.write(str(pid))
+    claim.flush()
     return None
 
 
-def _holder(path: Path) -> int | None:
-    """The pid of a fresh claim at *path*, or ``None`` (none, stale or junk)."""
+def _holder(claim: IO[str]) -> int | None:
+    """The pid of a fresh claim in *claim*, or ``None`` (empty, stale or junk)."""
+    if time.time() - os.fstat(claim.fileno()).st_mtime > CLAIM_TTL:
+        return None
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd) as claim:
-            if time.time() - os.fstat(claim.fileno()).st_mtime > CLAIM_TTL:
-                return None
-            text = claim.read(16)
-    except (OSError, UnicodeDecodeError):
+        text = claim.read(16)
+    except UnicodeDecodeError:
         return None
     return int(text) if text.isdigit() and int(text) > 0 else None
 

@@ -101,21 +101,42 @@ def test_a_locked_down_user_gets_only_the_version_warning(
 _SIBLING = """
 import sys
 from qscookies.startup import claim_path, logged_by
+print("ready", flush=True)
+sys.stdin.readline()  # the test's go: every sibling asks at once
 print(logged_by(sys.argv[1]), claim_path(sys.argv[1]), flush=True)
 sys.stdin.read()  # alive until the test closes stdin
 """
 
 
+def _siblings(line: str, count: int) -> list[tuple[subprocess.Popen[str], str]]:
+    """*count* processes of the same parent (this one), started first and
+    told to check at once: each and its answer."""
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SIBLING, line],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    answers = []
+    for process in processes:
+        assert process.stdout is not None
+        said, _claim = process.stdout.readline().split()
+        answers.append((process, said))
+    return answers
+
+
 def _sibling(line: str) -> tuple[subprocess.Popen[str], str]:
     """A process of the same parent (this one) that checks: it and its answer."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", _SIBLING, line],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    said, _claim = process.stdout.readline().split()
+    ((process, said),) = _siblings(line, 1)
     return process, said
 
 
@@ -128,7 +149,7 @@ def _claim_of(line: str) -> Path:
         text=True,
         check=True,
     )
-    return Path(process.stdout.split()[1])
+    return Path(process.stdout.split()[-1])
 
 
 def _end(process: subprocess.Popen[str]) -> None:
@@ -159,6 +180,23 @@ def test_a_live_siblings_claim_silences_the_line_a_dead_ones_does_not(
     assert redis_client.dbsize() == 0  # nothing of it reaches Redis
 
 
+def test_siblings_that_ask_at_once_log_the_line_once() -> None:
+    """Workers forked together (``gunicorn --preload``) check in the same
+    millisecond: one logs, the others name it, in every round."""
+    for round_ in range(3):
+        line = f"qscookies: a finding of {os.getpid()} asked at once, {round_}"
+        claim = _claim_of(line)
+        claim.unlink(missing_ok=True)
+        answers = _siblings(line, 8)
+        for process, _said in answers:
+            _end(process)
+        said = [said for _process, said in answers]
+        (logger,) = [process.pid for process, said in answers if said == "None"]
+        assert said.count(str(logger)) == 7, said
+        assert claim.read_text() == str(logger)
+        claim.unlink()
+
+
 def test_a_stale_or_planted_claim_never_silences_the_line(tmp_path: Path) -> None:
     """A claim older than its TTL, junk, or a symlink is no claim."""
     line = f"qscookies: another finding of {os.getpid()}"
@@ -176,4 +214,9 @@ def test_a_stale_or_planted_claim_never_silences_the_line(tmp_path: Path) -> Non
     first, said = _sibling(line)
     _end(first)
     assert said == "None" and target.read_text() == str(os.getppid())  # untouched
+    claim.unlink()
+    os.link(target, claim)  # a hard link to a file of the user's: not written to
+    first, said = _sibling(line)
+    _end(first)
+    assert said == "None" and target.read_text() == str(os.getppid())
     claim.unlink()
