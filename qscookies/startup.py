@@ -5,10 +5,11 @@ the middleware in each of them, so each runs the start-up check and finds the
 same thing: eight workers would log eight lines that read as eight problems.
 The first worker to find something logs it and leaves a claim, a file in the
 temp dir holding its pid, for :data:`CLAIM_TTL` seconds; a worker that finds the
-claim of another live process logs the line at ``DEBUG`` only. The file's name is
-a hash of the host, the user, the parent process id (the server's master) and the
-line, so two servers, two users or two findings never share a claim, and a
-restarted server whose previous warner is gone logs the line again. Workers
+claim of a live sibling (a process of the same parent) logs the line at
+``DEBUG`` only. The file's name is a hash of the host, the user, the parent
+process id (the server's master) and the line, so two servers, two users or two
+findings never share a claim, and a restarted server whose previous warner is
+gone logs the line again, even when its pid now names another process. Workers
 forked at once (``gunicorn --preload`` forks them from a built app in a few
 milliseconds) ask at once: they take turns on a lock of the claim file, so one
 of them logs. Nothing of this reaches Redis: building a door writes nothing
@@ -75,7 +76,7 @@ def _take(claim: IO[str]) -> int | None:
         return None
     fcntl.flock(claim.fileno(), fcntl.LOCK_EX)  # released when the file closes
     pid, other = os.getpid(), _holder(claim)
-    if other is not None and other != pid and _alive(other):
+    if other is not None and other != pid and _sibling(other):
         return other
     claim.seek(0)
     claim.truncate()
@@ -93,6 +94,25 @@ def _holder(claim: IO[str]) -> int | None:
     except UnicodeDecodeError:
         return None
     return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def _sibling(pid: int) -> bool:
+    """*pid* runs, as a child of this process's parent.
+
+    A busy host reuses pids within minutes (32768 of them by default on
+    Linux): a claim's pid may name an unrelated process now, whose claim
+    holds nothing. Where ``/proc`` tells a process's parent, a sibling must be
+    ours (and not a zombie); elsewhere any live process counts.
+    """
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self/stat").exists() and _alive(pid)
+    except OSError:
+        return _alive(pid)
+    # "pid (name) state ppid ...": the name may hold spaces and parentheses
+    state, ppid = status.rpartition(")")[2].split()[:2]
+    return state != "Z" and int(ppid) == os.getppid()
 
 
 def _alive(pid: int) -> bool:

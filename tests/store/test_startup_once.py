@@ -198,9 +198,15 @@ def test_siblings_that_ask_at_once_log_the_line_once() -> None:
 
 
 def test_a_stale_or_planted_claim_never_silences_the_line(tmp_path: Path) -> None:
-    """A claim older than its TTL, junk, or a symlink is no claim."""
+    """A claim older than its TTL, a live process that is no sibling, junk, a
+    symlink or a hard link is no claim."""
     line = f"qscookies: another finding of {os.getpid()}"
     claim = _claim_of(line)
+    # fresh, but its pid (reused, as on a busy host) names the siblings' parent
+    claim.write_text(str(os.getpid()))
+    first, said = _sibling(line)
+    _end(first)
+    assert said == "None" and claim.read_text() == str(first.pid)
     claim.write_text(str(os.getppid()))  # a live process: the test runner's parent
     old = time.time() - CLAIM_TTL - 1
     os.utime(claim, (old, old))
