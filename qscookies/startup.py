@@ -97,22 +97,30 @@ def _holder(claim: IO[str]) -> int | None:
 
 
 def _sibling(pid: int) -> bool:
-    """*pid* runs, as a child of this process's parent.
+    """*pid* runs, as a child of this process's parent, from the same program.
 
     A busy host reuses pids within minutes (32768 of them by default on
     Linux): a claim's pid may name an unrelated process now, whose claim
-    holds nothing. Where ``/proc`` tells a process's parent, a sibling must be
-    ours (and not a zombie); elsewhere any live process counts.
+    holds nothing. Where ``/proc`` tells, a sibling must have our parent and
+    our executable (a worker is a fork or a spawn of the same interpreter; a
+    server the master started since is not) and not be a zombie; elsewhere any
+    live process counts.
     """
+    proc = Path("/proc", str(pid))
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return not Path("/proc/self/stat").exists() and _alive(pid)
+        status = (proc / "stat").read_text()
+        program = os.readlink(proc / "exe")
+    except FileNotFoundError:  # gone, or no /proc here
+        return not Path("/proc/self").exists() and _alive(pid)
     except OSError:
         return _alive(pid)
     # "pid (name) state ppid ...": the name may hold spaces and parentheses
     state, ppid = status.rpartition(")")[2].split()[:2]
-    return state != "Z" and int(ppid) == os.getppid()
+    return (
+        state != "Z"
+        and int(ppid) == os.getppid()
+        and program == os.readlink("/proc/self/exe")
+    )
 
 
 def _alive(pid: int) -> bool:

@@ -207,6 +207,13 @@ def test_a_stale_or_planted_claim_never_silences_the_line(tmp_path: Path) -> Non
     first, said = _sibling(line)
     _end(first)
     assert said == "None" and claim.read_text() == str(first.pid)
+    # a child of the same parent, but another program: a server started since
+    with subprocess.Popen(["sleep", "60"]) as other:
+        claim.write_text(str(other.pid))
+        first, said = _sibling(line)
+        _end(first)
+        other.kill()
+    assert said == "None" and claim.read_text() == str(first.pid)
     claim.write_text(str(os.getppid()))  # a live process: the test runner's parent
     old = time.time() - CLAIM_TTL - 1
     os.utime(claim, (old, old))
