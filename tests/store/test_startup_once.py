@@ -198,38 +198,53 @@ def test_siblings_that_ask_at_once_log_the_line_once() -> None:
 
 
 def test_a_stale_or_planted_claim_never_silences_the_line(tmp_path: Path) -> None:
-    """A claim older than its TTL, a live process that is no sibling, junk, a
-    symlink or a hard link is no claim."""
+    """A claim older than its TTL, a live process that is no sibling, a symlink
+    or a hard link is no claim. Each names a live sibling's pid, which a fresh
+    claim of the line's own would be silenced by (the control)."""
     line = f"qscookies: another finding of {os.getpid()}"
     claim = _claim_of(line)
+    holder_line = f"{line}, held"
+    holder, said = _sibling(holder_line)  # a live sibling: same parent, program
+    try:
+        assert said == "None"
+        claim.write_text(str(holder.pid))
+        first, said = _sibling(line)
+        _end(first)
+        assert said == str(holder.pid)  # the control: a fresh sibling's claim
+        old = time.time() - CLAIM_TTL - 1
+        os.utime(claim, (old, old))
+        first, said = _sibling(line)
+        _end(first)
+        assert said == "None" and claim.read_text() == str(first.pid)
+        target = tmp_path / "elsewhere"
+        target.write_text(str(holder.pid))
+        claim.unlink()
+        claim.symlink_to(target)
+        first, said = _sibling(line)
+        _end(first)
+        assert said == "None" and target.read_text() == str(holder.pid)  # untouched
+        claim.unlink()
+        os.link(target, claim)  # a hard link to a file of the user's: not written to
+        first, said = _sibling(line)
+        _end(first)
+        assert said == "None" and target.read_text() == str(holder.pid)
+        claim.unlink()
+    finally:
+        _end(holder)
+        _claim_of(holder_line).unlink(missing_ok=True)
     # fresh, but its pid (reused, as on a busy host) names the siblings' parent
     claim.write_text(str(os.getpid()))
     first, said = _sibling(line)
     _end(first)
     assert said == "None" and claim.read_text() == str(first.pid)
     # a child of the same parent, but another program: a server started since
-    with subprocess.Popen(["sleep", "60"]) as other:
+    other = subprocess.Popen(["sleep", "60"])
+    try:
         claim.write_text(str(other.pid))
         first, said = _sibling(line)
         _end(first)
+    finally:
         other.kill()
+        other.wait()
     assert said == "None" and claim.read_text() == str(first.pid)
-    claim.write_text(str(os.getppid()))  # a live process: the test runner's parent
-    old = time.time() - CLAIM_TTL - 1
-    os.utime(claim, (old, old))
-    first, said = _sibling(line)
-    _end(first)
-    assert said == "None"
-    claim.unlink()
-    target = tmp_path / "elsewhere"
-    target.write_text(str(os.getppid()))
-    claim.symlink_to(target)
-    first, said = _sibling(line)
-    _end(first)
-    assert said == "None" and target.read_text() == str(os.getppid())  # untouched
-    claim.unlink()
-    os.link(target, claim)  # a hard link to a file of the user's: not written to
-    first, said = _sibling(line)
-    _end(first)
-    assert said == "None" and target.read_text() == str(os.getppid())
     claim.unlink()
